@@ -1,0 +1,122 @@
+/*
+ * mc_store.h: the storage interface the server core calls.
+ *
+ * The server core keeps sessions in memory and everything that must survive
+ * a restart behind this interface: accounts, groups, memberships, messages
+ * and delivery state. The reference server plugs in SQLite
+ * (reference/mc_sqlstore.c); tests, fuzzers and the simulator use the
+ * in-memory store (mc_memstore.h).
+ *
+ * Delivery model (PROTOCOL.md, "Storage and delivery"):
+ * - Message ids are assigned by the store, strictly increasing across all
+ *   messages; they order every conversation.
+ * - A direct message is pending for its recipient until delivered() is
+ *   called for it; then its receipt is pending for its sender until
+ *   receipt_done().
+ * - A group message is stored once. Each membership keeps a cursor: the
+ *   highest group message id delivered to that member. A member's pending
+ *   group messages are those above its cursor not sent by the member itself.
+ *   Joining sets the cursor to the current highest message id, so a new
+ *   member gets what is said after it joined, not the history.
+ *
+ * Every function returns 0, or a negative MC_ERR_* (listed per function;
+ * MC_ERR_STORAGE for any failure of the store itself). Strings passed in are
+ * borrowed for the call; strings passed out are copied into caller buffers.
+ * A host that batches (one transaction for several datagrams) wraps its calls
+ * to the server core in begin()/commit() itself; the core never calls them.
+ */
+#ifndef MC_STORE_H
+#define MC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc_codec.h"
+
+typedef struct {
+  uint64_t id;
+  char name[MC_NAME_MAX + 1];
+} mc_store_user;
+
+typedef struct {
+  uint64_t id;                      /* assigned by msg_add */
+  uint64_t sender_id;
+  char sender[MC_NAME_MAX + 1];
+  uint64_t group_id;                /* 0 for a direct message */
+  char group[MC_NAME_MAX + 1];      /* "" for a direct message */
+  uint64_t to_id;                   /* direct: the recipient; group: 0 */
+  char to[MC_NAME_MAX + 1];         /* direct: the recipient's name */
+  uint64_t time_ms;                 /* server time the message was stored */
+  uint64_t client_msg_id;           /* the sender's idempotency key */
+  char text[MC_TEXT_MAX + 1];
+} mc_store_msg;
+
+typedef struct {
+  uint64_t message_id;
+  char to[MC_NAME_MAX + 1];         /* who received it */
+  uint64_t delivered_ms;
+  uint64_t seq;                     /* receipt order, strictly increasing */
+} mc_store_receipt;
+
+typedef struct mc_store_ops {
+  /* Creates user |name| with password hash |pwhash|. MC_ERR_EXISTS. */
+  int (*user_add)(void *st, const char *name, const char *pwhash,
+                  uint64_t *id);
+  /* Looks up |name|; copies its hash into |pwhash| (|cap| bytes, may be
+   * NULL). MC_ERR_NOT_FOUND. */
+  int (*user_find)(void *st, const char *name, uint64_t *id, char *pwhash,
+                   size_t cap);
+  /* Up to |cap| users whose names sort after |after| ("" for the start),
+   * in name order (memcmp). |*n| gets the count. */
+  int (*user_list)(void *st, const char *after, mc_store_user *out,
+                   size_t cap, size_t *n);
+
+  /* Creates group |name|. MC_ERR_EXISTS. */
+  int (*group_add)(void *st, const char *name, uint64_t *id);
+  /* MC_ERR_NOT_FOUND. */
+  int (*group_find)(void *st, const char *name, uint64_t *id);
+  /* Like user_list, for groups. */
+  int (*group_list)(void *st, const char *after, mc_store_user *out,
+                    size_t cap, size_t *n);
+  /* Groups that |user_id| belongs to, sorted by name, after |after|. */
+  int (*user_groups)(void *st, uint64_t user_id, const char *after,
+                     mc_store_user *out, size_t cap, size_t *n);
+  /* Adds the membership with its cursor at the highest message id so far.
+   * MC_ERR_EXISTS when already a member. */
+  int (*member_add)(void *st, uint64_t group_id, uint64_t user_id);
+  /* MC_ERR_NOT_FOUND when not a member. */
+  int (*member_del)(void *st, uint64_t group_id, uint64_t user_id);
+  /* 0 if a member, MC_ERR_NOT_FOUND if not. */
+  int (*member_check)(void *st, uint64_t group_id, uint64_t user_id);
+
+  /* Stores |m| (id and time_ms are filled in here, from |now_ms|). When
+   * (sender_id, client_msg_id) was stored before, stores nothing, fills |m|
+   * from the earlier message and sets |*dup| to 1. */
+  int (*msg_add)(void *st, mc_store_msg *m, uint64_t now_ms, int *dup);
+  /* The highest message id stored so far (0 if none). */
+  int (*msg_max_id)(void *st, uint64_t *id);
+  /* Up to |cap| messages pending for |user_id| with id > |after|, in id
+   * order (direct and group merged). */
+  int (*pending)(void *st, uint64_t user_id, uint64_t after,
+                 mc_store_msg *out, size_t cap, size_t *n);
+  /* Records that message |m| reached |user_id| at |now_ms|: a direct message
+   * stops being pending and its receipt becomes pending for the sender; a
+   * group message moves the member's cursor up to m->id (never down).
+   * MC_ERR_NOT_FOUND for an unknown message. */
+  int (*delivered)(void *st, uint64_t user_id, const mc_store_msg *m,
+                   uint64_t now_ms);
+  /* Up to |cap| pending receipts for sender |user_id| with seq > |after|, in
+   * seq order. */
+  int (*receipts)(void *st, uint64_t user_id, uint64_t after,
+                  mc_store_receipt *out, size_t cap, size_t *n);
+  /* The sender has the receipt for |message_id|. */
+  int (*receipt_done)(void *st, uint64_t message_id);
+} mc_store_ops;
+
+/* A store: its operations and their first argument. */
+typedef struct {
+  const mc_store_ops *ops;
+  void *st;
+} mc_store;
+
+#endif

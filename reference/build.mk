@@ -1,0 +1,1 @@
+# reference/: mychat-server and mychat (issue 4).

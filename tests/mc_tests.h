@@ -1,0 +1,18 @@
+/*
+ * mc_tests.h: the CUnit suites, one per module. Each tests/mc_<module>_test.c
+ * defines its CU_TestInfo array and exports the CU_SuiteInfo for main.c.
+ */
+#ifndef MC_TESTS_H
+#define MC_TESTS_H
+
+#include <CUnit/CUnit.h>
+
+extern CU_SuiteInfo mc_error_suite;
+extern CU_SuiteInfo mc_rng_suite;
+extern CU_SuiteInfo mc_codec_suite;
+extern CU_SuiteInfo mc_netem_suite;
+extern CU_SuiteInfo mc_arq_suite;
+extern CU_SuiteInfo mc_memstore_suite;
+extern CU_SuiteInfo mc_session_suite;
+
+#endif
