@@ -280,15 +280,14 @@ static uint64_t ms_names_add(ms_names *ns, const char *name) {
   return id;
 }
 
-/* Copies up to |cap| entries of the name-sorted |ids| after |after|. */
-static void ms_names_list(const ms_names *ns, const uint64_t *ids, size_t n,
-                          const char *after, mc_store_user *out, size_t cap,
-                          size_t *count) {
-  size_t i = ms_names_after(ns, ids, n, after);
+/* Copies up to |cap| entries of |ns| after |after|, in name order. */
+static void ms_names_list(const ms_names *ns, const char *after,
+                          mc_store_user *out, size_t cap, size_t *count) {
+  size_t i = ms_names_after(ns, ns->sorted, ns->n, after);
   *count = 0;
-  for (; i < n && *count < cap; i++, (*count)++) {
-    out[*count].id = ids[i];
-    memcpy(out[*count].name, ns->name[ids[i] - 1], MC_NAME_MAX + 1);
+  for (; i < ns->n && *count < cap; i++, (*count)++) {
+    out[*count].id = ns->sorted[i];
+    memcpy(out[*count].name, ns->name[ns->sorted[i] - 1], MC_NAME_MAX + 1);
   }
 }
 
@@ -313,6 +312,18 @@ static ms_user *ms_user_get(mc_memstore *s, uint64_t id) {
   return id >= 1 && id <= s->unames.n ? &s->users[id - 1] : NULL;
 }
 
+/* The start of the per-user reads (user_groups, pending, receipts):
+ * counts the operation, zeroes |*n| and sets |*u| (NULL for an unknown
+ * user, who has nothing). */
+static int ms_user_read(mc_memstore *s, uint64_t user_id, size_t *n,
+                        ms_user **u) {
+  if (ms_fail(s))
+    return MC_ERR_STORAGE;
+  *n = 0;
+  *u = ms_user_get(s, user_id);
+  return 0;
+}
+
 static ms_member *ms_member_get(ms_user *u, uint64_t group_id) {
   for (size_t i = 0; u && i < u->nmem; i++)
     if (u->mem[i].group_id == group_id)
@@ -320,15 +331,44 @@ static ms_member *ms_member_get(ms_user *u, uint64_t group_id) {
   return NULL;
 }
 
+/* The checks user_add and group_add share: counts the operation, then
+ * returns 0 if |name| is valid and free in |ns|. */
+static int ms_add_check(mc_memstore *s, const ms_names *ns, const char *name) {
+  if (ms_fail(s))
+    return MC_ERR_STORAGE;
+  if (!ms_name_ok(name))
+    return MC_ERR_INVAL;
+  return ms_names_find(ns, name) ? MC_ERR_EXISTS : 0;
+}
+
+/* user_find and group_find: counts the operation and sets |*id| of |name|
+ * in |ns|. */
+static int ms_lookup(mc_memstore *s, const ms_names *ns, const char *name,
+                     uint64_t *id) {
+  if (ms_fail(s))
+    return MC_ERR_STORAGE;
+  uint64_t found = ms_names_find(ns, name);
+  if (!found)
+    return MC_ERR_NOT_FOUND;
+  *id = found;
+  return 0;
+}
+
+/* user_list and group_list: counts the operation and pages through |ns|. */
+static int ms_list(mc_memstore *s, const ms_names *ns, const char *after,
+                   mc_store_user *out, size_t cap, size_t *n) {
+  if (ms_fail(s))
+    return MC_ERR_STORAGE;
+  ms_names_list(ns, after, out, cap, n);
+  return 0;
+}
+
 static int ms_user_add(void *st, const char *name, const char *pwhash,
                        uint64_t *id) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  if (!ms_name_ok(name) || !pwhash)
-    return MC_ERR_INVAL;
-  if (ms_names_find(&s->unames, name))
-    return MC_ERR_EXISTS;
+  int err = ms_add_check(s, &s->unames, name);
+  if (err || !pwhash)
+    return err ? err : MC_ERR_INVAL;
   char *h = strdup(pwhash);
   if (!h || ms_reserve(&s->users, &s->ucap, s->unames.n + 1, sizeof *s->users))
     goto oom;
@@ -346,11 +386,10 @@ oom:
 static int ms_user_find(void *st, const char *name, uint64_t *id, char *pwhash,
                         size_t cap) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  uint64_t uid = ms_names_find(&s->unames, name);
-  if (!uid)
-    return MC_ERR_NOT_FOUND;
+  uint64_t uid;
+  int err = ms_lookup(s, &s->unames, name, &uid);
+  if (err)
+    return err;
   const char *h = s->users[uid - 1].pwhash;
   size_t len = strlen(h);
   if (pwhash) {
@@ -365,20 +404,14 @@ static int ms_user_find(void *st, const char *name, uint64_t *id, char *pwhash,
 static int ms_user_list(void *st, const char *after, mc_store_user *out,
                         size_t cap, size_t *n) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  ms_names_list(&s->unames, s->unames.sorted, s->unames.n, after, out, cap, n);
-  return 0;
+  return ms_list(s, &s->unames, after, out, cap, n);
 }
 
 static int ms_group_add(void *st, const char *name, uint64_t *id) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  if (!ms_name_ok(name))
-    return MC_ERR_INVAL;
-  if (ms_names_find(&s->gnames, name))
-    return MC_ERR_EXISTS;
+  int err = ms_add_check(s, &s->gnames, name);
+  if (err)
+    return err;
   if (ms_reserve(&s->groups, &s->gcap, s->gnames.n + 1, sizeof *s->groups))
     return MC_ERR_STORAGE;
   uint64_t gid = ms_names_add(&s->gnames, name);
@@ -391,41 +424,31 @@ static int ms_group_add(void *st, const char *name, uint64_t *id) {
 
 static int ms_group_find(void *st, const char *name, uint64_t *id) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  uint64_t gid = ms_names_find(&s->gnames, name);
-  if (!gid)
-    return MC_ERR_NOT_FOUND;
-  *id = gid;
-  return 0;
+  return ms_lookup(s, &s->gnames, name, id);
 }
 
 static int ms_group_list(void *st, const char *after, mc_store_user *out,
                          size_t cap, size_t *n) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  ms_names_list(&s->gnames, s->gnames.sorted, s->gnames.n, after, out, cap, n);
-  return 0;
+  return ms_list(s, &s->gnames, after, out, cap, n);
 }
 
 static int ms_user_groups(void *st, uint64_t user_id, const char *after,
                           mc_store_user *out, size_t cap, size_t *n) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  *n = 0;
-  ms_user *u = ms_user_get(s, user_id);
-  if (!u || !u->nmem)
-    return 0;
-  /* The memberships are sorted by group name; list their group ids. */
-  uint64_t *ids = malloc(u->nmem * sizeof *ids);
-  if (!ids)
-    return MC_ERR_STORAGE;
-  for (size_t i = 0; i < u->nmem; i++)
-    ids[i] = u->mem[i].group_id;
-  ms_names_list(&s->gnames, ids, u->nmem, after, out, cap, n);
-  free(ids);
+  ms_user *u;
+  int err = ms_user_read(s, user_id, n, &u);
+  if (err || !u)
+    return err;
+  /* The memberships are few and sorted by group name. */
+  for (size_t i = 0; i < u->nmem && *n < cap; i++) {
+    const char *name = s->gnames.name[u->mem[i].group_id - 1];
+    if (strcmp(name, after ? after : "") <= 0)
+      continue;
+    out[*n].id = u->mem[i].group_id;
+    memcpy(out[*n].name, name, MC_NAME_MAX + 1);
+    (*n)++;
+  }
   return 0;
 }
 
@@ -563,12 +586,10 @@ static void ms_stream_skip_own(const mc_memstore *s, ms_stream *it,
 static int ms_pending(void *st, uint64_t user_id, uint64_t after,
                       mc_store_msg *out, size_t cap, size_t *n) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  *n = 0;
-  ms_user *u = ms_user_get(s, user_id);
-  if (!u)
-    return 0;
+  ms_user *u;
+  int err = ms_user_read(s, user_id, n, &u);
+  if (err || !u)
+    return err;
   ms_stream *it = malloc((u->nmem + 1) * sizeof *it);
   if (!it)
     return MC_ERR_STORAGE;
@@ -639,12 +660,10 @@ static int ms_delivered(void *st, uint64_t user_id, const mc_store_msg *m,
 static int ms_receipts(void *st, uint64_t user_id, uint64_t after,
                        mc_store_receipt *out, size_t cap, size_t *n) {
   mc_memstore *s = st;
-  if (ms_fail(s))
-    return MC_ERR_STORAGE;
-  *n = 0;
-  ms_user *u = ms_user_get(s, user_id);
-  if (!u)
-    return 0;
+  ms_user *u;
+  int err = ms_user_read(s, user_id, n, &u);
+  if (err || !u)
+    return err;
   const ms_idq *q = &u->receipts;
   for (size_t i = ms_idq_above(s, q, after, 1); i < q->len && *n < cap; i++) {
     const ms_msg *msg = &s->msgs[q->v[i] - 1];

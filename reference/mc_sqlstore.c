@@ -323,22 +323,29 @@ static int sq_row(mc_sqlstore *ss, sqlite3_stmt *st, const char *what) {
   return rc == SQLITE_DONE ? 0 : sq_fail(ss, what);
 }
 
+/* Looks |name| up with statement |i| (id in column 0) and sets |*id|.
+ * Returns 1 with the statement on its row (the caller resets it), or
+ * MC_ERR_NOT_FOUND, or MC_ERR_STORAGE. */
+static int sq_find(mc_sqlstore *ss, int i, const char *name, uint64_t *id) {
+  if (!sq_name_ok(name))
+    return MC_ERR_NOT_FOUND;
+  int r = sq_row(ss, sq_bind(ss, i, "s", name), "find");
+  if (r > 0)
+    *id = sq_u64(ss->stmt[i], 0);
+  return r ? r : MC_ERR_NOT_FOUND;
+}
+
 static int sq_user_find(void *p, const char *name, uint64_t *id, char *pwhash,
                         size_t cap) {
   mc_sqlstore *ss = p;
-  if (!sq_name_ok(name))
-    return MC_ERR_NOT_FOUND;
-  sqlite3_stmt *st = sq_bind(ss, SQ_USER_FIND, "s", name);
-  int r = sq_row(ss, st, "user_find");
-  if (r <= 0)
-    return r ? r : MC_ERR_NOT_FOUND;
-  int err = 0;
-  if (pwhash && sq_text(st, 1, pwhash, cap))
-    err = MC_ERR_BUFFER_TOO_SMALL;
-  if (!err)
-    *id = sq_u64(st, 0);
-  sqlite3_reset(st);
-  return err;
+  int r = sq_find(ss, SQ_USER_FIND, name, id);
+  if (r < 0)
+    return r;
+  r = pwhash && sq_text(ss->stmt[SQ_USER_FIND], 1, pwhash, cap)
+          ? MC_ERR_BUFFER_TOO_SMALL
+          : 0;
+  sqlite3_reset(ss->stmt[SQ_USER_FIND]);
+  return r;
 }
 
 /* Runs list statement |i| (id, name rows; see sq_sql) into |out|; |fmt| is
@@ -383,15 +390,9 @@ static int sq_group_add(void *p, const char *name, uint64_t *id) {
 
 static int sq_group_find(void *p, const char *name, uint64_t *id) {
   mc_sqlstore *ss = p;
-  if (!sq_name_ok(name))
-    return MC_ERR_NOT_FOUND;
-  sqlite3_stmt *st = sq_bind(ss, SQ_GROUP_FIND, "s", name);
-  int r = sq_row(ss, st, "group_find");
-  if (r <= 0)
-    return r ? r : MC_ERR_NOT_FOUND;
-  *id = sq_u64(st, 0);
-  sqlite3_reset(st);
-  return 0;
+  int r = sq_find(ss, SQ_GROUP_FIND, name, id);
+  sqlite3_reset(ss->stmt[SQ_GROUP_FIND]);
+  return r < 0 ? r : 0;
 }
 
 static int sq_group_list(void *p, const char *after, mc_store_user *out,

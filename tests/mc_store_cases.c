@@ -384,21 +384,26 @@ void mc_store_case_pending_merge(const mc_store_factory *f) {
   size_t k = 0;
   CU_ASSERT_EQUAL_FATAL(OPS(s)->pending(s->st, b, 0, out, 8, &k), 0);
   CU_ASSERT_EQUAL_FATAL(k, n);
-  CU_ASSERT_EQUAL(out[0].sender_id, a);
-  CU_ASSERT_STRING_EQUAL(out[0].sender, "a");
-  CU_ASSERT_EQUAL(out[0].to_id, b);
-  CU_ASSERT_STRING_EQUAL(out[0].to, "b");
-  CU_ASSERT_EQUAL(out[0].group_id, 0);
-  CU_ASSERT_STRING_EQUAL(out[0].group, "");
-  CU_ASSERT_STRING_EQUAL(out[0].text, "direct a->b");
-  CU_ASSERT_EQUAL(out[0].client_msg_id, 1);
-  CU_ASSERT_EQUAL(out[0].time_ms, 1001);
-  CU_ASSERT_EQUAL(out[2].group_id, g2);
-  CU_ASSERT_STRING_EQUAL(out[2].group, "g2");
-  CU_ASSERT_EQUAL(out[2].to_id, 0);
-  CU_ASSERT_STRING_EQUAL(out[2].to, "");
-  CU_ASSERT_STRING_EQUAL(out[2].text, "a in g2");
-  CU_ASSERT_EQUAL(out[2].client_msg_id, 5);
+  /* Every field is filled, names included; send() stored each message at
+   * 1000 + client_msg_id. */
+  const mc_store_msg want_fields[] = {
+      {.sender_id = a, .sender = "a", .to_id = b, .to = "b",
+       .client_msg_id = 1, .text = "direct a->b"},
+      {.sender_id = a, .sender = "a", .group_id = g2, .group = "g2",
+       .client_msg_id = 5, .text = "a in g2"},
+  };
+  for (size_t i = 0; i < 2; i++) {
+    const mc_store_msg *got = &out[2 * i], *w = &want_fields[i];
+    CU_ASSERT_EQUAL(got->sender_id, w->sender_id);
+    CU_ASSERT_STRING_EQUAL(got->sender, w->sender);
+    CU_ASSERT_EQUAL(got->to_id, w->to_id);
+    CU_ASSERT_STRING_EQUAL(got->to, w->to);
+    CU_ASSERT_EQUAL(got->group_id, w->group_id);
+    CU_ASSERT_STRING_EQUAL(got->group, w->group);
+    CU_ASSERT_STRING_EQUAL(got->text, w->text);
+    CU_ASSERT_EQUAL(got->client_msg_id, w->client_msg_id);
+    CU_ASSERT_EQUAL(got->time_ms, 1000 + w->client_msg_id);
+  }
   expect_pending(s, d, 0, 8, (uint64_t[]){to_d}, 1);
   expect_pending(s, 999, 0, 8, NULL, 0);
   CLOSE();
