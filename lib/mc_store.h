@@ -112,8 +112,8 @@ typedef struct mc_store_ops {
    * fills all of |m| from the earlier message and sets |*dup| to 1. The
    * store does not check group membership (the server core does). Returns
    * 0, MC_ERR_NOT_FOUND for an unknown sender, recipient or group, or
-   * MC_ERR_INVAL when exactly one of group_id and to_id is not set or the
-   * text is not NUL-terminated within MC_TEXT_MAX + 1 bytes. */
+   * MC_ERR_INVAL unless exactly one of group_id and to_id is set, or when
+   * the text is not NUL-terminated within MC_TEXT_MAX + 1 bytes. */
   int (*msg_add)(void *st, mc_store_msg *m, uint64_t now_ms, int *dup);
   /* Sets |*id| to the highest message id stored so far (0 if none).
    * Returns 0. */
