@@ -4,7 +4,7 @@
  * A datagram is MC_PREFIX_LEN bytes ("MYC" + version) followed by one
  * serialized mychat.Envelope. Decoding checks the prefix and size before
  * protobuf parsing (junk is rejected cheaply), then validates every field the
- * body carries against the limits below (PROTOCOL.md, MC-1 .. MC-15), so code
+ * body carries against the limits below (PROTOCOL.md section 4, MC-8 .. MC-30), so code
  * that receives a decoded envelope may trust names, text and lengths.
  *
  * Reliable bodies are kept by the ARQ layer as "body bytes": the serialized
