@@ -79,6 +79,20 @@ int mc_codec_name_valid(const char *s) {
   return 1;
 }
 
+/* Well-formed UTF-8 sequences of two to four bytes, by lead byte: the number
+ * of continuation bytes and the allowed range of the first of them (the
+ * others are always 80..BF). The narrowed ranges are what exclude overlongs
+ * (C0, C1, E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code points
+ * above U+10FFFF (F4 90.., F5..FF). Unicode 15, section 3.9, table 3-7. */
+static const struct {
+  uint8_t lead_min, lead_max, need, lo, hi;
+} utf8_seqs[] = {
+    {0xC2, 0xDF, 1, 0x80, 0xBF}, {0xE0, 0xE0, 2, 0xA0, 0xBF},
+    {0xE1, 0xEC, 2, 0x80, 0xBF}, {0xED, 0xED, 2, 0x80, 0x9F},
+    {0xEE, 0xEF, 2, 0x80, 0xBF}, {0xF0, 0xF0, 3, 0x90, 0xBF},
+    {0xF1, 0xF3, 3, 0x80, 0xBF}, {0xF4, 0xF4, 3, 0x80, 0x8F},
+};
+
 int mc_codec_utf8_valid(const uint8_t *s, size_t len) {
   size_t i = 0;
   while (i < len) {
@@ -87,32 +101,15 @@ int mc_codec_utf8_valid(const uint8_t *s, size_t len) {
       i++;
       continue;
     }
-    /* The allowed range of the second byte depends on the lead byte: this is
-     * what excludes overlongs (C0, C1, E0 80..9F, F0 80..8F), surrogates
-     * (ED A0..BF) and code points above U+10FFFF (F4 90.., F5..FF); the
-     * table is Unicode 15, section 3.9, table 3-7. */
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      if (c == 0xE0)
-        lo = 0xA0;
-      else if (c == 0xED)
-        hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      if (c == 0xF0)
-        lo = 0x90;
-      else if (c == 0xF4)
-        hi = 0x8F;
-    } else {
+    size_t row = 0, rows = sizeof utf8_seqs / sizeof utf8_seqs[0];
+    while (row < rows && (c < utf8_seqs[row].lead_min || c > utf8_seqs[row].lead_max))
+      row++;
+    if (row == rows)
       return 0;
-    }
+    size_t need = utf8_seqs[row].need;
     if (len - i - 1 < need)
       return 0;
-    if (s[i + 1] < lo || s[i + 1] > hi)
+    if (s[i + 1] < utf8_seqs[row].lo || s[i + 1] > utf8_seqs[row].hi)
       return 0;
     for (size_t k = 2; k <= need; k++)
       if (s[i + k] < 0x80 || s[i + k] > 0xBF)
@@ -347,21 +344,28 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   return -1;
 }
 
+/* Field numbers are 1 to 2^29 - 1 in protobuf. */
+#define MC__FIELD_NUMBER_MAX 536870911u
+
 /*
- * protobuf-c hands strings out NUL-terminated, so a string with a NUL byte
- * inside would reach the application cut short: "alice\0x" would look like
- * "alice", and a text would lose its tail silently. This walks the wire form
- * of message type |d| and rejects any string field holding a NUL byte,
- * recursing into known submessages (the schema has no recursive messages,
- * so the depth is bounded). Returns 0, MC_ERR_BAD_FIELD, or MC_ERR_DECODE
- * for bytes that are not a protobuf message (protobuf-c would have refused
- * them first).
+ * Checks the wire form of message type |d| for what protobuf-c accepts but
+ * should not, recursing into known submessages (the schema has no recursive
+ * messages, so the depth is bounded):
+ * - A string field with a NUL byte inside. protobuf-c hands strings out
+ *   NUL-terminated, so the application would see it cut short: "alice\0x"
+ *   would look like "alice", a text would silently lose its tail.
+ * - A field number out of range. protobuf-c keeps field 0 as an unknown
+ *   field when its tag is written in two bytes (80 00) and then packs it in
+ *   one byte (00), which it refuses to parse: such an envelope would not
+ *   survive being re-encoded (found by fuzz/fuzz_decode.c).
+ * Returns 0, MC_ERR_BAD_FIELD (a NUL), or MC_ERR_DECODE.
  */
-static int check_no_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                        const uint8_t *end) {
+static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                      const uint8_t *end) {
   while (p < end) {
     uint64_t tag, v;
-    if (read_varint(&p, end, &tag))
+    if (read_varint(&p, end, &tag) || tag >> 3 == 0 ||
+        tag >> 3 > MC__FIELD_NUMBER_MAX)
       return MC_ERR_DECODE;
     switch (tag & 7) {
     case PROTOBUF_C_WIRE_TYPE_VARINT:
@@ -381,15 +385,13 @@ static int check_no_nul(const ProtobufCMessageDescriptor *d, const uint8_t *p,
     case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
       if (read_varint(&p, end, &v) || v > (uint64_t)(end - p))
         return MC_ERR_DECODE;
-      if (tag >> 3 > UINT32_MAX)
-        return MC_ERR_DECODE;
       const ProtobufCFieldDescriptor *f =
           protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
       int rc = 0;
       if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, v))
         rc = MC_ERR_BAD_FIELD;
       else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-        rc = check_no_nul(f->descriptor, p, p + v);
+        rc = check_wire(f->descriptor, p, p + v);
       if (rc)
         return rc;
       p += v;
@@ -434,7 +436,7 @@ int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
     return oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
   rc = mc_codec_validate(env);
   if (!rc)
-    rc = check_no_nul(&mychat__envelope__descriptor, pb, pb + pb_len);
+    rc = check_wire(&mychat__envelope__descriptor, pb, pb + pb_len);
   if (rc) {
     mc_codec_free(env);
     return rc;

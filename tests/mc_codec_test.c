@@ -121,6 +121,20 @@ static void test_mc_codec_roundtrip_handshake(void) {
   mc_codec_free(d);
 }
 
+/* The name in a CreateGroup, JoinGroup or LeaveGroup body. */
+static const char *group_body_name(const Mychat__Envelope *d) {
+  switch (d->body_case) {
+  case MYCHAT__ENVELOPE__BODY_CREATE_GROUP:
+    return d->create_group->name;
+  case MYCHAT__ENVELOPE__BODY_JOIN_GROUP:
+    return d->join_group->name;
+  case MYCHAT__ENVELOPE__BODY_LEAVE_GROUP:
+    return d->leave_group->name;
+  default:
+    return "";
+  }
+}
+
 static void test_mc_codec_roundtrip_requests(void) {
   Mychat__Logout lo = MYCHAT__LOGOUT__INIT;
   Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo);
@@ -134,26 +148,26 @@ static void test_mc_codec_roundtrip_requests(void) {
   CU_ASSERT_STRING_EQUAL(d->list->after, "carol");
   mc_codec_free(d);
 
+  /* CreateGroup, JoinGroup and LeaveGroup carry just a name. */
   Mychat__CreateGroup cg = MYCHAT__CREATE_GROUP__INIT;
-  cg.name = S("g-1");
-  e = with_body(MYCHAT__ENVELOPE__BODY_CREATE_GROUP, &cg);
-  d = roundtrip(&e);
-  CU_ASSERT_STRING_EQUAL(d->create_group->name, "g-1");
-  mc_codec_free(d);
-
   Mychat__JoinGroup jg = MYCHAT__JOIN_GROUP__INIT;
-  jg.name = S("MyChat");
-  e = with_body(MYCHAT__ENVELOPE__BODY_JOIN_GROUP, &jg);
-  d = roundtrip(&e);
-  CU_ASSERT_STRING_EQUAL(d->join_group->name, "MyChat");
-  mc_codec_free(d);
-
   Mychat__LeaveGroup lg = MYCHAT__LEAVE_GROUP__INIT;
-  lg.name = S("x_y");
-  e = with_body(MYCHAT__ENVELOPE__BODY_LEAVE_GROUP, &lg);
-  d = roundtrip(&e);
-  CU_ASSERT_STRING_EQUAL(d->leave_group->name, "x_y");
-  mc_codec_free(d);
+  cg.name = S("g-1"), jg.name = S("MyChat"), lg.name = S("x_y");
+  const struct {
+    Mychat__Envelope__BodyCase c;
+    void *body;
+    const char *name;
+  } named[] = {
+      {MYCHAT__ENVELOPE__BODY_CREATE_GROUP, &cg, "g-1"},
+      {MYCHAT__ENVELOPE__BODY_JOIN_GROUP, &jg, "MyChat"},
+      {MYCHAT__ENVELOPE__BODY_LEAVE_GROUP, &lg, "x_y"},
+  };
+  for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+    e = with_body(named[i].c, named[i].body);
+    d = roundtrip(&e);
+    CU_ASSERT_STRING_EQUAL(group_body_name(d), named[i].name);
+    mc_codec_free(d);
+  }
 
   Mychat__SendMessage sm = MYCHAT__SEND_MESSAGE__INIT;
   sm.client_msg_id = 9, sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
@@ -643,6 +657,12 @@ static void test_mc_codec_wire_oddities(void) {
                                              "acb\x48\x01", 15), 0);
   /* An unknown header field (5) is ignored: this is an ack-only datagram. */
   CU_ASSERT_EQUAL(dec_bytes((const uint8_t *)"MYC\x01\x28\x01", 6), 0);
+  /* Regression (fuzz_decode): field number 0 with a two-byte tag, which
+   * protobuf-c keeps as unknown but re-encodes into a datagram it refuses. */
+  CU_ASSERT_EQUAL(dec_bytes((const uint8_t *)"MYC\x01\x80\x00\x00", 7),
+                  MC_ERR_DECODE);
+  CU_ASSERT_EQUAL(dec_bytes((const uint8_t *)"MYC\x01\x18\x01\x72\x07\x0A\x03"
+                                             "acb\x80\x00", 15), MC_ERR_DECODE);
   /* An unknown body (field 40, empty), with seq 0 and seq 1. */
   CU_ASSERT_EQUAL(dec_bytes((const uint8_t *)"MYC\x01\xC2\x02\x00", 7),
                   MC_ERR_NO_BODY);
