@@ -53,12 +53,13 @@ static Mychat__Envelope with_body(Mychat__Envelope__BodyCase c, void *body) {
 }
 
 /*
- * Gives |e| a full header (session, token, an Ack with two ranges), encodes
- * and decodes it, checks the header came back and that the body re-encodes
+ * Puts |body| (case |c|) in an envelope with a full header (session, token,
+ * an Ack with two ranges), encodes and decodes it, checks the header came back and that the body re-encodes
  * to the same bytes. Returns the decoded envelope for field checks; the
  * caller frees it.
  */
-static Mychat__Envelope *roundtrip(Mychat__Envelope *e) {
+static Mychat__Envelope *roundtrip(Mychat__Envelope__BodyCase c, void *body) {
+  Mychat__Envelope env = with_body(c, body), *e = &env;
   Mychat__AckRange r1 = MYCHAT__ACK_RANGE__INIT, r2 = MYCHAT__ACK_RANGE__INIT;
   r1.first = 7, r1.last = 9, r2.first = 12, r2.last = 12;
   Mychat__AckRange *ranges[] = {&r1, &r2};
@@ -89,7 +90,6 @@ static Mychat__Envelope *roundtrip(Mychat__Envelope *e) {
   CU_ASSERT_EQUAL(mc_codec_encode_body(e, b1, sizeof b1, &l1), 0);
   CU_ASSERT_EQUAL(mc_codec_encode_body(d, b2, sizeof b2, &l2), 0);
   CU_ASSERT(l1 == l2 && memcmp(b1, b2, l1) == 0);
-  e->ack = NULL; /* |ack| lives in this frame only */
   return d;
 }
 
@@ -100,8 +100,7 @@ static void test_mc_codec_roundtrip_handshake(void) {
   reg.name = S("alice"), reg.password = S("secret"), reg.presence = 1;
   reg.client_nonce = 0xDEADBEEFCAFEULL;
   reg.padding.len = sizeof pad, reg.padding.data = pad;
-  Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_REGISTER, &reg);
-  Mychat__Envelope *d = roundtrip(&e);
+  Mychat__Envelope *d = roundtrip(MYCHAT__ENVELOPE__BODY_REGISTER, &reg);
   CU_ASSERT_STRING_EQUAL(d->register_->name, "alice");
   CU_ASSERT_STRING_EQUAL(d->register_->password, "secret");
   CU_ASSERT_EQUAL(d->register_->client_nonce, 0xDEADBEEFCAFEULL);
@@ -112,8 +111,7 @@ static void test_mc_codec_roundtrip_handshake(void) {
   Mychat__Login login = MYCHAT__LOGIN__INIT;
   login.name = S("bob.b"), login.password = S("hunter22");
   login.client_nonce = 77;
-  e = with_body(MYCHAT__ENVELOPE__BODY_LOGIN, &login);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_LOGIN, &login);
   CU_ASSERT_STRING_EQUAL(d->login->name, "bob.b");
   CU_ASSERT_STRING_EQUAL(d->login->password, "hunter22");
   CU_ASSERT_EQUAL(d->login->client_nonce, 77);
@@ -137,13 +135,11 @@ static const char *group_body_name(const Mychat__Envelope *d) {
 
 static void test_mc_codec_roundtrip_requests(void) {
   Mychat__Logout lo = MYCHAT__LOGOUT__INIT;
-  Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo);
-  mc_codec_free(roundtrip(&e));
+  mc_codec_free(roundtrip(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo));
 
   Mychat__ListRequest lr = MYCHAT__LIST_REQUEST__INIT;
   lr.kind = MYCHAT__LIST_KIND__LIST_USERS, lr.after = S("carol");
-  e = with_body(MYCHAT__ENVELOPE__BODY_LIST, &lr);
-  Mychat__Envelope *d = roundtrip(&e);
+  Mychat__Envelope *d = roundtrip(MYCHAT__ENVELOPE__BODY_LIST, &lr);
   CU_ASSERT_EQUAL(d->list->kind, MYCHAT__LIST_KIND__LIST_USERS);
   CU_ASSERT_STRING_EQUAL(d->list->after, "carol");
   mc_codec_free(d);
@@ -163,8 +159,7 @@ static void test_mc_codec_roundtrip_requests(void) {
       {MYCHAT__ENVELOPE__BODY_LEAVE_GROUP, &lg, "x_y"},
   };
   for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
-    e = with_body(named[i].c, named[i].body);
-    d = roundtrip(&e);
+    d = roundtrip(named[i].c, named[i].body);
     CU_ASSERT_STRING_EQUAL(group_body_name(d), named[i].name);
     mc_codec_free(d);
   }
@@ -172,8 +167,7 @@ static void test_mc_codec_roundtrip_requests(void) {
   Mychat__SendMessage sm = MYCHAT__SEND_MESSAGE__INIT;
   sm.client_msg_id = 9, sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
   sm.user = S("dave"), sm.text = S("h\xC3\xA9llo \xF0\x9F\x98\x80");
-  e = with_body(MYCHAT__ENVELOPE__BODY_SEND, &sm);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_SEND, &sm);
   CU_ASSERT_EQUAL(d->send->client_msg_id, 9);
   CU_ASSERT_EQUAL(d->send->to_case, MYCHAT__SEND_MESSAGE__TO_USER);
   CU_ASSERT_STRING_EQUAL(d->send->user, "dave");
@@ -181,17 +175,9 @@ static void test_mc_codec_roundtrip_requests(void) {
   mc_codec_free(d);
 
   sm.to_case = MYCHAT__SEND_MESSAGE__TO_GROUP, sm.group = S("MyChat");
-  e = with_body(MYCHAT__ENVELOPE__BODY_SEND, &sm);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_SEND, &sm);
   CU_ASSERT_EQUAL(d->send->to_case, MYCHAT__SEND_MESSAGE__TO_GROUP);
   CU_ASSERT_STRING_EQUAL(d->send->group, "MyChat");
-  mc_codec_free(d);
-
-  Mychat__Ping ping = MYCHAT__PING__INIT;
-  ping.time_us = 123456789;
-  e = with_body(MYCHAT__ENVELOPE__BODY_PING, &ping);
-  d = roundtrip(&e);
-  CU_ASSERT_EQUAL(d->ping->time_us, 123456789);
   mc_codec_free(d);
 }
 
@@ -200,8 +186,7 @@ static void test_mc_codec_roundtrip_server(void) {
   w.session_id = 99, w.token.len = MC_TOKEN_LEN, w.token.data = token16;
   w.client_nonce = 5, w.name = S("alice"), w.server_time_ms = 1700000000000;
   w.keepalive_ms = 10000, w.session_timeout_ms = 30000;
-  Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_WELCOME, &w);
-  Mychat__Envelope *d = roundtrip(&e);
+  Mychat__Envelope *d = roundtrip(MYCHAT__ENVELOPE__BODY_WELCOME, &w);
   CU_ASSERT_EQUAL(d->welcome->session_id, 99);
   CU_ASSERT(d->welcome->token.len == MC_TOKEN_LEN &&
             memcmp(d->welcome->token.data, token16, MC_TOKEN_LEN) == 0);
@@ -215,8 +200,7 @@ static void test_mc_codec_roundtrip_server(void) {
   Mychat__Result res = MYCHAT__RESULT__INIT;
   res.request_seq = 3, res.code = MYCHAT__ERROR_CODE__NOT_MEMBER;
   res.text = S("not a member");
-  e = with_body(MYCHAT__ENVELOPE__BODY_RESULT, &res);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_RESULT, &res);
   CU_ASSERT_EQUAL(d->result->request_seq, 3);
   CU_ASSERT_EQUAL(d->result->code, MYCHAT__ERROR_CODE__NOT_MEMBER);
   CU_ASSERT_STRING_EQUAL(d->result->text, "not a member");
@@ -228,8 +212,7 @@ static void test_mc_codec_roundtrip_server(void) {
   Mychat__ListReply lr = MYCHAT__LIST_REPLY__INIT;
   lr.request_seq = 4, lr.kind = MYCHAT__LIST_KIND__LIST_USERS;
   lr.n_entries = 2, lr.entries = entries, lr.more = 1;
-  e = with_body(MYCHAT__ENVELOPE__BODY_LIST_REPLY, &lr);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_LIST_REPLY, &lr);
   CU_ASSERT_EQUAL(d->list_reply->request_seq, 4);
   CU_ASSERT_EQUAL(d->list_reply->kind, MYCHAT__LIST_KIND__LIST_USERS);
   CU_ASSERT_EQUAL_FATAL(d->list_reply->n_entries, 2);
@@ -243,8 +226,7 @@ static void test_mc_codec_roundtrip_server(void) {
   Mychat__Sent sent = MYCHAT__SENT__INIT;
   sent.request_seq = 8, sent.client_msg_id = 9, sent.message_id = 1000;
   sent.server_time_ms = 55;
-  e = with_body(MYCHAT__ENVELOPE__BODY_SENT, &sent);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_SENT, &sent);
   CU_ASSERT(d->sent->request_seq == 8 && d->sent->client_msg_id == 9 &&
             d->sent->message_id == 1000 && d->sent->server_time_ms == 55);
   mc_codec_free(d);
@@ -252,8 +234,7 @@ static void test_mc_codec_roundtrip_server(void) {
   Mychat__Deliver dl = MYCHAT__DELIVER__INIT;
   dl.message_id = 1001, dl.from = S("bob"), dl.group = S("MyChat");
   dl.text = S("hi all"), dl.server_time_ms = 66, dl.missed = 1;
-  e = with_body(MYCHAT__ENVELOPE__BODY_DELIVER, &dl);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_DELIVER, &dl);
   CU_ASSERT_EQUAL(d->deliver->message_id, 1001);
   CU_ASSERT_STRING_EQUAL(d->deliver->from, "bob");
   CU_ASSERT_STRING_EQUAL(d->deliver->group, "MyChat");
@@ -262,15 +243,13 @@ static void test_mc_codec_roundtrip_server(void) {
   mc_codec_free(d);
 
   dl.group = S(""); /* a direct message */
-  e = with_body(MYCHAT__ENVELOPE__BODY_DELIVER, &dl);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_DELIVER, &dl);
   CU_ASSERT_STRING_EQUAL(d->deliver->group, "");
   mc_codec_free(d);
 
   Mychat__Receipt rc = MYCHAT__RECEIPT__INIT;
   rc.message_id = 1001, rc.to = S("carol"), rc.delivered_time_ms = 77;
-  e = with_body(MYCHAT__ENVELOPE__BODY_RECEIPT, &rc);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_RECEIPT, &rc);
   CU_ASSERT(d->receipt->message_id == 1001 &&
             d->receipt->delivered_time_ms == 77);
   CU_ASSERT_STRING_EQUAL(d->receipt->to, "carol");
@@ -278,35 +257,55 @@ static void test_mc_codec_roundtrip_server(void) {
 
   Mychat__Presence pr = MYCHAT__PRESENCE__INIT;
   pr.name = S("erin"), pr.online = 1;
-  e = with_body(MYCHAT__ENVELOPE__BODY_PRESENCE, &pr);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_PRESENCE, &pr);
   CU_ASSERT_STRING_EQUAL(d->presence->name, "erin");
   CU_ASSERT_EQUAL(d->presence->online, 1);
-  mc_codec_free(d);
-
-  Mychat__BacklogDone bd = MYCHAT__BACKLOG_DONE__INIT;
-  bd.count = 12;
-  e = with_body(MYCHAT__ENVELOPE__BODY_BACKLOG_DONE, &bd);
-  d = roundtrip(&e);
-  CU_ASSERT_EQUAL(d->backlog_done->count, 12);
-  mc_codec_free(d);
-
-  Mychat__Pong pong = MYCHAT__PONG__INIT;
-  pong.time_us = 31337;
-  e = with_body(MYCHAT__ENVELOPE__BODY_PONG, &pong);
-  d = roundtrip(&e);
-  CU_ASSERT_EQUAL(d->pong->time_us, 31337);
   mc_codec_free(d);
 
   Mychat__Error er = MYCHAT__ERROR__INIT;
   er.code = MYCHAT__ERROR_CODE__AUTH_FAILED, er.text = S("no");
   er.client_nonce = 4;
-  e = with_body(MYCHAT__ENVELOPE__BODY_ERROR, &er);
-  d = roundtrip(&e);
+  d = roundtrip(MYCHAT__ENVELOPE__BODY_ERROR, &er);
   CU_ASSERT_EQUAL(d->error->code, MYCHAT__ERROR_CODE__AUTH_FAILED);
   CU_ASSERT_STRING_EQUAL(d->error->text, "no");
   CU_ASSERT_EQUAL(d->error->client_nonce, 4);
   mc_codec_free(d);
+}
+
+/* The number in a Ping, Pong or BacklogDone body. */
+static uint64_t body_number(const Mychat__Envelope *d) {
+  switch (d->body_case) {
+  case MYCHAT__ENVELOPE__BODY_PING:
+    return d->ping->time_us;
+  case MYCHAT__ENVELOPE__BODY_PONG:
+    return d->pong->time_us;
+  case MYCHAT__ENVELOPE__BODY_BACKLOG_DONE:
+    return d->backlog_done->count;
+  default:
+    return 0;
+  }
+}
+
+/* The bodies that carry one number. */
+static void test_mc_codec_roundtrip_numbers(void) {
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  Mychat__Pong pong = MYCHAT__PONG__INIT;
+  Mychat__BacklogDone bd = MYCHAT__BACKLOG_DONE__INIT;
+  ping.time_us = 123456789, pong.time_us = UINT64_MAX, bd.count = 12;
+  const struct {
+    Mychat__Envelope__BodyCase c;
+    void *body;
+    uint64_t number;
+  } bodies[] = {
+      {MYCHAT__ENVELOPE__BODY_PING, &ping, 123456789},
+      {MYCHAT__ENVELOPE__BODY_PONG, &pong, UINT64_MAX},
+      {MYCHAT__ENVELOPE__BODY_BACKLOG_DONE, &bd, 12},
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+    Mychat__Envelope *d = roundtrip(bodies[i].c, bodies[i].body);
+    CU_ASSERT_EQUAL(body_number(d), bodies[i].number);
+    mc_codec_free(d);
+  }
 }
 
 /* The datagram is prefix + packed header + body bytes, and it decodes to the
@@ -852,6 +851,7 @@ static CU_TestInfo tests[] = {
     {"roundtrip_handshake", test_mc_codec_roundtrip_handshake},
     {"roundtrip_requests", test_mc_codec_roundtrip_requests},
     {"roundtrip_server", test_mc_codec_roundtrip_server},
+    {"roundtrip_numbers", test_mc_codec_roundtrip_numbers},
     {"concatenation", test_mc_codec_concatenation},
     {"ack_only", test_mc_codec_ack_only},
     {"prefix_errors", test_mc_codec_prefix_errors},
