@@ -50,10 +50,11 @@ $(B)/gen/mychat.pb-c.o: $(GEN_C)
 # the targets' link.
 $(B)/%.o: %.c $(GEN_H)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CFLAGS_FZ) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(CFLAGS_FZ) -MMD -MP -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(B)/fuzz_%: fuzz/fuzz_%.c $(LIB_OBJ)
-	$(FUZZ_CC) $(CFLAGS_FZ) -fsanitize=fuzzer -o $@ $< $(LIB_OBJ) $(PKG_LIBS)
+	$(FUZZ_CC) $(CFLAGS_FZ) -MMD -MP -fsanitize=fuzzer -o $@ $< $(LIB_OBJ) \
+	  $(PKG_LIBS)
 
 run: $(FUZZ_BIN)
 	@for t in $(FUZZ_NAMES); do \
@@ -78,3 +79,5 @@ $(B)/mkseeds: fuzz/mkseeds.c $(GEN_C) $(wildcard lib/*.c)
 seeds: $(B)/mkseeds
 	rm -rf fuzz/seeds/decode && mkdir -p fuzz/seeds/decode
 	$(B)/mkseeds fuzz/seeds/decode
+
+-include $(LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d)
