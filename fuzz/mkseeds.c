@@ -77,7 +77,8 @@ int main(int argc, char **argv) {
   e2.body_case = MYCHAT__ENVELOPE__BODY_SEND, e2.send = &send;
   fails += seed(dir, "send", &e2, 3);
 
-  Mychat__ListEntry ann = MYCHAT__LIST_ENTRY__INIT, bob = MYCHAT__LIST_ENTRY__INIT;
+  Mychat__ListEntry ann = MYCHAT__LIST_ENTRY__INIT,
+                    bob = MYCHAT__LIST_ENTRY__INIT;
   ann.name = (char *)"ann", ann.online = 1, bob.name = (char *)"bob";
   Mychat__ListEntry *entries[] = {&ann, &bob};
   Mychat__ListReply list = MYCHAT__LIST_REPLY__INIT;

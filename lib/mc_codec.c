@@ -102,7 +102,8 @@ int mc_codec_utf8_valid(const uint8_t *s, size_t len) {
       continue;
     }
     size_t row = 0, rows = sizeof utf8_seqs / sizeof utf8_seqs[0];
-    while (row < rows && (c < utf8_seqs[row].lead_min || c > utf8_seqs[row].lead_max))
+    while (row < rows &&
+           (c < utf8_seqs[row].lead_min || c > utf8_seqs[row].lead_max))
       row++;
     if (row == rows)
       return 0;

@@ -76,11 +76,12 @@ int mc_codec_check_prefix(const uint8_t *dgram, size_t len);
  * checks it rejects a string field with a NUL byte inside (MC_ERR_BAD_FIELD):
  * protobuf-c hands strings out NUL-terminated, so the receiver would see
  * them cut short; and field number 0 (MC_ERR_DECODE), which protobuf-c
- * accepts in some spellings but could not read back once re-encoded. Unknown fields inside known messages are ignored, so
- * messages may grow new fields. Returns 0, or one of: MC_ERR_INVAL (|out| is
- * NULL), MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC,
- * MC_ERR_BAD_VERSION, MC_ERR_DECODE (not protobuf), MC_ERR_NOMEM, or a
- * validation error of mc_codec_validate(). */
+ * accepts in some spellings but could not read back once re-encoded.
+ * Unknown fields inside known messages are ignored, so messages may grow new
+ * fields. Returns 0, or one of: MC_ERR_INVAL (|out| is NULL),
+ * MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION,
+ * MC_ERR_DECODE (not protobuf), MC_ERR_NOMEM, or a validation error of
+ * mc_codec_validate(). */
 int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
 
 /* Validates an already-unpacked envelope (the checks mc_codec_decode makes
