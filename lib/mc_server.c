@@ -176,6 +176,32 @@ static void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
   srv->cb.log(srv->cb.user_data, &rec);
 }
 
+Mychat__ErrorCode mc_server_wire_code(int err) {
+  switch (err) {
+  case MC_ERR_DECODE:
+  case MC_ERR_NO_BODY:
+  case MC_ERR_MISSING_FIELD:
+  case MC_ERR_BAD_FIELD:
+  case MC_ERR_INVAL:
+    return MYCHAT__ERROR_CODE__MALFORMED;
+  case MC_ERR_BAD_NAME:
+    return MYCHAT__ERROR_CODE__BAD_NAME;
+  case MC_ERR_BAD_PASSWORD:
+    return MYCHAT__ERROR_CODE__BAD_PASSWORD;
+  case MC_ERR_BAD_UTF8:
+    return MYCHAT__ERROR_CODE__BAD_UTF8;
+  case MC_ERR_TEXT_TOO_LONG:
+    return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
+  case MC_ERR_STATE:
+  case MC_ERR_WRONG_DIRECTION:
+    return MYCHAT__ERROR_CODE__BAD_REQUEST;
+  case MC_ERR_AUTH:
+    return MYCHAT__ERROR_CODE__AUTH_FAILED;
+  default:
+    return MYCHAT__ERROR_CODE__INTERNAL;
+  }
+}
+
 /* ------------------------------------------------------------------ */
 /* timer heap and ready list                                           */
 
@@ -797,7 +823,7 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
     return;
   }
   /* 3. Fields. */
-  int rv = mc_codec_validate(env);
+  int rv = mc_codec_validate_body(env);
   if (rv < 0) {
     code = mc_server_wire_code(rv);
     send_error(srv, from, 0, NULL, code, mc_strerror(rv), nonce, len);
@@ -1125,6 +1151,19 @@ static void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
 
   if (s->state != SESS_ESTABLISHED)
     return; /* logged out: acked, not acted on */
+  int rv = MC_OK;
+  if (mc_codec_body_class(env->body_case) != MC_BODY_REQUEST) {
+    code = MYCHAT__ERROR_CODE__BAD_REQUEST;
+    snprintf(why, sizeof why, "'%s' is not a client request", type);
+  } else if ((rv = mc_codec_validate_body(env)) < 0) {
+    code = mc_server_wire_code(rv);
+    snprintf(why, sizeof why, "%s", mc_strerror(rv));
+  }
+  if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
+    reply_result(srv, s, env->seq, code, why);
+    slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+    return;
+  }
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_LOGOUT:
     reply_result(srv, s, env->seq, code, "bye");
@@ -1151,9 +1190,7 @@ static void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
     code = do_send(srv, s, env->seq, env->send, now, why, sizeof why);
     answered = code == MYCHAT__ERROR_CODE__ERROR_NONE;
     break;
-  default:
-    code = MYCHAT__ERROR_CODE__BAD_REQUEST;
-    snprintf(why, sizeof why, "'%s' is not a client request", type);
+  default: /* every request class body is handled above */
     break;
   }
   if (!answered)
@@ -1207,6 +1244,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
                    size_t len, mc_tstamp now) {
   srv->stats.rx_datagrams++;
   srv->stats.rx_bytes += len;
+  /* The steps of PROTOCOL.md section 4.3, in order. */
   int rv = mc_codec_check_prefix(dgram, len);
   if (rv < 0) {
     /* Maybe not MyChat at all: answering could reflect traffic anywhere. */
@@ -1214,36 +1252,30 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv;
   }
   Mychat__Envelope *env = NULL;
-  rv = mc_codec_decode(dgram, len, &env);
+  rv = mc_codec_unpack(dgram, len, &env);
   if (rv < 0) {
     srv->stats.rx_malformed++;
-    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED, mc_strerror(rv), 0,
-               len);
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
+               mc_strerror(rv), 0, len);
     slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
          mc_strerror(rv));
     return rv;
   }
-  if (env->session_id == 0) {
-    if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
-        env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
-      handle_handshake(srv, from, env, len, now);
-      rv = 0;
-    } else {
-      srv->stats.rx_bad_session++;
-      send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-                 "log in first", 0, len);
-      rv = MC_ERR_AUTH;
-    }
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
+      env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
+    handle_handshake(srv, from, env, len, now);
     mc_codec_free(env);
-    return rv;
+    return 0;
   }
-  sess *s = mc__map_get(&srv->by_id, env->session_id);
+  sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
       !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
     send_error(srv, from, env->session_id, &env->token,
                MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-               "unknown session or wrong token; log in again", 0, len);
+               env->session_id ? "unknown session or wrong token; log in again"
+                               : "log in first",
+               0, len);
     mc_codec_free(env);
     return MC_ERR_AUTH;
   }
@@ -1251,18 +1283,23 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   if (!addr_eq(&s->addr, from))
     s->addr = *from;
   s->last_heard = now;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
-    s->pong_owed = 1;
-    s->pong_time = env->ping->time_us;
+  if (env->seq == 0 && env->body_case != MYCHAT__ENVELOPE__BODY__NOT_SET) {
+    if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
+      s->pong_owed = 1;
+      s->pong_time = env->ping->time_us;
+    } else {
+      ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
+      send_error(srv, from, s->id, &tok, MYCHAT__ERROR_CODE__BAD_REQUEST,
+                 "this body is not sent unreliably by a client", 0,
+                 MC_DATAGRAM_MAX);
+    }
   }
   int taken = 0;
   rv = mc__wire_take(&s->arq, env, now, &taken);
   if (!taken)
     mc_codec_free(env);
-  if (rv < 0) {
-    srv->stats.rx_malformed++;
-    return rv;
-  }
+  if (rv < 0)
+    srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
   handle_acked(srv, s, now);
   Mychat__Envelope *req;
   /* A logout inside handle_request leaves |s| lingering (its Result is
