@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_codec.h"
 #include "mc_time.h"
 #include "mychat.pb-c.h"
 
@@ -73,52 +74,75 @@ typedef struct {
   uint64_t acks_sent;       /* acks filled by mc_arq_fill_ack */
 } mc_arq_stats;
 
-/* One body in the send stream. Internal layout; read only through the API. */
+/* Limits of the configuration, checked by mc_arq_init. */
+#define MC_ARQ_WINDOW_MAX 256
+#define MC_ARQ_QUEUE_MAX 65536
+#define MC_ARQ_RETRIES_MAX 64
+#define MC_ARQ_RTO_LIMIT (3600 * MC_SEC)   /* max_rto and max_ack_delay */
+
+/* The backoff exponent stops here: rto << 6 is 64 times the rto. */
+#define MC__ARQ_BACKOFF_MAX 6
+
+/* Why a body waits for retransmission (mc__arq_out.retx). */
+enum { MC__ARQ_RETX_NONE = 0, MC__ARQ_RETX_FAST = 1, MC__ARQ_RETX_TIMEOUT = 2 };
+
+/* One body in the send stream. Internal layout; read only through the API.
+ * Its seq is implied by its place in the ring. */
 typedef struct mc__arq_out {
-  uint32_t seq;
   uint64_t tag;
-  uint8_t *body;            /* owned; |len| bytes */
+  uint64_t txn;             /* transmission number of its latest sending */
+  uint8_t *body;            /* owned; |len| bytes; NULL once acked */
   size_t len;
-  mc_tstamp last_sent;      /* 0 until first sent */
+  mc_tstamp last_sent;      /* time of its latest sending (if sent) */
   uint32_t tx_count;        /* transmissions so far */
-  uint8_t sacked;           /* selectively acked */
-  uint8_t fast_done;        /* fast-retransmitted since last_sent */
+  uint8_t sacked;           /* selectively acked: never resent */
+  uint8_t retx;             /* MC__ARQ_RETX_*: waiting to be resent */
 } mc__arq_out;
 
 typedef struct {
   mc_arq_config cfg;
   mc_arq_stats stats;
 
-  /* Send stream. |out| is a ring of |out_cap| slots holding seqs
-   * [snd_una, snd_next), the first |window| of them may be in flight.
-   * Invariant: snd_una <= snd_sent <= snd_next; seqs < snd_sent were sent at
-   * least once. */
+  /* Send stream. Seqs are uint32 on the wire; the counters here are uint64
+   * so that "one past UINT32_MAX" (seq space used up) is representable and
+   * no comparison wraps. Invariant:
+   * 1 <= snd_popped <= snd_una <= snd_sent <= snd_next <= UINT32_MAX + 1,
+   * snd_sent <= snd_una + window, snd_next - snd_popped <= out_cap.
+   * |out| is a ring of |out_cap| slots (grown on demand up to window +
+   * queue_max) holding seqs [snd_popped, snd_next); out_head is the slot of
+   * snd_popped. Seqs below snd_una are cumulatively acked (body freed, tag
+   * waiting for mc_arq_pop_acked), [snd_una, snd_sent) are in flight, the
+   * rest wait for the window. */
   mc__arq_out *out;
   uint32_t out_cap;
-  uint32_t out_head;        /* ring index of snd_una */
-  uint32_t snd_una;         /* lowest unacked seq */
-  uint32_t snd_sent;        /* next seq never sent */
-  uint32_t snd_next;        /* next seq to give out */
-  uint32_t acked_pending;   /* tags of acked bodies not yet popped */
-  uint64_t *acked_tags;     /* ring of |out_cap| tags waiting for pop_acked */
-  uint32_t acked_head;
-  uint32_t backoff;
+  uint32_t out_head;
+  uint64_t snd_popped;      /* lowest seq whose tag was not popped */
+  uint64_t snd_una;         /* lowest seq not cumulatively acked */
+  uint64_t snd_sent;        /* lowest seq never sent */
+  uint64_t snd_next;        /* next seq to give out */
+  uint64_t txn;             /* transmissions so far (orders them) */
+  uint32_t backoff;         /* 0..MC__ARQ_BACKOFF_MAX */
   int gave_up;
 
-  /* RTT estimator; valid once has_rtt. */
+  /* RTT estimator (microseconds). srtt, rttvar and min_rtt are valid once
+   * has_rtt; rto always (initial_rto before the first sample). */
   int has_rtt;
   mc_tstamp srtt, rttvar, min_rtt, rto;
 
   /* Receive stream. |in| is a ring of |window| slots for seqs
-   * [rcv_next, rcv_next + window); a NULL slot has not arrived. */
+   * [rcv_pop, rcv_pop + window); in_head is the slot of rcv_pop; a NULL slot
+   * holds nothing. Invariant: rcv_pop <= rcv_next; every seq below rcv_next
+   * arrived (the cumulative ack is rcv_next - 1), seqs in [rcv_pop,
+   * rcv_next) wait for mc_arq_pop, and rcv_next's slot is empty. */
   void **in;
-  uint32_t in_head;         /* ring index of rcv_next */
-  uint32_t rcv_next;        /* next seq to hand to mc_arq_pop */
-  uint32_t rcv_delivered;   /* next seq mc_arq_pop will return */
-  int rcv_any;              /* something was received: acks are meaningful */
+  uint32_t in_head;
+  uint64_t rcv_pop;         /* next seq mc_arq_pop returns */
+  uint64_t rcv_next;        /* lowest seq that has not arrived */
+  uint64_t rcv_high;        /* highest seq taken (0 before any) */
+  int rcv_any;              /* something was taken: acks are meaningful */
   uint32_t unacked_in_order;/* in-order arrivals since the last ack */
   mc_tstamp ack_deadline;   /* MC_TSTAMP_NEVER when no ack is owed */
-  mc_tstamp ack_owed_since; /* when the oldest unacked arrival came */
+  mc_tstamp rcv_last_at;    /* when the latest taken body arrived */
 } mc_arq;
 
 /* Fills |cfg| with the defaults above. */
