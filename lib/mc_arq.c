@@ -175,7 +175,7 @@ static int detect_timeouts(mc_arq *a, mc_tstamp now) {
     mc__arq_out *o = out_slot(a, s);
     if (o->sacked || o->retx || add_sat(o->last_sent, span) > now)
       continue;
-    if (o->tx_count > a->cfg.max_retries) {
+    if (o->rto_count >= a->cfg.max_retries) {
       a->gave_up = 1;
       return MC_ERR_GAVE_UP;
     }
@@ -225,6 +225,8 @@ int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx) {
     a->stats.tx_retrans++;
     if (o->retx == MC__ARQ_RETX_FAST)
       a->stats.tx_fast++;
+    else
+      o->rto_count++;
   }
   o->tx_count++;
   o->last_sent = now;
@@ -304,8 +306,7 @@ static void detect_fast(mc_arq *a) {
         }
       continue;
     }
-    if (top[2] > o->txn && o->retx == MC__ARQ_RETX_NONE &&
-        o->tx_count <= a->cfg.max_retries)
+    if (top[2] > o->txn && o->retx == MC__ARQ_RETX_NONE)
       o->retx = MC__ARQ_RETX_FAST;
   }
 }

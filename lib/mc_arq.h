@@ -95,6 +95,7 @@ typedef struct mc__arq_out {
   size_t len;
   mc_tstamp last_sent;      /* time of its latest sending (if sent) */
   uint32_t tx_count;        /* transmissions so far */
+  uint32_t rto_count;       /* of which retransmissions after a timeout */
   uint8_t sacked;           /* selectively acked: never resent */
   uint8_t retx;             /* MC__ARQ_RETX_*: waiting to be resent */
 } mc__arq_out;
