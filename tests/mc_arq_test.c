@@ -3,7 +3,6 @@
  * algorithm (mc_arq.h), then two endpoints talking through impaired
  * mc_netem links under a virtual clock.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -795,48 +794,48 @@ static void send_side(end *e, uint64_t side, mc_tstamp now) {
   int rc;
   while ((rc = mc_arq_next_tx(&e->arq, now, &tx)) == 1)
     transmit(e, &tx, now);
-  if (rc) fprintf(stderr, "DBG gave up at %.3f una %llu sent %llu next %llu backoff %u rto %llu srtt %llu fast %llu retr %llu timeouts %llu\n", now/1e6, (unsigned long long)e->arq.snd_una, (unsigned long long)e->arq.snd_sent,(unsigned long long)e->arq.snd_next, e->arq.backoff, (unsigned long long)e->arq.rto, (unsigned long long)e->arq.srtt, (unsigned long long)e->arq.stats.tx_fast, (unsigned long long)e->arq.stats.tx_retrans, (unsigned long long)e->arq.stats.timeouts);
   CU_ASSERT_FATAL(rc == 0);
   if (mc_arq_ack_due(&e->arq, now))
     transmit(e, NULL, now);
 }
 
-/* Takes every datagram due at |now| on |from|'s link into |e|. */
-static void receive_side(end *e, end *from, uint64_t from_side,
-                         mc_tstamp now) {
+/* Takes the next datagram due at |now| on |from|'s link into |e|, as a
+ * session would: handle it, hand what is in order to the application, then
+ * send what is due. Returns 1, or 0 when no datagram is due. */
+static int receive_one(end *e, uint64_t side, end *from, mc_tstamp now) {
   uint8_t d[DGRAM_MAX], want[64];
   uint64_t ctx;
-  int n;
-  while ((n = mc_netem_link_recv(&from->out, now, d, sizeof d, &ctx)) > 0) {
-    CU_ASSERT_FATAL(n >= 7);
-    uint32_t seq = 0;
-    for (int k = 0; k < 4; k++)
-      seq |= (uint32_t)d[k] << (8 * k);
-    size_t blen = d[4] | (size_t)d[5] << 8;
-    CU_ASSERT_FATAL(7 + blen <= (size_t)n);
-    if (d[6 + blen]) {
-      Mychat__Ack *k = mychat__ack__unpack(NULL, (size_t)n - 7 - blen,
-                                           d + 7 + blen);
-      CU_ASSERT_FATAL(k != NULL);
-      CU_ASSERT_FATAL(mc_arq_on_ack(&e->arq, k, now) == 0);
-      mychat__ack__free_unpacked(k, NULL);
-    }
-    if (seq) {
-      uint8_t *item = malloc(blen);
-      CU_ASSERT_FATAL(item != NULL);
-      memcpy(item, d + 6, blen);
-      int rc = mc_arq_on_data(&e->arq, seq, item, now);
-      CU_ASSERT_FATAL(rc == 0 || rc == 1);
-      if (rc == 0)
-        free(item);
-    }
+  int n = mc_netem_link_recv(&from->out, now, d, sizeof d, &ctx);
+  CU_ASSERT_FATAL(n >= 0);
+  if (n == 0)
+    return 0;
+  CU_ASSERT_FATAL(n >= 7);
+  uint32_t seq = 0;
+  for (int k = 0; k < 4; k++)
+    seq |= (uint32_t)d[k] << (8 * k);
+  size_t blen = d[4] | (size_t)d[5] << 8;
+  CU_ASSERT_FATAL(7 + blen <= (size_t)n);
+  if (d[6 + blen]) {
+    Mychat__Ack *k =
+        mychat__ack__unpack(NULL, (size_t)n - 7 - blen, d + 7 + blen);
+    CU_ASSERT_FATAL(k != NULL);
+    CU_ASSERT_FATAL(mc_arq_on_ack(&e->arq, k, now) == 0);
+    mychat__ack__free_unpacked(k, NULL);
   }
-  CU_ASSERT_FATAL(n == 0);
+  if (seq) {
+    uint8_t *copy = malloc(blen);
+    CU_ASSERT_FATAL(copy != NULL);
+    memcpy(copy, d + 6, blen);
+    int rc = mc_arq_on_data(&e->arq, seq, copy, now);
+    CU_ASSERT_FATAL(rc == 0 || rc == 1);
+    if (rc == 0)
+      free(copy);
+  }
   /* Every message exactly once, in order, intact. */
   uint8_t *item;
   while ((item = mc_arq_pop(&e->arq)) != NULL) {
     CU_ASSERT_FATAL(e->received < from->to_send);
-    size_t len = message(from_side, e->received, want);
+    size_t len = message(1 - side, e->received, want);
     CU_ASSERT_FATAL(memcmp(item, want, len) == 0);
     e->received++;
     free(item);
@@ -846,6 +845,8 @@ static void receive_side(end *e, end *from, uint64_t from_side,
     CU_ASSERT_FATAL(tag == e->tags);
     e->tags++;
   }
+  send_side(e, side, now);
+  return 1;
 }
 
 static mc_tstamp min_t(mc_tstamp a, mc_tstamp b) { return a < b ? a : b; }
@@ -861,29 +862,30 @@ static void check_idle(end *e, mc_tstamp now) {
 
 typedef struct {
   double tx_per_msg[2];  /* transmissions per message, each direction */
-  mc_tstamp elapsed;
+  uint64_t retrans[2];   /* retransmissions, each direction */
   uint64_t ack_only[2], piggybacked[2];
 } link_result;
 
 /* Runs LINK_MSGS messages from side 0 to side 1 (and back when |bidir|)
- * over links losing |loss| of the datagrams, duplicating 5 %, reordering
- * 10 %, delaying 20 +- 10 ms. Time jumps to the earliest of the two
- * mc_arqs' expiries and the two links' next deliveries. */
-static void run_link(double loss, int bidir, uint64_t seed, link_result *res) {
-  mc_netem_config nc = {.loss = loss,
-                        .delay = 20 * MS,
-                        .jitter = 10 * MS,
-                        .reorder = 0.10,
-                        .duplicate = 0.05};
+ * over two links impaired as |nc| says. Time jumps to the earliest of the
+ * two mc_arqs' expiries and the two links' next deliveries. */
+static void run_link(const mc_netem_config *nc, int bidir, uint64_t seed,
+                     link_result *res) {
   end e[2];
   memset(e, 0, sizeof e);
   for (int i = 0; i < 2; i++) {
     mc_arq_config cfg;
     mc_arq_config_default(&cfg);
     cfg.item_free = free;
+    /* At 30 % loss each way, a body left alone at the head of the window
+     * gets through and back with p = 0.7 * 0.7, so 8 timeouts in a row
+     * (the default max_retries) happen with 0.51^8 = 0.5 % per such stall,
+     * and a 10,000-message run sees dozens of stalls: giving up would be
+     * right. These runs are about delivery; giving up has its own tests. */
+    cfg.max_retries = MC_ARQ_RETRIES_MAX;
     CU_ASSERT_FATAL(mc_arq_init(&e[i].arq, &cfg) == 0);
-    CU_ASSERT_FATAL(mc_netem_link_init(&e[i].out, &nc, seed * 2 + (uint64_t)i) ==
-                    0);
+    CU_ASSERT_FATAL(
+        mc_netem_link_init(&e[i].out, nc, seed * 2 + (uint64_t)i) == 0);
   }
   e[0].to_send = LINK_MSGS;
   e[1].to_send = bidir ? LINK_MSGS : 0;
@@ -891,8 +893,10 @@ static void run_link(double loss, int bidir, uint64_t seed, link_result *res) {
   for (;;) {
     for (int i = 0; i < 2; i++)
       check_idle(&e[i], now);
-    receive_side(&e[0], &e[1], 1, now);
-    receive_side(&e[1], &e[0], 0, now);
+    /* Datagrams due now, one at a time, alternating between the links. */
+    while (receive_one(&e[0], 0, &e[1], now) |
+           receive_one(&e[1], 1, &e[0], now))
+      ;
     if (e[0].tags == e[0].to_send && e[1].tags == e[1].to_send &&
         e[0].received == e[1].to_send && e[1].received == e[0].to_send)
       break;
@@ -920,55 +924,77 @@ static void run_link(double loss, int bidir, uint64_t seed, link_result *res) {
         e[i].to_send ? (double)(s->tx_first + s->tx_retrans) /
                            (double)e[i].to_send
                      : 0;
+    res->retrans[i] = s->tx_retrans;
     res->ack_only[i] = e[i].ack_only;
     res->piggybacked[i] = e[i].piggybacked;
     mc_arq_free(&e[i].arq);
     mc_netem_link_free(&e[i].out);
   }
-  res->elapsed = now;
 }
 
 /*
- * Transmissions per message against the minimum 1/(1-p) (each copy of a
- * body is lost independently with probability p, so no scheme can do with
- * fewer on average). Measured with the seeds below, 10,000 messages,
- * 20 +- 10 ms delay, 5 % duplication, 10 % reordering:
+ * Transmissions per message (first sendings + retransmissions, divided by
+ * 10,000) against the minimum 1/(1-p): each copy of a body is lost with
+ * probability p, so no scheme does with fewer on average. Measured with the
+ * seeds below, 10,000 messages each way, default configuration but for
+ * max_retries (window 32, packet threshold 3), 5 % duplication:
  *
- *   loss   minimum   one-way   bidirectional (each way)
- *   0 %    1.000     MEASURE
- *   10 %   1.111
- *   30 %   1.429
+ *                     full impairment              loss and duplication
+ *                     (20 +- 10 ms, 10 % reorder)  only (20 ms, in order)
+ *   loss   minimum    one-way   bidirectional      one-way   bidirectional
+ *   0 %    1.000      1.665     1.736 / 1.752      1.000     1.000 / 1.000
+ *   10 %   1.111      1.666     1.716 / 1.691      1.111     1.120 / 1.112
+ *   30 %   1.429      1.799     1.798 / 1.790      1.439     1.434 / 1.418
  *
- * The bound asserted is looser than the measurement, to catch a regression
- * (needless retransmissions) without pinning the exact figure.
+ * In order, the ARQ is at the minimum: it resends only what was lost (the
+ * few extra come from lost acks). With jitter, bodies sent in one burst
+ * arrive in random order, and RFC 9002's packet threshold of 3 takes most
+ * of that reordering for loss: about 0.6 spurious fast retransmissions per
+ * message. That is the price of the fixed threshold the protocol specifies
+ * (an adaptive threshold would need a protocol change); delivery stays
+ * exactly-once and in order.
  */
-static void check_efficiency(double loss, const link_result *r, int bidir) {
-  double minimum = 1.0 / (1.0 - loss);
-  fprintf(stderr, "\nDBG loss %.2f bidir %d min %.3f tx/msg %.4f %.4f elapsed %.1f s ackonly %llu %llu pig %llu %llu\n", loss, bidir, minimum, r->tx_per_msg[0], r->tx_per_msg[1], r->elapsed/1e6, (unsigned long long)r->ack_only[0], (unsigned long long)r->ack_only[1], (unsigned long long)r->piggybacked[0], (unsigned long long)r->piggybacked[1]);
-  for (int i = 0; i < (bidir ? 2 : 1); i++) {
-    CU_ASSERT(r->tx_per_msg[i] >= minimum * 0.97);
-    CU_ASSERT(r->tx_per_msg[i] <= minimum * 1.25 + 0.02);
+static void test_mc_arq_link_impaired(void) {
+  const double loss[] = {0.0, 0.10, 0.30};
+  for (int i = 0; i < 3; i++) {
+    mc_netem_config nc = {.loss = loss[i],
+                          .delay = 20 * MS,
+                          .jitter = 10 * MS,
+                          .reorder = 0.10,
+                          .duplicate = 0.05};
+    for (int bidir = 0; bidir <= 1; bidir++) {
+      link_result r;
+      run_link(&nc, bidir, 100 + (uint64_t)(10 * bidir + i), &r);
+      for (int k = 0; k <= bidir; k++) {
+        CU_ASSERT(r.tx_per_msg[k] >= 1.0 / (1.0 - loss[i]) * 0.97);
+        CU_ASSERT(r.tx_per_msg[k] <= 2.0);
+      }
+      /* With data flowing both ways, acks ride on data datagrams. */
+      if (bidir)
+        for (int k = 0; k < 2; k++)
+          CU_ASSERT(r.piggybacked[k] > 10000);
+    }
   }
 }
 
-static void test_mc_arq_link_oneway(void) {
+static void test_mc_arq_link_loss_only(void) {
   const double loss[] = {0.0, 0.10, 0.30};
   for (int i = 0; i < 3; i++) {
-    link_result r;
-    run_link(loss[i], 0, 100 + (uint64_t)i, &r);
-    check_efficiency(loss[i], &r, 0);
-  }
-}
-
-static void test_mc_arq_link_bidirectional(void) {
-  const double loss[] = {0.0, 0.10, 0.30};
-  for (int i = 0; i < 3; i++) {
-    link_result r;
-    run_link(loss[i], 1, 200 + (uint64_t)i, &r);
-    check_efficiency(loss[i], &r, 1);
-    /* With data flowing both ways, most acks ride on data. */
-    for (int k = 0; k < 2; k++)
-      CU_ASSERT(r.piggybacked[k] > r.ack_only[k]);
+    mc_netem_config nc = {
+        .loss = loss[i], .delay = 20 * MS, .duplicate = 0.05};
+    double minimum = 1.0 / (1.0 - loss[i]);
+    for (int bidir = 0; bidir <= 1; bidir++) {
+      link_result r;
+      run_link(&nc, bidir, 200 + (uint64_t)(10 * bidir + i), &r);
+      for (int k = 0; k <= bidir; k++) {
+        /* The mean of 10,000 geometric counts has sigma <= 0.008 at 30 %:
+         * 3 % either way is over 5 sigma. */
+        CU_ASSERT(r.tx_per_msg[k] >= minimum * 0.97);
+        CU_ASSERT(r.tx_per_msg[k] <= minimum * 1.03);
+        if (loss[i] == 0.0)
+          CU_ASSERT_EQUAL(r.retrans[k], 0);
+      }
+    }
   }
 }
 
@@ -991,8 +1017,8 @@ static CU_TestInfo tests[] = {
     {"rx_reorder", test_mc_arq_rx_reorder},
     {"rx_window", test_mc_arq_rx_window},
     {"delayed_ack", test_mc_arq_delayed_ack},
-    {"link_oneway", test_mc_arq_link_oneway},
-    {"link_bidirectional", test_mc_arq_link_bidirectional},
+    {"link_impaired", test_mc_arq_link_impaired},
+    {"link_loss_only", test_mc_arq_link_loss_only},
     CU_TEST_INFO_NULL,
 };
 
