@@ -269,43 +269,46 @@ static void rtt_round(mc_arq *a, mc_tstamp sent, mc_tstamp acked,
   CU_ASSERT_EQUAL(ack(a, tx.seq, NULL, 0, delay_us, acked), 0);
 }
 
+/* RTT samples one after another on one stream and what they must give,
+ * worked out by hand from the formula in mc_arq.h (integer microseconds;
+ * max_ack_delay 20 ms). */
+static const struct {
+  mc_tstamp sent, acked;
+  uint32_t delay_us;
+  mc_tstamp srtt, rttvar, rto;
+} rtt_steps[] = {
+    /* First sample r = 100 ms: srtt = r, rttvar = r/2,
+     * rto = 100 + 4 * 50 + 20 = 320 ms. */
+    {0, 100 * MS, 0, 100000, 50000, 320000},
+    /* r = 200 ms: rttvar = (3 * 50000 + |100000 - 200000|) / 4 = 62500,
+     * srtt = (7 * 100000 + 200000) / 8 = 112500,
+     * rto = 112500 + 250000 + 20000. */
+    {1000 * MS, 1200 * MS, 0, 112500, 62500, 382500},
+    /* Raw 150 ms with 10 ms ack delay: 140 >= min_rtt 100, so r = 140 ms.
+     * rttvar = (187500 + 27500) / 4, srtt = (787500 + 140000) / 8 rounded
+     * down, rto = 115937 + 215000 + 20000. */
+    {2000 * MS, 2150 * MS, 10000, 115937, 53750, 350937},
+    /* Raw 105 ms with 10 ms delay: 95 would be below min_rtt, so the delay
+     * is not subtracted: r = 105 ms. rttvar = (161250 + 10937) / 4,
+     * srtt = (811559 + 105000) / 8, rto = 114569 + 172184 + 20000. */
+    {3000 * MS, 3105 * MS, 10000, 114569, 43046, 306753},
+    /* Raw 300 ms claiming 50 ms delay: the delay counts as max_ack_delay
+     * (20 ms), r = 280 ms. rttvar = (129138 + 165431) / 4,
+     * srtt = (801983 + 280000) / 8, rto = 135247 + 294568 + 20000. */
+    {4000 * MS, 4300 * MS, 50000, 135247, 73642, 449815},
+};
+
 static void test_mc_arq_rtt_rto(void) {
   mc_arq a;
   init_arq(&a, 32, 1024);
-  /* First sample r = 100 ms: srtt = r, rttvar = r/2 = 50 ms,
-   * rto = 100 + 4 * 50 + 20 (max_ack_delay) = 320 ms. */
-  rtt_round(&a, 0, 100 * MS, 0);
-  CU_ASSERT_EQUAL(mc_arq_srtt(&a), 100000);
-  CU_ASSERT_EQUAL(a.rttvar, 50000);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 320000);
-  /* r = 200 ms: rttvar = (3 * 50000 + |100000 - 200000|) / 4 = 62500,
-   * srtt = (7 * 100000 + 200000) / 8 = 112500,
-   * rto = 112500 + 250000 + 20000 = 382500. */
-  rtt_round(&a, 1000 * MS, 1200 * MS, 0);
-  CU_ASSERT_EQUAL(mc_arq_srtt(&a), 112500);
-  CU_ASSERT_EQUAL(a.rttvar, 62500);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 382500);
-  /* Raw 150 ms with 10 ms ack delay: 140 >= min_rtt 100, so r = 140 ms.
-   * rttvar = (187500 + 27500) / 4 = 53750, srtt = (787500 + 140000) / 8 =
-   * 115937 (integer division), rto = 115937 + 215000 + 20000 = 350937. */
-  rtt_round(&a, 2000 * MS, 2150 * MS, 10000);
-  CU_ASSERT_EQUAL(mc_arq_srtt(&a), 115937);
-  CU_ASSERT_EQUAL(a.rttvar, 53750);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 350937);
-  /* Raw 105 ms with 10 ms delay: 95 would be below min_rtt, so the delay
-   * is not subtracted: r = 105 ms. rttvar = (161250 + 10937) / 4 = 43046,
-   * srtt = (811559 + 105000) / 8 = 114569, rto = 114569 + 172184 + 20000. */
-  rtt_round(&a, 3000 * MS, 3105 * MS, 10000);
-  CU_ASSERT_EQUAL(mc_arq_srtt(&a), 114569);
-  CU_ASSERT_EQUAL(a.rttvar, 43046);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 306753);
-  /* Raw 300 ms claiming 50 ms delay: the delay counts as max_ack_delay
-   * (20 ms), r = 280 ms. rttvar = (129138 + 165431) / 4 = 73642,
-   * srtt = (801983 + 280000) / 8 = 135247, rto = 135247 + 294568 + 20000. */
-  rtt_round(&a, 4000 * MS, 4300 * MS, 50000);
-  CU_ASSERT_EQUAL(mc_arq_srtt(&a), 135247);
-  CU_ASSERT_EQUAL(a.rttvar, 73642);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 449815);
+  CU_ASSERT_EQUAL(mc_arq_rto(&a), 500 * MS); /* initial_rto */
+  for (size_t i = 0; i < sizeof rtt_steps / sizeof rtt_steps[0]; i++) {
+    rtt_round(&a, rtt_steps[i].sent, rtt_steps[i].acked,
+              rtt_steps[i].delay_us);
+    CU_ASSERT_EQUAL(mc_arq_srtt(&a), rtt_steps[i].srtt);
+    CU_ASSERT_EQUAL(a.rttvar, rtt_steps[i].rttvar);
+    CU_ASSERT_EQUAL(mc_arq_rto(&a), rtt_steps[i].rto);
+  }
   CU_ASSERT_EQUAL(a.min_rtt, 100000);
   mc_arq_free(&a);
 
