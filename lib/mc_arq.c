@@ -141,7 +141,7 @@ int mc_arq_submit(mc_arq *a, const uint8_t *body, size_t len, uint64_t tag,
     return MC_ERR_QUEUE_FULL;
   if (a->snd_next - a->snd_popped == a->out_cap && out_grow(a) != 0)
     return MC_ERR_NOMEM;
-  /* malloc(0) may return NULL; one spare byte keeps "NULL = acked" true. */
+  /* malloc(0) may return NULL, which would read as out of memory. */
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy)
     return MC_ERR_NOMEM;
@@ -432,7 +432,7 @@ void *mc_arq_pop(mc_arq *a) {
 }
 
 int mc_arq_ack_due(const mc_arq *a, mc_tstamp now) {
-  return a->ack_deadline <= now;
+  return a->ack_deadline != MC_TSTAMP_NEVER && a->ack_deadline <= now;
 }
 
 int mc_arq_has_ack(const mc_arq *a) { return a->rcv_any; }
