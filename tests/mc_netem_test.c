@@ -16,24 +16,32 @@ static mc_netem make(const mc_netem_config *cfg, uint64_t seed) {
   return n;
 }
 
+/* Offers SAMPLE datagrams of 100 bytes at time 0 and counts the verdicts
+ * with |copies| copies. */
+static unsigned count_verdicts(mc_netem *n, int copies) {
+  unsigned k = 0;
+  for (int i = 0; i < SAMPLE; i++) {
+    mc_netem_verdict v;
+    mc_netem_decide(n, 100, 0, &v);
+    CU_ASSERT_FATAL(v.copies >= 0 && v.copies <= 2);
+    k += v.copies == copies;
+  }
+  return k;
+}
+
 static void test_mc_netem_bernoulli_loss(void) {
   const double ps[] = {0.1, 0.3};
   for (size_t k = 0; k < 2; k++) {
     mc_netem_config cfg = {.loss = ps[k]};
     mc_netem n = make(&cfg, 1 + k);
-    unsigned lost = 0;
-    for (int i = 0; i < SAMPLE; i++) {
-      mc_netem_verdict v;
-      mc_netem_decide(&n, 100, 0, &v);
-      CU_ASSERT_FATAL(v.copies == 0 || v.copies == 1);
-      lost += v.copies == 0;
-    }
+    unsigned lost = count_verdicts(&n, 0);
+    CU_ASSERT_EQUAL(n.stats.dropped_loss, lost);
+    CU_ASSERT_EQUAL(count_verdicts(&n, 2), 0);
     /* sigma = sqrt(p(1-p)/n): 6.7e-4 at p=0.1, 1.02e-3 at p=0.3, so 0.005
      * is at least 4.9 sigma. */
     CU_ASSERT(fabs((double)lost / SAMPLE - ps[k]) < 0.005);
-    CU_ASSERT_EQUAL(n.stats.dropped_loss, lost);
-    CU_ASSERT_EQUAL(n.stats.offered, SAMPLE);
-    CU_ASSERT_EQUAL(n.stats.delivered, SAMPLE - lost);
+    CU_ASSERT_EQUAL(n.stats.offered, 2 * SAMPLE);
+    CU_ASSERT_EQUAL(n.stats.delivered, 2 * SAMPLE - n.stats.dropped_loss);
   }
 }
 
@@ -91,21 +99,28 @@ static void test_mc_netem_gilbert_elliott_partial(void) {
 }
 
 static void test_mc_netem_duplicate(void) {
-  mc_netem_config cfg = {.duplicate = 0.2, .delay = 10 * MC_MSEC};
+  mc_netem_config cfg = {.duplicate = 0.2,
+                         .delay = 10 * MC_MSEC,
+                         .jitter = 5 * MC_MSEC};
   mc_netem n = make(&cfg, 5);
-  unsigned dup = 0;
-  for (int i = 0; i < SAMPLE; i++) {
-    mc_netem_verdict v;
-    mc_netem_decide(&n, 100, 0, &v);
-    CU_ASSERT_FATAL(v.copies == 1 || v.copies == 2);
-    dup += v.copies == 2;
-    for (int c = 0; c < v.copies; c++)
-      CU_ASSERT_FATAL(v.at[c] == 10 * MC_MSEC);
-  }
+  unsigned dup = count_verdicts(&n, 2);
+  CU_ASSERT_EQUAL(count_verdicts(&n, 0), 0);
   /* sigma = sqrt(0.16/n) = 8.9e-4; 0.005 is 5.6 sigma. */
   CU_ASSERT(fabs((double)dup / SAMPLE - 0.2) < 0.005);
-  CU_ASSERT_EQUAL(n.stats.duplicated, dup);
-  CU_ASSERT_EQUAL(n.stats.delivered, SAMPLE + dup);
+  CU_ASSERT_EQUAL(n.stats.delivered, 2 * SAMPLE + n.stats.duplicated);
+  /* Each copy has its own delay draw: over 1000 duplicates (10,001
+   * possible delays) the two times differ nearly always. */
+  unsigned differ = 0;
+  for (unsigned seen = 0; seen < 1000;) {
+    mc_netem_verdict v;
+    mc_netem_decide(&n, 100, 0, &v);
+    if (v.copies == 2) {
+      seen++;
+      differ += v.at[0] != v.at[1];
+      CU_ASSERT_FATAL(v.at[1] >= 5 * MC_MSEC && v.at[1] <= 15 * MC_MSEC);
+    }
+  }
+  CU_ASSERT(differ > 950);
 }
 
 /* Fills a datagram with bytes that depend on its number. */
@@ -226,10 +241,12 @@ static void check_delay_bounds(mc_tstamp delay, mc_tstamp jitter,
     hi = d > hi ? d : hi;
     sum += (double)d;
   }
-  /* The whole range is used: with 200,000 draws over at most 40,001
-   * values, the chance of missing an end is about e^-5. */
-  CU_ASSERT_EQUAL(lo, delay > jitter ? delay - jitter : 0);
-  CU_ASSERT_EQUAL(hi, delay + jitter);
+  /* The whole range is used: each end's 100 us band holds at least 101 of
+   * at most 40,001 values, so 200,000 draws all miss it with probability
+   * below e^-500 (the band of the clamped end is far wider still). */
+  mc_tstamp lowest = delay > jitter ? delay - jitter : 0;
+  CU_ASSERT(lo >= lowest && lo <= lowest + 100);
+  CU_ASSERT(hi <= delay + jitter && hi + 100 >= delay + jitter);
   if (jitter <= delay) {
     /* The mean of a uniform on [-j, j] has sigma j/sqrt(3n) = 25.8 us for
      * j = 20 ms; 150 us is 5.8 sigma. */
@@ -246,27 +263,33 @@ static void test_mc_netem_delay_jitter(void) {
 }
 
 static void test_mc_netem_rate_exact(void) {
-  /* 1200 bytes at 3 Mbit/s take 3.2 ms: 1000 back to back leave at exactly
-   * 3.2 s, with no rounding drift, and never more than one per 3.2 ms. */
-  mc_netem_config cfg = {.rate_bps = 3000000, .delay = 5 * MC_MSEC};
+  /* 1200 bytes at 3.5 Mbit/s take 2742.857 us, not a whole number: 1000
+   * back to back leave at exactly i * 19200/7 us rounded up, with no
+   * rounding drift, never more than one per 2742.857 us. */
+  mc_netem_config cfg = {.rate_bps = 3500000, .delay = 5 * MC_MSEC};
   mc_netem n = make(&cfg, 12);
   mc_tstamp prev = 0;
-  for (int i = 0; i < 1000; i++) {
+  for (uint64_t i = 1; i <= 1000; i++) {
     mc_netem_verdict v;
     mc_netem_decide(&n, 1200, 0, &v);
     CU_ASSERT_FATAL(v.copies == 1);
     /* Leave time is rounded up to a microsecond, then the delay. */
-    mc_tstamp leave = ((mc_tstamp)(i + 1) * 3200 * 1000 + 999) / 1000;
+    mc_tstamp leave = (i * 19200 + 6) / 7;
     CU_ASSERT_FATAL(v.at[0] == leave + 5 * MC_MSEC);
-    CU_ASSERT_FATAL(i == 0 || v.at[0] - prev == 3200);
+    CU_ASSERT_FATAL(i == 1 || v.at[0] - prev == 2742 || v.at[0] - prev == 2743);
     prev = v.at[0];
   }
-  CU_ASSERT_EQUAL(prev, 3200 * MC_MSEC + 5 * MC_MSEC);
+  CU_ASSERT_EQUAL(prev, 2742858 + 5 * MC_MSEC);
   CU_ASSERT_EQUAL(n.stats.dropped_queue, 0);
   /* An idle line starts over at now. */
   mc_netem_verdict v;
   mc_netem_decide(&n, 1200, 10 * MC_SEC, &v);
-  CU_ASSERT_EQUAL(v.at[0], 10 * MC_SEC + 3200 + 5 * MC_MSEC);
+  CU_ASSERT_EQUAL(v.at[0], 10 * MC_SEC + 2743 + 5 * MC_MSEC);
+  /* The line is free at 10 s + 2742.857 us, so a datagram offered at
+   * 10 s + 2742 us still waits for that fraction: it leaves at
+   * 10 s + 5485.714 us, rounded up. */
+  mc_netem_decide(&n, 1200, 10 * MC_SEC + 2742, &v);
+  CU_ASSERT_EQUAL(v.at[0], 10 * MC_SEC + 5486 + 5 * MC_MSEC);
 }
 
 static void test_mc_netem_queue_limit(void) {
