@@ -175,7 +175,7 @@ static int detect_timeouts(mc_arq *a, mc_tstamp now) {
     mc__arq_out *o = out_slot(a, s);
     if (o->sacked || o->retx || add_sat(o->last_sent, span) > now)
       continue;
-    if (o->rto_count >= a->cfg.max_retries) {
+    if (o->tx_count > a->cfg.max_retries) {
       a->gave_up = 1;
       return MC_ERR_GAVE_UP;
     }
@@ -225,12 +225,11 @@ int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx) {
     a->stats.tx_retrans++;
     if (o->retx == MC__ARQ_RETX_FAST)
       a->stats.tx_fast++;
-    else
-      o->rto_count++;
   }
+  /* A fast retransmission is allowed once per timed sending (MC-81). */
+  o->fast_ok = o->retx != MC__ARQ_RETX_FAST;
   o->tx_count++;
   o->last_sent = now;
-  o->txn = ++a->txn;
   o->retx = MC__ARQ_RETX_NONE;
   *tx = (mc_arq_tx){.seq = (uint32_t)seq,
                     .body = o->body,
@@ -286,28 +285,26 @@ static void rtt_sample(mc_arq *a, mc_tstamp r, mc_tstamp ack_delay) {
   a->rto = rto;
 }
 
-/* Marks for fast retransmission every unacked in-flight body with at least
- * three higher seqs selectively acked whose latest sending came after its
- * own (RFC 9002's packet threshold, counted in transmissions so that a body
- * is fast-retransmitted at most once per sending). Walks the flight from the
- * top, keeping the three latest transmission numbers of the SACKed bodies
- * above. */
+/* Marks for fast retransmission every in-flight body not acknowledged while
+ * three or more higher seqs are selectively acked (RFC 9002's packet
+ * threshold), once per timed sending of the body. Such a body is due again:
+ * if it has no retransmission left, the stream gives up. Walks the flight
+ * from the top, counting the SACKed bodies above. */
 static void detect_fast(mc_arq *a) {
-  uint64_t top[3] = {0, 0, 0}; /* descending; 0 = none yet */
+  uint32_t above = 0;
   for (uint64_t s = a->snd_sent; s-- > a->snd_una;) {
     mc__arq_out *o = out_slot(a, s);
     if (o->sacked) {
-      uint64_t t = o->txn;
-      for (int i = 0; i < 3; i++)
-        if (t > top[i]) {
-          uint64_t keep = top[i];
-          top[i] = t;
-          t = keep;
-        }
+      above++;
       continue;
     }
-    if (top[2] > o->txn && o->retx == MC__ARQ_RETX_NONE)
-      o->retx = MC__ARQ_RETX_FAST;
+    if (above < 3 || !o->fast_ok || o->retx != MC__ARQ_RETX_NONE)
+      continue;
+    if (o->tx_count > a->cfg.max_retries) {
+      a->gave_up = 1;
+      return;
+    }
+    o->retx = MC__ARQ_RETX_FAST;
   }
 }
 
@@ -370,8 +367,10 @@ int mc_arq_pop_acked(mc_arq *a, uint64_t *tag) {
 
 /* ---- receiving ---- */
 
-/* Owes an ack no later than |at|. */
-static void ack_by(mc_arq *a, mc_tstamp at) {
+/* Owes an ack, for an arrival at |now|, no later than |at|. */
+static void ack_by(mc_arq *a, mc_tstamp now, mc_tstamp at) {
+  if (a->ack_deadline == MC_TSTAMP_NEVER)
+    a->ack_owed_since = now;
   if (at < a->ack_deadline)
     a->ack_deadline = at;
 }
@@ -385,25 +384,24 @@ int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now) {
       (seq < a->rcv_pop + a->cfg.window && *in_slot(a, seq) != NULL)) {
     /* The peer resends because it missed our ack: tell it again at once. */
     a->stats.rx_dup++;
-    ack_by(a, now);
+    ack_by(a, now, now);
     return 0;
   }
   if (seq >= a->rcv_pop + a->cfg.window) {
     a->stats.rx_out_of_window++;
-    ack_by(a, now);
+    ack_by(a, now, now);
     return 0;
   }
   *in_slot(a, seq) = item;
   a->stats.rx_taken++;
   a->rcv_any = 1;
-  a->rcv_last_at = now;
   uint64_t high = a->rcv_high;
   if (seq > a->rcv_high)
     a->rcv_high = seq;
   if (seq != a->rcv_next) {
     /* A gap: the peer should hear about it soon (fast retransmit). */
     a->stats.rx_reordered++;
-    ack_by(a, now);
+    ack_by(a, now, now);
     return 1;
   }
   while (a->rcv_next < a->rcv_pop + a->cfg.window &&
@@ -412,11 +410,11 @@ int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now) {
   if (high > seq) {
     /* It came after a higher seq (it fills a gap, or part of one): the
      * peer is recovering a loss and learns at once what is now covered. */
-    ack_by(a, now);
+    ack_by(a, now, now);
   } else if (++a->unacked_in_order >= 2) {
-    ack_by(a, now);
+    ack_by(a, now, now);
   } else {
-    ack_by(a, add_sat(now, a->cfg.max_ack_delay));
+    ack_by(a, now, add_sat(now, a->cfg.max_ack_delay));
   }
   return 1;
 }
@@ -458,7 +456,10 @@ void mc_arq_fill_ack(mc_arq *a, Mychat__Ack *ack, Mychat__AckRange *range_bufs,
   ack->cumulative = (uint32_t)(a->rcv_next - 1);
   ack->n_ranges = n;
   ack->ranges = n ? ranges : NULL;
-  mc_tstamp held = a->rcv_any && now > a->rcv_last_at ? now - a->rcv_last_at : 0;
+  /* MC-84: held back since the oldest arrival it is owed for. */
+  mc_tstamp held = 0;
+  if (a->ack_deadline != MC_TSTAMP_NEVER && now > a->ack_owed_since)
+    held = now - a->ack_owed_since;
   ack->delay_us = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
   a->ack_deadline = MC_TSTAMP_NEVER;
   a->unacked_in_order = 0;

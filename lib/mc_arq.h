@@ -4,8 +4,8 @@
  * An mc_arq holds a send stream (bodies waiting for an acknowledgement) and a
  * receive stream (reordering and duplicate suppression) for one peer. It does
  * no I/O: the session layer hands it bodies and acks, and asks it what to
- * transmit and when. The algorithm is PROTOCOL.md's section "Reliability"
- * (MC-20 .. MC-34); in short:
+ * transmit and when. The algorithm is PROTOCOL.md's section 6 "Reliability"
+ * (MC-70 .. MC-93); in short:
  *
  * - Sequence numbers are uint32, start at 1 in each direction, and grow by
  *   one per reliable body; they never wrap: once UINT32_MAX is given out,
@@ -16,9 +16,9 @@
  *   or not). Bodies submitted beyond that wait in order, with their seq
  *   already given. Both ends must use the same window.
  * - An ack carries the cumulative seq (every seq up to it arrived), up to
- *   MC_ACK_RANGES_MAX selective ranges above it (the lowest ones), and
- *   delay_us: the time since the most recently taken body arrived, i.e. how
- *   long the ack was held back.
+ *   MC_ACK_RANGES_MAX selective ranges above it (the lowest maximal runs), and
+ *   delay_us: how long the ack was held back, i.e. the time since the oldest
+ *   arrival it is owed for (0 when none is owed: a piggybacked ack).
  * - An ack is checked as a whole first: its cumulative and every range end
  *   must be below the lowest seq never sent, ranges must be at most
  *   MC_ACK_RANGES_MAX, each first <= last, above cumulative and above the
@@ -39,18 +39,21 @@
  *   last_sent + (rto << backoff) (the backed-off value is not clamped again).
  *   Each timeout (one or more bodies found due by one mc_arq_next_tx call;
  *   they are all resent) increases backoff by 1, at most to 6; any ack that
- *   newly acknowledges a body resets backoff to 0. A body found due after
- *   max_retries retransmissions by timeout makes the stream give up
- *   (MC_ERR_GAVE_UP): 1 + max_retries transmissions when the peer is
- *   silent. Fast retransmissions do not count: SACKs show the peer alive.
- * - Fast retransmit: a body not acked while 3 or more higher seqs sent after
- *   its latest sending are selectively acked is resent at once, without
- *   changing the backoff (RFC 9002's packet threshold; counting only bodies
- *   sent after it makes this happen at most once per sending).
+ *   newly acknowledges a body resets backoff to 0.
+ * - Fast retransmit: a body not acknowledged while 3 or more higher seqs are
+ *   selectively acked (checked whenever an ack is taken) is resent at once,
+ *   without changing the backoff (RFC 9002's packet threshold), at most once
+ *   per timed transmission of the body (its first one or a timeout
+ *   retransmission).
+ * - Giving up: a body that has been retransmitted max_retries times (timeout
+ *   and fast retransmissions counted) and becomes due again, by timeout or
+ *   by the fast rule, makes the stream give up (MC_ERR_GAVE_UP): no body is
+ *   ever sent more than 1 + max_retries times.
  * - Receiving: seqs in [next_pop, next_pop + window) are taken, where
  *   next_pop is the next seq mc_arq_pop() returns (so when the application
- *   pops promptly it is [cumulative + 1, cumulative + 1 + window), and a
- *   slow application shrinks what the stream takes). Below cumulative + 1,
+ *   pops everything after each datagram it is [cumulative + 1,
+ *   cumulative + 1 + window), MC-91's window; items left unpopped shrink
+ *   it, which keeps the buffer bounded). Below cumulative + 1,
  *   or already held, is a duplicate (dropped, acked at once); above the
  *   window is dropped and acked at once. An in-order arrival (the next seq,
  *   with nothing higher taken before it) is acked within max_ack_delay, or
@@ -76,8 +79,8 @@ typedef struct {
   uint32_t window;          /* bodies in flight at most; 1..256 (default 32) */
   uint32_t queue_max;       /* bodies waiting beyond the window; 0..65536
                                (default 1024) */
-  uint32_t max_retries;     /* retransmissions of one body by timeout before
-                               giving up; 0..64 (default 8) */
+  uint32_t max_retries;     /* retransmissions of one body (timeout and
+                               fast) before giving up; 0..64 (default 8) */
   mc_tstamp initial_rto;    /* before the first RTT sample (500 ms) */
   mc_tstamp min_rto;        /* (200 ms) */
   mc_tstamp max_rto;        /* (8 s) */
@@ -116,14 +119,14 @@ enum { MC__ARQ_RETX_NONE = 0, MC__ARQ_RETX_FAST = 1, MC__ARQ_RETX_TIMEOUT = 2 };
  * Its seq is implied by its place in the ring. */
 typedef struct mc__arq_out {
   uint64_t tag;
-  uint64_t txn;             /* transmission number of its latest sending */
   uint8_t *body;            /* owned; |len| bytes; NULL once acked */
   size_t len;
   mc_tstamp last_sent;      /* time of its latest sending (if sent) */
   uint32_t tx_count;        /* transmissions so far */
-  uint32_t rto_count;       /* of which retransmissions after a timeout */
   uint8_t sacked;           /* selectively acked: never resent */
   uint8_t retx;             /* MC__ARQ_RETX_*: waiting to be resent */
+  uint8_t fast_ok;          /* no fast retransmission since its latest
+                               timed sending (first or after a timeout) */
 } mc__arq_out;
 
 typedef struct {
@@ -147,7 +150,6 @@ typedef struct {
   uint64_t snd_una;         /* lowest seq not cumulatively acked */
   uint64_t snd_sent;        /* lowest seq never sent */
   uint64_t snd_next;        /* next seq to give out */
-  uint64_t txn;             /* transmissions so far (orders them) */
   uint32_t backoff;         /* 0..MC__ARQ_BACKOFF_MAX */
   int gave_up;
 
@@ -170,7 +172,7 @@ typedef struct {
   int rcv_any;              /* something was taken: acks are meaningful */
   uint32_t unacked_in_order;/* in-order arrivals since the last ack */
   mc_tstamp ack_deadline;   /* MC_TSTAMP_NEVER when no ack is owed */
-  mc_tstamp rcv_last_at;    /* when the latest taken body arrived */
+  mc_tstamp ack_owed_since; /* the oldest arrival the owed ack is for */
 } mc_arq;
 
 /* Fills |cfg| with the defaults above. Returns nothing. */
@@ -220,8 +222,8 @@ typedef struct {
  * (fast first, then timed out, lowest seq first), else the next new body
  * within the window. Marks it sent at |now|. Returns 1 and fills |tx|, 0
  * when nothing is to be sent now, or MC_ERR_GAVE_UP (and keeps returning it)
- * once a body has been retransmitted max_retries times by timeout and timed
- * out again. */
+ * once a body that has been retransmitted max_retries times became due
+ * again (see "Giving up" above). */
 int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx);
 
 /* Takes an ack from the peer (checked as described above). Returns 0, or

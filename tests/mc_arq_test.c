@@ -413,23 +413,24 @@ static void test_mc_arq_fast_retransmit(void) {
   CU_ASSERT_EQUAL(a.stats.timeouts, 0);
   CU_ASSERT_EQUAL(mc_arq_rto(&a), rto); /* no backoff */
   CU_ASSERT_EQUAL(mc_arq_expiry(&a), rto); /* seq 5's, sent at 0 */
-  /* Seq 5 was sent before the retransmission: it says nothing about it. */
+  /* Once per timed transmission: more SACKs do not resend it again. */
   CU_ASSERT_EQUAL(ack(&a, 0, r25, 1, 0, 52 * MS), 0);
   expect_no_tx(&a, 52 * MS);
-  CU_ASSERT_EQUAL(mc_arq_expiry(&a), 51 * MS + mc_arq_rto(&a));
-  /* Three bodies sent after the retransmission, acked while 1 is not: it
-   * is lost again. Two are not enough. */
-  submit_n(&a, 3);
-  CU_ASSERT_EQUAL(send_all(&a, 60 * MS), 3);
-  const uint32_t r27[] = {2, 7}, r28[] = {2, 8};
-  CU_ASSERT_EQUAL(ack(&a, 0, r27, 1, 0, 110 * MS), 0);
-  expect_no_tx(&a, 110 * MS);
-  CU_ASSERT_EQUAL(ack(&a, 0, r28, 1, 0, 111 * MS), 0);
-  expect_tx(&a, 111 * MS, 1, 1);
-  expect_no_tx(&a, 111 * MS);
+  rto = mc_arq_rto(&a);
+  mc_tstamp t = 51 * MS + rto;
+  CU_ASSERT_EQUAL(mc_arq_expiry(&a), t);
+  /* Its timeout retransmission is a timed one: the next ack showing three
+   * higher seqs SACKed resends it at once again. */
+  expect_tx(&a, t, 1, 1);
+  expect_no_tx(&a, t);
+  CU_ASSERT_EQUAL(ack(&a, 0, r25, 1, 0, t + 1), 0);
+  expect_tx(&a, t + 1, 1, 1);
+  expect_no_tx(&a, t + 1);
   CU_ASSERT_EQUAL(a.stats.tx_fast, 2);
-  CU_ASSERT_EQUAL(ack(&a, 8, NULL, 0, 0, 150 * MS), 0);
-  CU_ASSERT_EQUAL(pop_tags(&a, 1), 8);
+  CU_ASSERT_EQUAL(a.stats.timeouts, 1);
+  CU_ASSERT_EQUAL(a.stats.tx_retrans, 3);
+  CU_ASSERT_EQUAL(ack(&a, 5, NULL, 0, 0, t + 2), 0);
+  CU_ASSERT_EQUAL(pop_tags(&a, 1), 5);
   mc_arq_free(&a);
 }
 
@@ -469,27 +470,33 @@ static void test_mc_arq_give_up(void) {
   give_up_after(0, 500 * MS);
 }
 
-/* Only timeouts use up retries: a fast retransmission shows that the peer
- * is alive (it SACKs), so it does not bring the stream closer to giving up. */
-static void test_mc_arq_give_up_counts_timeouts(void) {
+/* Fast retransmissions count as retries, and a body with none left that
+ * meets the fast rule is due again: the stream gives up then and there. */
+static void test_mc_arq_give_up_fast(void) {
   mc_arq_config cfg;
   mc_arq_config_default(&cfg);
   cfg.max_retries = 1;
   mc_arq a;
   CU_ASSERT_FATAL(mc_arq_init(&a, &cfg) == 0);
   submit_n(&a, 4);
-  expect_tx(&a, 0, 1, 0);
-  CU_ASSERT_EQUAL(send_all(&a, 1 * MS), 3);
+  CU_ASSERT_EQUAL(send_all(&a, 0), 4);
   const uint32_t r[] = {2, 4};
   CU_ASSERT_EQUAL(ack(&a, 0, r, 1, 0, 50 * MS), 0);
-  expect_tx(&a, 50 * MS, 1, 1); /* fast */
-  mc_tstamp t = mc_arq_expiry(&a);
-  CU_ASSERT_EQUAL(t, 50 * MS + mc_arq_rto(&a));
-  expect_tx(&a, t, 1, 1); /* the one retry by timeout */
+  expect_tx(&a, 50 * MS, 1, 1); /* fast: its one retry */
   mc_arq_tx tx;
   CU_ASSERT_EQUAL(mc_arq_next_tx(&a, mc_arq_expiry(&a), &tx), MC_ERR_GAVE_UP);
-  CU_ASSERT_EQUAL(a.stats.tx_fast, 1);
-  CU_ASSERT_EQUAL(a.stats.tx_retrans, 2);
+  CU_ASSERT_EQUAL(a.stats.tx_retrans, 1);
+  mc_arq_free(&a);
+
+  /* The other way round: a timeout retry, then the fast rule. */
+  CU_ASSERT_FATAL(mc_arq_init(&a, &cfg) == 0);
+  submit_n(&a, 4);
+  CU_ASSERT_EQUAL(send_all(&a, 0), 4);
+  CU_ASSERT_EQUAL(send_all(&a, 500 * MS), 4); /* all four time out */
+  CU_ASSERT_EQUAL(ack(&a, 0, r, 1, 0, 550 * MS), 0);
+  CU_ASSERT_EQUAL(mc_arq_next_tx(&a, 550 * MS, &tx), MC_ERR_GAVE_UP);
+  CU_ASSERT_EQUAL(a.stats.tx_retrans, 4);
+  CU_ASSERT_EQUAL(a.stats.tx_fast, 0);
   mc_arq_free(&a);
 }
 
@@ -721,11 +728,13 @@ static void test_mc_arq_delayed_ack(void) {
   CU_ASSERT(mc_arq_ack_due(&r, 31 * MS));
   fill(&r, &k, 33 * MS);
   CU_ASSERT_EQUAL(k.cumulative, 3);
-  CU_ASSERT_EQUAL(k.delay_us, 2 * MS); /* since the latest arrival */
+  CU_ASSERT_EQUAL(k.delay_us, 3 * MS); /* since the oldest one owed */
+  fill(&r, &k, 34 * MS);
+  CU_ASSERT_EQUAL(k.delay_us, 0); /* nothing owed */
   /* The count restarts after each ack. */
   CU_ASSERT_EQUAL(mc_arq_on_data(&r, 4, &items[4], 40 * MS), 1);
   CU_ASSERT_FALSE(mc_arq_ack_due(&r, 40 * MS));
-  CU_ASSERT_EQUAL(r.stats.acks_sent, 2);
+  CU_ASSERT_EQUAL(r.stats.acks_sent, 3);
   mc_arq_free(&r);
 }
 
@@ -881,10 +890,12 @@ static void run_link(const mc_netem_config *nc, int bidir, uint64_t seed,
     mc_arq_config_default(&cfg);
     cfg.item_free = free;
     /* At 30 % loss each way, a body left alone at the head of the window
-     * gets through and back with p = 0.7 * 0.7, so 8 timeouts in a row
-     * (the default max_retries) happen with 0.51^8 = 0.5 % per such stall,
-     * and a 10,000-message run sees dozens of stalls: giving up would be
-     * right. These runs are about delivery; giving up has its own tests. */
+     * gets through and back with p = 0.7 * 0.7, so 8 failed retries in a
+     * row (the default max_retries; fast ones count too) happen with more
+     * than 0.51^8 = 0.5 % per such stall, and a 10,000-message run sees
+     * dozens of stalls: with the default, both 30 % one-way runs below do
+     * give up, as MC-82 says they must. These runs are about delivery;
+     * giving up has its own tests. */
     cfg.max_retries = MC_ARQ_RETRIES_MAX;
     CU_ASSERT_FATAL(mc_arq_init(&e[i].arq, &cfg) == 0);
     CU_ASSERT_FATAL(
@@ -945,17 +956,18 @@ static void run_link(const mc_netem_config *nc, int bidir, uint64_t seed,
  *                     full impairment              loss and duplication
  *                     (20 +- 10 ms, 10 % reorder)  only (20 ms, in order)
  *   loss   minimum    one-way   bidirectional      one-way   bidirectional
- *   0 %    1.000      1.665     1.736 / 1.752      1.000     1.000 / 1.000
- *   10 %   1.111      1.666     1.716 / 1.691      1.111     1.120 / 1.112
- *   30 %   1.429      1.799     1.798 / 1.790      1.439     1.434 / 1.418
+ *   0 %    1.000      1.517     1.550 / 1.539      1.000     1.000 / 1.000
+ *   10 %   1.111      1.488     1.511 / 1.509      1.113     1.127 / 1.115
+ *   30 %   1.429      1.688     1.697 / 1.692      1.471     1.483 / 1.469
  *
- * In order, the ARQ is at the minimum: it resends only what was lost (the
- * few extra come from lost acks). With jitter, bodies sent in one burst
- * arrive in random order, and RFC 9002's packet threshold of 3 takes most
- * of that reordering for loss: about 0.6 spurious fast retransmissions per
- * message. That is the price of the fixed threshold the protocol specifies
- * (an adaptive threshold would need a protocol change); delivery stays
- * exactly-once and in order.
+ * In order, the ARQ resends little more than what was lost: lost acks, and
+ * MC-81's second fast retransmission allowed right after each timeout
+ * retransmission (three higher seqs are still SACKed then), cost the few
+ * percent above the minimum at 30 %. With jitter, bodies sent in one burst
+ * arrive in random order, and the fixed packet threshold of 3 (MC-81) takes
+ * much of that reordering for loss: about 0.5 spurious fast retransmissions
+ * per message, at most one per timed transmission. Delivery stays
+ * exactly-once and in order throughout.
  */
 static void test_mc_arq_link_impaired(void) {
   const double loss[] = {0.0, 0.10, 0.30};
@@ -970,7 +982,7 @@ static void test_mc_arq_link_impaired(void) {
       run_link(&nc, bidir, 100 + (uint64_t)(10 * bidir + i), &r);
       for (int k = 0; k <= bidir; k++) {
         CU_ASSERT(r.tx_per_msg[k] >= 1.0 / (1.0 - loss[i]) * 0.97);
-        CU_ASSERT(r.tx_per_msg[k] <= 2.0);
+        CU_ASSERT(r.tx_per_msg[k] <= 1.85);
       }
       /* With data flowing both ways, acks ride on data datagrams. */
       if (bidir)
@@ -991,9 +1003,10 @@ static void test_mc_arq_link_loss_only(void) {
       run_link(&nc, bidir, 200 + (uint64_t)(10 * bidir + i), &r);
       for (int k = 0; k <= bidir; k++) {
         /* The mean of 10,000 geometric counts has sigma <= 0.008 at 30 %:
-         * 3 % either way is over 5 sigma. */
+         * 3 % below is over 5 sigma; above, the measured figures plus
+         * 4 sigma. */
         CU_ASSERT(r.tx_per_msg[k] >= minimum * 0.97);
-        CU_ASSERT(r.tx_per_msg[k] <= minimum * 1.03);
+        CU_ASSERT(r.tx_per_msg[k] <= minimum * 1.07);
         if (loss[i] == 0.0)
           CU_ASSERT_EQUAL(r.retrans[k], 0);
       }
@@ -1013,7 +1026,7 @@ static CU_TestInfo tests[] = {
     {"backoff", test_mc_arq_backoff},
     {"fast_retransmit", test_mc_arq_fast_retransmit},
     {"give_up", test_mc_arq_give_up},
-    {"give_up_counts_timeouts", test_mc_arq_give_up_counts_timeouts},
+    {"give_up_fast", test_mc_arq_give_up_fast},
     {"bad_acks", test_mc_arq_bad_acks},
     {"seq_limit", test_mc_arq_seq_limit},
     {"rx_duplicate", test_mc_arq_rx_duplicate},
