@@ -64,8 +64,8 @@ $(B)/%.o: %.c $(GEN_H)
 $(LIBMC): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJ) $(LIBMC)
-	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(LIBMC) $(LDLIBS_ALL)
+$(TEST_BIN): $(TEST_OBJ) $(B)/libmcref.a $(LIBMC)
+	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
 
 include reference/build.mk
 -include simulator/build.mk
@@ -101,4 +101,4 @@ demo: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(REF_CORE_OBJ:.o=.d)

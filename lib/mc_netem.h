@@ -23,9 +23,10 @@
  *   long-run loss rate is p/(p+r).
  * - A lost datagram is gone: it is neither duplicated nor put on the line.
  * - rate_bps: if non-zero, datagrams are serialized one after another on a
- *   line of this rate. The line is busy until busy_until (kept exactly, with
- *   a fraction of a microsecond); a datagram's transmission starts at
- *   max(now, busy_until) and takes len*8/rate_bps seconds; its delay starts
+ *   line of this rate. The line is busy until busy_until (kept exactly, to
+ *   a fraction of a microsecond, see busy_frac); a datagram's transmission
+ *   starts at max(now, busy_until) and takes len*8/rate_bps seconds, so the
+ *   long-run throughput is exactly rate_bps; its delay starts
  *   when its last bit leaves (rounded up to the next microsecond). If
  *   |queue_limit| > 0, a datagram is dropped when the backlog
  *   (busy_until - now) exceeds |queue_limit| transmissions at its size: with
@@ -58,8 +59,9 @@
 #include "mc_rng.h"
 #include "mc_time.h"
 
-/* Bounds enforced by mc_netem_config_check, so that no time or line
- * arithmetic can overflow for any |now| a real clock gives. */
+/* Bounds enforced by mc_netem_config_check. With them the line arithmetic
+ * is exact for any datagram a real network carries (beyond that it
+ * saturates instead of wrapping), and delay + jitter cannot overflow. */
 #define MC_NETEM_MAX_DELAY (3600ULL * MC_SEC) /* delay and jitter each */
 #define MC_NETEM_MAX_RATE 1000000000000ULL   /* 1 Tbit/s */
 
@@ -135,8 +137,8 @@ typedef struct {
 typedef struct {
   mc_netem model;
   mc_netem_pkt *heap;         /* binary min-heap on (at, order) */
-  size_t n, cap;
-  uint64_t order;
+  size_t n, cap;              /* entries used and allocated */
+  uint64_t order;             /* order of the next copy queued */
 } mc_netem_link;
 
 /* Initializes |l| empty, its model as mc_netem_init. Returns 0 or

@@ -13,6 +13,7 @@ extern CU_SuiteInfo mc_codec_suite;
 extern CU_SuiteInfo mc_netem_suite;
 extern CU_SuiteInfo mc_arq_suite;
 extern CU_SuiteInfo mc_memstore_suite;
+extern CU_SuiteInfo mc_sqlstore_suite;
 extern CU_SuiteInfo mc_session_suite;
 
 #endif

@@ -1,0 +1,733 @@
+/*
+ * mc_client.c: the client state machine (PROTOCOL.md sections 5, 7, 8).
+ */
+#include "mc_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_error.h"
+#include "mc_map.h"
+#include "mc_wire.h"
+
+#define HANDSHAKE_RTO_MAX (2 * MC_SEC)
+#define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
+
+/* A request waiting for its reply. */
+typedef struct {
+  uint32_t seq;
+  Mychat__Envelope__BodyCase kind;
+  uint64_t client_msg_id;       /* SendMessage only */
+} pending_req;
+
+/* A message the server has not confirmed yet: kept to send again in the
+ * next session if this one is lost. */
+typedef struct {
+  uint64_t client_msg_id;
+  int to_group;
+  char to[MC_NAME_MAX + 1];
+  char *text;                   /* owned */
+} unconfirmed;
+
+struct mc_client {
+  mc_client_config cfg;
+  mc_client_callbacks cb;
+  mc_client_state state;
+  int logging_out;              /* Logout sent: no new requests */
+  int have_creds;
+
+  char name[MC_NAME_MAX + 1];
+  char password[MC_PASSWORD_MAX + 1];
+  int create;
+
+  /* Handshake. */
+  uint64_t nonce;
+  mc_tstamp hs_start, hs_next, hs_rto;
+
+  /* Session. */
+  mc__wire_id id;
+  uint32_t keepalive_ms, timeout_ms;
+  mc_tstamp last_sent, last_heard;
+  mc_arq arq;
+  int arq_live;
+
+  pending_req *reqs;
+  size_t n_reqs, cap_reqs;
+  unconfirmed *unconf;
+  size_t n_unconf, cap_unconf;
+
+  /* Duplicate drops: ids in |seen|, oldest evicted through |seen_ring|. */
+  mc__map seen;
+  uint64_t seen_ring[SEEN_MAX];
+  size_t seen_next;
+
+  mc_client_event *ev;
+  size_t ev_head, ev_n, ev_cap;
+};
+
+/* ------------------------------------------------------------------ */
+/* events                                                              */
+
+/* Returns a zeroed event at the tail of the queue, or NULL when out of
+ * memory (the event is then lost; nothing else is). */
+static mc_client_event *ev_push(mc_client *c, mc_client_event_type t) {
+  if (c->ev_n == c->ev_cap) {
+    size_t ncap = c->ev_cap ? c->ev_cap * 2 : 4;
+    mc_client_event *ne = malloc(ncap * sizeof *ne);
+    if (ne == NULL)
+      return NULL;
+    for (size_t i = 0; i < c->ev_n; i++)
+      ne[i] = c->ev[(c->ev_head + i) % c->ev_cap];
+    free(c->ev);
+    c->ev = ne;
+    c->ev_head = 0;
+    c->ev_cap = ncap;
+  }
+  mc_client_event *e = &c->ev[(c->ev_head + c->ev_n++) % c->ev_cap];
+  memset(e, 0, offsetof(mc_client_event, entries));
+  e->n_entries = 0;
+  e->type = t;
+  return e;
+}
+
+int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
+  if (c->ev_n == 0)
+    return 0;
+  *ev = c->ev[c->ev_head];
+  c->ev_head = (c->ev_head + 1) % c->ev_cap;
+  c->ev_n--;
+  return 1;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src) {
+  snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* ------------------------------------------------------------------ */
+/* life                                                                */
+
+void mc_client_config_default(mc_client_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->connect_timeout_ms = 15000;
+  cfg->handshake_rto_ms = 500;
+  cfg->presence = 1;
+  mc_arq_config_default(&cfg->arq);
+}
+
+mc_client *mc_client_new(const mc_client_config *cfg,
+                         const mc_client_callbacks *cb) {
+  if (cb == NULL || cb->random == NULL)
+    return NULL;
+  mc_client *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return NULL;
+  if (cfg)
+    c->cfg = *cfg;
+  else
+    mc_client_config_default(&c->cfg);
+  c->cb = *cb;
+  c->state = MC_CLIENT_IDLE;
+  mc__map_init(&c->seen);
+  return c;
+}
+
+static void session_drop(mc_client *c) {
+  if (c->arq_live)
+    mc_arq_free(&c->arq);
+  c->arq_live = 0;
+  c->n_reqs = 0;
+  c->logging_out = 0;
+}
+
+void mc_client_del(mc_client *c) {
+  if (c == NULL)
+    return;
+  session_drop(c);
+  for (size_t i = 0; i < c->n_unconf; i++)
+    free(c->unconf[i].text);
+  free(c->unconf);
+  free(c->reqs);
+  free(c->ev);
+  mc__map_free(&c->seen);
+  /* volatile keeps the wipe from being optimised away before free. */
+  volatile char *p = c->password;
+  for (size_t i = 0; i < sizeof c->password; i++)
+    p[i] = 0;
+  free(c);
+}
+
+mc_client_state mc_client_get_state(const mc_client *c) { return c->state; }
+
+const mc_arq *mc_client_get_arq(const mc_client *c) {
+  return c->arq_live ? &c->arq : NULL;
+}
+
+size_t mc_client_unconfirmed(const mc_client *c) { return c->n_unconf; }
+
+static void closed(mc_client *c, int code, int lib_error, const char *text) {
+  session_drop(c);
+  c->state = MC_CLIENT_CLOSED;
+  mc_client_event *e = ev_push(c, MC_CEV_CLOSED);
+  if (e) {
+    e->code = code;
+    e->lib_error = lib_error;
+    copy_str(e->text, sizeof e->text, text);
+  }
+}
+
+void mc_client_abandon(mc_client *c) {
+  session_drop(c);
+  c->state = MC_CLIENT_CLOSED;
+}
+
+/* ------------------------------------------------------------------ */
+/* handshake                                                           */
+
+static void handshake_start(mc_client *c, mc_tstamp now) {
+  session_drop(c);
+  c->cb.random(c->cb.user_data, (uint8_t *)&c->nonce, sizeof c->nonce);
+  c->state = MC_CLIENT_HANDSHAKE;
+  c->hs_start = c->hs_next = now;
+  c->hs_rto = c->cfg.handshake_rto_ms * MC_MSEC;
+}
+
+int mc_client_connect(mc_client *c, const char *name, const char *password,
+                      int create, mc_tstamp now) {
+  if (c->state == MC_CLIENT_HANDSHAKE || c->state == MC_CLIENT_ESTABLISHED)
+    return MC_ERR_STATE;
+  if (!mc_codec_name_valid(name))
+    return MC_ERR_BAD_NAME;
+  size_t pl = strlen(password);
+  if (pl < MC_PASSWORD_MIN || pl > MC_PASSWORD_MAX)
+    return MC_ERR_BAD_PASSWORD;
+  copy_str(c->name, sizeof c->name, name);
+  copy_str(c->password, sizeof c->password, password);
+  c->create = create;
+  c->have_creds = 1;
+  handshake_start(c, now);
+  return 0;
+}
+
+int mc_client_reconnect(mc_client *c, mc_tstamp now) {
+  if (!c->have_creds || c->state == MC_CLIENT_HANDSHAKE ||
+      c->state == MC_CLIENT_ESTABLISHED)
+    return MC_ERR_STATE;
+  c->create = 0;
+  handshake_start(c, now);
+  return 0;
+}
+
+/* Builds the Register/Login datagram, padded to MC_HANDSHAKE_MIN bytes so
+ * the server may answer it without amplifying. */
+static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
+                           size_t *len) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Login lg = MYCHAT__LOGIN__INIT;
+  Mychat__Register rg = MYCHAT__REGISTER__INIT;
+  uint8_t pad[MC_HANDSHAKE_MIN] = {0};
+  ProtobufCBinaryData *padding;
+  if (c->create) {
+    rg.name = c->name;
+    rg.password = c->password;
+    rg.client_nonce = c->nonce;
+    rg.presence = c->cfg.presence;
+    padding = &rg.padding;
+    env.body_case = MYCHAT__ENVELOPE__BODY_REGISTER;
+    env.register_ = &rg;
+  } else {
+    lg.name = c->name;
+    lg.password = c->password;
+    lg.client_nonce = c->nonce;
+    lg.presence = c->cfg.presence;
+    padding = &lg.padding;
+    env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
+    env.login = &lg;
+  }
+  padding->data = pad;
+  padding->len = 0;
+  /* The padding field's own tag and length take 2-3 bytes, so grow it until
+   * the datagram reaches the minimum (at most two rounds). */
+  for (;;) {
+    int rv = mc__wire_single(&env, 0, NULL, cap, buf, len);
+    if (rv < 0)
+      return rv;
+    if (*len >= MC_HANDSHAKE_MIN)
+      return 0;
+    size_t more = MC_HANDSHAKE_MIN - *len;
+    padding->len += more > 2 && padding->len == 0 ? more - 2 : more;
+  }
+}
+
+static int request_room(mc_client *c) {
+  if (c->n_reqs < c->cap_reqs)
+    return 0;
+  size_t ncap = c->cap_reqs ? c->cap_reqs * 2 : 16;
+  pending_req *nr = realloc(c->reqs, ncap * sizeof *nr);
+  if (nr == NULL)
+    return MC_ERR_NOMEM;
+  c->reqs = nr;
+  c->cap_reqs = ncap;
+  return 0;
+}
+
+/* Sends a request body and remembers it for its reply. */
+static int request_submit(mc_client *c, const Mychat__Envelope *env,
+                          uint64_t client_msg_id, uint32_t *request) {
+  int rv = request_room(c);
+  if (rv < 0)
+    return rv;
+  uint32_t seq;
+  rv = mc__wire_submit(&c->arq, env, 0, &seq);
+  if (rv < 0)
+    return rv;
+  c->reqs[c->n_reqs++] = (pending_req){
+      .seq = seq, .kind = env->body_case, .client_msg_id = client_msg_id};
+  if (request)
+    *request = seq;
+  return 0;
+}
+
+static int send_unconfirmed(mc_client *c, const unconfirmed *u,
+                            uint32_t *request) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__SendMessage sm = MYCHAT__SEND_MESSAGE__INIT;
+  sm.client_msg_id = u->client_msg_id;
+  if (u->to_group) {
+    sm.to_case = MYCHAT__SEND_MESSAGE__TO_GROUP;
+    sm.group = (char *)u->to;
+  } else {
+    sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
+    sm.user = (char *)u->to;
+  }
+  sm.text = u->text;
+  env.body_case = MYCHAT__ENVELOPE__BODY_SEND;
+  env.send = &sm;
+  return request_submit(c, &env, u->client_msg_id, request);
+}
+
+/* The receive stream holds decoded envelopes. */
+static void env_free(void *env) { mc_codec_free(env); }
+
+static void established(mc_client *c, const Mychat__Welcome *w,
+                        mc_tstamp now) {
+  mc_arq_config acfg = c->cfg.arq;
+  acfg.item_free = env_free;
+  if (mc_arq_init(&c->arq, &acfg) < 0) {
+    closed(c, MYCHAT__ERROR_CODE__ERROR_NONE, MC_ERR_NOMEM, "out of memory");
+    return;
+  }
+  c->arq_live = 1;
+  c->state = MC_CLIENT_ESTABLISHED;
+  c->id.session_id = w->session_id;
+  memcpy(c->id.token, w->token.data, MC_TOKEN_LEN);
+  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 10000;
+  c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms : 30000;
+  c->last_sent = c->last_heard = now;
+  mc_client_event *e = ev_push(c, MC_CEV_CONNECTED);
+  if (e) {
+    copy_str(e->name, sizeof e->name, w->name);
+    e->time_ms = w->server_time_ms;
+  }
+  /* Messages the last session did not get confirmed go again, in order. */
+  for (size_t i = 0; i < c->n_unconf; i++)
+    send_unconfirmed(c, &c->unconf[i], NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* requests                                                            */
+
+int mc_client_send_text(mc_client *c, const char *to_user,
+                        const char *to_group, const char *text, mc_tstamp now,
+                        uint32_t *request, uint64_t *client_msg_id) {
+  (void)now;
+  if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
+    return MC_ERR_STATE;
+  const char *to = to_user ? to_user : to_group;
+  if (to == NULL || !mc_codec_name_valid(to))
+    return MC_ERR_BAD_NAME;
+  size_t tl = strlen(text);
+  if (tl == 0 || tl > MC_TEXT_MAX)
+    return MC_ERR_TEXT_TOO_LONG;
+  if (!mc_codec_utf8_valid((const uint8_t *)text, tl))
+    return MC_ERR_BAD_UTF8;
+  if (c->n_unconf == c->cap_unconf) {
+    size_t ncap = c->cap_unconf ? c->cap_unconf * 2 : 8;
+    unconfirmed *nu = realloc(c->unconf, ncap * sizeof *nu);
+    if (nu == NULL)
+      return MC_ERR_NOMEM;
+    c->unconf = nu;
+    c->cap_unconf = ncap;
+  }
+  unconfirmed *u = &c->unconf[c->n_unconf];
+  do {
+    c->cb.random(c->cb.user_data, (uint8_t *)&u->client_msg_id,
+                 sizeof u->client_msg_id);
+  } while (u->client_msg_id == 0);
+  u->to_group = to_user == NULL;
+  copy_str(u->to, sizeof u->to, to);
+  u->text = strdup(text);
+  if (u->text == NULL)
+    return MC_ERR_NOMEM;
+  int rv = send_unconfirmed(c, u, request);
+  if (rv < 0) {
+    free(u->text);
+    return rv;
+  }
+  c->n_unconf++;
+  if (client_msg_id)
+    *client_msg_id = u->client_msg_id;
+  return 0;
+}
+
+int mc_client_group(mc_client *c, Mychat__Envelope__BodyCase kind,
+                    const char *group, mc_tstamp now, uint32_t *request) {
+  (void)now;
+  if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
+    return MC_ERR_STATE;
+  if (!mc_codec_name_valid(group))
+    return MC_ERR_BAD_NAME;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup cg = MYCHAT__CREATE_GROUP__INIT;
+  Mychat__JoinGroup jg = MYCHAT__JOIN_GROUP__INIT;
+  Mychat__LeaveGroup lg = MYCHAT__LEAVE_GROUP__INIT;
+  switch (kind) {
+  case MYCHAT__ENVELOPE__BODY_CREATE_GROUP:
+    cg.name = (char *)group;
+    env.create_group = &cg;
+    break;
+  case MYCHAT__ENVELOPE__BODY_JOIN_GROUP:
+    jg.name = (char *)group;
+    env.join_group = &jg;
+    break;
+  case MYCHAT__ENVELOPE__BODY_LEAVE_GROUP:
+    lg.name = (char *)group;
+    env.leave_group = &lg;
+    break;
+  default:
+    return MC_ERR_INVAL;
+  }
+  env.body_case = kind;
+  return request_submit(c, &env, 0, request);
+}
+
+int mc_client_list(mc_client *c, Mychat__ListKind kind, const char *after,
+                   mc_tstamp now, uint32_t *request) {
+  (void)now;
+  if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
+    return MC_ERR_STATE;
+  if (after == NULL)
+    after = "";
+  if (after[0] != '\0' && !mc_codec_name_valid(after))
+    return MC_ERR_BAD_NAME;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__ListRequest lr = MYCHAT__LIST_REQUEST__INIT;
+  lr.kind = kind;
+  lr.after = (char *)after;
+  env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
+  env.list = &lr;
+  return request_submit(c, &env, 0, request);
+}
+
+int mc_client_logout(mc_client *c, mc_tstamp now) {
+  (void)now;
+  if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
+    return MC_ERR_STATE;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Logout lo = MYCHAT__LOGOUT__INIT;
+  env.body_case = MYCHAT__ENVELOPE__BODY_LOGOUT;
+  env.logout = &lo;
+  int rv = request_submit(c, &env, 0, NULL);
+  if (rv == 0)
+    c->logging_out = 1;
+  return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* datagrams in                                                        */
+
+/* Finds and removes the pending request |seq|; returns 0 if unknown. */
+static int take_request(mc_client *c, uint32_t seq, pending_req *out) {
+  for (size_t i = 0; i < c->n_reqs; i++)
+    if (c->reqs[i].seq == seq) {
+      *out = c->reqs[i];
+      memmove(&c->reqs[i], &c->reqs[i + 1],
+              (c->n_reqs - i - 1) * sizeof *c->reqs);
+      c->n_reqs--;
+      return 1;
+    }
+  return 0;
+}
+
+static void unconfirmed_drop(mc_client *c, uint64_t client_msg_id) {
+  for (size_t i = 0; i < c->n_unconf; i++)
+    if (c->unconf[i].client_msg_id == client_msg_id) {
+      free(c->unconf[i].text);
+      memmove(&c->unconf[i], &c->unconf[i + 1],
+              (c->n_unconf - i - 1) * sizeof *c->unconf);
+      c->n_unconf--;
+      return;
+    }
+}
+
+/* Returns 1 the first time |id| is seen, 0 after. */
+static int first_sight(mc_client *c, uint64_t id) {
+  if (id == 0 || mc__map_get(&c->seen, id) != NULL)
+    return id == 0;
+  uint64_t old = c->seen_ring[c->seen_next];
+  if (old != 0)
+    mc__map_del(&c->seen, old);
+  c->seen_ring[c->seen_next] = id;
+  c->seen_next = (c->seen_next + 1) % SEEN_MAX;
+  mc__map_put(&c->seen, id, c);
+  return 1;
+}
+
+/* Handles one in-order reliable body from the server. */
+static void handle_push(mc_client *c, const Mychat__Envelope *env) {
+  mc_client_event *e;
+  pending_req req;
+  switch (env->body_case) {
+  case MYCHAT__ENVELOPE__BODY_RESULT:
+    if (!take_request(c, env->result->request_seq, &req))
+      return;
+    if (req.kind == MYCHAT__ENVELOPE__BODY_SEND)
+      unconfirmed_drop(c, req.client_msg_id); /* refused: not retried */
+    if (req.kind == MYCHAT__ENVELOPE__BODY_LOGOUT) {
+      /* The final ack still has to go out: poll_tx closes after it. */
+      c->logging_out = 2;
+      return;
+    }
+    e = ev_push(c, MC_CEV_RESULT);
+    if (e) {
+      e->request = req.seq;
+      e->request_kind = req.kind;
+      e->code = env->result->code;
+      copy_str(e->text, sizeof e->text, env->result->text);
+    }
+    return;
+  case MYCHAT__ENVELOPE__BODY_LIST_REPLY:
+    if (!take_request(c, env->list_reply->request_seq, &req))
+      return;
+    e = ev_push(c, MC_CEV_LIST);
+    if (e) {
+      const Mychat__ListReply *lr = env->list_reply;
+      e->request = req.seq;
+      e->request_kind = req.kind;
+      e->list_kind = lr->kind;
+      e->more = lr->more;
+      e->n_entries = lr->n_entries;
+      for (size_t i = 0; i < lr->n_entries; i++) {
+        copy_str(e->entries[i].name, sizeof e->entries[i].name,
+                 lr->entries[i]->name);
+        e->entries[i].online = lr->entries[i]->online;
+      }
+    }
+    return;
+  case MYCHAT__ENVELOPE__BODY_SENT:
+    if (!take_request(c, env->sent->request_seq, &req))
+      return;
+    unconfirmed_drop(c, env->sent->client_msg_id);
+    e = ev_push(c, MC_CEV_SENT);
+    if (e) {
+      e->request = req.seq;
+      e->request_kind = req.kind;
+      e->client_msg_id = env->sent->client_msg_id;
+      e->message_id = env->sent->message_id;
+      e->time_ms = env->sent->server_time_ms;
+    }
+    return;
+  case MYCHAT__ENVELOPE__BODY_DELIVER:
+    if (!first_sight(c, env->deliver->message_id))
+      return;
+    e = ev_push(c, MC_CEV_MESSAGE);
+    if (e) {
+      const Mychat__Deliver *d = env->deliver;
+      e->message_id = d->message_id;
+      copy_str(e->name, sizeof e->name, d->from);
+      copy_str(e->group, sizeof e->group, d->group);
+      copy_str(e->text, sizeof e->text, d->text);
+      e->time_ms = d->server_time_ms;
+      e->missed = d->missed;
+    }
+    return;
+  case MYCHAT__ENVELOPE__BODY_RECEIPT:
+    e = ev_push(c, MC_CEV_DELIVERED);
+    if (e) {
+      e->message_id = env->receipt->message_id;
+      copy_str(e->name, sizeof e->name, env->receipt->to);
+      e->time_ms = env->receipt->delivered_time_ms;
+    }
+    return;
+  case MYCHAT__ENVELOPE__BODY_PRESENCE:
+    e = ev_push(c, MC_CEV_PRESENCE);
+    if (e) {
+      copy_str(e->name, sizeof e->name, env->presence->name);
+      e->online = env->presence->online;
+    }
+    return;
+  case MYCHAT__ENVELOPE__BODY_BACKLOG_DONE:
+    e = ev_push(c, MC_CEV_BACKLOG_DONE);
+    if (e)
+      e->count = env->backlog_done->count;
+    return;
+  default:
+    return; /* a client body from the server: acked, ignored */
+  }
+}
+
+static int recv_handshake(mc_client *c, const Mychat__Envelope *env,
+                          mc_tstamp now) {
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME &&
+      env->welcome->client_nonce == c->nonce &&
+      env->welcome->token.len == MC_TOKEN_LEN) {
+    established(c, env->welcome, now);
+    return 0;
+  }
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+      env->error->client_nonce == c->nonce) {
+    c->state = MC_CLIENT_CLOSED;
+    mc_client_event *e = ev_push(c, MC_CEV_CONNECT_FAILED);
+    if (e) {
+      e->code = env->error->code;
+      copy_str(e->text, sizeof e->text, env->error->text);
+    }
+    return 0;
+  }
+  return MC_ERR_AUTH;
+}
+
+int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
+                   mc_tstamp now) {
+  Mychat__Envelope *env = NULL;
+  int rv = mc_codec_decode(dgram, len, &env);
+  if (rv < 0)
+    return rv;
+  if (c->state == MC_CLIENT_HANDSHAKE) {
+    rv = recv_handshake(c, env, now);
+    mc_codec_free(env);
+    return rv;
+  }
+  if (c->state != MC_CLIENT_ESTABLISHED ||
+      env->session_id != c->id.session_id) {
+    mc_codec_free(env);
+    return MC_ERR_AUTH;
+  }
+  /* An Error naming our session ends it; the server sends these without
+   * the token (it may not know it), but an off-path sender would have to
+   * guess the 64-bit session id. */
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
+    int code = env->error->code;
+    char text[MC_ERROR_TEXT_MAX + 1];
+    copy_str(text, sizeof text, env->error->text);
+    mc_codec_free(env);
+    closed(c, code, 0, text);
+    return 0;
+  }
+  if (env->token.len != MC_TOKEN_LEN ||
+      memcmp(env->token.data, c->id.token, MC_TOKEN_LEN) != 0) {
+    mc_codec_free(env);
+    return MC_ERR_AUTH;
+  }
+  c->last_heard = now;
+  int taken = 0;
+  rv = mc__wire_take(&c->arq, env, now, &taken);
+  if (!taken)
+    mc_codec_free(env);
+  if (rv < 0)
+    return rv;
+  Mychat__Envelope *push;
+  while (c->arq_live && (push = mc_arq_pop(&c->arq)) != NULL) {
+    handle_push(c, push);
+    mc_codec_free(push);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* datagrams out and timers                                            */
+
+/* A Ping goes out after keepalive_ms of sending nothing; once the server
+ * has been silent that long, every tenth of it, so that a lossy path does
+ * not end a live session for want of one lucky Ping (MC-62). */
+static mc_tstamp ping_due(const mc_client *c) {
+  mc_tstamp ka = c->keepalive_ms * MC_MSEC;
+  mc_tstamp idle = c->last_sent + ka;
+  if (c->last_heard + ka <= c->last_sent) {
+    mc_tstamp quick = c->last_sent + ka / 10;
+    return quick < idle ? quick : idle;
+  }
+  return idle;
+}
+
+int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
+                      size_t *len) {
+  if (c->state == MC_CLIENT_HANDSHAKE) {
+    if (now < c->hs_next || now >= c->hs_start +
+                                       c->cfg.connect_timeout_ms * MC_MSEC)
+      return 0;
+    if (handshake_build(c, buf, cap, len) < 0)
+      return 0;
+    c->hs_next = now + c->hs_rto;
+    c->hs_rto = c->hs_rto * 2 > HANDSHAKE_RTO_MAX ? HANDSHAKE_RTO_MAX
+                                                   : c->hs_rto * 2;
+    return 1;
+  }
+  if (c->state != MC_CLIENT_ESTABLISHED)
+    return 0;
+  if (c->logging_out == 2) {
+    /* The server keeps the session until this ack reaches it. */
+    int rv = mc__wire_ack_only(&c->arq, &c->id, now, buf, cap, len);
+    closed(c, 0, 0, "logged out");
+    return rv == 1;
+  }
+  Mychat__Envelope ping_env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  int want_ping = now >= ping_due(c);
+  if (want_ping) {
+    ping.time_us = now;
+    ping_env.body_case = MYCHAT__ENVELOPE__BODY_PING;
+    ping_env.ping = &ping;
+  }
+  int rv = mc__wire_poll(&c->arq, &c->id, want_ping ? &ping_env : NULL, now,
+                         buf, cap, len);
+  if (rv == MC_ERR_GAVE_UP) {
+    closed(c, 0, MC_ERR_GAVE_UP, "the server stopped answering");
+    return 0;
+  }
+  if (rv <= 0)
+    return 0;
+  c->last_sent = now;
+  return 1;
+}
+
+mc_tstamp mc_client_expiry(const mc_client *c) {
+  if (c->state == MC_CLIENT_HANDSHAKE) {
+    mc_tstamp give_up = c->hs_start + c->cfg.connect_timeout_ms * MC_MSEC;
+    return c->hs_next < give_up ? c->hs_next : give_up;
+  }
+  if (c->state != MC_CLIENT_ESTABLISHED)
+    return MC_TSTAMP_NEVER;
+  if (c->logging_out == 2)
+    return 0;
+  mc_tstamp t = mc_arq_expiry(&c->arq);
+  mc_tstamp ka = ping_due(c);
+  mc_tstamp silent = c->last_heard + c->timeout_ms * MC_MSEC;
+  if (ka < t)
+    t = ka;
+  return silent < t ? silent : t;
+}
+
+void mc_client_handle_expiry(mc_client *c, mc_tstamp now) {
+  if (c->state == MC_CLIENT_HANDSHAKE &&
+      now >= c->hs_start + c->cfg.connect_timeout_ms * MC_MSEC) {
+    c->state = MC_CLIENT_CLOSED;
+    mc_client_event *e = ev_push(c, MC_CEV_CONNECT_FAILED);
+    if (e)
+      copy_str(e->text, sizeof e->text, "couldn't connect to server");
+    return;
+  }
+  if (c->state == MC_CLIENT_ESTABLISHED &&
+      now >= c->last_heard + c->timeout_ms * MC_MSEC)
+    closed(c, 0, MC_ERR_STATE, "the server went silent");
+}

@@ -1,0 +1,153 @@
+/*
+ * mc_server.h: the server side of MyChat, sans-I/O.
+ *
+ * An mc_server holds every session of one server in memory and calls an
+ * mc_store for everything durable. The host (reference/mychat-server, the
+ * simulator, the tests) owns the socket and the clock:
+ *
+ *   mc_server_recv()         a datagram arrived from |from| at |now|
+ *   mc_server_poll_tx()      take the next datagram to send (loop until 0)
+ *   mc_server_expiry()       when to call mc_server_handle_expiry() next
+ *   mc_server_poll_auth()    take a password job; run it with
+ *   mc_server_auth_done()    mc_auth_job_run() anywhere, then hand it back
+ *
+ * Ordering rule for durability (PROTOCOL.md, "Durability"): every "sent"
+ * confirmation is queued when the store returns from msg_add. A host that
+ * batches store writes in a transaction must commit it before it takes
+ * datagrams out with mc_server_poll_tx(), so no confirmation leaves before
+ * its message is durable.
+ *
+ * Addresses are opaque bytes to the core (the host puts a sockaddr in); they
+ * are compared and copied, never interpreted. Sessions are found by id, not
+ * by address.
+ */
+#ifndef MC_SERVER_H
+#define MC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc_arq.h"
+#include "mc_auth.h"
+#include "mc_store.h"
+#include "mc_time.h"
+
+#define MC_ADDR_MAX 28
+
+/* A peer address. The first |host_len| bytes name the host (the IP
+ * address): login rate limits are per host, whatever the port. */
+typedef struct {
+  uint8_t len;
+  uint8_t host_len;
+  uint8_t bytes[MC_ADDR_MAX];
+} mc_addr;
+
+typedef struct {
+  uint32_t max_sessions;         /* live sessions plus pending password
+                                    jobs; beyond: SERVER_BUSY (100000) */
+  uint32_t keepalive_ms;         /* told to clients (default 10000) */
+  uint32_t session_timeout_ms;   /* silence that ends a session (30000) */
+  uint32_t rate_burst;           /* login attempts per address/name (5) */
+  uint32_t rate_refill_ms;       /* one attempt back every (2000) */
+  uint32_t push_window;          /* Delivers/Receipts in flight (32) */
+  mc_auth_cost auth_cost;        /* password hash cost (INTERACTIVE) */
+  int64_t wall_offset_ms;        /* server time = now/1000 + this */
+  mc_arq_config arq;
+} mc_server_config;
+
+/* One line of the request log. */
+typedef struct {
+  mc_tstamp now;
+  const mc_addr *peer;
+  const char *user;              /* "" before login */
+  uint64_t session_id;
+  const char *type;              /* body name: "login", "send", ... */
+  int code;                      /* Mychat__ErrorCode; 0 = success */
+  const char *detail;            /* short text, "" if none */
+} mc_server_log;
+
+typedef struct {
+  void *user_data;
+  /* Fills |buf| with |len| unpredictable bytes (session ids and tokens).
+   * Required. */
+  void (*random)(void *user_data, uint8_t *buf, size_t len);
+  /* Called once per request handled or refused. May be NULL. */
+  void (*log)(void *user_data, const mc_server_log *rec);
+} mc_server_callbacks;
+
+typedef struct {
+  uint64_t rx_datagrams, rx_bytes, rx_malformed, rx_bad_session, rx_dropped;
+  uint64_t tx_datagrams, tx_bytes;
+  uint64_t logins, login_failures, registrations;
+  uint64_t sessions_ended, sessions_timed_out, sessions_gave_up;
+  uint64_t messages_stored, delivers_sent, delivers_acked, receipts_acked;
+  uint64_t retransmissions;
+  uint32_t sessions;             /* current */
+  uint32_t auth_jobs;            /* current pending */
+} mc_server_stats;
+
+typedef struct mc_server mc_server;
+
+/* Fills |cfg| with the defaults above. */
+void mc_server_config_default(mc_server_config *cfg);
+
+/* Creates a server on |store| (borrowed: it must outlive the server).
+ * |cfg| may be NULL for defaults; |cb| is copied. Returns the server, or
+ * NULL when out of memory or |cb->random| is missing. */
+mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
+                         const mc_server_callbacks *cb);
+
+/* Frees the server and every session (the store is left alone). */
+void mc_server_del(mc_server *srv);
+
+/* Takes datagram |dgram| of |len| bytes from |from| at |now|. Answers,
+ * pushes and acks are queued for mc_server_poll_tx(). Returns 0 when the
+ * datagram was taken, or the reason it was refused (a codec error, or
+ * MC_ERR_AUTH for an unknown session or wrong token); a refused datagram
+ * changes no session. Never fails for lack of input validity alone. */
+int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
+                   size_t len, mc_tstamp now);
+
+/* Takes the next datagram to send at |now| into |buf| (|cap| >=
+ * MC_DATAGRAM_MAX) and its destination into |to|. Returns 1 with |*len|
+ * set, or 0 when nothing more is to be sent now. */
+int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
+                      uint8_t *buf, size_t cap, size_t *len);
+
+/* The next time mc_server_handle_expiry() has work, or MC_TSTAMP_NEVER. */
+mc_tstamp mc_server_expiry(mc_server *srv);
+
+/* Runs the timers due at |now|: retransmissions, delayed acks, session
+ * timeouts and give-ups. */
+void mc_server_handle_expiry(mc_server *srv, mc_tstamp now);
+
+/* Takes the next password job, copying it into |job|. Returns 1, or 0 when
+ * none is waiting. */
+int mc_server_poll_auth(mc_server *srv, mc_auth_job *job);
+
+/* Hands back a job run by mc_auth_job_run(). Returns 0, or MC_ERR_NOT_FOUND
+ * for an unknown job id. */
+int mc_server_auth_done(mc_server *srv, const mc_auth_job *job, mc_tstamp now);
+
+/* Tells every session the server is going away (Error SHUTTING_DOWN, queued
+ * for mc_server_poll_tx) and ends them all. */
+void mc_server_shutdown(mc_server *srv, mc_tstamp now);
+
+const mc_server_stats *mc_server_get_stats(const mc_server *srv);
+
+/* The wire ErrorCode for library error |err| where the answer does not
+ * depend on context (PROTOCOL.md MC-130): the decode and validation errors
+ * map to MALFORMED or to the code of the same name, STATE and
+ * WRONG_DIRECTION to BAD_REQUEST, AUTH to AUTH_FAILED, anything else to
+ * INTERNAL. */
+Mychat__ErrorCode mc_server_wire_code(int err);
+
+/* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them
+ * naming the host. */
+void mc_addr_set(mc_addr *a, const void *bytes, size_t len);
+
+/* Fills |a| with an IP address of |ip_len| bytes (4 or 16) and a port: the
+ * IP names the host. */
+void mc_addr_set_ip(mc_addr *a, const void *ip, size_t ip_len, uint16_t port);
+
+#endif

@@ -1,0 +1,807 @@
+/*
+ * mc_sqlstore.c: the SQLite mc_store (see mc_sqlstore.h).
+ *
+ * Durability: WAL with synchronous=FULL. With synchronous=NORMAL a WAL
+ * database also survives kill -9 (the WAL is in the OS page cache), but a
+ * power cut can lose the last commits - messages the server has already
+ * confirmed Sent. FULL syncs the WAL at every commit, so confirmed means on
+ * disk; the host keeps the cost down by grouping many operations in one
+ * transaction (mc_sqlstore_begin/commit), which pays one sync for all.
+ *
+ * Every statement is prepared once at open and reused. Operations that run
+ * several statements wrap them in a savepoint, which is its own transaction
+ * outside begin/commit and nests inside one, so each operation is
+ * all-or-nothing either way.
+ */
+#include "mc_sqlstore.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_error.h"
+
+/* PRAGMA user_version of the schema below; 0 is a new, empty database. */
+#define SQ_SCHEMA_VERSION 1
+
+/* Direct messages have no group_id and group messages no to_id (NULL, so
+ * the foreign keys hold); the API's 0 maps to NULL both ways. Receipt seqs
+ * come from AUTOINCREMENT, which never reuses a seq, even after the
+ * highest receipt is deleted. Each index serves one hot query: messages
+ * by (group_id, id) for a member's pending group messages from its cursor,
+ * pending_direct by (user_id, message_id) for pending direct messages,
+ * receipts by (sender_id, seq) for pending receipts. */
+static const char sq_schema[] =
+    "CREATE TABLE users("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " pwhash TEXT NOT NULL);"
+    "CREATE TABLE chat_groups("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE members("
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " group_id INTEGER NOT NULL REFERENCES chat_groups(id),"
+    " cursor INTEGER NOT NULL,"
+    " PRIMARY KEY(user_id, group_id)) WITHOUT ROWID;"
+    "CREATE TABLE messages("
+    " id INTEGER PRIMARY KEY,"
+    " sender_id INTEGER NOT NULL REFERENCES users(id),"
+    " group_id INTEGER REFERENCES chat_groups(id),"
+    " to_id INTEGER REFERENCES users(id),"
+    " time_ms INTEGER NOT NULL,"
+    " client_msg_id INTEGER NOT NULL,"
+    " text TEXT NOT NULL,"
+    " UNIQUE(sender_id, client_msg_id),"
+    " CHECK((group_id IS NULL) <> (to_id IS NULL)));"
+    "CREATE INDEX messages_by_group ON messages(group_id, id)"
+    " WHERE group_id IS NOT NULL;"
+    "CREATE TABLE pending_direct("
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " message_id INTEGER NOT NULL REFERENCES messages(id),"
+    " PRIMARY KEY(user_id, message_id)) WITHOUT ROWID;"
+    "CREATE TABLE receipts("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),"
+    " sender_id INTEGER NOT NULL REFERENCES users(id),"
+    " delivered_ms INTEGER NOT NULL);"
+    "CREATE INDEX receipts_by_sender ON receipts(sender_id, seq);"
+    "INSERT INTO chat_groups(name) VALUES('" MC_STORE_DEFAULT_GROUP "');";
+
+enum {
+  SQ_USER_ADD,
+  SQ_USER_FIND,
+  SQ_USER_LIST,
+  SQ_GROUP_ADD,
+  SQ_GROUP_FIND,
+  SQ_GROUP_LIST,
+  SQ_USER_GROUPS,
+  SQ_MEMBER_ADD,
+  SQ_MEMBER_DEL,
+  SQ_MEMBER_CHECK,
+  SQ_MEMBER_CURSORS,
+  SQ_CURSOR_UP,
+  SQ_MSG_BY_KEY,
+  SQ_MSG_INSERT,
+  SQ_MSG_GET,
+  SQ_MSG_ROUTE,
+  SQ_MSG_MAX,
+  SQ_PENDING_DIRECT,
+  SQ_PENDING_GROUP,
+  SQ_DIRECT_ADD,
+  SQ_DIRECT_DEL,
+  SQ_RECEIPT_ADD,
+  SQ_RECEIPTS,
+  SQ_RECEIPT_DEL,
+  SQ_SAVEPOINT,
+  SQ_RELEASE,
+  SQ_ROLLBACK_TO,
+  SQ_BEGIN,
+  SQ_COMMIT,
+  SQ_ROLLBACK,
+  SQ_COUNT
+};
+
+/* The list statements bind ?1 = after, ?2 = limit (and ?3 = user). */
+static const char *const sq_sql[SQ_COUNT] = {
+    [SQ_USER_ADD] = "INSERT INTO users(name, pwhash) VALUES(?1, ?2)",
+    [SQ_USER_FIND] = "SELECT id, pwhash FROM users WHERE name = ?1",
+    [SQ_USER_LIST] = "SELECT id, name FROM users WHERE name > ?1"
+                     " ORDER BY name LIMIT ?2",
+    [SQ_GROUP_ADD] = "INSERT INTO chat_groups(name) VALUES(?1)",
+    [SQ_GROUP_FIND] = "SELECT id FROM chat_groups WHERE name = ?1",
+    [SQ_GROUP_LIST] = "SELECT id, name FROM chat_groups WHERE name > ?1"
+                      " ORDER BY name LIMIT ?2",
+    [SQ_USER_GROUPS] = "SELECT g.id, g.name FROM members b"
+                       " JOIN chat_groups g ON g.id = b.group_id"
+                       " WHERE b.user_id = ?3 AND g.name > ?1"
+                       " ORDER BY g.name LIMIT ?2",
+    [SQ_MEMBER_ADD] = "INSERT INTO members(user_id, group_id, cursor)"
+                      " VALUES(?1, ?2, (SELECT IFNULL(MAX(id), 0)"
+                      " FROM messages))",
+    [SQ_MEMBER_DEL] = "DELETE FROM members WHERE user_id = ?1"
+                      " AND group_id = ?2",
+    [SQ_MEMBER_CHECK] = "SELECT 1 FROM members WHERE user_id = ?1"
+                        " AND group_id = ?2",
+    [SQ_MEMBER_CURSORS] = "SELECT group_id, cursor FROM members"
+                          " WHERE user_id = ?1",
+    [SQ_CURSOR_UP] = "UPDATE members SET cursor = MAX(cursor, ?3)"
+                     " WHERE user_id = ?1 AND group_id = ?2",
+    [SQ_MSG_BY_KEY] = "SELECT id FROM messages WHERE sender_id = ?1"
+                      " AND client_msg_id = ?2",
+    [SQ_MSG_INSERT] = "INSERT INTO messages(sender_id, group_id, to_id,"
+                      " time_ms, client_msg_id, text)"
+                      " VALUES(?1, NULLIF(?2, 0), NULLIF(?3, 0), ?4, ?5, ?6)",
+    [SQ_MSG_GET] = "SELECT m.sender_id, s.name, IFNULL(m.group_id, 0),"
+                   " IFNULL(g.name, ''), IFNULL(m.to_id, 0),"
+                   " IFNULL(t.name, ''), m.time_ms, m.client_msg_id, m.text"
+                   " FROM messages m JOIN users s ON s.id = m.sender_id"
+                   " LEFT JOIN chat_groups g ON g.id = m.group_id"
+                   " LEFT JOIN users t ON t.id = m.to_id WHERE m.id = ?1",
+    [SQ_MSG_ROUTE] = "SELECT IFNULL(group_id, 0), IFNULL(to_id, 0)"
+                     " FROM messages WHERE id = ?1",
+    [SQ_MSG_MAX] = "SELECT IFNULL(MAX(id), 0) FROM messages",
+    [SQ_PENDING_DIRECT] = "SELECT message_id FROM pending_direct"
+                          " WHERE user_id = ?1 AND message_id > ?2"
+                          " ORDER BY message_id LIMIT ?3",
+    [SQ_PENDING_GROUP] = "SELECT id FROM messages WHERE group_id = ?1"
+                         " AND id > ?2 AND sender_id <> ?3"
+                         " ORDER BY id LIMIT ?4",
+    [SQ_DIRECT_ADD] = "INSERT INTO pending_direct(user_id, message_id)"
+                      " VALUES(?1, ?2)",
+    [SQ_DIRECT_DEL] = "DELETE FROM pending_direct WHERE user_id = ?1"
+                      " AND message_id = ?2",
+    [SQ_RECEIPT_ADD] = "INSERT INTO receipts(message_id, sender_id,"
+                       " delivered_ms) SELECT id, sender_id, ?2"
+                       " FROM messages WHERE id = ?1",
+    [SQ_RECEIPTS] = "SELECT r.message_id, u.name, r.delivered_ms, r.seq"
+                    " FROM receipts r JOIN messages m ON m.id = r.message_id"
+                    " JOIN users u ON u.id = m.to_id"
+                    " WHERE r.sender_id = ?1 AND r.seq > ?2"
+                    " ORDER BY r.seq LIMIT ?3",
+    [SQ_RECEIPT_DEL] = "DELETE FROM receipts WHERE message_id = ?1",
+    [SQ_SAVEPOINT] = "SAVEPOINT mc_op",
+    [SQ_RELEASE] = "RELEASE mc_op",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO mc_op",
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+};
+
+struct mc_sqlstore {
+  sqlite3 *db;
+  sqlite3_stmt *stmt[SQ_COUNT];
+  char *path;      /* for error messages */
+  int in_txn;      /* between mc_sqlstore_begin() and _commit() */
+  char errmsg[256];
+};
+
+/* Records "what(path): SQLite's message" and returns MC_ERR_STORAGE. */
+static int sq_fail(mc_sqlstore *ss, const char *what) {
+  snprintf(ss->errmsg, sizeof ss->errmsg, "%s(%s): %s", what, ss->path,
+           sqlite3_errmsg(ss->db));
+  return MC_ERR_STORAGE;
+}
+
+/* Returns statement |i|, reset and with its parameters bound: |fmt| has
+ * one letter per parameter, 'i' for a uint64_t (stored as its int64 bit
+ * pattern) and 's' for a C string. */
+static sqlite3_stmt *sq_bind(mc_sqlstore *ss, int i, const char *fmt, ...) {
+  sqlite3_stmt *st = ss->stmt[i];
+  sqlite3_reset(st);
+  va_list ap;
+  va_start(ap, fmt);
+  for (int k = 1; fmt[k - 1]; k++) {
+    if (fmt[k - 1] == 's')
+      sqlite3_bind_text(st, k, va_arg(ap, const char *), -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_int64(st, k, (sqlite3_int64)va_arg(ap, uint64_t));
+  }
+  va_end(ap);
+  return st;
+}
+
+/* A LIMIT for |cap| rows (SQLite's integers are signed). */
+static uint64_t sq_limit(size_t cap) {
+  return cap > INT64_MAX ? (uint64_t)INT64_MAX : (uint64_t)cap;
+}
+
+static uint64_t sq_u64(sqlite3_stmt *st, int col) {
+  return (uint64_t)sqlite3_column_int64(st, col);
+}
+
+/* Copies text column |col| into |dst| (|cap| bytes). Returns 0, or -1 when
+ * it does not fit: the store never writes such text, so the database was
+ * changed behind its back, and truncating silently would hide that. */
+static int sq_text(sqlite3_stmt *st, int col, char *dst, size_t cap) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  size_t len = (size_t)sqlite3_column_bytes(st, col);
+  if (!t || len >= cap)
+    return -1;
+  memcpy(dst, t, len + 1);
+  return 0;
+}
+
+/* Reports a stored value too long for the API's buffers (see sq_text) and
+ * returns MC_ERR_STORAGE. */
+static int sq_corrupt(mc_sqlstore *ss, const char *what) {
+  snprintf(ss->errmsg, sizeof ss->errmsg, "%s(%s): stored value too long",
+           what, ss->path);
+  return MC_ERR_STORAGE;
+}
+
+/* Runs |st| to completion (a write) and resets it. Returns the SQLite
+ * result: SQLITE_DONE on success. */
+static int sq_run(sqlite3_stmt *st) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    ;
+  sqlite3_reset(st);
+  return rc;
+}
+
+/* Fails an operation that finds the host's transaction gone: SQLite rolls
+ * a transaction back by itself after some errors (disk full, I/O), and
+ * what follows must not silently autocommit while the host still thinks it
+ * is batching. */
+static int sq_check_txn(mc_sqlstore *ss) {
+  if (ss->in_txn && sqlite3_get_autocommit(ss->db)) {
+    snprintf(ss->errmsg, sizeof ss->errmsg,
+             "transaction(%s): rolled back after an earlier error", ss->path);
+    return MC_ERR_STORAGE;
+  }
+  return 0;
+}
+
+static int sq_savepoint(mc_sqlstore *ss) {
+  int err = sq_check_txn(ss);
+  if (err)
+    return err;
+  return sq_run(ss->stmt[SQ_SAVEPOINT]) == SQLITE_DONE
+             ? 0
+             : sq_fail(ss, "savepoint");
+}
+
+/* Ends the operation's savepoint: keeps its changes when |err| is 0 (if
+ * that commit fails, everything is rolled back), undoes them otherwise.
+ * Returns |err|, or MC_ERR_STORAGE when keeping failed. */
+static int sq_end(mc_sqlstore *ss, int err) {
+  if (!err && sq_run(ss->stmt[SQ_RELEASE]) != SQLITE_DONE)
+    err = sq_fail(ss, "commit");
+  if (err && !sqlite3_get_autocommit(ss->db)) {
+    sq_run(ss->stmt[SQ_ROLLBACK_TO]);
+    sq_run(ss->stmt[SQ_RELEASE]);
+    if (!ss->in_txn && !sqlite3_get_autocommit(ss->db))
+      sq_run(ss->stmt[SQ_ROLLBACK]);
+  }
+  return err;
+}
+
+/* Maps the result of a write that may break a constraint. */
+static int sq_write_result(mc_sqlstore *ss, int rc, const char *what) {
+  if (rc == SQLITE_DONE)
+    return 0;
+  switch (sqlite3_extended_errcode(ss->db)) {
+  case SQLITE_CONSTRAINT_UNIQUE:
+  case SQLITE_CONSTRAINT_PRIMARYKEY:
+    return MC_ERR_EXISTS;
+  case SQLITE_CONSTRAINT_FOREIGNKEY:
+    return MC_ERR_NOT_FOUND;
+  default:
+    return sq_fail(ss, what);
+  }
+}
+
+static int sq_name_ok(const char *name) {
+  size_t len = name ? strnlen(name, MC_NAME_MAX + 1) : 0;
+  return len >= 1 && len <= MC_NAME_MAX;
+}
+
+static int sq_user_add(void *p, const char *name, const char *pwhash,
+                       uint64_t *id) {
+  mc_sqlstore *ss = p;
+  if (!sq_name_ok(name) || !pwhash)
+    return MC_ERR_INVAL;
+  int err = sq_check_txn(ss);
+  if (!err)
+    err = sq_write_result(
+        ss, sq_run(sq_bind(ss, SQ_USER_ADD, "ss", name, pwhash)), "user_add");
+  if (!err)
+    *id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
+  return err;
+}
+
+/* Steps a statement that returns at most one row. Returns 1 for a row
+ * (the caller reads it, then resets), 0 for none, MC_ERR_STORAGE. */
+static int sq_row(mc_sqlstore *ss, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW)
+    return 1;
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sq_fail(ss, what);
+}
+
+/* Looks |name| up with statement |i| (id in column 0) and sets |*id|.
+ * Returns 1 with the statement on its row (the caller resets it), or
+ * MC_ERR_NOT_FOUND, or MC_ERR_STORAGE. */
+static int sq_find(mc_sqlstore *ss, int i, const char *name, uint64_t *id) {
+  if (!sq_name_ok(name))
+    return MC_ERR_NOT_FOUND;
+  int r = sq_row(ss, sq_bind(ss, i, "s", name), "find");
+  if (r > 0)
+    *id = sq_u64(ss->stmt[i], 0);
+  return r ? r : MC_ERR_NOT_FOUND;
+}
+
+static int sq_user_find(void *p, const char *name, uint64_t *id, char *pwhash,
+                        size_t cap) {
+  mc_sqlstore *ss = p;
+  int r = sq_find(ss, SQ_USER_FIND, name, id);
+  if (r < 0)
+    return r;
+  r = pwhash && sq_text(ss->stmt[SQ_USER_FIND], 1, pwhash, cap)
+          ? MC_ERR_BUFFER_TOO_SMALL
+          : 0;
+  sqlite3_reset(ss->stmt[SQ_USER_FIND]);
+  return r;
+}
+
+/* Runs list statement |i| (id, name rows; see sq_sql) into |out|; |fmt| is
+ * "si", or "sii" for a statement that also takes |user_id|. */
+static int sq_list(mc_sqlstore *ss, int i, const char *fmt, uint64_t user_id,
+                   const char *after, mc_store_user *out, size_t cap,
+                   size_t *n) {
+  sqlite3_stmt *st =
+      sq_bind(ss, i, fmt, after ? after : "", sq_limit(cap), user_id);
+  int rc;
+  *n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out[*n].id = sq_u64(st, 0);
+    if (sq_text(st, 1, out[*n].name, sizeof out[*n].name)) {
+      sqlite3_reset(st);
+      *n = 0;
+      return sq_corrupt(ss, "list");
+    }
+    (*n)++;
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sq_fail(ss, "list");
+}
+
+static int sq_user_list(void *p, const char *after, mc_store_user *out,
+                        size_t cap, size_t *n) {
+  return sq_list(p, SQ_USER_LIST, "si", 0, after, out, cap, n);
+}
+
+static int sq_group_add(void *p, const char *name, uint64_t *id) {
+  mc_sqlstore *ss = p;
+  if (!sq_name_ok(name))
+    return MC_ERR_INVAL;
+  int err = sq_check_txn(ss);
+  if (!err)
+    err = sq_write_result(ss, sq_run(sq_bind(ss, SQ_GROUP_ADD, "s", name)),
+                          "group_add");
+  if (!err)
+    *id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
+  return err;
+}
+
+static int sq_group_find(void *p, const char *name, uint64_t *id) {
+  mc_sqlstore *ss = p;
+  int r = sq_find(ss, SQ_GROUP_FIND, name, id);
+  sqlite3_reset(ss->stmt[SQ_GROUP_FIND]);
+  return r < 0 ? r : 0;
+}
+
+static int sq_group_list(void *p, const char *after, mc_store_user *out,
+                         size_t cap, size_t *n) {
+  return sq_list(p, SQ_GROUP_LIST, "si", 0, after, out, cap, n);
+}
+
+static int sq_user_groups(void *p, uint64_t user_id, const char *after,
+                          mc_store_user *out, size_t cap, size_t *n) {
+  return sq_list(p, SQ_USER_GROUPS, "sii", user_id, after, out, cap, n);
+}
+
+static int sq_member_add(void *p, uint64_t group_id, uint64_t user_id) {
+  mc_sqlstore *ss = p;
+  int err = sq_check_txn(ss);
+  if (err)
+    return err;
+  return sq_write_result(
+      ss, sq_run(sq_bind(ss, SQ_MEMBER_ADD, "ii", user_id, group_id)),
+      "member_add");
+}
+
+static int sq_member_del(void *p, uint64_t group_id, uint64_t user_id) {
+  mc_sqlstore *ss = p;
+  int err = sq_check_txn(ss);
+  if (!err &&
+      sq_run(sq_bind(ss, SQ_MEMBER_DEL, "ii", user_id, group_id)) !=
+          SQLITE_DONE)
+    err = sq_fail(ss, "member_del");
+  if (!err && sqlite3_changes(ss->db) == 0)
+    err = MC_ERR_NOT_FOUND;
+  return err;
+}
+
+static int sq_member_check(void *p, uint64_t group_id, uint64_t user_id) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st = sq_bind(ss, SQ_MEMBER_CHECK, "ii", user_id, group_id);
+  int r = sq_row(ss, st, "member_check");
+  sqlite3_reset(st);
+  return r < 0 ? r : r ? 0 : MC_ERR_NOT_FOUND;
+}
+
+/* Fills |m| from stored message |id|. */
+static int sq_msg_get(mc_sqlstore *ss, uint64_t id, mc_store_msg *m) {
+  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_GET, "i", id);
+  int r = sq_row(ss, st, "msg_get");
+  if (r <= 0)
+    return r ? r : MC_ERR_NOT_FOUND;
+  m->id = id;
+  m->sender_id = sq_u64(st, 0);
+  m->group_id = sq_u64(st, 2);
+  m->to_id = sq_u64(st, 4);
+  m->time_ms = sq_u64(st, 6);
+  m->client_msg_id = sq_u64(st, 7);
+  int bad = sq_text(st, 1, m->sender, sizeof m->sender) ||
+            sq_text(st, 3, m->group, sizeof m->group) ||
+            sq_text(st, 5, m->to, sizeof m->to) ||
+            sq_text(st, 8, m->text, sizeof m->text);
+  sqlite3_reset(st);
+  return bad ? sq_corrupt(ss, "msg_get") : 0;
+}
+
+static int sq_msg_find(void *p, uint64_t sender_id, uint64_t client_msg_id,
+                       mc_store_msg *out) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_BY_KEY, "ii", sender_id, client_msg_id);
+  int r = sq_row(ss, st, "msg_find");
+  if (r <= 0)
+    return r < 0 ? r : MC_ERR_NOT_FOUND;
+  uint64_t id = sq_u64(st, 0);
+  sqlite3_reset(st);
+  return sq_msg_get(ss, id, out);
+}
+
+static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
+  mc_sqlstore *ss = p;
+  *dup = 0;
+  int r = sq_msg_find(p, m->sender_id, m->client_msg_id, m);
+  if (r != MC_ERR_NOT_FOUND) {
+    *dup = r == 0;
+    return r;
+  }
+  if (!m->group_id == !m->to_id ||
+      strnlen(m->text, sizeof m->text) == sizeof m->text)
+    return MC_ERR_INVAL;
+  int err = sq_savepoint(ss);
+  if (err)
+    return err;
+  err = sq_write_result(ss,
+                        sq_run(sq_bind(ss, SQ_MSG_INSERT, "iiiiis",
+                                       m->sender_id, m->group_id, m->to_id,
+                                       now_ms, m->client_msg_id, m->text)),
+                        "msg_add");
+  uint64_t id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
+  if (!err && m->to_id)
+    err = sq_write_result(
+        ss, sq_run(sq_bind(ss, SQ_DIRECT_ADD, "ii", m->to_id, id)),
+        "msg_add");
+  err = sq_end(ss, err);
+  return err ? err : sq_msg_get(ss, id, m);
+}
+
+static int sq_msg_max_id(void *p, uint64_t *id) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st = ss->stmt[SQ_MSG_MAX];
+  int r = sq_row(ss, st, "msg_max_id");
+  if (r <= 0)
+    return r ? r : sq_fail(ss, "msg_max_id");
+  *id = sq_u64(st, 0);
+  sqlite3_reset(st);
+  return 0;
+}
+
+/* Appends the ids that statement |st| returns to ids[*n..cap). */
+static int sq_collect(mc_sqlstore *ss, sqlite3_stmt *st, uint64_t *ids,
+                      size_t *n) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    ids[(*n)++] = sq_u64(st, 0);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sq_fail(ss, "pending");
+}
+
+static int sq_cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Takes the first |cap| pending ids from each source (direct, and each
+ * group from the member's cursor), each source an index range scan, then
+ * keeps the |cap| lowest of them all. One query over all sources would
+ * sort a whole backlog on every call. */
+static int sq_pending(void *p, uint64_t user_id, uint64_t after,
+                      mc_store_msg *out, size_t cap, size_t *n) {
+  mc_sqlstore *ss = p;
+  *n = 0;
+  if (cap == 0)
+    return 0;
+  size_t have = 0, room = cap;
+  uint64_t *ids = calloc(room, sizeof *ids);
+  if (!ids)
+    return MC_ERR_STORAGE;
+  int err = sq_collect(ss, sq_bind(ss, SQ_PENDING_DIRECT, "iii", user_id,
+                                   after, sq_limit(cap)),
+                       ids, &have);
+  sqlite3_stmt *mem = sq_bind(ss, SQ_MEMBER_CURSORS, "i", user_id);
+  int rc = SQLITE_DONE;
+  while (!err && (rc = sqlite3_step(mem)) == SQLITE_ROW) {
+    if (room - have < cap) {
+      uint64_t *nids = NULL;
+      if (room <= SIZE_MAX / 2 / sizeof *ids)
+        nids = realloc(ids, 2 * room * sizeof *ids);
+      if (!nids) {
+        err = MC_ERR_STORAGE;
+        break;
+      }
+      ids = nids;
+      room *= 2;
+    }
+    uint64_t cursor = sq_u64(mem, 1);
+    err = sq_collect(ss,
+                     sq_bind(ss, SQ_PENDING_GROUP, "iiii", sq_u64(mem, 0),
+                             cursor > after ? cursor : after, user_id,
+                             sq_limit(cap)),
+                     ids, &have);
+  }
+  if (!err && rc != SQLITE_DONE)
+    err = sq_fail(ss, "pending");
+  sqlite3_reset(mem);
+  qsort(ids, have, sizeof *ids, sq_cmp_u64);
+  for (size_t i = 0; !err && i < have && i < cap; i++)
+    if (!(err = sq_msg_get(ss, ids[i], &out[i])))
+      *n = i + 1;
+  free(ids);
+  if (err)
+    *n = 0;
+  return err;
+}
+
+static int sq_delivered(void *p, uint64_t user_id, const mc_store_msg *m,
+                        uint64_t now_ms) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_ROUTE, "i", m->id);
+  int r = sq_row(ss, st, "delivered");
+  if (r <= 0)
+    return r ? r : MC_ERR_NOT_FOUND;
+  uint64_t group_id = sq_u64(st, 0), to_id = sq_u64(st, 1);
+  sqlite3_reset(st);
+  int err = sq_check_txn(ss);
+  if (err)
+    return err;
+  if (group_id) {
+    if (sq_run(sq_bind(ss, SQ_CURSOR_UP, "iii", user_id, group_id, m->id)) !=
+        SQLITE_DONE)
+      return sq_fail(ss, "delivered");
+    return sqlite3_changes(ss->db) ? 0 : MC_ERR_NOT_FOUND;
+  }
+  if (to_id != user_id)
+    return MC_ERR_NOT_FOUND;
+  if ((err = sq_savepoint(ss)))
+    return err;
+  if (sq_run(sq_bind(ss, SQ_DIRECT_DEL, "ii", user_id, m->id)) != SQLITE_DONE)
+    err = sq_fail(ss, "delivered");
+  else if (sqlite3_changes(ss->db) &&
+           sq_run(sq_bind(ss, SQ_RECEIPT_ADD, "ii", m->id, now_ms)) !=
+               SQLITE_DONE)
+    err = sq_fail(ss, "delivered");
+  return sq_end(ss, err);
+}
+
+static int sq_receipts(void *p, uint64_t user_id, uint64_t after,
+                       mc_store_receipt *out, size_t cap, size_t *n) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st =
+      sq_bind(ss, SQ_RECEIPTS, "iii", user_id, after, sq_limit(cap));
+  int rc;
+  *n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    mc_store_receipt *r = &out[*n];
+    r->message_id = sq_u64(st, 0);
+    if (sq_text(st, 1, r->to, sizeof r->to)) {
+      sqlite3_reset(st);
+      *n = 0;
+      return sq_corrupt(ss, "receipts");
+    }
+    r->delivered_ms = sq_u64(st, 2);
+    r->seq = sq_u64(st, 3);
+    (*n)++;
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : sq_fail(ss, "receipts");
+}
+
+static int sq_receipt_done(void *p, uint64_t message_id) {
+  mc_sqlstore *ss = p;
+  int err = sq_check_txn(ss);
+  if (!err &&
+      sq_run(sq_bind(ss, SQ_RECEIPT_DEL, "i", message_id)) != SQLITE_DONE)
+    err = sq_fail(ss, "receipt_done");
+  return err;
+}
+
+static const mc_store_ops sq_ops = {
+    .user_add = sq_user_add,
+    .user_find = sq_user_find,
+    .user_list = sq_user_list,
+    .group_add = sq_group_add,
+    .group_find = sq_group_find,
+    .group_list = sq_group_list,
+    .user_groups = sq_user_groups,
+    .member_add = sq_member_add,
+    .member_del = sq_member_del,
+    .member_check = sq_member_check,
+    .msg_add = sq_msg_add,
+    .msg_find = sq_msg_find,
+    .msg_max_id = sq_msg_max_id,
+    .pending = sq_pending,
+    .delivered = sq_delivered,
+    .receipts = sq_receipts,
+    .receipt_done = sq_receipt_done,
+};
+
+/* Runs one SQL text without results; on failure records "open(path): ..."
+ * with |what| and returns MC_ERR_STORAGE. */
+static int sq_exec(mc_sqlstore *ss, const char *sql, const char *what) {
+  char *msg = NULL;
+  if (sqlite3_exec(ss->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+    return 0;
+  snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): %s: %s", ss->path, what,
+           msg ? msg : sqlite3_errmsg(ss->db));
+  sqlite3_free(msg);
+  return MC_ERR_STORAGE;
+}
+
+/* Reads one integer or text pragma result into |num| / |text|. */
+static int sq_pragma(mc_sqlstore *ss, const char *sql, long long *num,
+                     char *text, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(ss->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (num)
+      *num = sqlite3_column_int64(st, 0);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    if (text)
+      snprintf(text, cap, "%s", t ? (const char *)t : "");
+    rc = SQLITE_OK;
+  }
+  if (rc != SQLITE_OK)
+    snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): %s: %s", ss->path, sql,
+             sqlite3_errmsg(ss->db));
+  sqlite3_finalize(st);
+  return rc == SQLITE_OK ? 0 : MC_ERR_STORAGE;
+}
+
+/* Sets the durability pragmas and creates or checks the schema. */
+static int sq_setup(mc_sqlstore *ss) {
+  char mode[16];
+  long long version = 0;
+  sqlite3_busy_timeout(ss->db, 5000);
+  int err = sq_pragma(ss, "PRAGMA journal_mode=WAL", NULL, mode, sizeof mode);
+  if (err)
+    return err;
+  /* An in-memory database (":memory:") keeps its "memory" journal. */
+  if (strcmp(mode, "wal") && strcmp(mode, "memory")) {
+    snprintf(ss->errmsg, sizeof ss->errmsg,
+             "open(%s): cannot use WAL mode (journal mode is %s)", ss->path,
+             mode);
+    return MC_ERR_STORAGE;
+  }
+  if ((err = sq_exec(ss, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+                     "pragmas")) ||
+      (err = sq_exec(ss, "BEGIN IMMEDIATE", "begin")) ||
+      (err = sq_pragma(ss, "PRAGMA user_version", &version, NULL, 0)))
+    goto out;
+  if (version > SQ_SCHEMA_VERSION) {
+    snprintf(ss->errmsg, sizeof ss->errmsg,
+             "open(%s): schema version %lld is newer than this program's (%d)",
+             ss->path, version, SQ_SCHEMA_VERSION);
+    err = MC_ERR_STORAGE;
+  } else if (version == 0) {
+    char set_version[40];
+    snprintf(set_version, sizeof set_version, "PRAGMA user_version=%d",
+             SQ_SCHEMA_VERSION);
+    if (!(err = sq_exec(ss, sq_schema, "create schema")))
+      err = sq_exec(ss, set_version, "set schema version");
+  }
+  if (!err)
+    return sq_exec(ss, "COMMIT", "commit schema");
+out:
+  sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
+  return err;
+}
+
+int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
+                     size_t errlen) {
+  *out = NULL;
+  mc_sqlstore *ss = calloc(1, sizeof *ss);
+  if (ss)
+    ss->path = strdup(path);
+  if (!ss || !ss->path) {
+    if (errlen)
+      snprintf(err, errlen, "open(%s): out of memory", path);
+    free(ss);
+    return MC_ERR_NOMEM;
+  }
+  int rc = sqlite3_open_v2(path, &ss->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  int e = 0;
+  if (rc != SQLITE_OK) {
+    snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): %s", path,
+             ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc));
+    e = MC_ERR_STORAGE;
+  }
+  if (!e)
+    e = sq_setup(ss);
+  for (int i = 0; !e && i < SQ_COUNT; i++)
+    if (sqlite3_prepare_v3(ss->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                           &ss->stmt[i], NULL) != SQLITE_OK) {
+      snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): prepare %s: %s",
+               path, sq_sql[i], sqlite3_errmsg(ss->db));
+      e = MC_ERR_STORAGE;
+    }
+  if (e) {
+    if (errlen)
+      snprintf(err, errlen, "%s", ss->errmsg);
+    mc_sqlstore_close(ss);
+    return e;
+  }
+  if (errlen)
+    err[0] = '\0';
+  *out = ss;
+  return 0;
+}
+
+void mc_sqlstore_close(mc_sqlstore *ss) {
+  if (!ss)
+    return;
+  for (int i = 0; i < SQ_COUNT; i++)
+    sqlite3_finalize(ss->stmt[i]);
+  /* Closing with a transaction open rolls it back. */
+  sqlite3_close(ss->db);
+  free(ss->path);
+  free(ss);
+}
+
+void mc_sqlstore_as_store(mc_sqlstore *ss, mc_store *out) {
+  out->ops = &sq_ops;
+  out->st = ss;
+}
+
+int mc_sqlstore_begin(mc_sqlstore *ss) {
+  if (ss->in_txn)
+    return MC_ERR_STATE;
+  if (sq_run(ss->stmt[SQ_BEGIN]) != SQLITE_DONE)
+    return sq_fail(ss, "begin");
+  ss->in_txn = 1;
+  return 0;
+}
+
+int mc_sqlstore_commit(mc_sqlstore *ss) {
+  if (!ss->in_txn)
+    return MC_ERR_STATE;
+  ss->in_txn = 0;
+  if (sq_run(ss->stmt[SQ_COMMIT]) == SQLITE_DONE)
+    return 0;
+  int err = sq_fail(ss, "commit");
+  if (!sqlite3_get_autocommit(ss->db))
+    sq_run(ss->stmt[SQ_ROLLBACK]);
+  return err;
+}
+
+const char *mc_sqlstore_errmsg(const mc_sqlstore *ss) { return ss->errmsg; }

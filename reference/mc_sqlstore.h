@@ -1,0 +1,57 @@
+/*
+ * mc_sqlstore.h: the SQLite mc_store of the reference server.
+ *
+ * One database file holds accounts, groups, memberships, messages and
+ * delivery state (schema in mc_sqlstore.c, versioned with PRAGMA
+ * user_version). The database runs in WAL mode with synchronous=FULL: a
+ * commit returns only after the WAL is synced, so a message confirmed Sent
+ * after a commit survives kill -9 and power loss. A new database starts with
+ * the group "MyChat".
+ *
+ * Each store operation outside mc_sqlstore_begin()/mc_sqlstore_commit() is
+ * its own transaction. Between them, operations join the host's transaction
+ * (each still all-or-nothing, through a savepoint), so the host pays one
+ * sync for many datagrams; it must then confirm nothing to clients before
+ * mc_sqlstore_commit() succeeds.
+ *
+ * Not thread-safe: one thread at a time may use a store.
+ */
+#ifndef MC_SQLSTORE_H
+#define MC_SQLSTORE_H
+
+#include <stddef.h>
+
+#include "mc_store.h"
+
+typedef struct mc_sqlstore mc_sqlstore;
+
+/* Opens (creating if missing) the database at |path| and sets |*out|.
+ * Returns 0, or MC_ERR_STORAGE (or MC_ERR_NOMEM) with a message naming the
+ * path in |err| (|errlen| bytes, always NUL-terminated when errlen > 0),
+ * e.g. "open(/x/y.db): unable to open database file". A database written by
+ * a newer schema version is refused. The caller closes |*out| with
+ * mc_sqlstore_close(). */
+int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
+                     size_t errlen);
+
+/* Closes |ss|; a transaction still open is rolled back. NULL is allowed. */
+void mc_sqlstore_close(mc_sqlstore *ss);
+
+/* Fills |out| with the store's operations and |ss| as their first argument.
+ * |out| borrows |ss|: it is valid until mc_sqlstore_close(ss). */
+void mc_sqlstore_as_store(mc_sqlstore *ss, mc_store *out);
+
+/* Starts a transaction that the following operations join. Returns 0,
+ * MC_ERR_STATE when one is already open, or MC_ERR_STORAGE. */
+int mc_sqlstore_begin(mc_sqlstore *ss);
+
+/* Commits the transaction started by mc_sqlstore_begin(), durably. Returns
+ * 0, MC_ERR_STATE when none is open, or MC_ERR_STORAGE: then the whole
+ * transaction is rolled back and nothing of it was stored. */
+int mc_sqlstore_commit(mc_sqlstore *ss);
+
+/* The message of the last SQLite failure, with context, for the host's log
+ * ("" if none yet). Valid until the next call on |ss|. */
+const char *mc_sqlstore_errmsg(const mc_sqlstore *ss);
+
+#endif

@@ -1,0 +1,239 @@
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../reference/mc_sqlstore.h"
+#include "mc_error.h"
+#include "mc_store_cases.h"
+#include "mc_tests.h"
+
+/* A store on a temporary database file, removed with its WAL files. */
+typedef struct {
+  mc_sqlstore *ss;
+  char path[256];
+} sqltmp;
+
+/* Picks a fresh database path under $TMPDIR (or /tmp); 0 or -1. */
+static int tmp_path(char *path, size_t cap) {
+  const char *dir = getenv("TMPDIR");
+  snprintf(path, cap, "%s/mc-sqlstore-XXXXXX",
+           dir && *dir ? dir : "/tmp");
+  int fd = mkstemp(path);
+  if (fd < 0)
+    return -1;
+  close(fd); /* SQLite takes an empty file as an empty database */
+  return 0;
+}
+
+static void remove_db(const char *path) {
+  char side[300];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+}
+
+static mc_sqlstore *open_path(const char *path) {
+  mc_sqlstore *ss = NULL;
+  char err[256];
+  int rc = mc_sqlstore_open(path, &ss, err, sizeof err);
+  if (rc)
+    fprintf(stderr, "%s\n", err);
+  CU_ASSERT_EQUAL(rc, 0);
+  return ss;
+}
+
+static void *sqlstore_open(mc_store *out) {
+  sqltmp *t = calloc(1, sizeof *t);
+  if (!t || tmp_path(t->path, sizeof t->path)) {
+    free(t);
+    return NULL;
+  }
+  t->ss = open_path(t->path);
+  if (!t->ss) {
+    remove_db(t->path);
+    free(t);
+    return NULL;
+  }
+  mc_sqlstore_as_store(t->ss, out);
+  return t;
+}
+
+static void sqlstore_close(void *h) {
+  sqltmp *t = h;
+  mc_sqlstore_close(t->ss);
+  remove_db(t->path);
+  free(t);
+}
+
+static const mc_store_factory factory = {.open = sqlstore_open,
+                                         .close = sqlstore_close};
+
+/* Closes and opens |t|'s database again, as a restarted server would. */
+static void reopen(sqltmp *t, mc_store *s) {
+  mc_sqlstore_close(t->ss);
+  t->ss = open_path(t->path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t->ss);
+  mc_sqlstore_as_store(t->ss, s);
+}
+
+#define SQLSTORE_FN(name) MC_STORE_TEST_FN(mc_sqlstore, factory, name)
+MC_STORE_CASES(SQLSTORE_FN)
+
+/* Everything stored survives close + reopen: accounts, groups, members,
+ * messages with their idempotency keys, pending state and receipts, and
+ * receipt seqs go on growing. */
+static void test_mc_sqlstore_reopen(void) {
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  uint64_t a, b, g, id;
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "alice", "$h$a", &a), 0);
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "bob", "$h$b", &b), 0);
+  CU_ASSERT_EQUAL(s.ops->group_add(s.st, "dev", &g), 0);
+  CU_ASSERT_EQUAL(s.ops->member_add(s.st, g, a), 0);
+  CU_ASSERT_EQUAL(s.ops->member_add(s.st, g, b), 0);
+  mc_store_msg m[3] = {
+      {.sender_id = a, .to_id = b, .client_msg_id = 1, .text = "d1"},
+      {.sender_id = a, .to_id = b, .client_msg_id = 2, .text = "d2"},
+      {.sender_id = a, .group_id = g, .client_msg_id = 3, .text = "g1"},
+  };
+  int dup;
+  for (int i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL_FATAL(s.ops->msg_add(s.st, &m[i], 100 + i, &dup), 0);
+  CU_ASSERT_EQUAL(s.ops->delivered(s.st, b, &m[0], 500), 0);
+  mc_store_receipt r[4];
+  size_t n;
+  CU_ASSERT_EQUAL(s.ops->receipts(s.st, a, 0, r, 4, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  uint64_t seq1 = r[0].seq;
+  CU_ASSERT_EQUAL(s.ops->receipt_done(s.st, m[0].id), 0);
+  reopen(t, &s);
+  char hash[16];
+  CU_ASSERT_EQUAL(s.ops->user_find(s.st, "bob", &id, hash, sizeof hash), 0);
+  CU_ASSERT_EQUAL(id, b);
+  CU_ASSERT_STRING_EQUAL(hash, "$h$b");
+  CU_ASSERT_EQUAL(s.ops->group_find(s.st, "dev", &id), 0);
+  CU_ASSERT_EQUAL(id, g);
+  CU_ASSERT_EQUAL(s.ops->member_check(s.st, g, b), 0);
+  mc_store_user groups[4];
+  CU_ASSERT_EQUAL(s.ops->group_list(s.st, "", groups, 4, &n), 0);
+  CU_ASSERT_EQUAL(n, 2); /* MyChat was not created twice */
+  mc_store_msg out[4];
+  CU_ASSERT_EQUAL(s.ops->pending(s.st, b, 0, out, 4, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 2);
+  CU_ASSERT_EQUAL(out[0].id, m[1].id);
+  CU_ASSERT_STRING_EQUAL(out[0].text, "d2");
+  CU_ASSERT_EQUAL(out[1].id, m[2].id);
+  CU_ASSERT_STRING_EQUAL(out[1].group, "dev");
+  CU_ASSERT_EQUAL(out[1].time_ms, 102);
+  /* A resend after the restart is still recognised. */
+  mc_store_msg again = {.sender_id = a, .to_id = b, .client_msg_id = 2};
+  strcpy(again.text, "d2 again");
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &again, 900, &dup), 0);
+  CU_ASSERT_EQUAL(dup, 1);
+  CU_ASSERT_EQUAL(again.id, m[1].id);
+  CU_ASSERT_EQUAL(s.ops->delivered(s.st, b, &m[1], 600), 0);
+  CU_ASSERT_EQUAL(s.ops->receipts(s.st, a, 0, r, 4, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT(r[0].seq > seq1);
+  CU_ASSERT_EQUAL(r[0].delivered_ms, 600);
+
+  /* The file is in WAL mode at the current schema version. */
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open(t->path, &db), SQLITE_OK);
+  CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+                  SQLITE_OK);
+  CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
+  CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(st, 0), "wal");
+  sqlite3_finalize(st);
+  CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL),
+                  SQLITE_OK);
+  CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
+  CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  sqlstore_close(t);
+}
+
+/* Operations between begin and commit are stored together; one failing
+ * operation does not spoil the others; without commit nothing stays. */
+static void test_mc_sqlstore_transactions(void) {
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  mc_sqlstore *ss = t->ss;
+  uint64_t a, b, id;
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(ss), MC_ERR_STATE);
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(ss), 0);
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(ss), MC_ERR_STATE);
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "a", "h", &a), 0);
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "b", "h", &b), 0);
+  mc_store_msg m = {.sender_id = a, .to_id = b + 7, .client_msg_id = 1};
+  strcpy(m.text, "to nobody");
+  int dup;
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), MC_ERR_NOT_FOUND);
+  m.to_id = b;
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "a", "h", &id), MC_ERR_EXISTS);
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(ss), 0);
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(ss), MC_ERR_STATE);
+  /* Refused requests are answers, not store failures to log. */
+  CU_ASSERT_STRING_EQUAL(mc_sqlstore_errmsg(ss), "");
+
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(ss), 0);
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "uncommitted", "h", &id), 0);
+  reopen(t, &s); /* closing rolls the open transaction back */
+  CU_ASSERT_EQUAL(s.ops->user_find(s.st, "b", &id, NULL, 0), 0);
+  CU_ASSERT_EQUAL(s.ops->user_find(s.st, "uncommitted", &id, NULL, 0),
+                  MC_ERR_NOT_FOUND);
+  mc_store_msg out[2];
+  size_t n;
+  CU_ASSERT_EQUAL(s.ops->pending(s.st, b, 0, out, 2, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_STRING_EQUAL(out[0].text, "to nobody");
+  sqlstore_close(t);
+}
+
+/* Open failures say what and where; a newer schema is refused. */
+static void test_mc_sqlstore_open_errors(void) {
+  mc_sqlstore *ss = (mc_sqlstore *)&ss; /* not NULL: open must clear it */
+  char err[256];
+  CU_ASSERT_EQUAL(mc_sqlstore_open("/nonexistent-mc-dir/x.db", &ss, err,
+                                   sizeof err),
+                  MC_ERR_STORAGE);
+  CU_ASSERT_PTR_NULL(ss);
+  CU_ASSERT_STRING_EQUAL(
+      err, "open(/nonexistent-mc-dir/x.db): unable to open database file");
+
+  char path[256];
+  CU_ASSERT_EQUAL_FATAL(tmp_path(path, sizeof path), 0);
+  ss = open_path(path);
+  mc_sqlstore_close(ss);
+  sqlite3 *db;
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+  CU_ASSERT_EQUAL(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL),
+                  SQLITE_OK);
+  sqlite3_close(db);
+  CU_ASSERT_EQUAL(mc_sqlstore_open(path, &ss, err, sizeof err),
+                  MC_ERR_STORAGE);
+  CU_ASSERT_PTR_NULL(ss);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "schema version 99 is newer"));
+  remove_db(path);
+}
+
+#define SQLSTORE_INFO(name) MC_STORE_TEST_INFO(mc_sqlstore, name)
+static CU_TestInfo tests[] = {
+    MC_STORE_CASES(SQLSTORE_INFO)
+    {"reopen", test_mc_sqlstore_reopen},
+    {"transactions", test_mc_sqlstore_transactions},
+    {"open_errors", test_mc_sqlstore_open_errors},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo mc_sqlstore_suite = {.pName = "sqlstore", .pTests = tests};
