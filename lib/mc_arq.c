@@ -27,7 +27,7 @@ void mc_arq_config_default(mc_arq_config *cfg) {
   *cfg = (mc_arq_config){
       .window = 32,
       .queue_max = 1024,
-      .max_retries = 8,
+      .max_retries = 12,
       .initial_rto = 500 * MC_MSEC,
       .min_rto = 200 * MC_MSEC,
       .max_rto = 8 * MC_SEC,
