@@ -286,19 +286,24 @@ static void rtt_sample(mc_arq *a, mc_tstamp r, mc_tstamp ack_delay) {
 }
 
 /* Marks for fast retransmission every in-flight body not acknowledged while
- * three or more higher seqs are selectively acked (RFC 9002's packet
- * threshold), once per timed sending of the body. Such a body is due again:
- * if it has no retransmission left, the stream gives up. Walks the flight
- * from the top, counting the SACKed bodies above. */
+ * three or more higher seqs sent no earlier than its latest sending are
+ * selectively acked (RFC 9002's packet threshold, counted as RACK does:
+ * only what was sent after it proves this sending lost, so a body just
+ * resent by a timeout is not fast-resent at once on old news), once per
+ * timed sending of the body. Such a body is due again: if it has no
+ * retransmission left, the stream gives up. The flight is at most a
+ * window, so the quadratic walk is bounded. */
 static void detect_fast(mc_arq *a) {
-  uint32_t above = 0;
-  for (uint64_t s = a->snd_sent; s-- > a->snd_una;) {
+  for (uint64_t s = a->snd_una; s < a->snd_sent; s++) {
     mc__arq_out *o = out_slot(a, s);
-    if (o->sacked) {
-      above++;
+    if (o->sacked || !o->fast_ok || o->retx != MC__ARQ_RETX_NONE)
       continue;
+    uint32_t above = 0;
+    for (uint64_t h = s + 1; h < a->snd_sent && above < 3; h++) {
+      const mc__arq_out *p = out_slot(a, h);
+      above += p->sacked && p->last_sent >= o->last_sent;
     }
-    if (above < 3 || !o->fast_ok || o->retx != MC__ARQ_RETX_NONE)
+    if (above < 3)
       continue;
     if (o->tx_count > a->cfg.max_retries) {
       a->gave_up = 1;
