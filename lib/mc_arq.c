@@ -156,9 +156,13 @@ int mc_arq_submit(mc_arq *a, const uint8_t *body, size_t len, uint64_t tag,
   return 0;
 }
 
-/* The retransmission timeout with backoff applied. */
+/* The retransmission timeout with backoff applied, at most max_rto (or
+ * rto, if that is larger): a chat cannot wait minutes after a few losses in
+ * a row, and a dead peer is found by the session timeout, not here. */
 static mc_tstamp backed_off_rto(const mc_arq *a) {
-  return a->rto << a->backoff;
+  mc_tstamp t = a->rto << a->backoff;
+  mc_tstamp cap = a->cfg.max_rto > a->rto ? a->cfg.max_rto : a->rto;
+  return t < cap ? t : cap;
 }
 
 static mc_tstamp add_sat(mc_tstamp t, mc_tstamp d) {

@@ -36,7 +36,8 @@
  *   / 8, rounded down). rto = srtt + max(4 rttvar, 1 ms) + max_ack_delay,
  *   clamped to [min_rto, max_rto]; initial_rto before any sample.
  * - Retransmission timeout: a body not selectively acked is due again at
- *   last_sent + (rto << backoff) (the backed-off value is not clamped again).
+ *   last_sent + min(rto << backoff, max_rto) (a few losses in a row must
+ *   not stall a chat for minutes; dead peers are found by session timeouts).
  *   Each timeout (one or more bodies found due by one mc_arq_next_tx call;
  *   they are all resent) increases backoff by 1, at most to 6; any ack that
  *   newly acknowledges a body resets backoff to 0.
@@ -276,13 +277,13 @@ void mc_arq_fill_ack(mc_arq *a, Mychat__Ack *ack, Mychat__AckRange *range_bufs,
  * - 0 (any |now| is past it) when mc_arq_next_tx has something to send
  *   already: a pending retransmission or a new body that fits in the window;
  * - otherwise the earliest of the owed ack's deadline and, for each body in
- *   flight not selectively acked, last_sent + (rto << backoff) (after giving
+ *   flight not selectively acked, last_sent + min(rto << backoff, max_rto) (after giving
  *   up, only the ack deadline counts);
  * - MC_TSTAMP_NEVER when there is neither.
  * Before that time mc_arq_next_tx returns 0 and mc_arq_ack_due 0. */
 mc_tstamp mc_arq_expiry(const mc_arq *a);
 
-/* Return the current retransmission timeout (rto << backoff) and the
+/* Return the current retransmission timeout (min(rto << backoff, max_rto)) and the
  * smoothed RTT (0 before the first sample), in microseconds. */
 mc_tstamp mc_arq_rto(const mc_arq *a);
 mc_tstamp mc_arq_srtt(const mc_arq *a);
