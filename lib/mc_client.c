@@ -321,7 +321,7 @@ static void established(mc_client *c, const Mychat__Welcome *w,
   c->state = MC_CLIENT_ESTABLISHED;
   c->id.session_id = w->session_id;
   memcpy(c->id.token, w->token.data, MC_TOKEN_LEN);
-  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 10000;
+  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 5000;
   c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms : 30000;
   c->last_sent = c->last_heard = now;
   c->last_ping = 0;
