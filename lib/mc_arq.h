@@ -5,7 +5,7 @@
  * receive stream (reordering and duplicate suppression) for one peer. It does
  * no I/O: the session layer hands it bodies and acks, and asks it what to
  * transmit and when. The algorithm is PROTOCOL.md's section "Reliability"
- * (MC-20 .. MC-34); in short:
+ * (MC-70 .. MC-93); in short:
  *
  * - Sequence numbers are uint32, start at 1 in each direction, and grow by
  *   one per reliable body. Seq 0 marks an unreliable datagram.

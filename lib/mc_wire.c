@@ -76,11 +76,14 @@ int mc__wire_submit(mc_arq *arq, const Mychat__Envelope *env, uint64_t tag,
 }
 
 int mc__wire_single(const Mychat__Envelope *env, uint64_t session_id,
-                    size_t limit, uint8_t *buf, size_t *len) {
+                    const ProtobufCBinaryData *token, size_t limit,
+                    uint8_t *buf, size_t *len) {
   Mychat__Envelope hdr = MYCHAT__ENVELOPE__INIT;
   uint8_t body[MC_DATAGRAM_MAX];
   size_t blen;
   hdr.session_id = session_id;
+  if (token != NULL)
+    hdr.token = *token;
   int rv = mc_codec_encode_body(env, body, sizeof body, &blen);
   if (rv < 0)
     return rv;
