@@ -15,6 +15,7 @@
  * anything of the batch is sent: clients retransmit to the restarted
  * server.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -88,6 +89,9 @@ static void usage(FILE *f) {
           "  --keepalive-ms N  keepalive interval told to clients "
           "(default 10000)\n"
           "  --timeout-ms N    silence that ends a session (default 30000)\n"
+          "  --rate-burst N    login attempts per host and per name at once\n"
+          "                    (default 5)\n"
+          "  --rate-refill-ms N  one attempt back every N ms (default 2000)\n"
           "  -h, --help        show this help\n"
           "  --version         show the version\n");
 }
@@ -116,7 +120,10 @@ static unsigned long parse_num(const char *flag, const char *s,
 }
 
 static void parse_args(int argc, char **argv, options *o) {
-  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_MAXS, O_KA, O_TO, O_VER };
+  enum {
+    O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_MAXS, O_KA, O_TO, O_BURST,
+    O_REFILL, O_VER
+  };
   static const struct option longopts[] = {
       {"host", required_argument, NULL, O_HOST},
       {"port", required_argument, NULL, O_PORT},
@@ -126,6 +133,8 @@ static void parse_args(int argc, char **argv, options *o) {
       {"max-sessions", required_argument, NULL, O_MAXS},
       {"keepalive-ms", required_argument, NULL, O_KA},
       {"timeout-ms", required_argument, NULL, O_TO},
+      {"rate-burst", required_argument, NULL, O_BURST},
+      {"rate-refill-ms", required_argument, NULL, O_REFILL},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, O_VER},
       {NULL, 0, NULL, 0}};
@@ -158,6 +167,13 @@ static void parse_args(int argc, char **argv, options *o) {
     case O_TO:
       o->cfg.session_timeout_ms =
           (uint32_t)parse_num("--timeout-ms", optarg, 200, 86400000);
+      break;
+    case O_BURST:
+      o->cfg.rate_burst = (uint32_t)parse_num("--rate-burst", optarg, 1, 1000000);
+      break;
+    case O_REFILL:
+      o->cfg.rate_refill_ms =
+          (uint32_t)parse_num("--rate-refill-ms", optarg, 1, 3600000);
       break;
     case 'h': usage(stdout); exit(0);
     case O_VER: printf(PROG " " VERSION "\n"); exit(0);
@@ -192,11 +208,49 @@ static const char *code_name(int code) {
   return v ? v->name : "UNKNOWN";
 }
 
+/* The core keys rate limits on an address's host part, so a peer is given
+ * to it as IP + port (mc_addr_set_ip); an IPv6 scope id, needed to answer a
+ * link-local peer, rides after the port. */
+static void addr_from_sockaddr(mc_addr *a, const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    mc_addr_set_ip(a, &in6->sin6_addr, 16, ntohs(in6->sin6_port));
+    if (in6->sin6_scope_id != 0) {
+      memcpy(a->bytes + a->len, &in6->sin6_scope_id, sizeof(uint32_t));
+      a->len += sizeof(uint32_t);
+    }
+  } else {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    mc_addr_set_ip(a, &in->sin_addr, 4, ntohs(in->sin_port));
+  }
+}
+
+/* The inverse of addr_from_sockaddr(). Returns the sockaddr's length. */
+static socklen_t addr_to_sockaddr(const mc_addr *a,
+                                  struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  uint16_t port = (uint16_t)(a->bytes[a->host_len] << 8 |
+                             a->bytes[a->host_len + 1]);
+  if (a->host_len == 16) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, a->bytes, 16);
+    in6->sin6_port = htons(port);
+    if (a->len == 16 + 2 + sizeof(uint32_t))
+      memcpy(&in6->sin6_scope_id, a->bytes + 18, sizeof(uint32_t));
+    return sizeof *in6;
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  in->sin_family = AF_INET;
+  memcpy(&in->sin_addr, a->bytes, 4);
+  in->sin_port = htons(port);
+  return sizeof *in;
+}
+
 static const char *addr_format(const mc_addr *a, char *buf, size_t cap) {
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  memcpy(&ss, a->bytes, a->len);
-  return mc_udp_format((const struct sockaddr *)&ss, a->len, buf, cap);
+  socklen_t len = addr_to_sockaddr(a, &ss);
+  return mc_udp_format((const struct sockaddr *)&ss, len, buf, cap);
 }
 
 /* One request-log line: time, peer, user, session, type, result, detail. */
@@ -267,11 +321,10 @@ static void flush_tx(app *a) {
     size_t len;
     while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, a->tx_buf[n],
                                           sizeof a->tx_buf[n], &len)) {
-      memset(&a->tx_to[n], 0, sizeof a->tx_to[n]);
-      memcpy(&a->tx_to[n], to.bytes, to.len);
+      socklen_t tolen = addr_to_sockaddr(&to, &a->tx_to[n]);
       a->tx_iov[n] = (struct iovec){.iov_base = a->tx_buf[n], .iov_len = len};
       a->tx_msg[n] = (struct mmsghdr){
-          .msg_hdr = {.msg_name = &a->tx_to[n], .msg_namelen = to.len,
+          .msg_hdr = {.msg_name = &a->tx_to[n], .msg_namelen = tolen,
                       .msg_iov = &a->tx_iov[n], .msg_iovlen = 1}};
       n++;
     }
@@ -323,7 +376,7 @@ static void on_socket(app *a) {
       continue;
     }
     mc_addr from;
-    mc_addr_set(&from, &a->rx_from[i], h->msg_namelen);
+    addr_from_sockaddr(&from, &a->rx_from[i]);
     mc_server_recv(a->srv, &from, a->rx_buf + (size_t)i * RX_MAX,
                    a->rx_msg[i].msg_len, now);
   }
