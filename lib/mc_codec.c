@@ -308,9 +308,8 @@ static int has_unknown_body(const Mychat__Envelope *env) {
   return 0;
 }
 
-int mc_codec_validate(const Mychat__Envelope *env) {
-  if (env == NULL)
-    return MC_ERR_INVAL;
+/* The checks of PROTOCOL.md section 4.1 that need the unpacked envelope. */
+static int check_header(const Mychat__Envelope *env) {
   if (env->token.len != 0 && env->token.len != MC_TOKEN_LEN)
     return MC_ERR_BAD_FIELD;
   int rc;
@@ -321,13 +320,34 @@ int mc_codec_validate(const Mychat__Envelope *env) {
    * known messages are ignored, so messages may grow. */
   if (has_unknown_body(env))
     return MC_ERR_NO_BODY;
+  if (env->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET && env->seq > 0)
+    return MC_ERR_NO_BODY;
+  return 0;
+}
+
+int mc_codec_check_class(const Mychat__Envelope *env) {
   mc_body_class cls = mc_codec_body_class(env->body_case);
   if (cls == MC_BODY_NONE)
-    return env->seq > 0 ? MC_ERR_NO_BODY : 0;
+    return 0;
   int reliable = cls == MC_BODY_REQUEST || cls == MC_BODY_PUSH;
-  if (reliable != (env->seq > 0))
-    return MC_ERR_BAD_FIELD;
+  return reliable == (env->seq > 0) ? 0 : MC_ERR_BAD_FIELD;
+}
+
+int mc_codec_validate_body(const Mychat__Envelope *env) {
+  if (env == NULL)
+    return MC_ERR_INVAL;
+  if (env->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET)
+    return 0;
   return check_body(env);
+}
+
+int mc_codec_validate(const Mychat__Envelope *env) {
+  if (env == NULL)
+    return MC_ERR_INVAL;
+  int rc = check_header(env);
+  if (!rc)
+    rc = mc_codec_check_class(env);
+  return rc ? rc : mc_codec_validate_body(env);
 }
 
 /* Reads a base-128 varint at |*p| (before |end|) into |*v| and advances |*p|.
@@ -421,7 +441,7 @@ static void track_free(void *data, void *p) {
   free(p);
 }
 
-int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
   if (out == NULL)
     return MC_ERR_INVAL;
   *out = NULL;
@@ -435,15 +455,29 @@ int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
   Mychat__Envelope *env = mychat__envelope__unpack(&alloc, pb_len, pb);
   if (env == NULL)
     return oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
-  rc = mc_codec_validate(env);
+  rc = check_wire(&mychat__envelope__descriptor, pb, pb + pb_len);
   if (!rc)
-    rc = check_wire(&mychat__envelope__descriptor, pb, pb + pb_len);
+    rc = check_header(env);
   if (rc) {
     mc_codec_free(env);
     return rc;
   }
   *out = env;
   return 0;
+}
+
+int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  int rc = mc_codec_unpack(dgram, len, out);
+  if (rc)
+    return rc;
+  rc = mc_codec_check_class(*out);
+  if (!rc)
+    rc = mc_codec_validate_body(*out);
+  if (rc) {
+    mc_codec_free(*out);
+    *out = NULL;
+  }
+  return rc;
 }
 
 void mc_codec_free(Mychat__Envelope *env) {

@@ -84,6 +84,25 @@ int mc_codec_check_prefix(const uint8_t *dgram, size_t len);
  * mc_codec_validate(). */
 int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
 
+/* The first half of mc_codec_decode(): the checks of PROTOCOL.md section
+ * 4.1 only (prefix, protobuf, NUL bytes in strings, field numbers, token
+ * length, Ack ranges, unknown body, seq > 0 without a body), leaving the
+ * body class and body fields to mc_codec_check_class() and
+ * mc_codec_validate_body(). A server uses it so that a request with a bad
+ * field can still be acknowledged and answered in its session (MC-27).
+ * Returns 0 (|*out| owned by the caller), or the errors of
+ * mc_codec_decode() other than the class and body-field ones. */
+int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
+
+/* Returns 0 when |env|'s seq suits its body's class (reliable bodies have
+ * seq > 0, others seq 0), else MC_ERR_BAD_FIELD. */
+int mc_codec_check_class(const Mychat__Envelope *env);
+
+/* Validates the fields of |env|'s body (PROTOCOL.md section 4.2), the last
+ * part of mc_codec_validate(). Returns 0, MC_ERR_INVAL for NULL, or the
+ * body errors listed for mc_codec_validate(). */
+int mc_codec_validate_body(const Mychat__Envelope *env);
+
 /* Validates an already-unpacked envelope (the checks mc_codec_decode makes
  * after parsing): token length, Ack ranges, seq against the body's class,
  * and every field of the body (PROTOCOL.md, "Validation on decode").

@@ -63,6 +63,7 @@ typedef struct sess {
 
   int pong_owed;
   uint64_t pong_time;
+  int failed;                  /* a body could not be queued: end it */
   uint32_t mark;               /* presence fan-out generation */
 
   size_t heap_idx;             /* SIZE_MAX when not in the heap */
@@ -174,6 +175,32 @@ static void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
                        .code = code,
                        .detail = detail ? detail : ""};
   srv->cb.log(srv->cb.user_data, &rec);
+}
+
+Mychat__ErrorCode mc_server_wire_code(int err) {
+  switch (err) {
+  case MC_ERR_DECODE:
+  case MC_ERR_NO_BODY:
+  case MC_ERR_MISSING_FIELD:
+  case MC_ERR_BAD_FIELD:
+  case MC_ERR_INVAL:
+    return MYCHAT__ERROR_CODE__MALFORMED;
+  case MC_ERR_BAD_NAME:
+    return MYCHAT__ERROR_CODE__BAD_NAME;
+  case MC_ERR_BAD_PASSWORD:
+    return MYCHAT__ERROR_CODE__BAD_PASSWORD;
+  case MC_ERR_BAD_UTF8:
+    return MYCHAT__ERROR_CODE__BAD_UTF8;
+  case MC_ERR_TEXT_TOO_LONG:
+    return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
+  case MC_ERR_STATE:
+  case MC_ERR_WRONG_DIRECTION:
+    return MYCHAT__ERROR_CODE__BAD_REQUEST;
+  case MC_ERR_AUTH:
+    return MYCHAT__ERROR_CODE__AUTH_FAILED;
+  default:
+    return MYCHAT__ERROR_CODE__INTERNAL;
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -368,13 +395,15 @@ static int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
                        const push_rec *r) {
   static const push_rec other = {.kind = REC_OTHER};
   int rv = mc__wire_submit(&s->arq, env, 0, NULL);
+  if (rv == 0)
+    rv = rec_push(s, r ? r : &other);
+  /* A session whose queue is full (or memory short) cannot keep its
+   * promise of a reply or a push; poll_tx ends it, outside whatever loop
+   * this call sits in (MC-132). */
   if (rv < 0)
-    return rv;
-  rv = rec_push(s, r ? r : &other);
-  if (rv < 0)
-    return rv;
+    s->failed = 1;
   make_ready(srv, s);
-  return 0;
+  return rv;
 }
 
 static void reply_result(mc_server *srv, sess *s, uint32_t req_seq,
@@ -797,7 +826,7 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
     return;
   }
   /* 3. Fields. */
-  int rv = mc_codec_validate(env);
+  int rv = mc_codec_validate_body(env);
   if (rv < 0) {
     code = mc_server_wire_code(rv);
     send_error(srv, from, 0, NULL, code, mc_strerror(rv), nonce, len);
@@ -999,54 +1028,75 @@ static Mychat__ErrorCode do_list(mc_server *srv, sess *s, uint32_t seq,
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
+static Mychat__ErrorCode too_many_groups(char *why, size_t wlen) {
+  snprintf(why, wlen, "you are in %d groups already", MC_GROUPS_PER_USER_MAX);
+  return MYCHAT__ERROR_CODE__TOO_MANY_GROUPS;
+}
+
+/* CreateGroup, JoinGroup, LeaveGroup, with their checks in the order of
+ * MC-102 .. MC-104. */
 static Mychat__ErrorCode do_group(mc_server *srv, sess *s,
                                   Mychat__Envelope__BodyCase bc,
                                   const char *name, char *why, size_t wlen) {
+  const mc_store_ops *o = srv->store.ops;
   uint64_t gid;
-  int rv;
+  int rv = o->group_find(srv->store.st, name, &gid);
+  if (rv < 0 && rv != MC_ERR_NOT_FOUND)
+    return MYCHAT__ERROR_CODE__INTERNAL;
   if (bc == MYCHAT__ENVELOPE__BODY_CREATE_GROUP) {
-    if (s->n_groups >= MC_GROUPS_PER_USER_MAX) {
-      snprintf(why, wlen, "you are in %d groups already",
-               MC_GROUPS_PER_USER_MAX);
-      return MYCHAT__ERROR_CODE__TOO_MANY_GROUPS;
-    }
-    rv = srv->store.ops->group_add(srv->store.st, name, &gid);
-    if (rv < 0) {
+    if (rv == 0) {
       snprintf(why, wlen, "group '%s' exists", name);
-      return store_code(rv, MYCHAT__ERROR_CODE__INTERNAL,
-                        MYCHAT__ERROR_CODE__GROUP_EXISTS);
+      return MYCHAT__ERROR_CODE__GROUP_EXISTS;
     }
-  } else {
-    rv = srv->store.ops->group_find(srv->store.st, name, &gid);
-    if (rv < 0) {
-      snprintf(why, wlen, "no group '%s'", name);
-      return store_code(rv, MYCHAT__ERROR_CODE__NO_SUCH_GROUP,
-                        MYCHAT__ERROR_CODE__INTERNAL);
-    }
+    if (s->n_groups >= MC_GROUPS_PER_USER_MAX)
+      return too_many_groups(why, wlen);
+    if (o->group_add(srv->store.st, name, &gid) < 0 ||
+        o->member_add(srv->store.st, gid, s->user_id) < 0 ||
+        sess_join_group(srv, s, gid) < 0)
+      return MYCHAT__ERROR_CODE__INTERNAL;
+    return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
+  if (rv == MC_ERR_NOT_FOUND) {
+    snprintf(why, wlen, "no group '%s'", name);
+    return MYCHAT__ERROR_CODE__NO_SUCH_GROUP;
+  }
+  int member = o->member_check(srv->store.st, gid, s->user_id);
+  if (member < 0 && member != MC_ERR_NOT_FOUND)
+    return MYCHAT__ERROR_CODE__INTERNAL;
   if (bc == MYCHAT__ENVELOPE__BODY_LEAVE_GROUP) {
-    rv = srv->store.ops->member_del(srv->store.st, gid, s->user_id);
-    if (rv < 0) {
+    if (member != 0) {
       snprintf(why, wlen, "you are not in '%s'", name);
-      return store_code(rv, MYCHAT__ERROR_CODE__NOT_MEMBER,
-                        MYCHAT__ERROR_CODE__INTERNAL);
+      return MYCHAT__ERROR_CODE__NOT_MEMBER;
     }
+    if (o->member_del(srv->store.st, gid, s->user_id) < 0)
+      return MYCHAT__ERROR_CODE__INTERNAL;
     sess_leave_group(srv, s, gid);
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
-  if (s->n_groups >= MC_GROUPS_PER_USER_MAX) {
-    snprintf(why, wlen, "you are in %d groups already",
-             MC_GROUPS_PER_USER_MAX);
-    return MYCHAT__ERROR_CODE__TOO_MANY_GROUPS;
-  }
-  rv = srv->store.ops->member_add(srv->store.st, gid, s->user_id);
-  if (rv < 0) {
+  if (member == 0) {
     snprintf(why, wlen, "you are in '%s' already", name);
-    return store_code(rv, MYCHAT__ERROR_CODE__INTERNAL,
-                      MYCHAT__ERROR_CODE__ALREADY_MEMBER);
+    return MYCHAT__ERROR_CODE__ALREADY_MEMBER;
   }
-  if (sess_join_group(srv, s, gid) < 0)
+  if (s->n_groups >= MC_GROUPS_PER_USER_MAX)
+    return too_many_groups(why, wlen);
+  if (o->member_add(srv->store.st, gid, s->user_id) < 0 ||
+      sess_join_group(srv, s, gid) < 0)
     return MYCHAT__ERROR_CODE__INTERNAL;
+  return MYCHAT__ERROR_CODE__ERROR_NONE;
+}
+
+/* The "sent" confirmation of stored message |m|. */
+static Mychat__ErrorCode send_sent(mc_server *srv, sess *s, uint32_t seq,
+                                   const mc_store_msg *m) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Sent sent = MYCHAT__SENT__INIT;
+  sent.request_seq = seq;
+  sent.client_msg_id = m->client_msg_id;
+  sent.message_id = m->id;
+  sent.server_time_ms = m->time_ms;
+  env.body_case = MYCHAT__ENVELOPE__BODY_SENT;
+  env.sent = &sent;
+  sess_submit(srv, s, &env, NULL);
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
@@ -1055,11 +1105,18 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
                                  char *why, size_t wlen) {
   mc_store_msg m;
   memset(&m, 0, sizeof m);
+  /* A resend of a stored message is confirmed again before anything else
+   * is checked: it may come after the sender left the group (MC-107). */
+  int rv = srv->store.ops->msg_find(srv->store.st, s->user_id,
+                                    sm->client_msg_id, &m);
+  if (rv == 0)
+    return send_sent(srv, s, seq, &m);
+  if (rv != MC_ERR_NOT_FOUND)
+    return MYCHAT__ERROR_CODE__INTERNAL;
   m.sender_id = s->user_id;
   snprintf(m.sender, sizeof m.sender, "%s", s->name);
   m.client_msg_id = sm->client_msg_id;
   snprintf(m.text, sizeof m.text, "%s", sm->text);
-  int rv;
   if (sm->to_case == MYCHAT__SEND_MESSAGE__TO_USER) {
     rv = srv->store.ops->user_find(srv->store.st, sm->user, &m.to_id, NULL, 0);
     if (rv < 0) {
@@ -1089,15 +1146,7 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
     snprintf(why, wlen, "the message could not be stored");
     return MYCHAT__ERROR_CODE__INTERNAL;
   }
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__Sent sent = MYCHAT__SENT__INIT;
-  sent.request_seq = seq;
-  sent.client_msg_id = m.client_msg_id;
-  sent.message_id = m.id;
-  sent.server_time_ms = m.time_ms;
-  env.body_case = MYCHAT__ENVELOPE__BODY_SENT;
-  env.sent = &sent;
-  sess_submit(srv, s, &env, NULL);
+  send_sent(srv, s, seq, &m);
   if (dup)
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   srv->stats.messages_stored++;
@@ -1125,6 +1174,19 @@ static void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
 
   if (s->state != SESS_ESTABLISHED)
     return; /* logged out: acked, not acted on */
+  int rv = MC_OK;
+  if (mc_codec_body_class(env->body_case) != MC_BODY_REQUEST) {
+    code = MYCHAT__ERROR_CODE__BAD_REQUEST;
+    snprintf(why, sizeof why, "'%s' is not a client request", type);
+  } else if ((rv = mc_codec_validate_body(env)) < 0) {
+    code = mc_server_wire_code(rv);
+    snprintf(why, sizeof why, "%s", mc_strerror(rv));
+  }
+  if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
+    reply_result(srv, s, env->seq, code, why);
+    slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+    return;
+  }
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_LOGOUT:
     reply_result(srv, s, env->seq, code, "bye");
@@ -1151,9 +1213,7 @@ static void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
     code = do_send(srv, s, env->seq, env->send, now, why, sizeof why);
     answered = code == MYCHAT__ERROR_CODE__ERROR_NONE;
     break;
-  default:
-    code = MYCHAT__ERROR_CODE__BAD_REQUEST;
-    snprintf(why, sizeof why, "'%s' is not a client request", type);
+  default: /* every request class body is handled above */
     break;
   }
   if (!answered)
@@ -1207,6 +1267,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
                    size_t len, mc_tstamp now) {
   srv->stats.rx_datagrams++;
   srv->stats.rx_bytes += len;
+  /* The steps of PROTOCOL.md section 4.3, in order. */
   int rv = mc_codec_check_prefix(dgram, len);
   if (rv < 0) {
     /* Maybe not MyChat at all: answering could reflect traffic anywhere. */
@@ -1214,36 +1275,30 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv;
   }
   Mychat__Envelope *env = NULL;
-  rv = mc_codec_decode(dgram, len, &env);
+  rv = mc_codec_unpack(dgram, len, &env);
   if (rv < 0) {
     srv->stats.rx_malformed++;
-    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED, mc_strerror(rv), 0,
-               len);
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
+               mc_strerror(rv), 0, len);
     slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
          mc_strerror(rv));
     return rv;
   }
-  if (env->session_id == 0) {
-    if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
-        env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
-      handle_handshake(srv, from, env, len, now);
-      rv = 0;
-    } else {
-      srv->stats.rx_bad_session++;
-      send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-                 "log in first", 0, len);
-      rv = MC_ERR_AUTH;
-    }
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
+      env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
+    handle_handshake(srv, from, env, len, now);
     mc_codec_free(env);
-    return rv;
+    return 0;
   }
-  sess *s = mc__map_get(&srv->by_id, env->session_id);
+  sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
       !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
     send_error(srv, from, env->session_id, &env->token,
                MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-               "unknown session or wrong token; log in again", 0, len);
+               env->session_id ? "unknown session or wrong token; log in again"
+                               : "log in first",
+               0, len);
     mc_codec_free(env);
     return MC_ERR_AUTH;
   }
@@ -1251,18 +1306,23 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   if (!addr_eq(&s->addr, from))
     s->addr = *from;
   s->last_heard = now;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
-    s->pong_owed = 1;
-    s->pong_time = env->ping->time_us;
+  if (env->seq == 0 && env->body_case != MYCHAT__ENVELOPE__BODY__NOT_SET) {
+    if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
+      s->pong_owed = 1;
+      s->pong_time = env->ping->time_us;
+    } else {
+      ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
+      send_error(srv, from, s->id, &tok, MYCHAT__ERROR_CODE__BAD_REQUEST,
+                 "this body is not sent unreliably by a client", 0,
+                 MC_DATAGRAM_MAX);
+    }
   }
   int taken = 0;
   rv = mc__wire_take(&s->arq, env, now, &taken);
   if (!taken)
     mc_codec_free(env);
-  if (rv < 0) {
-    srv->stats.rx_malformed++;
-    return rv;
-  }
+  if (rv < 0)
+    srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
   handle_acked(srv, s, now);
   Mychat__Envelope *req;
   /* A logout inside handle_request leaves |s| lingering (its Result is
@@ -1295,6 +1355,13 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
   }
   while (srv->ready_head != NULL) {
     sess *s = srv->ready_head;
+    if (s->failed) {
+      ready_remove(srv, s);
+      srv->stats.sessions_gave_up++;
+      sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "send queue full", 0,
+               now);
+      continue;
+    }
     Mychat__Envelope pong_env = MYCHAT__ENVELOPE__INIT;
     Mychat__Pong pong = MYCHAT__PONG__INIT;
     if (s->pong_owed) {

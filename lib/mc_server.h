@@ -135,6 +135,13 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now);
 
 const mc_server_stats *mc_server_get_stats(const mc_server *srv);
 
+/* The wire ErrorCode for library error |err| where the answer does not
+ * depend on context (PROTOCOL.md MC-130): the decode and validation errors
+ * map to MALFORMED or to the code of the same name, STATE and
+ * WRONG_DIRECTION to BAD_REQUEST, AUTH to AUTH_FAILED, anything else to
+ * INTERNAL. */
+Mychat__ErrorCode mc_server_wire_code(int err);
+
 /* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them
  * naming the host. */
 void mc_addr_set(mc_addr *a, const void *bytes, size_t len);

@@ -96,16 +96,14 @@ int mc__wire_single(const Mychat__Envelope *env, uint64_t session_id,
 int mc__wire_take(mc_arq *arq, Mychat__Envelope *env, mc_tstamp now,
                   int *taken) {
   *taken = 0;
-  if (env->ack != NULL) {
-    int rv = mc_arq_on_ack(arq, env->ack, now);
-    if (rv < 0)
-      return rv;
-  }
+  /* A bad ack is ignored as a whole, but the body beside it still counts
+   * (MC-83). */
+  int ack_rv = env->ack != NULL ? mc_arq_on_ack(arq, env->ack, now) : 0;
   if (env->seq > 0) {
     int rv = mc_arq_on_data(arq, env->seq, env, now);
     if (rv < 0)
       return rv;
     *taken = rv == 1;
   }
-  return 0;
+  return ack_rv;
 }

@@ -54,7 +54,7 @@ int mc__wire_single(const Mychat__Envelope *env, uint64_t session_id,
 /* Takes a decoded envelope |env| that arrived in a session: applies its ack
  * and, for a reliable body, hands it to the receive stream, which then owns
  * it (*taken set to 1). Returns 0, or MC_ERR_BAD_FIELD for an ack the
- * stream rejects (the datagram is then ignored as a whole). */
+ * stream rejects (the ack alone is ignored; the body is still taken). */
 int mc__wire_take(mc_arq *arq, Mychat__Envelope *env, mc_tstamp now,
                   int *taken);
 
