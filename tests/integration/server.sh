@@ -193,16 +193,46 @@ t_rate_limit() {
     probe --user alice --password wrong-pw >> "$T/r_out"
   done
   [ "$(lines "$T/r_out" "^connect-failed AUTH_FAILED")" -ge 1 ] &&
-    grep -q "^connect-failed RATE_LIMITED" "$T/r_out"
+    grep -q "^connect-failed RATE_LIMITED" "$T/r_out" || return 1
+  # Back to a server the next tests can log in to at will.
+  stop_server
+  start_server $FLAGS
 }
 
 t_sigterm() {
+  # A client still connected hears that the server is going away.
+  probe --user alice --expect-messages 1 > "$T/s_alice" &
+  alice=$!
+  wait_for "$T/s_alice" "^connected" || return 1
   pid=$SRV_PID
   kill -TERM "$pid" && wait "$pid"
   rc=$?
   SRV_PID=
+  wait "$alice"
   [ "$rc" -eq 0 ] && grep -q "^--> \[MyChat server is now offline\]\$" \
-    "$T/server.out"
+    "$T/server.out" && grep -q "^closed SHUTTING_DOWN" "$T/s_alice"
+}
+
+t_ipv6() {
+  timeout 10 "$SERVER" --host ::1 --port 0 --db "$T/v6.db" --hash-cost min \
+    --log "$T/v6.log" < /dev/null > "$T/v6.out" 2>&1 &
+  pid=$!
+  if ! wait_for "$T/v6.out" "now online"; then
+    kill "$pid" 2>/dev/null
+    wait "$pid"
+    # A host without IPv6 loopback cannot run this test.
+    grep -q "Cannot assign requested address\|Address family not supported" \
+      "$T/v6.out"
+    return $?
+  fi
+  port=$(sed -n 's/.*now online\] \[::1\]:\([0-9]*\)$/\1/p' "$T/v6.out")
+  timeout 30 "$B/mc-probe" --server "[::1]:$port" --timeout 20 --user v6user \
+    --register --list-users --junk 20 > "$T/v6.probe"
+  rc=$?
+  kill -TERM "$pid" && wait "$pid" && [ "$rc" -eq 0 ] &&
+    grep -q "^list v6user(online)" "$T/v6.probe" &&
+    grep -q "^raw junk: sent 20 answered [0-9]* violations 0\$" "$T/v6.probe" &&
+    grep -q "Z \[::1\]:[0-9]* v6user [0-9a-f]* register OK" "$T/v6.log"
 }
 
 t_console_e() {
@@ -239,6 +269,7 @@ check "hostile datagrams bounded while chat goes on" t_hostile_traffic
 check "request log lines" t_request_log
 check "login rate limit" t_rate_limit
 check "SIGTERM shuts down cleanly" t_sigterm
+check "IPv6 loopback" t_ipv6
 check "E on the console shuts down cleanly" t_console_e
 check "EOF on stdin does not shut down" t_stdin_eof_keeps_running
 finish
