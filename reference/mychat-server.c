@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 
 #include "mc_authpool.h"
 #include "mc_error.h"
+#include "mc_names.h"
 #include "mc_server.h"
 #include "mc_sqlstore.h"
 #include "mc_udp.h"
@@ -103,41 +105,54 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
   exit(2);
 }
 
-/* A whole decimal number in [min, max], or a usage error naming |flag|. */
-static unsigned long parse_num(const char *flag, const char *s,
+/* A whole decimal number in [min, max], or a usage error naming flag
+ * --|name|. */
+static unsigned long parse_num(const char *name, const char *s,
                                unsigned long min, unsigned long max) {
   char *end;
   errno = 0;
   unsigned long v = strtoul(s, &end, 10);
   if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min ||
       v > max) {
-    fprintf(stderr, PROG ": %s: '%s' is not a number from %lu to %lu\n",
-            flag, s, min, max);
+    fprintf(stderr, PROG ": --%s: '%s' is not a number from %lu to %lu\n",
+            name, s, min, max);
     fprintf(stderr, "Try '" PROG " --help' for usage.\n");
     exit(2);
   }
   return v;
 }
 
+/* The flags that set a uint32_t field of mc_server_config, in the order
+ * of their getopt values O_NUM, O_NUM + 1, ... */
+static const struct {
+  const char *name;
+  size_t offset;                 /* of the field in mc_server_config */
+  unsigned long min, max;
+} num_flags[] = {
+    {"max-sessions", offsetof(mc_server_config, max_sessions), 1, 10000000},
+    {"keepalive-ms", offsetof(mc_server_config, keepalive_ms), 100, 3600000},
+    {"timeout-ms", offsetof(mc_server_config, session_timeout_ms), 200,
+     86400000},
+    {"rate-burst", offsetof(mc_server_config, rate_burst), 1, 1000000},
+    {"rate-refill-ms", offsetof(mc_server_config, rate_refill_ms), 1,
+     3600000},
+};
+#define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
+
 static void parse_args(int argc, char **argv, options *o) {
-  enum {
-    O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_MAXS, O_KA, O_TO, O_BURST,
-    O_REFILL, O_VER
-  };
-  static const struct option longopts[] = {
+  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_VER, O_NUM };
+  struct option longopts[] = {
       {"host", required_argument, NULL, O_HOST},
       {"port", required_argument, NULL, O_PORT},
       {"db", required_argument, NULL, O_DB},
       {"log", required_argument, NULL, O_LOG},
       {"hash-cost", required_argument, NULL, O_COST},
-      {"max-sessions", required_argument, NULL, O_MAXS},
-      {"keepalive-ms", required_argument, NULL, O_KA},
-      {"timeout-ms", required_argument, NULL, O_TO},
-      {"rate-burst", required_argument, NULL, O_BURST},
-      {"rate-refill-ms", required_argument, NULL, O_REFILL},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, O_VER},
-      {NULL, 0, NULL, 0}};
+      [7 + N_NUM_FLAGS] = {NULL, 0, NULL, 0}};
+  for (size_t i = 0; i < N_NUM_FLAGS; i++)
+    longopts[7 + i] = (struct option){num_flags[i].name, required_argument,
+                                      NULL, O_NUM + (int)i};
   o->host = "0.0.0.0";
   o->port = 8000;
   o->db = "./mychat.db";
@@ -148,7 +163,7 @@ static void parse_args(int argc, char **argv, options *o) {
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case O_HOST: o->host = optarg; break;
-    case O_PORT: o->port = (uint16_t)parse_num("--port", optarg, 0, 65535); break;
+    case O_PORT: o->port = (uint16_t)parse_num("port", optarg, 0, 65535); break;
     case O_DB: o->db = optarg; break;
     case O_LOG: o->log = optarg; break;
     case O_COST:
@@ -156,29 +171,16 @@ static void parse_args(int argc, char **argv, options *o) {
         usage_error("--hash-cost: '%s' is not min, interactive or moderate",
                     optarg);
       break;
-    case O_MAXS:
-      o->cfg.max_sessions =
-          (uint32_t)parse_num("--max-sessions", optarg, 1, 10000000);
-      break;
-    case O_KA:
-      o->cfg.keepalive_ms =
-          (uint32_t)parse_num("--keepalive-ms", optarg, 100, 3600000);
-      break;
-    case O_TO:
-      o->cfg.session_timeout_ms =
-          (uint32_t)parse_num("--timeout-ms", optarg, 200, 86400000);
-      break;
-    case O_BURST:
-      o->cfg.rate_burst = (uint32_t)parse_num("--rate-burst", optarg, 1, 1000000);
-      break;
-    case O_REFILL:
-      o->cfg.rate_refill_ms =
-          (uint32_t)parse_num("--rate-refill-ms", optarg, 1, 3600000);
-      break;
     case 'h': usage(stdout); exit(0);
     case O_VER: printf(PROG " " VERSION "\n"); exit(0);
     case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
-    default: usage_error("unknown option '%s'", argv[optind - 1]);
+    default:
+      if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
+        usage_error("unknown option '%s'", argv[optind - 1]);
+      const size_t i = (size_t)(c - O_NUM);
+      uint32_t v = (uint32_t)parse_num(num_flags[i].name, optarg,
+                                       num_flags[i].min, num_flags[i].max);
+      memcpy((char *)&o->cfg + num_flags[i].offset, &v, sizeof v);
     }
   }
   if (optind < argc)
@@ -197,15 +199,6 @@ static void parse_args(int argc, char **argv, options *o) {
 static void cb_random(void *user_data, uint8_t *buf, size_t len) {
   (void)user_data;
   randombytes_buf(buf, len);
-}
-
-static const char *code_name(int code) {
-  if (code == 0)
-    return "OK";
-  const ProtobufCEnumValue *v =
-      protobuf_c_enum_descriptor_get_value(&mychat__error_code__descriptor,
-                                           code);
-  return v ? v->name : "UNKNOWN";
 }
 
 /* The core keys rate limits on an address's host part, so a peer is given
@@ -265,7 +258,7 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
           (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
           rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
-          code_name(rec->code), rec->detail[0] ? " " : "", rec->detail);
+          mc_names_error_code(rec->code), rec->detail[0] ? " " : "", rec->detail);
 }
 
 /* ------------------------------------------------------------------ */

@@ -35,6 +35,7 @@
 #include "mc_client.h"
 #include "mc_codec.h"
 #include "mc_error.h"
+#include "mc_names.h"
 #include "mc_udp.h"
 
 #define PROG "mc-probe"
@@ -193,15 +194,6 @@ static void parse_args(int argc, char **argv, options *o) {
 /* ------------------------------------------------------------------ */
 /* client mode                                                         */
 
-static const char *code_name(int code) {
-  if (code == 0)
-    return "OK";
-  const ProtobufCEnumValue *v =
-      protobuf_c_enum_descriptor_get_value(&mychat__error_code__descriptor,
-                                           code);
-  return v ? v->name : "UNKNOWN";
-}
-
 static void print_event(const mc_client_event *ev) {
   switch (ev->type) {
   case MC_CEV_CONNECTED:
@@ -211,12 +203,12 @@ static void print_event(const mc_client_event *ev) {
   case MC_CEV_CONNECT_FAILED:
     pr.failed = 1;
     pr.fail_code = ev->code;
-    printf("connect-failed %s %s\n", ev->code ? code_name(ev->code) : "TIMEOUT",
+    printf("connect-failed %s %s\n", ev->code ? mc_names_error_code(ev->code) : "TIMEOUT",
            ev->text);
     break;
   case MC_CEV_CLOSED:
     pr.closed = 1;
-    printf("closed %s %s\n", code_name(ev->code),
+    printf("closed %s %s\n", mc_names_error_code(ev->code),
            ev->lib_error ? mc_errname(ev->lib_error) : "-");
     break;
   case MC_CEV_RESULT:
@@ -224,7 +216,7 @@ static void print_event(const mc_client_event *ev) {
     if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND)
       pr.send_failed++;
     printf("result %s %s %s\n", mc_codec_body_name(ev->request_kind),
-           code_name(ev->code), ev->text);
+           mc_names_error_code(ev->code), ev->text);
     break;
   case MC_CEV_LIST:
     pr.lists++;
