@@ -72,7 +72,6 @@ typedef struct {
 /* What the client has seen so far. */
 typedef struct {
   int connected, failed, closed;
-  int fail_code;
   unsigned sends, sent, send_failed, messages, delivered, results, lists;
   unsigned requests;             /* requests made, answered by sent/result */
   int backlog_done;
@@ -202,9 +201,8 @@ static void print_event(const mc_client_event *ev) {
     break;
   case MC_CEV_CONNECT_FAILED:
     pr.failed = 1;
-    pr.fail_code = ev->code;
-    printf("connect-failed %s %s\n", ev->code ? mc_names_error_code(ev->code) : "TIMEOUT",
-           ev->text);
+    printf("connect-failed %s %s\n",
+           ev->code ? mc_names_error_code(ev->code) : "TIMEOUT", ev->text);
     break;
   case MC_CEV_CLOSED:
     pr.closed = 1;
