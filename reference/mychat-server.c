@@ -546,9 +546,11 @@ static void setup(app *a, options *o) {
     fail("server");
   }
 
-  /* A client that went away makes sends fail with ECONNREFUSED, never
-   * SIGPIPE (UDP), but a closed stdout must not kill us either. */
+  /* A closed stdout must not kill us; nor may a file-size limit kill us
+   * in the middle of a database write: the write then fails with EFBIG,
+   * the commit fails, and die_storage() reports it. */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
 
   a->ep = epoll_create1(EPOLL_CLOEXEC);
   if (a->ep < 0)

@@ -188,6 +188,47 @@ t_hostile_traffic() {
     grep -q " malformed MALFORMED" "$T/server.log"
 }
 
+# port_of FILE: the port in FILE's "now online" line.
+port_of() {
+  sed -n 's/.*now online.*:\([0-9][0-9]*\)$/\1/p' "$1"
+}
+
+t_commit_failure() {
+  # A file-size limit makes a database write fail mid-run: the server must
+  # exit 1 with a loud message, and every message it confirmed before that
+  # must be there after a restart.
+  ( ulimit -f 400
+    exec timeout 30 "$SERVER" --host 127.0.0.1 --port 0 --db "$T/fz.db" \
+      --hash-cost min $FLAGS --log "$T/fz.log" < /dev/null > "$T/fz.out" 2>&1 )&
+  pid=$!
+  wait_for "$T/fz.out" "now online" || return 1
+  fz="127.0.0.1:$(port_of "$T/fz.out")"
+  big=$(printf '%0790d' 0)
+  timeout 30 "$B/mc-probe" --server "$fz" --user fa --register > /dev/null &&
+    timeout 30 "$B/mc-probe" --server "$fz" --user fb --register \
+      > /dev/null || return 1
+  timeout 30 "$B/mc-probe" --server "$fz" --timeout 5 --user fa --no-logout \
+    --send-to fb --text "$big" --repeat 400 > "$T/fz.send"
+  wait "$pid"
+  rc=$?
+  [ "$rc" -eq 1 ] && grep -q "FATAL: database commit failed" "$T/fz.out" ||
+    return 1
+  n=$(lines "$T/fz.send" "^sent ")
+  [ "$n" -gt 0 ] && [ "$n" -lt 400 ] || return 1
+  timeout 10 "$SERVER" --host 127.0.0.1 --port 0 --db "$T/fz.db" \
+    --hash-cost min --log "$T/fz.log" < /dev/null > "$T/fz2.out" 2>&1 &
+  pid=$!
+  wait_for "$T/fz2.out" "now online" || return 1
+  timeout 30 "$B/mc-probe" --server "127.0.0.1:$(port_of "$T/fz2.out")" \
+    --timeout 20 --user fb --expect-messages "$n" --expect-backlog \
+    > "$T/fz.recv"
+  rc=$?
+  kill -TERM "$pid" && wait "$pid" && [ "$rc" -eq 0 ] || return 1
+  awk '/^sent /{print $3}' "$T/fz.send" | sort > "$T/fz.confirmed"
+  awk '/^message /{print $2}' "$T/fz.recv" | sort > "$T/fz.stored"
+  [ -z "$(comm -23 "$T/fz.confirmed" "$T/fz.stored")" ]
+}
+
 t_request_log() {
   # time, peer, user, session id, type, result
   when='20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
@@ -277,6 +318,7 @@ check "direct message to an offline user delivered on login" t_direct_offline
 check "group backlog in order exactly once" t_group_backlog
 check "kill -9 after confirmation loses nothing" t_kill9_durability
 check "hostile datagrams bounded while chat goes on" t_hostile_traffic
+check "failed commit: exit 1, nothing confirmed lost" t_commit_failure
 check "request log lines" t_request_log
 check "login rate limit" t_rate_limit
 check "SIGTERM shuts down cleanly" t_sigterm
