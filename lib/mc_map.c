@@ -110,10 +110,10 @@ int mc__ring_grow(void **buf, size_t *head, size_t n, size_t *cap,
   if (nb == NULL)
     return MC_ERR_NOMEM;
   /* Copy the two runs of the wrapped ring in order. */
-  size_t first = n < *cap - *head ? n : *cap - *head;
+  size_t run = n < *cap - *head ? n : *cap - *head;
   if (n > 0) {
-    memcpy(nb, (uint8_t *)*buf + *head * elem, first * elem);
-    memcpy(nb + first * elem, *buf, (n - first) * elem);
+    memcpy(nb, (uint8_t *)*buf + *head * elem, run * elem);
+    memcpy(nb + run * elem, *buf, (n - run) * elem);
   }
   free(*buf);
   *buf = nb;
