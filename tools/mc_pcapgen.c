@@ -123,7 +123,7 @@ static void session_script(script *sc) {
   Mychat__Ack a;
   enum { SRV = 0, ALICE = 1, BOB = 2, MALLORY = 3, STRAY = 9 };
 
-  Mychat__Register reg = MYCHAT__REGISTER__INIT;
+  Mychat__Handshake reg = MYCHAT__HANDSHAKE__INIT;
   reg.name = (char *)"alice", reg.password = (char *)"alice-secret-pw";
   reg.client_nonce = 0x1111111111111111ull, reg.presence = 1;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_REGISTER, e.register_ = &reg;
@@ -136,7 +136,7 @@ static void session_script(script *sc) {
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_WELCOME, e.welcome = &w;
   emit(sc, 2, SRV, ALICE, NULL, 0, NULL, &e);
 
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake lg = MYCHAT__HANDSHAKE__INIT;
   lg.name = (char *)"bob", lg.password = (char *)"bob-hunter2", lg.client_nonce = 0x2222222222222222ull;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_LOGIN, e.login = &lg;
   emit_padded(sc, 10, BOB, &e, &lg.padding);

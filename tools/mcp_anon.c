@@ -117,28 +117,19 @@ static void zero(ProtobufCBinaryData *b) {
   if (b->len) memset(b->data, 0, b->len);
 }
 
-static void anon_handshake(anon *a, char **name, char *password,
-                           uint64_t *nonce, ProtobufCBinaryData *padding) {
-  anon_name(a, name, USER);
-  anon_text(a, password, 'p');
-  *nonce = anon_u64(a, *nonce);
-  zero(padding);
+static void anon_handshake(anon *a, Mychat__Handshake *h) {
+  anon_name(a, &h->name, USER);
+  anon_text(a, h->password, 'p');
+  h->client_nonce = anon_u64(a, h->client_nonce);
+  zero(&h->padding);
 }
 
 static void anon_envelope(anon *a, Mychat__Envelope *e) {
   drop_unknown(&e->base);
   anon_bytes(a, &e->token);
   switch (e->body_case) {
-  case MYCHAT__ENVELOPE__BODY_REGISTER: {
-    Mychat__Register *h = e->register_;
-    anon_handshake(a, &h->name, h->password, &h->client_nonce, &h->padding);
-    break;
-  }
-  case MYCHAT__ENVELOPE__BODY_LOGIN: {
-    Mychat__Login *h = e->login;
-    anon_handshake(a, &h->name, h->password, &h->client_nonce, &h->padding);
-    break;
-  }
+  case MYCHAT__ENVELOPE__BODY_REGISTER: anon_handshake(a, e->register_); break;
+  case MYCHAT__ENVELOPE__BODY_LOGIN: anon_handshake(a, e->login); break;
   case MYCHAT__ENVELOPE__BODY_LIST:
     anon_name(a, &e->list->after,
               e->list->kind == MYCHAT__LIST_KIND__LIST_USERS ? USER : GROUP);

@@ -35,12 +35,7 @@ local SCHEMA = {
     [2] = { "ranges", "AckRange", rep = true },
     [3] = { "delay_us", "uint32" },
   },
-  Register = {
-    [1] = { "name", "string" }, [2] = { "password", "string" },
-    [3] = { "client_nonce", "fixed64" }, [4] = { "presence", "bool" },
-    [15] = { "padding", "bytes" },
-  },
-  Login = {
+  Handshake = {
     [1] = { "name", "string" }, [2] = { "password", "string" },
     [3] = { "client_nonce", "fixed64" }, [4] = { "presence", "bool" },
     [15] = { "padding", "bytes" },
@@ -93,8 +88,8 @@ local SCHEMA = {
   Envelope = {
     [1] = { "session_id", "fixed64" }, [2] = { "token", "bytes" },
     [3] = { "seq", "uint32" }, [4] = { "ack", "Ack" },
-    [10] = { "register", "Register", body = true },
-    [11] = { "login", "Login", body = true },
+    [10] = { "register", "Handshake", body = true },
+    [11] = { "login", "Handshake", body = true },
     [12] = { "logout", "Logout", body = true },
     [13] = { "list", "ListRequest", body = true },
     [14] = { "create_group", "CreateGroup", body = true },
