@@ -233,13 +233,14 @@ void mcp_decode(mcp_ctx *c, const mc_pcap_frame *f, mcp_dgram *d) {
   d->body = env->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET
                 ? "ack-only" : mc_codec_body_name(env->body_case);
   uint8_t k[MCP_KEY_LEN];
-  const char *hs = handshake_name(env);
-  if (hs && hs[0] && d->client && d->dir == MCP_DIR_CS) {
+  /* Only valid datagrams teach: their names passed the name rules. */
+  const char *hs = d->kind == MCP_OK ? handshake_name(env) : NULL;
+  if (hs && d->client && d->dir == MCP_DIR_CS) {
     key_endpoint(k, d->client);
     *mcp_table_get(&c->endpoints, k, 1) = mcp_user_intern(c, hs);
   }
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME && env->welcome &&
-      env->welcome->name[0] && d->dir == MCP_DIR_SC) {
+  if (d->kind == MCP_OK && env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME &&
+      d->dir == MCP_DIR_SC) {
     uint32_t u = mcp_user_intern(c, env->welcome->name);
     key_u64(k, env->welcome->session_id);
     *mcp_table_get(&c->sessions, k, 1) = u;
