@@ -207,22 +207,14 @@ int mcp_cmd_anonymize(int argc, char **argv) {
     fprintf(stderr, PROG ": libsodium failed to initialise\n");
     return 1;
   }
+  mc_pcap_reader *r;
+  mc_pcap_writer *w;
+  if (mcp_open_io(&r, &w, argv[optind], argv[optind + 1]) < 0) return 1;
   anon *a = calloc(1, sizeof *a);
   if (!a) mcp_oom();
   if (secret) crypto_generichash(a->key, sizeof a->key, (const uint8_t *)secret,
                                  strlen(secret), NULL, 0);
   else randombytes_buf(a->key, sizeof a->key);
-  mc_pcap_reader *r;
-  if (mcp_open(&r, argv[optind]) < 0) return free(a), 1;
-  char err[512];
-  mc_pcap_writer *w;
-  if (mc_pcap_writer_open(&w, argv[optind + 1], MC_PCAP_LINKTYPE_RAW, err,
-                          sizeof err) < 0) {
-    fprintf(stderr, PROG ": %s\n", err);
-    mc_pcap_close(r);
-    free(a);
-    return 1;
-  }
   mcp_ctx c;
   mcp_ctx_init(&c, port);
   mc_pcap_frame f;
@@ -248,15 +240,10 @@ int mcp_cmd_anonymize(int argc, char **argv) {
     mc_codec_free(d.env);
   }
   mcp_ctx_free(&c);
-  int status = mcp_finish_read(r, rc, argv[optind]);
   fprintf(stderr, PROG " anonymize: wrote %" PRIu64 " datagrams; dropped %" PRIu64
           " not MyChat, %" PRIu64 " malformed, %" PRIu64 " too big once renamed\n",
           kept, foreign, broken, big);
-  mc_pcap_close(r);
-  if (mc_pcap_writer_close(w) < 0) {
-    fprintf(stderr, PROG ": %s: write failed\n", argv[optind + 1]);
-    status = 1;
-  }
+  int status = mcp_close_io(r, w, rc, argv[optind], argv[optind + 1]);
   for (int i = 0; i < 2; i++) mcp_table_free(&a->names[i]);
   sodium_memzero(a->key, sizeof a->key);
   free(a);

@@ -44,4 +44,14 @@ int mcp_open(mc_pcap_reader **r, const char *path);
  * read error. */
 int mcp_finish_read(mc_pcap_reader *r, int rc, const char *path);
 
+/* Opens capture |in| and a raw-IP pcap writer on |out|. Returns 0, or -1
+ * with a message (nothing left open). */
+int mcp_open_io(mc_pcap_reader **r, mc_pcap_writer **w, const char *in,
+                const char *out);
+
+/* Reports the end of reading (see mcp_finish_read()) and closes |r| and
+ * |w|. Returns the exit status: 0, or 1 after a read or write error. */
+int mcp_close_io(mc_pcap_reader *r, mc_pcap_writer *w, int rc, const char *in,
+                 const char *out);
+
 #endif

@@ -74,6 +74,29 @@ int mcp_finish_read(mc_pcap_reader *r, int rc, const char *path) {
   return 0;
 }
 
+int mcp_open_io(mc_pcap_reader **r, mc_pcap_writer **w, const char *in,
+                const char *out) {
+  if (mcp_open(r, in) < 0) return -1;
+  char err[512];
+  if (mc_pcap_writer_open(w, out, MC_PCAP_LINKTYPE_RAW, err, sizeof err) < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    mc_pcap_close(*r);
+    return -1;
+  }
+  return 0;
+}
+
+int mcp_close_io(mc_pcap_reader *r, mc_pcap_writer *w, int rc, const char *in,
+                 const char *out) {
+  int status = mcp_finish_read(r, rc, in);
+  mc_pcap_close(r);
+  if (mc_pcap_writer_close(w) < 0) {
+    fprintf(stderr, PROG ": %s: write failed\n", out);
+    status = 1;
+  }
+  return status;
+}
+
 /* ---- dump and capture ---- */
 
 static const char dump_help[] =
@@ -299,15 +322,8 @@ static int cmd_slice(int argc, char **argv) {
     return mcp_usage_error("slice");
   }
   mc_pcap_reader *r;
-  if (mcp_open(&r, argv[optind]) < 0) return 1;
-  char err[512];
   mc_pcap_writer *w;
-  if (mc_pcap_writer_open(&w, argv[optind + 1], MC_PCAP_LINKTYPE_RAW, err,
-                          sizeof err) < 0) {
-    fprintf(stderr, PROG ": %s\n", err);
-    mc_pcap_close(r);
-    return 1;
-  }
+  if (mcp_open_io(&r, &w, argv[optind], argv[optind + 1]) < 0) return 1;
   mcp_ctx c;
   mcp_ctx_init(&c, port);
   mc_pcap_frame f;
@@ -324,15 +340,9 @@ static int cmd_slice(int argc, char **argv) {
     mc_codec_free(d.env);
   }
   mcp_ctx_free(&c);
-  int status = mcp_finish_read(r, rc, argv[optind]);
   fprintf(stderr, PROG " slice: kept %" PRIu64 " of %" PRIu64 " datagrams\n", kept,
           mc_pcap_counts_get(r)->datagrams);
-  mc_pcap_close(r);
-  if (mc_pcap_writer_close(w) < 0) {
-    fprintf(stderr, PROG ": %s: write failed\n", argv[optind + 1]);
-    status = 1;
-  }
-  return status;
+  return mcp_close_io(r, w, rc, argv[optind], argv[optind + 1]);
 }
 
 /* ---- main ---- */
