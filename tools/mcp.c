@@ -561,7 +561,7 @@ static int session_match(const char *want, uint64_t sid) {
 /* Times above 1e9 s are epoch seconds, below relative to the first frame. */
 static double frame_time(const mcp_ctx *c, const mcp_dgram *d, double limit) {
   if (limit > 1e9) return (double)d->f->ts_us / 1e6;
-  return (double)(d->f->ts_us - c->first_ts) / 1e6;
+  return ((double)d->f->ts_us - (double)c->first_ts) / 1e6;
 }
 
 int mcp_filter_match(const mcp_filter *flt, const mcp_ctx *c,

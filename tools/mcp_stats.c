@@ -79,38 +79,38 @@ static void key3(uint8_t *k, uint64_t a, uint64_t b, uint64_t c) {
   memcpy(k + 16, &c, 8);
 }
 
+/* The element of |key| in the array |*arr| (|*n| used of |*cap|, |size|
+ * bytes each) indexed through |t|: appended zeroed when new and |create|
+ * (then |*fresh| is 1 when not NULL). Returns NULL when absent. */
+static void *indexed(mcp_table *t, const uint8_t *key, int create, void **arr,
+                     size_t *n, size_t *cap, size_t size, int *fresh) {
+  uint32_t *v = mcp_table_get(t, key, create);
+  if (!v) return NULL;
+  if (fresh) *fresh = *v == UINT32_MAX;
+  if (*v == UINT32_MAX) {
+    if (*n == *cap) {
+      *cap = *cap ? *cap * 2 : 256;
+      *arr = mcp_xrealloc(*arr, *cap * size);
+    }
+    memset((char *)*arr + *n * size, 0, size);
+    *v = (uint32_t)(*n)++;
+  }
+  return (char *)*arr + *v * size;
+}
+
 static stream *get_stream(stats *s, uint64_t sid, int dir, int create) {
   uint8_t k[MCP_KEY_LEN];
   key3(k, sid, (uint64_t)dir, 0);
-  uint32_t *v = mcp_table_get(&s->streams, k, create);
-  if (!v) return NULL;
-  if (*v == UINT32_MAX) {
-    if (s->ns == s->caps) {
-      s->caps = s->caps ? s->caps * 2 : 64;
-      s->sv = mcp_xrealloc(s->sv, s->caps * sizeof *s->sv);
-    }
-    memset(&s->sv[s->ns], 0, sizeof s->sv[0]);
-    *v = (uint32_t)s->ns++;
-  }
-  return &s->sv[*v];
+  return indexed(&s->streams, k, create, (void **)&s->sv, &s->ns, &s->caps,
+                 sizeof *s->sv, NULL);
 }
 
 static rec *get_rec(stats *s, uint64_t sid, int dir, uint32_t seq, int create,
                     int *fresh) {
   uint8_t k[MCP_KEY_LEN];
   key3(k, sid, (uint64_t)dir, seq);
-  uint32_t *v = mcp_table_get(&s->recs, k, create);
-  if (!v) return NULL;
-  if (fresh) *fresh = *v == UINT32_MAX;
-  if (*v == UINT32_MAX) {
-    if (s->nr == s->capr) {
-      s->capr = s->capr ? s->capr * 2 : 1024;
-      s->rv = mcp_xrealloc(s->rv, s->capr * sizeof *s->rv);
-    }
-    memset(&s->rv[s->nr], 0, sizeof s->rv[0]);
-    *v = (uint32_t)s->nr++;
-  }
-  return &s->rv[*v];
+  return indexed(&s->recs, k, create, (void **)&s->rv, &s->nr, &s->capr,
+                 sizeof *s->rv, fresh);
 }
 
 static void cover(stats *s, uint64_t sid, int dir, uint32_t seq, uint64_t now) {

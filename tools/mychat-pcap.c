@@ -285,13 +285,7 @@ static int cmd_capture(int argc, char **argv) {
   fprintf(stderr, PROG " capture: listening on %s (%s)\n", iface, filter);
   rc = show_all(r, port, &flt, st, w, count, &interrupted,
                 seconds ? time(NULL) + (time_t)seconds : 0);
-  int status = mcp_finish_read(r, rc, iface);
-  mc_pcap_close(r);
-  if (mc_pcap_writer_close(w) < 0) {
-    fprintf(stderr, PROG " capture: %s: write failed\n", out);
-    status = 1;
-  }
-  return status;
+  return mcp_close_io(r, w, rc, iface, out);
 }
 
 /* ---- slice ---- */
