@@ -170,13 +170,15 @@ static void session_script(script *sc) {
   emit(sc, 40, ALICE, SRV, &alice, 2, mkack(&a, 1), &e);
 
   Mychat__Sent sent = MYCHAT__SENT__INIT;
-  sent.request_seq = 2, sent.client_msg_id = sm.client_msg_id, sent.message_id = 101;
+  /* Message ids are unique on a server: bench rounds must not reuse them. */
+  uint64_t msg_base = 101 + sc->sid_salt * 2;
+  sent.request_seq = 2, sent.client_msg_id = sm.client_msg_id, sent.message_id = msg_base;
   sent.server_time_ms = T0_US / 1000 + 42;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_SENT, e.sent = &sent;
   emit(sc, 42, SRV, ALICE, &alice, 2, mkack(&a, 2), &e);
 
   Mychat__Deliver dl = MYCHAT__DELIVER__INIT;
-  dl.message_id = 101, dl.from = (char *)"alice", dl.group = (char *)"friends";
+  dl.message_id = msg_base, dl.from = (char *)"alice", dl.group = (char *)"friends";
   dl.text = sm.text, dl.server_time_ms = sent.server_time_ms;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_DELIVER, e.deliver = &dl;
   emit(sc, 43, SRV, BOB, &bob, 2, mkack(&a, 1), &e);
@@ -187,10 +189,10 @@ static void session_script(script *sc) {
   sm.user = (char *)"bob", sm.text = (char *)"psst bob: the vault code is 0451 \xc3\xa9t\xc3\xa9";
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_SEND, e.send = &sm;
   emit(sc, 50, ALICE, SRV, &alice, 3, mkack(&a, 2), &e);
-  sent.request_seq = 3, sent.client_msg_id = sm.client_msg_id, sent.message_id = 102;
+  sent.request_seq = 3, sent.client_msg_id = sm.client_msg_id, sent.message_id = msg_base + 1;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_SENT, e.sent = &sent;
   emit(sc, 52, SRV, ALICE, &alice, 3, mkack(&a, 3), &e);
-  dl.message_id = 102, dl.group = (char *)"", dl.text = sm.text;
+  dl.message_id = msg_base + 1, dl.group = (char *)"", dl.text = sm.text;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_DELIVER, e.deliver = &dl;
   emit(sc, 53, SRV, BOB, &bob, 3, mkack(&a, 2), &e);
   /* The first Deliver was lost on its way: the server resends it. */
@@ -199,7 +201,7 @@ static void session_script(script *sc) {
   emit(sc, 562, BOB, SRV, &bob, 0, mkack(&a, 3), &e);
 
   Mychat__Receipt rc = MYCHAT__RECEIPT__INIT;
-  rc.message_id = 102, rc.to = (char *)"bob", rc.delivered_time_ms = T0_US / 1000 + 562;
+  rc.message_id = msg_base + 1, rc.to = (char *)"bob", rc.delivered_time_ms = T0_US / 1000 + 562;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_RECEIPT, e.receipt = &rc;
   emit(sc, 563, SRV, ALICE, &alice, 4, mkack(&a, 3), &e);
   mychat__envelope__init(&e);
