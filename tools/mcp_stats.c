@@ -247,7 +247,8 @@ static void report(stats *s, mc_pcap_reader *r, const char *path) {
          s->kinds[MCP_MALFORMED], s->kinds[MCP_FOREIGN]);
   printf("skipped frames %" PRIu64 ": fragments %" PRIu64 ", not UDP %" PRIu64
          ", cut short %" PRIu64 "\n", n->skipped, n->fragments, n->not_udp, n->cut);
-  printf("sessions (with a Welcome) %zu, users %zu\n", s->c.sessions.n, s->c.n_users);
+  printf("sessions (with a Welcome) %zu, user names (in Register, Login, "
+         "Welcome) %zu\n", s->c.sessions.n, s->c.n_users);
   printf("\n%-14s %10s %10s %10s\n", "body", "C->S", "S->C", "unknown");
   for (int b = 0; b < BODY_MAX; b++) {
     uint64_t *c = s->count[b];
