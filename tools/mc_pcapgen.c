@@ -429,6 +429,14 @@ static void write_misc(const char *dir) {
   /* MyChat prefix, but not protobuf. */
   mc_pcap_write_udp(w, t += 1000, &cli, &srv,
                     (const uint8_t *)"MYC\x01\xff\xff\xff\xff\xff\xff", 10);
+  /* Protobuf edge cases: an empty and a short token, a varint over 10
+   * bytes, a fixed64 field sent as length-delimited. */
+  mc_pcap_write_udp(w, t += 1000, &cli, &srv, (const uint8_t *)"MYC\x01\x12\x00", 6);
+  mc_pcap_write_udp(w, t += 1000, &cli, &srv, (const uint8_t *)"MYC\x01\x12\x02zz", 8);
+  mc_pcap_write_udp(w, t += 1000, &cli, &srv,
+                    (const uint8_t *)"MYC\x01\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 16);
+  mc_pcap_write_udp(w, t += 1000, &cli, &srv,
+                    (const uint8_t *)"MYC\x01\x8a\x01\x03\x0a\x01\xff", 10);
   /* Parses, but breaks a field rule: a name with a space. */
   Mychat__Envelope e = MYCHAT__ENVELOPE__INIT;
   Mychat__JoinGroup jg = MYCHAT__JOIN_GROUP__INIT;

@@ -195,7 +195,11 @@ local function add_value(tvb, tree, mname, num, spec, off, vend, value, depth)
   elseif t == "string" then
     tree:add(f, range, range:string(ENC_UTF_8))
   elseif t == "bytes" then
-    if vend > off then tree:add(f, range) else tree:add(f, range, ByteArray.new()) end
+    local item = tree:add(f, range)
+    local n = vend - off
+    if mname == "Envelope" and num == 2 and n ~= 0 and n ~= 16 then
+      item:add_proto_expert_info(ex_malformed, "token is " .. n .. " bytes, not 0 or 16")
+    end
   elseif t == "fixed64" then
     tree:add_le(f, range)
   elseif t == "bool" then
