@@ -97,7 +97,9 @@ void mcp_buf_free(mcp_buf *b) {
   memset(b, 0, sizeof *b);
 }
 
-void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max, int json) {
+/* Appends |n| bytes of |s| as a quoted, escaped string, cut to |max| bytes
+ * (0: no limit) with "..." when cut; JSON escaping when |json|. */
+static void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max, int json) {
   int cut = max && n > max;
   if (cut) {
     n = max;
@@ -144,7 +146,8 @@ static void key_endpoint(uint8_t *k, const mc_pcap_endpoint *e) {
   memcpy(k + 17, &e->port, 2);
 }
 
-uint32_t mcp_user_intern(mcp_ctx *c, const char *name) {
+/* Interns user |name|; returns its index. */
+static uint32_t mcp_user_intern(mcp_ctx *c, const char *name) {
   uint8_t k[MCP_KEY_LEN] = {0};
   /* Valid names are at most 32 bytes, so they fit the key. */
   strncpy((char *)k, name, MCP_KEY_LEN - 1);

@@ -97,9 +97,6 @@ void mcp_ctx_free(mcp_ctx *c);
  * releases d->env with mc_codec_free(). */
 void mcp_decode(mcp_ctx *c, const mc_pcap_frame *f, mcp_dgram *d);
 
-/* Interns user |name|; returns its index. */
-uint32_t mcp_user_intern(mcp_ctx *c, const char *name);
-
 const char *mcp_dir_name(mcp_dir d);
 
 /* ---- printing ---- */
@@ -110,10 +107,6 @@ typedef enum { MCP_SHORT, MCP_TREE, MCP_JSON } mcp_style;
  * |d| (without a trailing newline for SHORT and JSON). */
 void mcp_format(mcp_buf *b, const mcp_ctx *c, const mcp_dgram *d,
                 mcp_style style);
-
-/* Appends |n| bytes of |s| as a quoted, escaped string, cut to |max| bytes
- * (0: no limit) with "..." when cut; JSON escaping when |json|. */
-void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max, int json);
 
 /* ---- filters ---- */
 

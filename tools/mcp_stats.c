@@ -239,8 +239,8 @@ static void report(stats *s, mc_pcap_reader *r, const char *path) {
   const mc_pcap_counts *n = mc_pcap_counts_get(r);
   uint64_t span = s->c.have_first && s->t_last > s->c.first_ts
                       ? s->t_last - s->c.first_ts : 0;
-  printf("capture %s: %" PRIu64 " frames over %" PRIu64 ".%06" PRIu64 " s\n", path,
-         n->frames, span / 1000000, span % 1000000);
+  printf("capture %s (link type %d): %" PRIu64 " frames over %" PRIu64 ".%06" PRIu64
+         " s\n", path, mc_pcap_linktype(r), n->frames, span / 1000000, span % 1000000);
   printf("UDP datagrams %" PRIu64 ": MyChat %" PRIu64 " (invalid %" PRIu64
          "), malformed %" PRIu64 ", not MyChat %" PRIu64 "\n",
          n->datagrams, s->kinds[MCP_OK] + s->kinds[MCP_INVALID], s->kinds[MCP_INVALID],
