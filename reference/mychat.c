@@ -174,6 +174,8 @@ typedef struct {
   size_t outq_head, outq_n;
 
   int rl_on;                /* the readline callback handler is installed */
+  int in_handler;           /* inside the readline line handler */
+  int line_done;            /* the handler ran during this read */
 } app;
 
 static volatile sig_atomic_t g_stop;
@@ -311,18 +313,13 @@ static void say(app *a, const char *fmt, ...) {
     fflush(stdout);
     return;
   }
-  char *saved = strdup(rl_line_buffer ? rl_line_buffer : "");
-  int point = rl_point;
-  rl_replace_line("", 0);
-  rl_redisplay();
+  /* libedit redraws the prompt and the whole line being edited, cursor
+   * included, on a refresh; inside the line handler the line was just
+   * accepted and the cursor is already on a fresh line. */
   printf("\r\033[K%s\n", line);
   fflush(stdout);
-  if (saved) {
-    rl_replace_line(saved, 0);
-    rl_point = point;
-    free(saved);
-  }
-  rl_forced_update_display();
+  if (!a->in_handler)
+    rl_forced_update_display();
 }
 
 /* Scripted mode: a command was refused before reaching the server. */
@@ -618,6 +615,10 @@ static void on_message(app *a, const mc_client_event *ev) {
   if (ev->group[0] &&
       !(a->view == VIEW_GROUP && strcmp(a->view_name, ev->group) == 0))
     say(a, ">> [%s] %s: %s%s", ev->group, ev->name, text, missed);
+  else if (!ev->group[0] && a->view != VIEW_MENU &&
+           !(a->view == VIEW_DIRECT && strcmp(a->view_name, ev->name) == 0))
+    /* In another chat a direct message must not pass for part of it. */
+    say(a, ">> %s (direct): %s%s", ev->name, text, missed);
   else
     say(a, ">> %s: %s%s", ev->name, text, missed);
 }
@@ -886,12 +887,14 @@ static void interactive_line(app *a, char *raw) {
 /* The readline line handler: |line| is malloc'd, NULL at end of input. */
 static void rl_line(char *line) {
   app *a = g_app;
-  if (line == NULL) {
+  a->in_handler = 1;
+  a->line_done = 1;
+  if (line == NULL)
     start_logout(a, now_us());
-    return;
-  }
-  interactive_line(a, line);
+  else
+    interactive_line(a, line);
   free(line);
+  a->in_handler = 0;
 }
 
 /* Parses a decimal number of seconds >= 0. Returns 0 on success. */
@@ -1000,6 +1003,18 @@ static void script_run(app *a, mc_tstamp now) {
     size_t used = nl ? len + 1 : len;
     memmove(a->inbuf, a->inbuf + used, a->inlen - used);
     a->inlen -= used;
+  }
+}
+
+/* libedit (20221030) leaves the terminal in cooked mode after the line
+ * handler ran, so the next read would wait for a whole line: installing
+ * the handler again puts it back in character mode with a fresh line. */
+static void read_terminal(app *a) {
+  a->line_done = 0;
+  rl_callback_read_char();
+  if (a->line_done && a->rl_on) {
+    rl_callback_handler_remove();
+    rl_callback_handler_install("", rl_line);
   }
 }
 
@@ -1124,7 +1139,7 @@ static int run(app *a) {
       read_socket(a, now);
     if (want_stdin && p[1].revents) {
       if (a->interactive)
-        rl_callback_read_char();
+        read_terminal(a);
       else
         read_stdin(a);
     }
@@ -1306,7 +1321,7 @@ int main(int argc, char **argv) {
   if (a.interactive) {
     printf("--> [connecting to server]");
     fflush(stdout);
-    a.next_star = now + STAR_INTERVAL;
+    a.next_star = now;
   }
   rv = run(&a);
 
