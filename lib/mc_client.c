@@ -249,7 +249,7 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
   /* The padding field's own tag and length take 2-3 bytes, so grow it until
    * the datagram reaches the minimum (at most two rounds). */
   for (;;) {
-    int rv = mc__wire_single(&env, 0, cap, buf, len);
+    int rv = mc__wire_single(&env, 0, NULL, cap, buf, len);
     if (rv < 0)
       return rv;
     if (*len >= MC_HANDSHAKE_MIN)

@@ -50,7 +50,8 @@ typedef enum {
   MC_BODY_SERVER_UNREL  /* Welcome, Pong, Error: server, seq 0 */
 } mc_body_class;
 
-/* Returns the class of body case |c|. */
+/* Returns the class of body case |c|; MC_BODY_NONE for NOT_SET and for any
+ * value that is not a body case. */
 mc_body_class mc_codec_body_class(Mychat__Envelope__BodyCase c);
 
 /* Returns the proto field name of body case |c| ("send", "deliver", ...),
@@ -71,30 +72,80 @@ int mc_codec_check_prefix(const uint8_t *dgram, size_t len);
 
 /* Decodes and validates datagram |dgram| of |len| bytes. On success stores a
  * new envelope in |*out|, owned by the caller, to be released with
- * mc_codec_free(). Returns 0, or one of: MC_ERR_TRUNCATED, MC_ERR_TOO_BIG,
- * MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION, MC_ERR_DECODE, MC_ERR_NO_BODY (a
- * non-zero seq with no body), MC_ERR_MISSING_FIELD, MC_ERR_BAD_FIELD,
- * MC_ERR_BAD_UTF8, MC_ERR_TEXT_TOO_LONG, MC_ERR_BAD_NAME,
- * MC_ERR_BAD_PASSWORD, MC_ERR_NOMEM. */
+ * mc_codec_free(); on failure stores NULL. Besides mc_codec_validate()'s
+ * checks it rejects a string field with a NUL byte inside (MC_ERR_BAD_FIELD):
+ * protobuf-c hands strings out NUL-terminated, so the receiver would see
+ * them cut short; and field number 0 (MC_ERR_DECODE), which protobuf-c
+ * accepts in some spellings but could not read back once re-encoded.
+ * Unknown fields inside known messages are ignored, so messages may grow new
+ * fields. Returns 0, or one of: MC_ERR_INVAL (|out| is NULL),
+ * MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION,
+ * MC_ERR_DECODE (not protobuf), MC_ERR_NOMEM, or a validation error of
+ * mc_codec_validate(). */
 int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
 
+/* The first half of mc_codec_decode(): the checks of PROTOCOL.md section
+ * 4.1 only (prefix, protobuf, NUL bytes in strings, field numbers, token
+ * length, Ack ranges, unknown body, seq > 0 without a body), leaving the
+ * body class and body fields to mc_codec_check_class() and
+ * mc_codec_validate_body(). A server uses it so that a request with a bad
+ * field can still be acknowledged and answered in its session (MC-27).
+ * Returns 0 (|*out| owned by the caller), or the errors of
+ * mc_codec_decode() other than the class and body-field ones. */
+int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
+
+/* Returns 0 when |env|'s seq suits its body's class (reliable bodies have
+ * seq > 0, others seq 0), else MC_ERR_BAD_FIELD. */
+int mc_codec_check_class(const Mychat__Envelope *env);
+
+/* Validates the fields of |env|'s body (PROTOCOL.md section 4.2), the last
+ * part of mc_codec_validate(). Returns 0, MC_ERR_INVAL for NULL, or the
+ * body errors listed for mc_codec_validate(). */
+int mc_codec_validate_body(const Mychat__Envelope *env);
+
 /* Validates an already-unpacked envelope (the checks mc_codec_decode makes
- * after parsing). Returns 0 or one of the validation errors above. */
+ * after parsing): token length, Ack ranges, seq against the body's class,
+ * and every field of the body (PROTOCOL.md, "Validation on decode").
+ * Returns 0, or one of:
+ *   MC_ERR_INVAL          |env| is NULL;
+ *   MC_ERR_NO_BODY        a non-zero seq with no body, or an unknown body (an
+ *                         unknown Envelope field numbered 10 or more: header
+ *                         fields are numbered below 10, bodies from 10 up);
+ *   MC_ERR_BAD_FIELD      token not 0 or MC_TOKEN_LEN bytes; more than
+ *                         MC_ACK_RANGES_MAX ranges, or ranges not ascending,
+ *                         disjoint and above the cumulative ack; seq > 0 with
+ *                         a body that is not reliable (MC_BODY_REQUEST,
+ *                         MC_BODY_PUSH) or seq 0 with one that is; an enum
+ *                         value outside the schema; Welcome token not
+ *                         MC_TOKEN_LEN bytes; over MC_LIST_PAGE_MAX entries;
+ *   MC_ERR_MISSING_FIELD  an empty required name or text, SendMessage
+ *                         without a target or with client_msg_id 0, Welcome
+ *                         with session_id 0, Error with code ERROR_NONE, a
+ *                         NULL body or list entry or ack range;
+ *   MC_ERR_BAD_NAME       a name that breaks mc_codec_name_valid();
+ *   MC_ERR_BAD_PASSWORD   a password outside MC_PASSWORD_MIN..MAX bytes;
+ *   MC_ERR_TEXT_TOO_LONG  text over MC_TEXT_MAX, Error/Result text over
+ *                         MC_ERROR_TEXT_MAX bytes;
+ *   MC_ERR_BAD_UTF8       message text that is not valid UTF-8.
+ * Error and Result texts are only length-checked: senders cut them to fit. */
 int mc_codec_validate(const Mychat__Envelope *env);
 
 /* Releases an envelope from mc_codec_decode(). NULL is allowed. */
 void mc_codec_free(Mychat__Envelope *env);
 
 /* Serializes only the body of |env| (the header fields are ignored) into
- * |buf| of |cap| bytes; stores the length in |*len|. Returns 0, or one of:
- * MC_ERR_NO_BODY, MC_ERR_BUFFER_TOO_SMALL. */
+ * |buf| of |cap| bytes; stores the length in |*len|. It does not validate.
+ * Returns 0, or one of: MC_ERR_NO_BODY (|env| NULL, no body, or a NULL body
+ * pointer), MC_ERR_BUFFER_TOO_SMALL. */
 int mc_codec_encode_body(const Mychat__Envelope *env, uint8_t *buf, size_t cap,
                          size_t *len);
 
 /* Builds a datagram: prefix, then the header fields of |hdr| (session_id,
  * token, seq, ack; its body is ignored), then |body| (|body_len| bytes from
- * mc_codec_encode_body(), or none). Returns 0, or MC_ERR_TOO_BIG when the
- * result would exceed MC_DATAGRAM_MAX or |cap|. */
+ * mc_codec_encode_body(), or none), into |out| of |cap| bytes; stores the
+ * length in |*out_len|. It does not validate. Returns 0, or one of:
+ * MC_ERR_INVAL (|hdr| NULL, or |body| NULL with a length), MC_ERR_TOO_BIG
+ * when the result would exceed MC_DATAGRAM_MAX or |cap|. */
 int mc_codec_encode(const Mychat__Envelope *hdr, const uint8_t *body,
                     size_t body_len, uint8_t *out, size_t cap, size_t *out_len);
 

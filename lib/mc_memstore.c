@@ -514,6 +514,27 @@ static void ms_fill(const mc_memstore *s, uint64_t id, mc_store_msg *out) {
   memcpy(out->text, m->text, strlen(m->text) + 1);
 }
 
+/* The id stored under (sender_id, client_msg_id), or 0. */
+static uint64_t ms_key_find(const mc_memstore *s, uint64_t sender_id,
+                            uint64_t client_msg_id) {
+  ms_msgkey key = {sender_id, client_msg_id};
+  uint64_t h = ms_hash_key(sender_id, client_msg_id);
+  const ms_slot *found = ms_tab_probe(s, &s->keys, h, ms_eq_msgkey, NULL, &key);
+  return found ? found->id : 0;
+}
+
+static int ms_msg_find(void *st, uint64_t sender_id, uint64_t client_msg_id,
+                       mc_store_msg *out) {
+  mc_memstore *s = st;
+  if (ms_fail(s))
+    return MC_ERR_STORAGE;
+  uint64_t id = ms_key_find(s, sender_id, client_msg_id);
+  if (!id)
+    return MC_ERR_NOT_FOUND;
+  ms_fill(s, id, out);
+  return 0;
+}
+
 static int ms_msg_add(void *st, mc_store_msg *m, uint64_t now_ms, int *dup) {
   mc_memstore *s = st;
   if (ms_fail(s))
@@ -523,9 +544,9 @@ static int ms_msg_add(void *st, mc_store_msg *m, uint64_t now_ms, int *dup) {
     return MC_ERR_NOT_FOUND;
   ms_msgkey key = {m->sender_id, m->client_msg_id};
   uint64_t h = ms_hash_key(key.sender_id, key.client_msg_id);
-  const ms_slot *found = ms_tab_probe(s, &s->keys, h, ms_eq_msgkey, NULL, &key);
-  if (found && found->id) {
-    ms_fill(s, found->id, m);
+  uint64_t old = ms_key_find(s, m->sender_id, m->client_msg_id);
+  if (old) {
+    ms_fill(s, old, m);
     *dup = 1;
     return 0;
   }
@@ -703,6 +724,7 @@ static const mc_store_ops ms_ops = {
     .member_del = ms_member_del,
     .member_check = ms_member_check,
     .msg_add = ms_msg_add,
+    .msg_find = ms_msg_find,
     .msg_max_id = ms_msg_max_id,
     .pending = ms_pending,
     .delivered = ms_delivered,

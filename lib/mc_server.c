@@ -63,6 +63,7 @@ typedef struct sess {
 
   int pong_owed;
   uint64_t pong_time;
+  int failed;                  /* a body could not be queued: end it */
   uint32_t mark;               /* presence fan-out generation */
 
   size_t heap_idx;             /* SIZE_MAX when not in the heap */
@@ -117,8 +118,8 @@ struct mc_server {
   unrel_dgram *unrel;
   size_t unrel_head, unrel_n;
 
-  auth_pending *auth;
-  size_t auth_n;
+  auth_pending *auth;          /* handshakes waiting for password work */
+  size_t auth_n, auth_cap;
   uint64_t next_job_id;
 
   rate_bucket rate[RATE_BUCKETS];
@@ -131,8 +132,18 @@ struct mc_server {
 void mc_addr_set(mc_addr *a, const void *bytes, size_t len) {
   if (len > MC_ADDR_MAX)
     len = MC_ADDR_MAX;
-  a->len = (uint8_t)len;
+  a->len = a->host_len = (uint8_t)len;
   memcpy(a->bytes, bytes, len);
+}
+
+void mc_addr_set_ip(mc_addr *a, const void *ip, size_t ip_len, uint16_t port) {
+  if (ip_len > MC_ADDR_MAX - 2)
+    ip_len = MC_ADDR_MAX - 2;
+  memcpy(a->bytes, ip, ip_len);
+  a->bytes[ip_len] = (uint8_t)(port >> 8);
+  a->bytes[ip_len + 1] = (uint8_t)port;
+  a->len = (uint8_t)(ip_len + 2);
+  a->host_len = (uint8_t)ip_len;
 }
 
 static int addr_eq(const mc_addr *a, const mc_addr *b) {
@@ -164,6 +175,32 @@ static void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
                        .code = code,
                        .detail = detail ? detail : ""};
   srv->cb.log(srv->cb.user_data, &rec);
+}
+
+Mychat__ErrorCode mc_server_wire_code(int err) {
+  switch (err) {
+  case MC_ERR_DECODE:
+  case MC_ERR_NO_BODY:
+  case MC_ERR_MISSING_FIELD:
+  case MC_ERR_BAD_FIELD:
+  case MC_ERR_INVAL:
+    return MYCHAT__ERROR_CODE__MALFORMED;
+  case MC_ERR_BAD_NAME:
+    return MYCHAT__ERROR_CODE__BAD_NAME;
+  case MC_ERR_BAD_PASSWORD:
+    return MYCHAT__ERROR_CODE__BAD_PASSWORD;
+  case MC_ERR_BAD_UTF8:
+    return MYCHAT__ERROR_CODE__BAD_UTF8;
+  case MC_ERR_TEXT_TOO_LONG:
+    return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
+  case MC_ERR_STATE:
+  case MC_ERR_WRONG_DIRECTION:
+    return MYCHAT__ERROR_CODE__BAD_REQUEST;
+  case MC_ERR_AUTH:
+    return MYCHAT__ERROR_CODE__AUTH_FAILED;
+  default:
+    return MYCHAT__ERROR_CODE__INTERNAL;
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -300,10 +337,12 @@ static void unrel_push(mc_server *srv, const mc_addr *to, const uint8_t *data,
   memcpy(d->data, data, len);
 }
 
-/* Queues Error{code, text, nonce} to |to| in a datagram of at most |limit|
- * bytes: the text is cut (at a UTF-8 boundary) until it fits, and nothing
- * is sent when even an empty one does not. */
+/* Queues Error{code, text, nonce} to |to| with header |sid| and |token|
+ * (NULL: none), in a datagram of at most |limit| bytes: the text is cut (at
+ * a UTF-8 boundary) until it fits, and nothing is sent when even an empty
+ * one does not (MC-60). */
 static void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
+                       const ProtobufCBinaryData *token,
                        Mychat__ErrorCode code, const char *text,
                        uint64_t nonce, size_t limit) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
@@ -318,7 +357,7 @@ static void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len, tl = strlen(t);
   for (;;) {
-    if (mc__wire_single(&env, sid, limit, buf, &len) == 1) {
+    if (mc__wire_single(&env, sid, token, limit, buf, &len) == 1) {
       unrel_push(srv, to, buf, len);
       return;
     }
@@ -356,13 +395,15 @@ static int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
                        const push_rec *r) {
   static const push_rec other = {.kind = REC_OTHER};
   int rv = mc__wire_submit(&s->arq, env, 0, NULL);
+  if (rv == 0)
+    rv = rec_push(s, r ? r : &other);
+  /* A session whose queue is full (or memory short) cannot keep its
+   * promise of a reply or a push; poll_tx ends it, outside whatever loop
+   * this call sits in (MC-132). */
   if (rv < 0)
-    return rv;
-  rv = rec_push(s, r ? r : &other);
-  if (rv < 0)
-    return rv;
+    s->failed = 1;
   make_ready(srv, s);
-  return 0;
+  return rv;
 }
 
 static void reply_result(mc_server *srv, sess *s, uint32_t req_seq,
@@ -589,7 +630,10 @@ static void sess_free(mc_server *srv, sess *s) {
 static void sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
                      const char *why, int linger, mc_tstamp now) {
   if (s->state == SESS_ESTABLISHED) {
-    push_presence(srv, s, 0);
+    /* Replacement keeps the user online and shutdown has no one left to
+     * tell, so only logout, timeout and give-up push Presence (MC-125). */
+    if (code == MYCHAT__ERROR_CODE__ERROR_NONE)
+      push_presence(srv, s, 0);
     while (s->n_groups > 0)
       sess_leave_group(srv, s, s->groups[0]);
     if (mc__map_get(&srv->by_user, s->user_id) == s)
@@ -597,8 +641,10 @@ static void sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
     srv->stats.sessions_ended++;
     slog(srv, now, &s->addr, s->name, s->id, "end", code, why);
   }
-  if (code != MYCHAT__ERROR_CODE__ERROR_NONE)
-    send_error(srv, &s->addr, s->id, code, why, 0, MC_DATAGRAM_MAX);
+  if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
+    ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
+    send_error(srv, &s->addr, s->id, &tok, code, why, 0, MC_DATAGRAM_MAX);
+  }
   if (linger && mc_arq_outstanding(&s->arq) > 0) {
     s->state = SESS_CLOSING;
     s->closing_deadline = now + CLOSING_LINGER;
@@ -624,7 +670,7 @@ static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
   env.welcome = &w;
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  if (mc__wire_single(&env, 0, limit, buf, &len) == 1)
+  if (mc__wire_single(&env, 0, NULL, limit, buf, &len) == 1)
     unrel_push(srv, to, buf, len);
 }
 
@@ -677,16 +723,10 @@ static sess *sess_create(mc_server *srv, const auth_pending *p,
  * session of the user, start a new one, welcome it, push its backlog. */
 static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   sess *old = mc__map_get(&srv->by_user, p->user_id);
+  int was_online = old != NULL;
   if (old != NULL)
     sess_end(srv, old, MYCHAT__ERROR_CODE__SESSION_REPLACED,
              "logged in elsewhere", 0, now);
-  if (srv->stats.sessions >= srv->cfg.max_sessions) {
-    send_error(srv, &p->addr, 0, MYCHAT__ERROR_CODE__SERVER_BUSY,
-               "too many sessions; try later", p->nonce, p->req_len);
-    slog(srv, now, &p->addr, p->name, 0, p->is_register ? "register" : "login",
-         MYCHAT__ERROR_CODE__SERVER_BUSY, "session limit");
-    return;
-  }
   sess *s = sess_create(srv, p, now);
   uint64_t maxid = 0;
   if (s == NULL || sess_load_groups(srv, s) < 0 ||
@@ -697,7 +737,7 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
         sess_leave_group(srv, s, s->groups[0]);
       sess_free(srv, s);
     }
-    send_error(srv, &p->addr, 0, MYCHAT__ERROR_CODE__INTERNAL,
+    send_error(srv, &p->addr, 0, NULL, MYCHAT__ERROR_CODE__INTERNAL,
                "server could not start the session", p->nonce, p->req_len);
     return;
   }
@@ -706,7 +746,8 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   slog(srv, now, &p->addr, p->name, s->id, p->is_register ? "register" : "login",
        0, "");
   welcome_send(srv, s, &p->addr, p->req_len, now);
-  push_presence(srv, s, 1);
+  if (!was_online)
+    push_presence(srv, s, 1);
   sess_pump(srv, s);
   make_ready(srv, s);
 }
@@ -714,12 +755,14 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
 /* ------------------------------------------------------------------ */
 /* handshake                                                           */
 
-static int rate_take(mc_server *srv, uint64_t key, mc_tstamp now) {
+/* Refills bucket |key| to |now| and returns it (a collision restarts the
+ * bucket: that errs towards letting a user in, never towards locking one
+ * out for someone else's attempts). */
+static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
+                                   mc_tstamp now) {
   rate_bucket *b = &srv->rate[key % RATE_BUCKETS];
   uint32_t full = srv->cfg.rate_burst * 1000;
   if (b->key != key) {
-    /* A collision restarts the bucket: it errs towards letting a user in,
-     * never towards locking one out for someone else's attempts. */
     b->key = key;
     b->t = now;
     b->tokens_milli = full;
@@ -731,10 +774,7 @@ static int rate_take(mc_server *srv, uint64_t key, mc_tstamp now) {
     b->tokens_milli = t > full ? full : (uint32_t)t;
     b->t = now;
   }
-  if (b->tokens_milli < 1000)
-    return 0;
-  b->tokens_milli -= 1000;
-  return 1;
+  return b;
 }
 
 static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n) {
@@ -745,6 +785,22 @@ static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n) {
   return h | 1;
 }
 
+/* Takes one attempt from the host's bucket and one from the name's, or from
+ * neither when either is empty (MC-51, MC-52). Returns 1 when allowed. */
+static int rate_take(mc_server *srv, const mc_addr *from, const char *name,
+                     mc_tstamp now) {
+  size_t hl = from->host_len ? from->host_len : from->len;
+  rate_bucket *h = rate_bucket_at(srv, hash_bytes(1, from->bytes, hl), now);
+  rate_bucket *n = rate_bucket_at(srv, hash_bytes(2, name, strlen(name)), now);
+  if (h->tokens_milli < 1000 || n->tokens_milli < 1000)
+    return 0;
+  h->tokens_milli -= 1000;
+  if (n != h) /* both keys may land in one slot only by collision */
+    n->tokens_milli -= 1000;
+  return 1;
+}
+
+/* Handles a Register or Login by the steps of PROTOCOL.md section 5.1. */
 static void handle_handshake(mc_server *srv, const mc_addr *from,
                              const Mychat__Envelope *env, size_t len,
                              mc_tstamp now) {
@@ -755,59 +811,88 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
                           : env->login->client_nonce;
   int presence = is_reg ? env->register_->presence : env->login->presence;
   const char *type = is_reg ? "register" : "login";
+  Mychat__ErrorCode code;
 
-  /* Too short to answer without amplifying: a real client pads. */
+  /* 1. Too short to answer without amplifying: a real client pads. */
   if (len < MC_HANDSHAKE_MIN) {
     srv->stats.rx_dropped++;
     return;
   }
-  /* A retransmission of a handshake in progress: its answer is coming. */
-  for (size_t i = 0; i < srv->auth_n; i++)
-    if (srv->auth[i].nonce == nonce && strcmp(srv->auth[i].name, name) == 0)
-      return;
+  /* 2. A handshake belongs to no session. */
+  if (env->session_id != 0 || env->token.len != 0 || env->seq != 0) {
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__BAD_REQUEST,
+               "a handshake carries no session header", nonce, len);
+    slog(srv, now, from, "", 0, type, MYCHAT__ERROR_CODE__BAD_REQUEST, "");
+    return;
+  }
+  /* 3. Fields. */
+  int rv = mc_codec_validate_body(env);
+  if (rv < 0) {
+    code = mc_server_wire_code(rv);
+    send_error(srv, from, 0, NULL, code, mc_strerror(rv), nonce, len);
+    slog(srv, now, from, "", 0, type, code, mc_strerror(rv));
+    return;
+  }
+  /* 4. A retransmission of a handshake that succeeded: same Welcome. */
   uint64_t uid = 0;
   char hash[MC_PWHASH_MAX];
   int found = srv->store.ops->user_find(srv->store.st, name, &uid, hash,
                                         sizeof hash);
   if (found < 0 && found != MC_ERR_NOT_FOUND) {
-    send_error(srv, from, 0, MYCHAT__ERROR_CODE__INTERNAL, "storage failure",
-               nonce, len);
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__INTERNAL,
+               "storage failure", nonce, len);
+    slog(srv, now, from, name, 0, type, MYCHAT__ERROR_CODE__INTERNAL, "");
     return;
   }
-  /* A retransmission of a handshake that succeeded: same Welcome again. */
   if (found == 0) {
     sess *s = mc__map_get(&srv->by_user, uid);
     if (s != NULL && s->nonce == nonce && s->state == SESS_ESTABLISHED) {
-      s->addr = *from;
       welcome_send(srv, s, from, len, now);
       return;
     }
   }
-  if (!rate_take(srv, hash_bytes(1, from->bytes, from->len), now) ||
-      !rate_take(srv, hash_bytes(2, name, strlen(name)), now)) {
-    send_error(srv, from, 0, MYCHAT__ERROR_CODE__RATE_LIMITED,
+  /* 5. A retransmission of a handshake in progress: its answer is coming. */
+  for (size_t i = 0; i < srv->auth_n; i++)
+    if (srv->auth[i].nonce == nonce && strcmp(srv->auth[i].name, name) == 0)
+      return;
+  /* 6, 7. Rate limits, then room. */
+  if (!rate_take(srv, from, name, now)) {
+    code = MYCHAT__ERROR_CODE__RATE_LIMITED;
+    send_error(srv, from, 0, NULL, code,
                "too many login attempts; wait a few seconds", nonce, len);
-    slog(srv, now, from, name, 0, type, MYCHAT__ERROR_CODE__RATE_LIMITED, "");
+    slog(srv, now, from, name, 0, type, code, "");
     return;
   }
-  if (is_reg && found == 0) {
-    send_error(srv, from, 0, MYCHAT__ERROR_CODE__NAME_TAKEN,
-               "that user name is taken", nonce, len);
-    slog(srv, now, from, name, 0, type, MYCHAT__ERROR_CODE__NAME_TAKEN, "");
+  if (srv->stats.sessions + srv->auth_n >= srv->cfg.max_sessions) {
+    code = MYCHAT__ERROR_CODE__SERVER_BUSY;
+    send_error(srv, from, 0, NULL, code, "server full; try again later",
+               nonce, len);
+    slog(srv, now, from, name, 0, type, code, "session limit");
     return;
   }
-  if (!is_reg && found != 0) {
-    srv->stats.login_failures++;
-    send_error(srv, from, 0, MYCHAT__ERROR_CODE__AUTH_FAILED,
-               "wrong user name or password", nonce, len);
-    slog(srv, now, from, name, 0, type, MYCHAT__ERROR_CODE__AUTH_FAILED,
-         "no such user");
+  /* 8. The account question that needs no password work. */
+  if (is_reg == (found == 0)) {
+    code = is_reg ? MYCHAT__ERROR_CODE__NAME_TAKEN
+                  : MYCHAT__ERROR_CODE__AUTH_FAILED;
+    if (!is_reg)
+      srv->stats.login_failures++;
+    send_error(srv, from, 0, NULL, code,
+               is_reg ? "that user name is taken"
+                      : "wrong user name or password",
+               nonce, len);
+    slog(srv, now, from, name, 0, type, code, is_reg ? "" : "no such user");
     return;
   }
-  if (srv->auth_n == srv->cfg.max_auth_jobs) {
-    send_error(srv, from, 0, MYCHAT__ERROR_CODE__SERVER_BUSY,
-               "server busy; try again", nonce, len);
-    return;
+  if (srv->auth_n == srv->auth_cap) {
+    size_t ncap = srv->auth_cap ? srv->auth_cap * 2 : 16;
+    auth_pending *na = realloc(srv->auth, ncap * sizeof *na);
+    if (na == NULL) {
+      send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
+                 "server out of memory", nonce, len);
+      return;
+    }
+    srv->auth = na;
+    srv->auth_cap = ncap;
   }
   auth_pending *p = &srv->auth[srv->auth_n++];
   memset(p, 0, sizeof *p);
@@ -856,7 +941,7 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
                                            : MYCHAT__ERROR_CODE__AUTH_FAILED;
     if (!p.is_register)
       srv->stats.login_failures++;
-    send_error(srv, &p.addr, 0, code,
+    send_error(srv, &p.addr, 0, NULL, code,
                p.is_register ? "could not hash the password"
                              : "wrong user name or password",
                p.nonce, p.req_len);
@@ -870,7 +955,7 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
       Mychat__ErrorCode code = rv == MC_ERR_EXISTS
                                    ? MYCHAT__ERROR_CODE__NAME_TAKEN
                                    : MYCHAT__ERROR_CODE__INTERNAL;
-      send_error(srv, &p.addr, 0, code,
+      send_error(srv, &p.addr, 0, NULL, code,
                  rv == MC_ERR_EXISTS ? "that user name is taken"
                                      : "storage failure",
                  p.nonce, p.req_len);
@@ -943,54 +1028,75 @@ static Mychat__ErrorCode do_list(mc_server *srv, sess *s, uint32_t seq,
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
+static Mychat__ErrorCode too_many_groups(char *why, size_t wlen) {
+  snprintf(why, wlen, "you are in %d groups already", MC_GROUPS_PER_USER_MAX);
+  return MYCHAT__ERROR_CODE__TOO_MANY_GROUPS;
+}
+
+/* CreateGroup, JoinGroup, LeaveGroup, with their checks in the order of
+ * MC-102 .. MC-104. */
 static Mychat__ErrorCode do_group(mc_server *srv, sess *s,
                                   Mychat__Envelope__BodyCase bc,
                                   const char *name, char *why, size_t wlen) {
+  const mc_store_ops *o = srv->store.ops;
   uint64_t gid;
-  int rv;
+  int rv = o->group_find(srv->store.st, name, &gid);
+  if (rv < 0 && rv != MC_ERR_NOT_FOUND)
+    return MYCHAT__ERROR_CODE__INTERNAL;
   if (bc == MYCHAT__ENVELOPE__BODY_CREATE_GROUP) {
-    if (s->n_groups >= MC_GROUPS_PER_USER_MAX) {
-      snprintf(why, wlen, "you are in %d groups already",
-               MC_GROUPS_PER_USER_MAX);
-      return MYCHAT__ERROR_CODE__TOO_MANY_GROUPS;
-    }
-    rv = srv->store.ops->group_add(srv->store.st, name, &gid);
-    if (rv < 0) {
+    if (rv == 0) {
       snprintf(why, wlen, "group '%s' exists", name);
-      return store_code(rv, MYCHAT__ERROR_CODE__INTERNAL,
-                        MYCHAT__ERROR_CODE__GROUP_EXISTS);
+      return MYCHAT__ERROR_CODE__GROUP_EXISTS;
     }
-  } else {
-    rv = srv->store.ops->group_find(srv->store.st, name, &gid);
-    if (rv < 0) {
-      snprintf(why, wlen, "no group '%s'", name);
-      return store_code(rv, MYCHAT__ERROR_CODE__NO_SUCH_GROUP,
-                        MYCHAT__ERROR_CODE__INTERNAL);
-    }
+    if (s->n_groups >= MC_GROUPS_PER_USER_MAX)
+      return too_many_groups(why, wlen);
+    if (o->group_add(srv->store.st, name, &gid) < 0 ||
+        o->member_add(srv->store.st, gid, s->user_id) < 0 ||
+        sess_join_group(srv, s, gid) < 0)
+      return MYCHAT__ERROR_CODE__INTERNAL;
+    return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
+  if (rv == MC_ERR_NOT_FOUND) {
+    snprintf(why, wlen, "no group '%s'", name);
+    return MYCHAT__ERROR_CODE__NO_SUCH_GROUP;
+  }
+  int member = o->member_check(srv->store.st, gid, s->user_id);
+  if (member < 0 && member != MC_ERR_NOT_FOUND)
+    return MYCHAT__ERROR_CODE__INTERNAL;
   if (bc == MYCHAT__ENVELOPE__BODY_LEAVE_GROUP) {
-    rv = srv->store.ops->member_del(srv->store.st, gid, s->user_id);
-    if (rv < 0) {
+    if (member != 0) {
       snprintf(why, wlen, "you are not in '%s'", name);
-      return store_code(rv, MYCHAT__ERROR_CODE__NOT_MEMBER,
-                        MYCHAT__ERROR_CODE__INTERNAL);
+      return MYCHAT__ERROR_CODE__NOT_MEMBER;
     }
+    if (o->member_del(srv->store.st, gid, s->user_id) < 0)
+      return MYCHAT__ERROR_CODE__INTERNAL;
     sess_leave_group(srv, s, gid);
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
-  if (s->n_groups >= MC_GROUPS_PER_USER_MAX) {
-    snprintf(why, wlen, "you are in %d groups already",
-             MC_GROUPS_PER_USER_MAX);
-    return MYCHAT__ERROR_CODE__TOO_MANY_GROUPS;
-  }
-  rv = srv->store.ops->member_add(srv->store.st, gid, s->user_id);
-  if (rv < 0) {
+  if (member == 0) {
     snprintf(why, wlen, "you are in '%s' already", name);
-    return store_code(rv, MYCHAT__ERROR_CODE__INTERNAL,
-                      MYCHAT__ERROR_CODE__ALREADY_MEMBER);
+    return MYCHAT__ERROR_CODE__ALREADY_MEMBER;
   }
-  if (sess_join_group(srv, s, gid) < 0)
+  if (s->n_groups >= MC_GROUPS_PER_USER_MAX)
+    return too_many_groups(why, wlen);
+  if (o->member_add(srv->store.st, gid, s->user_id) < 0 ||
+      sess_join_group(srv, s, gid) < 0)
     return MYCHAT__ERROR_CODE__INTERNAL;
+  return MYCHAT__ERROR_CODE__ERROR_NONE;
+}
+
+/* The "sent" confirmation of stored message |m|. */
+static Mychat__ErrorCode send_sent(mc_server *srv, sess *s, uint32_t seq,
+                                   const mc_store_msg *m) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Sent sent = MYCHAT__SENT__INIT;
+  sent.request_seq = seq;
+  sent.client_msg_id = m->client_msg_id;
+  sent.message_id = m->id;
+  sent.server_time_ms = m->time_ms;
+  env.body_case = MYCHAT__ENVELOPE__BODY_SENT;
+  env.sent = &sent;
+  sess_submit(srv, s, &env, NULL);
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
@@ -999,11 +1105,18 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
                                  char *why, size_t wlen) {
   mc_store_msg m;
   memset(&m, 0, sizeof m);
+  /* A resend of a stored message is confirmed again before anything else
+   * is checked: it may come after the sender left the group (MC-107). */
+  int rv = srv->store.ops->msg_find(srv->store.st, s->user_id,
+                                    sm->client_msg_id, &m);
+  if (rv == 0)
+    return send_sent(srv, s, seq, &m);
+  if (rv != MC_ERR_NOT_FOUND)
+    return MYCHAT__ERROR_CODE__INTERNAL;
   m.sender_id = s->user_id;
   snprintf(m.sender, sizeof m.sender, "%s", s->name);
   m.client_msg_id = sm->client_msg_id;
   snprintf(m.text, sizeof m.text, "%s", sm->text);
-  int rv;
   if (sm->to_case == MYCHAT__SEND_MESSAGE__TO_USER) {
     rv = srv->store.ops->user_find(srv->store.st, sm->user, &m.to_id, NULL, 0);
     if (rv < 0) {
@@ -1033,15 +1146,7 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
     snprintf(why, wlen, "the message could not be stored");
     return MYCHAT__ERROR_CODE__INTERNAL;
   }
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__Sent sent = MYCHAT__SENT__INIT;
-  sent.request_seq = seq;
-  sent.client_msg_id = m.client_msg_id;
-  sent.message_id = m.id;
-  sent.server_time_ms = m.time_ms;
-  env.body_case = MYCHAT__ENVELOPE__BODY_SENT;
-  env.sent = &sent;
-  sess_submit(srv, s, &env, NULL);
+  send_sent(srv, s, seq, &m);
   if (dup)
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   srv->stats.messages_stored++;
@@ -1069,6 +1174,19 @@ static void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
 
   if (s->state != SESS_ESTABLISHED)
     return; /* logged out: acked, not acted on */
+  int rv = MC_OK;
+  if (mc_codec_body_class(env->body_case) != MC_BODY_REQUEST) {
+    code = MYCHAT__ERROR_CODE__BAD_REQUEST;
+    snprintf(why, sizeof why, "'%s' is not a client request", type);
+  } else if ((rv = mc_codec_validate_body(env)) < 0) {
+    code = mc_server_wire_code(rv);
+    snprintf(why, sizeof why, "%s", mc_strerror(rv));
+  }
+  if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
+    reply_result(srv, s, env->seq, code, why);
+    slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+    return;
+  }
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_LOGOUT:
     reply_result(srv, s, env->seq, code, "bye");
@@ -1095,9 +1213,7 @@ static void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
     code = do_send(srv, s, env->seq, env->send, now, why, sizeof why);
     answered = code == MYCHAT__ERROR_CODE__ERROR_NONE;
     break;
-  default:
-    code = MYCHAT__ERROR_CODE__BAD_REQUEST;
-    snprintf(why, sizeof why, "'%s' is not a client request", type);
+  default: /* every request class body is handled above */
     break;
   }
   if (!answered)
@@ -1151,6 +1267,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
                    size_t len, mc_tstamp now) {
   srv->stats.rx_datagrams++;
   srv->stats.rx_bytes += len;
+  /* The steps of PROTOCOL.md section 4.3, in order. */
   int rv = mc_codec_check_prefix(dgram, len);
   if (rv < 0) {
     /* Maybe not MyChat at all: answering could reflect traffic anywhere. */
@@ -1158,35 +1275,30 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv;
   }
   Mychat__Envelope *env = NULL;
-  rv = mc_codec_decode(dgram, len, &env);
+  rv = mc_codec_unpack(dgram, len, &env);
   if (rv < 0) {
     srv->stats.rx_malformed++;
-    send_error(srv, from, 0, MYCHAT__ERROR_CODE__MALFORMED, mc_strerror(rv), 0,
-               len);
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
+               mc_strerror(rv), 0, len);
     slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
          mc_strerror(rv));
     return rv;
   }
-  if (env->session_id == 0) {
-    if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
-        env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
-      handle_handshake(srv, from, env, len, now);
-      rv = 0;
-    } else {
-      srv->stats.rx_bad_session++;
-      send_error(srv, from, 0, MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-                 "log in first", 0, len);
-      rv = MC_ERR_AUTH;
-    }
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
+      env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
+    handle_handshake(srv, from, env, len, now);
     mc_codec_free(env);
-    return rv;
+    return 0;
   }
-  sess *s = mc__map_get(&srv->by_id, env->session_id);
+  sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
       !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
-    send_error(srv, from, env->session_id, MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-               "unknown session or wrong token; log in again", 0, len);
+    send_error(srv, from, env->session_id, &env->token,
+               MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
+               env->session_id ? "unknown session or wrong token; log in again"
+                               : "log in first",
+               0, len);
     mc_codec_free(env);
     return MC_ERR_AUTH;
   }
@@ -1194,18 +1306,23 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   if (!addr_eq(&s->addr, from))
     s->addr = *from;
   s->last_heard = now;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
-    s->pong_owed = 1;
-    s->pong_time = env->ping->time_us;
+  if (env->seq == 0 && env->body_case != MYCHAT__ENVELOPE__BODY__NOT_SET) {
+    if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
+      s->pong_owed = 1;
+      s->pong_time = env->ping->time_us;
+    } else {
+      ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
+      send_error(srv, from, s->id, &tok, MYCHAT__ERROR_CODE__BAD_REQUEST,
+                 "this body is not sent unreliably by a client", 0,
+                 MC_DATAGRAM_MAX);
+    }
   }
   int taken = 0;
   rv = mc__wire_take(&s->arq, env, now, &taken);
   if (!taken)
     mc_codec_free(env);
-  if (rv < 0) {
-    srv->stats.rx_malformed++;
-    return rv;
-  }
+  if (rv < 0)
+    srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
   handle_acked(srv, s, now);
   Mychat__Envelope *req;
   /* A logout inside handle_request leaves |s| lingering (its Result is
@@ -1238,6 +1355,13 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
   }
   while (srv->ready_head != NULL) {
     sess *s = srv->ready_head;
+    if (s->failed) {
+      ready_remove(srv, s);
+      srv->stats.sessions_gave_up++;
+      sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "send queue full", 0,
+               now);
+      continue;
+    }
     Mychat__Envelope pong_env = MYCHAT__ENVELOPE__INIT;
     Mychat__Pong pong = MYCHAT__PONG__INIT;
     if (s->pong_owed) {
@@ -1318,7 +1442,6 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
 void mc_server_config_default(mc_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_sessions = 100000;
-  cfg->max_auth_jobs = 1024;
   cfg->keepalive_ms = 10000;
   cfg->session_timeout_ms = 30000;
   cfg->rate_burst = 5;
@@ -1347,9 +1470,7 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
   mc__map_init(&srv->by_user);
   mc__map_init(&srv->groups_online);
   srv->unrel = malloc(UNREL_QUEUE_MAX * sizeof *srv->unrel);
-  srv->auth = calloc(srv->cfg.max_auth_jobs ? srv->cfg.max_auth_jobs : 1,
-                     sizeof *srv->auth);
-  if (srv->unrel == NULL || srv->auth == NULL) {
+  if (srv->unrel == NULL) {
     mc_server_del(srv);
     return NULL;
   }
@@ -1371,7 +1492,7 @@ void mc_server_del(mc_server *srv) {
   free(srv->heap);
   free(srv->unrel);
   if (srv->auth)
-    memset(srv->auth, 0, srv->cfg.max_auth_jobs * sizeof *srv->auth);
+    memset(srv->auth, 0, srv->auth_cap * sizeof *srv->auth); /* passwords */
   free(srv->auth);
   free(srv);
 }

@@ -34,14 +34,17 @@
 
 #define MC_ADDR_MAX 28
 
+/* A peer address. The first |host_len| bytes name the host (the IP
+ * address): login rate limits are per host, whatever the port. */
 typedef struct {
   uint8_t len;
+  uint8_t host_len;
   uint8_t bytes[MC_ADDR_MAX];
 } mc_addr;
 
 typedef struct {
-  uint32_t max_sessions;         /* beyond: SERVER_BUSY (default 100000) */
-  uint32_t max_auth_jobs;        /* pending password jobs (default 1024) */
+  uint32_t max_sessions;         /* live sessions plus pending password
+                                    jobs; beyond: SERVER_BUSY (100000) */
   uint32_t keepalive_ms;         /* told to clients (default 10000) */
   uint32_t session_timeout_ms;   /* silence that ends a session (30000) */
   uint32_t rate_burst;           /* login attempts per address/name (5) */
@@ -132,8 +135,19 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now);
 
 const mc_server_stats *mc_server_get_stats(const mc_server *srv);
 
-/* Formats |a| for logs: the host's job, so the server only calls this hook
- * through mc_server_log.peer. Declared here so tests can build addresses. */
+/* The wire ErrorCode for library error |err| where the answer does not
+ * depend on context (PROTOCOL.md MC-130): the decode and validation errors
+ * map to MALFORMED or to the code of the same name, STATE and
+ * WRONG_DIRECTION to BAD_REQUEST, AUTH to AUTH_FAILED, anything else to
+ * INTERNAL. */
+Mychat__ErrorCode mc_server_wire_code(int err);
+
+/* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them
+ * naming the host. */
 void mc_addr_set(mc_addr *a, const void *bytes, size_t len);
+
+/* Fills |a| with an IP address of |ip_len| bytes (4 or 16) and a port: the
+ * IP names the host. */
+void mc_addr_set_ip(mc_addr *a, const void *ip, size_t ip_len, uint16_t port);
 
 #endif

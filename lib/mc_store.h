@@ -115,6 +115,10 @@ typedef struct mc_store_ops {
    * MC_ERR_INVAL unless exactly one of group_id and to_id is set, or when
    * the text is not NUL-terminated within MC_TEXT_MAX + 1 bytes. */
   int (*msg_add)(void *st, mc_store_msg *m, uint64_t now_ms, int *dup);
+  /* Finds the message (sender_id, client_msg_id) and fills |out| with it.
+   * Returns 0, or MC_ERR_NOT_FOUND when none was stored. */
+  int (*msg_find)(void *st, uint64_t sender_id, uint64_t client_msg_id,
+                  mc_store_msg *out);
   /* Sets |*id| to the highest message id stored so far (0 if none).
    * Returns 0. */
   int (*msg_max_id)(void *st, uint64_t *id);

@@ -76,11 +76,14 @@ int mc__wire_submit(mc_arq *arq, const Mychat__Envelope *env, uint64_t tag,
 }
 
 int mc__wire_single(const Mychat__Envelope *env, uint64_t session_id,
-                    size_t limit, uint8_t *buf, size_t *len) {
+                    const ProtobufCBinaryData *token, size_t limit,
+                    uint8_t *buf, size_t *len) {
   Mychat__Envelope hdr = MYCHAT__ENVELOPE__INIT;
   uint8_t body[MC_DATAGRAM_MAX];
   size_t blen;
   hdr.session_id = session_id;
+  if (token != NULL)
+    hdr.token = *token;
   int rv = mc_codec_encode_body(env, body, sizeof body, &blen);
   if (rv < 0)
     return rv;
@@ -93,16 +96,14 @@ int mc__wire_single(const Mychat__Envelope *env, uint64_t session_id,
 int mc__wire_take(mc_arq *arq, Mychat__Envelope *env, mc_tstamp now,
                   int *taken) {
   *taken = 0;
-  if (env->ack != NULL) {
-    int rv = mc_arq_on_ack(arq, env->ack, now);
-    if (rv < 0)
-      return rv;
-  }
+  /* A bad ack is ignored as a whole, but the body beside it still counts
+   * (MC-83). */
+  int ack_rv = env->ack != NULL ? mc_arq_on_ack(arq, env->ack, now) : 0;
   if (env->seq > 0) {
     int rv = mc_arq_on_data(arq, env->seq, env, now);
     if (rv < 0)
       return rv;
     *taken = rv == 1;
   }
-  return 0;
+  return ack_rv;
 }

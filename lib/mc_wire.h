@@ -42,18 +42,19 @@ int mc__wire_ack_only(mc_arq *arq, const mc__wire_id *id, mc_tstamp now,
 int mc__wire_submit(mc_arq *arq, const Mychat__Envelope *env, uint64_t tag,
                     uint32_t *seq);
 
-/* Builds a datagram with no session (session 0, no token, no ack) carrying
- * the body of |env|, at most |limit| bytes (the anti-amplification bound
+/* Builds an unreliable datagram (no seq, no ack) with header |session_id|
+ * and |token| (NULL: none) carrying the body of |env|, at most |limit| bytes (the anti-amplification bound
  * for answers to unauthenticated datagrams, or MC_DATAGRAM_MAX). When the
  * body has a text field that makes it too long the caller shortens it;
  * this returns MC_ERR_TOO_BIG then. Returns 1 on success, or an error. */
 int mc__wire_single(const Mychat__Envelope *env, uint64_t session_id,
-                    size_t limit, uint8_t *buf, size_t *len);
+                    const ProtobufCBinaryData *token, size_t limit,
+                    uint8_t *buf, size_t *len);
 
 /* Takes a decoded envelope |env| that arrived in a session: applies its ack
  * and, for a reliable body, hands it to the receive stream, which then owns
  * it (*taken set to 1). Returns 0, or MC_ERR_BAD_FIELD for an ack the
- * stream rejects (the datagram is then ignored as a whole). */
+ * stream rejects (the ack alone is ignored; the body is still taken). */
 int mc__wire_take(mc_arq *arq, Mychat__Envelope *env, mc_tstamp now,
                   int *taken);
 

@@ -455,20 +455,25 @@ static int sq_msg_get(mc_sqlstore *ss, uint64_t id, mc_store_msg *m) {
   return bad ? sq_corrupt(ss, "msg_get") : 0;
 }
 
+static int sq_msg_find(void *p, uint64_t sender_id, uint64_t client_msg_id,
+                       mc_store_msg *out) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_BY_KEY, "ii", sender_id, client_msg_id);
+  int r = sq_row(ss, st, "msg_find");
+  if (r <= 0)
+    return r < 0 ? r : MC_ERR_NOT_FOUND;
+  uint64_t id = sq_u64(st, 0);
+  sqlite3_reset(st);
+  return sq_msg_get(ss, id, out);
+}
+
 static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   mc_sqlstore *ss = p;
   *dup = 0;
-  sqlite3_stmt *st =
-      sq_bind(ss, SQ_MSG_BY_KEY, "ii", m->sender_id, m->client_msg_id);
-  int r = sq_row(ss, st, "msg_add");
-  if (r < 0)
+  int r = sq_msg_find(p, m->sender_id, m->client_msg_id, m);
+  if (r != MC_ERR_NOT_FOUND) {
+    *dup = r == 0;
     return r;
-  if (r) {
-    uint64_t id = sq_u64(st, 0);
-    sqlite3_reset(st);
-    int err = sq_msg_get(ss, id, m);
-    *dup = !err;
-    return err;
   }
   if (!m->group_id == !m->to_id ||
       strnlen(m->text, sizeof m->text) == sizeof m->text)
@@ -642,6 +647,7 @@ static const mc_store_ops sq_ops = {
     .member_del = sq_member_del,
     .member_check = sq_member_check,
     .msg_add = sq_msg_add,
+    .msg_find = sq_msg_find,
     .msg_max_id = sq_msg_max_id,
     .pending = sq_pending,
     .delivered = sq_delivered,

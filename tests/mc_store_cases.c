@@ -298,6 +298,13 @@ void mc_store_case_msg_add_idempotent(const mc_store_factory *f) {
   CU_ASSERT_EQUAL(o->msg_max_id(s->st, &max), 0);
   CU_ASSERT_EQUAL(max, id);
   expect_pending(s, b, 0, 8, (uint64_t[]){id}, 1);
+  /* msg_find sees the same message under the same key, and nothing else. */
+  mc_store_msg found;
+  CU_ASSERT_EQUAL_FATAL(o->msg_find(s->st, a, 7, &found), 0);
+  CU_ASSERT_EQUAL(found.id, id);
+  CU_ASSERT_STRING_EQUAL(found.text, "hi");
+  CU_ASSERT_EQUAL(o->msg_find(s->st, a, 8, &found), MC_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL(o->msg_find(s->st, b, 7, &found), MC_ERR_NOT_FOUND);
 
   /* The key is per sender. */
   uint64_t id2 = send(s, b, a, 0, 7, "hi");
