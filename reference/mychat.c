@@ -24,7 +24,9 @@
  *   LIST USERS|GROUPS|MYGROUPS    list (every page)
  *   WAIT N                        process events for N seconds
  *   WAITFOR PREFIX [N]            wait (N s, default 10) for an output line
- *                                 starting with PREFIX; exit 3 on timeout.
+ *                                 starting with PREFIX (which may contain
+ *                                 spaces; a last word that is a number is
+ *                                 N); exit 3 on timeout.
  *                                 Output lines are a queue: a WAITFOR takes
  *                                 the lines printed since the last WAITFOR
  *                                 matched, up to and including its match, so
@@ -954,13 +956,14 @@ static int script_line(app *a, char *raw, mc_tstamp now) {
   } else if (strcasecmp(cmd, "WAIT") == 0 && parse_seconds(arg, &secs) == 0) {
     a->wait_until = now + (mc_tstamp)(secs * MC_SEC);
   } else if (strcasecmp(cmd, "WAITFOR") == 0 && *arg) {
-    char *t = split_word(arg);
+    /* A last word that is a number is the timeout, not the prefix. */
+    char *last = strrchr(arg, ' ');
     secs = WAITFOR_DEFAULT_S;
-    if (*t && parse_seconds(t, &secs) < 0) {
-      refuse(a, cmd, "WAITFOR PREFIX [SECONDS]");
-      return 0;
-    }
-    snprintf(a->waitfor, sizeof a->waitfor, "%s", arg);
+    if (last && parse_seconds(last + 1, &secs) == 0)
+      *last = '\0';
+    else
+      secs = WAITFOR_DEFAULT_S;
+    snprintf(a->waitfor, sizeof a->waitfor, "%s", trim(arg));
     if (!outq_match(a))
       a->waitfor_until = now + (mc_tstamp)(secs * MC_SEC);
   } else if (a->view != VIEW_MENU) {
