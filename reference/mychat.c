@@ -6,60 +6,77 @@
  * On a terminal it keeps the screens of the original MyChat design: the
  * banner, the username and password prompts, "--> [connecting to server]"
  * with a star every 0.2 s, the menu of group chats and users, JOIN / CHAT /
- * R / E, and in a chat B to go back. Lines are edited with libedit, driven
- * through its callback interface from one poll() loop, so a message that
- * arrives while a line is being typed is printed at once above it.
+ * R / E (and CREATE, LEAVE, /help), and in a chat B to go back. Each message
+ * sent shows "--> [Message sent - HH:MM:SS]", a direct one later also
+ * "--> [Message delivered - HH:MM:SS]". Lines are edited with libedit,
+ * driven through its callback interface from one poll() loop, so a message
+ * that arrives while a line is being typed is printed at once above it.
+ * --new registers the name; without it, a login refused for a wrong name or
+ * password offers to create the account.
  *
  * The password comes from the MYCHAT_PASSWORD environment variable when it
  * is set (for scripts), else from a prompt that does not echo.
  *
+ * A session that is lost (the server went silent, stopped acking, restarted
+ * or is shutting down) is logged in again by itself; the core sends the
+ * messages the server had not confirmed again. A terminal client keeps
+ * trying; a scripted one gives up (status 1) when a new login gets no
+ * answer within 15 s. A login elsewhere under the same name ends the client
+ * (status 1) rather than fight over the session.
+ *
  * When standard input is not a terminal the client runs scripted: no
- * banner or prompts; commands are read one line at a time:
+ * banner or prompts; --user and MYCHAT_PASSWORD are required. Commands are
+ * read one line at a time (blank lines and lines starting with '#' are
+ * skipped):
  *
  *   JOIN g | CREATE g | LEAVE g   group requests; JOIN also enters chat g
  *   CHAT bob                      enter the one-on-one chat with bob
  *   B                             leave the current chat
- *   SAY text | text               send text to the current chat
+ *   SAY text | text               send text to the current chat (a line
+ *                                 whose first word is a command is that
+ *                                 command: SAY sends any text)
  *   SEND @bob text | SEND #g text send without entering a chat
  *   LIST USERS|GROUPS|MYGROUPS    list (every page)
  *   WAIT N                        process events for N seconds
  *   WAITFOR PREFIX [N]            wait (N s, default 10) for an output line
  *                                 starting with PREFIX (which may contain
  *                                 spaces; a last word that is a number is
- *                                 N); exit 3 on timeout.
- *                                 Output lines are a queue: a WAITFOR takes
- *                                 the lines printed since the last WAITFOR
- *                                 matched, up to and including its match, so
- *                                 a line printed before the WAITFOR was read
- *                                 is not missed.
+ *                                 N); exit 3 on timeout. Output lines are a
+ *                                 queue: a WAITFOR takes the lines printed
+ *                                 since the last WAITFOR matched, up to and
+ *                                 including its match, so a line printed
+ *                                 before the WAITFOR was read is not missed.
  *   E                             log out and exit 0
  *
  * Commands are read only while the session is established and nothing
  * above is still waiting. At the end of input the client waits (at most
  * 5 s) until the server confirmed every message sent, logs out and exits 0.
  *
- * Scripted output: exactly one line per event on standard output.
- * Times are the server's, HH:MM:SS in the local zone. CODE is the protocol
- * ErrorCode name (AUTH_FAILED, NO_SUCH_GROUP, ...).
+ * Scripted output: exactly one line per event on standard output. Times
+ * are the server's (when it stored, or delivered, the message), HH:MM:SS in
+ * the local zone. CODE is the protocol ErrorCode name (AUTH_FAILED,
+ * NO_SUCH_GROUP, ...).
  *
- *   connected NAME
+ *   connected NAME                     (again after each reconnect)
  *   connect-failed CODE|TIMEOUT TEXT
  *   sent id=MSGID to=USER|#GROUP time=T
  *   delivered id=MSGID to=USER time=T
  *   message id=MSGID from=USER group=GROUP|- missed=0|1 time=T text=TEXT
  *   presence USER online|offline
  *   backlog-done count=N
- *   result JOIN|CREATE|LEAVE|SEND NAME OK|CODE [TEXT]
+ *   result JOIN|CREATE|LEAVE|SEND NAME|#GROUP OK|CODE [TEXT]
  *   list users NAME:online|offline ... | list groups NAME ...
  *   | list mygroups NAME ...
- *   closed OK|LOST|CODE TEXT          (OK after a logout)
- *   reconnecting
+ *   closed OK|LOST|CODE TEXT           (OK after a logout)
+ *   reconnecting                       (after a closed that was not OK)
  *   error COMMAND TEXT                 (a command refused locally)
  *
- * TEXT is printed as received, except that control characters (and the
- * C1 controls U+0080..U+009F) are written as \xHH and a backslash as \\, so
- * one line is always one event and a hostile sender cannot drive the
- * terminal.
+ * MSGID is the server's message id: "sent", "delivered" and the
+ * recipient's "message" line of one message carry the same one. TEXT is
+ * printed as received, except that control characters (and the C1
+ * controls U+0080..U+009F) are written as \xHH and a backslash as \\, so
+ * one line is always one event. On a terminal the control characters are
+ * escaped the same way, so a hostile sender cannot drive the terminal.
  *
  * Exit status: 0 after logging out, 1 when connecting or the session
  * failed for good, 2 for usage errors, 3 when a WAITFOR timed out.
@@ -137,7 +154,7 @@ typedef struct {
 typedef struct {
   int interactive;
   char user[MC_NAME_MAX + 1];
-  char password[MC_PASSWORD_MAX + 2];
+  char password[MC_PASSWORD_MAX + 2]; /* one byte more: overlong shows */
   int create;
 
   int fd;
@@ -215,9 +232,10 @@ static void fmt_time(uint64_t ms, char out[9]) {
 }
 
 /* Copies |in| to |out| with control characters (C0, DEL and the UTF-8
- * encoded C1 range) as \xHH and backslashes doubled: text from the network
- * must not move the cursor or end a line of scripted output. */
-static void escape_text(const char *in, char *out, size_t cap) {
+ * encoded C1 range) as \xHH, and in scripted output backslashes doubled:
+ * text from the network must not move the cursor or end a line of scripted
+ * output, and a script must be able to tell "\x0A" typed from a newline. */
+static void escape_text(const app *a, const char *in, char *out, size_t cap) {
   size_t o = 0;
   const unsigned char *s = (const unsigned char *)in;
   for (size_t i = 0; s[i] != '\0' && o + 9 < cap; i++) {
@@ -227,7 +245,7 @@ static void escape_text(const char *in, char *out, size_t cap) {
       i++;
     } else if (c < 0x20 || c == 0x7F) {
       o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
-    } else if (c == '\\') {
+    } else if (c == '\\' && !a->interactive) {
       out[o++] = '\\';
       out[o++] = '\\';
     } else {
@@ -295,9 +313,9 @@ static int outq_match(app *a) {
   return 0;
 }
 
-/* Prints one line. On a terminal with a line being edited, the line is
- * taken off the screen, the text printed above it, and the line put back
- * with the cursor where it was. */
+/* Prints one line. Scripted, it also goes into the WAITFOR queue. On a
+ * terminal with a line being edited, the text goes above that line, which
+ * libedit then draws again with the cursor where it was. */
 static void say(app *a, const char *fmt, ...) {
   char line[2 * LINE_MAX_IN];
   va_list ap;
@@ -324,7 +342,7 @@ static void say(app *a, const char *fmt, ...) {
     rl_forced_update_display();
 }
 
-/* Scripted mode: a command was refused before reaching the server. */
+/* A command was refused before reaching the server. */
 static void refuse(app *a, const char *cmd, const char *why) {
   if (a->interactive)
     say(a, "--> [%s]", why);
@@ -367,19 +385,23 @@ static void op_add(app *a, uint32_t request, Mychat__Envelope__BodyCase kind,
   snprintf(op->name, sizeof op->name, "%s", name);
 }
 
+/* Finds the pending request |request|; a zero kind marks a free slot. */
 static pending_op *op_find(app *a, uint32_t request) {
   for (size_t i = 0; i < OPS_MAX; i++)
-    if (a->ops[i].request == request && a->ops[i].kind != 0)
+    if (a->ops[i].request == request &&
+        a->ops[i].kind != MYCHAT__ENVELOPE__BODY__NOT_SET)
       return &a->ops[i];
   return NULL;
 }
 
+/* Finds a message by its client id, or (|client_msg_id| 0) by the request
+ * that sent it in this session. */
 static sent_msg *send_find(app *a, uint32_t request, uint64_t client_msg_id) {
   for (size_t i = 0; i < SENDS_MAX; i++) {
     sent_msg *s = &a->sends[i];
     if (s->client_msg_id != 0 &&
         (s->client_msg_id == client_msg_id ||
-         (client_msg_id == 0 && s->request == request)))
+         (client_msg_id == 0 && request != 0 && s->request == request)))
       return s;
   }
   return NULL;
@@ -427,10 +449,13 @@ static int do_send(app *a, const char *user, const char *group,
   return rv;
 }
 
+/* Asks for the first page of a list, for |p|. */
 static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
   uint32_t req;
   a->lacc.n = 0;
-  if (mc_client_list(a->cl, kind, "", now_us(), &req) < 0) {
+  int rv = mc_client_list(a->cl, kind, "", now_us(), &req);
+  if (rv < 0) {
+    refuse(a, "LIST", lib_why(rv));
     a->lp = LP_NONE;
     return;
   }
@@ -439,21 +464,22 @@ static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
   a->lrequest = req;
 }
 
-static int entries_append(entry_list *l, const mc_client_list_entry *e,
-                          size_t n) {
+/* Appends |n| entries to |l|; out of memory, the list stays short (a
+ * list is shown, not relied on). */
+static void entries_append(entry_list *l, const mc_client_list_entry *e,
+                           size_t n) {
   if (l->n + n > l->cap) {
     size_t ncap = l->cap ? l->cap : 32;
     while (ncap < l->n + n)
       ncap *= 2;
     mc_client_list_entry *nv = realloc(l->v, ncap * sizeof *nv);
     if (nv == NULL)
-      return MC_ERR_NOMEM;
+      return;
     l->v = nv;
     l->cap = ncap;
   }
   memcpy(l->v + l->n, e, n * sizeof *e);
   l->n += n;
-  return 0;
 }
 
 static void entries_swap(entry_list *x, entry_list *y) {
@@ -564,26 +590,32 @@ static void on_list(app *a, const mc_client_event *ev) {
 
 static void on_result(app *a, const mc_client_event *ev) {
   char text[4 * MC_TEXT_MAX + 1];
-  escape_text(ev->text, text, sizeof text);
+  escape_text(a, ev->text, text, sizeof text);
+  /* What the request was about: "-" when it is not known (a message the
+   * core sent again after a reconnect, under a request id of its own). */
+  char name[MC_NAME_MAX + 2] = "-";
+  int enter = 0;
   if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
     sent_msg *s = send_find(a, ev->request, 0);
-    if (s)
+    if (s) {
+      snprintf(name, sizeof name, "%s%s", s->group ? "#" : "", s->to);
       s->client_msg_id = 0;
-    if (a->interactive)
-      say(a, "--> [Message not sent: %s]", text[0] ? text : code_name(ev->code));
-    else
-      say(a, "result SEND %s%s %s %s", s && s->group ? "#" : "",
-          s ? s->to : "-", code_name(ev->code), text);
-    return;
+    }
+  } else {
+    pending_op *op = op_find(a, ev->request);
+    if (op) {
+      snprintf(name, sizeof name, "%s", op->name);
+      enter = op->enter;
+      op->kind = MYCHAT__ENVELOPE__BODY__NOT_SET;
+    }
   }
-  pending_op *op = op_find(a, ev->request);
-  const char *name = op ? op->name : "-";
-  int enter = op && op->enter;
-  if (op)
-    op->kind = 0;
   if (!a->interactive) {
     say(a, "result %s %s %s%s%s", kind_word(ev->request_kind), name,
         code_name(ev->code), ev->code ? " " : "", ev->code ? text : "");
+    return;
+  }
+  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+    say(a, "--> [Message not sent: %s]", text[0] ? text : code_name(ev->code));
     return;
   }
   int ok = ev->code == MYCHAT__ERROR_CODE__ERROR_NONE;
@@ -605,7 +637,7 @@ static void on_result(app *a, const mc_client_event *ev) {
 
 static void on_message(app *a, const mc_client_event *ev) {
   char text[4 * MC_TEXT_MAX + 1], t[9];
-  escape_text(ev->text, text, sizeof text);
+  escape_text(a, ev->text, text, sizeof text);
   if (!a->interactive) {
     fmt_time(ev->time_ms, t);
     say(a, "message id=%llu from=%s group=%s missed=%d time=%s text=%s",
@@ -635,11 +667,6 @@ static void start_logout(app *a, mc_tstamp now) {
   }
 }
 
-/* Connecting failed. Decides whether to ask for a new account, retry, or
- * give up. */
-static void on_connect_failed(app *a, const mc_client_event *ev,
-                              mc_tstamp now);
-
 static void on_connected(app *a, const mc_client_event *ev) {
   int first = a->ph == PH_CONNECTING;
   a->ph = PH_ONLINE;
@@ -655,17 +682,24 @@ static void on_connected(app *a, const mc_client_event *ev) {
     list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
   } else {
     say(a, "--> [connected to server]");
+    if (!a->menu_shown) /* the session was lost before the first menu */
+      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
   }
 }
 
 static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   char text[4 * MC_ERROR_TEXT_MAX + 1];
-  escape_text(ev->text, text, sizeof text);
+  escape_text(a, ev->text, text, sizeof text);
   int logout = ev->code == 0 && ev->lib_error == 0;
   if (!a->interactive)
     say(a, "closed %s %s",
         logout ? "OK" : ev->code ? code_name(ev->code) : "LOST", text);
+  /* Request ids start again at 1 in the next session; the core sends the
+   * unconfirmed messages again under new ones (matched by client id). */
   a->lp = LP_NONE;
+  memset(a->ops, 0, sizeof a->ops);
+  for (size_t i = 0; i < SENDS_MAX; i++)
+    a->sends[i].request = 0;
   if (logout || a->ph == PH_LOGGING_OUT) {
     if (a->interactive)
       say(a, "--> [logged out]");
@@ -688,10 +722,12 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   a->reconnect_at = now;
 }
 
+/* A handshake failed: decides whether to offer a new account, try again,
+ * or give up. */
 static void on_connect_failed(app *a, const mc_client_event *ev,
                               mc_tstamp now) {
   char text[4 * MC_ERROR_TEXT_MAX + 1];
-  escape_text(ev->text, text, sizeof text);
+  escape_text(a, ev->text, text, sizeof text);
   int auth = ev->code == MYCHAT__ERROR_CODE__AUTH_FAILED;
   if (!a->interactive) {
     say(a, "connect-failed %s %s", ev->code ? code_name(ev->code) : "TIMEOUT",
@@ -709,8 +745,11 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
   }
   if (a->ph == PH_RECONNECTING) {
     /* The server may be restarting or busy: keep trying, unless it says
-     * the credentials stopped working. */
-    if (auth) {
+     * the credentials stopped working. A script is not left hanging on a
+     * server that stays away (no answer for connect_timeout_ms). */
+    if (auth || (!a->interactive && ev->code == 0)) {
+      if (a->interactive)
+        say(a, "--> [wrong user name or password]");
       a->exit_code = EXIT_FAIL;
       a->ph = PH_DONE;
       return;
@@ -821,9 +860,15 @@ static char *trim(char *s) {
   return s;
 }
 
+/* Sends |text| to the current chat. Returns do_send()'s result, or 0 when
+ * refused here. */
 static int send_to_view(app *a, const char *text) {
   if (a->view == VIEW_MENU) {
     refuse(a, "SAY", "not in a chat");
+    return 0;
+  }
+  if (*text == '\0') {
+    refuse(a, "SAY", "empty message");
     return 0;
   }
   return a->view == VIEW_DIRECT ? do_send(a, a->view_name, NULL, text)
@@ -848,16 +893,16 @@ static void interactive_line(app *a, char *raw) {
   if (*line == '\0')
     return;
   add_history(line);
-  if (a->ph != PH_ONLINE) {
-    say(a, "--> [not connected to server; wait a moment]");
+  if (strcasecmp(line, "E") == 0) {
+    start_logout(a, now_us());
     return;
   }
   if (strcmp(line, "/help") == 0) {
     print_help(a);
     return;
   }
-  if (strcasecmp(line, "E") == 0) {
-    start_logout(a, now_us());
+  if (a->ph != PH_ONLINE) {
+    say(a, "--> [not connected to server; wait a moment]");
     return;
   }
   if (a->view != VIEW_MENU) {
@@ -910,71 +955,91 @@ static int parse_seconds(const char *s, double *out) {
   return 0;
 }
 
-/* Runs one scripted command. Returns 0 when done with the line, or
- * MC_ERR_QUEUE_FULL when it must run again later. */
+/* Scripted WAITFOR: |arg| is "PREFIX [SECONDS]". */
+static void script_waitfor(app *a, char *arg, mc_tstamp now) {
+  /* A last word that is a number is the timeout, not the prefix. */
+  double secs;
+  char *last = strrchr(arg, ' ');
+  if (last && parse_seconds(last + 1, &secs) == 0)
+    *last = '\0';
+  else
+    secs = WAITFOR_DEFAULT_S;
+  snprintf(a->waitfor, sizeof a->waitfor, "%s", trim(arg));
+  if (!outq_match(a))
+    a->waitfor_until = now + (mc_tstamp)(secs * MC_SEC);
+}
+
+/* Scripted LIST: |arg| is USERS, GROUPS or MYGROUPS. */
+static void script_list(app *a, const char *arg) {
+  if (strcasecmp(arg, "USERS") == 0)
+    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_USERS);
+  else if (strcasecmp(arg, "GROUPS") == 0)
+    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_GROUPS);
+  else if (strcasecmp(arg, "MYGROUPS") == 0)
+    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_MY_GROUPS);
+  else
+    refuse(a, "LIST", "usage: LIST USERS|GROUPS|MYGROUPS");
+}
+
+/* Runs one scripted command line. A line whose first word is a command is
+ * that command (SAY sends any text); any other line is a message to the
+ * current chat. Returns 0 when done with the line, or MC_ERR_QUEUE_FULL
+ * when it must run again later. */
 static int script_line(app *a, char *raw, mc_tstamp now) {
   char *line = trim(raw);
   if (*line == '\0' || *line == '#')
     return 0;
+  size_t wl = strcspn(line, " \t");
   char cmd[16];
-  char *arg = split_word(line);
-  snprintf(cmd, sizeof cmd, "%s", line);
+  snprintf(cmd, sizeof cmd, "%.*s", (int)wl, line);
+  char *arg = line + wl;
+  arg += strspn(arg, " \t");
   Mychat__Envelope__BodyCase kind;
+  int rv = 0;
   double secs;
-  if (strcasecmp(cmd, "E") == 0 && *arg == '\0') {
+  if (strcasecmp(cmd, "E") == 0) {
     start_logout(a, now);
-  } else if (strcasecmp(cmd, "B") == 0 && *arg == '\0') {
+  } else if (strcasecmp(cmd, "B") == 0) {
     a->view = VIEW_MENU;
-  } else if (group_word(cmd, &kind) && *arg) {
-    int rv = do_group(a, kind, arg, 0);
-    if (rv == MC_ERR_QUEUE_FULL) {
-      return rv;
-    }
+  } else if (group_word(cmd, &kind)) {
+    rv = do_group(a, kind, arg, 0);
     if (rv == 0 && kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP)
       enter_view(a, VIEW_GROUP, arg);
-  } else if (strcasecmp(cmd, "CHAT") == 0 && *arg) {
+  } else if (strcasecmp(cmd, "CHAT") == 0) {
     if (mc_codec_name_valid(arg))
       enter_view(a, VIEW_DIRECT, arg);
     else
       refuse(a, cmd, "bad user name");
-  } else if (strcasecmp(cmd, "SAY") == 0 && *arg) {
-    return send_to_view(a, arg) == MC_ERR_QUEUE_FULL ? MC_ERR_QUEUE_FULL : 0;
-  } else if (strcasecmp(cmd, "SEND") == 0 && (*arg == '@' || *arg == '#')) {
-    char *text = split_word(arg);
-    int rv = *arg == '@' ? do_send(a, arg + 1, NULL, text)
-                         : do_send(a, NULL, arg + 1, text);
-    return rv == MC_ERR_QUEUE_FULL ? rv : 0;
+  } else if (strcasecmp(cmd, "SAY") == 0) {
+    rv = send_to_view(a, arg);
+  } else if (strcasecmp(cmd, "SEND") == 0) {
+    char *text = arg + strcspn(arg, " \t");
+    if (*text != '\0')
+      *text++ = '\0';
+    text += strspn(text, " \t");
+    if ((*arg != '@' && *arg != '#') || *text == '\0')
+      refuse(a, cmd, "usage: SEND @USER TEXT | SEND #GROUP TEXT");
+    else
+      rv = *arg == '@' ? do_send(a, arg + 1, NULL, text)
+                       : do_send(a, NULL, arg + 1, text);
   } else if (strcasecmp(cmd, "LIST") == 0) {
-    if (strcasecmp(arg, "USERS") == 0)
-      list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_USERS);
-    else if (strcasecmp(arg, "GROUPS") == 0)
-      list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_GROUPS);
-    else if (strcasecmp(arg, "MYGROUPS") == 0)
-      list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_MY_GROUPS);
+    script_list(a, arg);
+  } else if (strcasecmp(cmd, "WAIT") == 0) {
+    if (parse_seconds(arg, &secs) == 0)
+      a->wait_until = now + (mc_tstamp)(secs * MC_SEC);
     else
-      refuse(a, cmd, "LIST USERS, GROUPS or MYGROUPS");
-  } else if (strcasecmp(cmd, "WAIT") == 0 && parse_seconds(arg, &secs) == 0) {
-    a->wait_until = now + (mc_tstamp)(secs * MC_SEC);
-  } else if (strcasecmp(cmd, "WAITFOR") == 0 && *arg) {
-    /* A last word that is a number is the timeout, not the prefix. */
-    char *last = strrchr(arg, ' ');
-    secs = WAITFOR_DEFAULT_S;
-    if (last && parse_seconds(last + 1, &secs) == 0)
-      *last = '\0';
-    else
-      secs = WAITFOR_DEFAULT_S;
-    snprintf(a->waitfor, sizeof a->waitfor, "%s", trim(arg));
-    if (!outq_match(a))
-      a->waitfor_until = now + (mc_tstamp)(secs * MC_SEC);
-  } else if (a->view != VIEW_MENU) {
-    /* A plain line in a chat: the word was split off; put it back. */
+      refuse(a, cmd, "usage: WAIT SECONDS");
+  } else if (strcasecmp(cmd, "WAITFOR") == 0) {
     if (*arg)
-      arg[-1] = ' ';
-    return send_to_view(a, line) == MC_ERR_QUEUE_FULL ? MC_ERR_QUEUE_FULL : 0;
+      script_waitfor(a, arg, now);
+    else
+      refuse(a, cmd, "usage: WAITFOR PREFIX [SECONDS]");
+  } else if (a->view != VIEW_MENU) {
+    rv = send_to_view(a, line);
   } else {
     refuse(a, cmd, "unknown command");
   }
-  return 0;
+  return rv == MC_ERR_QUEUE_FULL ? rv : 0;
 }
 
 /* Scripted mode: whether the next command may run now. */
@@ -1083,12 +1148,17 @@ static mc_tstamp app_timers(app *a, mc_tstamp now) {
   return next;
 }
 
-/* Feeds the core's timers and events until nothing is left to do now. */
+/* Runs the core's timers, the script, the client's own deadlines, sends
+ * what is due and handles the events, until a pass has no event left (an
+ * event may queue more to send). Returns the next deadline. */
 static mc_tstamp pump(app *a) {
   for (;;) {
     mc_tstamp now = now_us();
     if (mc_client_expiry(a->cl) <= now)
       mc_client_handle_expiry(a->cl, now);
+    if (!a->interactive)
+      script_run(a, now);
+    mc_tstamp next = app_timers(a, now);
     flush_tx(a, now);
     mc_client_event ev;
     int any = 0;
@@ -1096,12 +1166,12 @@ static mc_tstamp pump(app *a) {
       handle_event(a, &ev, now);
       any = 1;
     }
-    if (!a->interactive)
-      script_run(a, now);
-    mc_tstamp next = app_timers(a, now);
-    flush_tx(a, now);
-    if (!any && mc_client_expiry(a->cl) > now)
-      return min_t(next, mc_client_expiry(a->cl));
+    if (!any) {
+      /* The core has had its turn at |now|; a deadline it left in the
+       * past must not make the loop spin. */
+      mc_tstamp e = mc_client_expiry(a->cl);
+      return min_t(next, e > now ? e : now + MC_MSEC);
+    }
   }
 }
 
@@ -1124,7 +1194,7 @@ static int run(app *a) {
     }
     struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
                           {.fd = STDIN_FILENO, .events = POLLIN}};
-    int want_stdin = a->interactive ? a->rl_on
+    int want_stdin = a->interactive ? a->rl_on && !a->in_eof
                                     : !a->in_eof && a->inlen < LINE_MAX_IN &&
                                           !a->retry;
     mc_tstamp now = now_us();
@@ -1140,7 +1210,12 @@ static int run(app *a) {
     now = now_us();
     if (p[0].revents)
       read_socket(a, now);
-    if (want_stdin && p[1].revents) {
+    if (want_stdin && a->interactive && !(p[1].revents & POLLIN) &&
+        p[1].revents) {
+      /* The terminal went away (hangup): nobody is left to type E. */
+      a->in_eof = 1;
+      start_logout(a, now);
+    } else if (want_stdin && p[1].revents) {
       if (a->interactive)
         read_terminal(a);
       else
@@ -1291,6 +1366,13 @@ int main(int argc, char **argv) {
   const char *server;
   g_app = &a;
   a.fd = -1;
+  /* Installed first so that an interrupt during the password prompt still
+   * lets tty_line() turn echo back on. */
+  struct sigaction act = {.sa_handler = on_signal};
+  sigemptyset(&act.sa_mask);
+  sigaction(SIGINT, &act, NULL);
+  sigaction(SIGTERM, &act, NULL);
+  signal(SIGPIPE, SIG_IGN);
   int rv = setup(&a, argc, argv, &server);
   if (rv >= 0)
     return rv;
@@ -1310,11 +1392,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mychat: out of memory\n");
     return EXIT_FAIL;
   }
-  struct sigaction sa = {.sa_handler = on_signal};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
   rl_catch_signals = 0;
 
   mc_tstamp now = now_us();
