@@ -109,10 +109,10 @@
 #define DRAIN_WAIT (5 * MC_SEC)
 #define RECONNECT_DELAY (1 * MC_SEC)
 #define WAITFOR_DEFAULT_S 10.0
-#define OUTQ_MAX 4096     /* output lines a WAITFOR may still look at */
-#define OPS_MAX 128       /* requests remembered for their replies */
-#define SENDS_MAX 256     /* messages remembered for their confirmations */
-#define LINE_MAX_IN 4096  /* longest command line */
+#define OUTQ_MAX 4096    /* output lines a WAITFOR may still look at */
+#define OPS_MAX 128      /* requests remembered for their replies */
+#define SENDS_MAX 256    /* messages remembered for their confirmations */
+#define LINE_MAX_IN 4096 /* longest command line */
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WAITFOR = 3 };
 
@@ -135,7 +135,7 @@ typedef struct {
   uint32_t request;
   Mychat__Envelope__BodyCase kind;
   char name[MC_NAME_MAX + 1];
-  int enter;                    /* a JOIN typed on the terminal: enter it */
+  int enter; /* a JOIN typed on the terminal: enter it */
 } pending_op;
 
 /* A message sent, for reporting its confirmation. */
@@ -161,8 +161,8 @@ typedef struct {
   mc_client *cl;
   phase ph;
   int exit_code;
-  mc_tstamp next_star;      /* PH_CONNECTING on a terminal */
-  mc_tstamp reconnect_at;   /* PH_RECONNECTING: next attempt, or NEVER */
+  mc_tstamp next_star;    /* PH_CONNECTING on a terminal */
+  mc_tstamp reconnect_at; /* PH_RECONNECTING: next attempt, or NEVER */
   mc_tstamp logout_deadline;
 
   view_kind view;
@@ -178,23 +178,23 @@ typedef struct {
   Mychat__ListKind lkind;
   uint32_t lrequest;
   entry_list lacc, groups, users;
-  int menu_shown;           /* the first menu was printed (readline on) */
+  int menu_shown; /* the first menu was printed (readline on) */
 
   /* Scripted mode. */
   char inbuf[LINE_MAX_IN + 1];
   size_t inlen;
   int in_eof;
-  int retry;                /* the line at the head of inbuf waits for room */
-  mc_tstamp wait_until;     /* WAIT, or 0 */
+  int retry;            /* the line at the head of inbuf waits for room */
+  mc_tstamp wait_until; /* WAIT, or 0 */
   char waitfor[LINE_MAX_IN];
-  mc_tstamp waitfor_until;  /* WAITFOR deadline, or 0 */
-  mc_tstamp drain_until;    /* end of input: confirmation deadline, or 0 */
-  char *outq[OUTQ_MAX];     /* output lines not yet taken by a WAITFOR */
+  mc_tstamp waitfor_until; /* WAITFOR deadline, or 0 */
+  mc_tstamp drain_until;   /* end of input: confirmation deadline, or 0 */
+  char *outq[OUTQ_MAX];    /* output lines not yet taken by a WAITFOR */
   size_t outq_head, outq_n;
 
-  int rl_on;                /* the readline callback handler is installed */
-  int in_handler;           /* inside the readline line handler */
-  int line_done;            /* the handler ran during this read */
+  int rl_on;      /* the readline callback handler is installed */
+  int in_handler; /* inside the readline line handler */
+  int line_done;  /* the handler ran during this read */
 } app;
 
 static volatile sig_atomic_t g_stop;
@@ -255,28 +255,32 @@ static void escape_text(const app *a, const char *in, char *out, size_t cap) {
   out[o] = '\0';
 }
 
-static const char *code_name(int code) {
-  if (code == 0)
-    return "OK";
+/* The ErrorCode name of |code| for scripted output, or |none| for 0 (which
+ * means success, or no answer, depending on the event). */
+static const char *code_word(int code, const char *none) {
   const ProtobufCEnumValue *v =
-      protobuf_c_enum_descriptor_get_value(&mychat__error_code__descriptor,
-                                           code);
-  return v ? v->name : "UNKNOWN";
+      code == 0 ? NULL
+                : protobuf_c_enum_descriptor_get_value(
+                      &mychat__error_code__descriptor, code);
+  return code == 0 ? none : v ? v->name : "UNKNOWN";
 }
 
+/* The command words of the requests that get a Result. */
+static const struct {
+  const char *word;
+  Mychat__Envelope__BodyCase kind;
+} k_requests[] = {
+    {"JOIN", MYCHAT__ENVELOPE__BODY_JOIN_GROUP},
+    {"CREATE", MYCHAT__ENVELOPE__BODY_CREATE_GROUP},
+    {"LEAVE", MYCHAT__ENVELOPE__BODY_LEAVE_GROUP},
+    {"SEND", MYCHAT__ENVELOPE__BODY_SEND},
+};
+
 static const char *kind_word(Mychat__Envelope__BodyCase kind) {
-  switch (kind) {
-  case MYCHAT__ENVELOPE__BODY_JOIN_GROUP:
-    return "JOIN";
-  case MYCHAT__ENVELOPE__BODY_CREATE_GROUP:
-    return "CREATE";
-  case MYCHAT__ENVELOPE__BODY_LEAVE_GROUP:
-    return "LEAVE";
-  case MYCHAT__ENVELOPE__BODY_SEND:
-    return "SEND";
-  default:
-    return mc_codec_body_name(kind);
-  }
+  for (size_t i = 0; i < sizeof k_requests / sizeof k_requests[0]; i++)
+    if (k_requests[i].kind == kind)
+      return k_requests[i].word;
+  return mc_codec_body_name(kind);
 }
 
 /* ------------------------------------------------------------------ */
@@ -427,8 +431,8 @@ static int do_group(app *a, Mychat__Envelope__BodyCase kind, const char *g,
   if (rv == 0)
     op_add(a, req, kind, g, enter);
   else if (rv != MC_ERR_QUEUE_FULL || a->interactive)
-    refuse(a, kind_word(kind), rv == MC_ERR_BAD_NAME ? "bad group name"
-                                                     : lib_why(rv));
+    refuse(a, kind_word(kind),
+           rv == MC_ERR_BAD_NAME ? "bad group name" : lib_why(rv));
   return rv;
 }
 
@@ -611,11 +615,12 @@ static void on_result(app *a, const mc_client_event *ev) {
   }
   if (!a->interactive) {
     say(a, "result %s %s %s%s%s", kind_word(ev->request_kind), name,
-        code_name(ev->code), ev->code ? " " : "", ev->code ? text : "");
+        code_word(ev->code, "OK"), ev->code ? " " : "", ev->code ? text : "");
     return;
   }
   if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
-    say(a, "--> [Message not sent: %s]", text[0] ? text : code_name(ev->code));
+    say(a, "--> [Message not sent: %s]",
+        text[0] ? text : code_word(ev->code, "OK"));
     return;
   }
   int ok = ev->code == MYCHAT__ERROR_CODE__ERROR_NONE;
@@ -631,7 +636,7 @@ static void on_result(app *a, const mc_client_event *ev) {
         name);
   } else {
     say(a, "--> [%s '%s' failed: %s]", kind_word(ev->request_kind), name,
-        text[0] ? text : code_name(ev->code));
+        text[0] ? text : code_word(ev->code, "OK"));
   }
 }
 
@@ -687,13 +692,21 @@ static void on_connected(app *a, const mc_client_event *ev) {
   }
 }
 
+/* Ends the client with status 1, saying |why| (if not NULL) on a
+ * terminal. */
+static void give_up(app *a, const char *why) {
+  if (a->interactive && why)
+    say(a, "--> [%s]", why);
+  a->exit_code = EXIT_FAIL;
+  a->ph = PH_DONE;
+}
+
 static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   char text[4 * MC_ERROR_TEXT_MAX + 1];
   escape_text(a, ev->text, text, sizeof text);
   int logout = ev->code == 0 && ev->lib_error == 0;
   if (!a->interactive)
-    say(a, "closed %s %s",
-        logout ? "OK" : ev->code ? code_name(ev->code) : "LOST", text);
+    say(a, "closed %s %s", logout ? "OK" : code_word(ev->code, "LOST"), text);
   /* Request ids start again at 1 in the next session; the core sends the
    * unconfirmed messages again under new ones (matched by client id). */
   a->lp = LP_NONE;
@@ -708,10 +721,7 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   }
   if (ev->code == MYCHAT__ERROR_CODE__SESSION_REPLACED) {
     /* Logging in again would throw the other login out in turn. */
-    if (a->interactive)
-      say(a, "--> [you logged in somewhere else; bye]");
-    a->exit_code = EXIT_FAIL;
-    a->ph = PH_DONE;
+    give_up(a, "you logged in somewhere else; bye");
     return;
   }
   if (a->interactive)
@@ -730,7 +740,7 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
   escape_text(a, ev->text, text, sizeof text);
   int auth = ev->code == MYCHAT__ERROR_CODE__AUTH_FAILED;
   if (!a->interactive) {
-    say(a, "connect-failed %s %s", ev->code ? code_name(ev->code) : "TIMEOUT",
+    say(a, "connect-failed %s %s", code_word(ev->code, "TIMEOUT"),
         auth ? "wrong user name or password" : text);
   } else if (a->ph == PH_CONNECTING) {
     if (ev->code == 0)
@@ -748,10 +758,7 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
      * the credentials stopped working. A script is not left hanging on a
      * server that stays away (no answer for connect_timeout_ms). */
     if (auth || (!a->interactive && ev->code == 0)) {
-      if (a->interactive)
-        say(a, "--> [wrong user name or password]");
-      a->exit_code = EXIT_FAIL;
-      a->ph = PH_DONE;
+      give_up(a, "wrong user name or password");
       return;
     }
     if (a->interactive)
@@ -773,8 +780,7 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
       return;
     }
   }
-  a->exit_code = EXIT_FAIL;
-  a->ph = PH_DONE;
+  give_up(a, NULL);
 }
 
 static void handle_event(app *a, const mc_client_event *ev, mc_tstamp now) {
@@ -801,9 +807,8 @@ static void handle_event(app *a, const mc_client_event *ev, mc_tstamp now) {
     if (a->interactive)
       say(a, "--> [Message sent - %s]", t);
     else
-      say(a, "sent id=%llu to=%s%s time=%s",
-          (unsigned long long)ev->message_id, s && s->group ? "#" : "",
-          s ? s->to : "-", t);
+      say(a, "sent id=%llu to=%s%s time=%s", (unsigned long long)ev->message_id,
+          s && s->group ? "#" : "", s ? s->to : "-", t);
     if (s)
       s->client_msg_id = 0;
     return;
@@ -875,16 +880,15 @@ static int send_to_view(app *a, const char *text) {
                                 : do_send(a, NULL, a->view_name, text);
 }
 
+/* Returns 1 and sets |*kind| if |w| is JOIN, CREATE or LEAVE. */
 static int group_word(const char *w, Mychat__Envelope__BodyCase *kind) {
-  if (strcasecmp(w, "JOIN") == 0)
-    *kind = MYCHAT__ENVELOPE__BODY_JOIN_GROUP;
-  else if (strcasecmp(w, "CREATE") == 0)
-    *kind = MYCHAT__ENVELOPE__BODY_CREATE_GROUP;
-  else if (strcasecmp(w, "LEAVE") == 0)
-    *kind = MYCHAT__ENVELOPE__BODY_LEAVE_GROUP;
-  else
-    return 0;
-  return 1;
+  for (size_t i = 0; i < sizeof k_requests / sizeof k_requests[0]; i++)
+    if (k_requests[i].kind != MYCHAT__ENVELOPE__BODY_SEND &&
+        strcasecmp(w, k_requests[i].word) == 0) {
+      *kind = k_requests[i].kind;
+      return 1;
+    }
+  return 0;
 }
 
 /* A line typed on the terminal. */
@@ -1194,9 +1198,9 @@ static int run(app *a) {
     }
     struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
                           {.fd = STDIN_FILENO, .events = POLLIN}};
-    int want_stdin = a->interactive ? a->rl_on && !a->in_eof
-                                    : !a->in_eof && a->inlen < LINE_MAX_IN &&
-                                          !a->retry;
+    int want_stdin = a->interactive
+                         ? a->rl_on && !a->in_eof
+                         : !a->in_eof && a->inlen < LINE_MAX_IN && !a->retry;
     mc_tstamp now = now_us();
     int timeout = -1;
     if (next != MC_TSTAMP_NEVER)
@@ -1285,13 +1289,12 @@ static void usage(FILE *f) {
 /* Parses the command line and asks for what is missing. Returns -1 to go
  * on, or an exit status. */
 static int setup(app *a, int argc, char **argv, const char **server) {
-  static const struct option opts[] = {
-      {"server", required_argument, NULL, 's'},
-      {"user", required_argument, NULL, 'u'},
-      {"new", no_argument, NULL, 'n'},
-      {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 'V'},
-      {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                       {"user", required_argument, NULL, 'u'},
+                                       {"new", no_argument, NULL, 'n'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
   int o;
   *server = DEFAULT_SERVER;
   while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1348,8 +1351,8 @@ static int setup(app *a, int argc, char **argv, const char **server) {
   } else if (!a->interactive) {
     fprintf(stderr, "mychat: set MYCHAT_PASSWORD when not on a terminal\n");
     return EXIT_USAGE;
-  } else if (tty_line("Enter password: ", a->password, sizeof a->password,
-                      1) < 0) {
+  } else if (tty_line("Enter password: ", a->password, sizeof a->password, 1) <
+             0) {
     return EXIT_FAIL;
   }
   size_t pl = strlen(a->password);
