@@ -1442,7 +1442,7 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
 void mc_server_config_default(mc_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_sessions = 100000;
-  cfg->keepalive_ms = 10000;
+  cfg->keepalive_ms = 5000;
   cfg->session_timeout_ms = 30000;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;
