@@ -130,14 +130,17 @@ static int udp_socket(int family, char *err, size_t errlen) {
   return fd;
 }
 
-int mc_udp_bind(const struct sockaddr *sa, socklen_t salen, char *err,
-                size_t errlen) {
+/* Opens a socket of |sa|'s family and applies |op| (bind or connect) to
+ * it; |what| names |op| in the message. */
+static int udp_open(const struct sockaddr *sa, socklen_t salen,
+                    int (*op)(int, const struct sockaddr *, socklen_t),
+                    const char *what, char *err, size_t errlen) {
   int fd = udp_socket(sa->sa_family, err, errlen);
   if (fd < 0)
     return -1;
-  if (bind(fd, sa, salen) < 0) {
+  if (op(fd, sa, salen) < 0) {
     char a[MC_UDP_ADDRSTRLEN];
-    ERRF("bind(%s): %s", mc_udp_format(sa, salen, a, sizeof a),
+    ERRF("%s(%s): %s", what, mc_udp_format(sa, salen, a, sizeof a),
          strerror(errno));
     close(fd);
     return -1;
@@ -145,19 +148,14 @@ int mc_udp_bind(const struct sockaddr *sa, socklen_t salen, char *err,
   return fd;
 }
 
+int mc_udp_bind(const struct sockaddr *sa, socklen_t salen, char *err,
+                size_t errlen) {
+  return udp_open(sa, salen, bind, "bind", err, errlen);
+}
+
 int mc_udp_connect(const struct sockaddr *peer, socklen_t salen, char *err,
                    size_t errlen) {
-  int fd = udp_socket(peer->sa_family, err, errlen);
-  if (fd < 0)
-    return -1;
-  if (connect(fd, peer, salen) < 0) {
-    char a[MC_UDP_ADDRSTRLEN];
-    ERRF("connect(%s): %s", mc_udp_format(peer, salen, a, sizeof a),
-         strerror(errno));
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return udp_open(peer, salen, connect, "connect", err, errlen);
 }
 
 int mc_udp_local(int fd, struct sockaddr_storage *sa, socklen_t *salen,

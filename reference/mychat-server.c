@@ -15,11 +15,13 @@
  * anything of the batch is sent: clients retransmit to the restarted
  * server.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 
 #include "mc_authpool.h"
 #include "mc_error.h"
+#include "mc_names.h"
 #include "mc_server.h"
 #include "mc_sqlstore.h"
 #include "mc_udp.h"
@@ -88,6 +91,9 @@ static void usage(FILE *f) {
           "  --keepalive-ms N  keepalive interval told to clients "
           "(default 10000)\n"
           "  --timeout-ms N    silence that ends a session (default 30000)\n"
+          "  --rate-burst N    login attempts per host and per name at once\n"
+          "                    (default 5)\n"
+          "  --rate-refill-ms N  one attempt back every N ms (default 2000)\n"
           "  -h, --help        show this help\n"
           "  --version         show the version\n");
 }
@@ -99,36 +105,54 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
   exit(2);
 }
 
-/* A whole decimal number in [min, max], or a usage error naming |flag|. */
-static unsigned long parse_num(const char *flag, const char *s,
+/* A whole decimal number in [min, max], or a usage error naming flag
+ * --|name|. */
+static unsigned long parse_num(const char *name, const char *s,
                                unsigned long min, unsigned long max) {
   char *end;
   errno = 0;
   unsigned long v = strtoul(s, &end, 10);
   if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min ||
       v > max) {
-    fprintf(stderr, PROG ": %s: '%s' is not a number from %lu to %lu\n",
-            flag, s, min, max);
+    fprintf(stderr, PROG ": --%s: '%s' is not a number from %lu to %lu\n",
+            name, s, min, max);
     fprintf(stderr, "Try '" PROG " --help' for usage.\n");
     exit(2);
   }
   return v;
 }
 
+/* The flags that set a uint32_t field of mc_server_config, in the order
+ * of their getopt values O_NUM, O_NUM + 1, ... */
+static const struct {
+  const char *name;
+  size_t offset;                 /* of the field in mc_server_config */
+  unsigned long min, max;
+} num_flags[] = {
+    {"max-sessions", offsetof(mc_server_config, max_sessions), 1, 10000000},
+    {"keepalive-ms", offsetof(mc_server_config, keepalive_ms), 100, 3600000},
+    {"timeout-ms", offsetof(mc_server_config, session_timeout_ms), 200,
+     86400000},
+    {"rate-burst", offsetof(mc_server_config, rate_burst), 1, 1000000},
+    {"rate-refill-ms", offsetof(mc_server_config, rate_refill_ms), 1,
+     3600000},
+};
+#define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
+
 static void parse_args(int argc, char **argv, options *o) {
-  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_MAXS, O_KA, O_TO, O_VER };
-  static const struct option longopts[] = {
+  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_VER, O_NUM };
+  struct option longopts[] = {
       {"host", required_argument, NULL, O_HOST},
       {"port", required_argument, NULL, O_PORT},
       {"db", required_argument, NULL, O_DB},
       {"log", required_argument, NULL, O_LOG},
       {"hash-cost", required_argument, NULL, O_COST},
-      {"max-sessions", required_argument, NULL, O_MAXS},
-      {"keepalive-ms", required_argument, NULL, O_KA},
-      {"timeout-ms", required_argument, NULL, O_TO},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, O_VER},
-      {NULL, 0, NULL, 0}};
+      [7 + N_NUM_FLAGS] = {NULL, 0, NULL, 0}};
+  for (size_t i = 0; i < N_NUM_FLAGS; i++)
+    longopts[7 + i] = (struct option){num_flags[i].name, required_argument,
+                                      NULL, O_NUM + (int)i};
   o->host = "0.0.0.0";
   o->port = 8000;
   o->db = "./mychat.db";
@@ -139,7 +163,7 @@ static void parse_args(int argc, char **argv, options *o) {
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case O_HOST: o->host = optarg; break;
-    case O_PORT: o->port = (uint16_t)parse_num("--port", optarg, 0, 65535); break;
+    case O_PORT: o->port = (uint16_t)parse_num("port", optarg, 0, 65535); break;
     case O_DB: o->db = optarg; break;
     case O_LOG: o->log = optarg; break;
     case O_COST:
@@ -147,22 +171,16 @@ static void parse_args(int argc, char **argv, options *o) {
         usage_error("--hash-cost: '%s' is not min, interactive or moderate",
                     optarg);
       break;
-    case O_MAXS:
-      o->cfg.max_sessions =
-          (uint32_t)parse_num("--max-sessions", optarg, 1, 10000000);
-      break;
-    case O_KA:
-      o->cfg.keepalive_ms =
-          (uint32_t)parse_num("--keepalive-ms", optarg, 100, 3600000);
-      break;
-    case O_TO:
-      o->cfg.session_timeout_ms =
-          (uint32_t)parse_num("--timeout-ms", optarg, 200, 86400000);
-      break;
     case 'h': usage(stdout); exit(0);
     case O_VER: printf(PROG " " VERSION "\n"); exit(0);
     case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
-    default: usage_error("unknown option '%s'", argv[optind - 1]);
+    default:
+      if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
+        usage_error("unknown option '%s'", argv[optind - 1]);
+      const size_t i = (size_t)(c - O_NUM);
+      uint32_t v = (uint32_t)parse_num(num_flags[i].name, optarg,
+                                       num_flags[i].min, num_flags[i].max);
+      memcpy((char *)&o->cfg + num_flags[i].offset, &v, sizeof v);
     }
   }
   if (optind < argc)
@@ -183,20 +201,49 @@ static void cb_random(void *user_data, uint8_t *buf, size_t len) {
   randombytes_buf(buf, len);
 }
 
-static const char *code_name(int code) {
-  if (code == 0)
-    return "OK";
-  const ProtobufCEnumValue *v =
-      protobuf_c_enum_descriptor_get_value(&mychat__error_code__descriptor,
-                                           code);
-  return v ? v->name : "UNKNOWN";
+/* The core keys rate limits on an address's host part, so a peer is given
+ * to it as IP + port (mc_addr_set_ip); an IPv6 scope id, needed to answer a
+ * link-local peer, rides after the port. */
+static void addr_from_sockaddr(mc_addr *a, const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    mc_addr_set_ip(a, &in6->sin6_addr, 16, ntohs(in6->sin6_port));
+    if (in6->sin6_scope_id != 0) {
+      memcpy(a->bytes + a->len, &in6->sin6_scope_id, sizeof(uint32_t));
+      a->len += sizeof(uint32_t);
+    }
+  } else {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    mc_addr_set_ip(a, &in->sin_addr, 4, ntohs(in->sin_port));
+  }
+}
+
+/* The inverse of addr_from_sockaddr(). Returns the sockaddr's length. */
+static socklen_t addr_to_sockaddr(const mc_addr *a,
+                                  struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  uint16_t port = (uint16_t)(a->bytes[a->host_len] << 8 |
+                             a->bytes[a->host_len + 1]);
+  if (a->host_len == 16) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, a->bytes, 16);
+    in6->sin6_port = htons(port);
+    if (a->len == 16 + 2 + sizeof(uint32_t))
+      memcpy(&in6->sin6_scope_id, a->bytes + 18, sizeof(uint32_t));
+    return sizeof *in6;
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  in->sin_family = AF_INET;
+  memcpy(&in->sin_addr, a->bytes, 4);
+  in->sin_port = htons(port);
+  return sizeof *in;
 }
 
 static const char *addr_format(const mc_addr *a, char *buf, size_t cap) {
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  memcpy(&ss, a->bytes, a->len);
-  return mc_udp_format((const struct sockaddr *)&ss, a->len, buf, cap);
+  socklen_t len = addr_to_sockaddr(a, &ss);
+  return mc_udp_format((const struct sockaddr *)&ss, len, buf, cap);
 }
 
 /* One request-log line: time, peer, user, session, type, result, detail. */
@@ -211,7 +258,8 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
           (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
           rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
-          code_name(rec->code), rec->detail[0] ? " " : "", rec->detail);
+          mc_names_error_code(rec->code), rec->detail[0] ? " " : "",
+          rec->detail);
 }
 
 /* ------------------------------------------------------------------ */
@@ -267,11 +315,10 @@ static void flush_tx(app *a) {
     size_t len;
     while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, a->tx_buf[n],
                                           sizeof a->tx_buf[n], &len)) {
-      memset(&a->tx_to[n], 0, sizeof a->tx_to[n]);
-      memcpy(&a->tx_to[n], to.bytes, to.len);
+      socklen_t tolen = addr_to_sockaddr(&to, &a->tx_to[n]);
       a->tx_iov[n] = (struct iovec){.iov_base = a->tx_buf[n], .iov_len = len};
       a->tx_msg[n] = (struct mmsghdr){
-          .msg_hdr = {.msg_name = &a->tx_to[n], .msg_namelen = to.len,
+          .msg_hdr = {.msg_name = &a->tx_to[n], .msg_namelen = tolen,
                       .msg_iov = &a->tx_iov[n], .msg_iovlen = 1}};
       n++;
     }
@@ -323,7 +370,7 @@ static void on_socket(app *a) {
       continue;
     }
     mc_addr from;
-    mc_addr_set(&from, &a->rx_from[i], h->msg_namelen);
+    addr_from_sockaddr(&from, &a->rx_from[i]);
     mc_server_recv(a->srv, &from, a->rx_buf + (size_t)i * RX_MAX,
                    a->rx_msg[i].msg_len, now);
   }
@@ -499,9 +546,11 @@ static void setup(app *a, options *o) {
     fail("server");
   }
 
-  /* A client that went away makes sends fail with ECONNREFUSED, never
-   * SIGPIPE (UDP), but a closed stdout must not kill us either. */
+  /* A closed stdout must not kill us; nor may a file-size limit kill us
+   * in the middle of a database write: the write then fails with EFBIG,
+   * the commit fails, and die_storage() reports it. */
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
 
   a->ep = epoll_create1(EPOLL_CLOEXEC);
   if (a->ep < 0)

@@ -35,6 +35,7 @@
 #include "mc_client.h"
 #include "mc_codec.h"
 #include "mc_error.h"
+#include "mc_names.h"
 #include "mc_udp.h"
 
 #define PROG "mc-probe"
@@ -57,6 +58,7 @@ typedef struct {
   struct sockaddr_storage srv;
   socklen_t srvlen;
   const char *user, *password;
+  const char *as;                /* the name unpadded logins claim */
   int do_register, logout, list_users;
   action act[ACTIONS_MAX];
   size_t n_act;
@@ -70,7 +72,6 @@ typedef struct {
 /* What the client has seen so far. */
 typedef struct {
   int connected, failed, closed;
-  int fail_code;
   unsigned sends, sent, send_failed, messages, delivered, results, lists;
   unsigned requests;             /* requests made, answered by sent/result */
   int backlog_done;
@@ -98,7 +99,7 @@ static _Noreturn void usage_error(const char *msg, const char *arg) {
           "[--expect-backlog]\n"
           "  [--no-logout] [--timeout S] [--junk N] [--truncated N] "
           "[--bad-token N]\n"
-          "  [--unpadded-login N]\n");
+          "  [--unpadded-login N [--as NAME]]\n");
   exit(2);
 }
 
@@ -120,7 +121,7 @@ static void add_action(options *o, act_kind kind, const char *target,
 static void parse_args(int argc, char **argv, options *o) {
   enum { O_SERVER = 256, O_USER, O_PW, O_REG, O_CREATE, O_JOIN, O_TO,
          O_GROUP, O_TEXT, O_REPEAT, O_LIST, O_EXPM, O_EXPD, O_EXPB, O_NOLOG,
-         O_TIMEOUT, O_JUNK, O_TRUNC, O_BADTOK, O_UNPAD };
+         O_TIMEOUT, O_JUNK, O_TRUNC, O_BADTOK, O_UNPAD, O_AS };
   static const struct option lo[] = {
       {"server", 1, NULL, O_SERVER}, {"user", 1, NULL, O_USER},
       {"password", 1, NULL, O_PW}, {"register", 0, NULL, O_REG},
@@ -133,7 +134,8 @@ static void parse_args(int argc, char **argv, options *o) {
       {"expect-backlog", 0, NULL, O_EXPB}, {"no-logout", 0, NULL, O_NOLOG},
       {"timeout", 1, NULL, O_TIMEOUT}, {"junk", 1, NULL, O_JUNK},
       {"truncated", 1, NULL, O_TRUNC}, {"bad-token", 1, NULL, O_BADTOK},
-      {"unpadded-login", 1, NULL, O_UNPAD}, {NULL, 0, NULL, 0}};
+      {"unpadded-login", 1, NULL, O_UNPAD}, {"as", 1, NULL, O_AS},
+      {NULL, 0, NULL, 0}};
   memset(o, 0, sizeof *o);
   o->password = "secret-pw";
   o->logout = 1;
@@ -175,6 +177,7 @@ static void parse_args(int argc, char **argv, options *o) {
     case O_TRUNC: o->truncated = num(optarg); break;
     case O_BADTOK: o->bad_token = num(optarg); break;
     case O_UNPAD: o->unpadded = num(optarg); break;
+    case O_AS: o->as = optarg; break;
     default: usage_error("unknown option ", argv[optind - 1]);
     }
   }
@@ -190,15 +193,6 @@ static void parse_args(int argc, char **argv, options *o) {
 /* ------------------------------------------------------------------ */
 /* client mode                                                         */
 
-static const char *code_name(int code) {
-  if (code == 0)
-    return "OK";
-  const ProtobufCEnumValue *v =
-      protobuf_c_enum_descriptor_get_value(&mychat__error_code__descriptor,
-                                           code);
-  return v ? v->name : "UNKNOWN";
-}
-
 static void print_event(const mc_client_event *ev) {
   switch (ev->type) {
   case MC_CEV_CONNECTED:
@@ -207,13 +201,12 @@ static void print_event(const mc_client_event *ev) {
     break;
   case MC_CEV_CONNECT_FAILED:
     pr.failed = 1;
-    pr.fail_code = ev->code;
-    printf("connect-failed %s %s\n", ev->code ? code_name(ev->code) : "TIMEOUT",
-           ev->text);
+    printf("connect-failed %s %s\n",
+           ev->code ? mc_names_error_code(ev->code) : "TIMEOUT", ev->text);
     break;
   case MC_CEV_CLOSED:
     pr.closed = 1;
-    printf("closed %s %s\n", code_name(ev->code),
+    printf("closed %s %s\n", mc_names_error_code(ev->code),
            ev->lib_error ? mc_errname(ev->lib_error) : "-");
     break;
   case MC_CEV_RESULT:
@@ -221,7 +214,7 @@ static void print_event(const mc_client_event *ev) {
     if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND)
       pr.send_failed++;
     printf("result %s %s %s\n", mc_codec_body_name(ev->request_kind),
-           code_name(ev->code), ev->text);
+           mc_names_error_code(ev->code), ev->text);
     break;
   case MC_CEV_LIST:
     pr.lists++;
@@ -491,7 +484,7 @@ static size_t make_raw(const options *o, raw_mode m, unsigned i, uint8_t *out,
     return make_forged(pr.session_id ? pr.session_id : random_sid(), i,
                        o->user, out, cap);
   case RAW_UNPADDED:
-    return make_login(o->user ? o->user : "unpadded", 0, out, cap);
+    return make_login(o->as ? o->as : "unpadded", 0, out, cap);
   }
   return 0;
 }
