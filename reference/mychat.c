@@ -100,6 +100,7 @@
 
 #include "mc_client.h"
 #include "mc_error.h"
+#include "mc_names.h"
 #include "mc_udp.h"
 
 #define MYCHAT_VERSION "1.0"
@@ -253,16 +254,6 @@ static void escape_text(const app *a, const char *in, char *out, size_t cap) {
     }
   }
   out[o] = '\0';
-}
-
-/* The ErrorCode name of |code| for scripted output, or |none| for 0 (which
- * means success, or no answer, depending on the event). */
-static const char *code_word(int code, const char *none) {
-  const ProtobufCEnumValue *v =
-      code == 0 ? NULL
-                : protobuf_c_enum_descriptor_get_value(
-                      &mychat__error_code__descriptor, code);
-  return code == 0 ? none : v ? v->name : "UNKNOWN";
 }
 
 /* The command words of the requests that get a Result. */
@@ -615,12 +606,13 @@ static void on_result(app *a, const mc_client_event *ev) {
   }
   if (!a->interactive) {
     say(a, "result %s %s %s%s%s", kind_word(ev->request_kind), name,
-        code_word(ev->code, "OK"), ev->code ? " " : "", ev->code ? text : "");
+        mc_names_error_code(ev->code), ev->code ? " " : "",
+        ev->code ? text : "");
     return;
   }
   if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
     say(a, "--> [Message not sent: %s]",
-        text[0] ? text : code_word(ev->code, "OK"));
+        text[0] ? text : mc_names_error_code(ev->code));
     return;
   }
   int ok = ev->code == MYCHAT__ERROR_CODE__ERROR_NONE;
@@ -636,7 +628,7 @@ static void on_result(app *a, const mc_client_event *ev) {
         name);
   } else {
     say(a, "--> [%s '%s' failed: %s]", kind_word(ev->request_kind), name,
-        text[0] ? text : code_word(ev->code, "OK"));
+        text[0] ? text : mc_names_error_code(ev->code));
   }
 }
 
@@ -706,7 +698,8 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   escape_text(a, ev->text, text, sizeof text);
   int logout = ev->code == 0 && ev->lib_error == 0;
   if (!a->interactive)
-    say(a, "closed %s %s", logout ? "OK" : code_word(ev->code, "LOST"), text);
+    say(a, "closed %s %s",
+        logout || ev->code ? mc_names_error_code(ev->code) : "LOST", text);
   /* Request ids start again at 1 in the next session; the core sends the
    * unconfirmed messages again under new ones (matched by client id). */
   a->lp = LP_NONE;
@@ -740,7 +733,8 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
   escape_text(a, ev->text, text, sizeof text);
   int auth = ev->code == MYCHAT__ERROR_CODE__AUTH_FAILED;
   if (!a->interactive) {
-    say(a, "connect-failed %s %s", code_word(ev->code, "TIMEOUT"),
+    say(a, "connect-failed %s %s",
+        ev->code ? mc_names_error_code(ev->code) : "TIMEOUT",
         auth ? "wrong user name or password" : text);
   } else if (a->ph == PH_CONNECTING) {
     if (ev->code == 0)
