@@ -621,11 +621,10 @@ static void on_result(app *a, const mc_client_event *ev) {
       enter_view(a, VIEW_GROUP, name);
     else if (!ok)
       say(a, "--> [couldn't join '%s': %s]", name, text);
+  } else if (ok && ev->request_kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP) {
+    say(a, "--> [group '%s' created]", name);
   } else if (ok) {
-    say(a, "--> [%s '%s': done]",
-        ev->request_kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP ? "created"
-                                                                : "left",
-        name);
+    say(a, "--> [you left '%s' group]", name);
   } else {
     say(a, "--> [%s '%s' failed: %s]", kind_word(ev->request_kind), name,
         text[0] ? text : mc_names_error_code(ev->code));
