@@ -186,6 +186,7 @@ typedef struct {
   size_t inlen;
   int in_eof;
   int retry;            /* the line at the head of inbuf waits for room */
+  int skipping;         /* dropping the rest of an overlong line */
   mc_tstamp wait_until; /* WAIT, or 0 */
   char waitfor[LINE_MAX_IN];
   mc_tstamp waitfor_until; /* WAITFOR deadline, or 0 */
@@ -312,20 +313,24 @@ static int outq_match(app *a) {
  * terminal with a line being edited, the text goes above that line, which
  * libedit then draws again with the cursor where it was. */
 static void say(app *a, const char *fmt, ...) {
-  char line[2 * LINE_MAX_IN];
+  char *line;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
+  int n = vasprintf(&line, fmt, ap);
   va_end(ap);
+  if (n < 0)
+    return; /* out of memory: the line is lost, the client goes on */
   if (!a->interactive) {
     printf("%s\n", line);
     fflush(stdout);
     outq_push(a, line);
+    free(line);
     return;
   }
   if (!a->rl_on) {
     printf("%s\n", line);
     fflush(stdout);
+    free(line);
     return;
   }
   /* libedit redraws the prompt and the whole line being edited, cursor
@@ -333,6 +338,7 @@ static void say(app *a, const char *fmt, ...) {
    * accepted and the cursor is already on a fresh line. */
   printf("\r\033[K%s\n", line);
   fflush(stdout);
+  free(line);
   if (!a->in_handler)
     rl_forced_update_display();
 }
@@ -570,17 +576,23 @@ static void on_list(app *a, const mc_client_event *ev) {
                      : ev->list_kind == MYCHAT__LIST_KIND__LIST_GROUPS
                          ? "groups"
                          : "mygroups";
-  char line[LINE_MAX_IN];
-  size_t o = (size_t)snprintf(line, sizeof line, "list %s", word);
-  for (size_t i = 0; i < a->lacc.n && o < sizeof line; i++) {
+  /* One line however long the list: a script reads it whole. */
+  char *line = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&line, &len);
+  if (f == NULL)
+    return;
+  fprintf(f, "list %s", word);
+  for (size_t i = 0; i < a->lacc.n; i++) {
     const mc_client_list_entry *e = &a->lacc.v[i];
     if (ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS)
-      o += (size_t)snprintf(line + o, sizeof line - o, " %s:%s", e->name,
-                            e->online ? "online" : "offline");
+      fprintf(f, " %s:%s", e->name, e->online ? "online" : "offline");
     else
-      o += (size_t)snprintf(line + o, sizeof line - o, " %s", e->name);
+      fprintf(f, " %s", e->name);
   }
-  say(a, "%s", line);
+  if (fclose(f) == 0)
+    say(a, "%s", line);
+  free(line);
 }
 
 static void on_result(app *a, const mc_client_event *ev) {
@@ -1052,6 +1064,14 @@ static void script_run(app *a, mc_tstamp now) {
     size_t len = nl ? (size_t)(nl - a->inbuf) : a->inlen;
     if (nl == NULL && !a->in_eof && a->inlen < LINE_MAX_IN)
       return; /* partial line: wait for the rest */
+    if (nl == NULL && a->inlen == LINE_MAX_IN) {
+      /* A line this long is no command and too long for a message: it
+       * is refused whole rather than cut into pieces. */
+      refuse(a, "-", "line too long");
+      a->inlen = 0;
+      a->skipping = 1;
+      return;
+    }
     if (len == 0 && nl == NULL) {
       if (a->in_eof && a->drain_until == 0)
         a->drain_until = now + DRAIN_WAIT;
@@ -1085,10 +1105,21 @@ static void read_terminal(app *a) {
 
 static void read_stdin(app *a) {
   ssize_t n = read(STDIN_FILENO, a->inbuf + a->inlen, LINE_MAX_IN - a->inlen);
-  if (n > 0)
-    a->inlen += (size_t)n;
-  else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
     a->in_eof = 1;
+    return;
+  }
+  if (n < 0)
+    return;
+  a->inlen += (size_t)n;
+  if (!a->skipping)
+    return;
+  /* The rest of an overlong line goes, up to and including its end. */
+  char *nl = memchr(a->inbuf, '\n', a->inlen);
+  size_t drop = nl ? (size_t)(nl - a->inbuf) + 1 : a->inlen;
+  memmove(a->inbuf, a->inbuf + drop, a->inlen - drop);
+  a->inlen -= drop;
+  a->skipping = nl == NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -152,8 +152,10 @@ t_direct_delivered() {
 }
 
 t_direct_offline() {
+  # No WAITFOR: at the end of its input the client waits for the server to
+  # confirm the message before it logs out.
   register oa ob &&
-    run oa oa1.out 'SEND @ob while you were out' 'WAITFOR sent' || return 1
+    run oa oa1.out 'SEND @ob while you were out' || return 1
   id=$(msg_id oa1.out '^sent .*to=ob ')
   [ -n "$id" ] && ! has oa1.out '^delivered' &&
     run ob ob.out 'WAITFOR backlog-done' &&
@@ -197,6 +199,12 @@ t_scripted_errors() {
     has err.out '^result SEND #nosuchgroup NO_SUCH_GROUP' &&
     has err.out '^error FROB unknown command$' &&
     has err.out '^error SEND usage: ' || return 1
+  # An overlong line is refused whole, not sent in pieces.
+  long=$(printf '%5000s' '' | tr ' ' x)
+  run se long.out 'CHAT se' "$long" 'SAY short' 'WAITFOR sent' &&
+    has long.out '^error - line too long$' &&
+    [ "$(grep -c '^sent ' "$T/long.out")" -eq 1 ] &&
+    ! has long.out '^result SEND' || return 1
   # A WAITFOR that never matches ends the client with status 3.
   run se wf.out 'WAITFOR nothing-like-this 0.5'
   [ $? -eq 3 ]
