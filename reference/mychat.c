@@ -142,8 +142,8 @@ typedef struct {
 /* A message sent, for reporting its confirmation. */
 typedef struct {
   uint32_t request;
-  uint64_t client_msg_id;
-  int group;
+  uint64_t client_msg_id; /* 0: free slot, or already confirmed */
+  int group;              /* |to| is a group, else a user */
   char to[MC_NAME_MAX + 1];
 } sent_msg;
 
@@ -184,7 +184,7 @@ typedef struct {
   /* Scripted mode. */
   char inbuf[LINE_MAX_IN + 1];
   size_t inlen;
-  int in_eof;
+  int in_eof;           /* end of input (on a terminal: it hung up) */
   int retry;            /* the line at the head of inbuf waits for room */
   int skipping;         /* dropping the rest of an overlong line */
   mc_tstamp wait_until; /* WAIT, or 0 */
@@ -1296,18 +1296,25 @@ static int tty_line(const char *prompt, char *buf, size_t cap, int hide) {
   return rv;
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: mychat [--server HOST:PORT] [--user NAME] [--new]\n"
-          "              [-h|--help] [--version]\n"
-          "  --server HOST:PORT  server address (default %s;\n"
-          "                      IPv6 as [ADDR]:PORT)\n"
-          "  --user NAME         log in as NAME (else asked for)\n"
-          "  --new               register NAME as a new account\n"
-          "The password is read from MYCHAT_PASSWORD, or asked for.\n"
-          "When standard input is not a terminal, commands are read from it\n"
-          "(see the top of reference/mychat.c).\n",
-          DEFAULT_SERVER);
+static void usage(void) {
+  printf("usage: mychat [--server HOST:PORT] [--user NAME] [--new]\n"
+         "              [-h|--help] [--version]\n"
+         "  --server HOST:PORT  server address (default %s;\n"
+         "                      IPv6 as [ADDR]:PORT)\n"
+         "  --user NAME         log in as NAME (else asked for)\n"
+         "  --new               register NAME as a new account\n"
+         "The password is read from MYCHAT_PASSWORD, or asked for.\n"
+         "When standard input is not a terminal, commands are read from it\n"
+         "(see the top of reference/mychat.c).\n",
+         DEFAULT_SERVER);
+}
+
+/* Reports a bad command line; returns the usage exit status. */
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "mychat: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'mychat --help' for usage.\n");
+  return EXIT_USAGE;
 }
 
 /* Parses the command line and asks for what is missing. Returns -1 to go
@@ -1321,37 +1328,35 @@ static int setup(app *a, int argc, char **argv, const char **server) {
                                        {NULL, 0, NULL, 0}};
   int o;
   *server = DEFAULT_SERVER;
-  while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+  opterr = 0; /* our messages, with the usage hint */
+  while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (o) {
     case 's':
       *server = optarg;
       break;
     case 'u':
+      if (!mc_codec_name_valid(optarg))
+        return usage_error("bad user name '%s'", optarg);
       snprintf(a->user, sizeof a->user, "%s", optarg);
-      if (!mc_codec_name_valid(optarg)) {
-        fprintf(stderr, "mychat: bad user name '%s'\n", optarg);
-        return EXIT_USAGE;
-      }
       break;
     case 'n':
       a->create = 1;
       break;
     case 'h':
-      usage(stdout);
+      usage();
       return 0;
     case 'V':
       printf("mychat %s (MyChat protocol v%d)\n", MYCHAT_VERSION,
              MC_PROTOCOL_VERSION);
       return 0;
+    case ':':
+      return usage_error("option '%s' needs a value", argv[optind - 1]);
     default:
-      usage(stderr);
-      return EXIT_USAGE;
+      return usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (optind != argc) {
-    usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (optind != argc)
+    return usage_error("unexpected argument '%s'", argv[optind]);
   a->interactive = isatty(STDIN_FILENO);
   if (a->interactive)
     printf("#####[Welcome to MyChat]#####\n");

@@ -64,7 +64,7 @@ register() {
 # matching the grep PATTERN.
 wait_for() {
   i=0
-  while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "${3:-1}" ]; do
+  while [ ! -e "$1" ] || [ "$(grep -c "$2" "$1")" -lt "${3:-1}" ]; do
     i=$((i + 1))
     [ "$i" -le 300 ] || return 1
     sleep 0.05
@@ -82,6 +82,34 @@ msg_id() {
 }
 
 TIME='[0-2][0-9]:[0-5][0-9]:[0-6][0-9]'
+
+# usage ARGS...: runs mychat with ARGS and no terminal; output in
+# $T/usage.out, status in RC.
+usage() {
+  MYCHAT_PASSWORD=pw-x timeout 10 "$B/mychat" "$@" < /dev/null \
+    > "$T/usage.out" 2>&1
+  RC=$?
+}
+
+t_usage() {
+  usage --help
+  [ "$RC" -eq 0 ] && has usage.out '^usage: mychat ' || return 1
+  usage --version
+  [ "$RC" -eq 0 ] && has usage.out '^mychat [0-9.]* (MyChat protocol v1)$' ||
+    return 1
+  usage --bogus
+  [ "$RC" -eq 2 ] && has usage.out "^mychat: unknown option '--bogus'\$" &&
+    has usage.out "^Try 'mychat --help' for usage.\$" || return 1
+  usage --user 'no spaces'
+  [ "$RC" -eq 2 ] && has usage.out "^mychat: bad user name 'no spaces'\$" ||
+    return 1
+  usage --user x --server nocolon
+  [ "$RC" -eq 2 ] && has usage.out '^mychat: nocolon: expected HOST:PORT$' ||
+    return 1
+  # Without a terminal, the name and password must be given.
+  usage
+  [ "$RC" -eq 2 ] && has usage.out '^mychat: --user is required'
+}
 
 t_register_login() {
   register alice &&
@@ -288,6 +316,7 @@ t_terminal() {
 
 # shellcheck disable=SC2086
 start_server $SRV_FLAGS || exit 1
+check "usage errors, --help, --version" t_usage
 check "register, then log in" t_register_login
 check "wrong password, unknown user and taken name are refused" t_wrong_password
 check "presence online and offline" t_presence
