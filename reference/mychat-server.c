@@ -77,7 +77,10 @@ typedef struct {
   uint8_t tx_buf[BATCH][MC_DATAGRAM_MAX];
 } app;
 
+/* The defaults shown are the core's own, so the text cannot drift. */
 static void usage(FILE *f) {
+  mc_server_config d;
+  mc_server_config_default(&d);
   fprintf(f,
           "usage: " PROG " [options]\n"
           "  --host H          address to listen on (default 0.0.0.0; an\n"
@@ -87,15 +90,22 @@ static void usage(FILE *f) {
           "  --log FILE        request log, appended (default stderr)\n"
           "  --hash-cost C     password hash cost: min, interactive\n"
           "                    (default) or moderate\n"
-          "  --max-sessions N  sessions at once (default 100000)\n"
-          "  --keepalive-ms N  keepalive interval told to clients "
-          "(default 10000)\n"
-          "  --timeout-ms N    silence that ends a session (default 30000)\n"
+          "  --max-sessions N  sessions and logins being checked at once\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --keepalive-ms N  keepalive interval told to clients\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --timeout-ms N    silence that ends a session (default %" PRIu32
+          ")\n"
           "  --rate-burst N    login attempts per host and per name at once\n"
-          "                    (default 5)\n"
-          "  --rate-refill-ms N  one attempt back every N ms (default 2000)\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
+          ")\n"
           "  -h, --help        show this help\n"
-          "  --version         show the version\n");
+          "  --version         show the version\n"
+          "Console: type E and press ENTER to turn the server off; SIGINT\n"
+          "and SIGTERM do the same.\n",
+          d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
+          d.rate_refill_ms);
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {

@@ -5,10 +5,14 @@
  * or log in), run requests in the order given, wait for what the test
  * expects, log out, and print one line per client event:
  *
- *   connected NAME | connect-failed CODE TEXT | result KIND CODE
+ *   connected NAME | connect-failed CODE|TIMEOUT TEXT
+ *   result KIND CODE TEXT | list NAME[(online|offline)]...
  *   sent CLIENT_MSG_ID MESSAGE_ID | delivered MESSAGE_ID TO
  *   message ID FROM GROUP|- missed|new TEXT | backlog-done COUNT
- *   presence NAME online|offline | list ENTRY... | closed CODE
+ *   presence NAME online|offline | closed CODE LIB_ERROR|-
+ *
+ * Requests (--create, --join, --send-to/--group + --text [--repeat N],
+ * --list-users) go out in the order given, after the login.
  *
  * Raw modes send hostile datagrams, each from its own socket so every
  * answer can be matched to the datagram that caused it, and check the
@@ -43,7 +47,7 @@
 #define RAW_BATCH 64
 #define RAW_WAIT_US (300 * MC_MSEC)   /* how long to wait for answers */
 #define JUNK_BIG 65000                /* one datagram far over the limit */
-#define RX_MAX 65536
+#define RX_MAX 65536                  /* the largest UDP datagram */
 
 typedef enum { ACT_SEND_USER, ACT_SEND_GROUP, ACT_CREATE, ACT_JOIN } act_kind;
 
@@ -73,7 +77,8 @@ typedef struct {
 typedef struct {
   int connected, failed, closed;
   unsigned sends, sent, send_failed, messages, delivered, results, lists;
-  unsigned requests;             /* requests made, answered by sent/result */
+  unsigned requests;             /* made; each answered by sent, result or
+                                    list */
   int backlog_done;
   uint64_t session_id;           /* from the Welcome, for bad-token mode */
 } progress;
@@ -408,7 +413,7 @@ static size_t encode(const Mychat__Envelope *env, uint8_t *out, size_t cap) {
 static size_t make_login(const char *name, size_t pad, uint8_t *out,
                          size_t cap) {
   static uint8_t padding[MC_DATAGRAM_MAX];
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake lg = MYCHAT__HANDSHAKE__INIT;
   lg.name = (char *)name;
   lg.password = (char *)"not-the-password";
   randombytes_buf(&lg.client_nonce, sizeof lg.client_nonce);
