@@ -408,6 +408,7 @@ static sent_msg *send_find(app *a, uint32_t request, uint64_t client_msg_id) {
   return NULL;
 }
 
+/* Words for a library error a command met here. */
 static const char *lib_why(int rv) {
   switch (rv) {
   case MC_ERR_STATE:
@@ -433,6 +434,8 @@ static int do_group(app *a, Mychat__Envelope__BodyCase kind, const char *g,
   return rv;
 }
 
+/* Sends |text| to |user| or (|user| NULL) |group| and remembers it for its
+ * confirmations. Returns as do_group(). */
 static int do_send(app *a, const char *user, const char *group,
                    const char *text) {
   uint32_t req;
