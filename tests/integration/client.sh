@@ -238,6 +238,24 @@ t_scripted_errors() {
   [ $? -eq 3 ]
 }
 
+# Regression: the client core never popped acked tags from its send ring,
+# so a session refused every request (QUEUE_FULL) after window + queue_max
+# (1056) of them. 2000 messages in one session must all be confirmed.
+t_long_session() {
+  register lo || return 1
+  i=0
+  {
+    echo 'CHAT lo'
+    while [ "$i" -lt 2000 ]; do
+      i=$((i + 1))
+      echo "note $i"
+    done
+  } > "$T/lo.in"
+  client lo < "$T/lo.in" > "$T/lo.out" 2>&1 &&
+    [ "$(grep -c '^sent id=[0-9]* to=lo ' "$T/lo.out")" -eq 2000 ] &&
+    ! has lo.out '^error'
+}
+
 t_reconnect() {
   register ra rb || return 1
   spawn ra 'JOIN MyChat' 'WAITFOR reconnecting 20' 'WAITFOR connected 20' \
@@ -326,6 +344,7 @@ check "direct message to an offline user arrives at login" t_direct_offline
 check "group messages missed offline: in order, once" t_group_missed
 check "scripted errors and WAITFOR timeout" t_scripted_errors
 check "terminal client in tmux: banner, menu, live message" t_terminal
+check "2000 messages in one session" t_long_session
 check "reconnects by itself after a server restart" t_reconnect
 stop_server
 finish
