@@ -67,7 +67,9 @@
  *   result JOIN|CREATE|LEAVE|SEND NAME|#GROUP OK|CODE [TEXT]
  *   list users NAME:online|offline ... | list groups NAME ...
  *   | list mygroups NAME ...
- *   closed OK|LOST|CODE TEXT           (OK after a logout)
+ *   closed OK                          (after a logout)
+ *   closed LOST|CODE TEXT              (LOST: the server went silent or
+ *                                      stopped acking)
  *   reconnecting                       (after a closed that was not OK)
  *   error COMMAND TEXT                 (a command refused locally)
  *
@@ -714,9 +716,11 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   char text[4 * MC_ERROR_TEXT_MAX + 1];
   escape_text(a, ev->text, text, sizeof text);
   int logout = ev->code == 0 && ev->lib_error == 0;
-  if (!a->interactive)
-    say(a, "closed %s %s",
-        logout || ev->code ? mc_names_error_code(ev->code) : "LOST", text);
+  if (!a->interactive && logout)
+    say(a, "closed OK");
+  else if (!a->interactive)
+    say(a, "closed %s %s", ev->code ? mc_names_error_code(ev->code) : "LOST",
+        text);
   /* Request ids start again at 1 in the next session; the core sends the
    * unconfirmed messages again under new ones (matched by client id). */
   a->lp = LP_NONE;

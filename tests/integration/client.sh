@@ -116,7 +116,7 @@ t_register_login() {
     run alice login.out 'LIST USERS' &&
     has login.out '^connected alice$' &&
     has login.out '^list users .*alice:online' &&
-    has login.out '^closed OK'
+    has login.out '^closed OK$'
 }
 
 t_wrong_password() {
