@@ -165,6 +165,29 @@ t_group_fanout() {
     ! has g1.out '^message'
 }
 
+# A list longer than one reply page (20 entries) is fetched whole.
+t_list_pages() {
+  register pg || return 1
+  i=0
+  {
+    while [ "$i" -lt 25 ]; do
+      i=$((i + 1))
+      echo "CREATE page$i"
+    done
+    echo 'LIST GROUPS'
+    echo 'LIST MYGROUPS'
+  } > "$T/pg.in"
+  client pg < "$T/pg.in" > "$T/pg.out" 2>&1 &&
+    [ "$(grep -c '^result CREATE page[0-9]* OK$' "$T/pg.out")" -eq 25 ] ||
+    return 1
+  for kind in groups mygroups; do
+    grep "^list $kind " "$T/pg.out" | tr ' ' '\n' | grep '^page' | sort \
+      > "$T/pg.$kind"
+    seq 1 25 | sed 's/^/page/' | sort | cmp -s - "$T/pg.$kind" || return 1
+  done
+  grep -q '^list groups.* MyChat ' "$T/pg.out"
+}
+
 t_direct_delivered() {
   register da db || return 1
   spawn db 'WAITFOR message 15'
@@ -337,13 +360,15 @@ start_server $SRV_FLAGS || exit 1
 check "usage errors, --help, --version" t_usage
 check "register, then log in" t_register_login
 check "wrong password, unknown user and taken name are refused" t_wrong_password
+# Early, while the menu still fits the pane.
+check "terminal client in tmux: banner, menu, live message" t_terminal
 check "presence online and offline" t_presence
 check "group message fans out to the members" t_group_fanout
+check "lists longer than a page" t_list_pages
 check "direct message: sent, delivered" t_direct_delivered
 check "direct message to an offline user arrives at login" t_direct_offline
 check "group messages missed offline: in order, once" t_group_missed
 check "scripted errors and WAITFOR timeout" t_scripted_errors
-check "terminal client in tmux: banner, menu, live message" t_terminal
 check "2000 messages in one session" t_long_session
 check "reconnects by itself after a server restart" t_reconnect
 stop_server
