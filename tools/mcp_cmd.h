@@ -33,6 +33,13 @@ int mcp_parse_port(const char *val, unsigned *port);
 /* Handles a filter option or --port. Returns 0, or -1 with a message. */
 int mcp_common_opt(int opt, const char *val, mcp_filter *flt, unsigned *port);
 
+/* Parses the options of a subcommand that takes the filters, --port and
+ * --help, then |nargs| operands (1: FILE, 2: IN OUT) from optind on.
+ * Returns 1 to go on; 0 after printing |help| or a usage error, with the
+ * exit status in |*status|. */
+int mcp_filter_args(int argc, char **argv, const char *help, int nargs,
+                    mcp_filter *flt, unsigned *port, int *status);
+
 /* Prints the "Try --help" hint for |cmd|; returns 2, the usage status. */
 int mcp_usage_error(const char *cmd);
 

@@ -293,19 +293,10 @@ static const char stats_help[] =
     "  -h, --help   this help\n";
 
 int mcp_cmd_stats(int argc, char **argv) {
-  static const struct option lo[] = {FILTER_LONGOPTS, {0, 0, 0, 0}};
   mcp_filter flt = {0};
   unsigned port = 8000;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-    if (opt == 'h') return fputs(stats_help, stdout), 0;
-    if (opt == '?' || mcp_common_opt(opt, optarg, &flt, &port) < 0)
-      return mcp_usage_error("stats");
-  }
-  if (optind != argc - 1) {
-    fprintf(stderr, PROG " stats: expected one FILE\n");
-    return mcp_usage_error("stats");
-  }
+  int status;
+  if (!mcp_filter_args(argc, argv, stats_help, 1, &flt, &port, &status)) return status;
   mc_pcap_reader *r;
   if (mcp_open(&r, argv[optind]) < 0) return 1;
   stats *s = calloc(1, sizeof *s);
@@ -320,7 +311,7 @@ int mcp_cmd_stats(int argc, char **argv) {
     if (mcp_filter_match(&flt, &s->c, &d)) take(s, &d);
     mc_codec_free(d.env);
   }
-  int status = mcp_finish_read(r, rc, argv[optind]);
+  status = mcp_finish_read(r, rc, argv[optind]);
   report(s, r, argv[optind]);
   mc_pcap_close(r);
   mcp_ctx_free(&s->c);

@@ -97,6 +97,29 @@ int mcp_close_io(mc_pcap_reader *r, mc_pcap_writer *w, int rc, const char *in,
   return status;
 }
 
+int mcp_filter_args(int argc, char **argv, const char *help, int nargs,
+                    mcp_filter *flt, unsigned *port, int *status) {
+  static const struct option lo[] = {FILTER_LONGOPTS, {0, 0, 0, 0}};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    if (opt == 'h') {
+      fputs(help, stdout);
+      *status = 0;
+      return 0;
+    }
+    if (opt == '?' || mcp_common_opt(opt, optarg, flt, port) < 0) {
+      *status = mcp_usage_error(argv[0]);
+      return 0;
+    }
+  }
+  if (optind != argc - nargs) {
+    fprintf(stderr, PROG " %s: expected %s\n", argv[0], nargs == 1 ? "one FILE" : "IN and OUT");
+    *status = mcp_usage_error(argv[0]);
+    return 0;
+  }
+  return 1;
+}
+
 /* ---- dump and capture ---- */
 
 static const char dump_help[] =
@@ -302,19 +325,10 @@ static const char slice_help[] =
     "  -h, --help          this help\n";
 
 static int cmd_slice(int argc, char **argv) {
-  static const struct option lo[] = {FILTER_LONGOPTS, {0, 0, 0, 0}};
   mcp_filter flt = {0};
   unsigned port = 8000;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-    if (opt == 'h') return fputs(slice_help, stdout), 0;
-    if (opt == '?' || mcp_common_opt(opt, optarg, &flt, &port) < 0)
-      return mcp_usage_error("slice");
-  }
-  if (optind != argc - 2) {
-    fprintf(stderr, PROG " slice: expected IN and OUT\n");
-    return mcp_usage_error("slice");
-  }
+  int status;
+  if (!mcp_filter_args(argc, argv, slice_help, 2, &flt, &port, &status)) return status;
   mc_pcap_reader *r;
   mc_pcap_writer *w;
   if (mcp_open_io(&r, &w, argv[optind], argv[optind + 1]) < 0) return 1;

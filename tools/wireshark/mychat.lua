@@ -182,6 +182,12 @@ end
 
 local dissect_message
 
+-- Flags |text| as malformed on |tree|; returns false, for "return bad(...)".
+local function bad(tree, text)
+  tree:add_proto_expert_info(ex_malformed, text)
+  return false
+end
+
 -- Adds one field value (already known to have the right wire type).
 local function add_value(tvb, tree, mname, num, spec, off, vend, value, depth)
   local t = spec[2]
@@ -223,58 +229,40 @@ end
 -- Returns true, or false after flagging malformed data.
 dissect_message = function(tvb, off, limit, tree, mname, depth)
   if depth > MAX_DEPTH then
-    tree:add_proto_expert_info(ex_malformed, "messages nested too deep")
-    return false
+    return bad(tree, "messages nested too deep")
   end
   local msg = SCHEMA[mname]
   while off < limit do
     local fstart = off
     local tag, nxt = varint(tvb, off, limit)
-    if not tag then
-      tree:add_proto_expert_info(ex_malformed, "field tag: " .. nxt)
-      return false
-    end
+    if not tag then return bad(tree, "field tag: " .. nxt) end
     off = nxt
     local tagn = tag:tonumber()
     local num, wt = math.floor(tagn / 8), tagn % 8
     if num == 0 or num > 536870911 then
-      tree:add_proto_expert_info(ex_malformed, "field number " .. num .. " out of range")
-      return false
+      return bad(tree, "field number " .. num .. " out of range")
     end
     -- Find the end of the value whatever its type.
     local value, vstart, vend = nil, off, nil
     if wt == 0 then
       value, nxt = varint(tvb, off, limit)
-      if not value then
-        tree:add_proto_expert_info(ex_malformed, "field " .. num .. ": " .. nxt)
-        return false
-      end
+      if not value then return bad(tree, "field " .. num .. ": " .. nxt) end
       vend = nxt
     elseif wt == 1 or wt == 5 then
       vend = off + (wt == 1 and 8 or 4)
     elseif wt == 2 then
       local len
       len, nxt = varint(tvb, off, limit)
-      if not len then
-        tree:add_proto_expert_info(ex_malformed, "field " .. num .. " length: " .. nxt)
-        return false
-      end
+      if not len then return bad(tree, "field " .. num .. " length: " .. nxt) end
       vstart = nxt
       if len > UInt64(limit - vstart) then
-        tree:add_proto_expert_info(ex_malformed,
-          "field " .. num .. ": length " .. tostring(len) .. " past the end")
-        return false
+        return bad(tree, "field " .. num .. ": length " .. tostring(len) .. " past the end")
       end
       vend = vstart + len:tonumber()
     else
-      tree:add_proto_expert_info(ex_malformed,
-        "field " .. num .. ": wire type " .. wt .. " not used by MyChat")
-      return false
+      return bad(tree, "field " .. num .. ": wire type " .. wt .. " not used by MyChat")
     end
-    if vend > limit then
-      tree:add_proto_expert_info(ex_malformed, "field " .. num .. " cut short")
-      return false
-    end
+    if vend > limit then return bad(tree, "field " .. num .. " cut short") end
     local spec = msg[num]
     if spec and wire_of(spec[2]) ~= wt then
       local item = tree:add(tvb(fstart, vend - fstart),
