@@ -113,6 +113,14 @@ static Mychat__Ack *mkack(Mychat__Ack *a, uint32_t cum) {
   return a;
 }
 
+/* A client's ack-only datagram acknowledging the server's stream up to
+ * |cum|. */
+static void ack_only(script *sc, double ms, int from, const sess *s, uint32_t cum) {
+  Mychat__Envelope e = MYCHAT__ENVELOPE__INIT;
+  Mychat__Ack a;
+  emit(sc, ms, from, 0, s, 0, mkack(&a, cum), &e);
+}
+
 /* The scripted exchange. */
 static void session_script(script *sc) {
   sess alice = {0xa11ce00000000001ull ^ (sc->sid_salt << 16), {0}};
@@ -182,8 +190,7 @@ static void session_script(script *sc) {
   dl.text = sm.text, dl.server_time_ms = sent.server_time_ms;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_DELIVER, e.deliver = &dl;
   emit(sc, 43, SRV, BOB, &bob, 2, mkack(&a, 1), &e);
-  mychat__envelope__init(&e);
-  emit(sc, 45, BOB, SRV, &bob, 0, mkack(&a, 2), &e);
+  ack_only(sc, 45, BOB, &bob, 2);
 
   sm.client_msg_id = 0xc2c2c2c2c2c2c2c2ull, sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
   sm.user = (char *)"bob", sm.text = (char *)"psst bob: the vault code is 0451 \xc3\xa9t\xc3\xa9";
@@ -197,15 +204,13 @@ static void session_script(script *sc) {
   emit(sc, 53, SRV, BOB, &bob, 3, mkack(&a, 2), &e);
   /* The first Deliver was lost on its way: the server resends it. */
   emit(sc, 560, SRV, BOB, &bob, 3, mkack(&a, 2), &e);
-  mychat__envelope__init(&e);
-  emit(sc, 562, BOB, SRV, &bob, 0, mkack(&a, 3), &e);
+  ack_only(sc, 562, BOB, &bob, 3);
 
   Mychat__Receipt rc = MYCHAT__RECEIPT__INIT;
   rc.message_id = msg_base + 1, rc.to = (char *)"bob", rc.delivered_time_ms = T0_US / 1000 + 562;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_RECEIPT, e.receipt = &rc;
   emit(sc, 563, SRV, ALICE, &alice, 4, mkack(&a, 3), &e);
-  mychat__envelope__init(&e);
-  emit(sc, 565, ALICE, SRV, &alice, 0, mkack(&a, 4), &e);
+  ack_only(sc, 565, ALICE, &alice, 4);
 
   Mychat__Ping pi = MYCHAT__PING__INIT;
   pi.time_us = 1000000;
@@ -247,15 +252,13 @@ static void session_script(script *sc) {
   emit(sc, 1210, ALICE, SRV, &alice, 0, &a, &e);
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_LIST_REPLY, e.list_reply = &rp;
   emit(sc, 1211, SRV, ALICE, &alice, 5, mkack(&a, 4), &e);
-  mychat__envelope__init(&e);
-  emit(sc, 1213, ALICE, SRV, &alice, 0, mkack(&a, 6), &e);
+  ack_only(sc, 1213, ALICE, &alice, 6);
 
   Mychat__BacklogDone bd = MYCHAT__BACKLOG_DONE__INIT;
   bd.count = 0;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_BACKLOG_DONE, e.backlog_done = &bd;
   emit(sc, 1220, SRV, ALICE, &alice, 7, mkack(&a, 4), &e);
-  mychat__envelope__init(&e);
-  emit(sc, 1240, ALICE, SRV, &alice, 0, mkack(&a, 7), &e);
+  ack_only(sc, 1240, ALICE, &alice, 7);
 
   lg.name = (char *)"mallory", lg.password = (char *)"guess-guess", lg.client_nonce = 0x3333333333333333ull;
   mychat__envelope__init(&e), e.body_case = MYCHAT__ENVELOPE__BODY_LOGIN, e.login = &lg;
