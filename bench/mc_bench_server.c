@@ -925,12 +925,16 @@ static int all_logged_in(const bench *b) {
   return b->n_connected + b->cnt.failed + b->cnt.closed >= b->n_cl;
 }
 
-static int all_confirmed(const bench *b) {
+/* Messages sent and not yet confirmed, over every connected client. */
+static size_t unconfirmed(const bench *b) {
+  size_t n = 0;
   for (unsigned i = 0; i < b->n_cl; i++)
-    if (b->cl[i].connected && mc_client_unconfirmed(b->cl[i].c) > 0)
-      return 0;
-  return 1;
+    if (b->cl[i].connected)
+      n += mc_client_unconfirmed(b->cl[i].c);
+  return n;
 }
+
+static int all_confirmed(const bench *b) { return unconfirmed(b) == 0; }
 
 /* Runs the clients until |until|, or until |done| (may be NULL) holds.
  * |progress| (may be NULL) is called about once a second. */
@@ -991,6 +995,7 @@ typedef struct {
   double msgs;                   /* delivered messages per second */
   double dgrams;                 /* server datagrams in + out per second */
   double srv_cpu;                /* server CPU seconds per second, or -1 */
+  double own_cpu;                /* this process's (the clients') */
   uint64_t kernel_drops;         /* machine-wide receive-buffer drops */
   counters d;                    /* counter differences */
 } window_result;
@@ -1012,7 +1017,7 @@ static window_result measure(bench *b, long pid,
   loop(b, mc_udp_now_us() + (mc_tstamp)(o->warmup * 1e6));
   counters c0 = b->cnt;
   uint64_t drops0 = udp_rcvbuf_errors();
-  double cpu0 = pid ? proc_cpu(pid) : 0;
+  double cpu0 = pid ? proc_cpu(pid) : 0, own0 = proc_cpu(getpid());
   mc_tstamp t0 = mc_udp_now_us();
   b->record = 1;
   loop(b, t0 + (mc_tstamp)(o->seconds * 1e6));
@@ -1021,6 +1026,7 @@ static window_result measure(bench *b, long pid,
   r.d = counters_sub(&b->cnt, &c0);
   r.kernel_drops = udp_rcvbuf_errors() - drops0;
   r.srv_cpu = pid ? (proc_cpu(pid) - cpu0) / r.secs : -1;
+  r.own_cpu = (proc_cpu(getpid()) - own0) / r.secs;
   r.msgs = (double)r.d.delivered / r.secs;
   r.dgrams = (double)(r.d.tx - r.d.tx_dropped + r.d.rx) / r.secs;
   return r;
@@ -1060,10 +1066,10 @@ static int phase_chat(bench *b, long pid, const char *prefix,
   b->sending = 0;
   mc_tstamp t = mc_udp_now_us();
   chat_loop(b, t + 5 * MC_SEC, all_confirmed, NULL);
-  say("  drained in %.2f s; %" PRIu64 " retransmissions by the clients, "
-      "%" PRIu64 " sessions lost\n",
-      (double)(mc_udp_now_us() - t) / 1e6, clients_retransmissions(b),
-      b->cnt.closed);
+  say("  drained in %.2f s (%zu messages still unconfirmed); %" PRIu64
+      " retransmissions by the clients; %" PRIu64 " sessions lost\n",
+      (double)(mc_udp_now_us() - t) / 1e6, unconfirmed(b),
+      clients_retransmissions(b), b->cnt.closed);
   clients_del(b);
   return 0;
 }
@@ -1257,7 +1263,10 @@ static void report_window(const char *what, const window_result *r) {
       "; kernel receive-buffer drops %" PRIu64 "\n",
       what, r->secs, r->d.tx, r->d.tx_dropped, r->d.rx, r->kernel_drops);
   if (r->srv_cpu >= 0)
-    say("  %s: server CPU %.0f %% of one core\n", what, r->srv_cpu * 100);
+    say("  %s: CPU of one core: server %.0f %%, clients %.0f %%\n", what,
+        r->srv_cpu * 100, r->own_cpu * 100);
+  else
+    say("  %s: CPU of one core: clients %.0f %%\n", what, r->own_cpu * 100);
 }
 
 int main(int argc, char **argv) {
