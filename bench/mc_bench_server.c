@@ -65,6 +65,7 @@
 #define TICK_MS 100                 /* longest sleep: stop flag, progress */
 #define PASSWORD "bench-password"
 #define STOP_WAIT_US (15 * MC_SEC)  /* server shutdown before SIGKILL */
+#define SETTLE_US (2 * MC_SEC)      /* after the first half of the logins */
 
 typedef struct {
   const char *server_bin;
@@ -133,6 +134,7 @@ typedef struct {
   vclient *cl;
   unsigned n_cl;
   unsigned next_login;           /* clients [0, next_login) were started */
+  unsigned login_limit;          /* ... and [0, login_limit) are to be */
   unsigned n_connected;
   int sending;                   /* chat phase: keep windows full */
   int record;                    /* keep datagram sizes for the echo */
@@ -192,7 +194,7 @@ static void usage(FILE *f) {
           "  --seconds S         measured time of each phase (default 10)\n"
           "  --warmup S          unmeasured time before it (default 1)\n"
           "  --echo-inflight N   echo datagrams in flight per socket\n"
-          "                      (default 16)\n"
+          "                      (default 8)\n"
           "  --idle-clients N    idle sessions for the memory figure\n"
           "                      (default 10000; 0 skips it)\n"
           "  --idle-seconds S    how long they idle (default 7)\n"
@@ -251,7 +253,7 @@ static void parse_args(int argc, char **argv, options *o) {
   *o = (options){.server_bin = "build/mychat-server",
                  .tmp_parent = tmpdir && tmpdir[0] ? tmpdir : "/tmp",
                  .clients = 200, .sockets = 32, .window = 32, .text_len = 64,
-                 .echo_inflight = 16, .idle_clients = 10000,
+                 .echo_inflight = 8, .idle_clients = 10000,
                  .seconds = 10, .warmup = 1, .idle_seconds = 7};
   opterr = 0;
   int c;
@@ -317,6 +319,20 @@ static double proc_cpu(long pid) {
                                  "%*u %llu %llu", &ut, &st) != 2)
     return 0;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The 1-minute load average as text into |buf| ("?" when unreadable), a
+ * hint of how busy the shared machine was. Returns |buf|. */
+static const char *loadavg(char *buf, size_t cap) {
+  FILE *f = fopen("/proc/loadavg", "r");
+  double l;
+  if (f != NULL && fscanf(f, "%lf", &l) == 1)
+    snprintf(buf, cap, "%.2f", l);
+  else
+    snprintf(buf, cap, "?");
+  if (f != NULL)
+    fclose(f);
+  return buf;
 }
 
 /* Datagrams the kernel dropped for a full receive buffer, machine-wide
@@ -748,6 +764,7 @@ static void clients_new(bench *b, unsigned n, unsigned n_socks,
     snprintf(v->name, sizeof v->name, "%s%u", prefix, i);
   }
   b->next_login = b->n_connected = 0;
+  b->login_limit = n;
   b->heap_n = b->n_dirty = 0;
   memset(&b->cnt, 0, sizeof b->cnt);
 }
@@ -915,14 +932,14 @@ static void clients_expire(bench *b, mc_tstamp now) {
 static void clients_login(bench *b, mc_tstamp now) {
   /* Every client started is in its handshake, connected, refused, or
    * closed after connecting. */
-  while (b->next_login < b->n_cl &&
+  while (b->next_login < b->login_limit &&
          b->next_login - b->n_connected - b->cnt.failed - b->cnt.closed <
              LOGINS_AT_ONCE)
     client_connect(b, b->next_login++, now);
 }
 
 static int all_logged_in(const bench *b) {
-  return b->n_connected + b->cnt.failed + b->cnt.closed >= b->n_cl;
+  return b->n_connected + b->cnt.failed + b->cnt.closed >= b->login_limit;
 }
 
 /* Messages sent and not yet confirmed, over every connected client. */
@@ -967,21 +984,21 @@ static void chat_loop(bench *b, mc_tstamp until, int (*done)(const bench *),
 }
 
 static void login_progress(const bench *b) {
-  say("  logging in: %u of %u connected\n", b->n_connected, b->n_cl);
+  say("  logging in: %u of %u connected\n", b->n_connected, b->login_limit);
 }
 
-/* Logs every client in, within a time bound that grows with their number.
- * Returns 0, or -1 when some could not (said on stderr). */
+/* Logs clients [0, login_limit) in, within a time bound that grows with
+ * their number. Returns 0, or -1 when some could not (said on stderr). */
 static int clients_login_all(bench *b) {
-  mc_tstamp bound = (20 + b->n_cl / 200) * MC_SEC;
+  mc_tstamp bound = (20 + b->login_limit / 200) * MC_SEC;
   mc_tstamp t0 = mc_udp_now_us();
   chat_loop(b, t0 + bound, all_logged_in, login_progress);
   double secs = (double)(mc_udp_now_us() - t0) / 1e6;
-  say("  %u of %u clients logged in in %.1f s\n", b->n_connected, b->n_cl,
-      secs);
-  if (b->n_connected < b->n_cl) {
+  say("  %u of %u clients logged in in %.1f s\n", b->n_connected,
+      b->login_limit, secs);
+  if (b->n_connected < b->login_limit) {
     fprintf(stderr, PROG ": only %u of %u clients logged in\n",
-            b->n_connected, b->n_cl);
+            b->n_connected, b->login_limit);
     return -1;
   }
   return 0;
@@ -1203,14 +1220,21 @@ static void phase_echo(bench *b, window_result *r) {
 /* ------------------------------------------------------------------ */
 /* phase 3: memory per idle session                                    */
 
+typedef struct {
+  uint64_t before;               /* VmRSS after startup */
+  uint64_t half;                 /* with the first half of the sessions */
+  uint64_t after;                /* with all of them, idle */
+} rss_result;
+
 static void idle_progress(const bench *b) {
-  (void)b;
-  say("  idling\n");
+  say("  idling: %u sessions up\n", b->n_connected);
 }
 
-/* Phase 3. Returns 0 with the figures set, or -1. */
-static int phase_rss(bench *b, long pid, const char *prefix,
-                     uint64_t *before, uint64_t *after) {
+/* Phase 3: RSS after startup, with half of the sessions (after a short
+ * settling time), and with all of them after idling. Half and all give the
+ * marginal cost of a session, without what fills up once (the store's
+ * page cache, malloc arenas). Returns 0 with |r| set, or -1. */
+static int phase_rss(bench *b, long pid, const char *prefix, rss_result *r) {
   const options *o = b->o;
   unsigned n_socks = o->sockets;
   /* At most ~320 clients a socket keeps the per-socket bursts of
@@ -1219,15 +1243,23 @@ static int phase_rss(bench *b, long pid, const char *prefix,
     n_socks = (o->idle_clients + 319) / 320;
   say("memory: %u idle sessions on %u sockets, %.1f s idle\n",
       o->idle_clients, n_socks, o->idle_seconds);
-  *before = proc_rss(pid);
+  r->before = proc_rss(pid);
   clients_new(b, o->idle_clients, n_socks, prefix);
-  if (clients_login_all(b) < 0) {
+  b->login_limit = o->idle_clients / 2;
+  int rv = clients_login_all(b);
+  if (rv == 0) {
+    chat_loop(b, mc_udp_now_us() + SETTLE_US, NULL, NULL);
+    r->half = proc_rss(pid);
+    b->login_limit = o->idle_clients;
+    rv = clients_login_all(b);
+  }
+  if (rv < 0) {
     clients_del(b);
     return -1;
   }
   chat_loop(b, mc_udp_now_us() + (mc_tstamp)(o->idle_seconds * 1e6), NULL,
             idle_progress);
-  *after = proc_rss(pid);
+  r->after = proc_rss(pid);
   say("  %u sessions still up after idling, %" PRIu64 " lost\n",
       b->n_connected, b->cnt.closed);
   clients_del(b);
@@ -1291,10 +1323,14 @@ int main(int argc, char **argv) {
   snprintf(idle_prefix, sizeof idle_prefix, "i%02x%02x%02x-", rnd[0], rnd[1],
            rnd[2]);
 
+  char load0[32], load1[32];
+  loadavg(load0, sizeof load0);
+  say("load average (1 min): %s; %ld CPUs online\n", load0,
+      sysconf(_SC_NPROCESSORS_ONLN));
   static bench b;
   b.o = &o;
   window_result chat, echo;
-  uint64_t rss0 = 0, rss1 = 0;
+  rss_result rss = {0};
   int rss_ok = -1;
 
   long pid = server_up(&b);
@@ -1316,7 +1352,7 @@ int main(int argc, char **argv) {
     if (pid == 0)
       say("memory: skipped (--attach without --server-pid)\n");
     else
-      rss_ok = phase_rss(&b, pid, idle_prefix, &rss0, &rss1);
+      rss_ok = phase_rss(&b, pid, idle_prefix, &rss);
     if (!o.attach)
       server_stop(&g_srv);
   }
@@ -1331,11 +1367,21 @@ int main(int argc, char **argv) {
       echo.msgs > 0 ? chat.msgs / echo.msgs : 0.0);
   say("  ratio: chat server datagrams/s / echo datagrams/s = %.3f\n",
       echo.dgrams > 0 ? chat.dgrams / echo.dgrams : 0.0);
-  if (rss_ok == 0)
-    say("  memory: VmRSS %" PRIu64 " kB before, %" PRIu64 " kB with %u idle "
-        "sessions: %.0f bytes per session\n",
-        rss0 / 1024, rss1 / 1024, o.idle_clients,
-        ((double)rss1 - (double)rss0) / o.idle_clients);
+  if (rss_ok == 0) {
+    unsigned half = o.idle_clients / 2;
+    say("  memory: VmRSS %" PRIu64 " kB after startup, %" PRIu64 " kB with "
+        "%u sessions, %" PRIu64 " kB with %u idle sessions\n",
+        rss.before / 1024, rss.half / 1024, half, rss.after / 1024,
+        o.idle_clients);
+    say("  memory: %.0f bytes per idle session ((after - startup) / %u); "
+        "%.0f bytes per session from %u to %u\n",
+        ((double)rss.after - (double)rss.before) / o.idle_clients,
+        o.idle_clients,
+        ((double)rss.after - (double)rss.half) / (o.idle_clients - half),
+        half, o.idle_clients);
+  }
+  say("  load average (1 min) at the start %s, at the end %s\n", load0,
+      loadavg(load1, sizeof load1));
   /* A memory phase that was asked for and could run but failed fails the
    * run. */
   return o.idle_clients > 0 && pid != 0 && rss_ok < 0 ? 1 : 0;
