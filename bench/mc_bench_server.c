@@ -1225,7 +1225,8 @@ static void phase_echo(bench *b, window_result *r) {
 /* phase 3: memory per idle session                                    */
 
 typedef struct {
-  uint64_t before;               /* VmRSS after startup */
+  uint64_t before;               /* VmRSS before the sessions (a server
+                                    started here: after its startup) */
   uint64_t half;                 /* with the first half of the sessions */
   uint64_t after;                /* with all of them, idle */
 } rss_result;
@@ -1373,11 +1374,11 @@ int main(int argc, char **argv) {
       echo.dgrams > 0 ? chat.dgrams / echo.dgrams : 0.0);
   if (rss_ok == 0) {
     unsigned half = o.idle_clients / 2;
-    say("  memory: VmRSS %" PRIu64 " kB after startup, %" PRIu64 " kB with "
-        "%u sessions, %" PRIu64 " kB with %u idle sessions\n",
+    say("  memory: VmRSS %" PRIu64 " kB before the sessions, %" PRIu64
+        " kB with %u, %" PRIu64 " kB with %u idle sessions\n",
         rss.before / 1024, rss.half / 1024, half, rss.after / 1024,
         o.idle_clients);
-    say("  memory: %.0f bytes per idle session ((after - startup) / %u); "
+    say("  memory: %.0f bytes per idle session ((after - before) / %u); "
         "%.0f bytes per session from %u to %u\n",
         ((double)rss.after - (double)rss.before) / o.idle_clients,
         o.idle_clients,
