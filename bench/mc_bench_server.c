@@ -11,18 +11,20 @@
  *    send each other direct messages whenever they have fewer than --window
  *    messages unconfirmed, for --seconds after --warmup. Figure: messages
  *    arriving at their recipients (MC_CEV_MESSAGE) per second, and the
- *    datagrams per second the server took in and sent out, as the clients
- *    saw them.
+ *    datagrams per second the server took in and sent out: what the clients
+ *    sent and received, less what the kernel dropped for a full receive
+ *    buffer.
  * 2. Echo. The ceiling of this machine for the same traffic: a child
- *    process echoing with one recvmmsg and one sendmmsg of up to 64 per
- *    wakeup (the server's batching), and the same sockets, batching and loop
- *    on the client side, sending datagrams of the sizes the chat phase used.
+ *    process echoing with recvmmsg and sendmmsg of up to 64 datagrams (the
+ *    server's batch), and the same sockets, batching and loop on the client
+ *    side, sending datagrams of the sizes the chat phase used.
  *    Figure: round trips per second. The ratios of 1 to 2 are the result:
  *    ratios against a baseline of the same run, not absolute numbers, since
  *    the machine is shared.
  * 3. Memory. A fresh server, --idle-clients sessions logged in and left
  *    idle with keepalives flowing for --idle-seconds; the server's VmRSS
- *    after startup and after, and the difference per session.
+ *    before the sessions, with half of them and with all of them, and the
+ *    differences per session.
  *
  * Thousands of clients share a few sockets: the server answers to the
  * source address and finds sessions by id, so the datagrams that come back
