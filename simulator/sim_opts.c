@@ -1,0 +1,635 @@
+/*
+ * sim_opts.c: mychat-sim's command line and scenario files.
+ *
+ * Both go through one table of settings: `--clients 200` on the command
+ * line is `clients 200` in a scenario file. Scenario files add three
+ * directives of their own (phase, offline, net; see usage()). Settings are
+ * applied in order, so flags after --scenario override the file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_error.h"
+#include "sim.h"
+
+typedef struct {
+  sim_config *cfg;
+  double rate, direct;       /* for phases that do not say */
+  mc_tstamp duration;        /* the single phase when there are no others */
+  int explicit_phases;
+  mc_tstamp churn_len;
+  sim_off_mode churn_mode;
+  double churn;
+} opts;
+
+static opts O; /* the parse in progress (one per process) */
+
+/* ------------------------------------------------------------------ */
+/* values                                                              */
+
+static int parse_u32(const char *v, uint32_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long x = strtoul(v, &end, 10);
+  if (errno || end == v || *end || x > UINT32_MAX || v[0] == '-')
+    return -1;
+  *out = (uint32_t)x;
+  return 0;
+}
+
+/* "10%", "0.1%" or a bare "10" (also percent) -> a fraction 0..1. */
+static int parse_pct(const char *v, double *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || end == v || (*end && strcmp(end, "%") != 0) || x < 0 ||
+      x > 100 || x != x)
+    return -1;
+  *out = x / 100.0;
+  return 0;
+}
+
+/* "20ms", "5s", "1.5s", "250us", "2m"; a bare number is seconds. */
+static int parse_dur(const char *v, mc_tstamp *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || end == v || x < 0 || x != x)
+    return -1;
+  double mul;
+  if (*end == '\0' || strcmp(end, "s") == 0)
+    mul = 1e6;
+  else if (strcmp(end, "ms") == 0)
+    mul = 1e3;
+  else if (strcmp(end, "us") == 0)
+    mul = 1;
+  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+    mul = 60e6;
+  else
+    return -1;
+  if (x * mul > 1e15)
+    return -1;
+  *out = (mc_tstamp)llround(x * mul);
+  return 0;
+}
+
+/* "2/s", "30/m", "0.5"; per second. */
+static int parse_rate(const char *v, double *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || end == v || x < 0 || x != x || x > 1e6)
+    return -1;
+  if (*end == '\0' || strcmp(end, "/s") == 0)
+    *out = x;
+  else if (strcmp(end, "/m") == 0 || strcmp(end, "/min") == 0)
+    *out = x / 60.0;
+  else
+    return -1;
+  return 0;
+}
+
+/* "10mbit", "512kbit", "1gbit", "9600bit" or a bare number of bits/s. */
+static int parse_bw(const char *v, uint64_t *out) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || end == v || x < 0 || x != x)
+    return -1;
+  double mul;
+  if (*end == '\0' || strcmp(end, "bit") == 0)
+    mul = 1;
+  else if (strcmp(end, "kbit") == 0)
+    mul = 1e3;
+  else if (strcmp(end, "mbit") == 0)
+    mul = 1e6;
+  else if (strcmp(end, "gbit") == 0)
+    mul = 1e9;
+  else
+    return -1;
+  if (x * mul > 1e13)
+    return -1;
+  *out = (uint64_t)llround(x * mul);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* settings                                                            */
+
+typedef int (*setter)(mc_netem_config *net, const char *v);
+
+static int set_clients(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_u32(v, &O.cfg->clients) || O.cfg->clients == 0 ||
+                 O.cfg->clients > (1u << 20)
+             ? -1
+             : 0;
+}
+static int set_groups(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_u32(v, &O.cfg->groups) || O.cfg->groups > (1u << 20) ? -1 : 0;
+}
+static int set_memberships(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_u32(v, &O.cfg->memberships) ||
+                 O.cfg->memberships > SIM_MEMBERSHIPS_MAX
+             ? -1
+             : 0;
+}
+static int set_rate(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_rate(v, &O.rate);
+}
+static int set_direct(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_pct(v, &O.direct);
+}
+static int set_duration(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_dur(v, &O.duration) || O.duration == 0 ? -1 : 0;
+}
+static int set_ramp(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_dur(v, &O.cfg->ramp);
+}
+static int set_drain(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_dur(v, &O.cfg->drain);
+}
+static int set_churn(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_pct(v, &O.churn);
+}
+static int set_offline_for(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_dur(v, &O.churn_len);
+}
+static int parse_mode(const char *v, sim_off_mode *m) {
+  if (strcmp(v, "abandon") == 0)
+    *m = SIM_OFF_ABANDON;
+  else if (strcmp(v, "logout") == 0)
+    *m = SIM_OFF_LOGOUT;
+  else if (strcmp(v, "mix") == 0)
+    *m = SIM_OFF_MIX;
+  else
+    return -1;
+  return 0;
+}
+static int set_offline_mode(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_mode(v, &O.churn_mode);
+}
+static int set_text_len(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_u32(v, &O.cfg->text_len) || O.cfg->text_len > MC_TEXT_MAX ? -1
+                                                                          : 0;
+}
+static int set_seed(mc_netem_config *n, const char *v) {
+  (void)n;
+  char *end;
+  errno = 0;
+  O.cfg->seed = strtoull(v, &end, 0);
+  return errno || end == v || *end ? -1 : 0;
+}
+static int set_server(mc_netem_config *n, const char *v) {
+  (void)n;
+  O.cfg->server = v;
+  return strchr(v, ':') ? 0 : -1;
+}
+static int set_sockets(mc_netem_config *n, const char *v) {
+  (void)n;
+  return parse_u32(v, &O.cfg->sockets) || O.cfg->sockets == 0 ||
+                 O.cfg->sockets > 16384
+             ? -1
+             : 0;
+}
+static int set_json(mc_netem_config *n, const char *v) {
+  (void)n;
+  O.cfg->json = v;
+  return 0;
+}
+static int set_html(mc_netem_config *n, const char *v) {
+  (void)n;
+  O.cfg->html = v;
+  return 0;
+}
+static int set_pcap(mc_netem_config *n, const char *v) {
+  (void)n;
+  O.cfg->pcap = v;
+  return 0;
+}
+
+/* Network settings, for the start (--loss ...) or a `net` line. */
+static int set_loss(mc_netem_config *n, const char *v) {
+  n->ge = 0;
+  return parse_pct(v, &n->loss);
+}
+static int set_ge(mc_netem_config *n, const char *v) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", v);
+  double *dst[4] = {&n->ge_p, &n->ge_r, &n->ge_1h, &n->ge_1k};
+  char *save, *tok = strtok_r(buf, ",", &save);
+  for (int i = 0; i < 4; i++) {
+    if (tok == NULL || parse_pct(tok, dst[i]) < 0)
+      return -1;
+    tok = strtok_r(NULL, ",", &save);
+  }
+  n->ge = 1;
+  return tok == NULL ? 0 : -1;
+}
+static int set_delay(mc_netem_config *n, const char *v) {
+  return parse_dur(v, &n->delay);
+}
+static int set_jitter(mc_netem_config *n, const char *v) {
+  return parse_dur(v, &n->jitter);
+}
+static int set_dup(mc_netem_config *n, const char *v) {
+  return parse_pct(v, &n->duplicate);
+}
+static int set_reorder(mc_netem_config *n, const char *v) {
+  return parse_pct(v, &n->reorder);
+}
+static int set_corrupt(mc_netem_config *n, const char *v) {
+  return parse_pct(v, &n->corrupt);
+}
+static int set_rate_limit(mc_netem_config *n, const char *v) {
+  return parse_bw(v, &n->rate_bps);
+}
+static int set_queue_limit(mc_netem_config *n, const char *v) {
+  return parse_u32(v, &n->queue_limit);
+}
+
+typedef struct {
+  const char *name, *arg, *def, *help;
+  setter set;
+  int net;
+} setting;
+
+static const setting SETTINGS[] = {
+    {"clients", "N", "1000", "virtual clients", set_clients, 0},
+    {"groups", "N", "clients/50", "groups (names g0, g1, ...)", set_groups, 0},
+    {"memberships", "N", "2", "groups each client joins (at most 16)",
+     set_memberships, 0},
+    {"rate", "R", "0.2/s", "messages per client per second (or N/m)",
+     set_rate, 0},
+    {"direct", "P", "30%", "share of direct (vs group) messages", set_direct,
+     0},
+    {"duration", "D", "30s", "sending period (when no phase lines)",
+     set_duration, 0},
+    {"ramp", "D", "5s", "logins spread evenly over this time", set_ramp, 0},
+    {"drain", "D", "20s",
+     "after sending stops: all clients online, then everyone logs out",
+     set_drain, 0},
+    {"churn", "P", "0%",
+     "clients that go offline once, each at a random time", set_churn, 0},
+    {"offline-for", "D", "5s", "how long a churned client stays away",
+     set_offline_for, 0},
+    {"offline-mode", "M", "mix",
+     "abandon (silent, like a lost network), logout, or mix (half each)",
+     set_offline_mode, 0},
+    {"text-len", "N", "64", "bytes of message text (<= 800)", set_text_len, 0},
+    {"seed", "N", "1", "seed of everything random in the run", set_seed, 0},
+    {"loss", "P", "0%", "Bernoulli datagram loss, each direction", set_loss,
+     1},
+    {"ge", "p,r,1-h,1-k", "off",
+     "Gilbert-Elliott loss instead (netem gemodel, percents)", set_ge, 1},
+    {"delay", "D", "10ms", "one-way delay", set_delay, 1},
+    {"jitter", "D", "0ms", "delay varies uniformly by +-D", set_jitter, 1},
+    {"dup", "P", "0%", "datagrams delivered twice", set_dup, 1},
+    {"reorder", "P", "0%", "datagrams that skip the delay (overtake)",
+     set_reorder, 1},
+    {"corrupt", "P", "0%", "datagrams with one bit flipped", set_corrupt, 1},
+    {"rate-limit", "BW", "off",
+     "link rate per client and direction (10mbit, 512kbit)", set_rate_limit,
+     1},
+    {"queue-limit", "N", "0",
+     "datagrams waiting for a rate-limited link (0 = unlimited)",
+     set_queue_limit, 1},
+    {"server", "HOST:PORT", "embedded",
+     "real time over UDP against that server instead", set_server, 0},
+    {"sockets", "N", "128", "--server: UDP sockets the clients share",
+     set_sockets, 0},
+    {"json", "FILE", "", "write the results as JSON", set_json, 0},
+    {"html", "FILE", "", "write a self-contained HTML report with charts",
+     set_html, 0},
+    {"pcap", "FILE", "",
+     "write every datagram (client->server as sent, before impairment; "
+     "server->client as received, after impairment)",
+     set_pcap, 0},
+};
+
+#define N_SETTINGS (sizeof SETTINGS / sizeof SETTINGS[0])
+
+static const setting *find_setting(const char *name) {
+  for (size_t i = 0; i < N_SETTINGS; i++)
+    if (strcmp(SETTINGS[i].name, name) == 0)
+      return &SETTINGS[i];
+  return NULL;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: mychat-sim [options]\n"
+          "\n"
+          "Simulates many MyChat clients and checks that every confirmed "
+          "message reaches\n"
+          "every recipient exactly once and in order. By default the server "
+          "core runs\n"
+          "in-process on a virtual clock (as fast as the CPU allows, "
+          "repeatable from\n"
+          "--seed); with --server the clients talk UDP to a real server in "
+          "real time.\n"
+          "\n"
+          "Options (D: duration like 20ms, 5s, 2m; P: percent like 10%% or "
+          "0.1%%):\n");
+  for (size_t i = 0; i < N_SETTINGS; i++) {
+    char lhs[64];
+    snprintf(lhs, sizeof lhs, "--%s %s", SETTINGS[i].name, SETTINGS[i].arg);
+    fprintf(f, "  %-24s %s", lhs, SETTINGS[i].help);
+    if (SETTINGS[i].def[0])
+      fprintf(f, " (default %s)", SETTINGS[i].def);
+    fputc('\n', f);
+  }
+  fprintf(f,
+          "  %-24s read a scenario file (applied where it appears)\n"
+          "  %-24s progress line on stderr (default: when a terminal)\n"
+          "  %-24s no progress line\n"
+          "  %-24s this text\n"
+          "\n"
+          "Scenario files (simulator/scenarios/*.sim): one directive per "
+          "line, # starts\n"
+          "a comment. Every option above is a directive without the dashes "
+          "(clients 200).\n"
+          "Three more:\n"
+          "  phase D [rate=R] [direct=P]    a sending period; phases follow "
+          "each other\n"
+          "                                 and replace --duration\n"
+          "  offline P at D|random for D [mode=M]\n"
+          "                                 a share of the clients goes away "
+          "and comes back\n"
+          "  net [at D] KEY=VALUE...        network settings (loss, ge, "
+          "delay, jitter, dup,\n"
+          "                                 reorder, corrupt, rate-limit, "
+          "queue-limit),\n"
+          "                                 from the start or changed at D\n"
+          "\n"
+          "Impairment applies to each client's link, both directions, "
+          "independently.\n"
+          "Exit status: 0 every delivery guarantee held; 1 a confirmed "
+          "message was lost,\n"
+          "duplicated or reordered (or went to someone it was not for); 2 "
+          "usage error;\n"
+          "3 setup failed.\n",
+          "--scenario FILE", "--progress", "--no-progress", "--help");
+}
+
+static int apply(const setting *st, mc_netem_config *net, const char *v,
+                 const char *where) {
+  if (st->set(st->net ? net : &O.cfg->net, v) < 0) {
+    fprintf(stderr, "mychat-sim: %s%s: bad value '%s' (expected %s)\n", where,
+            st->name, v, st->arg);
+    return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* scenario files                                                      */
+
+static int kv_net(mc_netem_config *net, char *tok, const char *where) {
+  char *eq = strchr(tok, '=');
+  if (eq == NULL) {
+    fprintf(stderr, "mychat-sim: %sexpected KEY=VALUE, got '%s'\n", where,
+            tok);
+    return -1;
+  }
+  *eq = '\0';
+  const setting *st = find_setting(tok);
+  if (st == NULL || !st->net) {
+    fprintf(stderr, "mychat-sim: %sunknown network setting '%s'\n", where,
+            tok);
+    return -1;
+  }
+  return apply(st, net, eq + 1, where);
+}
+
+static int directive(char **tok, int n, const char *where) {
+  sim_config *cfg = O.cfg;
+  if (strcmp(tok[0], "phase") == 0) {
+    if (n < 2 || cfg->n_phase == SIM_PHASES_MAX) {
+      fprintf(stderr, "mychat-sim: %sphase D [rate=R] [direct=P]\n", where);
+      return -1;
+    }
+    sim_phase *p = &cfg->phase[cfg->n_phase];
+    p->rate = O.rate;
+    p->direct = O.direct;
+    if (parse_dur(tok[1], &p->len) < 0 || p->len == 0) {
+      fprintf(stderr, "mychat-sim: %sbad phase length '%s'\n", where, tok[1]);
+      return -1;
+    }
+    for (int i = 2; i < n; i++) {
+      int bad = 1;
+      if (strncmp(tok[i], "rate=", 5) == 0)
+        bad = parse_rate(tok[i] + 5, &p->rate) < 0;
+      else if (strncmp(tok[i], "direct=", 7) == 0)
+        bad = parse_pct(tok[i] + 7, &p->direct) < 0;
+      if (bad) {
+        fprintf(stderr, "mychat-sim: %sbad phase setting '%s'\n", where,
+                tok[i]);
+        return -1;
+      }
+    }
+    cfg->n_phase++;
+    O.explicit_phases = 1;
+    return 0;
+  }
+  if (strcmp(tok[0], "offline") == 0) {
+    sim_offline *o = &cfg->off[cfg->n_off];
+    o->mode = SIM_OFF_MIX;
+    int bad = n < 6 || n > 7 || cfg->n_off == SIM_OFFLINE_MAX ||
+              parse_pct(tok[1], &o->share) < 0 || strcmp(tok[2], "at") != 0 ||
+              strcmp(tok[4], "for") != 0 || parse_dur(tok[5], &o->len) < 0;
+    if (!bad) {
+      o->random_at = strcmp(tok[3], "random") == 0;
+      bad = !o->random_at && parse_dur(tok[3], &o->at) < 0;
+    }
+    if (!bad && n == 7)
+      bad = strncmp(tok[6], "mode=", 5) != 0 || parse_mode(tok[6] + 5, &o->mode);
+    if (bad) {
+      fprintf(stderr,
+              "mychat-sim: %soffline P at D|random for D [mode=abandon|"
+              "logout|mix]\n",
+              where);
+      return -1;
+    }
+    cfg->n_off++;
+    return 0;
+  }
+  if (strcmp(tok[0], "net") == 0) {
+    int i = 1;
+    mc_netem_config *net = &cfg->net;
+    if (n >= 3 && strcmp(tok[1], "at") == 0) {
+      if (cfg->n_chg == SIM_NETCHG_MAX) {
+        fprintf(stderr, "mychat-sim: %stoo many net changes\n", where);
+        return -1;
+      }
+      sim_netchange *c = &cfg->chg[cfg->n_chg];
+      /* A change starts from the latest settings and edits them. */
+      c->net = cfg->n_chg ? cfg->chg[cfg->n_chg - 1].net : cfg->net;
+      if (parse_dur(tok[2], &c->at) < 0) {
+        fprintf(stderr, "mychat-sim: %sbad time '%s'\n", where, tok[2]);
+        return -1;
+      }
+      net = &c->net;
+      cfg->n_chg++;
+      i = 3;
+    }
+    for (; i < n; i++)
+      if (kv_net(net, tok[i], where) < 0)
+        return -1;
+    return 0;
+  }
+  const setting *st = find_setting(tok[0]);
+  if (st == NULL || n != 2) {
+    fprintf(stderr, "mychat-sim: %s%s '%s'\n", where,
+            st ? "expected one value for" : "unknown directive", tok[0]);
+    return -1;
+  }
+  return apply(st, &cfg->net, tok[1], where);
+}
+
+/* Scenario values outlive the parse (the config points into them). */
+static char *keep(const char *s) {
+  char *d = strdup(s);
+  if (d == NULL) {
+    fprintf(stderr, "mychat-sim: out of memory\n");
+    exit(SIM_EXIT_ERROR);
+  }
+  return d;
+}
+
+static int scenario_load(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    fprintf(stderr, "mychat-sim: --scenario %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char line[1024], where[512];
+  int lineno = 0, rv = 0;
+  while (rv == 0 && fgets(line, sizeof line, f)) {
+    lineno++;
+    char *hash = strchr(line, '#');
+    if (hash)
+      *hash = '\0';
+    char *tok[16], *save;
+    int n = 0;
+    for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 16;
+         t = strtok_r(NULL, " \t\r\n", &save))
+      tok[n++] = keep(t);
+    if (n == 0)
+      continue;
+    snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+    rv = directive(tok, n, where);
+  }
+  fclose(f);
+  return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* the command line                                                    */
+
+mc_tstamp sim_send_period(const sim_config *cfg) {
+  mc_tstamp t = 0;
+  for (int i = 0; i < cfg->n_phase; i++)
+    t += cfg->phase[i].len;
+  return t;
+}
+
+static void defaults(sim_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  memset(&O, 0, sizeof O);
+  O.cfg = cfg;
+  cfg->clients = 1000;
+  cfg->memberships = 2;
+  cfg->text_len = 64;
+  cfg->ramp = 5 * MC_SEC;
+  cfg->drain = 20 * MC_SEC;
+  cfg->seed = 1;
+  cfg->sockets = 128;
+  cfg->progress = -1;
+  cfg->net.delay = 10 * MC_MSEC;
+  O.rate = 0.2;
+  O.direct = 0.3;
+  O.duration = 30 * MC_SEC;
+  O.churn_len = 5 * MC_SEC;
+  O.churn_mode = SIM_OFF_MIX;
+}
+
+int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
+  defaults(cfg);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 1;
+    }
+    if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
+      cfg->progress = a[2] == 'p';
+      continue;
+    }
+    if (strncmp(a, "--", 2) != 0) {
+      fprintf(stderr, "mychat-sim: unexpected argument '%s' (try --help)\n",
+              a);
+      return -1;
+    }
+    const char *name = a + 2, *val = NULL;
+    char namebuf[64];
+    const char *eq = strchr(name, '=');
+    if (eq) {
+      snprintf(namebuf, sizeof namebuf, "%.*s", (int)(eq - name), name);
+      name = namebuf;
+      val = eq + 1;
+    } else if (i + 1 < argc) {
+      val = argv[++i];
+    }
+    const setting *st = find_setting(name);
+    if (st == NULL && strcmp(name, "scenario") != 0) {
+      fprintf(stderr, "mychat-sim: unknown option '%s' (try --help)\n", a);
+      return -1;
+    }
+    if (val == NULL) {
+      fprintf(stderr, "mychat-sim: option '%s' needs a value\n", a);
+      return -1;
+    }
+    if (st == NULL) {
+      cfg->scenario = val;
+      if (scenario_load(val) < 0)
+        return -1;
+      continue;
+    }
+    if (apply(st, &cfg->net, val, "--") < 0)
+      return -1;
+  }
+  if (!O.explicit_phases) {
+    cfg->n_phase = 1;
+    cfg->phase[0] = (sim_phase){.len = O.duration, .rate = O.rate,
+                                .direct = O.direct};
+  }
+  if (O.churn > 0 && cfg->n_off < SIM_OFFLINE_MAX)
+    cfg->off[cfg->n_off++] = (sim_offline){.share = O.churn, .random_at = 1,
+                                           .len = O.churn_len,
+                                           .mode = O.churn_mode};
+  if (mc_netem_config_check(&cfg->net) < 0) {
+    fprintf(stderr, "mychat-sim: network settings out of range\n");
+    return -1;
+  }
+  for (int c = 0; c < cfg->n_chg; c++)
+    if (mc_netem_config_check(&cfg->chg[c].net) < 0) {
+      fprintf(stderr, "mychat-sim: network change %d out of range\n", c + 1);
+      return -1;
+    }
+  return 0;
+}
