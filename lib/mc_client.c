@@ -647,6 +647,19 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
 /* ------------------------------------------------------------------ */
 /* datagrams out and timers                                            */
 
+/* A Ping goes out after keepalive_ms of sending nothing; once the server
+ * has been silent that long, every tenth of it, so that a lossy path does
+ * not end a live session for want of one lucky Ping (MC-62). */
+static mc_tstamp ping_due(const mc_client *c) {
+  mc_tstamp ka = c->keepalive_ms * MC_MSEC;
+  mc_tstamp idle = c->last_sent + ka;
+  if (c->last_heard + ka <= c->last_sent) {
+    mc_tstamp quick = c->last_sent + ka / 10;
+    return quick < idle ? quick : idle;
+  }
+  return idle;
+}
+
 int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
                       size_t *len) {
   if (c->state == MC_CLIENT_HANDSHAKE) {
@@ -670,7 +683,7 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
   }
   Mychat__Envelope ping_env = MYCHAT__ENVELOPE__INIT;
   Mychat__Ping ping = MYCHAT__PING__INIT;
-  int want_ping = now >= c->last_sent + c->keepalive_ms * MC_MSEC;
+  int want_ping = now >= ping_due(c);
   if (want_ping) {
     ping.time_us = now;
     ping_env.body_case = MYCHAT__ENVELOPE__BODY_PING;
@@ -698,7 +711,7 @@ mc_tstamp mc_client_expiry(const mc_client *c) {
   if (c->logging_out == 2)
     return 0;
   mc_tstamp t = mc_arq_expiry(&c->arq);
-  mc_tstamp ka = c->last_sent + c->keepalive_ms * MC_MSEC;
+  mc_tstamp ka = ping_due(c);
   mc_tstamp silent = c->last_heard + c->timeout_ms * MC_MSEC;
   if (ka < t)
     t = ka;
