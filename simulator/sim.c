@@ -49,6 +49,7 @@
 #define GROUP_MEMBERS_HINT 8
 #define SERVER_PORT 8000
 #define CLIENT_PORT 40000
+#define LOST_SHOWN_MAX 20                    /* lost messages listed */
 
 /* ------------------------------------------------------------------ */
 /* data                                                                */
@@ -64,6 +65,7 @@ enum {
   EV_ONLINE,    /* a client comes back */
   EV_NET,       /* network change (arg: index) */
   EV_SEND_END,  /* sending stops; everyone comes back for the drain */
+  EV_DRAIN_CHECK, /* during the drain: is everything in? */
   EV_DRAIN_END, /* everyone logs out */
   EV_STOP
 };
@@ -109,7 +111,8 @@ typedef struct {
   mc_tstamp timer_at;
   sim_slot slot[SIM_MEMBERSHIPS_MAX];
   uint32_t n_slot;
-  uint64_t sess_first, sess_retrans;   /* current session's arq counters */
+  /* The current session's arq counters, already added to the totals. */
+  uint64_t sess_first, sess_retrans, sess_taken, sess_dup;
   uint32_t sock;             /* --server: index into the socket pool */
   uint64_t session_id;       /* --server: for demultiplexing replies */
   uint64_t nonce;            /* --server: of the last handshake */
@@ -157,6 +160,9 @@ typedef struct {
   size_t in_flight;
   uint32_t online, closed_final;
   uint64_t owed_total, delivered_total;
+  /* Deliveries still owed for confirmed messages: the drain ends early
+   * when this is 0 and no client holds an unconfirmed message. */
+  uint64_t pending;
   /* Orders join confirmations and sends that happen at the same instant:
    * a member is owed a message when its join was confirmed first. */
   uint64_t serial;
@@ -435,12 +441,16 @@ static void arq_sample(sim *s, sim_client *cl) {
   const mc_arq_stats *st = mc_arq_get_stats(a);
   s->res->client_tx_first += st->tx_first - cl->sess_first;
   s->res->client_tx_retrans += st->tx_retrans - cl->sess_retrans;
+  s->res->client_rx_taken += st->rx_taken - cl->sess_taken;
+  s->res->client_rx_dup += st->rx_dup - cl->sess_dup;
   cl->sess_first = st->tx_first;
   cl->sess_retrans = st->tx_retrans;
+  cl->sess_taken = st->rx_taken;
+  cl->sess_dup = st->rx_dup;
 }
 
 static void arq_reset(sim_client *cl) {
-  cl->sess_first = cl->sess_retrans = 0;
+  cl->sess_first = cl->sess_retrans = cl->sess_taken = cl->sess_dup = 0;
 }
 
 static void client_timer(sim *s, sim_client *cl) {
@@ -564,6 +574,7 @@ static void on_sent(sim *s, const mc_client_event *ev) {
     return;
   m->confirmed = 1;
   m->message_id = ev->message_id;
+  s->pending += m->owed > m->got ? m->owed - m->got : 0;
   s->res->k[m->direct ? SIM_K_DIRECT : SIM_K_GROUP].confirmed++;
 }
 
@@ -655,6 +666,8 @@ static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
   }
   k->delivered++;
   m->got++;
+  if (m->confirmed && s->pending > 0)
+    s->pending--;
   s->delivered_total++;
   tick_at(s, s->now)->delivered++;
   mc_tstamp lat = s->now - m->t_send;
@@ -1053,7 +1066,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     sim_client *cl = &s->cl[i];
     cl->idx = i;
     snprintf(cl->name, sizeof cl->name, "u%u", i);
-    snprintf(cl->pw, sizeof cl->pw, "pw%u", i);
+    snprintf(cl->pw, sizeof cl->pw, "pass%u", i);
     mc_rng_seed(&cl->rng, mix64(cfg->seed * 0x9e3779b97f4a7c15ULL + i));
     mc_client_callbacks cb = {.user_data = cl, .random = client_random};
     cl->c = mc_client_new(&ccfg, &cb);
@@ -1187,6 +1200,18 @@ static void progress(sim *s, int final) {
   fflush(stderr);
 }
 
+/* Everything owed has arrived, every message is confirmed and every
+ * client is online: the drain has nothing left to wait for. */
+static int drained(const sim *s) {
+  if (s->pending > 0)
+    return 0;
+  for (uint32_t i = 0; i < s->n_cl; i++)
+    if (mc_client_unconfirmed(s->cl[i].c) > 0 ||
+        mc_client_get_state(s->cl[i].c) != MC_CLIENT_ESTABLISHED)
+      return 0;
+  return 1;
+}
+
 static void dispatch(sim *s, sim_ev *e) {
   sim_client *cl = e->kind == EV_NET || e->kind == EV_STIMER ||
                            e->kind >= EV_SEND_END
@@ -1247,8 +1272,20 @@ static void dispatch(sim *s, sim_ev *e) {
     /* The drain: everyone online, so everything owed can arrive. */
     for (uint32_t i = 0; i < s->n_cl; i++)
       client_online(s, &s->cl[i]);
+    ev_push(s, s->now + MC_SEC, EV_DRAIN_CHECK, 0, 0, NULL, 0);
+    break;
+  case EV_DRAIN_CHECK:
+    if (s->stopping)
+      break;
+    if (drained(s)) {
+      ev_push(s, s->now, EV_DRAIN_END, 0, 0, NULL, 0);
+      break;
+    }
+    ev_push(s, s->now + MC_SEC, EV_DRAIN_CHECK, 0, 0, NULL, 0);
     break;
   case EV_DRAIN_END:
+    if (s->stopping)
+      break;
     s->stopping = 1;
     s->stop_at = s->now + LOGOUT_GRACE;
     ev_push(s, s->stop_at, EV_STOP, 0, 0, NULL, 0);
@@ -1309,17 +1346,54 @@ static void run_loop(sim *s) {
 /* ------------------------------------------------------------------ */
 /* results                                                             */
 
+static const char *STATE_NAME[] = {"idle", "handshake", "established",
+                                   "closed"};
+
+/* Names message |i| and the recipients it never reached, with their
+ * client state at the end: the starting point for a bug report. */
+static void show_lost(const sim *s, size_t i) {
+  const sim_msg *m = &s->msgs[i];
+  fprintf(stderr,
+          "mychat-sim: lost: #%zu (message id %" PRIu64 ") from %s to %s at "
+          "%.3f s, %u of %u delivered; missing:",
+          i, m->message_id, s->cl[m->sender].name,
+          m->direct ? s->cl[m->target].name : s->groups[m->target].name,
+          (double)(m->t_send - T0) / 1e6, m->got, m->owed);
+  if (m->direct) {
+    fprintf(stderr, " %s (%s)", s->cl[m->target].name,
+            STATE_NAME[mc_client_get_state(s->cl[m->target].c)]);
+  } else {
+    const sim_group *g = &s->groups[m->target];
+    for (uint32_t p = 0; p < g->n_mem; p++) {
+      const sim_client *c = &s->cl[g->mem[p].client];
+      int got = p < m->nbits && ((m->bits[p / 8] >> (p % 8)) & 1);
+      if (g->mem[p].joined < m->serial && c->idx != m->sender && !got)
+        fprintf(stderr, " %s (%s)", c->name,
+                STATE_NAME[mc_client_get_state(c->c)]);
+    }
+  }
+  fputc('\n', stderr);
+}
+
 static void tally(sim *s) {
   sim_result *r = s->res;
+  size_t shown = 0;
   for (size_t i = 0; i < s->n_msgs; i++) {
     const sim_msg *m = &s->msgs[i];
     if (!m->confirmed)
       continue;
     sim_kind *k = &r->k[m->direct ? SIM_K_DIRECT : SIM_K_GROUP];
     k->expected += m->owed;
-    if (m->got < m->owed)
+    if (m->got < m->owed) {
       k->lost += m->owed - m->got;
+      if (shown < LOST_SHOWN_MAX)
+        show_lost(s, i);
+      shown++;
+    }
   }
+  if (shown > LOST_SHOWN_MAX)
+    fprintf(stderr, "mychat-sim: ... and %zu more messages with losses\n",
+            shown - LOST_SHOWN_MAX);
   for (uint32_t i = 0; i < s->n_cl; i++) {
     r->up.offered += s->cl[i].up.stats.offered;
     r->up.dropped_loss += s->cl[i].up.stats.dropped_loss;

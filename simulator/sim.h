@@ -107,6 +107,9 @@ typedef struct {
   sim_hist lat_live, lat_backlog;
   uint64_t connects, connect_failures, sessions_lost, logouts, abandons;
   uint64_t client_tx_first, client_tx_retrans;
+  /* Server bodies the clients took (each seq once) and duplicates: the
+   * server's first transmissions, as far as they arrived. */
+  uint64_t client_rx_taken, client_rx_dup;
   uint64_t presence, receipts, skipped_sends;
   mc_netem_stats up, down;
   int embedded;

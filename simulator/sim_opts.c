@@ -280,8 +280,9 @@ static const setting SETTINGS[] = {
     {"duration", "D", "30s", "sending period (when no phase lines)",
      set_duration, 0},
     {"ramp", "D", "5s", "logins spread evenly over this time", set_ramp, 0},
-    {"drain", "D", "20s",
-     "after sending stops: all clients online, then everyone logs out",
+    {"drain", "D", "30s",
+     "after sending stops, all clients online until everything owed has "
+     "arrived, at most D; then everyone logs out",
      set_drain, 0},
     {"churn", "P", "0%",
      "clients that go offline once, each at a random time", set_churn, 0},
@@ -556,7 +557,7 @@ static void defaults(sim_config *cfg) {
   cfg->memberships = 2;
   cfg->text_len = 64;
   cfg->ramp = 5 * MC_SEC;
-  cfg->drain = 20 * MC_SEC;
+  cfg->drain = 30 * MC_SEC;
   cfg->seed = 1;
   cfg->sockets = 128;
   cfg->progress = -1;
