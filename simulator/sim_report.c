@@ -217,10 +217,12 @@ int sim_report_json(const char *path, const sim_config *cfg,
   fprintf(f, ",\n");
   fprintf(f,
           "  \"throughput\": {\"messages_per_s\": %.3f, \"deliveries_per_s\": "
-          "%.3f, \"cpu_us_per_message\": %.3f},\n",
+          "%.3f, \"cpu_us_per_message\": %.3f, \"cpu_us_per_delivery\": "
+          "%.3f},\n",
           msgs_per_s(r),
           r->send_end ? (double)t.delivered / ((double)r->send_end / 1e6) : 0,
-          t.sent ? r->cpu_s * 1e6 / (double)t.sent : 0);
+          t.sent ? r->cpu_s * 1e6 / (double)t.sent : 0,
+          t.delivered ? r->cpu_s * 1e6 / (double)t.delivered : 0);
   fprintf(f,
           "  \"retransmissions\": {\"client_tx_first\": %" PRIu64
           ", \"client_tx_retrans\": %" PRIu64
