@@ -48,7 +48,7 @@ struct mc_client {
   /* Session. */
   mc__wire_id id;
   uint32_t keepalive_ms, timeout_ms;
-  mc_tstamp last_sent, last_heard;
+  mc_tstamp last_sent, last_heard, last_ping;
   mc_arq arq;
   int arq_live;
 
@@ -324,6 +324,7 @@ static void established(mc_client *c, const Mychat__Welcome *w,
   c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 10000;
   c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms : 30000;
   c->last_sent = c->last_heard = now;
+  c->last_ping = 0;
   mc_client_event *e = ev_push(c, MC_CEV_CONNECTED);
   if (e) {
     copy_str(e->name, sizeof e->name, w->name);
@@ -647,15 +648,16 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
 /* ------------------------------------------------------------------ */
 /* datagrams out and timers                                            */
 
-/* A Ping goes out after keepalive_ms of sending nothing; once the server
- * has been silent that long, every tenth of it, so that a lossy path does
- * not end a live session for want of one lucky Ping (MC-62). */
+/* A Ping goes out after keepalive_ms of sending nothing, and again every
+ * tenth of that while the last Ping has had no answer (no datagram from the
+ * server since), so that a lossy path does not end a live session for want
+ * of one lucky Ping (MC-62). */
 static mc_tstamp ping_due(const mc_client *c) {
   mc_tstamp ka = c->keepalive_ms * MC_MSEC;
   mc_tstamp idle = c->last_sent + ka;
-  if (c->last_heard + ka <= c->last_sent) {
-    mc_tstamp quick = c->last_sent + ka / 10;
-    return quick < idle ? quick : idle;
+  if (c->last_ping != 0 && c->last_heard < c->last_ping) {
+    mc_tstamp again = c->last_ping + ka / 10;
+    return again < idle ? again : idle;
   }
   return idle;
 }
@@ -698,6 +700,8 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
   if (rv <= 0)
     return 0;
   c->last_sent = now;
+  if (rv == MC__WIRE_UNREL)
+    c->last_ping = now;
   return 1;
 }
 
