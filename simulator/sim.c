@@ -173,9 +173,10 @@ typedef struct {
   mc_server *srv;
   mc_tstamp srv_timer_at;
 
-  /* --server. */
+  /* --server and --embedded-udp. */
   int real;
   int ep;
+  int srv_fd;                /* --embedded-udp: the server's socket, or -1 */
   int *socks;
   uint32_t n_socks;
   struct sockaddr_storage srv_sa;
@@ -889,6 +890,15 @@ static void server_pump(sim *s) {
     mc_server_auth_done(s->srv, &job, s->now);
   }
   while (mc_server_poll_tx(s->srv, s->now, &to, buf, sizeof buf, &len) == 1) {
+    if (s->srv_fd >= 0) {
+      /* --embedded-udp: the address is the client socket's sockaddr. */
+      struct sockaddr_in sin;
+      if (to.len == sizeof sin) {
+        memcpy(&sin, to.bytes, sizeof sin);
+        sendto(s->srv_fd, buf, len, 0, (struct sockaddr *)&sin, sizeof sin);
+      }
+      continue;
+    }
     s->res->dgrams_down++;
     tick_at(s, s->now)->dgrams++;
     if (addr_client(s, &to, &i))
@@ -900,7 +910,30 @@ static void server_pump(sim *s) {
 /* ------------------------------------------------------------------ */
 /* --server: real UDP                                                  */
 
-static int udp_setup(sim *s) {
+/* --embedded-udp: the in-process server gets a socket of its own on
+ * 127.0.0.1 (any free port) and the clients talk to it like to any other. */
+static int udp_server_socket(sim *s) {
+  s->srv_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->srv_fd < 0) {
+    perror("mychat-sim: socket");
+    return -1;
+  }
+  struct sockaddr_in me = {.sin_family = AF_INET};
+  me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof me;
+  int sz = 16 << 20;
+  setsockopt(s->srv_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  if (bind(s->srv_fd, (struct sockaddr *)&me, sizeof me) < 0 ||
+      getsockname(s->srv_fd, (struct sockaddr *)&me, &len) < 0) {
+    fprintf(stderr, "mychat-sim: bind(127.0.0.1:0): %s\n", strerror(errno));
+    return -1;
+  }
+  memcpy(&s->srv_sa, &me, sizeof me);
+  s->srv_salen = sizeof me;
+  return 0;
+}
+
+static int server_address(sim *s) {
   const char *hp = s->cfg->server;
   const char *colon = strrchr(hp, ':');
   if (colon == NULL || colon == hp) {
@@ -919,6 +952,12 @@ static int udp_setup(sim *s) {
   memcpy(&s->srv_sa, ai->ai_addr, ai->ai_addrlen);
   s->srv_salen = ai->ai_addrlen;
   freeaddrinfo(ai);
+  return 0;
+}
+
+static int udp_setup(sim *s) {
+  if ((s->srv ? udp_server_socket(s) : server_address(s)) < 0)
+    return -1;
   const struct sockaddr_in *sin = (const struct sockaddr_in *)&s->srv_sa;
   s->srv_ip = ntohl(sin->sin_addr.s_addr);
   s->srv_port = ntohs(sin->sin_port);
@@ -963,7 +1002,31 @@ static int udp_setup(sim *s) {
   }
   for (uint32_t i = 0; i < s->n_cl; i++)
     s->cl[i].sock = i % s->n_socks;
+  if (s->srv_fd >= 0) {
+    struct epoll_event ee = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->srv_fd, &ee) < 0) {
+      perror("mychat-sim: epoll_ctl");
+      return -1;
+    }
+  }
   return 0;
+}
+
+/* --embedded-udp: datagrams for the in-process server. */
+static void udp_server_read(sim *s) {
+  uint8_t buf[2048];
+  for (int burst = 0; burst < 1024; burst++) {
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t r = recvfrom(s->srv_fd, buf, sizeof buf, 0,
+                         (struct sockaddr *)&from, &fl);
+    if (r < 0)
+      return;
+    mc_addr a;
+    mc_addr_set(&a, &from, sizeof from);
+    mc_server_recv(s->srv, &a, buf, (size_t)r, s->now);
+    server_pump(s);
+  }
 }
 
 static void udp_send(sim *s, uint32_t who, const uint8_t *data, size_t len) {
@@ -1011,6 +1074,10 @@ static void udp_read(sim *s, int timeout_ms) {
   uint8_t buf[2048];
   for (int e = 0; e < n; e++) {
     uint32_t k = evs[e].data.u32;
+    if (k == UINT32_MAX) {
+      udp_server_read(s);
+      continue;
+    }
     for (int burst = 0; burst < 256; burst++) {
       ssize_t r = recv(s->socks[k], buf, sizeof buf, 0);
       if (r < 0)
@@ -1034,7 +1101,9 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   s->cfg = cfg;
   s->res = res;
   s->now = T0;
-  s->real = cfg->server != NULL;
+  s->real = cfg->server != NULL || cfg->embedded_udp;
+  s->srv_fd = -1;
+  s->ep = -1;
   s->srv_ip = (127u << 24) | 1;
   s->srv_port = SERVER_PORT;
   mc_rng_seed(&s->rng, cfg->seed);
@@ -1044,7 +1113,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   s->stop_at = MC_TSTAMP_NEVER;
   s->srv_timer_at = MC_TSTAMP_NEVER;
   res->send_end = s->send_end - T0;
-  res->embedded = !s->real;
+  res->embedded = cfg->server == NULL;
 
   s->n_groups = cfg->groups ? cfg->groups : (cfg->clients + 49) / 50;
   s->groups = calloc(s->n_groups, sizeof *s->groups);
@@ -1087,11 +1156,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
       cl->slot[cl->n_slot++].group = (first + k) % s->n_groups;
   }
 
-  if (s->real) {
-    clock_gettime(CLOCK_MONOTONIC, &s->wall0);
-    if (udp_setup(s) < 0)
-      return -1;
-  } else {
+  if (cfg->server == NULL) {
     s->ms = mc_memstore_new();
     if (s->ms == NULL) {
       fprintf(stderr, "mychat-sim: out of memory for the store\n");
@@ -1103,12 +1168,21 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     scfg.auth_cost = MC_AUTH_COST_MIN;
     scfg.wall_offset_ms = WALL_EPOCH_MS;
     scfg.max_sessions = s->n_cl + 1024;
+    /* Over UDP the clients share the pool's source addresses; the login
+     * limit per address must let all of a socket's clients in at once. */
+    if (cfg->embedded_udp)
+      scfg.rate_burst += s->n_cl / (cfg->sockets ? cfg->sockets : 1) + 1;
     mc_server_callbacks scb = {.user_data = s, .random = server_random};
     s->srv = mc_server_new(&scfg, &s->store, &scb);
     if (s->srv == NULL) {
       fprintf(stderr, "mychat-sim: out of memory for the server\n");
       return -1;
     }
+  }
+  if (s->real) {
+    clock_gettime(CLOCK_MONOTONIC, &s->wall0);
+    if (udp_setup(s) < 0)
+      return -1;
   }
   if (cfg->pcap) {
     s->pcap = sim_pcap_open(cfg->pcap);
@@ -1171,8 +1245,10 @@ static void teardown(sim *s) {
       close(s->socks[k]);
     free(s->socks);
   }
-  if (s->ep > 0)
+  if (s->ep >= 0)
     close(s->ep);
+  if (s->srv_fd >= 0)
+    close(s->srv_fd);
   if (s->pcap)
     sim_pcap_close(s->pcap);
 }

@@ -74,7 +74,8 @@ typedef struct {
   int n_chg;
   uint64_t seed;
   const char *server;      /* HOST:PORT, or NULL for the embedded server */
-  uint32_t sockets;        /* --server: UDP sockets to spread clients over */
+  int embedded_udp;        /* the embedded server, over loopback UDP */
+  uint32_t sockets;        /* UDP sockets to spread clients over */
   const char *json, *html, *pcap;
   const char *scenario;    /* the file it came from, for the report */
   int progress;            /* -1: when stderr is a terminal */

@@ -311,7 +311,8 @@ static const setting SETTINGS[] = {
      set_queue_limit, 1},
     {"server", "HOST:PORT", "embedded",
      "real time over UDP against that server instead", set_server, 0},
-    {"sockets", "N", "128", "--server: UDP sockets the clients share",
+    {"sockets", "N", "128",
+     "--server, --embedded-udp: UDP sockets the clients share",
      set_sockets, 0},
     {"json", "FILE", "", "write the results as JSON", set_json, 0},
     {"html", "FILE", "", "write a self-contained HTML report with charts",
@@ -356,6 +357,9 @@ static void usage(FILE *f) {
   }
   fprintf(f,
           "  %-24s read a scenario file (applied where it appears)\n"
+          "  %-24s the embedded server in real time over loopback UDP\n"
+          "  %-24s (same thread, epoll; its login limit per address is\n"
+          "  %-24s raised to clients/sockets + 6)\n"
           "  %-24s progress line on stderr (default: when a terminal)\n"
           "  %-24s no progress line\n"
           "  %-24s this text\n"
@@ -384,7 +388,7 @@ static void usage(FILE *f) {
           "duplicated or reordered (or went to someone it was not for); 2 "
           "usage error;\n"
           "3 setup failed.\n",
-          "--scenario FILE", "--progress", "--no-progress", "--help");
+          "--scenario FILE", "--embedded-udp", "", "", "--progress", "--no-progress", "--help");
 }
 
 static int apply(const setting *st, mc_netem_config *net, const char *v,
@@ -581,6 +585,10 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       cfg->progress = a[2] == 'p';
       continue;
     }
+    if (strcmp(a, "--embedded-udp") == 0) {
+      cfg->embedded_udp = 1;
+      continue;
+    }
     if (strncmp(a, "--", 2) != 0) {
       fprintf(stderr, "mychat-sim: unexpected argument '%s' (try --help)\n",
               a);
@@ -623,6 +631,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     cfg->off[cfg->n_off++] = (sim_offline){.share = O.churn, .random_at = 1,
                                            .len = O.churn_len,
                                            .mode = O.churn_mode};
+  if (cfg->embedded_udp && cfg->server) {
+    fprintf(stderr, "mychat-sim: --server and --embedded-udp exclude each "
+                    "other\n");
+    return -1;
+  }
   if (mc_netem_config_check(&cfg->net) < 0) {
     fprintf(stderr, "mychat-sim: network settings out of range\n");
     return -1;

@@ -55,7 +55,10 @@ static double msgs_per_s(const sim_result *r) {
 void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
   double p = loss_rate(&cfg->net);
   fprintf(f, "mychat-sim: %u clients, %s server, seed %" PRIu64 "%s%s\n",
-          cfg->clients, r->embedded ? "embedded (virtual time)" : cfg->server,
+          cfg->clients,
+          cfg->server         ? cfg->server
+          : cfg->embedded_udp ? "embedded over loopback UDP (real time)"
+                              : "embedded (virtual time)",
           cfg->seed, cfg->scenario ? ", scenario " : "",
           cfg->scenario ? cfg->scenario : "");
   fprintf(f,
