@@ -322,16 +322,22 @@ static void chart_begin(chart *c, const char *title, const char *xlabel,
           ML, MT, CW - ML - MR, CH - MT - MB);
   for (int i = 0; i <= 4; i++) {
     double y = c->y0 + (c->y1 - c->y0) * i / 4;
-    double x = c->x0 + (c->x1 - c->x0) * i / 4;
     fprintf(f,
             "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
             "stroke=\"#eee\"/><text x=\"%d\" y=\"%.1f\" font-size=\"11\" "
             "text-anchor=\"end\">%.4g</text>\n",
             ML, CW - MR, cy(c, y), cy(c, y), ML - 4, cy(c, y) + 4, y);
+  }
+  /* A log axis is labelled at each decade, a linear one in quarters. */
+  int nx = log_x ? (int)(c->x1 - c->x0) : 4;
+  for (int i = 0; i <= nx; i++) {
+    double x = c->x0 + (c->x1 - c->x0) * i / nx;
+    double v = log_x ? unlog(x) : x;
     fprintf(f,
             "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
-            "text-anchor=\"middle\">%.4g</text>\n",
-            cx(c, x), CH - MB + 14, log_x ? unlog(x) : x);
+            "text-anchor=\"middle\">",
+            cx(c, x), CH - MB + 14);
+    fprintf(f, v >= 1 ? "%.0f</text>\n" : "%.4g</text>\n", v);
   }
   fprintf(f,
           "<text x=\"%d\" y=\"%d\" font-size=\"12\" "
@@ -362,8 +368,9 @@ static void chart_line(chart *c, const double *x, const double *y, size_t n,
 static void chart_end(chart *c) { fprintf(c->f, "</svg></figure>\n"); }
 
 /* Points of a histogram's CDF: x = log10(ms) at each non-empty bucket's
- * upper edge, y = percent of values at or below. */
-static size_t cdf_points(const sim_hist *h, double *x, double *y) {
+ * upper edge (at least |floor_ms|), y = percent of values at or below. */
+static size_t cdf_points(const sim_hist *h, double floor_ms, double *x,
+                         double *y) {
   size_t n = 0;
   uint64_t seen = 0;
   for (int i = 0; i < SIM_HIST_BUCKETS && h->n; i++) {
@@ -373,7 +380,7 @@ static size_t cdf_points(const sim_hist *h, double *x, double *y) {
     sim_hist_range(i, &lo, &hi);
     seen += h->counts[i];
     double v = (double)(hi + 1) / 1000.0;
-    x[n] = log10(v < 0.001 ? 0.001 : v);
+    x[n] = log10(v < floor_ms ? floor_ms : v);
     y[n] = 100.0 * (double)seen / (double)h->n;
     n++;
   }
@@ -398,10 +405,14 @@ static void html_latency(FILE *f, const sim_result *r) {
   const sim_hist *h[2] = {&r->lat_live, &r->lat_backlog};
   c.x0 = 1e9;
   c.x1 = -1e9;
+  /* The axis starts a decade under the 1st percentile: the rare datagram
+   * that skipped every delay would otherwise squeeze the chart. */
+  uint64_t p1 = sim_hist_quantile(&r->lat_live, 0.01);
+  double floor_ms = pow(10, floor(log10(p1 > 100 ? (double)p1 / 1000 : 0.1)) - 1);
   for (int k = 0; k < 2; k++) {
     x[k] = malloc(SIM_HIST_BUCKETS * sizeof(double));
     y[k] = malloc(SIM_HIST_BUCKETS * sizeof(double));
-    n[k] = x[k] && y[k] ? cdf_points(h[k], x[k], y[k]) : 0;
+    n[k] = x[k] && y[k] ? cdf_points(h[k], floor_ms, x[k], y[k]) : 0;
     if (n[k]) {
       c.x0 = fmin(c.x0, x[k][0]);
       c.x1 = fmax(c.x1, x[k][n[k] - 1]);
@@ -438,7 +449,9 @@ static void html_time(FILE *f, const sim_result *r) {
     free(b);
     return;
   }
-  chart c = {.f = f, .x0 = 0, .x1 = (double)n, .y0 = 0, .y1 = 1};
+  /* A multiple of 4 seconds, so the quarter ticks are whole seconds. */
+  double span = (double)((n + 3) / 4 * 4);
+  chart c = {.f = f, .x0 = 0, .x1 = span, .y0 = 0, .y1 = 1};
   for (size_t i = 0; i < r->n_tick; i++) {
     t[i] = (double)i + 0.5;
     a[i] = (double)r->tick[i].sent;
@@ -461,7 +474,7 @@ static void html_time(FILE *f, const sim_result *r) {
     a[i] = owed ? fmin(100.0, 100.0 * (double)got / (double)owed) : 100.0;
     lo = fmin(lo, a[i]);
   }
-  chart d = {.f = f, .x0 = 0, .x1 = (double)n, .y0 = floor(lo / 10) * 10,
+  chart d = {.f = f, .x0 = 0, .x1 = span, .y0 = floor(lo / 10) * 10,
              .y1 = 100};
   if (d.y0 >= 100)
     d.y0 = 90;

@@ -77,6 +77,15 @@ scenario() {
 }
 check "scenario file, HTML report, pcap" scenario
 
+# Real time over loopback UDP (the embedded server on a socket of its own,
+# clients multiplexed over a few sockets): the same guarantees.
+udp() {
+  "$SIM" --embedded-udp --sockets 4 --clients 30 --loss 10% --rate 2/s \
+    --duration 2s --ramp 1s --drain 20s --no-progress > "$T/udp.out" 2>&1 &&
+    grep -q 'result: OK' "$T/udp.out"
+}
+check "--embedded-udp: real time over loopback UDP, 100% delivery" udp
+
 # A bad flag and a bad scenario line: exit 2 with a message.
 badflag() {
   "$SIM" --no-such-flag 1 > /dev/null 2> "$T/bad.err"
