@@ -8,11 +8,14 @@
 int main(int argc, char **argv) {
   sim_config cfg;
   int rv = sim_opts_parse(&cfg, argc, argv);
-  if (rv != 0)
+  if (rv != 0) {
+    sim_opts_free();
     return rv > 0 ? SIM_EXIT_OK : SIM_EXIT_USAGE;
-  sim_result res;
+  }
+  static sim_result res; /* large (histograms); zeroed */
   if (sim_run(&cfg, &res) < 0) {
     free(res.tick);
+    sim_opts_free();
     return SIM_EXIT_ERROR;
   }
   sim_report_table(stdout, &cfg, &res);
@@ -22,5 +25,6 @@ int main(int argc, char **argv) {
   if (cfg.html && sim_report_html(cfg.html, &cfg, &res) < 0)
     status = SIM_EXIT_ERROR;
   free(res.tick);
+  sim_opts_free();
   return status;
 }

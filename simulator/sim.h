@@ -129,6 +129,8 @@ typedef struct {
 /* Parses the command line into |cfg|. Returns 0, 1 after printing --help,
  * or -1 after printing an error to stderr (usage error). */
 int sim_opts_parse(sim_config *cfg, int argc, char **argv);
+/* Frees the copies of path settings |cfg| points to. */
+void sim_opts_free(void);
 /* The sending period: the sum of the phases. */
 mc_tstamp sim_send_period(const sim_config *cfg);
 

@@ -119,6 +119,26 @@ static int parse_bw(const char *v, uint64_t *out) {
 /* ------------------------------------------------------------------ */
 /* settings                                                            */
 
+/* Path settings outlive the line they were read from: the config points
+ * at copies kept here until sim_opts_free(). */
+#define KEPT_MAX 64
+static char *KEPT[KEPT_MAX];
+static size_t n_kept;
+
+static const char *keep(const char *v) {
+  if (n_kept == KEPT_MAX)
+    return NULL;
+  char *d = strdup(v);
+  if (d != NULL)
+    KEPT[n_kept++] = d;
+  return d;
+}
+
+void sim_opts_free(void) {
+  while (n_kept > 0)
+    free(KEPT[--n_kept]);
+}
+
 typedef int (*setter)(mc_netem_config *net, const char *v);
 
 static int set_clients(mc_netem_config *n, const char *v) {
@@ -196,8 +216,8 @@ static int set_seed(mc_netem_config *n, const char *v) {
 }
 static int set_server(mc_netem_config *n, const char *v) {
   (void)n;
-  O.cfg->server = v;
-  return strchr(v, ':') ? 0 : -1;
+  O.cfg->server = keep(v);
+  return O.cfg->server && strchr(v, ':') ? 0 : -1;
 }
 static int set_sockets(mc_netem_config *n, const char *v) {
   (void)n;
@@ -208,18 +228,18 @@ static int set_sockets(mc_netem_config *n, const char *v) {
 }
 static int set_json(mc_netem_config *n, const char *v) {
   (void)n;
-  O.cfg->json = v;
-  return 0;
+  O.cfg->json = keep(v);
+  return O.cfg->json ? 0 : -1;
 }
 static int set_html(mc_netem_config *n, const char *v) {
   (void)n;
-  O.cfg->html = v;
-  return 0;
+  O.cfg->html = keep(v);
+  return O.cfg->html ? 0 : -1;
 }
 static int set_pcap(mc_netem_config *n, const char *v) {
   (void)n;
-  O.cfg->pcap = v;
-  return 0;
+  O.cfg->pcap = keep(v);
+  return O.cfg->pcap ? 0 : -1;
 }
 
 /* Network settings, for the start (--loss ...) or a `net` line. */
@@ -506,16 +526,6 @@ static int directive(char **tok, int n, const char *where) {
   return apply(st, &cfg->net, tok[1], where);
 }
 
-/* Scenario values outlive the parse (the config points into them). */
-static char *keep(const char *s) {
-  char *d = strdup(s);
-  if (d == NULL) {
-    fprintf(stderr, "mychat-sim: out of memory\n");
-    exit(SIM_EXIT_ERROR);
-  }
-  return d;
-}
-
 static int scenario_load(const char *path) {
   FILE *f = fopen(path, "r");
   if (f == NULL) {
@@ -533,7 +543,7 @@ static int scenario_load(const char *path) {
     int n = 0;
     for (char *t = strtok_r(line, " \t\r\n", &save); t && n < 16;
          t = strtok_r(NULL, " \t\r\n", &save))
-      tok[n++] = keep(t);
+      tok[n++] = t;
     if (n == 0)
       continue;
     snprintf(where, sizeof where, "%s:%d: ", path, lineno);
@@ -614,7 +624,7 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       return -1;
     }
     if (st == NULL) {
-      cfg->scenario = val;
+      cfg->scenario = keep(val);
       if (scenario_load(val) < 0)
         return -1;
       continue;
