@@ -12,8 +12,10 @@ shift 2
 T=$(mktemp -d "${TMPDIR:-/tmp}/mychat-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 best=0
-printf '%8s %8s %10s %12s %9s %9s %12s\n' clients ok messages deliveries wall_s cpu_s cpu_us/msg
-for n in "$@"; do
+printf '%8s %4s %9s %11s %8s %8s %11s %11s\n' clients ok messages deliveries wall_s cpu_s cpu_us/msg cpu_us/dlv
+while [ $# -gt 0 ]; do
+  n=$1
+  shift
   "$BIN" --clients "$n" --loss 10% --duration 20s --ramp 5s --seed 1 \
     --no-progress --json "$T/r.json" > "$T/out" 2>&1
   rc=$?
@@ -29,14 +31,15 @@ for n in "$@"; do
   wall=$(get wall_s)
   cpu=$(get cpu_s)
   per=$(get cpu_us_per_message)
+  perd=$(get cpu_us_per_delivery)
   ok=no
   [ "$rc" -eq 0 ] && ok=yes
-  printf '%8s %8s %10s %12s %9s %9s %12s\n' "$n" "$ok" "$sent" "$deliv" "$wall" "$cpu" "$per"
+  printf '%8s %4s %9s %11s %8s %8s %11s %11s\n' "$n" "$ok" "$sent" "$deliv" "$wall" "$cpu" "$per" "$perd"
   [ "$ok" = yes ] || break
   best=$n
-  # Stop before a count that would take longer than the budget (the next
-  # count is at most 2.5x this one and time grows about linearly).
-  if awk "BEGIN { exit !($wall * 2.5 > $WALL) }"; then
+  # Stop before a count that would take longer than the budget: time grows
+  # about linearly with the client count.
+  if [ $# -gt 0 ] && awk "BEGIN { exit !($wall * $1 / $n > $WALL) }"; then
     echo "bench-sim: next count would exceed ${WALL}s of wall time; stopping"
     break
   fi

@@ -119,6 +119,8 @@ typedef struct {
   mc_tstamp vtime;         /* simulated (or real) time the run took */
   mc_tstamp send_end;      /* when sending stopped (time series end) */
   double wall_s, cpu_s;
+  mc_tstamp lag_max;       /* real time: latest an event ran, us */
+  uint64_t lag_sum, lag_n;
   sim_tick *tick;
   size_t n_tick;
   double loss_equiv;       /* datagram loss rate of the first net setting */

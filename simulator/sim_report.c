@@ -145,6 +145,15 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
             r->srv.delivers_sent, r->srv.delivers_acked, r->srv.sessions_ended,
             r->srv.sessions_timed_out, r->srv.sessions_gave_up,
             r->srv.rx_malformed, r->srv.rx_bad_session);
+  if (r->lag_n) {
+    double mean = (double)r->lag_sum / (double)r->lag_n / 1000.0;
+    fprintf(f, "real time: events ran %.2f ms late on average, %.1f ms at worst%s\n",
+            mean, ms(r->lag_max),
+            mean > 20 ? " - the simulator could not keep up; timers and "
+                        "retransmissions reflect its overload (fewer "
+                        "clients, or --server with the server elsewhere)"
+                      : "");
+  }
   fprintf(f, "result: %s\n",
           sim_result_ok(r) ? "OK, every delivery guarantee held"
                            : "FAILED, a delivery guarantee was broken");
@@ -191,8 +200,11 @@ int sim_report_json(const char *path, const sim_config *cfg,
           (double)r->send_end / 1e6);
   fprintf(f,
           "  \"time\": {\"simulated_s\": %.3f, \"wall_s\": %.3f, \"cpu_s\": "
-          "%.3f, \"events\": %" PRIu64 "},\n",
-          (double)r->vtime / 1e6, r->wall_s, r->cpu_s, r->events);
+          "%.3f, \"events\": %" PRIu64 ", \"lag_mean_ms\": %.3f, "
+          "\"lag_max_ms\": %.3f},\n",
+          (double)r->vtime / 1e6, r->wall_s, r->cpu_s, r->events,
+          r->lag_n ? (double)r->lag_sum / (double)r->lag_n / 1000.0 : 0,
+          ms(r->lag_max));
   fprintf(f, "  \"messages\": {\n");
   for (int k = 0; k < SIM_K_N; k++) {
     json_kind(f, KIND_NAME[k], &r->k[k]);
