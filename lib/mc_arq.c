@@ -30,7 +30,7 @@ void mc_arq_config_default(mc_arq_config *cfg) {
       .max_retries = 12,
       .initial_rto = 500 * MC_MSEC,
       .min_rto = 200 * MC_MSEC,
-      .max_rto = 8 * MC_SEC,
+      .max_rto = 4 * MC_SEC,
       .max_ack_delay = 20 * MC_MSEC,
       .item_free = NULL,
   };

@@ -86,7 +86,7 @@ typedef struct {
                                up once in 6,000, not once in 400) */
   mc_tstamp initial_rto;    /* before the first RTT sample (500 ms) */
   mc_tstamp min_rto;        /* (200 ms) */
-  mc_tstamp max_rto;        /* (8 s) */
+  mc_tstamp max_rto;        /* (4 s: also caps the backed-off interval) */
   mc_tstamp max_ack_delay;  /* (20 ms) */
   /* Frees items left in the receive buffer at mc_arq_free(); may be NULL. */
   void (*item_free)(void *item);

@@ -72,18 +72,10 @@ struct mc_client {
 /* Returns a zeroed event at the tail of the queue, or NULL when out of
  * memory (the event is then lost; nothing else is). */
 static mc_client_event *ev_push(mc_client *c, mc_client_event_type t) {
-  if (c->ev_n == c->ev_cap) {
-    size_t ncap = c->ev_cap ? c->ev_cap * 2 : 4;
-    mc_client_event *ne = malloc(ncap * sizeof *ne);
-    if (ne == NULL)
-      return NULL;
-    for (size_t i = 0; i < c->ev_n; i++)
-      ne[i] = c->ev[(c->ev_head + i) % c->ev_cap];
-    free(c->ev);
-    c->ev = ne;
-    c->ev_head = 0;
-    c->ev_cap = ncap;
-  }
+  if (c->ev_n == c->ev_cap &&
+      mc__ring_grow((void **)&c->ev, &c->ev_head, c->ev_n, &c->ev_cap,
+                    sizeof *c->ev, 4) < 0)
+    return NULL;
   mc_client_event *e = &c->ev[(c->ev_head + c->ev_n++) % c->ev_cap];
   memset(e, 0, offsetof(mc_client_event, entries));
   e->n_entries = 0;
@@ -223,29 +215,21 @@ int mc_client_reconnect(mc_client *c, mc_tstamp now) {
 static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
                            size_t *len) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
-  Mychat__Register rg = MYCHAT__REGISTER__INIT;
+  Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
   uint8_t pad[MC_HANDSHAKE_MIN] = {0};
-  ProtobufCBinaryData *padding;
+  hs.name = c->name;
+  hs.password = c->password;
+  hs.client_nonce = c->nonce;
+  hs.presence = c->cfg.presence;
+  hs.padding.data = pad;
+  hs.padding.len = 0;
   if (c->create) {
-    rg.name = c->name;
-    rg.password = c->password;
-    rg.client_nonce = c->nonce;
-    rg.presence = c->cfg.presence;
-    padding = &rg.padding;
     env.body_case = MYCHAT__ENVELOPE__BODY_REGISTER;
-    env.register_ = &rg;
+    env.register_ = &hs;
   } else {
-    lg.name = c->name;
-    lg.password = c->password;
-    lg.client_nonce = c->nonce;
-    lg.presence = c->cfg.presence;
-    padding = &lg.padding;
     env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
-    env.login = &lg;
+    env.login = &hs;
   }
-  padding->data = pad;
-  padding->len = 0;
   /* The padding field's own tag and length take 2-3 bytes, so grow it until
    * the datagram reaches the minimum (at most two rounds). */
   for (;;) {
@@ -255,7 +239,7 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
     if (*len >= MC_HANDSHAKE_MIN)
       return 0;
     size_t more = MC_HANDSHAKE_MIN - *len;
-    padding->len += more > 2 && padding->len == 0 ? more - 2 : more;
+    hs.padding.len += more > 2 && hs.padding.len == 0 ? more - 2 : more;
   }
 }
 
@@ -321,7 +305,7 @@ static void established(mc_client *c, const Mychat__Welcome *w,
   c->state = MC_CLIENT_ESTABLISHED;
   c->id.session_id = w->session_id;
   memcpy(c->id.token, w->token.data, MC_TOKEN_LEN);
-  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 10000;
+  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 5000;
   c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms : 30000;
   c->last_sent = c->last_heard = now;
   c->last_ping = 0;

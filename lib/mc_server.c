@@ -374,18 +374,10 @@ static void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
 /* sessions: reliable pushes                                           */
 
 static int rec_push(sess *s, const push_rec *r) {
-  if (s->rec_n == s->rec_cap) {
-    size_t ncap = s->rec_cap ? s->rec_cap * 2 : 16;
-    push_rec *nr = malloc(ncap * sizeof *nr);
-    if (nr == NULL)
-      return MC_ERR_NOMEM;
-    for (size_t i = 0; i < s->rec_n; i++)
-      nr[i] = s->recs[(s->rec_head + i) % s->rec_cap];
-    free(s->recs);
-    s->recs = nr;
-    s->rec_head = 0;
-    s->rec_cap = ncap;
-  }
+  if (s->rec_n == s->rec_cap &&
+      mc__ring_grow((void **)&s->recs, &s->rec_head, s->rec_n, &s->rec_cap,
+                    sizeof *s->recs, 16) < 0)
+    return MC_ERR_NOMEM;
   s->recs[(s->rec_head + s->rec_n++) % s->rec_cap] = *r;
   return 0;
 }
@@ -805,11 +797,10 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
                              const Mychat__Envelope *env, size_t len,
                              mc_tstamp now) {
   int is_reg = env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER;
-  const char *name = is_reg ? env->register_->name : env->login->name;
-  const char *pw = is_reg ? env->register_->password : env->login->password;
-  uint64_t nonce = is_reg ? env->register_->client_nonce
-                          : env->login->client_nonce;
-  int presence = is_reg ? env->register_->presence : env->login->presence;
+  const Mychat__Handshake *hs = is_reg ? env->register_ : env->login;
+  const char *name = hs->name, *pw = hs->password;
+  uint64_t nonce = hs->client_nonce;
+  int presence = hs->presence;
   const char *type = is_reg ? "register" : "login";
   Mychat__ErrorCode code;
 
@@ -1442,7 +1433,7 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
 void mc_server_config_default(mc_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_sessions = 100000;
-  cfg->keepalive_ms = 10000;
+  cfg->keepalive_ms = 5000;
   cfg->session_timeout_ms = 30000;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;

@@ -45,7 +45,8 @@ typedef struct {
 typedef struct {
   uint32_t max_sessions;         /* live sessions plus pending password
                                     jobs; beyond: SERVER_BUSY (100000) */
-  uint32_t keepalive_ms;         /* told to clients (default 10000) */
+  uint32_t keepalive_ms;         /* told to clients (default 5000: a live client is heard
+                                    six times per timeout even when idle) */
   uint32_t session_timeout_ms;   /* silence that ends a session (30000) */
   uint32_t rate_burst;           /* login attempts per address/name (5) */
   uint32_t rate_refill_ms;       /* one attempt back every (2000) */

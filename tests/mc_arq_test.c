@@ -313,7 +313,7 @@ static void test_mc_arq_rtt_rto(void) {
   mc_arq_free(&a);
 
   /* Clamps: 1 ms gives 1 + 2 + 20 = 23 ms, raised to min_rto 200 ms;
-   * 10 s gives 10 + 20 + 0.02 s, lowered to max_rto 8 s. */
+   * 10 s gives 10 + 20 + 0.02 s, lowered to max_rto 4 s. */
   init_arq(&a, 32, 1024);
   rtt_round(&a, 0, 1 * MS, 0);
   CU_ASSERT_EQUAL(mc_arq_srtt(&a), 1000);
@@ -321,7 +321,7 @@ static void test_mc_arq_rtt_rto(void) {
   mc_arq_free(&a);
   init_arq(&a, 32, 1024);
   rtt_round(&a, 0, 10 * MC_SEC, 0);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 8 * MC_SEC);
+  CU_ASSERT_EQUAL(mc_arq_rto(&a), 4 * MC_SEC);
   mc_arq_free(&a);
 
   /* The 1 ms floor of the variance term: r = 300 us, rttvar = 150 us,
@@ -370,12 +370,12 @@ static void test_mc_arq_backoff(void) {
   submit_n(&a, 3);
   CU_ASSERT_EQUAL(send_all(&a, 0), 3);
   /* Deadlines: 0.5 s, then 1 s, 2 s, ... after each timeout, at most
-   * max_rto (8 s) however long the backoff grows. */
+   * max_rto (4 s) however long the backoff grows. */
   mc_tstamp t = 0;
   for (uint32_t k = 0; k < 9; k++) {
     mc_tstamp span = (500 * MS) << (k < 6 ? k : 6);
-    if (span > 8 * MC_SEC)
-      span = 8 * MC_SEC;
+    if (span > 4 * MC_SEC)
+      span = 4 * MC_SEC;
     CU_ASSERT_EQUAL(mc_arq_rto(&a), span);
     CU_ASSERT_EQUAL(mc_arq_expiry(&a), t + span);
     expect_no_tx(&a, t + span - 1);
@@ -388,10 +388,10 @@ static void test_mc_arq_backoff(void) {
     expect_no_tx(&a, t);
     CU_ASSERT_EQUAL(a.stats.timeouts, k + 1);
   }
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 8 * MC_SEC);
+  CU_ASSERT_EQUAL(mc_arq_rto(&a), 4 * MC_SEC);
   /* An ack that acknowledges nothing new keeps the backoff ... */
   CU_ASSERT_EQUAL(ack(&a, 0, NULL, 0, 0, t + 1), 0);
-  CU_ASSERT_EQUAL(mc_arq_rto(&a), 8 * MC_SEC);
+  CU_ASSERT_EQUAL(mc_arq_rto(&a), 4 * MC_SEC);
   /* ... a new one resets it (no sample: all were retransmitted). */
   CU_ASSERT_EQUAL(ack(&a, 1, NULL, 0, 0, t + 2), 0);
   CU_ASSERT_EQUAL(mc_arq_rto(&a), 500 * MS);
@@ -476,9 +476,9 @@ static void give_up_after(uint32_t max_retries, mc_tstamp expect_end) {
 }
 
 static void test_mc_arq_give_up(void) {
-  /* 9 transmissions, the interval capped at 8 s: gave up at
-   * 0.5 + 1 + 2 + 4 + 8 * 5 = 47.5 s. */
-  give_up_after(8, 47500 * MS);
+  /* 9 transmissions, the interval capped at 4 s: gave up at
+   * 0.5 + 1 + 2 + 4 * 6 = 27.5 s. */
+  give_up_after(8, 27500 * MS);
   give_up_after(2, 3500 * MS);
   give_up_after(0, 500 * MS);
 }

@@ -450,7 +450,7 @@ static void test_mc_session_bad_token_and_junk(void) {
     CU_ASSERT((size_t)answer <= n);
   }
   /* A short Login (not padded) gets no answer at all. */
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake lg = MYCHAT__HANDSHAKE__INIT;
   lg.name = (char *)"alice";
   lg.password = (char *)"pw-alice";
   lg.client_nonce = 5;

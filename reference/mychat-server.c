@@ -1,0 +1,646 @@
+/*
+ * mychat-server: the reference MyChat server.
+ *
+ * The protocol lives in the sans-I/O core (lib/mc_server.h); this program
+ * gives it a UDP socket, a clock, a SQLite store, worker threads for password
+ * hashing, a request log and a console. One epoll loop watches the socket,
+ * stdin (a line "E" turns the server off), a signalfd (SIGINT, SIGTERM) and
+ * the auth workers' eventfd; its timeout is the core's next timer.
+ *
+ * Durability: every batch of work that may write the store (a recvmmsg
+ * batch, finished auth jobs, expired timers, shutdown) runs inside one
+ * store transaction, and datagrams are taken from the core only after that
+ * transaction committed, so no "sent" confirmation leaves before its message
+ * is on disk. A failed commit ends the process with status 1 before
+ * anything of the batch is sent: clients retransmit to the restarted
+ * server.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mc_authpool.h"
+#include "mc_error.h"
+#include "mc_names.h"
+#include "mc_server.h"
+#include "mc_sqlstore.h"
+#include "mc_udp.h"
+
+#define PROG "mychat-server"
+#define VERSION "1.0"
+
+#define BATCH 64                 /* datagrams per recvmmsg / sendmmsg */
+#define RX_MAX 65536             /* read every datagram whole (UDP max) */
+#define AUTH_THREADS 2
+#define CONSOLE_MAX 256          /* longest console line kept */
+
+typedef struct {
+  const char *host;
+  uint16_t port;
+  const char *db;
+  const char *log;
+  mc_server_config cfg;
+} options;
+
+typedef struct {
+  mc_server *srv;
+  mc_sqlstore *db;
+  mc_authpool *auth;
+  int fd, ep, sigfd;
+  int stdin_open;                /* still watching the console */
+  int stop;                      /* shutdown asked for */
+  FILE *log;
+  int64_t wall_offset_ms;
+  uint64_t rx_oversize;          /* datagrams over RX_MAX, dropped */
+  uint64_t tx_dropped;           /* datagrams the socket refused */
+  char console[CONSOLE_MAX];
+  size_t console_len;
+  struct mmsghdr rx_msg[BATCH];
+  struct iovec rx_iov[BATCH];
+  struct sockaddr_storage rx_from[BATCH];
+  uint8_t *rx_buf;               /* BATCH * RX_MAX bytes */
+  struct mmsghdr tx_msg[BATCH];
+  struct iovec tx_iov[BATCH];
+  struct sockaddr_storage tx_to[BATCH];
+  uint8_t tx_buf[BATCH][MC_DATAGRAM_MAX];
+} app;
+
+/* The defaults shown are the core's own, so the text cannot drift. */
+static void usage(FILE *f) {
+  mc_server_config d;
+  mc_server_config_default(&d);
+  fprintf(f,
+          "usage: " PROG " [options]\n"
+          "  --host H          address to listen on (default 0.0.0.0; an\n"
+          "                    IPv6 address such as :: works too)\n"
+          "  --port P          UDP port (default 8000; 0 picks a free one)\n"
+          "  --db FILE         SQLite database (default ./mychat.db)\n"
+          "  --log FILE        request log, appended (default stderr)\n"
+          "  --hash-cost C     password hash cost: min, interactive\n"
+          "                    (default) or moderate\n"
+          "  --max-sessions N  sessions and logins being checked at once\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --keepalive-ms N  keepalive interval told to clients\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --timeout-ms N    silence that ends a session (default %" PRIu32
+          ")\n"
+          "  --rate-burst N    login attempts per host and per name at once\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
+          ")\n"
+          "  -h, --help        show this help\n"
+          "  --version         show the version\n"
+          "Console: type E and press ENTER to turn the server off; SIGINT\n"
+          "and SIGTERM do the same.\n",
+          d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
+          d.rate_refill_ms);
+}
+
+static _Noreturn void usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, PROG ": ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry '" PROG " --help' for usage.\n");
+  exit(2);
+}
+
+/* A whole decimal number in [min, max], or a usage error naming flag
+ * --|name|. */
+static unsigned long parse_num(const char *name, const char *s,
+                               unsigned long min, unsigned long max) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min ||
+      v > max) {
+    fprintf(stderr, PROG ": --%s: '%s' is not a number from %lu to %lu\n",
+            name, s, min, max);
+    fprintf(stderr, "Try '" PROG " --help' for usage.\n");
+    exit(2);
+  }
+  return v;
+}
+
+/* The flags that set a uint32_t field of mc_server_config, in the order
+ * of their getopt values O_NUM, O_NUM + 1, ... */
+static const struct {
+  const char *name;
+  size_t offset;                 /* of the field in mc_server_config */
+  unsigned long min, max;
+} num_flags[] = {
+    {"max-sessions", offsetof(mc_server_config, max_sessions), 1, 10000000},
+    {"keepalive-ms", offsetof(mc_server_config, keepalive_ms), 100, 3600000},
+    {"timeout-ms", offsetof(mc_server_config, session_timeout_ms), 200,
+     86400000},
+    {"rate-burst", offsetof(mc_server_config, rate_burst), 1, 1000000},
+    {"rate-refill-ms", offsetof(mc_server_config, rate_refill_ms), 1,
+     3600000},
+};
+#define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
+
+static void parse_args(int argc, char **argv, options *o) {
+  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_VER, O_NUM };
+  struct option longopts[] = {
+      {"host", required_argument, NULL, O_HOST},
+      {"port", required_argument, NULL, O_PORT},
+      {"db", required_argument, NULL, O_DB},
+      {"log", required_argument, NULL, O_LOG},
+      {"hash-cost", required_argument, NULL, O_COST},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, O_VER},
+      [7 + N_NUM_FLAGS] = {NULL, 0, NULL, 0}};
+  for (size_t i = 0; i < N_NUM_FLAGS; i++)
+    longopts[7 + i] = (struct option){num_flags[i].name, required_argument,
+                                      NULL, O_NUM + (int)i};
+  o->host = "0.0.0.0";
+  o->port = 8000;
+  o->db = "./mychat.db";
+  o->log = NULL;
+  mc_server_config_default(&o->cfg);
+  opterr = 0; /* our messages, with the usage hint */
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case O_HOST: o->host = optarg; break;
+    case O_PORT: o->port = (uint16_t)parse_num("port", optarg, 0, 65535); break;
+    case O_DB: o->db = optarg; break;
+    case O_LOG: o->log = optarg; break;
+    case O_COST:
+      if (mc_auth_cost_parse(optarg, &o->cfg.auth_cost) < 0)
+        usage_error("--hash-cost: '%s' is not min, interactive or moderate",
+                    optarg);
+      break;
+    case 'h': usage(stdout); exit(0);
+    case O_VER: printf(PROG " " VERSION "\n"); exit(0);
+    case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+      if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
+        usage_error("unknown option '%s'", argv[optind - 1]);
+      const size_t i = (size_t)(c - O_NUM);
+      uint32_t v = (uint32_t)parse_num(num_flags[i].name, optarg,
+                                       num_flags[i].min, num_flags[i].max);
+      memcpy((char *)&o->cfg + num_flags[i].offset, &v, sizeof v);
+    }
+  }
+  if (optind < argc)
+    usage_error("unexpected argument '%s'", argv[optind]);
+  if (o->cfg.keepalive_ms >= o->cfg.session_timeout_ms) {
+    fprintf(stderr, PROG ": --keepalive-ms (%" PRIu32 ") must be less than "
+            "--timeout-ms (%" PRIu32 ")\nTry '" PROG " --help' for usage.\n",
+            o->cfg.keepalive_ms, o->cfg.session_timeout_ms);
+    exit(2);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* core callbacks                                                      */
+
+static void cb_random(void *user_data, uint8_t *buf, size_t len) {
+  (void)user_data;
+  randombytes_buf(buf, len);
+}
+
+/* The core keys rate limits on an address's host part, so a peer is given
+ * to it as IP + port (mc_addr_set_ip); an IPv6 scope id, needed to answer a
+ * link-local peer, rides after the port. */
+static void addr_from_sockaddr(mc_addr *a, const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    mc_addr_set_ip(a, &in6->sin6_addr, 16, ntohs(in6->sin6_port));
+    if (in6->sin6_scope_id != 0) {
+      memcpy(a->bytes + a->len, &in6->sin6_scope_id, sizeof(uint32_t));
+      a->len += sizeof(uint32_t);
+    }
+  } else {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+    mc_addr_set_ip(a, &in->sin_addr, 4, ntohs(in->sin_port));
+  }
+}
+
+/* The inverse of addr_from_sockaddr(). Returns the sockaddr's length. */
+static socklen_t addr_to_sockaddr(const mc_addr *a,
+                                  struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  uint16_t port = (uint16_t)(a->bytes[a->host_len] << 8 |
+                             a->bytes[a->host_len + 1]);
+  if (a->host_len == 16) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    memcpy(&in6->sin6_addr, a->bytes, 16);
+    in6->sin6_port = htons(port);
+    if (a->len == 16 + 2 + sizeof(uint32_t))
+      memcpy(&in6->sin6_scope_id, a->bytes + 18, sizeof(uint32_t));
+    return sizeof *in6;
+  }
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  in->sin_family = AF_INET;
+  memcpy(&in->sin_addr, a->bytes, 4);
+  in->sin_port = htons(port);
+  return sizeof *in;
+}
+
+static const char *addr_format(const mc_addr *a, char *buf, size_t cap) {
+  struct sockaddr_storage ss;
+  socklen_t len = addr_to_sockaddr(a, &ss);
+  return mc_udp_format((const struct sockaddr *)&ss, len, buf, cap);
+}
+
+/* One request-log line: time, peer, user, session, type, result, detail. */
+static void cb_log(void *user_data, const mc_server_log *rec) {
+  app *a = user_data;
+  int64_t ms = (int64_t)(rec->now / MC_MSEC) + a->wall_offset_ms;
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char when[32], peer[MC_UDP_ADDRSTRLEN];
+  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
+          (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
+          rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
+          mc_names_error_code(rec->code), rec->detail[0] ? " " : "",
+          rec->detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* store transactions and sending                                      */
+
+static _Noreturn void die_storage(app *a, const char *what) {
+  /* Nothing of the failed batch may be confirmed: exit before poll_tx. */
+  fprintf(stderr, PROG ": FATAL: database %s failed: %s; exiting without "
+          "confirming the batch\n", what, mc_sqlstore_errmsg(a->db));
+  fprintf(a->log, "FATAL database %s failed: %s\n", what,
+          mc_sqlstore_errmsg(a->db));
+  exit(1);
+}
+
+static void txn_begin(app *a) {
+  if (mc_sqlstore_begin(a->db) < 0)
+    die_storage(a, "begin");
+}
+
+static void txn_commit(app *a) {
+  if (mc_sqlstore_commit(a->db) < 0)
+    die_storage(a, "commit");
+}
+
+/* Sends msg[0..n) with sendmmsg. A datagram the socket refuses is dropped:
+ * the core retransmits what matters, and an unreliable answer is asked for
+ * again by its client. */
+static void send_batch(app *a, unsigned n) {
+  unsigned i = 0;
+  while (i < n) {
+    int r = sendmmsg(a->fd, a->tx_msg + i, n - i, 0);
+    if (r > 0) {
+      i += (unsigned)r;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      a->tx_dropped += n - i;
+      return;
+    } else {
+      a->tx_dropped++; /* this destination failed (e.g. unreachable) */
+      i++;
+    }
+  }
+}
+
+/* Takes every datagram the core has to send now and sends them in batches.
+ * Only called after the store committed (see the file comment). */
+static void flush_tx(app *a) {
+  for (;;) {
+    mc_tstamp now = mc_udp_now_us();
+    unsigned n = 0;
+    mc_addr to;
+    size_t len;
+    while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, a->tx_buf[n],
+                                          sizeof a->tx_buf[n], &len)) {
+      socklen_t tolen = addr_to_sockaddr(&to, &a->tx_to[n]);
+      a->tx_iov[n] = (struct iovec){.iov_base = a->tx_buf[n], .iov_len = len};
+      a->tx_msg[n] = (struct mmsghdr){
+          .msg_hdr = {.msg_name = &a->tx_to[n], .msg_namelen = tolen,
+                      .msg_iov = &a->tx_iov[n], .msg_iovlen = 1}};
+      n++;
+    }
+    if (n == 0)
+      return;
+    send_batch(a, n);
+    if (n < BATCH)
+      return;
+  }
+}
+
+/* Gives every new password job to the workers. A job the pool cannot take
+ * (out of memory) is handed back failed, so its client gets an answer. */
+static void dispatch_auth(app *a) {
+  mc_auth_job job;
+  while (mc_server_poll_auth(a->srv, &job)) {
+    if (mc_authpool_submit(a->auth, &job) < 0) {
+      job.result = MC_ERR_NOMEM;
+      sodium_memzero(job.password, sizeof job.password);
+      txn_begin(a);
+      mc_server_auth_done(a->srv, &job, mc_udp_now_us());
+      txn_commit(a);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* event handlers                                                      */
+
+static void on_socket(app *a) {
+  for (unsigned i = 0; i < BATCH; i++) {
+    a->rx_iov[i] = (struct iovec){.iov_base = a->rx_buf + (size_t)i * RX_MAX,
+                                  .iov_len = RX_MAX};
+    a->rx_msg[i] = (struct mmsghdr){
+        .msg_hdr = {.msg_name = &a->rx_from[i],
+                    .msg_namelen = sizeof a->rx_from[i],
+                    .msg_iov = &a->rx_iov[i], .msg_iovlen = 1}};
+  }
+  int n = recvmmsg(a->fd, a->rx_msg, BATCH, MSG_DONTWAIT, NULL);
+  if (n <= 0)
+    return; /* EAGAIN, EINTR, or an ICMP error from an earlier send */
+  mc_tstamp now = mc_udp_now_us();
+  txn_begin(a);
+  for (int i = 0; i < n; i++) {
+    const struct msghdr *h = &a->rx_msg[i].msg_hdr;
+    if (h->msg_flags & MSG_TRUNC) {
+      /* Cut short it could look valid; it is too big for MyChat anyway. */
+      a->rx_oversize++;
+      continue;
+    }
+    mc_addr from;
+    addr_from_sockaddr(&from, &a->rx_from[i]);
+    mc_server_recv(a->srv, &from, a->rx_buf + (size_t)i * RX_MAX,
+                   a->rx_msg[i].msg_len, now);
+  }
+  txn_commit(a);
+}
+
+static void on_auth(app *a) {
+  mc_auth_job job;
+  int any = 0;
+  while (mc_authpool_take(a->auth, &job)) {
+    if (!any) {
+      txn_begin(a);
+      any = 1;
+    }
+    mc_server_auth_done(a->srv, &job, mc_udp_now_us());
+  }
+  if (any)
+    txn_commit(a);
+}
+
+static void on_expiry(app *a) {
+  mc_tstamp now = mc_udp_now_us();
+  if (mc_server_expiry(a->srv) > now)
+    return;
+  txn_begin(a);
+  mc_server_handle_expiry(a->srv, now);
+  txn_commit(a);
+}
+
+static void on_signal(app *a) {
+  struct signalfd_siginfo si;
+  while (read(a->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+    a->stop = 1;
+}
+
+/* Handles the console lines in |buf|; only "E" (or "e") means anything. */
+static void console_feed(app *a, const char *buf, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (buf[i] != '\n') {
+      if (a->console_len < sizeof a->console - 1)
+        a->console[a->console_len++] = buf[i];
+      continue;
+    }
+    a->console[a->console_len] = '\0';
+    a->console_len = 0;
+    char *s = a->console;
+    while (*s == ' ' || *s == '\t')
+      s++;
+    size_t len = strlen(s);
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+                       s[len - 1] == '\r'))
+      len--;
+    if (len == 1 && (s[0] == 'E' || s[0] == 'e'))
+      a->stop = 1;
+  }
+}
+
+/* Stdin at EOF (or failing) only stops being watched: a server started with
+ * </dev/null or in the background keeps running. */
+static void console_close(app *a) {
+  if (a->stdin_open)
+    epoll_ctl(a->ep, EPOLL_CTL_DEL, STDIN_FILENO, NULL);
+  a->stdin_open = 0;
+}
+
+static void on_stdin(app *a) {
+  char buf[512];
+  ssize_t r = read(STDIN_FILENO, buf, sizeof buf);
+  if (r > 0)
+    console_feed(a, buf, (size_t)r);
+  else if (r == 0 || (errno != EINTR && errno != EAGAIN))
+    console_close(a);
+}
+
+/* A stdin epoll cannot watch (a regular file) is read to its end at once. */
+static void console_slurp(app *a) {
+  char buf[512];
+  ssize_t r;
+  while ((r = read(STDIN_FILENO, buf, sizeof buf)) > 0)
+    console_feed(a, buf, (size_t)r);
+}
+
+/* ------------------------------------------------------------------ */
+/* setup and the loop                                                  */
+
+static int epoll_timeout(app *a) {
+  mc_tstamp exp = mc_server_expiry(a->srv);
+  if (exp == MC_TSTAMP_NEVER)
+    return -1;
+  mc_tstamp now = mc_udp_now_us();
+  if (exp <= now)
+    return 0;
+  mc_tstamp ms = (exp - now + MC_MSEC - 1) / MC_MSEC; /* never early */
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static int watch(app *a, int fd) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+  return epoll_ctl(a->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void fail(const char *what) {
+  fprintf(stderr, PROG ": %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void setup(app *a, options *o) {
+  char err[512];
+  if (o->log) {
+    a->log = fopen(o->log, "a");
+    if (a->log == NULL) {
+      fprintf(stderr, PROG ": open(%s): %s\n", o->log, strerror(errno));
+      exit(1);
+    }
+  } else {
+    a->log = stderr;
+  }
+  setvbuf(a->log, NULL, _IOLBF, 0);
+
+  if (mc_sqlstore_open(o->db, &a->db, err, sizeof err) < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    exit(1);
+  }
+  mc_store store;
+  mc_sqlstore_as_store(a->db, &store);
+
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  if (mc_udp_resolve(o->host, o->port, &sa, &salen, err, sizeof err) < 0) {
+    fprintf(stderr, PROG ": --host %s\n", err);
+    exit(1);
+  }
+  a->fd = mc_udp_bind((struct sockaddr *)&sa, salen, err, sizeof err);
+  if (a->fd < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    exit(1);
+  }
+  if (mc_udp_local(a->fd, &sa, &salen, err, sizeof err) < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    exit(1);
+  }
+
+  /* Signals arrive through the loop, so shutdown runs in one place. They
+   * are blocked before the workers start, which inherit the mask: a
+   * SIGTERM must never land on a worker and kill the process unclean. */
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
+    fail("pthread_sigmask");
+  a->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (a->sigfd < 0)
+    fail("signalfd");
+
+  a->auth = mc_authpool_new(AUTH_THREADS, err, sizeof err);
+  if (a->auth == NULL) {
+    fprintf(stderr, PROG ": %s\n", err);
+    exit(1);
+  }
+  a->rx_buf = malloc((size_t)BATCH * RX_MAX);
+  if (a->rx_buf == NULL) {
+    errno = ENOMEM;
+    fail("receive buffers");
+  }
+
+  a->wall_offset_ms = mc_udp_wall_offset_ms();
+  o->cfg.wall_offset_ms = a->wall_offset_ms;
+  mc_server_callbacks cb = {.user_data = a, .random = cb_random, .log = cb_log};
+  a->srv = mc_server_new(&o->cfg, &store, &cb);
+  if (a->srv == NULL) {
+    errno = ENOMEM;
+    fail("server");
+  }
+
+  /* A closed stdout must not kill us; nor may a file-size limit kill us
+   * in the middle of a database write: the write then fails with EFBIG,
+   * the commit fails, and die_storage() reports it. */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
+
+  a->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (a->ep < 0)
+    fail("epoll_create1");
+  if (watch(a, a->fd) < 0 || watch(a, a->sigfd) < 0 ||
+      watch(a, mc_authpool_fd(a->auth)) < 0)
+    fail("epoll_ctl");
+  a->stdin_open = watch(a, STDIN_FILENO) == 0;
+
+  char where[MC_UDP_ADDRSTRLEN];
+  printf("--> [MyChat server is now online] %s\n",
+         mc_udp_format((struct sockaddr *)&sa, salen, where, sizeof where));
+  printf("--> [type 'E' and press ENTER to turn server off]\n");
+  fflush(stdout);
+  if (!a->stdin_open)
+    console_slurp(a);
+}
+
+static void run(app *a) {
+  while (!a->stop) {
+    struct epoll_event evs[8];
+    int n = epoll_wait(a->ep, evs, 8, epoll_timeout(a));
+    if (n < 0 && errno != EINTR)
+      fail("epoll_wait");
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (fd == a->fd)
+        on_socket(a);
+      else if (fd == a->sigfd)
+        on_signal(a);
+      else if (fd == STDIN_FILENO)
+        on_stdin(a);
+      else
+        on_auth(a);
+    }
+    on_expiry(a);
+    flush_tx(a);
+    dispatch_auth(a);
+  }
+}
+
+static void teardown(app *a) {
+  txn_begin(a);
+  mc_server_shutdown(a->srv, mc_udp_now_us());
+  txn_commit(a);
+  flush_tx(a);
+  mc_authpool_del(a->auth);
+
+  const mc_server_stats *st = mc_server_get_stats(a->srv);
+  fprintf(a->log,
+          "stats rx=%" PRIu64 " rx_bytes=%" PRIu64 " malformed=%" PRIu64
+          " bad_session=%" PRIu64 " oversize=%" PRIu64 " tx=%" PRIu64
+          " tx_dropped=%" PRIu64 " logins=%" PRIu64 " registrations=%" PRIu64
+          " messages=%" PRIu64 " retransmissions=%" PRIu64 "\n",
+          st->rx_datagrams, st->rx_bytes, st->rx_malformed,
+          st->rx_bad_session, a->rx_oversize, st->tx_datagrams, a->tx_dropped,
+          st->logins, st->registrations, st->messages_stored,
+          st->retransmissions);
+  mc_server_del(a->srv);
+  mc_sqlstore_close(a->db);
+  close(a->ep);
+  close(a->sigfd);
+  close(a->fd);
+  free(a->rx_buf);
+  if (a->log != stderr)
+    fclose(a->log);
+  printf("--> [MyChat server is now offline]\n");
+  fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+  options o;
+  parse_args(argc, argv, &o);
+  if (sodium_init() < 0) {
+    fprintf(stderr, PROG ": libsodium could not be initialised\n");
+    return 1;
+  }
+  static app a;
+  setup(&a, &o);
+  run(&a);
+  teardown(&a);
+  return 0;
+}
