@@ -85,7 +85,7 @@ typedef struct {
 } sim_member;
 
 typedef struct {
-  char name[16];
+  char name[MC_NAME_MAX + 1];
   sim_member *mem;
   uint32_t n_mem, cap_mem;
   uint32_t n_joined;
@@ -101,7 +101,7 @@ typedef struct {
 typedef struct {
   mc_client *c;
   uint32_t idx;
-  char name[16], pw[16];
+  char name[MC_NAME_MAX + 1], pw[16];
   mc_rng rng;
   mc_netem up, down;
   int create;                /* next connect registers */
@@ -1138,7 +1138,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     return -1;
   }
   for (uint32_t g = 0; g < s->n_groups; g++)
-    snprintf(s->groups[g].name, sizeof s->groups[g].name, "g%u", g);
+    snprintf(s->groups[g].name, sizeof s->groups[g].name, "%sg%u", cfg->names, g);
 
   mc_client_config ccfg;
   mc_client_config_default(&ccfg);
@@ -1148,7 +1148,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   for (uint32_t i = 0; i < s->n_cl; i++) {
     sim_client *cl = &s->cl[i];
     cl->idx = i;
-    snprintf(cl->name, sizeof cl->name, "u%u", i);
+    snprintf(cl->name, sizeof cl->name, "%su%u", cfg->names, i);
     snprintf(cl->pw, sizeof cl->pw, "pass%u", i);
     mc_rng_seed(&cl->rng, mix64(cfg->seed * 0x9e3779b97f4a7c15ULL + i));
     mc_client_callbacks cb = {.user_data = cl, .random = client_random};

@@ -74,6 +74,7 @@ typedef struct {
   int n_chg;
   uint64_t seed;
   const char *server;      /* HOST:PORT, or NULL for the embedded server */
+  char names[13];          /* prefix of user and group names */
   int embedded_udp;        /* the embedded server, over loopback UDP */
   uint32_t sockets;        /* UDP sockets to spread clients over */
   const char *json, *html, *pcap;

@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mc_error.h"
 #include "sim.h"
@@ -23,6 +25,7 @@ typedef struct {
   mc_tstamp churn_len;
   sim_off_mode churn_mode;
   double churn;
+  int names_set;
 } opts;
 
 static opts O; /* the parse in progress (one per process) */
@@ -219,6 +222,18 @@ static int set_server(mc_netem_config *n, const char *v) {
   O.cfg->server = keep(v);
   return O.cfg->server && strchr(v, ':') ? 0 : -1;
 }
+static int set_names(mc_netem_config *n, const char *v) {
+  (void)n;
+  size_t len = strlen(v);
+  if (len >= sizeof O.cfg->names || (len > 0 && !isalpha((unsigned char)v[0])))
+    return -1;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)v[i]))
+      return -1;
+  memcpy(O.cfg->names, v, len + 1);
+  O.names_set = 1;
+  return 0;
+}
 static int set_sockets(mc_netem_config *n, const char *v) {
   (void)n;
   return parse_u32(v, &O.cfg->sockets) || O.cfg->sockets == 0 ||
@@ -331,6 +346,10 @@ static const setting SETTINGS[] = {
      set_queue_limit, 1},
     {"server", "HOST:PORT", "embedded",
      "real time over UDP against that server instead", set_server, 0},
+    {"names", "PREFIX", "none; with --server a fresh one per run",
+     "prefix of user and group names (letters and digits, <= 12), so runs "
+     "against one server do not share accounts",
+     set_names, 0},
     {"sockets", "N", "128",
      "--server, --embedded-udp: UDP sockets the clients share",
      set_sockets, 0},
@@ -645,6 +664,15 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     fprintf(stderr, "mychat-sim: --server and --embedded-udp exclude each "
                     "other\n");
     return -1;
+  }
+  if (cfg->server && !O.names_set) {
+    /* A real server keeps accounts, memberships and backlogs between runs;
+     * a run of its own starts from nothing. */
+    uint64_t x = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
+    cfg->names[0] = 'r';
+    for (int i = 1; i < 7; i++, x /= 36)
+      cfg->names[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
+    cfg->names[7] = '\0';
   }
   if (mc_netem_config_check(&cfg->net) < 0) {
     fprintf(stderr, "mychat-sim: network settings out of range\n");
