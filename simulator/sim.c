@@ -216,18 +216,12 @@ static void *xrealloc(void *p, size_t n) {
   return q;
 }
 
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
-}
-
 static void map_grow(sim_map *m);
 
 static size_t map_slot(const sim_map *m, uint64_t key) {
-  size_t mask = m->cap - 1, i = (size_t)mix64(key) & mask;
+  /* Fibonacci hashing: the top bits of key * 2^64/phi spread any keys. */
+  size_t mask = m->cap - 1;
+  size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
   while (m->k[i] != 0 && m->k[i] != key + 1)
     i = (i + 1) & mask;
   return i;
@@ -454,18 +448,20 @@ static void arq_reset(sim_client *cl) {
   cl->sess_first = cl->sess_retrans = cl->sess_taken = cl->sess_dup = 0;
 }
 
-static void client_timer(sim *s, sim_client *cl) {
-  mc_tstamp e = mc_client_expiry(cl->c);
+/* Queues a timer entry for deadline |e| unless the one already queued at
+ * |*armed| comes first (it looks again when it fires). A deadline that is
+ * due but idle (nothing to send yet) must not spin the loop at one
+ * instant, so it moves a little into the future. */
+static void timer_arm(sim *s, mc_tstamp e, mc_tstamp *armed, uint32_t kind,
+                      uint32_t who) {
   if (e == MC_TSTAMP_NEVER)
     return;
-  /* A deadline already due but idle (nothing to send yet) must not spin
-   * the loop at one instant. */
   if (e <= s->now)
     e = s->now + 100;
-  if (cl->timer_at > s->now && cl->timer_at <= e)
-    return; /* an earlier entry is queued; it will look again */
-  cl->timer_at = e;
-  ev_push(s, e, EV_CTIMER, cl->idx, 0, NULL, 0);
+  if (*armed > s->now && *armed <= e)
+    return;
+  *armed = e;
+  ev_push(s, e, kind, who, 0, NULL, 0);
 }
 
 static void client_event(sim *s, sim_client *cl, const mc_client_event *ev);
@@ -492,7 +488,7 @@ static void client_pump(sim *s, sim_client *cl) {
     if (!any)
       break;
   }
-  client_timer(s, cl);
+  timer_arm(s, mc_client_expiry(cl->c), &cl->timer_at, EV_CTIMER, cl->idx);
 }
 
 static void client_login(sim *s, sim_client *cl) {
@@ -867,18 +863,6 @@ static void client_online(sim *s, sim_client *cl) {
 /* ------------------------------------------------------------------ */
 /* the embedded server                                                 */
 
-static void server_timer(sim *s) {
-  mc_tstamp e = mc_server_expiry(s->srv);
-  if (e == MC_TSTAMP_NEVER)
-    return;
-  if (e <= s->now)
-    e = s->now + 100;
-  if (s->srv_timer_at > s->now && s->srv_timer_at <= e)
-    return;
-  s->srv_timer_at = e;
-  ev_push(s, e, EV_STIMER, 0, 0, NULL, 0);
-}
-
 static void server_pump(sim *s) {
   mc_auth_job job;
   uint8_t buf[MC_DATAGRAM_MAX];
@@ -904,7 +888,7 @@ static void server_pump(sim *s) {
     if (addr_client(s, &to, &i))
       impair(s, &s->cl[i].down, EV_DOWN, i, buf, len);
   }
-  server_timer(s);
+  timer_arm(s, mc_server_expiry(s->srv), &s->srv_timer_at, EV_STIMER, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1150,7 +1134,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     cl->idx = i;
     snprintf(cl->name, sizeof cl->name, "%su%u", cfg->names, i);
     snprintf(cl->pw, sizeof cl->pw, "pass%u", i);
-    mc_rng_seed(&cl->rng, mix64(cfg->seed * 0x9e3779b97f4a7c15ULL + i));
+    mc_rng_seed(&cl->rng, mc_rng_next(&s->rng));
     mc_client_callbacks cb = {.user_data = cl, .random = client_random};
     cl->c = mc_client_new(&ccfg, &cb);
     if (cl->c == NULL) {

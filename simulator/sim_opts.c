@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,79 +44,64 @@ static int parse_u32(const char *v, uint32_t *out) {
   return 0;
 }
 
-/* "10%", "0.1%" or a bare "10" (also percent) -> a fraction 0..1. */
-static int parse_pct(const char *v, double *out) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (errno || end == v || (*end && strcmp(end, "%") != 0) || x < 0 ||
-      x > 100 || x != x)
-    return -1;
-  *out = x / 100.0;
-  return 0;
-}
+/* A number with a unit suffix from |u| (a NULL-terminated table; "" is
+ * the bare number), scaled by the unit and at most |max|. */
+typedef struct {
+  const char *suffix;
+  double mul;
+} unit;
 
-/* "20ms", "5s", "1.5s", "250us", "2m"; a bare number is seconds. */
-static int parse_dur(const char *v, mc_tstamp *out) {
+static int parse_scaled(const char *v, const unit *u, double max,
+                        double *out) {
   char *end;
   errno = 0;
   double x = strtod(v, &end);
   if (errno || end == v || x < 0 || x != x)
     return -1;
-  double mul;
-  if (*end == '\0' || strcmp(end, "s") == 0)
-    mul = 1e6;
-  else if (strcmp(end, "ms") == 0)
-    mul = 1e3;
-  else if (strcmp(end, "us") == 0)
-    mul = 1;
-  else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-    mul = 60e6;
-  else
+  for (; u->suffix; u++)
+    if (strcmp(end, u->suffix) == 0) {
+      if (x * u->mul > max)
+        return -1;
+      *out = x * u->mul;
+      return 0;
+    }
+  return -1;
+}
+
+/* "10%", "0.1%" or a bare "10" (also percent) -> a fraction 0..1. */
+static int parse_pct(const char *v, double *out) {
+  static const unit u[] = {{"%", 0.01}, {"", 0.01}, {NULL, 0}};
+  return parse_scaled(v, u, 1.0, out);
+}
+
+/* "20ms", "5s", "1.5s", "250us", "2m"; a bare number is seconds. */
+static int parse_dur(const char *v, mc_tstamp *out) {
+  static const unit u[] = {{"", 1e6},  {"s", 1e6},     {"ms", 1e3},
+                           {"us", 1},  {"m", 60e6},    {"min", 60e6},
+                           {NULL, 0}};
+  double x;
+  if (parse_scaled(v, u, 1e15, &x) < 0)
     return -1;
-  if (x * mul > 1e15)
-    return -1;
-  *out = (mc_tstamp)llround(x * mul);
+  *out = (mc_tstamp)llround(x);
   return 0;
 }
 
 /* "2/s", "30/m", "0.5"; per second. */
 static int parse_rate(const char *v, double *out) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (errno || end == v || x < 0 || x != x || x > 1e6)
-    return -1;
-  if (*end == '\0' || strcmp(end, "/s") == 0)
-    *out = x;
-  else if (strcmp(end, "/m") == 0 || strcmp(end, "/min") == 0)
-    *out = x / 60.0;
-  else
-    return -1;
-  return 0;
+  static const unit u[] = {{"", 1},          {"/s", 1},
+                           {"/m", 1 / 60.0}, {"/min", 1 / 60.0},
+                           {NULL, 0}};
+  return parse_scaled(v, u, 1e6, out);
 }
 
 /* "10mbit", "512kbit", "1gbit", "9600bit" or a bare number of bits/s. */
 static int parse_bw(const char *v, uint64_t *out) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (errno || end == v || x < 0 || x != x)
+  static const unit u[] = {{"", 1},      {"bit", 1},    {"kbit", 1e3},
+                           {"mbit", 1e6}, {"gbit", 1e9}, {NULL, 0}};
+  double x;
+  if (parse_scaled(v, u, 1e12, &x) < 0)
     return -1;
-  double mul;
-  if (*end == '\0' || strcmp(end, "bit") == 0)
-    mul = 1;
-  else if (strcmp(end, "kbit") == 0)
-    mul = 1e3;
-  else if (strcmp(end, "mbit") == 0)
-    mul = 1e6;
-  else if (strcmp(end, "gbit") == 0)
-    mul = 1e9;
-  else
-    return -1;
-  if (x * mul > 1e13)
-    return -1;
-  *out = (uint64_t)llround(x * mul);
+  *out = (uint64_t)llround(x);
   return 0;
 }
 
@@ -142,54 +128,9 @@ void sim_opts_free(void) {
     free(KEPT[--n_kept]);
 }
 
+/* Settings that need more than parsing one value into one field. */
 typedef int (*setter)(mc_netem_config *net, const char *v);
 
-static int set_clients(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_u32(v, &O.cfg->clients) || O.cfg->clients == 0 ||
-                 O.cfg->clients > (1u << 20)
-             ? -1
-             : 0;
-}
-static int set_groups(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_u32(v, &O.cfg->groups) || O.cfg->groups > (1u << 20) ? -1 : 0;
-}
-static int set_memberships(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_u32(v, &O.cfg->memberships) ||
-                 O.cfg->memberships > SIM_MEMBERSHIPS_MAX
-             ? -1
-             : 0;
-}
-static int set_rate(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_rate(v, &O.rate);
-}
-static int set_direct(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_pct(v, &O.direct);
-}
-static int set_duration(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_dur(v, &O.duration) || O.duration == 0 ? -1 : 0;
-}
-static int set_ramp(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_dur(v, &O.cfg->ramp);
-}
-static int set_drain(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_dur(v, &O.cfg->drain);
-}
-static int set_churn(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_pct(v, &O.churn);
-}
-static int set_offline_for(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_dur(v, &O.churn_len);
-}
 static int parse_mode(const char *v, sim_off_mode *m) {
   if (strcmp(v, "abandon") == 0)
     *m = SIM_OFF_ABANDON;
@@ -204,11 +145,6 @@ static int parse_mode(const char *v, sim_off_mode *m) {
 static int set_offline_mode(mc_netem_config *n, const char *v) {
   (void)n;
   return parse_mode(v, &O.churn_mode);
-}
-static int set_text_len(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_u32(v, &O.cfg->text_len) || O.cfg->text_len > MC_TEXT_MAX ? -1
-                                                                          : 0;
 }
 static int set_seed(mc_netem_config *n, const char *v) {
   (void)n;
@@ -234,30 +170,6 @@ static int set_names(mc_netem_config *n, const char *v) {
   O.names_set = 1;
   return 0;
 }
-static int set_sockets(mc_netem_config *n, const char *v) {
-  (void)n;
-  return parse_u32(v, &O.cfg->sockets) || O.cfg->sockets == 0 ||
-                 O.cfg->sockets > 16384
-             ? -1
-             : 0;
-}
-static int set_json(mc_netem_config *n, const char *v) {
-  (void)n;
-  O.cfg->json = keep(v);
-  return O.cfg->json ? 0 : -1;
-}
-static int set_html(mc_netem_config *n, const char *v) {
-  (void)n;
-  O.cfg->html = keep(v);
-  return O.cfg->html ? 0 : -1;
-}
-static int set_pcap(mc_netem_config *n, const char *v) {
-  (void)n;
-  O.cfg->pcap = keep(v);
-  return O.cfg->pcap ? 0 : -1;
-}
-
-/* Network settings, for the start (--loss ...) or a `net` line. */
 static int set_loss(mc_netem_config *n, const char *v) {
   n->ge = 0;
   return parse_pct(v, &n->loss);
@@ -275,91 +187,93 @@ static int set_ge(mc_netem_config *n, const char *v) {
   n->ge = 1;
   return tok == NULL ? 0 : -1;
 }
-static int set_delay(mc_netem_config *n, const char *v) {
-  return parse_dur(v, &n->delay);
-}
-static int set_jitter(mc_netem_config *n, const char *v) {
-  return parse_dur(v, &n->jitter);
-}
-static int set_dup(mc_netem_config *n, const char *v) {
-  return parse_pct(v, &n->duplicate);
-}
-static int set_reorder(mc_netem_config *n, const char *v) {
-  return parse_pct(v, &n->reorder);
-}
-static int set_corrupt(mc_netem_config *n, const char *v) {
-  return parse_pct(v, &n->corrupt);
-}
-static int set_rate_limit(mc_netem_config *n, const char *v) {
-  return parse_bw(v, &n->rate_bps);
-}
-static int set_queue_limit(mc_netem_config *n, const char *v) {
-  return parse_u32(v, &n->queue_limit);
-}
+
+/* Where a setting's field lives and how its value is read. */
+typedef enum { IN_CFG, IN_NET, IN_OPTS } place;
+typedef enum { V_U32, V_PCT, V_DUR, V_RATE, V_BW, V_PATH, V_FN } vtype;
 
 typedef struct {
   const char *name, *arg, *def, *help;
-  setter set;
-  int net;
+  vtype type;
+  place in;
+  size_t off;                /* of the field in its place */
+  uint32_t lo, hi;           /* V_U32: range; V_DUR: lo > 0 means > 0 */
+  setter fn;                 /* V_FN */
 } setting;
 
+#define CFG(f) IN_CFG, offsetof(sim_config, f)
+#define NET(f) IN_NET, offsetof(mc_netem_config, f)
+#define OPT(f) IN_OPTS, offsetof(opts, f)
+#define FN(f) V_FN, IN_CFG, 0, 0, 0, f
+
 static const setting SETTINGS[] = {
-    {"clients", "N", "1000", "virtual clients", set_clients, 0},
-    {"groups", "N", "clients/50", "groups (names g0, g1, ...)", set_groups, 0},
-    {"memberships", "N", "2", "groups each client joins (at most 16)",
-     set_memberships, 0},
-    {"rate", "R", "0.2/s", "messages per client per second (or N/m)",
-     set_rate, 0},
-    {"direct", "P", "30%", "share of direct (vs group) messages", set_direct,
-     0},
-    {"duration", "D", "30s", "sending period (when no phase lines)",
-     set_duration, 0},
-    {"ramp", "D", "5s", "logins spread evenly over this time", set_ramp, 0},
+    {"clients", "N", "1000", "virtual clients", V_U32, CFG(clients), 1,
+     1u << 20, NULL},
+    {"groups", "N", "clients/50", "groups (names g0, g1, ...)", V_U32,
+     CFG(groups), 0, 1u << 20, NULL},
+    {"memberships", "N", "2", "groups each client joins", V_U32,
+     CFG(memberships), 0, SIM_MEMBERSHIPS_MAX, NULL},
+    {"rate", "R", "0.2/s", "messages per client per second (or N/m)", V_RATE,
+     OPT(rate), 0, 0, NULL},
+    {"direct", "P", "30%", "share of direct (vs group) messages", V_PCT,
+     OPT(direct), 0, 0, NULL},
+    {"duration", "D", "30s", "sending period (when no phase lines)", V_DUR,
+     OPT(duration), 1, 0, NULL},
+    {"ramp", "D", "5s", "logins spread evenly over this time", V_DUR,
+     CFG(ramp), 0, 0, NULL},
     {"drain", "D", "30s",
      "after sending stops, all clients online until everything owed has "
      "arrived, at most D; then everyone logs out",
-     set_drain, 0},
+     V_DUR, CFG(drain), 0, 0, NULL},
     {"churn", "P", "0%",
-     "clients that go offline once, each at a random time", set_churn, 0},
-    {"offline-for", "D", "5s", "how long a churned client stays away",
-     set_offline_for, 0},
+     "clients that go offline once, each at a random time", V_PCT,
+     OPT(churn), 0, 0, NULL},
+    {"offline-for", "D", "5s", "how long a churned client stays away", V_DUR,
+     OPT(churn_len), 0, 0, NULL},
     {"offline-mode", "M", "mix",
      "abandon (silent, like a lost network), logout, or mix (half each)",
-     set_offline_mode, 0},
-    {"text-len", "N", "64", "bytes of message text (<= 800)", set_text_len, 0},
-    {"seed", "N", "1", "seed of everything random in the run", set_seed, 0},
-    {"loss", "P", "0%", "Bernoulli datagram loss, each direction", set_loss,
-     1},
+     FN(set_offline_mode)},
+    {"text-len", "N", "64", "bytes of message text", V_U32, CFG(text_len), 0,
+     MC_TEXT_MAX, NULL},
+    {"seed", "N", "1", "seed of everything random in the run",
+     FN(set_seed)},
+    {"loss", "P", "0%", "Bernoulli datagram loss, each direction",
+     V_FN, IN_NET, 0, 0, 0, set_loss},
     {"ge", "p,r,1-h,1-k", "off",
-     "Gilbert-Elliott loss instead (netem gemodel, percents)", set_ge, 1},
-    {"delay", "D", "10ms", "one-way delay", set_delay, 1},
-    {"jitter", "D", "0ms", "delay varies uniformly by +-D", set_jitter, 1},
-    {"dup", "P", "0%", "datagrams delivered twice", set_dup, 1},
-    {"reorder", "P", "0%", "datagrams that skip the delay (overtake)",
-     set_reorder, 1},
-    {"corrupt", "P", "0%", "datagrams with one bit flipped", set_corrupt, 1},
+     "Gilbert-Elliott loss instead (netem gemodel, percents)", V_FN, IN_NET,
+     0, 0, 0, set_ge},
+    {"delay", "D", "10ms", "one-way delay", V_DUR, NET(delay), 0, 0, NULL},
+    {"jitter", "D", "0ms", "delay varies uniformly by +-D", V_DUR,
+     NET(jitter), 0, 0, NULL},
+    {"dup", "P", "0%", "datagrams delivered twice", V_PCT, NET(duplicate), 0,
+     0, NULL},
+    {"reorder", "P", "0%", "datagrams that skip the delay (overtake)", V_PCT,
+     NET(reorder), 0, 0, NULL},
+    {"corrupt", "P", "0%", "datagrams with one bit flipped", V_PCT,
+     NET(corrupt), 0, 0, NULL},
     {"rate-limit", "BW", "off",
-     "link rate per client and direction (10mbit, 512kbit)", set_rate_limit,
-     1},
+     "link rate per client and direction (10mbit, 512kbit)", V_BW,
+     NET(rate_bps), 0, 0, NULL},
     {"queue-limit", "N", "0",
-     "datagrams waiting for a rate-limited link (0 = unlimited)",
-     set_queue_limit, 1},
+     "datagrams waiting for a rate-limited link (0 = unlimited)", V_U32,
+     NET(queue_limit), 0, UINT32_MAX, NULL},
     {"server", "HOST:PORT", "embedded",
-     "real time over UDP against that server instead", set_server, 0},
+     "real time over UDP against that server instead", FN(set_server)},
     {"names", "PREFIX", "none; with --server a fresh one per run",
      "prefix of user and group names (letters and digits, <= 12), so runs "
      "against one server do not share accounts",
-     set_names, 0},
+     FN(set_names)},
     {"sockets", "N", "128",
-     "--server, --embedded-udp: UDP sockets the clients share",
-     set_sockets, 0},
-    {"json", "FILE", "", "write the results as JSON", set_json, 0},
+     "--server, --embedded-udp: UDP sockets the clients share", V_U32,
+     CFG(sockets), 1, 16384, NULL},
+    {"json", "FILE", "", "write the results as JSON", V_PATH, CFG(json), 0, 0,
+     NULL},
     {"html", "FILE", "", "write a self-contained HTML report with charts",
-     set_html, 0},
+     V_PATH, CFG(html), 0, 0, NULL},
     {"pcap", "FILE", "",
      "write every datagram (client->server as sent, before impairment; "
      "server->client as received, after impairment)",
-     set_pcap, 0},
+     V_PATH, CFG(pcap), 0, 0, NULL},
 };
 
 #define N_SETTINGS (sizeof SETTINGS / sizeof SETTINGS[0])
@@ -369,6 +283,28 @@ static const setting *find_setting(const char *name) {
     if (strcmp(SETTINGS[i].name, name) == 0)
       return &SETTINGS[i];
   return NULL;
+}
+
+/* Prints "  LHS  text" with the text wrapped at 79 columns under itself. */
+static void help_line(FILE *f, const char *lhs, const char *text) {
+  enum { INDENT = 27, WIDTH = 79 };
+  fprintf(f, "  %-24s ", lhs);
+  int col = INDENT;
+  while (*text) {
+    size_t word = strcspn(text, " ");
+    if (col > INDENT && col + 1 + (int)word > WIDTH) {
+      fprintf(f, "\n%*s", INDENT, "");
+      col = INDENT;
+    } else if (col > INDENT) {
+      fputc(' ', f);
+      col++;
+    }
+    fprintf(f, "%.*s", (int)word, text);
+    col += (int)word;
+    text += word;
+    text += strspn(text, " ");
+  }
+  fputc('\n', f);
 }
 
 static void usage(FILE *f) {
@@ -387,12 +323,12 @@ static void usage(FILE *f) {
           "Options (D: duration like 20ms, 5s, 2m; P: percent like 10%% or "
           "0.1%%):\n");
   for (size_t i = 0; i < N_SETTINGS; i++) {
-    char lhs[64];
+    char lhs[64], text[512];
     snprintf(lhs, sizeof lhs, "--%s %s", SETTINGS[i].name, SETTINGS[i].arg);
-    fprintf(f, "  %-24s %s", lhs, SETTINGS[i].help);
-    if (SETTINGS[i].def[0])
-      fprintf(f, " (default %s)", SETTINGS[i].def);
-    fputc('\n', f);
+    snprintf(text, sizeof text, "%s%s%s%s", SETTINGS[i].help,
+             SETTINGS[i].def[0] ? " (default " : "", SETTINGS[i].def,
+             SETTINGS[i].def[0] ? ")" : "");
+    help_line(f, lhs, text);
   }
   fprintf(f,
           "  %-24s read a scenario file (applied where it appears)\n"
@@ -430,9 +366,44 @@ static void usage(FILE *f) {
           "--scenario FILE", "--embedded-udp", "", "", "--progress", "--no-progress", "--help");
 }
 
+/* Parses |v| into the field of |st|; network settings go to |net| (the
+ * start's or a `net at` line's). */
 static int apply(const setting *st, mc_netem_config *net, const char *v,
                  const char *where) {
-  if (st->set(st->net ? net : &O.cfg->net, v) < 0) {
+  char *base = st->in == IN_NET   ? (char *)net
+               : st->in == IN_CFG ? (char *)O.cfg
+                                  : (char *)&O;
+  void *field = base + st->off;
+  int rv;
+  switch (st->type) {
+  case V_U32:
+    rv = parse_u32(v, field);
+    if (rv == 0 && (*(uint32_t *)field < st->lo || *(uint32_t *)field > st->hi))
+      rv = -1;
+    break;
+  case V_PCT:
+    rv = parse_pct(v, field);
+    break;
+  case V_DUR:
+    rv = parse_dur(v, field);
+    if (rv == 0 && st->lo > 0 && *(mc_tstamp *)field == 0)
+      rv = -1;
+    break;
+  case V_RATE:
+    rv = parse_rate(v, field);
+    break;
+  case V_BW:
+    rv = parse_bw(v, field);
+    break;
+  case V_PATH:
+    *(const char **)field = keep(v);
+    rv = *(const char **)field ? 0 : -1;
+    break;
+  default:
+    rv = st->fn(net, v);
+    break;
+  }
+  if (rv < 0) {
     fprintf(stderr, "mychat-sim: %s%s: bad value '%s' (expected %s)\n", where,
             st->name, v, st->arg);
     return -1;
@@ -452,7 +423,7 @@ static int kv_net(mc_netem_config *net, char *tok, const char *where) {
   }
   *eq = '\0';
   const setting *st = find_setting(tok);
-  if (st == NULL || !st->net) {
+  if (st == NULL || st->in != IN_NET) {
     fprintf(stderr, "mychat-sim: %sunknown network setting '%s'\n", where,
             tok);
     return -1;

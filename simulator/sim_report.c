@@ -26,6 +26,23 @@ static uint64_t total(const sim_result *r, size_t off) {
 
 #define TOTAL(r, field) total((r), offsetof(sim_kind, field))
 
+/* Every kind added up. */
+static sim_kind kind_total(const sim_result *r) {
+  sim_kind t = {0};
+  t.sent = TOTAL(r, sent);
+  t.confirmed = TOTAL(r, confirmed);
+  t.refused = TOTAL(r, refused);
+  t.expected = TOTAL(r, expected);
+  t.delivered = TOTAL(r, delivered);
+  t.extra = TOTAL(r, extra);
+  t.lost = TOTAL(r, lost);
+  t.duplicated = TOTAL(r, duplicated);
+  t.out_of_order = TOTAL(r, out_of_order);
+  t.unexpected = TOTAL(r, unexpected);
+  t.backlog = TOTAL(r, backlog);
+  return t;
+}
+
 static double pct(uint64_t a, uint64_t b) {
   return b ? 100.0 * (double)a / (double)b : 100.0;
 }
@@ -70,20 +87,7 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           "sent", "confirmed", "unconf", "expected", "delivered", "deliv%",
           "lost", "dup", "order", "unexp", "backlog");
   for (int k = 0; k <= SIM_K_N; k++) {
-    sim_kind t = {0};
-    if (k < SIM_K_N) {
-      t = r->k[k];
-    } else {
-      t.sent = TOTAL(r, sent);
-      t.confirmed = TOTAL(r, confirmed);
-      t.expected = TOTAL(r, expected);
-      t.delivered = TOTAL(r, delivered);
-      t.lost = TOTAL(r, lost);
-      t.duplicated = TOTAL(r, duplicated);
-      t.out_of_order = TOTAL(r, out_of_order);
-      t.unexpected = TOTAL(r, unexpected);
-      t.backlog = TOTAL(r, backlog);
-    }
+    sim_kind t = k < SIM_K_N ? r->k[k] : kind_total(r);
     fprintf(f,
             "%-8s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %10" PRIu64
             " %10" PRIu64 " %6.2f%% %6" PRIu64 " %6" PRIu64 " %6" PRIu64
@@ -184,13 +188,26 @@ static void json_kind(FILE *f, const char *name, const sim_kind *k) {
           k->out_of_order, k->unexpected, k->backlog);
 }
 
-int sim_report_json(const char *path, const sim_config *cfg,
-                    const sim_result *r) {
+static FILE *report_open(const char *path, const char *flag) {
   FILE *f = fopen(path, "w");
-  if (f == NULL) {
-    fprintf(stderr, "mychat-sim: --json %s: %s\n", path, strerror(errno));
+  if (f == NULL)
+    fprintf(stderr, "mychat-sim: --%s %s: %s\n", flag, path, strerror(errno));
+  return f;
+}
+
+static int report_close(FILE *f, const char *path, const char *flag) {
+  if (fclose(f) != 0) {
+    fprintf(stderr, "mychat-sim: --%s %s: %s\n", flag, path, strerror(errno));
     return -1;
   }
+  return 0;
+}
+
+int sim_report_json(const char *path, const sim_config *cfg,
+                    const sim_result *r) {
+  FILE *f = report_open(path, "json");
+  if (f == NULL)
+    return -1;
   double p = loss_rate(&cfg->net);
   fprintf(f, "{\n  \"ok\": %s,\n", sim_result_ok(r) ? "true" : "false");
   fprintf(f,
@@ -210,18 +227,7 @@ int sim_report_json(const char *path, const sim_config *cfg,
     json_kind(f, KIND_NAME[k], &r->k[k]);
     fprintf(f, ",\n");
   }
-  sim_kind t = {0};
-  t.sent = TOTAL(r, sent);
-  t.confirmed = TOTAL(r, confirmed);
-  t.refused = TOTAL(r, refused);
-  t.expected = TOTAL(r, expected);
-  t.delivered = TOTAL(r, delivered);
-  t.extra = TOTAL(r, extra);
-  t.lost = TOTAL(r, lost);
-  t.duplicated = TOTAL(r, duplicated);
-  t.out_of_order = TOTAL(r, out_of_order);
-  t.unexpected = TOTAL(r, unexpected);
-  t.backlog = TOTAL(r, backlog);
+  sim_kind t = kind_total(r);
   json_kind(f, "all", &t);
   fprintf(f, "\n  },\n");
   fprintf(f, "  \"delivery_pct\": %.4f,\n",
@@ -288,11 +294,7 @@ int sim_report_json(const char *path, const sim_config *cfg,
             i ? "," : "", i, r->tick[i].sent, r->tick[i].delivered,
             r->tick[i].owed, r->tick[i].dgrams);
   fprintf(f, "\n  ]\n}\n");
-  if (fclose(f) != 0) {
-    fprintf(stderr, "mychat-sim: --json %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  return 0;
+  return report_close(f, path, "json");
 }
 
 /* ------------------------------------------------------------------ */
@@ -501,11 +503,9 @@ static void html_time(FILE *f, const sim_result *r) {
 
 int sim_report_html(const char *path, const sim_config *cfg,
                     const sim_result *r) {
-  FILE *f = fopen(path, "w");
-  if (f == NULL) {
-    fprintf(stderr, "mychat-sim: --html %s: %s\n", path, strerror(errno));
+  FILE *f = report_open(path, "html");
+  if (f == NULL)
     return -1;
-  }
   fprintf(f,
           "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
           "<title>mychat-sim report</title>\n<style>"
@@ -533,9 +533,5 @@ int sim_report_html(const char *path, const sim_config *cfg,
   html_latency(f, r);
   html_time(f, r);
   fprintf(f, "</body></html>\n");
-  if (fclose(f) != 0) {
-    fprintf(stderr, "mychat-sim: --html %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  return 0;
+  return report_close(f, path, "html");
 }
