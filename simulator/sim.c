@@ -155,6 +155,11 @@ typedef struct {
   sim_msg *msgs;
   size_t n_msgs, cap_msgs;
   sim_map by_cmid;           /* client_msg_id -> msg index */
+  /* (client, request id) -> msg index, for refusals. Request ids restart
+   * in each session and a resend after a reconnect gets a new one the
+   * simulator does not see, so this names the latest message sent with
+   * that id: enough to count the (never expected) refusals by kind. */
+  sim_map by_req;
   sim_map last_id;           /* (receiver, conversation) -> message_id */
   sim_map last_idx;          /* (receiver, group, sender) -> msg index + 1 */
   size_t in_flight;
@@ -533,7 +538,12 @@ static void slot_joined(sim *s, sim_slot *sl) {
 static void on_result(sim *s, sim_client *cl, const mc_client_event *ev) {
   if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
     /* A refused message: the core forgets it, so it is owed to nobody. */
-    s->res->k[SIM_K_DIRECT].refused++;
+    uint64_t idx;
+    if (map_get(&s->by_req, (uint64_t)cl->idx << 32 | ev->request, &idx) &&
+        idx < s->n_msgs && !s->msgs[idx].confirmed && !s->msgs[idx].refused) {
+      s->msgs[idx].refused = 1;
+      s->res->k[s->msgs[idx].direct ? SIM_K_DIRECT : SIM_K_GROUP].refused++;
+    }
     return;
   }
   for (uint32_t k = 0; k < cl->n_slot; k++) {
@@ -804,9 +814,10 @@ static void client_send(sim *s, sim_client *cl) {
   if ((size_t)tl < want)
     text[want] = '\0';
   uint64_t cmid;
+  uint32_t request;
   const char *to = direct ? s->cl[target].name : s->groups[target].name;
   int rv = mc_client_send_text(cl->c, direct ? to : NULL, direct ? NULL : to,
-                               text, s->now, NULL, &cmid);
+                               text, s->now, &request, &cmid);
   if (rv < 0) {
     s->res->skipped_sends++;
     return;
@@ -820,6 +831,7 @@ static void client_send(sim *s, sim_client *cl) {
                                  .t_send = s->now, .serial = ++s->serial,
                                  .owed = owed};
   *map_at(&s->by_cmid, cmid) = s->n_msgs;
+  *map_at(&s->by_req, (uint64_t)cl->idx << 32 | request) = s->n_msgs;
   s->n_msgs++;
   s->res->k[direct ? SIM_K_DIRECT : SIM_K_GROUP].sent++;
   s->owed_total += owed;
@@ -1232,6 +1244,7 @@ static void teardown(sim *s) {
     free(s->heap[e].data);
   free(s->heap);
   map_free(&s->by_cmid);
+  map_free(&s->by_req);
   map_free(&s->last_id);
   map_free(&s->last_idx);
   if (s->srv)
@@ -1494,7 +1507,6 @@ static void tally(sim *s) {
   if (s->srv)
     r->srv = *mc_server_get_stats(s->srv);
   r->vtime = s->now - T0;
-  r->violations = !sim_result_ok(r);
   /* The time series covers the run; trim the growth slack. */
   size_t last = (size_t)tick_index(s->now) + 1;
   if (last < r->n_tick)

@@ -124,8 +124,6 @@ typedef struct {
   uint64_t lag_sum, lag_n;
   sim_tick *tick;
   size_t n_tick;
-  double loss_equiv;       /* datagram loss rate of the first net setting */
-  int violations;
 } sim_result;
 
 /* sim_opts.c */
