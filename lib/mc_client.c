@@ -621,6 +621,13 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     mc_codec_free(env);
   if (rv < 0)
     return rv;
+  /* Acked bodies hold send-ring slots until their tags are popped; the
+   * client matches replies by request seq and needs no tag, so it frees
+   * them at once (else the session refuses requests with QUEUE_FULL after
+   * window + queue_max of them). */
+  uint64_t tag;
+  while (mc_arq_pop_acked(&c->arq, &tag) == 1)
+    ;
   Mychat__Envelope *push;
   while (c->arq_live && (push = mc_arq_pop(&c->arq)) != NULL) {
     handle_push(c, push);
