@@ -409,6 +409,15 @@ static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
   mc_codec_free(env);
 }
 
+/* Changes a link's settings mid-run (the scenario's `net at`): the
+ * Gilbert-Elliott state, the line's busy time and the stats carry over. The
+ * line's sub-microsecond remainder is dropped, because it is only
+ * meaningful below the old rate (mc_netem.h, busy_frac). */
+static void net_change(mc_netem *n, const mc_netem_config *cfg) {
+  n->cfg = *cfg;
+  n->busy_frac = 0;
+}
+
 static void send_up(sim *s, sim_client *cl, const uint8_t *data, size_t len) {
   if (s->real && mc_client_get_state(cl->c) == MC_CLIENT_HANDSHAKE)
     remember_nonce(cl, data, len);
@@ -1351,8 +1360,8 @@ static void dispatch(sim *s, sim_ev *e) {
     break;
   case EV_NET:
     for (uint32_t i = 0; i < s->n_cl; i++) {
-      s->cl[i].up.cfg = s->cfg->chg[e->arg].net;
-      s->cl[i].down.cfg = s->cfg->chg[e->arg].net;
+      net_change(&s->cl[i].up, &s->cfg->chg[e->arg].net);
+      net_change(&s->cl[i].down, &s->cfg->chg[e->arg].net);
     }
     break;
   case EV_SEND_END:
