@@ -1383,6 +1383,8 @@ static void dispatch(sim *s, sim_ev *e) {
     if (s->stopping)
       break;
     s->stopping = 1;
+    s->res->drain = s->now - s->send_end;
+    s->res->drain_cut = !drained(s);
     s->stop_at = s->now + LOGOUT_GRACE;
     ev_push(s, s->stop_at, EV_STOP, 0, 0, NULL, 0);
     for (uint32_t i = 0; i < s->n_cl; i++) {
@@ -1499,6 +1501,10 @@ static void tally(sim *s) {
   if (shown > LOST_SHOWN_MAX)
     fprintf(stderr, "mychat-sim: ... and %zu more messages with losses\n",
             shown - LOST_SHOWN_MAX);
+  if (shown > 0 && r->drain_cut)
+    fprintf(stderr,
+            "mychat-sim: the drain ended at its limit with deliveries still "
+            "owed; a longer --drain tells late from lost\n");
   for (uint32_t i = 0; i < s->n_cl; i++) {
     r->up.offered += s->cl[i].up.stats.offered;
     r->up.dropped_loss += s->cl[i].up.stats.dropped_loss;

@@ -119,6 +119,8 @@ typedef struct {
   uint64_t dgrams_up, dgrams_down, events;
   mc_tstamp vtime;         /* simulated (or real) time the run took */
   mc_tstamp send_end;      /* when sending stopped (time series end) */
+  mc_tstamp drain;         /* how long the drain took */
+  int drain_cut;           /* it ended at --drain with something owed */
   double wall_s, cpu_s;
   mc_tstamp lag_max;       /* real time: latest an event ran, us */
   uint64_t lag_sum, lag_n;

@@ -221,7 +221,7 @@ static const setting SETTINGS[] = {
      OPT(duration), 1, 0, NULL},
     {"ramp", "D", "5s", "logins spread evenly over this time", V_DUR,
      CFG(ramp), 0, 0, NULL},
-    {"drain", "D", "30s",
+    {"drain", "D", "60s",
      "after sending stops, all clients online until everything owed has "
      "arrived, at most D; then everyone logs out",
      V_DUR, CFG(drain), 0, 0, NULL},
@@ -561,7 +561,7 @@ static void defaults(sim_config *cfg) {
   cfg->memberships = 2;
   cfg->text_len = 64;
   cfg->ramp = 5 * MC_SEC;
-  cfg->drain = 30 * MC_SEC;
+  cfg->drain = 60 * MC_SEC;
   cfg->seed = 1;
   cfg->sockets = 128;
   cfg->progress = -1;

@@ -109,6 +109,10 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           "p99 %.1f ms  max %.1f ms  (n=%" PRIu64 ")\n",
           ms(sim_hist_quantile(h, 0.5)), ms(sim_hist_quantile(h, 0.9)),
           ms(sim_hist_quantile(h, 0.99)), ms(h->n ? h->max : 0), h->n);
+  fprintf(f, "drain: %.1f s%s\n", (double)r->drain / 1e6,
+          r->drain_cut ? ", cut off at --drain with deliveries still owed "
+                         "(counted as lost)"
+                       : ", until everything owed had arrived");
   fprintf(f, "throughput: %.1f messages/s sent, %.1f deliveries/s\n",
           msgs_per_s(r),
           r->send_end ? (double)TOTAL(r, delivered) / ((double)r->send_end / 1e6)
@@ -217,9 +221,10 @@ int sim_report_json(const char *path, const sim_config *cfg,
           (double)r->send_end / 1e6);
   fprintf(f,
           "  \"time\": {\"simulated_s\": %.3f, \"wall_s\": %.3f, \"cpu_s\": "
-          "%.3f, \"events\": %" PRIu64 ", \"lag_mean_ms\": %.3f, "
-          "\"lag_max_ms\": %.3f},\n",
+          "%.3f, \"events\": %" PRIu64 ", \"drain_s\": %.3f, "
+          "\"drain_cut\": %s, \"lag_mean_ms\": %.3f, \"lag_max_ms\": %.3f},\n",
           (double)r->vtime / 1e6, r->wall_s, r->cpu_s, r->events,
+          (double)r->drain / 1e6, r->drain_cut ? "true" : "false",
           r->lag_n ? (double)r->lag_sum / (double)r->lag_n / 1000.0 : 0,
           ms(r->lag_max));
   fprintf(f, "  \"messages\": {\n");
