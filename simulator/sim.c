@@ -828,7 +828,9 @@ static void client_send(sim *s, sim_client *cl) {
   int rv = mc_client_send_text(cl->c, direct ? to : NULL, direct ? NULL : to,
                                text, s->now, &request, &cmid);
   if (rv < 0) {
-    s->res->skipped_sends++;
+    /* The core refused (a full queue): worth seeing, not a guarantee. */
+    s->res->send_errors++;
+    s->res->last_send_error = rv;
     return;
   }
   if (s->n_msgs == s->cap_msgs) {

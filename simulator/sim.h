@@ -113,6 +113,8 @@ typedef struct {
    * server's first transmissions, as far as they arrived. */
   uint64_t client_rx_taken, client_rx_dup;
   uint64_t presence, receipts, skipped_sends;
+  uint64_t send_errors;    /* mc_client_send_text refused */
+  int last_send_error;     /* the last reason, an MC_ERR_* */
   mc_netem_stats up, down;
   int embedded;
   mc_server_stats srv;

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "mc_error.h"
 #include "sim.h"
 
 static const char *KIND_NAME[SIM_K_N] = {"group", "direct"};
@@ -143,6 +144,9 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           " sends skipped (offline)\n",
           r->connects, r->connect_failures, r->sessions_lost, r->logouts,
           r->abandons, r->skipped_sends);
+  if (r->send_errors)
+    fprintf(f, "clients: %" PRIu64 " sends refused by the client core (last: %s)\n",
+            r->send_errors, mc_strerror(r->last_send_error));
   if (r->embedded)
     fprintf(f,
             "server: %" PRIu64 " logins, %" PRIu64 " registrations, %" PRIu64
@@ -266,10 +270,12 @@ int sim_report_json(const char *path, const sim_config *cfg,
           "  \"clients\": {\"connects\": %" PRIu64
           ", \"connect_failures\": %" PRIu64 ", \"sessions_lost\": %" PRIu64
           ", \"logouts\": %" PRIu64 ", \"abandons\": %" PRIu64
-          ", \"skipped_sends\": %" PRIu64 ", \"receipts\": %" PRIu64
+          ", \"skipped_sends\": %" PRIu64 ", \"send_errors\": %" PRIu64
+          ", \"receipts\": %" PRIu64
           ", \"presence\": %" PRIu64 "},\n",
           r->connects, r->connect_failures, r->sessions_lost, r->logouts,
-          r->abandons, r->skipped_sends, r->receipts, r->presence);
+          r->abandons, r->skipped_sends, r->send_errors, r->receipts,
+          r->presence);
   fprintf(f,
           "  \"network\": {\"up_offered\": %" PRIu64 ", \"up_lost\": %" PRIu64
           ", \"up_duplicated\": %" PRIu64 ", \"down_offered\": %" PRIu64
