@@ -86,6 +86,20 @@ udp() {
 }
 check "--embedded-udp: real time over loopback UDP, 100% delivery" udp
 
+# --server: the same clients against the reference server over UDP.
+against_server() {
+  start_server || return 1
+  "$SIM" --server "$SRV" --sockets 8 --clients 30 --loss 10% --rate 2/s \
+    --duration 2s --ramp 1s --drain 20s --no-progress > "$T/srv.out" 2>&1
+  rv=$?
+  stop_server
+  [ "$rv" -eq 0 ] && grep -q 'result: OK' "$T/srv.out" &&
+    grep -q '^all .* 100.00%' "$T/srv.out"
+}
+if [ -x "$B/mychat-server" ]; then
+  check "--server: reference server over UDP, 100% delivery" against_server
+fi
+
 # A bad flag and a bad scenario line: exit 2 with a message.
 badflag() {
   "$SIM" --no-such-flag 1 > /dev/null 2> "$T/bad.err"
