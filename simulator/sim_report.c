@@ -333,6 +333,16 @@ static double cy(const chart *c, double y) {
   return CH - MB - (y - c->y0) / (c->y1 - c->y0) * (CH - MT - MB);
 }
 
+/* Short tick labels: 0.5, 92.5, 1500, 120k, 3.2M. */
+static void axis_label(FILE *f, double v) {
+  if (v >= 1e6)
+    fprintf(f, "%.3gM", v / 1e6);
+  else if (v >= 1e4)
+    fprintf(f, "%.3gk", v / 1e3);
+  else
+    fprintf(f, "%.4g", v);
+}
+
 static void chart_begin(chart *c, const char *title, const char *xlabel,
                         const char *ylabel, int log_x) {
   FILE *f = c->f;
@@ -350,8 +360,10 @@ static void chart_begin(chart *c, const char *title, const char *xlabel,
     fprintf(f,
             "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
             "stroke=\"#eee\"/><text x=\"%d\" y=\"%.1f\" font-size=\"11\" "
-            "text-anchor=\"end\">%.4g</text>\n",
-            ML, CW - MR, cy(c, y), cy(c, y), ML - 4, cy(c, y) + 4, y);
+            "text-anchor=\"end\">",
+            ML, CW - MR, cy(c, y), cy(c, y), ML - 4, cy(c, y) + 4);
+    axis_label(f, y);
+    fprintf(f, "</text>\n");
   }
   /* A log axis is labelled at each decade, a linear one in quarters. */
   int nx = log_x ? (int)(c->x1 - c->x0) : 4;
@@ -362,7 +374,8 @@ static void chart_begin(chart *c, const char *title, const char *xlabel,
             "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
             "text-anchor=\"middle\">",
             cx(c, x), CH - MB + 14);
-    fprintf(f, v >= 1 ? "%.0f</text>\n" : "%.4g</text>\n", v);
+    axis_label(f, v);
+    fprintf(f, "</text>\n");
   }
   fprintf(f,
           "<text x=\"%d\" y=\"%d\" font-size=\"12\" "
@@ -403,6 +416,12 @@ static size_t cdf_points(const sim_hist *h, double floor_ms, double *x,
       continue;
     uint64_t lo, hi;
     sim_hist_range(i, &lo, &hi);
+    if (seen == 0) {
+      /* The curve starts at 0 % where the first bucket begins. */
+      double v0 = (double)lo / 1000.0;
+      x[n] = log10(v0 < floor_ms ? floor_ms : v0);
+      y[n++] = 0;
+    }
     seen += h->counts[i];
     double v = (double)(hi + 1) / 1000.0;
     x[n] = log10(v < floor_ms ? floor_ms : v);
@@ -435,8 +454,8 @@ static void html_latency(FILE *f, const sim_result *r) {
   uint64_t p1 = sim_hist_quantile(&r->lat_live, 0.01);
   double floor_ms = pow(10, floor(log10(p1 > 100 ? (double)p1 / 1000 : 0.1)) - 1);
   for (int k = 0; k < 2; k++) {
-    x[k] = malloc(SIM_HIST_BUCKETS * sizeof(double));
-    y[k] = malloc(SIM_HIST_BUCKETS * sizeof(double));
+    x[k] = malloc((SIM_HIST_BUCKETS + 1) * sizeof(double));
+    y[k] = malloc((SIM_HIST_BUCKETS + 1) * sizeof(double));
     n[k] = x[k] && y[k] ? cdf_points(h[k], floor_ms, x[k], y[k]) : 0;
     if (n[k]) {
       c.x0 = fmin(c.x0, x[k][0]);
