@@ -531,6 +531,27 @@ static void test_mc_session_resend_after_loss_is_idempotent(void) {
   world_free(&w);
 }
 
+/* Regression: the client never released acknowledged bodies from its send
+ * ring, so the 1057th request of a session failed with QUEUE_FULL. */
+static void test_mc_session_long_session(void) {
+  world w;
+  world_init(&w, 2, NULL, 17);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 1));
+  enum { N = 1500 };
+  for (int k = 0; k < N; k++) {
+    CU_ASSERT_EQUAL_FATAL(mc_client_send_text(w.cl[ALICE].c, "bob", NULL,
+                                              "again", w.now, NULL, NULL),
+                          0);
+    if (k % 100 == 99)
+      run_until(&w, ALICE, MC_CEV_SENT, (size_t)k + 1);
+  }
+  run_until(&w, BOB, MC_CEV_MESSAGE, N);
+  CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_SENT), N);
+  CU_ASSERT_EQUAL(world_count(&w, BOB, MC_CEV_MESSAGE), N);
+  world_free(&w);
+}
+
 /* The whole chat over a bad link: 30 % loss each way, duplication,
  * reordering and jitter. Every message arrives once, in order. */
 static void lossy_chat(double loss, uint64_t seed) {
@@ -608,6 +629,7 @@ static CU_TestInfo tests[] = {
     {"replaced_and_shutdown", test_mc_session_replaced_and_shutdown},
     {"resend_after_loss_is_idempotent",
      test_mc_session_resend_after_loss_is_idempotent},
+    {"long_session", test_mc_session_long_session},
     {"lossy_chat", test_mc_session_lossy_chat},
     CU_TEST_INFO_NULL,
 };
