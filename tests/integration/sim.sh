@@ -77,6 +77,17 @@ scenario() {
 }
 check "scenario file, HTML report, pcap" scenario
 
+# The capture reads back with the project's pcap tool: every datagram is
+# MyChat and well formed.
+pcap_reads() {
+  "$B/mychat-pcap" stats "$T/r.pcap" > "$T/pcap.out" 2>&1 &&
+    grep -q 'MyChat [1-9][0-9]* (invalid 0), malformed 0, not MyChat 0' \
+      "$T/pcap.out"
+}
+if [ -x "$B/mychat-pcap" ]; then
+  check "--pcap reads back with mychat-pcap" pcap_reads
+fi
+
 # Real time over loopback UDP (the embedded server on a socket of its own,
 # clients multiplexed over a few sockets): the same guarantees.
 udp() {
