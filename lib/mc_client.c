@@ -598,9 +598,15 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     mc_codec_free(env);
     return MC_ERR_AUTH;
   }
-  /* An Error naming our session ends it; the server sends these without
-   * the token (it may not know it), but an off-path sender would have to
-   * guess the 64-bit session id. */
+  if (env->token.len != MC_TOKEN_LEN ||
+      memcmp(env->token.data, c->id.token, MC_TOKEN_LEN) != 0) {
+    mc_codec_free(env);
+    return MC_ERR_AUTH;
+  }
+  /* An Error of our session ends it. It must carry our token too: the
+   * server echoes the token of the datagram it refuses, so a refusal of one
+   * of our datagrams whose token was damaged on the way must not end a
+   * healthy session. */
   if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
     int code = env->error->code;
     char text[MC_ERROR_TEXT_MAX + 1];
@@ -608,11 +614,6 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     mc_codec_free(env);
     closed(c, code, 0, text);
     return 0;
-  }
-  if (env->token.len != MC_TOKEN_LEN ||
-      memcmp(env->token.data, c->id.token, MC_TOKEN_LEN) != 0) {
-    mc_codec_free(env);
-    return MC_ERR_AUTH;
   }
   c->last_heard = now;
   int taken = 0;

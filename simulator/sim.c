@@ -386,6 +386,10 @@ static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
   mc_netem_verdict v;
   mc_netem_decide(model, len, s->now, &v);
   for (int k = 0; k < v.copies; k++) {
+    /* A real receiver's UDP checksum drops a damaged datagram; only with
+     * --corrupt-undetected does one reach the protocol. */
+    if (v.corrupt_bit[k] >= 0 && !s->cfg->corrupt_undetected)
+      continue;
     uint8_t *copy = xrealloc(NULL, len);
     memcpy(copy, data, len);
     if (v.corrupt_bit[k] >= 0 && (size_t)v.corrupt_bit[k] < len * 8)

@@ -76,6 +76,7 @@ typedef struct {
   const char *server;      /* HOST:PORT, or NULL for the embedded server */
   char names[13];          /* prefix of user and group names */
   int embedded_udp;        /* the embedded server, over loopback UDP */
+  int corrupt_undetected;  /* damaged datagrams reach the receiver */
   uint32_t sockets;        /* UDP sockets to spread clients over */
   const char *json, *html, *pcap;
   const char *scenario;    /* the file it came from, for the report */

@@ -249,7 +249,9 @@ static const setting SETTINGS[] = {
      0, NULL},
     {"reorder", "P", "0%", "datagrams that skip the delay (overtake)", V_PCT,
      NET(reorder), 0, 0, NULL},
-    {"corrupt", "P", "0%", "datagrams with one bit flipped", V_PCT,
+    {"corrupt", "P", "0%",
+     "datagrams with one bit flipped; the receiver's UDP checksum drops them"
+     " unless --corrupt-undetected", V_PCT,
      NET(corrupt), 0, 0, NULL},
     {"rate-limit", "BW", "off",
      "link rate per client and direction (10mbit, 512kbit)", V_BW,
@@ -335,6 +337,9 @@ static void usage(FILE *f) {
           "  %-24s the embedded server in real time over loopback UDP\n"
           "  %-24s (same thread, epoll; its login limit per address is\n"
           "  %-24s raised to clients/sockets + 6)\n"
+          "  %-24s damaged datagrams escape the UDP checksum and reach\n"
+          "  %-24s the receiver (MyChat v1 has no checksum of its own:\n"
+          "  %-24s delivery guarantees may then break; MC-131)\n"
           "  %-24s progress line on stderr (default: when a terminal)\n"
           "  %-24s no progress line\n"
           "  %-24s this text\n"
@@ -363,7 +368,7 @@ static void usage(FILE *f) {
           "duplicated or reordered (or went to someone it was not for); 2 "
           "usage error;\n"
           "3 setup failed.\n",
-          "--scenario FILE", "--embedded-udp", "", "", "--progress", "--no-progress", "--help");
+          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--progress", "--no-progress", "--help");
 }
 
 /* Parses |v| into the field of |st|; network settings go to |net| (the
@@ -587,6 +592,10 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     }
     if (strcmp(a, "--embedded-udp") == 0) {
       cfg->embedded_udp = 1;
+      continue;
+    }
+    if (strcmp(a, "--corrupt-undetected") == 0) {
+      cfg->corrupt_undetected = 1;
       continue;
     }
     if (strncmp(a, "--", 2) != 0) {
