@@ -507,6 +507,50 @@ static void test_mc_session_replaced_and_shutdown(void) {
   world_free(&w);
 }
 
+/* Regression (found by the simulator with --corrupt): the server answers a
+ * datagram whose token was damaged with Error UNKNOWN_SESSION echoing that
+ * token; the client ended its healthy session on it. It must only act on an
+ * Error that carries its own token. */
+static void test_mc_session_error_needs_own_token(void) {
+  world w;
+  world_init(&w, 1, NULL, 18);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
+  /* Alice's session id and token, as her own datagrams show them. */
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w.now,
+                 NULL);
+  CU_ASSERT_EQUAL_FATAL(
+      mc_client_poll_tx(w.cl[ALICE].c, w.now, buf, sizeof buf, &len), 1);
+  Mychat__Envelope *mine;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &mine), 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Error err = MYCHAT__ERROR__INIT;
+  err.code = MYCHAT__ERROR_CODE__UNKNOWN_SESSION;
+  err.text = (char *)"unknown session";
+  env.body_case = MYCHAT__ENVELOPE__BODY_ERROR;
+  env.error = &err;
+  uint8_t body[MC_DATAGRAM_MAX], damaged[MC_TOKEN_LEN];
+  size_t blen;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(&env, body, sizeof body, &blen), 0);
+  Mychat__Envelope hdr = MYCHAT__ENVELOPE__INIT;
+  hdr.session_id = mine->session_id;
+  memcpy(damaged, mine->token.data, MC_TOKEN_LEN);
+  damaged[3] ^= 0x10;
+  hdr.token.data = damaged;
+  hdr.token.len = MC_TOKEN_LEN;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&hdr, body, blen, buf, sizeof buf, &len), 0);
+  CU_ASSERT_EQUAL(mc_client_recv(w.cl[ALICE].c, buf, len, w.now), MC_ERR_AUTH);
+  CU_ASSERT_EQUAL(mc_client_get_state(w.cl[ALICE].c), MC_CLIENT_ESTABLISHED);
+  /* With her own token it is the server speaking of her session. */
+  hdr.token = mine->token;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&hdr, body, blen, buf, sizeof buf, &len), 0);
+  CU_ASSERT_EQUAL(mc_client_recv(w.cl[ALICE].c, buf, len, w.now), 0);
+  CU_ASSERT_EQUAL(mc_client_get_state(w.cl[ALICE].c), MC_CLIENT_CLOSED);
+  mc_codec_free(mine);
+  world_free(&w);
+}
+
 /* A session lost between sending and the "sent" confirmation: the client
  * sends the message again in its next session, and it is stored once. */
 static void test_mc_session_resend_after_loss_is_idempotent(void) {
@@ -629,6 +673,7 @@ static CU_TestInfo tests[] = {
     {"replaced_and_shutdown", test_mc_session_replaced_and_shutdown},
     {"resend_after_loss_is_idempotent",
      test_mc_session_resend_after_loss_is_idempotent},
+    {"error_needs_own_token", test_mc_session_error_needs_own_token},
     {"long_session", test_mc_session_long_session},
     {"lossy_chat", test_mc_session_lossy_chat},
     CU_TEST_INFO_NULL,
