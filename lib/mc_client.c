@@ -243,22 +243,10 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
   }
 }
 
-static int request_room(mc_client *c) {
-  if (c->n_reqs < c->cap_reqs)
-    return 0;
-  size_t ncap = c->cap_reqs ? c->cap_reqs * 2 : 16;
-  pending_req *nr = realloc(c->reqs, ncap * sizeof *nr);
-  if (nr == NULL)
-    return MC_ERR_NOMEM;
-  c->reqs = nr;
-  c->cap_reqs = ncap;
-  return 0;
-}
-
 /* Sends a request body and remembers it for its reply. */
 static int request_submit(mc_client *c, const Mychat__Envelope *env,
                           uint64_t client_msg_id, uint32_t *request) {
-  int rv = request_room(c);
+  int rv = mc__reserve(&c->reqs, &c->cap_reqs, c->n_reqs + 1, sizeof *c->reqs);
   if (rv < 0)
     return rv;
   uint32_t seq;
@@ -336,14 +324,9 @@ int mc_client_send_text(mc_client *c, const char *to_user,
     return MC_ERR_TEXT_TOO_LONG;
   if (!mc_codec_utf8_valid((const uint8_t *)text, tl))
     return MC_ERR_BAD_UTF8;
-  if (c->n_unconf == c->cap_unconf) {
-    size_t ncap = c->cap_unconf ? c->cap_unconf * 2 : 8;
-    unconfirmed *nu = realloc(c->unconf, ncap * sizeof *nu);
-    if (nu == NULL)
-      return MC_ERR_NOMEM;
-    c->unconf = nu;
-    c->cap_unconf = ncap;
-  }
+  if (mc__reserve(&c->unconf, &c->cap_unconf, c->n_unconf + 1,
+                  sizeof *c->unconf) < 0)
+    return MC_ERR_NOMEM;
   unconfirmed *u = &c->unconf[c->n_unconf];
   do {
     c->cb.random(c->cb.user_data, (uint8_t *)&u->client_msg_id,

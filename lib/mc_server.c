@@ -276,14 +276,9 @@ static int heap_schedule(mc_server *srv, sess *s) {
     heap_down(srv, s->heap_idx);
     return 0;
   }
-  if (srv->heap_n == srv->heap_cap) {
-    size_t ncap = srv->heap_cap ? srv->heap_cap * 2 : 64;
-    sess **nh = realloc(srv->heap, ncap * sizeof *nh);
-    if (nh == NULL)
-      return MC_ERR_NOMEM;
-    srv->heap = nh;
-    srv->heap_cap = ncap;
-  }
+  if (mc__reserve(&srv->heap, &srv->heap_cap, srv->heap_n + 1,
+                  sizeof *srv->heap) < 0)
+    return MC_ERR_NOMEM;
   heap_set(srv, srv->heap_n++, s);
   heap_up(srv, s->heap_idx);
   return 0;
@@ -556,14 +551,8 @@ static int online_add(mc_server *srv, uint64_t gid, sess *s) {
       return MC_ERR_NOMEM;
     }
   }
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 8;
-    sess **nv = realloc(l->v, ncap * sizeof *nv);
-    if (nv == NULL)
-      return MC_ERR_NOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
+  if (mc__reserve(&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+    return MC_ERR_NOMEM;
   l->v[l->n++] = s;
   return 0;
 }
@@ -874,16 +863,11 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
     slog(srv, now, from, name, 0, type, code, is_reg ? "" : "no such user");
     return;
   }
-  if (srv->auth_n == srv->auth_cap) {
-    size_t ncap = srv->auth_cap ? srv->auth_cap * 2 : 16;
-    auth_pending *na = realloc(srv->auth, ncap * sizeof *na);
-    if (na == NULL) {
-      send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
-                 "server out of memory", nonce, len);
-      return;
-    }
-    srv->auth = na;
-    srv->auth_cap = ncap;
+  if (mc__reserve(&srv->auth, &srv->auth_cap, srv->auth_n + 1,
+                  sizeof *srv->auth) < 0) {
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
+               "server out of memory", nonce, len);
+    return;
   }
   auth_pending *p = &srv->auth[srv->auth_n++];
   memset(p, 0, sizeof *p);
