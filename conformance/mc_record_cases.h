@@ -630,7 +630,7 @@ static const scenario scenarios[] = {
     {"arq-dup", NULL, "A duplicate request is acked, not acted on again",
      "MC-86 MC-89 MC-92 MC-93", NULL, sc_arq_dup},
     {"arq-retransmit", NULL, "An unacked push is resent with the same seq and body: 500 ms, then backed off",
-     "MC-70 MC-71 MC-74 MC-79 MC-80", "retransmit: 1 1 400-750\nretransmit: 1 2 850-1400\nnote: seq 1 (BacklogDone) times out first, at the initial RTO; the backoff it adds doubles the wait of seq 2 (the Deliver)",
+     "MC-70 MC-71 MC-74 MC-79 MC-80", "retransmit: 1 1 400-750\nretransmit: 1 2 400-1400\nnote: seq 1 (BacklogDone) times out at the initial RTO; seq 2 (the Deliver) goes with it or, sent later, after the backoff that timeout added",
      sc_arq_retransmit},
     {"arq-rto", NULL, "After an RTT sample on loopback the RTO is 200 ms, doubled per timeout",
      "MC-78 MC-79 MC-80", "retransmit: 1 3 150-380 300-650", sc_arq_rto},
