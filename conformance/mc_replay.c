@@ -1139,7 +1139,7 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   }
   wait_for(rp, c->n_pkts);
   /* Quiet period: anything more the server sends now is unexpected. */
-  idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 300000));
+  idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
   for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
     check_retransmit(rp, &c->retransmit[k]);
   rv = rp->failed;
