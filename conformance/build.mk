@@ -3,7 +3,8 @@
 #   $(B)/mychat-conform   replays captures/*.pcap against a server
 #   $(B)/mc-record        records them from the reference server
 #   make captures         regenerates captures/ (conformance/captures.sh)
-#   make faulty           deliberately broken servers, build/faulty/<name>/
+#   make faulty           deliberately broken servers, $(B)/faulty/<name>/
+#                         (build/faulty/<name>/mychat-server by default)
 
 CONF_COMMON_OBJ := $(B)/conformance/mc_capture.o $(B)/tools/mc_pcap.o
 CONF_OBJ        := $(B)/conformance/mychat-conform.o $(B)/conformance/mc_replay.o
@@ -25,11 +26,14 @@ captures: $(B)/mc-record $(B)/mychat-server
 # Each fault is one MC_FAULT_* switch in lib/mc_server.c; the server is
 # built from the same sources with it defined, in its own directory.
 FAULTS := $(shell sed -n 's/^\([A-Z_][A-Z_]*\):.*/\1/p' conformance/faults.txt 2>/dev/null)
-FAULTY_SERVERS := $(FAULTS:%=build/faulty/%/mychat-server)
+FAULTY_SERVERS := $(FAULTS:%=$(B)/faulty/%/mychat-server)
 faulty: $(FAULTY_SERVERS)
 
-build/faulty/%/mychat-server: $(LIB_SRC) $(wildcard reference/*.c reference/*.h lib/*.h) proto/mychat.proto
-	@$(MAKE) --no-print-directory B=build/faulty/$* \
-	  CFLAGS="$(CFLAGS) -DMC_FAULT_$*" build/faulty/$*/mychat-server
+# tests/integration/conform.sh runs them.
+test: faulty
+
+$(B)/faulty/%/mychat-server: $(LIB_SRC) $(wildcard reference/*.c reference/*.h lib/*.h) proto/mychat.proto
+	@$(MAKE) --no-print-directory B=$(B)/faulty/$* \
+	  CFLAGS="$(CFLAGS) -DMC_FAULT_$*" $(B)/faulty/$*/mychat-server
 
 -include $(CONF_OBJ:.o=.d) $(RECORD_OBJ:.o=.d) $(CONF_COMMON_OBJ:.o=.d)

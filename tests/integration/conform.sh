@@ -131,11 +131,11 @@ t_faults() {
   : > "$T/fjobs"
   n=0
   while IFS=: read -r fault want; do
-    [ -x "build/faulty/$fault/mychat-server" ] || {
-      echo "  build/faulty/$fault/mychat-server missing (make faulty)"
+    [ -x "$B/faulty/$fault/mychat-server" ] || {
+      echo "  $B/faulty/$fault/mychat-server missing (make faulty)"
       return 1
     }
-    serve "build/faulty/$fault/mychat-server" "f_$fault" $STD || return 1
+    serve "$B/faulty/$fault/mychat-server" "f_$fault" $STD || return 1
     conform "$PORT" "$T/f_$fault.txt" &
     echo "$! $fault $want" >> "$T/fjobs"
     n=$((n + 1))
