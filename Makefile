@@ -71,6 +71,7 @@ include reference/build.mk
 -include simulator/build.mk
 -include conformance/build.mk
 -include tools/build.mk
+-include bench/build.mk
 
 programs: $(PROGRAMS)
 
@@ -94,6 +95,15 @@ FUZZ_SECONDS ?= 60
 fuzz: $(DEPS_STAMP)
 	@sh scripts/deps.sh clang
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk B=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) run
+
+# Benchmarks, not part of `make test`: the server's, then the simulator's
+# and the pcap tools' when their modules define bench-sim and bench-pcap.
+bench: all
+	@$(MAKE) --no-print-directory bench-server
+	@if grep -q '^bench-sim:' simulator/build.mk 2>/dev/null; then \
+	  $(MAKE) --no-print-directory bench-sim || exit 1; fi
+	@if grep -q '^bench-pcap:' tools/build.mk 2>/dev/null; then \
+	  $(MAKE) --no-print-directory bench-pcap || exit 1; fi
 
 demo: all
 	@sh scripts/demo.sh $(B)

@@ -61,7 +61,7 @@ run: $(FUZZ_BIN)
 	  corpus=$(B)/corpus/$$t; mkdir -p $$corpus; \
 	  seeds=; [ -d fuzz/seeds/$$t ] && seeds=fuzz/seeds/$$t; \
 	  echo "== fuzz_$$t: $(FUZZ_SECONDS) s on $$corpus $$seeds"; \
-	  if $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	  if $(B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	       -max_len=$(FUZZ_MAX_LEN) -artifact_prefix=$(B)/ \
 	       $$corpus $$seeds >$(B)/fuzz_$$t.log 2>&1; then \
 	    grep -E '^Done [0-9]+ runs' $(B)/fuzz_$$t.log || \

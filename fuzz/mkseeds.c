@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
   Mychat__Envelope ack_only = MYCHAT__ENVELOPE__INIT;
   fails += seed(dir, "ack_only", &ack_only, 0);
 
-  Mychat__Login login = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake login = MYCHAT__HANDSHAKE__INIT;
   login.name = (char *)"alice", login.password = (char *)"secret";
   login.client_nonce = 42, login.presence = 1;
   Mychat__Envelope e1 = MYCHAT__ENVELOPE__INIT;

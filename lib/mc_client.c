@@ -72,18 +72,10 @@ struct mc_client {
 /* Returns a zeroed event at the tail of the queue, or NULL when out of
  * memory (the event is then lost; nothing else is). */
 static mc_client_event *ev_push(mc_client *c, mc_client_event_type t) {
-  if (c->ev_n == c->ev_cap) {
-    size_t ncap = c->ev_cap ? c->ev_cap * 2 : 4;
-    mc_client_event *ne = malloc(ncap * sizeof *ne);
-    if (ne == NULL)
-      return NULL;
-    for (size_t i = 0; i < c->ev_n; i++)
-      ne[i] = c->ev[(c->ev_head + i) % c->ev_cap];
-    free(c->ev);
-    c->ev = ne;
-    c->ev_head = 0;
-    c->ev_cap = ncap;
-  }
+  if (c->ev_n == c->ev_cap &&
+      mc__ring_grow((void **)&c->ev, &c->ev_head, c->ev_n, &c->ev_cap,
+                    sizeof *c->ev, 4) < 0)
+    return NULL;
   mc_client_event *e = &c->ev[(c->ev_head + c->ev_n++) % c->ev_cap];
   memset(e, 0, offsetof(mc_client_event, entries));
   e->n_entries = 0;
@@ -223,29 +215,21 @@ int mc_client_reconnect(mc_client *c, mc_tstamp now) {
 static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
                            size_t *len) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
-  Mychat__Register rg = MYCHAT__REGISTER__INIT;
+  Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
   uint8_t pad[MC_HANDSHAKE_MIN] = {0};
-  ProtobufCBinaryData *padding;
+  hs.name = c->name;
+  hs.password = c->password;
+  hs.client_nonce = c->nonce;
+  hs.presence = c->cfg.presence;
+  hs.padding.data = pad;
+  hs.padding.len = 0;
   if (c->create) {
-    rg.name = c->name;
-    rg.password = c->password;
-    rg.client_nonce = c->nonce;
-    rg.presence = c->cfg.presence;
-    padding = &rg.padding;
     env.body_case = MYCHAT__ENVELOPE__BODY_REGISTER;
-    env.register_ = &rg;
+    env.register_ = &hs;
   } else {
-    lg.name = c->name;
-    lg.password = c->password;
-    lg.client_nonce = c->nonce;
-    lg.presence = c->cfg.presence;
-    padding = &lg.padding;
     env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
-    env.login = &lg;
+    env.login = &hs;
   }
-  padding->data = pad;
-  padding->len = 0;
   /* The padding field's own tag and length take 2-3 bytes, so grow it until
    * the datagram reaches the minimum (at most two rounds). */
   for (;;) {
@@ -255,26 +239,14 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
     if (*len >= MC_HANDSHAKE_MIN)
       return 0;
     size_t more = MC_HANDSHAKE_MIN - *len;
-    padding->len += more > 2 && padding->len == 0 ? more - 2 : more;
+    hs.padding.len += more > 2 && hs.padding.len == 0 ? more - 2 : more;
   }
-}
-
-static int request_room(mc_client *c) {
-  if (c->n_reqs < c->cap_reqs)
-    return 0;
-  size_t ncap = c->cap_reqs ? c->cap_reqs * 2 : 16;
-  pending_req *nr = realloc(c->reqs, ncap * sizeof *nr);
-  if (nr == NULL)
-    return MC_ERR_NOMEM;
-  c->reqs = nr;
-  c->cap_reqs = ncap;
-  return 0;
 }
 
 /* Sends a request body and remembers it for its reply. */
 static int request_submit(mc_client *c, const Mychat__Envelope *env,
                           uint64_t client_msg_id, uint32_t *request) {
-  int rv = request_room(c);
+  int rv = mc__reserve(&c->reqs, &c->cap_reqs, c->n_reqs + 1, sizeof *c->reqs);
   if (rv < 0)
     return rv;
   uint32_t seq;
@@ -352,14 +324,9 @@ int mc_client_send_text(mc_client *c, const char *to_user,
     return MC_ERR_TEXT_TOO_LONG;
   if (!mc_codec_utf8_valid((const uint8_t *)text, tl))
     return MC_ERR_BAD_UTF8;
-  if (c->n_unconf == c->cap_unconf) {
-    size_t ncap = c->cap_unconf ? c->cap_unconf * 2 : 8;
-    unconfirmed *nu = realloc(c->unconf, ncap * sizeof *nu);
-    if (nu == NULL)
-      return MC_ERR_NOMEM;
-    c->unconf = nu;
-    c->cap_unconf = ncap;
-  }
+  if (mc__reserve(&c->unconf, &c->cap_unconf, c->n_unconf + 1,
+                  sizeof *c->unconf) < 0)
+    return MC_ERR_NOMEM;
   unconfirmed *u = &c->unconf[c->n_unconf];
   do {
     c->cb.random(c->cb.user_data, (uint8_t *)&u->client_msg_id,
@@ -614,9 +581,15 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     mc_codec_free(env);
     return MC_ERR_AUTH;
   }
-  /* An Error naming our session ends it; the server sends these without
-   * the token (it may not know it), but an off-path sender would have to
-   * guess the 64-bit session id. */
+  if (env->token.len != MC_TOKEN_LEN ||
+      memcmp(env->token.data, c->id.token, MC_TOKEN_LEN) != 0) {
+    mc_codec_free(env);
+    return MC_ERR_AUTH;
+  }
+  /* An Error of our session ends it. It must carry our token too: the
+   * server echoes the token of the datagram it refuses, so a refusal of one
+   * of our datagrams whose token was damaged on the way must not end a
+   * healthy session. */
   if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
     int code = env->error->code;
     char text[MC_ERROR_TEXT_MAX + 1];
@@ -625,11 +598,6 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     closed(c, code, 0, text);
     return 0;
   }
-  if (env->token.len != MC_TOKEN_LEN ||
-      memcmp(env->token.data, c->id.token, MC_TOKEN_LEN) != 0) {
-    mc_codec_free(env);
-    return MC_ERR_AUTH;
-  }
   c->last_heard = now;
   int taken = 0;
   rv = mc__wire_take(&c->arq, env, now, &taken);
@@ -637,6 +605,13 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     mc_codec_free(env);
   if (rv < 0)
     return rv;
+  /* Acked bodies hold send-ring slots until their tags are popped; the
+   * client matches replies by request seq and needs no tag, so it frees
+   * them at once (else the session refuses requests with QUEUE_FULL after
+   * window + queue_max of them). */
+  uint64_t tag;
+  while (mc_arq_pop_acked(&c->arq, &tag) == 1)
+    ;
   Mychat__Envelope *push;
   while (c->arq_live && (push = mc_arq_pop(&c->arq)) != NULL) {
     handle_push(c, push);

@@ -1,6 +1,7 @@
 #include "mc_map.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "mc_error.h"
 
@@ -100,4 +101,44 @@ void *mc__map_del(mc__map *m, uint64_t key) {
   m->slots[hole].val = NULL;
   m->n--;
   return val;
+}
+
+int mc__reserve(void *pp, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return 0;
+  size_t ncap = *cap ? *cap : 8;
+  while (ncap < need)
+    ncap *= 2;
+  if (ncap > SIZE_MAX / elem)
+    return MC_ERR_NOMEM;
+  /* |pp| points to some T *; memcpy moves it through a void * without
+   * assuming all object pointers share one representation in the type
+   * system's eyes. */
+  void *p;
+  memcpy(&p, pp, sizeof p);
+  void *np = realloc(p, ncap * elem);
+  if (np == NULL)
+    return MC_ERR_NOMEM;
+  memcpy(pp, &np, sizeof np);
+  *cap = ncap;
+  return 0;
+}
+
+int mc__ring_grow(void **buf, size_t *head, size_t n, size_t *cap,
+                  size_t elem, size_t first) {
+  size_t ncap = *cap ? *cap * 2 : first;
+  uint8_t *nb = malloc(ncap * elem);
+  if (nb == NULL)
+    return MC_ERR_NOMEM;
+  /* Copy the two runs of the wrapped ring in order. */
+  size_t run = n < *cap - *head ? n : *cap - *head;
+  if (n > 0) {
+    memcpy(nb, (uint8_t *)*buf + *head * elem, run * elem);
+    memcpy(nb + run * elem, *buf, (n - run) * elem);
+  }
+  free(*buf);
+  *buf = nb;
+  *head = 0;
+  *cap = ncap;
+  return 0;
 }

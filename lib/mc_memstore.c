@@ -8,6 +8,8 @@
  */
 #include "mc_memstore.h"
 
+#include "mc_map.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,22 +85,9 @@ struct mc_memstore {
  * bytes) to hold at least |need|; on failure it stays as it was. The
  * pointer is read and written with memcpy so any element type can share
  * this function without breaking the aliasing rules. */
+/* The store reports any failure as a storage failure. */
 static int ms_reserve(void *pp, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap)
-    return 0;
-  size_t ncap = *cap ? *cap : 8;
-  while (ncap < need)
-    ncap *= 2;
-  if (ncap > SIZE_MAX / elem)
-    return MC_ERR_STORAGE;
-  void *p;
-  memcpy(&p, pp, sizeof p);
-  void *np = realloc(p, ncap * elem);
-  if (!np)
-    return MC_ERR_STORAGE;
-  memcpy(pp, &np, sizeof np);
-  *cap = ncap;
-  return 0;
+  return mc__reserve(pp, cap, need, elem) < 0 ? MC_ERR_STORAGE : 0;
 }
 
 /* Makes room to append one id to |q|, reusing the consumed prefix first. */

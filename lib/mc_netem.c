@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mc_error.h"
+#include "mc_map.h"
 
 /* Saturating arithmetic: the line's numbers only overflow for absurd
  * datagram lengths, and then "busy for ever" is the honest answer. */
@@ -207,17 +208,7 @@ static void heap_pop(mc_netem_link *l) {
 /* Makes room for two more entries, so a verdict is queued whole or not at
  * all. */
 static int heap_reserve(mc_netem_link *l) {
-  if (l->n + 2 <= l->cap)
-    return 0;
-  size_t cap = l->cap ? l->cap * 2 : 16;
-  if (cap > SIZE_MAX / sizeof *l->heap)
-    return MC_ERR_NOMEM;
-  mc_netem_pkt *h = realloc(l->heap, cap * sizeof *h);
-  if (h == NULL)
-    return MC_ERR_NOMEM;
-  l->heap = h;
-  l->cap = cap;
-  return 0;
+  return mc__reserve(&l->heap, &l->cap, l->n + 2, sizeof *l->heap);
 }
 
 int mc_netem_link_send(mc_netem_link *l, const uint8_t *data, size_t len,

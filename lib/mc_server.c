@@ -283,14 +283,9 @@ static int heap_schedule(mc_server *srv, sess *s) {
     heap_down(srv, s->heap_idx);
     return 0;
   }
-  if (srv->heap_n == srv->heap_cap) {
-    size_t ncap = srv->heap_cap ? srv->heap_cap * 2 : 64;
-    sess **nh = realloc(srv->heap, ncap * sizeof *nh);
-    if (nh == NULL)
-      return MC_ERR_NOMEM;
-    srv->heap = nh;
-    srv->heap_cap = ncap;
-  }
+  if (mc__reserve(&srv->heap, &srv->heap_cap, srv->heap_n + 1,
+                  sizeof *srv->heap) < 0)
+    return MC_ERR_NOMEM;
   heap_set(srv, srv->heap_n++, s);
   heap_up(srv, s->heap_idx);
   return 0;
@@ -381,18 +376,10 @@ static void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
 /* sessions: reliable pushes                                           */
 
 static int rec_push(sess *s, const push_rec *r) {
-  if (s->rec_n == s->rec_cap) {
-    size_t ncap = s->rec_cap ? s->rec_cap * 2 : 16;
-    push_rec *nr = malloc(ncap * sizeof *nr);
-    if (nr == NULL)
-      return MC_ERR_NOMEM;
-    for (size_t i = 0; i < s->rec_n; i++)
-      nr[i] = s->recs[(s->rec_head + i) % s->rec_cap];
-    free(s->recs);
-    s->recs = nr;
-    s->rec_head = 0;
-    s->rec_cap = ncap;
-  }
+  if (s->rec_n == s->rec_cap &&
+      mc__ring_grow((void **)&s->recs, &s->rec_head, s->rec_n, &s->rec_cap,
+                    sizeof *s->recs, 16) < 0)
+    return MC_ERR_NOMEM;
   s->recs[(s->rec_head + s->rec_n++) % s->rec_cap] = *r;
   return 0;
 }
@@ -579,14 +566,8 @@ static int online_add(mc_server *srv, uint64_t gid, sess *s) {
       return MC_ERR_NOMEM;
     }
   }
-  if (l->n == l->cap) {
-    size_t ncap = l->cap ? l->cap * 2 : 8;
-    sess **nv = realloc(l->v, ncap * sizeof *nv);
-    if (nv == NULL)
-      return MC_ERR_NOMEM;
-    l->v = nv;
-    l->cap = ncap;
-  }
+  if (mc__reserve(&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+    return MC_ERR_NOMEM;
   l->v[l->n++] = s;
   return 0;
 }
@@ -820,11 +801,10 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
                              const Mychat__Envelope *env, size_t len,
                              mc_tstamp now) {
   int is_reg = env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER;
-  const char *name = is_reg ? env->register_->name : env->login->name;
-  const char *pw = is_reg ? env->register_->password : env->login->password;
-  uint64_t nonce = is_reg ? env->register_->client_nonce
-                          : env->login->client_nonce;
-  int presence = is_reg ? env->register_->presence : env->login->presence;
+  const Mychat__Handshake *hs = is_reg ? env->register_ : env->login;
+  const char *name = hs->name, *pw = hs->password;
+  uint64_t nonce = hs->client_nonce;
+  int presence = hs->presence;
   const char *type = is_reg ? "register" : "login";
   Mychat__ErrorCode code;
 
@@ -907,16 +887,11 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
     slog(srv, now, from, name, 0, type, code, is_reg ? "" : "no such user");
     return;
   }
-  if (srv->auth_n == srv->auth_cap) {
-    size_t ncap = srv->auth_cap ? srv->auth_cap * 2 : 16;
-    auth_pending *na = realloc(srv->auth, ncap * sizeof *na);
-    if (na == NULL) {
-      send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
-                 "server out of memory", nonce, len);
-      return;
-    }
-    srv->auth = na;
-    srv->auth_cap = ncap;
+  if (mc__reserve(&srv->auth, &srv->auth_cap, srv->auth_n + 1,
+                  sizeof *srv->auth) < 0) {
+    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
+               "server out of memory", nonce, len);
+    return;
   }
   auth_pending *p = &srv->auth[srv->auth_n++];
   memset(p, 0, sizeof *p);

@@ -38,6 +38,7 @@ int mc__wire_poll(mc_arq *arq, const mc__wire_id *id,
   int what = MC__WIRE_ACK;
 
   header_init(&hdr, id);
+  int owed = mc_arq_ack_due(arq, now);
   int rv = mc_arq_next_tx(arq, now, &tx);
   if (rv < 0)
     return rv;
@@ -52,12 +53,16 @@ int mc__wire_poll(mc_arq *arq, const mc__wire_id *id,
       return rv;
     bp = body;
     what = MC__WIRE_UNREL;
-  } else if (!mc_arq_ack_due(arq, now)) {
+  } else if (!owed) {
     return MC__WIRE_NONE;
   }
   /* Every datagram of a session carries the ack once the peer has sent
-   * anything reliable: it costs a few bytes and saves ack-only datagrams. */
-  if (mc_arq_has_ack(arq)) {
+   * anything reliable: it costs a few bytes and saves ack-only datagrams.
+   * An owed ack goes out even before anything was taken (the peer sent
+   * only above the window): filling it is what pays the debt, so leaving
+   * it out would make this function return the same datagram forever
+   * (found by fuzz/fuzz_server.c). */
+  if (owed || mc_arq_has_ack(arq)) {
     mc_arq_fill_ack(arq, &ack, range_bufs, ranges, now);
     hdr.ack = &ack;
   }

@@ -27,3 +27,12 @@ $(B)/mc-probe: $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC)
 	$(CC) $(SAN) -o $@ $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
 
 -include $(SERVER_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(REF_UDP_OBJ:.o=.d)
+
+# mychat: the command-line client (terminal and scripted modes).
+MYCHAT_OBJ := $(B)/reference/mychat.o
+PROGRAMS += $(B)/mychat
+
+$(B)/mychat: $(MYCHAT_OBJ) $(B)/libmcref.a $(LIBMC)
+	$(CC) $(SAN) -o $@ $(MYCHAT_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
+
+-include $(MYCHAT_OBJ:.o=.d)

@@ -7,9 +7,9 @@
  * stdin (a line "E" turns the server off), a signalfd (SIGINT, SIGTERM) and
  * the auth workers' eventfd; its timeout is the core's next timer.
  *
- * Durability: every batch of work that may write the store (a recvmmsg
- * batch, finished auth jobs, expired timers, shutdown) runs inside one
- * store transaction, and datagrams are taken from the core only after that
+ * Durability: every batch of work that may write the store (what the
+ * socket holds, up to RX_ROUNDS recvmmsg batches; finished auth jobs;
+ * expired timers; shutdown) runs inside one store transaction, and datagrams are taken from the core only after that
  * transaction committed, so no "sent" confirmation leaves before its message
  * is on disk. A failed commit ends the process with status 1 before
  * anything of the batch is sent: clients retransmit to the restarted
@@ -43,6 +43,7 @@
 
 #define BATCH 64                 /* datagrams per recvmmsg / sendmmsg */
 #define RX_MAX 65536             /* read every datagram whole (UDP max) */
+#define RX_ROUNDS 8              /* batches at most per store transaction */
 #define AUTH_THREADS 2
 #define CONSOLE_MAX 256          /* longest console line kept */
 
@@ -358,7 +359,8 @@ static void dispatch_auth(app *a) {
 /* ------------------------------------------------------------------ */
 /* event handlers                                                      */
 
-static void on_socket(app *a) {
+/* Reads one batch into rx_msg. Returns how many datagrams, or 0. */
+static int recv_batch(app *a) {
   for (unsigned i = 0; i < BATCH; i++) {
     a->rx_iov[i] = (struct iovec){.iov_base = a->rx_buf + (size_t)i * RX_MAX,
                                   .iov_len = RX_MAX};
@@ -368,21 +370,33 @@ static void on_socket(app *a) {
                     .msg_iov = &a->rx_iov[i], .msg_iovlen = 1}};
   }
   int n = recvmmsg(a->fd, a->rx_msg, BATCH, MSG_DONTWAIT, NULL);
-  if (n <= 0)
-    return; /* EAGAIN, EINTR, or an ICMP error from an earlier send */
-  mc_tstamp now = mc_udp_now_us();
+  return n > 0 ? n : 0; /* EAGAIN, EINTR, or an ICMP error from a send */
+}
+
+/* Takes up to RX_ROUNDS full batches in one transaction: the commit's
+ * fsync, which costs as much as handling dozens of datagrams, is then paid
+ * once for all of them when the socket is busy. */
+static void on_socket(app *a) {
+  int n = recv_batch(a);
+  if (n == 0)
+    return;
   txn_begin(a);
-  for (int i = 0; i < n; i++) {
-    const struct msghdr *h = &a->rx_msg[i].msg_hdr;
-    if (h->msg_flags & MSG_TRUNC) {
-      /* Cut short it could look valid; it is too big for MyChat anyway. */
-      a->rx_oversize++;
-      continue;
+  for (int round = 1;; round++) {
+    mc_tstamp now = mc_udp_now_us();
+    for (int i = 0; i < n; i++) {
+      const struct msghdr *h = &a->rx_msg[i].msg_hdr;
+      if (h->msg_flags & MSG_TRUNC) {
+        /* Cut short it could look valid; it is too big for MyChat anyway. */
+        a->rx_oversize++;
+        continue;
+      }
+      mc_addr from;
+      addr_from_sockaddr(&from, &a->rx_from[i]);
+      mc_server_recv(a->srv, &from, a->rx_buf + (size_t)i * RX_MAX,
+                     a->rx_msg[i].msg_len, now);
     }
-    mc_addr from;
-    addr_from_sockaddr(&from, &a->rx_from[i]);
-    mc_server_recv(a->srv, &from, a->rx_buf + (size_t)i * RX_MAX,
-                   a->rx_msg[i].msg_len, now);
+    if (n < BATCH || round == RX_ROUNDS || (n = recv_batch(a)) == 0)
+      break;
   }
   txn_commit(a);
 }

@@ -99,7 +99,7 @@ static Mychat__Envelope *roundtrip(Mychat__Envelope__BodyCase c, void *body) {
 static void test_mc_codec_roundtrip_handshake(void) {
   uint8_t pad[200];
   memset(pad, 0, sizeof pad);
-  Mychat__Register reg = MYCHAT__REGISTER__INIT;
+  Mychat__Handshake reg = MYCHAT__HANDSHAKE__INIT;
   reg.name = S("alice"), reg.password = S("secret"), reg.presence = 1;
   reg.client_nonce = 0xDEADBEEFCAFEULL;
   reg.padding.len = sizeof pad, reg.padding.data = pad;
@@ -111,7 +111,7 @@ static void test_mc_codec_roundtrip_handshake(void) {
   CU_ASSERT_EQUAL(d->register_->padding.len, sizeof pad);
   mc_codec_free(d);
 
-  Mychat__Login login = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake login = MYCHAT__HANDSHAKE__INIT;
   login.name = S("bob.b"), login.password = S("hunter22");
   login.client_nonce = 77;
   d = roundtrip(MYCHAT__ENVELOPE__BODY_LOGIN, &login);
@@ -360,7 +360,7 @@ static void test_mc_codec_seq_rules(void) {
   Mychat__Logout lo = MYCHAT__LOGOUT__INIT;
   Mychat__Sent sent = MYCHAT__SENT__INIT;
   Mychat__Ping ping = MYCHAT__PING__INIT;
-  Mychat__Login login = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake login = MYCHAT__HANDSHAKE__INIT;
   login.name = S("al"), login.password = S("pass");
   CU_ASSERT_EQUAL(seq_rc(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo, 1), 0);
   CU_ASSERT_EQUAL(seq_rc(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo, 0),
@@ -481,7 +481,7 @@ static void test_mc_codec_names(void) {
 }
 
 static int password_rc(const char *pw) {
-  Mychat__Register reg = MYCHAT__REGISTER__INIT;
+  Mychat__Handshake reg = MYCHAT__HANDSHAKE__INIT;
   reg.name = S("alice"), reg.password = (char *)pw;
   Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_REGISTER, &reg);
   return enc_dec(&e);

@@ -450,7 +450,7 @@ static void test_mc_session_bad_token_and_junk(void) {
     CU_ASSERT((size_t)answer <= n);
   }
   /* A short Login (not padded) gets no answer at all. */
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake lg = MYCHAT__HANDSHAKE__INIT;
   lg.name = (char *)"alice";
   lg.password = (char *)"pw-alice";
   lg.client_nonce = 5;
@@ -507,6 +507,85 @@ static void test_mc_session_replaced_and_shutdown(void) {
   world_free(&w);
 }
 
+/* Regression (found by the simulator with --corrupt): the server answers a
+ * datagram whose token was damaged with Error UNKNOWN_SESSION echoing that
+ * token; the client ended its healthy session on it. It must only act on an
+ * Error that carries its own token. */
+static void test_mc_session_error_needs_own_token(void) {
+  world w;
+  world_init(&w, 1, NULL, 18);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
+  /* Alice's session id and token, as her own datagrams show them. */
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w.now,
+                 NULL);
+  CU_ASSERT_EQUAL_FATAL(
+      mc_client_poll_tx(w.cl[ALICE].c, w.now, buf, sizeof buf, &len), 1);
+  Mychat__Envelope *mine;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &mine), 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Error err = MYCHAT__ERROR__INIT;
+  err.code = MYCHAT__ERROR_CODE__UNKNOWN_SESSION;
+  err.text = (char *)"unknown session";
+  env.body_case = MYCHAT__ENVELOPE__BODY_ERROR;
+  env.error = &err;
+  uint8_t body[MC_DATAGRAM_MAX], damaged[MC_TOKEN_LEN];
+  size_t blen;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(&env, body, sizeof body, &blen), 0);
+  Mychat__Envelope hdr = MYCHAT__ENVELOPE__INIT;
+  hdr.session_id = mine->session_id;
+  memcpy(damaged, mine->token.data, MC_TOKEN_LEN);
+  damaged[3] ^= 0x10;
+  hdr.token.data = damaged;
+  hdr.token.len = MC_TOKEN_LEN;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&hdr, body, blen, buf, sizeof buf, &len), 0);
+  CU_ASSERT_EQUAL(mc_client_recv(w.cl[ALICE].c, buf, len, w.now), MC_ERR_AUTH);
+  CU_ASSERT_EQUAL(mc_client_get_state(w.cl[ALICE].c), MC_CLIENT_ESTABLISHED);
+  /* With her own token it is the server speaking of her session. */
+  hdr.token = mine->token;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&hdr, body, blen, buf, sizeof buf, &len), 0);
+  CU_ASSERT_EQUAL(mc_client_recv(w.cl[ALICE].c, buf, len, w.now), 0);
+  CU_ASSERT_EQUAL(mc_client_get_state(w.cl[ALICE].c), MC_CLIENT_CLOSED);
+  mc_codec_free(mine);
+  world_free(&w);
+}
+
+/* Regression (found by fuzz/fuzz_server.c): a first request far above the
+ * receive window made an ack owed before anything was taken; the ack was
+ * left out of the datagram, so it stayed owed and mc_server_poll_tx returned
+ * datagrams forever. */
+static void test_mc_session_above_window_first(void) {
+  world w;
+  world_init(&w, 1, NULL, 19);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  /* Alice's session header, from a request of hers that is not sent. */
+  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w.now,
+                 NULL);
+  CU_ASSERT_EQUAL_FATAL(
+      mc_client_poll_tx(w.cl[ALICE].c, w.now, buf, sizeof buf, &len), 1);
+  Mychat__Envelope *mine;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &mine), 0);
+  mine->seq = 40; /* window 32: far above seq 1 */
+  mine->ack = NULL;
+  uint8_t body[MC_DATAGRAM_MAX];
+  size_t blen;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(mine, body, sizeof body, &blen), 0);
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode(mine, body, blen, buf, sizeof buf, &len), 0);
+  mc_codec_free(mine);
+  CU_ASSERT_EQUAL(mc_server_recv(w.srv, &w.cl[ALICE].addr, buf, len, w.now), 0);
+  int n = 0;
+  mc_addr to;
+  while (n < 100 &&
+         mc_server_poll_tx(w.srv, w.now, &to, buf, sizeof buf, &len) == 1)
+    n++;
+  /* One ack-only datagram for the dropped body, then nothing. */
+  CU_ASSERT_EQUAL(n, 1);
+  world_free(&w);
+}
+
 /* A session lost between sending and the "sent" confirmation: the client
  * sends the message again in its next session, and it is stored once. */
 static void test_mc_session_resend_after_loss_is_idempotent(void) {
@@ -528,6 +607,27 @@ static void test_mc_session_resend_after_loss_is_idempotent(void) {
   CU_ASSERT_EQUAL(mc_client_unconfirmed(w.cl[ALICE].c), 0);
   CU_ASSERT_EQUAL(world_count(&w, BOB, MC_CEV_MESSAGE), 1);
   CU_ASSERT_EQUAL(mc_server_get_stats(w.srv)->messages_stored, 1);
+  world_free(&w);
+}
+
+/* Regression: the client never released acknowledged bodies from its send
+ * ring, so the 1057th request of a session failed with QUEUE_FULL. */
+static void test_mc_session_long_session(void) {
+  world w;
+  world_init(&w, 2, NULL, 17);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 1));
+  enum { N = 1500 };
+  for (int k = 0; k < N; k++) {
+    CU_ASSERT_EQUAL_FATAL(mc_client_send_text(w.cl[ALICE].c, "bob", NULL,
+                                              "again", w.now, NULL, NULL),
+                          0);
+    if (k % 100 == 99)
+      run_until(&w, ALICE, MC_CEV_SENT, (size_t)k + 1);
+  }
+  run_until(&w, BOB, MC_CEV_MESSAGE, N);
+  CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_SENT), N);
+  CU_ASSERT_EQUAL(world_count(&w, BOB, MC_CEV_MESSAGE), N);
   world_free(&w);
 }
 
@@ -608,6 +708,9 @@ static CU_TestInfo tests[] = {
     {"replaced_and_shutdown", test_mc_session_replaced_and_shutdown},
     {"resend_after_loss_is_idempotent",
      test_mc_session_resend_after_loss_is_idempotent},
+    {"error_needs_own_token", test_mc_session_error_needs_own_token},
+    {"above_window_first", test_mc_session_above_window_first},
+    {"long_session", test_mc_session_long_session},
     {"lossy_chat", test_mc_session_lossy_chat},
     CU_TEST_INFO_NULL,
 };

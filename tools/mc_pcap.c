@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ struct mc_pcap_reader {
   int dlt;                      /* libpcap's DLT_* value */
   int linktype;                 /* the file's LINKTYPE_* value */
   int live;
+  int fd;                       /* live: selectable descriptor, else -1 */
+  int timeout_ms;               /* live: longest wait in mc_pcap_next() */
   mc_pcap_counts counts;
   char error[PCAP_ERRBUF_SIZE];
 };
@@ -73,6 +76,7 @@ static int reader_new(mc_pcap_reader **out, pcap_t *p, int live, char *err,
   r->dlt = dlt;
   r->linktype = lt;
   r->live = live;
+  r->fd = live ? pcap_get_selectable_fd(p) : -1;
   *out = r;
   return 0;
 }
@@ -107,6 +111,8 @@ int mc_pcap_open_live(mc_pcap_reader **out, const char *iface,
   pcap_set_snaplen(p, 65535);
   pcap_set_timeout(p, timeout_ms);
   pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_MICRO);
+  /* Show each datagram as it comes rather than when a buffer fills. */
+  pcap_set_immediate_mode(p, 1);
   int rc = pcap_activate(p);
   if (rc < 0) {
     /* PCAP_ERROR_PERM_DENIED is the usual case without root; some
@@ -134,7 +140,14 @@ int mc_pcap_open_live(mc_pcap_reader **out, const char *iface,
       return MC_ERR_INVAL;
     }
   }
-  return reader_new(out, p, 1, err, errlen);
+  if (pcap_setnonblock(p, 1, ebuf) < 0) {
+    set_err(err, errlen, "%s: %s", iface, ebuf);
+    pcap_close(p);
+    return MC_ERR_STORAGE;
+  }
+  rc = reader_new(out, p, 1, err, errlen);
+  if (rc == 0) (*out)->timeout_ms = timeout_ms;
+  return rc;
 }
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -285,6 +298,13 @@ int mc_pcap_next(mc_pcap_reader *r, mc_pcap_frame *f) {
   if (!r || !f) return MC_ERR_INVAL;
   struct pcap_pkthdr *h;
   const u_char *data;
+  /* Linux's packet ring does not honour the read timeout while the line
+   * is silent, so a live reader waits in poll() (which a signal also
+   * interrupts) and reads without blocking. */
+  if (r->live && r->fd >= 0) {
+    struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+    if (poll(&pfd, 1, r->timeout_ms) <= 0) return MC_PCAP_TIMEOUT;
+  }
   int rc = pcap_next_ex(r->p, &h, &data);
   if (rc == 0) return MC_PCAP_TIMEOUT;
   if (rc == PCAP_ERROR_BREAK) return MC_PCAP_END;

@@ -98,9 +98,9 @@ int mc_pcap_open_file(mc_pcap_reader **out, const char *path, char *err,
                       size_t errlen);
 
 /* Opens interface |iface| for a live capture with BPF filter |filter| (may
- * be NULL for none); mc_pcap_next() then returns MC_PCAP_TIMEOUT every
- * |timeout_ms| when nothing arrives, so the caller can check for signals
- * and deadlines. Returns 0, or one of: MC_ERR_INVAL (bad arguments, an
+ * be NULL for none); mc_pcap_next() then returns MC_PCAP_TIMEOUT after
+ * |timeout_ms| without a frame, or as soon as a signal interrupts its
+ * wait, so the caller can check for signals and deadlines. Returns 0, or one of: MC_ERR_INVAL (bad arguments, an
  * unsupported link type, or a filter that does not compile),
  * MC_ERR_AUTH (the user lacks the right to capture: |err| holds libpcap's
  * message), MC_ERR_STORAGE (no such interface or any other libpcap failure),

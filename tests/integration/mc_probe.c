@@ -413,7 +413,7 @@ static size_t encode(const Mychat__Envelope *env, uint8_t *out, size_t cap) {
 static size_t make_login(const char *name, size_t pad, uint8_t *out,
                          size_t cap) {
   static uint8_t padding[MC_DATAGRAM_MAX];
-  Mychat__Login lg = MYCHAT__LOGIN__INIT;
+  Mychat__Handshake lg = MYCHAT__HANDSHAKE__INIT;
   lg.name = (char *)name;
   lg.password = (char *)"not-the-password";
   randombytes_buf(&lg.client_nonce, sizeof lg.client_nonce);

@@ -1,0 +1,21 @@
+# bench/: mc-bench-server, the reference server's throughput and memory
+# benchmark (issue 4). `make bench-server` runs it; `make bench` runs every
+# benchmark. Neither is part of `make test`: the figures are ratios against
+# a baseline of the same run, never pass/fail timings.
+
+BENCH_SERVER_OBJ := $(B)/bench/mc_bench_server.o
+PROGRAMS += $(B)/mc-bench-server
+
+$(BENCH_SERVER_OBJ): CFLAGS_ALL += -Ireference
+
+$(B)/mc-bench-server: $(BENCH_SERVER_OBJ) $(B)/libmcref.a $(LIBMC)
+	$(CC) $(SAN) -o $@ $(BENCH_SERVER_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
+
+# Extra flags for the run, e.g. BENCH_SERVER_FLAGS="--seconds 5".
+BENCH_SERVER_FLAGS ?=
+
+.PHONY: bench-server
+bench-server: $(B)/mc-bench-server $(B)/mychat-server
+	$(B)/mc-bench-server --server $(B)/mychat-server $(BENCH_SERVER_FLAGS)
+
+-include $(BENCH_SERVER_OBJ:.o=.d)

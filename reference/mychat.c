@@ -1,0 +1,1460 @@
+/*
+ * mychat.c: the MyChat command-line client (issue 4).
+ *
+ *   mychat [--server HOST:PORT] [--user NAME] [--new] [-h|--help] [--version]
+ *
+ * On a terminal it keeps the screens of the original MyChat design: the
+ * banner, the username and password prompts, "--> [connecting to server]"
+ * with a star every 0.2 s, the menu of group chats and users, JOIN / CHAT /
+ * R / E (and CREATE, LEAVE, /help), and in a chat B to go back. Each message
+ * sent shows "--> [Message sent - HH:MM:SS]", a direct one later also
+ * "--> [Message delivered - HH:MM:SS]". Lines are edited with libedit,
+ * driven through its callback interface from one poll() loop, so a message
+ * that arrives while a line is being typed is printed at once above it.
+ * --new registers the name; without it, a login refused for a wrong name or
+ * password offers to create the account.
+ *
+ * The password comes from the MYCHAT_PASSWORD environment variable when it
+ * is set (for scripts), else from a prompt that does not echo.
+ *
+ * A session that is lost (the server went silent, stopped acking, restarted
+ * or is shutting down) is logged in again by itself; the core sends the
+ * messages the server had not confirmed again. A terminal client keeps
+ * trying; a scripted one gives up (status 1) when a new login gets no
+ * answer within 15 s. A login elsewhere under the same name ends the client
+ * (status 1) rather than fight over the session.
+ *
+ * When standard input is not a terminal the client runs scripted: no
+ * banner or prompts; --user and MYCHAT_PASSWORD are required. Commands are
+ * read one line at a time (blank lines and lines starting with '#' are
+ * skipped):
+ *
+ *   JOIN g | CREATE g | LEAVE g   group requests; JOIN also enters chat g
+ *   CHAT bob                      enter the one-on-one chat with bob
+ *   B                             leave the current chat
+ *   SAY text | text               send text to the current chat (a line
+ *                                 whose first word is a command is that
+ *                                 command: SAY sends any text)
+ *   SEND @bob text | SEND #g text send without entering a chat
+ *   LIST USERS|GROUPS|MYGROUPS    list (every page)
+ *   WAIT N                        process events for N seconds
+ *   WAITFOR PREFIX [N]            wait (N s, default 10) for an output line
+ *                                 starting with PREFIX (which may contain
+ *                                 spaces; a last word that is a number is
+ *                                 N); exit 3 on timeout. Output lines are a
+ *                                 queue: a WAITFOR takes the lines printed
+ *                                 since the last WAITFOR matched, up to and
+ *                                 including its match, so a line printed
+ *                                 before the WAITFOR was read is not missed.
+ *   E                             log out and exit 0
+ *
+ * Commands are read only while the session is established and nothing
+ * above is still waiting. At the end of input the client waits (at most
+ * 5 s) until the server confirmed every message sent, logs out and exits 0.
+ *
+ * Scripted output: exactly one line per event on standard output. Times
+ * are the server's (when it stored, or delivered, the message), HH:MM:SS in
+ * the local zone. CODE is the protocol ErrorCode name (AUTH_FAILED,
+ * NO_SUCH_GROUP, ...).
+ *
+ *   connected NAME                     (again after each reconnect)
+ *   connect-failed CODE|TIMEOUT TEXT
+ *   sent id=MSGID to=USER|#GROUP time=T
+ *   delivered id=MSGID to=USER time=T
+ *   message id=MSGID from=USER group=GROUP|- missed=0|1 time=T text=TEXT
+ *   presence USER online|offline
+ *   backlog-done count=N
+ *   result JOIN|CREATE|LEAVE|SEND NAME|#GROUP OK|CODE [TEXT]
+ *   list users NAME:online|offline ... | list groups NAME ...
+ *   | list mygroups NAME ...
+ *   closed OK                          (after a logout)
+ *   closed LOST|CODE TEXT              (LOST: the server went silent or
+ *                                      stopped acking)
+ *   reconnecting                       (after a closed that was not OK)
+ *   error COMMAND TEXT                 (a command refused locally)
+ *
+ * MSGID is the server's message id: "sent", "delivered" and the
+ * recipient's "message" line of one message carry the same one. TEXT is
+ * printed as received, except that control characters (and the C1
+ * controls U+0080..U+009F) are written as \xHH and a backslash as \\, so
+ * one line is always one event. On a terminal the control characters are
+ * escaped the same way, so a hostile sender cannot drive the terminal.
+ *
+ * Exit status: 0 after logging out, 1 when connecting or the session
+ * failed for good, 2 for usage errors, 3 when a WAITFOR timed out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+
+#include "mc_client.h"
+#include "mc_error.h"
+#include "mc_names.h"
+#include "mc_udp.h"
+
+#define MYCHAT_VERSION "1.0"
+#define DEFAULT_SERVER "127.0.0.1:8000"
+#define STAR_INTERVAL (200 * MC_MSEC)
+#define LOGOUT_WAIT (3 * MC_SEC)
+#define DRAIN_WAIT (5 * MC_SEC)
+#define RECONNECT_DELAY (1 * MC_SEC)
+#define WAITFOR_DEFAULT_S 10.0
+#define OUTQ_MAX 4096 /* output lines a WAITFOR may still look at */
+#define OPS_MAX 128   /* requests remembered for their replies */
+/* Messages remembered for their confirmations: twice what the core keeps
+ * outstanding in a session (window 32 + queue 1024), so a message is only
+ * forgotten after that many newer ones. */
+#define SENDS_MAX 2048
+#define LINE_MAX_IN 4096 /* longest command line */
+
+enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WAITFOR = 3 };
+
+typedef enum { VIEW_MENU, VIEW_GROUP, VIEW_DIRECT } view_kind;
+
+/* Where the client is in its life. */
+typedef enum {
+  PH_CONNECTING,   /* first handshake (stars on a terminal) */
+  PH_ONLINE,       /* established */
+  PH_RECONNECTING, /* session lost; handshaking again or waiting to */
+  PH_LOGGING_OUT,  /* Logout sent, waiting for the server's OK */
+  PH_DONE
+} phase;
+
+/* What a list that is being paged through is for. */
+typedef enum { LP_NONE, LP_MENU_GROUPS, LP_MENU_USERS, LP_SCRIPT } list_purpose;
+
+/* A request waiting for its Result: the command and name to report. */
+typedef struct {
+  uint32_t request;
+  Mychat__Envelope__BodyCase kind;
+  char name[MC_NAME_MAX + 1];
+  int enter; /* a JOIN typed on the terminal: enter it */
+} pending_op;
+
+/* A message sent, for reporting its confirmation. */
+typedef struct {
+  uint32_t request;
+  uint64_t client_msg_id; /* 0: free slot, or already confirmed */
+  int group;              /* |to| is a group, else a user */
+  char to[MC_NAME_MAX + 1];
+} sent_msg;
+
+typedef struct {
+  mc_client_list_entry *v;
+  size_t n, cap;
+} entry_list;
+
+typedef struct {
+  int interactive;
+  char user[MC_NAME_MAX + 1];
+  char password[MC_PASSWORD_MAX + 2]; /* one byte more: overlong shows */
+  int create;
+
+  int fd;
+  mc_client *cl;
+  phase ph;
+  int exit_code;
+  mc_tstamp next_star;    /* PH_CONNECTING on a terminal */
+  mc_tstamp reconnect_at; /* PH_RECONNECTING: next attempt, or NEVER */
+  mc_tstamp logout_deadline;
+
+  view_kind view;
+  char view_name[MC_NAME_MAX + 1];
+
+  pending_op ops[OPS_MAX];
+  size_t ops_next;
+  sent_msg sends[SENDS_MAX];
+  size_t sends_next;
+
+  /* The list being paged through. */
+  list_purpose lp;
+  Mychat__ListKind lkind;
+  uint32_t lrequest;
+  entry_list lacc, groups, users;
+  int menu_shown; /* the first menu was printed (readline on) */
+
+  /* Scripted mode. */
+  char inbuf[LINE_MAX_IN + 1];
+  size_t inlen;
+  int in_eof;           /* end of input (on a terminal: it hung up) */
+  int retry;            /* the line at the head of inbuf waits for room */
+  int skipping;         /* dropping the rest of an overlong line */
+  mc_tstamp wait_until; /* WAIT, or 0 */
+  char waitfor[LINE_MAX_IN];
+  mc_tstamp waitfor_until; /* WAITFOR deadline, or 0 */
+  mc_tstamp drain_until;   /* end of input: confirmation deadline, or 0 */
+  char *outq[OUTQ_MAX];    /* output lines not yet taken by a WAITFOR */
+  size_t outq_head, outq_n;
+
+  int rl_on;      /* the readline callback handler is installed */
+  int in_handler; /* inside the readline line handler */
+  int line_done;  /* the handler ran during this read */
+} app;
+
+static volatile sig_atomic_t g_stop;
+static app *g_app; /* for the readline line handler, which takes no user data */
+
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static mc_tstamp now_us(void) { return mc_udp_now_us(); }
+
+static void random_bytes(void *user_data, uint8_t *buf, size_t len) {
+  (void)user_data;
+  while (len > 0) {
+    ssize_t n = getrandom(buf, len, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      /* Without randomness nonces and message ids would repeat. */
+      perror("mychat: getrandom");
+      exit(EXIT_FAIL);
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+}
+
+/* Formats server time |ms| (Unix epoch) as HH:MM:SS in the local zone. */
+static void fmt_time(uint64_t ms, char out[9]) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (localtime_r(&t, &tm) == NULL || strftime(out, 9, "%H:%M:%S", &tm) == 0)
+    snprintf(out, 9, "??:??:??");
+}
+
+/* Copies |in| to |out| with control characters (C0, DEL and the UTF-8
+ * encoded C1 range) as \xHH, and in scripted output backslashes doubled:
+ * text from the network must not move the cursor or end a line of scripted
+ * output, and a script must be able to tell "\x0A" typed from a newline. */
+static void escape_text(const app *a, const char *in, char *out, size_t cap) {
+  size_t o = 0;
+  const unsigned char *s = (const unsigned char *)in;
+  for (size_t i = 0; s[i] != '\0' && o + 9 < cap; i++) {
+    unsigned c = s[i];
+    if (c == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F) {
+      o += (size_t)snprintf(out + o, cap - o, "\\xC2\\x%02X", s[i + 1]);
+      i++;
+    } else if (c < 0x20 || c == 0x7F) {
+      o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+    } else if (c == '\\' && !a->interactive) {
+      out[o++] = '\\';
+      out[o++] = '\\';
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o] = '\0';
+}
+
+/* The command words of the requests that get a Result. */
+static const struct {
+  const char *word;
+  Mychat__Envelope__BodyCase kind;
+} k_requests[] = {
+    {"JOIN", MYCHAT__ENVELOPE__BODY_JOIN_GROUP},
+    {"CREATE", MYCHAT__ENVELOPE__BODY_CREATE_GROUP},
+    {"LEAVE", MYCHAT__ENVELOPE__BODY_LEAVE_GROUP},
+    {"SEND", MYCHAT__ENVELOPE__BODY_SEND},
+};
+
+static const char *kind_word(Mychat__Envelope__BodyCase kind) {
+  for (size_t i = 0; i < sizeof k_requests / sizeof k_requests[0]; i++)
+    if (k_requests[i].kind == kind)
+      return k_requests[i].word;
+  return mc_codec_body_name(kind);
+}
+
+/* ------------------------------------------------------------------ */
+/* output                                                              */
+
+/* Scripted mode: remembers |line| for a later WAITFOR. */
+static void outq_push(app *a, const char *line) {
+  if (a->outq_n == OUTQ_MAX) {
+    free(a->outq[a->outq_head]);
+    a->outq_head = (a->outq_head + 1) % OUTQ_MAX;
+    a->outq_n--;
+  }
+  char *copy = strdup(line);
+  if (copy == NULL)
+    return; /* a WAITFOR for it will time out: reported, not silent */
+  a->outq[(a->outq_head + a->outq_n++) % OUTQ_MAX] = copy;
+}
+
+/* Takes queued lines up to the first one starting with the WAITFOR prefix;
+ * returns 1 if it was found (the wait is over). */
+static int outq_match(app *a) {
+  size_t plen = strlen(a->waitfor);
+  for (size_t i = 0; i < a->outq_n; i++) {
+    const char *l = a->outq[(a->outq_head + i) % OUTQ_MAX];
+    if (strncmp(l, a->waitfor, plen) != 0)
+      continue;
+    for (size_t j = 0; j <= i; j++) {
+      free(a->outq[a->outq_head]);
+      a->outq_head = (a->outq_head + 1) % OUTQ_MAX;
+    }
+    a->outq_n -= i + 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* Prints one line. Scripted, it also goes into the WAITFOR queue. On a
+ * terminal with a line being edited, the text goes above that line, which
+ * libedit then draws again with the cursor where it was. */
+static void say(app *a, const char *fmt, ...) {
+  char *line;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&line, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return; /* out of memory: the line is lost, the client goes on */
+  if (!a->interactive) {
+    printf("%s\n", line);
+    fflush(stdout);
+    outq_push(a, line);
+    free(line);
+    return;
+  }
+  if (!a->rl_on) {
+    printf("%s\n", line);
+    fflush(stdout);
+    free(line);
+    return;
+  }
+  /* libedit redraws the prompt and the whole line being edited, cursor
+   * included, on a refresh; inside the line handler the line was just
+   * accepted and the cursor is already on a fresh line. */
+  printf("\r\033[K%s\n", line);
+  fflush(stdout);
+  free(line);
+  if (!a->in_handler)
+    rl_forced_update_display();
+}
+
+/* A command was refused before reaching the server. */
+static void refuse(app *a, const char *cmd, const char *why) {
+  if (a->interactive)
+    say(a, "--> [%s]", why);
+  else
+    say(a, "error %s %s", cmd, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* network                                                             */
+
+static void flush_tx(app *a, mc_tstamp now) {
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  while (mc_client_poll_tx(a->cl, now, buf, sizeof buf, &len))
+    /* Loss is the protocol's business: the core retransmits. */
+    (void)send(a->fd, buf, len, 0);
+}
+
+static void read_socket(app *a, mc_tstamp now) {
+  uint8_t buf[MC_DATAGRAM_MAX + 1];
+  for (int i = 0; i < 64; i++) {
+    ssize_t n = recv(a->fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == ECONNREFUSED)
+      continue; /* an ICMP error from an earlier send: the server is away */
+    if (n < 0)
+      return;
+    mc_client_recv(a->cl, buf, (size_t)n, now);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* requests                                                            */
+
+static void op_add(app *a, uint32_t request, Mychat__Envelope__BodyCase kind,
+                   const char *name, int enter) {
+  pending_op *op = &a->ops[a->ops_next++ % OPS_MAX];
+  op->request = request;
+  op->kind = kind;
+  op->enter = enter;
+  snprintf(op->name, sizeof op->name, "%s", name);
+}
+
+/* Finds the pending request |request|; a zero kind marks a free slot. */
+static pending_op *op_find(app *a, uint32_t request) {
+  for (size_t i = 0; i < OPS_MAX; i++)
+    if (a->ops[i].request == request &&
+        a->ops[i].kind != MYCHAT__ENVELOPE__BODY__NOT_SET)
+      return &a->ops[i];
+  return NULL;
+}
+
+/* Finds a message by its client id, or (|client_msg_id| 0) by the request
+ * that sent it in this session. */
+static sent_msg *send_find(app *a, uint32_t request, uint64_t client_msg_id) {
+  for (size_t i = 0; i < SENDS_MAX; i++) {
+    sent_msg *s = &a->sends[i];
+    if (s->client_msg_id != 0 &&
+        (s->client_msg_id == client_msg_id ||
+         (client_msg_id == 0 && request != 0 && s->request == request)))
+      return s;
+  }
+  return NULL;
+}
+
+/* Words for a library error a command met here. */
+static const char *lib_why(int rv) {
+  switch (rv) {
+  case MC_ERR_STATE:
+    return "not connected to server";
+  case MC_ERR_QUEUE_FULL:
+    return "too many requests waiting; try again";
+  default:
+    return mc_strerror(rv);
+  }
+}
+
+/* Returns 0, or MC_ERR_QUEUE_FULL (the caller may try again later), or
+ * another error already reported. */
+static int do_group(app *a, Mychat__Envelope__BodyCase kind, const char *g,
+                    int enter) {
+  uint32_t req;
+  int rv = mc_client_group(a->cl, kind, g, now_us(), &req);
+  if (rv == 0)
+    op_add(a, req, kind, g, enter);
+  else if (rv != MC_ERR_QUEUE_FULL || a->interactive)
+    refuse(a, kind_word(kind),
+           rv == MC_ERR_BAD_NAME ? "bad group name" : lib_why(rv));
+  return rv;
+}
+
+/* Sends |text| to |user| or (|user| NULL) |group| and remembers it for its
+ * confirmations. Returns as do_group(). */
+static int do_send(app *a, const char *user, const char *group,
+                   const char *text) {
+  uint32_t req;
+  uint64_t cid;
+  int rv = mc_client_send_text(a->cl, user, group, text, now_us(), &req, &cid);
+  if (rv == 0) {
+    sent_msg *s = &a->sends[a->sends_next++ % SENDS_MAX];
+    s->request = req;
+    s->client_msg_id = cid;
+    s->group = user == NULL;
+    snprintf(s->to, sizeof s->to, "%s", user ? user : group);
+  } else if (rv != MC_ERR_QUEUE_FULL || a->interactive) {
+    refuse(a, "SEND", lib_why(rv));
+  }
+  return rv;
+}
+
+/* Asks for the first page of a list, for |p|. */
+static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
+  uint32_t req;
+  a->lacc.n = 0;
+  int rv = mc_client_list(a->cl, kind, "", now_us(), &req);
+  if (rv < 0) {
+    refuse(a, "LIST", lib_why(rv));
+    a->lp = LP_NONE;
+    return;
+  }
+  a->lp = p;
+  a->lkind = kind;
+  a->lrequest = req;
+}
+
+/* Appends |n| entries to |l|; out of memory, the list stays short (a
+ * list is shown, not relied on). */
+static void entries_append(entry_list *l, const mc_client_list_entry *e,
+                           size_t n) {
+  if (l->n + n > l->cap) {
+    size_t ncap = l->cap ? l->cap : 32;
+    while (ncap < l->n + n)
+      ncap *= 2;
+    mc_client_list_entry *nv = realloc(l->v, ncap * sizeof *nv);
+    if (nv == NULL)
+      return;
+    l->v = nv;
+    l->cap = ncap;
+  }
+  memcpy(l->v + l->n, e, n * sizeof *e);
+  l->n += n;
+}
+
+static void entries_swap(entry_list *x, entry_list *y) {
+  entry_list t = *x;
+  *x = *y;
+  *y = t;
+}
+
+/* ------------------------------------------------------------------ */
+/* the terminal's screens                                              */
+
+static void print_hint(app *a) {
+  if (a->view == VIEW_MENU)
+    say(a, "--> [type 'JOIN' + 'group chat name' and press ENTER to join the "
+           "group chat, 'CHAT' + 'username' and press ENTER to chat to a "
+           "user, 'R' to refresh and 'E' to exit]");
+  else
+    say(a, "--> [type message and press ENTER or type 'B' to return to "
+           "menu]");
+}
+
+static void print_help(app *a) {
+  say(a, "--> [menu: JOIN <group>, CHAT <user>, CREATE <group>, "
+         "LEAVE <group>, R (refresh), E (exit), /help]");
+  say(a, "--> [in a chat: type a message and press ENTER, B (back to menu), "
+         "E (exit), /help]");
+}
+
+static void print_menu(app *a) {
+  say(a, "#####[you: %s]#####", a->user);
+  say(a, "--> [available group chats]");
+  for (size_t i = 0; i < a->groups.n; i++)
+    say(a, "%zu. %s", i + 1, a->groups.v[i].name);
+  say(a, "");
+  size_t k = 0;
+  for (size_t i = 0; i < a->users.n; i++) {
+    const mc_client_list_entry *u = &a->users.v[i];
+    if (strcmp(u->name, a->user) == 0)
+      continue;
+    if (k == 0)
+      say(a, "--> [available users]");
+    say(a, "%zu. %s (%s)", ++k, u->name, u->online ? "online" : "offline");
+  }
+  if (k > 0)
+    say(a, "");
+  print_hint(a);
+}
+
+static void enter_view(app *a, view_kind v, const char *name) {
+  a->view = v;
+  snprintf(a->view_name, sizeof a->view_name, "%s", name);
+  if (!a->interactive)
+    return;
+  if (v == VIEW_GROUP) {
+    say(a, "#####[GROUP CHAT]#####");
+    say(a, "--> [Access granted]");
+    say(a, "--> [you joined '%s' group]", name);
+  } else {
+    say(a, "#####[CHAT WITH %s]#####", name);
+  }
+  print_hint(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* events                                                              */
+
+static void on_list(app *a, const mc_client_event *ev) {
+  if (a->lp == LP_NONE || ev->request != a->lrequest)
+    return;
+  entries_append(&a->lacc, ev->entries, ev->n_entries);
+  if (ev->more && ev->n_entries > 0) {
+    uint32_t req;
+    if (mc_client_list(a->cl, a->lkind, ev->entries[ev->n_entries - 1].name,
+                       now_us(), &req) == 0) {
+      a->lrequest = req;
+      return;
+    }
+  }
+  list_purpose p = a->lp;
+  a->lp = LP_NONE;
+  if (p == LP_MENU_GROUPS) {
+    entries_swap(&a->groups, &a->lacc);
+    list_start(a, LP_MENU_USERS, MYCHAT__LIST_KIND__LIST_USERS);
+    return;
+  }
+  if (p == LP_MENU_USERS) {
+    entries_swap(&a->users, &a->lacc);
+    print_menu(a);
+    a->menu_shown = 1;
+    return;
+  }
+  const char *word = ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS ? "users"
+                     : ev->list_kind == MYCHAT__LIST_KIND__LIST_GROUPS
+                         ? "groups"
+                         : "mygroups";
+  /* One line however long the list: a script reads it whole. */
+  char *line = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&line, &len);
+  if (f == NULL)
+    return;
+  fprintf(f, "list %s", word);
+  for (size_t i = 0; i < a->lacc.n; i++) {
+    const mc_client_list_entry *e = &a->lacc.v[i];
+    if (ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS)
+      fprintf(f, " %s:%s", e->name, e->online ? "online" : "offline");
+    else
+      fprintf(f, " %s", e->name);
+  }
+  if (fclose(f) == 0)
+    say(a, "%s", line);
+  free(line);
+}
+
+static void on_result(app *a, const mc_client_event *ev) {
+  char text[4 * MC_TEXT_MAX + 1];
+  escape_text(a, ev->text, text, sizeof text);
+  /* What the request was about: "-" when it is not known (a message the
+   * core sent again after a reconnect, under a request id of its own). */
+  char name[MC_NAME_MAX + 2] = "-";
+  int enter = 0;
+  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+    sent_msg *s = send_find(a, ev->request, 0);
+    if (s) {
+      snprintf(name, sizeof name, "%s%s", s->group ? "#" : "", s->to);
+      s->client_msg_id = 0;
+    }
+  } else {
+    pending_op *op = op_find(a, ev->request);
+    if (op) {
+      snprintf(name, sizeof name, "%s", op->name);
+      enter = op->enter;
+      op->kind = MYCHAT__ENVELOPE__BODY__NOT_SET;
+    }
+  }
+  if (!a->interactive) {
+    say(a, "result %s %s %s%s%s", kind_word(ev->request_kind), name,
+        mc_names_error_code(ev->code), ev->code ? " " : "",
+        ev->code ? text : "");
+    return;
+  }
+  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+    say(a, "--> [Message not sent: %s]",
+        text[0] ? text : mc_names_error_code(ev->code));
+    return;
+  }
+  int ok = ev->code == MYCHAT__ERROR_CODE__ERROR_NONE;
+  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP) {
+    if ((ok || ev->code == MYCHAT__ERROR_CODE__ALREADY_MEMBER) && enter)
+      enter_view(a, VIEW_GROUP, name);
+    else if (!ok)
+      say(a, "--> [couldn't join '%s': %s]", name, text);
+  } else if (ok && ev->request_kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP) {
+    say(a, "--> [group '%s' created]", name);
+  } else if (ok) {
+    say(a, "--> [you left '%s' group]", name);
+  } else {
+    say(a, "--> [%s '%s' failed: %s]", kind_word(ev->request_kind), name,
+        text[0] ? text : mc_names_error_code(ev->code));
+  }
+}
+
+static void on_message(app *a, const mc_client_event *ev) {
+  char text[4 * MC_TEXT_MAX + 1], t[9];
+  escape_text(a, ev->text, text, sizeof text);
+  if (!a->interactive) {
+    fmt_time(ev->time_ms, t);
+    say(a, "message id=%llu from=%s group=%s missed=%d time=%s text=%s",
+        (unsigned long long)ev->message_id, ev->name,
+        ev->group[0] ? ev->group : "-", ev->missed ? 1 : 0, t, text);
+    return;
+  }
+  const char *missed = ev->missed ? " (missed)" : "";
+  if (ev->group[0] &&
+      !(a->view == VIEW_GROUP && strcmp(a->view_name, ev->group) == 0))
+    say(a, ">> [%s] %s: %s%s", ev->group, ev->name, text, missed);
+  else if (!ev->group[0] && a->view != VIEW_MENU &&
+           !(a->view == VIEW_DIRECT && strcmp(a->view_name, ev->name) == 0))
+    /* In another chat a direct message must not pass for part of it. */
+    say(a, ">> %s (direct): %s%s", ev->name, text, missed);
+  else
+    say(a, ">> %s: %s%s", ev->name, text, missed);
+}
+
+static void start_logout(app *a, mc_tstamp now) {
+  if (mc_client_get_state(a->cl) == MC_CLIENT_ESTABLISHED &&
+      mc_client_logout(a->cl, now) == 0) {
+    a->ph = PH_LOGGING_OUT;
+    a->logout_deadline = now + LOGOUT_WAIT;
+  } else {
+    a->ph = PH_DONE;
+  }
+}
+
+static void on_connected(app *a, const mc_client_event *ev) {
+  int first = a->ph == PH_CONNECTING;
+  a->ph = PH_ONLINE;
+  /* The core keeps its own copy for reconnecting. */
+  memset(a->password, 0, sizeof a->password);
+  if (!a->interactive) {
+    say(a, "connected %s", ev->name);
+    return;
+  }
+  if (first) {
+    printf("[connected to server]\n");
+    fflush(stdout);
+    list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+  } else {
+    say(a, "--> [connected to server]");
+    if (!a->menu_shown) /* the session was lost before the first menu */
+      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+  }
+}
+
+/* Ends the client with status 1, saying |why| (if not NULL) on a
+ * terminal. */
+static void give_up(app *a, const char *why) {
+  if (a->interactive && why)
+    say(a, "--> [%s]", why);
+  a->exit_code = EXIT_FAIL;
+  a->ph = PH_DONE;
+}
+
+static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
+  char text[4 * MC_ERROR_TEXT_MAX + 1];
+  escape_text(a, ev->text, text, sizeof text);
+  int logout = ev->code == 0 && ev->lib_error == 0;
+  if (!a->interactive && logout)
+    say(a, "closed OK");
+  else if (!a->interactive)
+    say(a, "closed %s %s", ev->code ? mc_names_error_code(ev->code) : "LOST",
+        text);
+  /* Request ids start again at 1 in the next session; the core sends the
+   * unconfirmed messages again under new ones (matched by client id). */
+  a->lp = LP_NONE;
+  memset(a->ops, 0, sizeof a->ops);
+  for (size_t i = 0; i < SENDS_MAX; i++)
+    a->sends[i].request = 0;
+  if (logout || a->ph == PH_LOGGING_OUT) {
+    if (a->interactive)
+      say(a, "--> [logged out]");
+    a->ph = PH_DONE;
+    return;
+  }
+  if (ev->code == MYCHAT__ERROR_CODE__SESSION_REPLACED) {
+    /* Logging in again would throw the other login out in turn. */
+    give_up(a, "you logged in somewhere else; bye");
+    return;
+  }
+  if (a->interactive)
+    say(a, "--> [connection lost, reconnecting]");
+  else
+    say(a, "reconnecting");
+  a->ph = PH_RECONNECTING;
+  a->reconnect_at = now;
+}
+
+/* A handshake failed: decides whether to offer a new account, try again,
+ * or give up. */
+static void on_connect_failed(app *a, const mc_client_event *ev,
+                              mc_tstamp now) {
+  char text[4 * MC_ERROR_TEXT_MAX + 1];
+  escape_text(a, ev->text, text, sizeof text);
+  int auth = ev->code == MYCHAT__ERROR_CODE__AUTH_FAILED;
+  if (!a->interactive) {
+    say(a, "connect-failed %s %s",
+        ev->code ? mc_names_error_code(ev->code) : "TIMEOUT",
+        auth ? "wrong user name or password" : text);
+  } else if (a->ph == PH_CONNECTING) {
+    if (ev->code == 0)
+      printf("[couldn't connect to server]\n");
+    else if (auth)
+      printf("\n--> [wrong user name or password]\n");
+    else if (ev->code == MYCHAT__ERROR_CODE__NAME_TAKEN)
+      printf("\n--> [user name '%s' is taken]\n", a->user);
+    else
+      printf("\n--> [couldn't log in: %s]\n", text);
+    fflush(stdout);
+  }
+  if (a->ph == PH_RECONNECTING) {
+    /* The server may be restarting or busy: keep trying, unless it says
+     * the credentials stopped working. A script is not left hanging on a
+     * server that stays away (no answer for connect_timeout_ms). */
+    if (auth || (!a->interactive && ev->code == 0)) {
+      give_up(a, "wrong user name or password");
+      return;
+    }
+    if (a->interactive)
+      say(a, "--> [couldn't connect to server, retrying]");
+    a->reconnect_at = now + RECONNECT_DELAY;
+    return;
+  }
+  if (auth && a->interactive && !a->create) {
+    char ans[16];
+    printf("Create account '%s'? [y/N] ", a->user);
+    fflush(stdout);
+    ssize_t n = read(STDIN_FILENO, ans, sizeof ans - 1);
+    if (n > 0 && (ans[0] == 'y' || ans[0] == 'Y')) {
+      a->create = 1;
+      mc_client_connect(a->cl, a->user, a->password, 1, now);
+      printf("--> [connecting to server]");
+      fflush(stdout);
+      a->next_star = now + STAR_INTERVAL;
+      return;
+    }
+  }
+  give_up(a, NULL);
+}
+
+static void handle_event(app *a, const mc_client_event *ev, mc_tstamp now) {
+  char t[9];
+  switch (ev->type) {
+  case MC_CEV_CONNECTED:
+    on_connected(a, ev);
+    return;
+  case MC_CEV_CONNECT_FAILED:
+    on_connect_failed(a, ev, now);
+    return;
+  case MC_CEV_CLOSED:
+    on_closed(a, ev, now);
+    return;
+  case MC_CEV_RESULT:
+    on_result(a, ev);
+    return;
+  case MC_CEV_LIST:
+    on_list(a, ev);
+    return;
+  case MC_CEV_SENT: {
+    fmt_time(ev->time_ms, t);
+    sent_msg *s = send_find(a, 0, ev->client_msg_id);
+    if (a->interactive)
+      say(a, "--> [Message sent - %s]", t);
+    else
+      say(a, "sent id=%llu to=%s%s time=%s", (unsigned long long)ev->message_id,
+          s && s->group ? "#" : "", s ? s->to : "-", t);
+    if (s)
+      s->client_msg_id = 0;
+    return;
+  }
+  case MC_CEV_DELIVERED:
+    fmt_time(ev->time_ms, t);
+    if (a->interactive)
+      say(a, "--> [Message delivered - %s]", t);
+    else
+      say(a, "delivered id=%llu to=%s time=%s",
+          (unsigned long long)ev->message_id, ev->name, t);
+    return;
+  case MC_CEV_MESSAGE:
+    on_message(a, ev);
+    return;
+  case MC_CEV_PRESENCE:
+    if (a->interactive)
+      say(a, "--> [%s is %s]", ev->name, ev->online ? "online" : "offline");
+    else
+      say(a, "presence %s %s", ev->name, ev->online ? "online" : "offline");
+    return;
+  case MC_CEV_BACKLOG_DONE:
+    if (!a->interactive)
+      say(a, "backlog-done count=%u", ev->count);
+    else if (ev->count > 0)
+      say(a, "--> [%u missed messages]", ev->count);
+    return;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* commands                                                            */
+
+/* Splits "WORD rest" in place: returns the rest (never NULL) and leaves
+ * the word NUL-terminated in |line|. */
+static char *split_word(char *line) {
+  char *p = line;
+  while (*p && *p != ' ' && *p != '\t')
+    p++;
+  if (*p == '\0')
+    return p;
+  *p++ = '\0';
+  while (*p == ' ' || *p == '\t')
+    p++;
+  return p;
+}
+
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t')
+    s++;
+  size_t n = strlen(s);
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+    s[--n] = '\0';
+  return s;
+}
+
+/* Sends |text| to the current chat. Returns do_send()'s result, or 0 when
+ * refused here. */
+static int send_to_view(app *a, const char *text) {
+  if (a->view == VIEW_MENU) {
+    refuse(a, "SAY", "not in a chat");
+    return 0;
+  }
+  if (*text == '\0') {
+    refuse(a, "SAY", "empty message");
+    return 0;
+  }
+  return a->view == VIEW_DIRECT ? do_send(a, a->view_name, NULL, text)
+                                : do_send(a, NULL, a->view_name, text);
+}
+
+/* Returns 1 and sets |*kind| if |w| is JOIN, CREATE or LEAVE. */
+static int group_word(const char *w, Mychat__Envelope__BodyCase *kind) {
+  for (size_t i = 0; i < sizeof k_requests / sizeof k_requests[0]; i++)
+    if (k_requests[i].kind != MYCHAT__ENVELOPE__BODY_SEND &&
+        strcasecmp(w, k_requests[i].word) == 0) {
+      *kind = k_requests[i].kind;
+      return 1;
+    }
+  return 0;
+}
+
+/* A line typed on the terminal. */
+static void interactive_line(app *a, char *raw) {
+  char *line = trim(raw);
+  if (*line == '\0')
+    return;
+  add_history(line);
+  if (strcasecmp(line, "E") == 0) {
+    start_logout(a, now_us());
+    return;
+  }
+  if (strcmp(line, "/help") == 0) {
+    print_help(a);
+    return;
+  }
+  if (a->ph != PH_ONLINE) {
+    say(a, "--> [not connected to server; wait a moment]");
+    return;
+  }
+  if (a->view != VIEW_MENU) {
+    if (strcasecmp(line, "B") == 0) {
+      a->view = VIEW_MENU;
+      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+    } else {
+      send_to_view(a, line);
+    }
+    return;
+  }
+  char *arg = split_word(line);
+  Mychat__Envelope__BodyCase kind;
+  if (strcasecmp(line, "R") == 0 && *arg == '\0') {
+    if (a->lp == LP_NONE)
+      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+  } else if (group_word(line, &kind) && *arg) {
+    do_group(a, kind, arg, kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP);
+  } else if (strcasecmp(line, "CHAT") == 0 && *arg) {
+    if (!mc_codec_name_valid(arg))
+      refuse(a, "CHAT", "bad user name");
+    else
+      enter_view(a, VIEW_DIRECT, arg);
+  } else {
+    say(a, "--> [unknown command '%s'; type /help]", line);
+  }
+}
+
+/* The readline line handler: |line| is malloc'd, NULL at end of input. */
+static void rl_line(char *line) {
+  app *a = g_app;
+  a->in_handler = 1;
+  a->line_done = 1;
+  if (line == NULL)
+    start_logout(a, now_us());
+  else
+    interactive_line(a, line);
+  free(line);
+  a->in_handler = 0;
+}
+
+/* Parses a decimal number of seconds >= 0. Returns 0 on success. */
+static int parse_seconds(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end != '\0' || !(v >= 0) || v > 86400)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Scripted WAITFOR: |arg| is "PREFIX [SECONDS]". */
+static void script_waitfor(app *a, char *arg, mc_tstamp now) {
+  /* A last word that is a number is the timeout, not the prefix. */
+  double secs;
+  char *last = strrchr(arg, ' ');
+  if (last && parse_seconds(last + 1, &secs) == 0)
+    *last = '\0';
+  else
+    secs = WAITFOR_DEFAULT_S;
+  snprintf(a->waitfor, sizeof a->waitfor, "%s", trim(arg));
+  if (!outq_match(a))
+    a->waitfor_until = now + (mc_tstamp)(secs * MC_SEC);
+}
+
+/* Scripted LIST: |arg| is USERS, GROUPS or MYGROUPS. */
+static void script_list(app *a, const char *arg) {
+  if (strcasecmp(arg, "USERS") == 0)
+    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_USERS);
+  else if (strcasecmp(arg, "GROUPS") == 0)
+    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_GROUPS);
+  else if (strcasecmp(arg, "MYGROUPS") == 0)
+    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_MY_GROUPS);
+  else
+    refuse(a, "LIST", "usage: LIST USERS|GROUPS|MYGROUPS");
+}
+
+/* Runs one scripted command line. A line whose first word is a command is
+ * that command (SAY sends any text); any other line is a message to the
+ * current chat. Returns 0 when done with the line, or MC_ERR_QUEUE_FULL
+ * when it must run again later. */
+static int script_line(app *a, char *raw, mc_tstamp now) {
+  char *line = trim(raw);
+  if (*line == '\0' || *line == '#')
+    return 0;
+  size_t wl = strcspn(line, " \t");
+  char cmd[16];
+  snprintf(cmd, sizeof cmd, "%.*s", (int)wl, line);
+  char *arg = line + wl;
+  arg += strspn(arg, " \t");
+  Mychat__Envelope__BodyCase kind;
+  int rv = 0;
+  double secs;
+  if (strcasecmp(cmd, "E") == 0) {
+    start_logout(a, now);
+  } else if (strcasecmp(cmd, "B") == 0) {
+    a->view = VIEW_MENU;
+  } else if (group_word(cmd, &kind)) {
+    rv = do_group(a, kind, arg, 0);
+    if (rv == 0 && kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP)
+      enter_view(a, VIEW_GROUP, arg);
+  } else if (strcasecmp(cmd, "CHAT") == 0) {
+    if (mc_codec_name_valid(arg))
+      enter_view(a, VIEW_DIRECT, arg);
+    else
+      refuse(a, cmd, "bad user name");
+  } else if (strcasecmp(cmd, "SAY") == 0) {
+    rv = send_to_view(a, arg);
+  } else if (strcasecmp(cmd, "SEND") == 0) {
+    char *text = arg + strcspn(arg, " \t");
+    if (*text != '\0')
+      *text++ = '\0';
+    text += strspn(text, " \t");
+    if ((*arg != '@' && *arg != '#') || *text == '\0')
+      refuse(a, cmd, "usage: SEND @USER TEXT | SEND #GROUP TEXT");
+    else
+      rv = *arg == '@' ? do_send(a, arg + 1, NULL, text)
+                       : do_send(a, NULL, arg + 1, text);
+  } else if (strcasecmp(cmd, "LIST") == 0) {
+    script_list(a, arg);
+  } else if (strcasecmp(cmd, "WAIT") == 0) {
+    if (parse_seconds(arg, &secs) == 0)
+      a->wait_until = now + (mc_tstamp)(secs * MC_SEC);
+    else
+      refuse(a, cmd, "usage: WAIT SECONDS");
+  } else if (strcasecmp(cmd, "WAITFOR") == 0) {
+    if (*arg)
+      script_waitfor(a, arg, now);
+    else
+      refuse(a, cmd, "usage: WAITFOR PREFIX [SECONDS]");
+  } else if (a->view != VIEW_MENU) {
+    rv = send_to_view(a, line);
+  } else {
+    refuse(a, cmd, "unknown command");
+  }
+  return rv == MC_ERR_QUEUE_FULL ? rv : 0;
+}
+
+/* Scripted mode: whether the next command may run now. */
+static int script_ready(const app *a, mc_tstamp now) {
+  return a->ph == PH_ONLINE && a->lp == LP_NONE && a->waitfor_until == 0 &&
+         a->wait_until <= now && a->drain_until == 0;
+}
+
+/* Runs buffered command lines while the client is ready for them. */
+static void script_run(app *a, mc_tstamp now) {
+  while (script_ready(a, now)) {
+    char *nl = memchr(a->inbuf, '\n', a->inlen);
+    size_t len = nl ? (size_t)(nl - a->inbuf) : a->inlen;
+    if (nl == NULL && !a->in_eof && a->inlen < LINE_MAX_IN)
+      return; /* partial line: wait for the rest */
+    if (nl == NULL && a->inlen == LINE_MAX_IN) {
+      /* A line this long is no command and too long for a message: it
+       * is refused whole rather than cut into pieces. */
+      refuse(a, "-", "line too long");
+      a->inlen = 0;
+      a->skipping = 1;
+      return;
+    }
+    if (len == 0 && nl == NULL) {
+      if (a->in_eof && a->drain_until == 0)
+        a->drain_until = now + DRAIN_WAIT;
+      return;
+    }
+    char line[LINE_MAX_IN + 1];
+    memcpy(line, a->inbuf, len);
+    line[len] = '\0';
+    if (script_line(a, line, now) == MC_ERR_QUEUE_FULL) {
+      a->retry = 1;
+      return;
+    }
+    a->retry = 0;
+    size_t used = nl ? len + 1 : len;
+    memmove(a->inbuf, a->inbuf + used, a->inlen - used);
+    a->inlen -= used;
+  }
+}
+
+/* libedit (20221030) leaves the terminal in cooked mode after the line
+ * handler ran, so the next read would wait for a whole line: installing
+ * the handler again puts it back in character mode with a fresh line. */
+static void read_terminal(app *a) {
+  a->line_done = 0;
+  rl_callback_read_char();
+  if (a->line_done && a->rl_on) {
+    rl_callback_handler_remove();
+    rl_callback_handler_install("", rl_line);
+  }
+}
+
+static void read_stdin(app *a) {
+  ssize_t n = read(STDIN_FILENO, a->inbuf + a->inlen, LINE_MAX_IN - a->inlen);
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+    a->in_eof = 1;
+    return;
+  }
+  if (n < 0)
+    return;
+  a->inlen += (size_t)n;
+  if (!a->skipping)
+    return;
+  /* The rest of an overlong line goes, up to and including its end. */
+  char *nl = memchr(a->inbuf, '\n', a->inlen);
+  size_t drop = nl ? (size_t)(nl - a->inbuf) + 1 : a->inlen;
+  memmove(a->inbuf, a->inbuf + drop, a->inlen - drop);
+  a->inlen -= drop;
+  a->skipping = nl == NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* timers and the loop                                                 */
+
+static mc_tstamp min_t(mc_tstamp x, mc_tstamp y) { return x < y ? x : y; }
+
+/* Runs the client's own deadlines; returns the next one. */
+static mc_tstamp app_timers(app *a, mc_tstamp now) {
+  mc_tstamp next = MC_TSTAMP_NEVER;
+  if (a->ph == PH_CONNECTING && a->interactive) {
+    if (now >= a->next_star) {
+      putchar('*');
+      fflush(stdout);
+      a->next_star = now + STAR_INTERVAL;
+    }
+    next = a->next_star;
+  }
+  if (a->ph == PH_RECONNECTING && a->reconnect_at != MC_TSTAMP_NEVER) {
+    if (now >= a->reconnect_at) {
+      a->reconnect_at = MC_TSTAMP_NEVER;
+      mc_client_reconnect(a->cl, now);
+    } else {
+      next = min_t(next, a->reconnect_at);
+    }
+  }
+  if (a->ph == PH_LOGGING_OUT) {
+    if (now >= a->logout_deadline)
+      a->ph = PH_DONE; /* the server is gone; it times the session out */
+    next = min_t(next, a->logout_deadline);
+  }
+  if (a->waitfor_until) {
+    if (outq_match(a)) {
+      a->waitfor_until = 0;
+    } else if (now >= a->waitfor_until) {
+      fprintf(stderr, "mychat: WAITFOR '%s' timed out\n", a->waitfor);
+      a->exit_code = EXIT_WAITFOR;
+      start_logout(a, now);
+      a->waitfor_until = 0;
+      a->in_eof = 1;
+      a->inlen = 0;
+    } else {
+      next = min_t(next, a->waitfor_until);
+    }
+  }
+  if (a->wait_until > now)
+    next = min_t(next, a->wait_until);
+  if (a->drain_until && a->ph == PH_ONLINE) {
+    if (mc_client_unconfirmed(a->cl) == 0 || now >= a->drain_until)
+      start_logout(a, now);
+    else
+      next = min_t(next, a->drain_until);
+  }
+  return next;
+}
+
+/* Runs the core's timers, the script, the client's own deadlines, sends
+ * what is due and handles the events, until a pass has no event left (an
+ * event may queue more to send). Returns the next deadline. */
+static mc_tstamp pump(app *a) {
+  for (;;) {
+    mc_tstamp now = now_us();
+    if (mc_client_expiry(a->cl) <= now)
+      mc_client_handle_expiry(a->cl, now);
+    if (!a->interactive)
+      script_run(a, now);
+    mc_tstamp next = app_timers(a, now);
+    flush_tx(a, now);
+    mc_client_event ev;
+    int any = 0;
+    while (mc_client_poll_event(a->cl, &ev)) {
+      handle_event(a, &ev, now);
+      any = 1;
+    }
+    if (!any) {
+      /* The core has had its turn at |now|; a deadline it left in the
+       * past must not make the loop spin. */
+      mc_tstamp e = mc_client_expiry(a->cl);
+      return min_t(next, e > now ? e : now + MC_MSEC);
+    }
+  }
+}
+
+static int run(app *a) {
+  while (a->ph != PH_DONE) {
+    if (g_stop) {
+      g_stop = 0;
+      if (a->ph == PH_ONLINE)
+        start_logout(a, now_us());
+      else
+        a->ph = PH_DONE;
+      continue;
+    }
+    mc_tstamp next = pump(a);
+    if (a->ph == PH_DONE)
+      break;
+    if (a->interactive && !a->rl_on && a->menu_shown) {
+      rl_callback_handler_install("", rl_line);
+      a->rl_on = 1;
+    }
+    struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
+                          {.fd = STDIN_FILENO, .events = POLLIN}};
+    int want_stdin = a->interactive
+                         ? a->rl_on && !a->in_eof
+                         : !a->in_eof && a->inlen < LINE_MAX_IN && !a->retry;
+    mc_tstamp now = now_us();
+    int timeout = -1;
+    if (next != MC_TSTAMP_NEVER)
+      timeout = next <= now ? 0 : (int)((next - now + 999) / 1000);
+    if (poll(p, want_stdin ? 2 : 1, timeout) < 0) {
+      if (errno == EINTR)
+        continue;
+      perror("mychat: poll");
+      return EXIT_FAIL;
+    }
+    now = now_us();
+    if (p[0].revents)
+      read_socket(a, now);
+    if (want_stdin && a->interactive && !(p[1].revents & POLLIN) &&
+        p[1].revents) {
+      /* The terminal went away (hangup): nobody is left to type E. */
+      a->in_eof = 1;
+      start_logout(a, now);
+    } else if (want_stdin && p[1].revents) {
+      if (a->interactive)
+        read_terminal(a);
+      else
+        read_stdin(a);
+    }
+    /* A retried command waits for the core to make room, which only an
+     * arrival from the server can do. */
+    if (p[0].revents)
+      a->retry = 0;
+  }
+  return a->exit_code;
+}
+
+/* ------------------------------------------------------------------ */
+/* start-up                                                            */
+
+/* Reads one line from the terminal, without echo if |hide|. Returns 0, or
+ * -1 at end of input. */
+static int tty_line(const char *prompt, char *buf, size_t cap, int hide) {
+  struct termios old, quiet;
+  int restore = 0;
+  printf("%s", prompt);
+  fflush(stdout);
+  if (hide && tcgetattr(STDIN_FILENO, &old) == 0) {
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+  }
+  size_t n = 0;
+  int rv = -1;
+  for (;;) {
+    char c;
+    ssize_t r = read(STDIN_FILENO, &c, 1);
+    if (r < 0 && errno == EINTR && !g_stop)
+      continue;
+    if (r <= 0)
+      break;
+    if (c == '\n') {
+      rv = 0;
+      break;
+    }
+    if (n + 1 < cap)
+      buf[n++] = c;
+  }
+  buf[n] = '\0';
+  if (restore) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    printf("\n");
+  }
+  return rv;
+}
+
+static void usage(void) {
+  printf("usage: mychat [--server HOST:PORT] [--user NAME] [--new]\n"
+         "              [-h|--help] [--version]\n"
+         "  --server HOST:PORT  server address (default %s;\n"
+         "                      IPv6 as [ADDR]:PORT)\n"
+         "  --user NAME         log in as NAME (else asked for)\n"
+         "  --new               register NAME as a new account\n"
+         "The password is read from MYCHAT_PASSWORD, or asked for.\n"
+         "When standard input is not a terminal, commands are read from it\n"
+         "(see the top of reference/mychat.c).\n",
+         DEFAULT_SERVER);
+}
+
+/* Reports a bad command line; returns the usage exit status. */
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "mychat: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'mychat --help' for usage.\n");
+  return EXIT_USAGE;
+}
+
+/* Parses the command line and asks for what is missing. Returns -1 to go
+ * on, or an exit status. */
+static int setup(app *a, int argc, char **argv, const char **server) {
+  static const struct option opts[] = {{"server", required_argument, NULL, 's'},
+                                       {"user", required_argument, NULL, 'u'},
+                                       {"new", no_argument, NULL, 'n'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
+  int o;
+  *server = DEFAULT_SERVER;
+  opterr = 0; /* our messages, with the usage hint */
+  while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (o) {
+    case 's':
+      *server = optarg;
+      break;
+    case 'u':
+      if (!mc_codec_name_valid(optarg))
+        return usage_error("bad user name '%s'", optarg);
+      snprintf(a->user, sizeof a->user, "%s", optarg);
+      break;
+    case 'n':
+      a->create = 1;
+      break;
+    case 'h':
+      usage();
+      return 0;
+    case 'V':
+      printf("mychat %s (MyChat protocol v%d)\n", MYCHAT_VERSION,
+             MC_PROTOCOL_VERSION);
+      return 0;
+    case ':':
+      return usage_error("option '%s' needs a value", argv[optind - 1]);
+    default:
+      return usage_error("unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc)
+    return usage_error("unexpected argument '%s'", argv[optind]);
+  a->interactive = isatty(STDIN_FILENO);
+  if (a->interactive)
+    printf("#####[Welcome to MyChat]#####\n");
+  if (a->user[0] == '\0') {
+    if (!a->interactive) {
+      fprintf(stderr, "mychat: --user is required when not on a terminal\n");
+      return EXIT_USAGE;
+    }
+    do {
+      if (tty_line("Enter username: ", a->user, sizeof a->user, 0) < 0)
+        return EXIT_FAIL;
+      if (!mc_codec_name_valid(a->user))
+        printf("--> [a user name is 1 to %d letters, digits, '_', '.' or "
+               "'-']\n",
+               MC_NAME_MAX);
+    } while (!mc_codec_name_valid(a->user));
+  }
+  const char *env = getenv("MYCHAT_PASSWORD");
+  if (env) {
+    snprintf(a->password, sizeof a->password, "%s", env);
+  } else if (!a->interactive) {
+    fprintf(stderr, "mychat: set MYCHAT_PASSWORD when not on a terminal\n");
+    return EXIT_USAGE;
+  } else if (tty_line("Enter password: ", a->password, sizeof a->password, 1) <
+             0) {
+    return EXIT_FAIL;
+  }
+  size_t pl = strlen(a->password);
+  if (pl < MC_PASSWORD_MIN || pl > MC_PASSWORD_MAX) {
+    fprintf(stderr, "mychat: a password is %d to %d bytes\n", MC_PASSWORD_MIN,
+            MC_PASSWORD_MAX);
+    return EXIT_USAGE;
+  }
+  return -1;
+}
+
+int main(int argc, char **argv) {
+  static app a; /* large (buffers); zeroed */
+  const char *server;
+  g_app = &a;
+  a.fd = -1;
+  /* Installed first so that an interrupt during the password prompt still
+   * lets tty_line() turn echo back on. */
+  struct sigaction act = {.sa_handler = on_signal};
+  sigemptyset(&act.sa_mask);
+  sigaction(SIGINT, &act, NULL);
+  sigaction(SIGTERM, &act, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  int rv = setup(&a, argc, argv, &server);
+  if (rv >= 0)
+    return rv;
+
+  char err[256];
+  struct sockaddr_storage peer;
+  socklen_t salen;
+  if (mc_udp_parse(server, &peer, &salen, err, sizeof err) == 0)
+    a.fd = mc_udp_connect((struct sockaddr *)&peer, salen, err, sizeof err);
+  if (a.fd < 0) {
+    fprintf(stderr, "mychat: %s\n", err);
+    return EXIT_USAGE;
+  }
+  mc_client_callbacks cb = {.random = random_bytes};
+  a.cl = mc_client_new(NULL, &cb);
+  if (a.cl == NULL) {
+    fprintf(stderr, "mychat: out of memory\n");
+    return EXIT_FAIL;
+  }
+  rl_catch_signals = 0;
+
+  mc_tstamp now = now_us();
+  mc_client_connect(a.cl, a.user, a.password, a.create, now);
+  a.ph = PH_CONNECTING;
+  a.reconnect_at = MC_TSTAMP_NEVER;
+  if (a.interactive) {
+    printf("--> [connecting to server]");
+    fflush(stdout);
+    a.next_star = now;
+  }
+  rv = run(&a);
+
+  if (a.rl_on)
+    rl_callback_handler_remove();
+  mc_client_del(a.cl);
+  close(a.fd);
+  for (size_t i = 0; i < a.outq_n; i++)
+    free(a.outq[(a.outq_head + i) % OUTQ_MAX]);
+  free(a.lacc.v);
+  free(a.groups.v);
+  free(a.users.v);
+  return rv;
+}

@@ -1,0 +1,1569 @@
+/*
+ * sim.c: the simulation engine of mychat-sim.
+ *
+ * One priority queue orders every event of the run by (time, insertion
+ * order): datagrams in flight in either direction, the client and server
+ * timers (each client has at most one live timer entry; entries made stale
+ * by a later deadline are skipped when they come up), and the scenario's
+ * actions (log in, send, go offline, come back, change the network, stop).
+ * Impairment is decided per datagram with mc_netem_decide() on the sending
+ * client's up or down model, so there are no per-link queues.
+ *
+ * In the virtual mode time jumps from event to event. With --server the
+ * loop waits in epoll for the next event's real time or a datagram, and the
+ * datagrams leave through a pool of UDP sockets (sim_udp_*).
+ *
+ * Ground truth: every message text starts with "#<index> ", the index of
+ * its record here. A record knows the sender, the target, the send time and
+ * how many recipients were owed at that time (the group's members whose
+ * join the server had confirmed to them, less the sender; or the one direct
+ * recipient). Deliveries are checked against it: owed and first (counted),
+ * again (duplicate), older than an earlier one of the same conversation
+ * (out of order), or to nobody owed (unexpected).
+ */
+#include "sim.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mc_client.h"
+#include "mc_error.h"
+#include "mc_memstore.h"
+#include "mc_rng.h"
+
+#define T0 (1 * MC_SEC)                      /* virtual time of the start */
+#define WALL_EPOCH_MS 1767225600000LL        /* 2026-01-01T00:00:00Z */
+#define RETRY_DELAY (1 * MC_SEC)             /* after a failed login */
+#define LOGOUT_GRACE (10 * MC_SEC)           /* for the final logouts */
+#define GROUP_MEMBERS_HINT 8
+#define SERVER_PORT 8000
+#define CLIENT_PORT 40000
+#define LOST_SHOWN_MAX 20                    /* lost messages listed */
+
+/* ------------------------------------------------------------------ */
+/* data                                                                */
+
+enum {
+  EV_UP,        /* datagram client -> server */
+  EV_DOWN,      /* datagram server -> client */
+  EV_CTIMER,    /* a client's timer */
+  EV_STIMER,    /* the server's timer */
+  EV_LOGIN,     /* a client (re)connects */
+  EV_SEND,      /* a client's next message */
+  EV_OFFLINE,   /* a client drops off (arg: mode) */
+  EV_ONLINE,    /* a client comes back */
+  EV_NET,       /* network change (arg: index) */
+  EV_SEND_END,  /* sending stops; everyone comes back for the drain */
+  EV_DRAIN_CHECK, /* during the drain: is everything in? */
+  EV_DRAIN_END, /* everyone logs out */
+  EV_STOP
+};
+
+typedef struct {
+  mc_tstamp at;
+  uint64_t order;
+  uint32_t kind, who, arg, len;
+  uint8_t *data;
+} sim_ev;
+
+/* A group as the simulator sees it: members in the order they first asked
+ * to join, each with the time the join was confirmed to them. */
+typedef struct {
+  uint32_t client;
+  uint64_t joined;           /* serial of the confirmation, or UINT64_MAX */
+} sim_member;
+
+typedef struct {
+  char name[MC_NAME_MAX + 1];
+  sim_member *mem;
+  uint32_t n_mem, cap_mem;
+  uint32_t n_joined;
+} sim_group;
+
+typedef struct {
+  uint32_t group;            /* index into sim.groups */
+  uint32_t pos;              /* this client's index in the group's members */
+  uint32_t request;          /* the pending join/create request, or 0 */
+  int state;                 /* 0 not asked, 1 asked, 2 member */
+} sim_slot;
+
+typedef struct {
+  mc_client *c;
+  uint32_t idx;
+  char name[MC_NAME_MAX + 1], pw[16];
+  mc_rng rng;
+  mc_netem up, down;
+  int create;                /* next connect registers */
+  int want_online;
+  int known;                 /* connected once: others may write to it */
+  int logging_out;
+  mc_tstamp timer_at;
+  sim_slot slot[SIM_MEMBERSHIPS_MAX];
+  uint32_t n_slot;
+  /* The current session's arq counters, already added to the totals. */
+  uint64_t sess_first, sess_retrans, sess_taken, sess_dup;
+  uint32_t sock;             /* --server: index into the socket pool */
+  uint64_t session_id;       /* --server: for demultiplexing replies */
+  uint64_t nonce;            /* --server: of the last handshake */
+} sim_client;
+
+typedef struct {
+  uint32_t sender, target;   /* target: group index or client index */
+  uint8_t direct, confirmed, refused;
+  mc_tstamp t_send;
+  uint64_t serial;
+  uint64_t message_id;
+  uint32_t owed, got;
+  uint8_t *bits;             /* group: one bit per member position */
+  uint32_t nbits;
+  uint8_t direct_got;
+} sim_msg;
+
+/* uint64 -> uint64 open-addressing map (keys stored +1 so 0 means empty). */
+typedef struct {
+  uint64_t *k, *v;
+  size_t cap, n;
+} sim_map;
+
+typedef struct {
+  const sim_config *cfg;
+  sim_result *res;
+  mc_tstamp now, send_end, drain_end, stop_at;
+  int stopping, stop;
+  mc_rng rng;                /* scenario decisions */
+  mc_rng srv_rng;
+
+  sim_ev *heap;
+  size_t n_ev, cap_ev;
+  uint64_t order;
+
+  sim_client *cl;
+  uint32_t n_cl;
+  sim_group *groups;
+  uint32_t n_groups;
+  sim_msg *msgs;
+  size_t n_msgs, cap_msgs;
+  sim_map by_cmid;           /* client_msg_id -> msg index */
+  /* (client, request id) -> msg index, for refusals. Request ids restart
+   * in each session and a resend after a reconnect gets a new one the
+   * simulator does not see, so this names the latest message sent with
+   * that id: enough to count the (never expected) refusals by kind. */
+  sim_map by_req;
+  sim_map last_id;           /* (receiver, conversation) -> message_id */
+  sim_map last_idx;          /* (receiver, group, sender) -> msg index + 1 */
+  size_t in_flight;
+  uint32_t online, closed_final;
+  uint64_t owed_total, delivered_total;
+  /* Deliveries still owed for confirmed messages: the drain ends early
+   * when this is 0 and no client holds an unconfirmed message. */
+  uint64_t pending;
+  /* Orders join confirmations and sends that happen at the same instant:
+   * a member is owed a message when its join was confirmed first. */
+  uint64_t serial;
+
+  /* Embedded server. */
+  mc_memstore *ms;
+  mc_store store;
+  mc_server *srv;
+  mc_tstamp srv_timer_at;
+
+  /* --server and --embedded-udp. */
+  int real;
+  int ep;
+  int srv_fd;                /* --embedded-udp: the server's socket, or -1 */
+  int *socks;
+  uint32_t n_socks;
+  struct sockaddr_storage srv_sa;
+  socklen_t srv_salen;
+  uint32_t srv_ip;
+  uint16_t srv_port;
+  struct timespec wall0;
+
+  sim_pcap *pcap;
+  double next_progress;
+  int progress;
+} sim;
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static mc_tstamp real_now(const sim *s) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t us = (int64_t)(ts.tv_sec - s->wall0.tv_sec) * 1000000 +
+               (ts.tv_nsec - s->wall0.tv_nsec) / 1000;
+  return T0 + (mc_tstamp)(us < 0 ? 0 : us);
+}
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (q == NULL) {
+    fprintf(stderr, "mychat-sim: out of memory (%zu bytes)\n", n);
+    exit(SIM_EXIT_ERROR);
+  }
+  return q;
+}
+
+static void map_grow(sim_map *m);
+
+static size_t map_slot(const sim_map *m, uint64_t key) {
+  /* Fibonacci hashing: the top bits of key * 2^64/phi spread any keys. */
+  size_t mask = m->cap - 1;
+  size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+  while (m->k[i] != 0 && m->k[i] != key + 1)
+    i = (i + 1) & mask;
+  return i;
+}
+
+/* Returns a pointer to the value of |key|, inserting 0 if absent. */
+static uint64_t *map_at(sim_map *m, uint64_t key) {
+  if ((m->n + 1) * 4 >= m->cap * 3)
+    map_grow(m);
+  size_t i = map_slot(m, key);
+  if (m->k[i] == 0) {
+    m->k[i] = key + 1;
+    m->v[i] = 0;
+    m->n++;
+  }
+  return &m->v[i];
+}
+
+static int map_get(const sim_map *m, uint64_t key, uint64_t *val) {
+  if (m->cap == 0)
+    return 0;
+  size_t i = map_slot(m, key);
+  if (m->k[i] == 0)
+    return 0;
+  *val = m->v[i];
+  return 1;
+}
+
+static void map_grow(sim_map *m) {
+  sim_map old = *m;
+  m->cap = old.cap ? old.cap * 2 : 1024;
+  m->k = calloc(m->cap, sizeof *m->k);
+  m->v = calloc(m->cap, sizeof *m->v);
+  if (m->k == NULL || m->v == NULL) {
+    fprintf(stderr, "mychat-sim: out of memory (map of %zu)\n", m->cap);
+    exit(SIM_EXIT_ERROR);
+  }
+  m->n = 0;
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.k[i] != 0)
+      *map_at(m, old.k[i] - 1) = old.v[i];
+  free(old.k);
+  free(old.v);
+}
+
+static void map_free(sim_map *m) {
+  free(m->k);
+  free(m->v);
+}
+
+/* ------------------------------------------------------------------ */
+/* the event queue                                                     */
+
+static int ev_less(const sim_ev *a, const sim_ev *b) {
+  return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static void ev_push(sim *s, mc_tstamp at, uint32_t kind, uint32_t who,
+                    uint32_t arg, uint8_t *data, uint32_t len) {
+  if (s->n_ev == s->cap_ev) {
+    s->cap_ev = s->cap_ev ? s->cap_ev * 2 : 4096;
+    s->heap = xrealloc(s->heap, s->cap_ev * sizeof *s->heap);
+  }
+  sim_ev e = {.at = at, .order = s->order++, .kind = kind, .who = who,
+              .arg = arg, .len = len, .data = data};
+  size_t i = s->n_ev++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!ev_less(&e, &s->heap[p]))
+      break;
+    s->heap[i] = s->heap[p];
+    i = p;
+  }
+  s->heap[i] = e;
+}
+
+static sim_ev ev_pop(sim *s) {
+  sim_ev top = s->heap[0];
+  sim_ev last = s->heap[--s->n_ev];
+  size_t i = 0, n = s->n_ev;
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    const sim_ev *best = &last;
+    if (l < n && ev_less(&s->heap[l], best)) {
+      m = l;
+      best = &s->heap[l];
+    }
+    if (l + 1 < n && ev_less(&s->heap[l + 1], best))
+      m = l + 1;
+    if (m == i)
+      break;
+    s->heap[i] = s->heap[m];
+    i = m;
+  }
+  if (n > 0)
+    s->heap[i] = last;
+  return top;
+}
+
+/* ------------------------------------------------------------------ */
+/* addresses                                                           */
+
+/* Client i is 127.1.(i>>8).(i&255), port 40000 + (i >> 16): real loopback
+ * addresses, distinct for every client. */
+static uint32_t client_ip(uint32_t i) {
+  return (127u << 24) | (1u << 16) | (i & 0xffff);
+}
+
+static uint16_t client_port(uint32_t i) {
+  return (uint16_t)(CLIENT_PORT + (i >> 16));
+}
+
+static void client_addr(uint32_t i, mc_addr *a) {
+  uint32_t ip = client_ip(i);
+  uint16_t port = client_port(i);
+  uint8_t b[6] = {(uint8_t)(ip >> 24), (uint8_t)(ip >> 16),
+                  (uint8_t)(ip >> 8),  (uint8_t)ip,
+                  (uint8_t)(port >> 8), (uint8_t)port};
+  mc_addr_set(a, b, sizeof b);
+}
+
+static int addr_client(const sim *s, const mc_addr *a, uint32_t *i) {
+  if (a->len != 6)
+    return 0;
+  uint32_t idx = ((uint32_t)(((a->bytes[4] << 8) | a->bytes[5]) - CLIENT_PORT)
+                  << 16) |
+                 ((uint32_t)a->bytes[2] << 8) | a->bytes[3];
+  if (idx >= s->n_cl)
+    return 0;
+  *i = idx;
+  return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* datagrams                                                           */
+
+static mc_tstamp tick_index(mc_tstamp t) {
+  return t > T0 ? (t - T0) / MC_SEC : 0;
+}
+
+static sim_tick *tick_at(sim *s, mc_tstamp t) {
+  size_t i = (size_t)tick_index(t);
+  sim_result *r = s->res;
+  if (i >= r->n_tick) {
+    size_t n = i + 1 + 16;
+    r->tick = xrealloc(r->tick, n * sizeof *r->tick);
+    memset(r->tick + r->n_tick, 0, (n - r->n_tick) * sizeof *r->tick);
+    r->n_tick = n;
+  }
+  return &r->tick[i];
+}
+
+/* Offers a datagram to |model| and queues the copies that survive as
+ * events of |kind| for client |who|. */
+static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
+                   const uint8_t *data, size_t len) {
+  mc_netem_verdict v;
+  mc_netem_decide(model, len, s->now, &v);
+  for (int k = 0; k < v.copies; k++) {
+    /* A real receiver's UDP checksum drops a damaged datagram; only with
+     * --corrupt-undetected does one reach the protocol. */
+    if (v.corrupt_bit[k] >= 0 && !s->cfg->corrupt_undetected)
+      continue;
+    uint8_t *copy = xrealloc(NULL, len);
+    memcpy(copy, data, len);
+    if (v.corrupt_bit[k] >= 0 && (size_t)v.corrupt_bit[k] < len * 8)
+      copy[v.corrupt_bit[k] / 8] ^= (uint8_t)(1u << (v.corrupt_bit[k] % 8));
+    ev_push(s, v.at[k] < s->now ? s->now : v.at[k], kind, who, 0, copy,
+            (uint32_t)len);
+    s->in_flight++;
+  }
+}
+
+/* --server: a handshake answer is matched to its client by the nonce the
+ * client chose, read back from the client's own Register/Login. */
+static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
+  Mychat__Envelope *env = NULL;
+  if (mc_codec_decode(data, len, &env) < 0)
+    return;
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN)
+    cl->nonce = env->login->client_nonce;
+  else if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER)
+    cl->nonce = env->register_->client_nonce;
+  mc_codec_free(env);
+}
+
+/* Changes a link's settings mid-run (the scenario's `net at`): the
+ * Gilbert-Elliott state, the line's busy time and the stats carry over. The
+ * line's sub-microsecond remainder is dropped, because it is only
+ * meaningful below the old rate (mc_netem.h, busy_frac). */
+static void net_change(mc_netem *n, const mc_netem_config *cfg) {
+  n->cfg = *cfg;
+  n->busy_frac = 0;
+}
+
+static void send_up(sim *s, sim_client *cl, const uint8_t *data, size_t len) {
+  if (s->real && mc_client_get_state(cl->c) == MC_CLIENT_HANDSHAKE)
+    remember_nonce(cl, data, len);
+  s->res->dgrams_up++;
+  tick_at(s, s->now)->dgrams++;
+  if (s->pcap)
+    sim_pcap_write(s->pcap, s->now, client_ip(cl->idx), client_port(cl->idx),
+                   s->srv_ip, s->srv_port, data, len);
+  impair(s, &cl->up, EV_UP, cl->idx, data, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* clients                                                             */
+
+static void client_random(void *ud, uint8_t *buf, size_t len) {
+  mc_rng_bytes(&((sim_client *)ud)->rng, buf, len);
+}
+
+static void server_random(void *ud, uint8_t *buf, size_t len) {
+  mc_rng_bytes(&((sim *)ud)->srv_rng, buf, len);
+}
+
+/* Adds the retransmission counters of the client's current session to the
+ * totals; called whenever the session may have changed or ended, because
+ * the core frees the session's arq with it. */
+static void arq_sample(sim *s, sim_client *cl) {
+  const mc_arq *a = mc_client_get_arq(cl->c);
+  if (a == NULL)
+    return;
+  const mc_arq_stats *st = mc_arq_get_stats(a);
+  s->res->client_tx_first += st->tx_first - cl->sess_first;
+  s->res->client_tx_retrans += st->tx_retrans - cl->sess_retrans;
+  s->res->client_rx_taken += st->rx_taken - cl->sess_taken;
+  s->res->client_rx_dup += st->rx_dup - cl->sess_dup;
+  cl->sess_first = st->tx_first;
+  cl->sess_retrans = st->tx_retrans;
+  cl->sess_taken = st->rx_taken;
+  cl->sess_dup = st->rx_dup;
+}
+
+static void arq_reset(sim_client *cl) {
+  cl->sess_first = cl->sess_retrans = cl->sess_taken = cl->sess_dup = 0;
+}
+
+/* Queues a timer entry for deadline |e| unless the one already queued at
+ * |*armed| comes first (it looks again when it fires). A deadline that is
+ * due but idle (nothing to send yet) must not spin the loop at one
+ * instant, so it moves a little into the future. */
+static void timer_arm(sim *s, mc_tstamp e, mc_tstamp *armed, uint32_t kind,
+                      uint32_t who) {
+  if (e == MC_TSTAMP_NEVER)
+    return;
+  if (e <= s->now)
+    e = s->now + 100;
+  if (*armed > s->now && *armed <= e)
+    return;
+  *armed = e;
+  ev_push(s, e, kind, who, 0, NULL, 0);
+}
+
+static void client_event(sim *s, sim_client *cl, const mc_client_event *ev);
+
+/* Moves everything client |cl| has to do at s->now: timers, datagrams out,
+ * events (which may queue more requests), then re-arms its timer. */
+static void client_pump(sim *s, sim_client *cl) {
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  mc_client_event ev;
+  for (;;) {
+    if (mc_client_expiry(cl->c) <= s->now)
+      mc_client_handle_expiry(cl->c, s->now);
+    arq_sample(s, cl);
+    while (mc_client_poll_tx(cl->c, s->now, buf, sizeof buf, &len) == 1) {
+      arq_sample(s, cl);
+      send_up(s, cl, buf, len);
+    }
+    int any = 0;
+    while (mc_client_poll_event(cl->c, &ev) == 1) {
+      any = 1;
+      client_event(s, cl, &ev);
+    }
+    if (!any)
+      break;
+  }
+  timer_arm(s, mc_client_expiry(cl->c), &cl->timer_at, EV_CTIMER, cl->idx);
+}
+
+static void client_login(sim *s, sim_client *cl) {
+  mc_client_state st = mc_client_get_state(cl->c);
+  if (!cl->want_online || st == MC_CLIENT_HANDSHAKE ||
+      st == MC_CLIENT_ESTABLISHED)
+    return;
+  arq_reset(cl);
+  if (mc_client_connect(cl->c, cl->name, cl->pw, cl->create, s->now) == 0)
+    client_pump(s, cl);
+}
+
+static void join_groups(sim *s, sim_client *cl) {
+  for (uint32_t k = 0; k < cl->n_slot; k++) {
+    sim_slot *sl = &cl->slot[k];
+    if (sl->state == 2)
+      continue;
+    if (sl->state == 0) {
+      sim_group *g = &s->groups[sl->group];
+      if (g->n_mem == g->cap_mem) {
+        g->cap_mem = g->cap_mem ? g->cap_mem * 2 : GROUP_MEMBERS_HINT;
+        g->mem = xrealloc(g->mem, g->cap_mem * sizeof *g->mem);
+      }
+      sl->pos = g->n_mem;
+      g->mem[g->n_mem++] = (sim_member){.client = cl->idx,
+                                        .joined = UINT64_MAX};
+      sl->state = 1;
+    }
+    mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP,
+                    s->groups[sl->group].name, s->now, &sl->request);
+  }
+}
+
+static void slot_joined(sim *s, sim_slot *sl) {
+  sl->state = 2;
+  sl->request = 0;
+  sim_group *g = &s->groups[sl->group];
+  g->mem[sl->pos].joined = ++s->serial;
+  g->n_joined++;
+}
+
+static void on_result(sim *s, sim_client *cl, const mc_client_event *ev) {
+  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+    /* A refused message: the core forgets it, so it is owed to nobody. */
+    uint64_t idx;
+    if (map_get(&s->by_req, (uint64_t)cl->idx << 32 | ev->request, &idx) &&
+        idx < s->n_msgs && !s->msgs[idx].confirmed && !s->msgs[idx].refused) {
+      s->msgs[idx].refused = 1;
+      s->res->k[s->msgs[idx].direct ? SIM_K_DIRECT : SIM_K_GROUP].refused++;
+    }
+    return;
+  }
+  for (uint32_t k = 0; k < cl->n_slot; k++) {
+    sim_slot *sl = &cl->slot[k];
+    if (sl->state != 1 || sl->request != ev->request)
+      continue;
+    const char *g = s->groups[sl->group].name;
+    switch (ev->code) {
+    case MYCHAT__ERROR_CODE__ERROR_NONE:
+    case MYCHAT__ERROR_CODE__ALREADY_MEMBER:
+      slot_joined(s, sl);
+      break;
+    case MYCHAT__ERROR_CODE__NO_SUCH_GROUP: /* first one creates it */
+      mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_CREATE_GROUP, g, s->now,
+                      &sl->request);
+      break;
+    case MYCHAT__ERROR_CODE__GROUP_EXISTS: /* someone else was first */
+      mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP, g, s->now,
+                      &sl->request);
+      break;
+    default:
+      sl->request = 0; /* asked again at the next login */
+      break;
+    }
+    return;
+  }
+}
+
+static void on_sent(sim *s, const mc_client_event *ev) {
+  uint64_t idx;
+  if (!map_get(&s->by_cmid, ev->client_msg_id, &idx) || idx >= s->n_msgs)
+    return;
+  sim_msg *m = &s->msgs[idx];
+  if (m->confirmed)
+    return;
+  m->confirmed = 1;
+  m->message_id = ev->message_id;
+  s->pending += m->owed > m->got ? m->owed - m->got : 0;
+  s->res->k[m->direct ? SIM_K_DIRECT : SIM_K_GROUP].confirmed++;
+}
+
+/* Parses "#<index> " at the start of a message text. */
+static int text_index(const char *text, size_t n_msgs, size_t *idx) {
+  if (text[0] != '#')
+    return 0;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(text + 1, &end, 10);
+  if (errno != 0 || end == text + 1 || *end != ' ' || v >= n_msgs)
+    return 0;
+  *idx = (size_t)v;
+  return 1;
+}
+
+static const sim_slot *client_slot(const sim_client *cl, uint32_t group) {
+  for (uint32_t k = 0; k < cl->n_slot; k++)
+    if (cl->slot[k].group == group && cl->slot[k].state != 0)
+      return &cl->slot[k];
+  return NULL;
+}
+
+/* Checks a delivered message against the ground truth. */
+static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
+  size_t idx;
+  sim_result *r = s->res;
+  if (!text_index(ev->text, s->n_msgs, &idx)) {
+    r->k[ev->group[0] ? SIM_K_GROUP : SIM_K_DIRECT].unexpected++;
+    return;
+  }
+  sim_msg *m = &s->msgs[idx];
+  sim_kind *k = &r->k[m->direct ? SIM_K_DIRECT : SIM_K_GROUP];
+  const sim_client *from = &s->cl[m->sender];
+  /* The envelope must match the record: sender and group. */
+  if (strcmp(ev->name, from->name) != 0 ||
+      strcmp(ev->group, m->direct ? "" : s->groups[m->target].name) != 0) {
+    k->unexpected++;
+    return;
+  }
+  int owed = 0, again = 0;
+  if (m->direct) {
+    if (m->target != cl->idx) {
+      k->unexpected++;
+      return;
+    }
+    again = m->direct_got;
+    m->direct_got = 1;
+    owed = 1;
+  } else {
+    const sim_slot *sl = client_slot(cl, m->target);
+    if (sl == NULL || cl->idx == m->sender) {
+      k->unexpected++;
+      return;
+    }
+    if (sl->pos >= m->nbits) {
+      uint32_t nb = s->groups[m->target].n_mem;
+      m->bits = xrealloc(m->bits, (nb + 7) / 8);
+      memset(m->bits + (m->nbits + 7) / 8, 0, (nb + 7) / 8 - (m->nbits + 7) / 8);
+      m->nbits = nb;
+    }
+    again = (m->bits[sl->pos / 8] >> (sl->pos % 8)) & 1;
+    m->bits[sl->pos / 8] |= (uint8_t)(1u << (sl->pos % 8));
+    owed = s->groups[m->target].mem[sl->pos].joined < m->serial;
+  }
+  if (again) {
+    k->duplicated++;
+    return;
+  }
+  /* Order within the conversation: by the server's message ids, and by
+   * the sender's own order. */
+  uint64_t conv = m->direct ? s->n_groups + m->sender : m->target;
+  uint64_t *last = map_at(&s->last_id, ((uint64_t)cl->idx << 32) | conv);
+  if (ev->message_id < *last)
+    k->out_of_order++;
+  else
+    *last = ev->message_id;
+  uint64_t *lidx = map_at(&s->last_idx, ((uint64_t)cl->idx << 42) |
+                                            (conv << 21) | m->sender);
+  if (idx + 1 < *lidx)
+    k->out_of_order++;
+  else
+    *lidx = idx + 1;
+  if (ev->missed)
+    k->backlog++;
+  if (!owed) {
+    k->extra++;
+    return;
+  }
+  k->delivered++;
+  m->got++;
+  if (m->confirmed && s->pending > 0)
+    s->pending--;
+  s->delivered_total++;
+  tick_at(s, s->now)->delivered++;
+  mc_tstamp lat = s->now - m->t_send;
+  sim_hist_add(ev->missed ? &r->lat_backlog : &r->lat_live, lat);
+}
+
+static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
+  sim_result *r = s->res;
+  switch (ev->type) {
+  case MC_CEV_CONNECTED:
+    r->connects++;
+    cl->create = 0;
+    cl->known = 1;
+    cl->logging_out = 0;
+    s->online++;
+    arq_reset(cl);
+    join_groups(s, cl);
+    if (!cl->want_online) /* it went offline while connecting */
+      mc_client_logout(cl->c, s->now);
+    break;
+  case MC_CEV_CONNECT_FAILED:
+    r->connect_failures++;
+    if (ev->code == MYCHAT__ERROR_CODE__NAME_TAKEN)
+      cl->create = 0;
+    if (cl->want_online)
+      ev_push(s, s->now + RETRY_DELAY + mc_rng_below(&cl->rng, MC_SEC),
+              EV_LOGIN, cl->idx, 0, NULL, 0);
+    break;
+  case MC_CEV_CLOSED:
+    s->online--;
+    arq_reset(cl);
+    if (ev->code == 0 && ev->lib_error == 0) {
+      r->logouts++;
+    } else {
+      r->sessions_lost++;
+    }
+    cl->logging_out = 0;
+    if (s->stopping)
+      s->closed_final++;
+    else if (cl->want_online)
+      ev_push(s, s->now + RETRY_DELAY / 2, EV_LOGIN, cl->idx, 0, NULL, 0);
+    break;
+  case MC_CEV_RESULT:
+    on_result(s, cl, ev);
+    break;
+  case MC_CEV_SENT:
+    on_sent(s, ev);
+    break;
+  case MC_CEV_MESSAGE:
+    on_message(s, cl, ev);
+    break;
+  case MC_CEV_DELIVERED:
+    r->receipts++;
+    break;
+  case MC_CEV_PRESENCE:
+    r->presence++;
+    break;
+  case MC_CEV_LIST:
+  case MC_CEV_BACKLOG_DONE:
+    break;
+  }
+}
+
+/* The phase running at |t|, or NULL after the last. */
+static const sim_phase *phase_at(const sim *s, mc_tstamp t, mc_tstamp *end) {
+  mc_tstamp start = T0;
+  for (int i = 0; i < s->cfg->n_phase; i++) {
+    const sim_phase *p = &s->cfg->phase[i];
+    if (t < start + p->len) {
+      *end = start + p->len;
+      return p;
+    }
+    start += p->len;
+  }
+  return NULL;
+}
+
+static void schedule_send(sim *s, sim_client *cl) {
+  mc_tstamp t = s->now, end;
+  for (;;) {
+    const sim_phase *p = phase_at(s, t, &end);
+    if (p == NULL)
+      return;
+    if (p->rate > 0) {
+      double u = mc_rng_uniform(&cl->rng);
+      double gap = -log(1.0 - u) / p->rate * (double)MC_SEC;
+      if (t + (mc_tstamp)gap < end) {
+        ev_push(s, t + (mc_tstamp)gap + 1, EV_SEND, cl->idx, 0, NULL, 0);
+        return;
+      }
+    }
+    t = end; /* memoryless: start afresh in the next phase */
+  }
+}
+
+static void client_send(sim *s, sim_client *cl) {
+  mc_tstamp end;
+  const sim_phase *p = phase_at(s, s->now, &end);
+  schedule_send(s, cl);
+  if (p == NULL)
+    return;
+  if (mc_client_get_state(cl->c) != MC_CLIENT_ESTABLISHED || cl->logging_out ||
+      !cl->want_online) {
+    s->res->skipped_sends++;
+    return;
+  }
+  int direct = mc_rng_uniform(&cl->rng) < p->direct;
+  uint32_t target = 0, owed = 1;
+  if (direct) {
+    int found = 0;
+    for (int tries = 0; tries < 8 && !found; tries++) {
+      target = (uint32_t)mc_rng_below(&cl->rng, s->n_cl);
+      found = target != cl->idx && s->cl[target].known;
+    }
+    if (!found) {
+      s->res->skipped_sends++;
+      return;
+    }
+  } else {
+    uint32_t cand[SIM_MEMBERSHIPS_MAX], n = 0;
+    for (uint32_t k = 0; k < cl->n_slot; k++)
+      if (cl->slot[k].state == 2)
+        cand[n++] = cl->slot[k].group;
+    if (n == 0) {
+      s->res->skipped_sends++;
+      return;
+    }
+    target = cand[mc_rng_below(&cl->rng, n)];
+    owed = s->groups[target].n_joined - 1;
+  }
+  char text[MC_TEXT_MAX + 1];
+  int tl = snprintf(text, sizeof text, "#%zu from %s ", s->n_msgs, cl->name);
+  size_t want = s->cfg->text_len < sizeof text - 1 ? s->cfg->text_len
+                                                   : sizeof text - 1;
+  for (size_t i = (size_t)tl; i < want; i++)
+    text[i] = (char)('a' + (i % 26));
+  if ((size_t)tl < want)
+    text[want] = '\0';
+  uint64_t cmid;
+  uint32_t request;
+  const char *to = direct ? s->cl[target].name : s->groups[target].name;
+  int rv = mc_client_send_text(cl->c, direct ? to : NULL, direct ? NULL : to,
+                               text, s->now, &request, &cmid);
+  if (rv < 0) {
+    /* The core refused (a full queue): worth seeing, not a guarantee. */
+    s->res->send_errors++;
+    s->res->last_send_error = rv;
+    return;
+  }
+  if (s->n_msgs == s->cap_msgs) {
+    s->cap_msgs = s->cap_msgs ? s->cap_msgs * 2 : 4096;
+    s->msgs = xrealloc(s->msgs, s->cap_msgs * sizeof *s->msgs);
+  }
+  s->msgs[s->n_msgs] = (sim_msg){.sender = cl->idx, .target = target,
+                                 .direct = (uint8_t)direct,
+                                 .t_send = s->now, .serial = ++s->serial,
+                                 .owed = owed};
+  *map_at(&s->by_cmid, cmid) = s->n_msgs;
+  *map_at(&s->by_req, (uint64_t)cl->idx << 32 | request) = s->n_msgs;
+  s->n_msgs++;
+  s->res->k[direct ? SIM_K_DIRECT : SIM_K_GROUP].sent++;
+  s->owed_total += owed;
+  sim_tick *tk = tick_at(s, s->now);
+  tk->sent++;
+  tk->owed += owed;
+  client_pump(s, cl);
+}
+
+static void client_offline(sim *s, sim_client *cl, sim_off_mode mode) {
+  if (s->now >= s->send_end || !cl->want_online)
+    return;
+  cl->want_online = 0;
+  if (mode == SIM_OFF_MIX)
+    mode = mc_rng_below(&cl->rng, 2) ? SIM_OFF_LOGOUT : SIM_OFF_ABANDON;
+  mc_client_state st = mc_client_get_state(cl->c);
+  if (st == MC_CLIENT_ESTABLISHED && mode == SIM_OFF_LOGOUT) {
+    if (mc_client_logout(cl->c, s->now) == 0) {
+      cl->logging_out = 1;
+      client_pump(s, cl);
+    }
+    return;
+  }
+  if (st == MC_CLIENT_ESTABLISHED || st == MC_CLIENT_HANDSHAKE) {
+    arq_sample(s, cl);
+    if (st == MC_CLIENT_ESTABLISHED)
+      s->online--;
+    mc_client_abandon(cl->c);
+    arq_reset(cl);
+    s->res->abandons++;
+  }
+}
+
+static void client_online(sim *s, sim_client *cl) {
+  if (cl->want_online)
+    return;
+  cl->want_online = 1;
+  client_login(s, cl);
+}
+
+/* ------------------------------------------------------------------ */
+/* the embedded server                                                 */
+
+static void server_pump(sim *s) {
+  mc_auth_job job;
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  mc_addr to;
+  uint32_t i;
+  while (mc_server_poll_auth(s->srv, &job) == 1) {
+    mc_auth_job_run(&job);
+    mc_server_auth_done(s->srv, &job, s->now);
+  }
+  while (mc_server_poll_tx(s->srv, s->now, &to, buf, sizeof buf, &len) == 1) {
+    if (s->srv_fd >= 0) {
+      /* --embedded-udp: the address is the client socket's sockaddr. */
+      struct sockaddr_in sin;
+      if (to.len == sizeof sin) {
+        memcpy(&sin, to.bytes, sizeof sin);
+        sendto(s->srv_fd, buf, len, 0, (struct sockaddr *)&sin, sizeof sin);
+      }
+      continue;
+    }
+    s->res->dgrams_down++;
+    tick_at(s, s->now)->dgrams++;
+    if (addr_client(s, &to, &i))
+      impair(s, &s->cl[i].down, EV_DOWN, i, buf, len);
+  }
+  timer_arm(s, mc_server_expiry(s->srv), &s->srv_timer_at, EV_STIMER, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* --server: real UDP                                                  */
+
+/* --embedded-udp: the in-process server gets a socket of its own on
+ * 127.0.0.1 (any free port) and the clients talk to it like to any other. */
+static int udp_server_socket(sim *s) {
+  s->srv_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->srv_fd < 0) {
+    perror("mychat-sim: socket");
+    return -1;
+  }
+  struct sockaddr_in me = {.sin_family = AF_INET};
+  me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof me;
+  int sz = 16 << 20;
+  setsockopt(s->srv_fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  if (bind(s->srv_fd, (struct sockaddr *)&me, sizeof me) < 0 ||
+      getsockname(s->srv_fd, (struct sockaddr *)&me, &len) < 0) {
+    fprintf(stderr, "mychat-sim: bind(127.0.0.1:0): %s\n", strerror(errno));
+    return -1;
+  }
+  memcpy(&s->srv_sa, &me, sizeof me);
+  s->srv_salen = sizeof me;
+  return 0;
+}
+
+static int server_address(sim *s) {
+  const char *hp = s->cfg->server;
+  const char *colon = strrchr(hp, ':');
+  if (colon == NULL || colon == hp) {
+    fprintf(stderr, "mychat-sim: --server %s: expected HOST:PORT\n", hp);
+    return -1;
+  }
+  char host[256];
+  snprintf(host, sizeof host, "%.*s", (int)(colon - hp), hp);
+  struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+  struct addrinfo *ai;
+  int rv = getaddrinfo(host, colon + 1, &hints, &ai);
+  if (rv != 0) {
+    fprintf(stderr, "mychat-sim: --server %s: %s\n", hp, gai_strerror(rv));
+    return -1;
+  }
+  memcpy(&s->srv_sa, ai->ai_addr, ai->ai_addrlen);
+  s->srv_salen = ai->ai_addrlen;
+  freeaddrinfo(ai);
+  return 0;
+}
+
+static int udp_setup(sim *s) {
+  if ((s->srv ? udp_server_socket(s) : server_address(s)) < 0)
+    return -1;
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)&s->srv_sa;
+  s->srv_ip = ntohl(sin->sin_addr.s_addr);
+  s->srv_port = ntohs(sin->sin_port);
+  int loopback = (s->srv_ip >> 24) == 127;
+
+  s->n_socks = s->cfg->sockets ? s->cfg->sockets : 128;
+  if (s->n_socks > s->n_cl)
+    s->n_socks = s->n_cl;
+  s->socks = xrealloc(NULL, s->n_socks * sizeof *s->socks);
+  s->ep = epoll_create1(EPOLL_CLOEXEC);
+  if (s->ep < 0) {
+    perror("mychat-sim: epoll_create1");
+    return -1;
+  }
+  for (uint32_t k = 0; k < s->n_socks; k++) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      perror("mychat-sim: socket");
+      return -1;
+    }
+    /* On loopback each socket gets its own source address (all of
+     * 127.0.0.0/8 is local on Linux), so per-address login limits of the
+     * server see a few clients per address rather than all of them. */
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    me.sin_addr.s_addr = htonl(loopback ? client_ip(k) : INADDR_ANY);
+    if (bind(fd, (struct sockaddr *)&me, sizeof me) < 0) {
+      char a[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &me.sin_addr, a, sizeof a);
+      fprintf(stderr, "mychat-sim: bind(%s:0): %s\n", a, strerror(errno));
+      close(fd);
+      return -1;
+    }
+    int sz = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    struct epoll_event ee = {.events = EPOLLIN, .data.u32 = k};
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ee) < 0) {
+      perror("mychat-sim: epoll_ctl");
+      close(fd);
+      return -1;
+    }
+    s->socks[k] = fd;
+  }
+  for (uint32_t i = 0; i < s->n_cl; i++)
+    s->cl[i].sock = i % s->n_socks;
+  if (s->srv_fd >= 0) {
+    struct epoll_event ee = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
+    if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->srv_fd, &ee) < 0) {
+      perror("mychat-sim: epoll_ctl");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* --embedded-udp: datagrams for the in-process server. */
+static void udp_server_read(sim *s) {
+  uint8_t buf[2048];
+  for (int burst = 0; burst < 1024; burst++) {
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    ssize_t r = recvfrom(s->srv_fd, buf, sizeof buf, 0,
+                         (struct sockaddr *)&from, &fl);
+    if (r < 0)
+      return;
+    mc_addr a;
+    mc_addr_set(&a, &from, sizeof from);
+    mc_server_recv(s->srv, &a, buf, (size_t)r, s->now);
+    server_pump(s);
+  }
+}
+
+static void udp_send(sim *s, uint32_t who, const uint8_t *data, size_t len) {
+  int fd = s->socks[s->cl[who].sock];
+  if (sendto(fd, data, len, 0, (struct sockaddr *)&s->srv_sa, s->srv_salen) <
+          0 &&
+      errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNREFUSED)
+    fprintf(stderr, "mychat-sim: sendto(%s): %s\n", s->cfg->server,
+            strerror(errno));
+}
+
+/* Finds the client a reply on socket |k| is for: inside a session by its
+ * session id; a handshake answer (Welcome or Error) by the client nonce the
+ * client put in its Register/Login (see remember_nonce). The datagram then
+ * goes through the client's down-link impairment like any other. */
+static void udp_demux(sim *s, uint32_t k, const uint8_t *data, size_t len) {
+  /* Fast path: protobuf-c writes fields in number order, so a session's
+   * datagram starts with field 1 (fixed64 session_id, tag 0x09) right
+   * after the prefix. Anything else, or an id no client has yet (a
+   * Welcome), takes the full decode below. */
+  if (len >= MC_PREFIX_LEN + 9 && data[MC_PREFIX_LEN] == 0x09) {
+    uint64_t fast = 0;
+    for (int b = 8; b >= 1; b--)
+      fast = fast << 8 | data[MC_PREFIX_LEN + b];
+    for (uint32_t i = k; fast != 0 && i < s->n_cl; i += s->n_socks)
+      if (s->cl[i].session_id == fast) {
+        impair(s, &s->cl[i].down, EV_DOWN, i, data, len);
+        return;
+      }
+  }
+  Mychat__Envelope *env = NULL;
+  if (mc_codec_decode(data, len, &env) < 0)
+    return;
+  uint64_t sid = env->session_id, nonce = 0, welcome_sid = 0;
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
+    nonce = env->welcome->client_nonce;
+    welcome_sid = env->welcome->session_id;
+  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
+    nonce = env->error->client_nonce;
+  }
+  mc_codec_free(env);
+  for (uint32_t i = k; i < s->n_cl; i += s->n_socks) {
+    sim_client *cl = &s->cl[i];
+    int mine = nonce != 0 ? cl->nonce == nonce
+                          : sid != 0 && cl->session_id == sid;
+    if (!mine)
+      continue;
+    if (welcome_sid)
+      cl->session_id = welcome_sid;
+    impair(s, &cl->down, EV_DOWN, i, data, len);
+    return;
+  }
+}
+
+static void udp_read(sim *s, int timeout_ms) {
+  struct epoll_event evs[64];
+  int n = epoll_wait(s->ep, evs, 64, timeout_ms);
+  s->now = real_now(s);
+  uint8_t buf[2048];
+  for (int e = 0; e < n; e++) {
+    uint32_t k = evs[e].data.u32;
+    if (k == UINT32_MAX) {
+      udp_server_read(s);
+      continue;
+    }
+    for (int burst = 0; burst < 256; burst++) {
+      ssize_t r = recv(s->socks[k], buf, sizeof buf, 0);
+      if (r < 0)
+        break;
+      s->res->dgrams_down++;
+      tick_at(s, s->now)->dgrams++;
+      if ((size_t)r <= MC_DATAGRAM_MAX)
+        udp_demux(s, k, buf, (size_t)r);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* setup                                                               */
+
+static int setup(sim *s, const sim_config *cfg, sim_result *res) {
+  memset(s, 0, sizeof *s);
+  memset(res, 0, sizeof *res);
+  sim_hist_init(&res->lat_live);
+  sim_hist_init(&res->lat_backlog);
+  s->cfg = cfg;
+  s->res = res;
+  s->now = T0;
+  s->real = cfg->server != NULL || cfg->embedded_udp;
+  s->srv_fd = -1;
+  s->ep = -1;
+  s->srv_ip = (127u << 24) | 1;
+  s->srv_port = SERVER_PORT;
+  mc_rng_seed(&s->rng, cfg->seed);
+  mc_rng_seed(&s->srv_rng, cfg->seed ^ 0x5e7e7ULL);
+  s->send_end = T0 + sim_send_period(cfg);
+  s->drain_end = s->send_end + cfg->drain;
+  s->stop_at = MC_TSTAMP_NEVER;
+  s->srv_timer_at = MC_TSTAMP_NEVER;
+  res->send_end = s->send_end - T0;
+  res->embedded = cfg->server == NULL;
+
+  s->n_groups = cfg->groups ? cfg->groups : (cfg->clients + 49) / 50;
+  s->groups = calloc(s->n_groups, sizeof *s->groups);
+  s->n_cl = cfg->clients;
+  s->cl = calloc(s->n_cl, sizeof *s->cl);
+  if (s->groups == NULL || s->cl == NULL) {
+    fprintf(stderr, "mychat-sim: out of memory for %u clients\n", s->n_cl);
+    return -1;
+  }
+  for (uint32_t g = 0; g < s->n_groups; g++)
+    snprintf(s->groups[g].name, sizeof s->groups[g].name, "%sg%u", cfg->names, g);
+
+  mc_client_config ccfg;
+  mc_client_config_default(&ccfg);
+  ccfg.presence = 1;
+  uint32_t memberships = cfg->memberships < s->n_groups ? cfg->memberships
+                                                        : s->n_groups;
+  for (uint32_t i = 0; i < s->n_cl; i++) {
+    sim_client *cl = &s->cl[i];
+    cl->idx = i;
+    snprintf(cl->name, sizeof cl->name, "%su%u", cfg->names, i);
+    snprintf(cl->pw, sizeof cl->pw, "pass%u", i);
+    mc_rng_seed(&cl->rng, mc_rng_next(&s->rng));
+    mc_client_callbacks cb = {.user_data = cl, .random = client_random};
+    cl->c = mc_client_new(&ccfg, &cb);
+    if (cl->c == NULL) {
+      fprintf(stderr, "mychat-sim: out of memory for client %u\n", i);
+      return -1;
+    }
+    if (mc_netem_init(&cl->up, &cfg->net, mc_rng_next(&cl->rng)) < 0 ||
+        mc_netem_init(&cl->down, &cfg->net, mc_rng_next(&cl->rng)) < 0) {
+      fprintf(stderr, "mychat-sim: invalid network settings\n");
+      return -1;
+    }
+    cl->create = 1;
+    cl->timer_at = MC_TSTAMP_NEVER;
+    /* Distinct groups: a random start and stride through the groups. */
+    uint32_t first = (uint32_t)mc_rng_below(&s->rng, s->n_groups);
+    for (uint32_t k = 0; k < memberships; k++)
+      cl->slot[cl->n_slot++].group = (first + k) % s->n_groups;
+  }
+
+  if (cfg->server == NULL) {
+    s->ms = mc_memstore_new();
+    if (s->ms == NULL) {
+      fprintf(stderr, "mychat-sim: out of memory for the store\n");
+      return -1;
+    }
+    mc_memstore_as_store(s->ms, &s->store);
+    mc_server_config scfg;
+    mc_server_config_default(&scfg);
+    scfg.auth_cost = MC_AUTH_COST_MIN;
+    scfg.wall_offset_ms = WALL_EPOCH_MS;
+    scfg.max_sessions = s->n_cl + 1024;
+    /* Over UDP the clients share the pool's source addresses; the login
+     * limit per address must let all of a socket's clients in at once. */
+    if (cfg->embedded_udp)
+      scfg.rate_burst += s->n_cl / (cfg->sockets ? cfg->sockets : 1) + 1;
+    mc_server_callbacks scb = {.user_data = s, .random = server_random};
+    s->srv = mc_server_new(&scfg, &s->store, &scb);
+    if (s->srv == NULL) {
+      fprintf(stderr, "mychat-sim: out of memory for the server\n");
+      return -1;
+    }
+  }
+  if (s->real) {
+    clock_gettime(CLOCK_MONOTONIC, &s->wall0);
+    if (udp_setup(s) < 0)
+      return -1;
+  }
+  if (cfg->pcap) {
+    s->pcap = sim_pcap_open(cfg->pcap);
+    if (s->pcap == NULL)
+      return -1;
+  }
+
+  /* The scenario: logins spread over the ramp, everyone's first message
+   * scheduled from its login, offline periods, network changes. */
+  for (uint32_t i = 0; i < s->n_cl; i++) {
+    mc_tstamp at = T0 + (s->n_cl > 1 ? cfg->ramp * i / s->n_cl : 0);
+    s->cl[i].want_online = 1;
+    ev_push(s, at, EV_LOGIN, i, 0, NULL, 0);
+    ev_push(s, at, EV_SEND, i, 1, NULL, 0);
+  }
+  for (int o = 0; o < cfg->n_off; o++) {
+    const sim_offline *off = &cfg->off[o];
+    for (uint32_t i = 0; i < s->n_cl; i++) {
+      if (mc_rng_uniform(&s->rng) >= off->share)
+        continue;
+      mc_tstamp at = T0 + off->at;
+      if (off->random_at) {
+        mc_tstamp lo = T0 + cfg->ramp, hi = s->send_end;
+        hi = hi > lo + off->len ? hi - off->len : lo + 1;
+        at = lo + mc_rng_below(&s->rng, hi - lo);
+      }
+      ev_push(s, at, EV_OFFLINE, i, off->mode, NULL, 0);
+      ev_push(s, at + off->len, EV_ONLINE, i, 0, NULL, 0);
+    }
+  }
+  for (int c = 0; c < cfg->n_chg; c++)
+    ev_push(s, T0 + cfg->chg[c].at, EV_NET, 0, (uint32_t)c, NULL, 0);
+  ev_push(s, s->send_end, EV_SEND_END, 0, 0, NULL, 0);
+  ev_push(s, s->drain_end, EV_DRAIN_END, 0, 0, NULL, 0);
+  return 0;
+}
+
+static void teardown(sim *s) {
+  for (uint32_t i = 0; i < s->n_cl; i++)
+    mc_client_del(s->cl[i].c);
+  free(s->cl);
+  for (uint32_t g = 0; g < s->n_groups; g++)
+    free(s->groups[g].mem);
+  free(s->groups);
+  for (size_t m = 0; m < s->n_msgs; m++)
+    free(s->msgs[m].bits);
+  free(s->msgs);
+  for (size_t e = 0; e < s->n_ev; e++)
+    free(s->heap[e].data);
+  free(s->heap);
+  map_free(&s->by_cmid);
+  map_free(&s->by_req);
+  map_free(&s->last_id);
+  map_free(&s->last_idx);
+  if (s->srv)
+    mc_server_del(s->srv);
+  if (s->ms)
+    mc_memstore_del(s->ms);
+  if (s->socks) {
+    for (uint32_t k = 0; k < s->n_socks; k++)
+      close(s->socks[k]);
+    free(s->socks);
+  }
+  if (s->ep >= 0)
+    close(s->ep);
+  if (s->srv_fd >= 0)
+    close(s->srv_fd);
+  if (s->pcap)
+    sim_pcap_close(s->pcap);
+}
+
+/* ------------------------------------------------------------------ */
+/* the loop                                                            */
+
+static void progress(sim *s, int final) {
+  double w = wall_now();
+  if (!final && w < s->next_progress)
+    return;
+  s->next_progress = w + 0.2;
+  uint64_t sent = 0;
+  for (int k = 0; k < SIM_K_N; k++)
+    sent += s->res->k[k].sent;
+  double pct = s->owed_total ? 100.0 * (double)s->delivered_total /
+                                   (double)s->owed_total
+                             : 100.0;
+  fprintf(stderr,
+          "\r%7.1fs  clients %u/%u up  sent %" PRIu64 "  delivered %" PRIu64
+          " (%.1f%%)  datagrams %" PRIu64 "   %s",
+          (double)(s->now - T0) / 1e6, s->online, s->n_cl, sent,
+          s->delivered_total, pct, s->res->dgrams_up + s->res->dgrams_down,
+          final ? "\n" : "");
+  fflush(stderr);
+}
+
+/* Everything owed has arrived, every message is confirmed and every
+ * client is online: the drain has nothing left to wait for. */
+static int drained(const sim *s) {
+  if (s->pending > 0)
+    return 0;
+  for (uint32_t i = 0; i < s->n_cl; i++)
+    if (mc_client_unconfirmed(s->cl[i].c) > 0 ||
+        mc_client_get_state(s->cl[i].c) != MC_CLIENT_ESTABLISHED)
+      return 0;
+  return 1;
+}
+
+static void dispatch(sim *s, sim_ev *e) {
+  sim_client *cl = e->kind == EV_NET || e->kind == EV_STIMER ||
+                           e->kind >= EV_SEND_END
+                       ? NULL
+                       : &s->cl[e->who];
+  switch (e->kind) {
+  case EV_UP:
+    s->in_flight--;
+    if (s->real) {
+      udp_send(s, e->who, e->data, e->len);
+    } else {
+      mc_addr from;
+      client_addr(e->who, &from);
+      mc_server_recv(s->srv, &from, e->data, e->len, s->now);
+      server_pump(s);
+    }
+    break;
+  case EV_DOWN:
+    s->in_flight--;
+    if (s->pcap)
+      sim_pcap_write(s->pcap, s->now, s->srv_ip, s->srv_port,
+                     client_ip(e->who), client_port(e->who), e->data, e->len);
+    if (mc_client_recv(cl->c, e->data, e->len, s->now) == 0)
+      client_pump(s, cl);
+    break;
+  case EV_CTIMER:
+    if (e->at != cl->timer_at)
+      break; /* superseded */
+    cl->timer_at = MC_TSTAMP_NEVER;
+    client_pump(s, cl);
+    break;
+  case EV_STIMER:
+    if (e->at != s->srv_timer_at)
+      break;
+    s->srv_timer_at = MC_TSTAMP_NEVER;
+    mc_server_handle_expiry(s->srv, s->now);
+    server_pump(s);
+    break;
+  case EV_LOGIN:
+    client_login(s, cl);
+    break;
+  case EV_SEND:
+    client_send(s, cl);
+    break;
+  case EV_OFFLINE:
+    client_offline(s, cl, (sim_off_mode)e->arg);
+    break;
+  case EV_ONLINE:
+    client_online(s, cl);
+    break;
+  case EV_NET:
+    for (uint32_t i = 0; i < s->n_cl; i++) {
+      net_change(&s->cl[i].up, &s->cfg->chg[e->arg].net);
+      net_change(&s->cl[i].down, &s->cfg->chg[e->arg].net);
+    }
+    break;
+  case EV_SEND_END:
+    /* The drain: everyone online, so everything owed can arrive. */
+    for (uint32_t i = 0; i < s->n_cl; i++)
+      client_online(s, &s->cl[i]);
+    ev_push(s, s->now + MC_SEC, EV_DRAIN_CHECK, 0, 0, NULL, 0);
+    break;
+  case EV_DRAIN_CHECK:
+    if (s->stopping)
+      break;
+    if (drained(s)) {
+      ev_push(s, s->now, EV_DRAIN_END, 0, 0, NULL, 0);
+      break;
+    }
+    ev_push(s, s->now + MC_SEC, EV_DRAIN_CHECK, 0, 0, NULL, 0);
+    break;
+  case EV_DRAIN_END:
+    if (s->stopping)
+      break;
+    s->stopping = 1;
+    s->res->drain = s->now - s->send_end;
+    s->res->drain_cut = !drained(s);
+    s->stop_at = s->now + LOGOUT_GRACE;
+    ev_push(s, s->stop_at, EV_STOP, 0, 0, NULL, 0);
+    for (uint32_t i = 0; i < s->n_cl; i++) {
+      sim_client *c = &s->cl[i];
+      c->want_online = 0;
+      if (mc_client_get_state(c->c) == MC_CLIENT_ESTABLISHED &&
+          mc_client_logout(c->c, s->now) == 0) {
+        c->logging_out = 1;
+        client_pump(s, c);
+      } else if (mc_client_get_state(c->c) != MC_CLIENT_ESTABLISHED) {
+        if (mc_client_get_state(c->c) == MC_CLIENT_HANDSHAKE)
+          mc_client_abandon(c->c);
+        s->closed_final++;
+      }
+    }
+    break;
+  case EV_STOP:
+    s->stop = 1;
+    break;
+  }
+}
+
+static void run_loop(sim *s) {
+  uint64_t n = 0;
+  while (!s->stop && s->n_ev > 0) {
+    if (s->real) {
+      /* Sleep in epoll until the next event is due (at most 50 ms, so the
+       * progress line moves), and look at the sockets now and then even
+       * when events are due back to back. */
+      mc_tstamp now = real_now(s);
+      if (s->heap[0].at > now) {
+        int ms = (int)((s->heap[0].at - now + 999) / 1000);
+        udp_read(s, ms > 50 ? 50 : ms);
+        if (s->progress)
+          progress(s, 0);
+        continue;
+      }
+      if ((n & 63) == 0)
+        udp_read(s, 0);
+      s->now = real_now(s);
+    }
+    sim_ev e = ev_pop(s);
+    if (!s->real && e.at > s->now)
+      s->now = e.at;
+    if (s->real && s->now > e.at) {
+      /* How far behind real time the loop runs: past a few tens of ms
+       * the protocol's timers see the simulator's overload. */
+      mc_tstamp lag = s->now - e.at;
+      s->res->lag_sum += lag;
+      s->res->lag_n++;
+      if (lag > s->res->lag_max)
+        s->res->lag_max = lag;
+    }
+    dispatch(s, &e);
+    free(e.data);
+    n++;
+    s->res->events++;
+    if (s->progress && (n & 1023) == 0)
+      progress(s, 0);
+    /* Everyone logged out and nothing in flight: done early. */
+    if (s->stopping && s->closed_final >= s->n_cl && s->in_flight == 0)
+      s->stop = 1;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* results                                                             */
+
+static const char *STATE_NAME[] = {"idle", "handshake", "established",
+                                   "closed"};
+
+/* Names message |i| and the recipients it never reached, with their
+ * client state at the end: the starting point for a bug report. */
+static void show_lost(const sim *s, size_t i) {
+  const sim_msg *m = &s->msgs[i];
+  fprintf(stderr,
+          "mychat-sim: lost: #%zu (message id %" PRIu64 ") from %s to %s at "
+          "%.3f s, %u of %u delivered; missing:",
+          i, m->message_id, s->cl[m->sender].name,
+          m->direct ? s->cl[m->target].name : s->groups[m->target].name,
+          (double)(m->t_send - T0) / 1e6, m->got, m->owed);
+  if (m->direct) {
+    fprintf(stderr, " %s (%s)", s->cl[m->target].name,
+            STATE_NAME[mc_client_get_state(s->cl[m->target].c)]);
+  } else {
+    const sim_group *g = &s->groups[m->target];
+    for (uint32_t p = 0; p < g->n_mem; p++) {
+      const sim_client *c = &s->cl[g->mem[p].client];
+      int got = p < m->nbits && ((m->bits[p / 8] >> (p % 8)) & 1);
+      if (g->mem[p].joined < m->serial && c->idx != m->sender && !got)
+        fprintf(stderr, " %s (%s)", c->name,
+                STATE_NAME[mc_client_get_state(c->c)]);
+    }
+  }
+  fputc('\n', stderr);
+}
+
+static void tally(sim *s) {
+  sim_result *r = s->res;
+  size_t shown = 0;
+  for (size_t i = 0; i < s->n_msgs; i++) {
+    const sim_msg *m = &s->msgs[i];
+    if (!m->confirmed)
+      continue;
+    sim_kind *k = &r->k[m->direct ? SIM_K_DIRECT : SIM_K_GROUP];
+    k->expected += m->owed;
+    if (m->got < m->owed) {
+      k->lost += m->owed - m->got;
+      if (shown < LOST_SHOWN_MAX)
+        show_lost(s, i);
+      shown++;
+    }
+  }
+  if (shown > LOST_SHOWN_MAX)
+    fprintf(stderr, "mychat-sim: ... and %zu more messages with losses\n",
+            shown - LOST_SHOWN_MAX);
+  if (shown > 0 && r->drain_cut)
+    fprintf(stderr,
+            "mychat-sim: the drain ended at its limit with deliveries still "
+            "owed; a longer --drain tells late from lost\n");
+  for (uint32_t i = 0; i < s->n_cl; i++) {
+    r->up.offered += s->cl[i].up.stats.offered;
+    r->up.dropped_loss += s->cl[i].up.stats.dropped_loss;
+    r->up.dropped_queue += s->cl[i].up.stats.dropped_queue;
+    r->up.duplicated += s->cl[i].up.stats.duplicated;
+    r->up.corrupted += s->cl[i].up.stats.corrupted;
+    r->up.reordered += s->cl[i].up.stats.reordered;
+    r->down.offered += s->cl[i].down.stats.offered;
+    r->down.dropped_loss += s->cl[i].down.stats.dropped_loss;
+    r->down.dropped_queue += s->cl[i].down.stats.dropped_queue;
+    r->down.duplicated += s->cl[i].down.stats.duplicated;
+    r->down.corrupted += s->cl[i].down.stats.corrupted;
+    r->down.reordered += s->cl[i].down.stats.reordered;
+  }
+  if (s->srv)
+    r->srv = *mc_server_get_stats(s->srv);
+  r->vtime = s->now - T0;
+  /* The time series covers the run; trim the growth slack. */
+  size_t last = (size_t)tick_index(s->now) + 1;
+  if (last < r->n_tick)
+    r->n_tick = last;
+}
+
+int sim_result_ok(const sim_result *r) {
+  for (int k = 0; k < SIM_K_N; k++)
+    if (r->k[k].lost || r->k[k].duplicated || r->k[k].out_of_order ||
+        r->k[k].unexpected)
+      return 0;
+  return 1;
+}
+
+int sim_run(const sim_config *cfg, sim_result *res) {
+  sim *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return -1;
+  double w0 = wall_now();
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
+  int rv = setup(s, cfg, res);
+  if (rv == 0) {
+    s->progress = cfg->progress < 0 ? isatty(2) : cfg->progress;
+    run_loop(s);
+    if (s->progress)
+      progress(s, 1);
+    tally(s);
+  }
+  teardown(s);
+  free(s);
+  getrusage(RUSAGE_SELF, &ru1);
+  res->wall_s = wall_now() - w0;
+  res->cpu_s = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+               (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+               (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+               (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+  return rv;
+}

@@ -1,0 +1,166 @@
+/*
+ * sim.h: mychat-sim, a load and correctness simulator for MyChat.
+ *
+ * Thousands of virtual clients (instances of the sans-I/O client core) run
+ * in one process and one thread. In the default mode the server core runs
+ * in-process too and time is virtual: one priority queue of {time, datagram
+ * | timer | scenario action} events drives everything, so a run is as fast
+ * as the CPU allows and repeats exactly from its seed. With --server the
+ * same clients talk to a real server over loopback UDP in real time.
+ *
+ * The simulator knows every message it sent and who must receive it, and
+ * checks delivery against that ground truth (sim.c); sim_opts.c reads the
+ * command line and scenario files, sim_report.c writes the results.
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mc_netem.h"
+#include "mc_server.h"
+#include "mc_time.h"
+#include "sim_hist.h"
+
+#define SIM_PHASES_MAX 64
+#define SIM_OFFLINE_MAX 64
+#define SIM_NETCHG_MAX 64
+#define SIM_MEMBERSHIPS_MAX 16
+
+/* Exit codes. */
+#define SIM_EXIT_OK 0
+#define SIM_EXIT_VIOLATION 1
+#define SIM_EXIT_USAGE 2
+#define SIM_EXIT_ERROR 3
+
+/* A stretch of the run with one message rate. Phases follow each other. */
+typedef struct {
+  mc_tstamp len;
+  double rate;     /* messages per second per client */
+  double direct;   /* share of direct messages, 0..1 */
+} sim_phase;
+
+typedef enum { SIM_OFF_ABANDON, SIM_OFF_LOGOUT, SIM_OFF_MIX } sim_off_mode;
+
+/* A share of the clients goes offline at |at| (or, when |random_at|, each
+ * at its own random time inside the sending period) for |len|. */
+typedef struct {
+  double share;
+  int random_at;
+  mc_tstamp at, len;
+  sim_off_mode mode;
+} sim_offline;
+
+/* From |at| on, every link uses |net|. */
+typedef struct {
+  mc_tstamp at;
+  mc_netem_config net;
+} sim_netchange;
+
+typedef struct {
+  uint32_t clients;
+  uint32_t groups;         /* 0: one per 50 clients */
+  uint32_t memberships;    /* groups each client joins */
+  uint32_t text_len;       /* bytes of message text */
+  mc_tstamp ramp, drain;
+  sim_phase phase[SIM_PHASES_MAX];
+  int n_phase;
+  sim_offline off[SIM_OFFLINE_MAX];
+  int n_off;
+  mc_netem_config net;     /* at the start */
+  sim_netchange chg[SIM_NETCHG_MAX];
+  int n_chg;
+  uint64_t seed;
+  const char *server;      /* HOST:PORT, or NULL for the embedded server */
+  char names[13];          /* prefix of user and group names */
+  int embedded_udp;        /* the embedded server, over loopback UDP */
+  int corrupt_undetected;  /* damaged datagrams reach the receiver */
+  uint32_t sockets;        /* UDP sockets to spread clients over */
+  const char *json, *html, *pcap;
+  const char *scenario;    /* the file it came from, for the report */
+  int progress;            /* -1: when stderr is a terminal */
+} sim_config;
+
+enum { SIM_K_GROUP, SIM_K_DIRECT, SIM_K_N };
+
+/* Ground-truth counts for one kind of message. */
+typedef struct {
+  uint64_t sent;           /* handed to the client core */
+  uint64_t confirmed;      /* "sent" confirmation from the server */
+  uint64_t refused;        /* the server answered with an error */
+  uint64_t expected;       /* deliveries owed for confirmed messages */
+  uint64_t delivered;      /* first deliveries to a required recipient */
+  uint64_t extra;          /* deliveries to members whose join raced */
+  uint64_t lost;           /* owed, never delivered */
+  uint64_t duplicated;     /* second and later deliveries */
+  uint64_t out_of_order;   /* older than one delivered before, same thread */
+  uint64_t unexpected;     /* to someone who was not a recipient, or bad */
+  uint64_t backlog;        /* delivered with the missed flag */
+} sim_kind;
+
+/* Per-second time series for the charts. */
+typedef struct {
+  uint64_t sent, delivered, owed, dgrams;
+} sim_tick;
+
+typedef struct {
+  sim_kind k[SIM_K_N];
+  sim_hist lat_live, lat_backlog;
+  uint64_t connects, connect_failures, sessions_lost, logouts, abandons;
+  uint64_t client_tx_first, client_tx_retrans;
+  /* Server bodies the clients took (each seq once) and duplicates: the
+   * server's first transmissions, as far as they arrived. */
+  uint64_t client_rx_taken, client_rx_dup;
+  uint64_t presence, receipts, skipped_sends;
+  uint64_t send_errors;    /* mc_client_send_text refused */
+  int last_send_error;     /* the last reason, an MC_ERR_* */
+  mc_netem_stats up, down;
+  int embedded;
+  mc_server_stats srv;
+  uint64_t dgrams_up, dgrams_down, events;
+  mc_tstamp vtime;         /* simulated (or real) time the run took */
+  mc_tstamp send_end;      /* when sending stopped (time series end) */
+  mc_tstamp drain;         /* how long the drain took */
+  int drain_cut;           /* it ended at --drain with something owed */
+  double wall_s, cpu_s;
+  mc_tstamp lag_max;       /* real time: latest an event ran, us */
+  uint64_t lag_sum, lag_n;
+  sim_tick *tick;
+  size_t n_tick;
+} sim_result;
+
+/* sim_opts.c */
+/* Parses the command line into |cfg|. Returns 0, 1 after printing --help,
+ * or -1 after printing an error to stderr (usage error). */
+int sim_opts_parse(sim_config *cfg, int argc, char **argv);
+/* Frees the copies of path settings |cfg| points to. */
+void sim_opts_free(void);
+/* The sending period: the sum of the phases. */
+mc_tstamp sim_send_period(const sim_config *cfg);
+
+/* sim.c */
+/* Runs the simulation described by |cfg|. Returns 0, or -1 after printing
+ * an error (setup failed: out of memory, socket errors). */
+int sim_run(const sim_config *cfg, sim_result *res);
+
+/* sim_report.c */
+void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r);
+int sim_report_json(const char *path, const sim_config *cfg,
+                    const sim_result *r);
+int sim_report_html(const char *path, const sim_config *cfg,
+                    const sim_result *r);
+/* 1 when every delivery guarantee held. */
+int sim_result_ok(const sim_result *r);
+
+/* sim_pcap.c: every datagram of a run as IPv4/UDP in a DLT_RAW pcap. */
+typedef struct sim_pcap sim_pcap;
+sim_pcap *sim_pcap_open(const char *path);
+/* |src|/|dst|: IPv4 address (host order) and port. |t| in microseconds. */
+void sim_pcap_write(sim_pcap *p, mc_tstamp t, uint32_t src, uint16_t sport,
+                    uint32_t dst, uint16_t dport, const uint8_t *data,
+                    size_t len);
+void sim_pcap_close(sim_pcap *p);
+
+#endif

@@ -1,0 +1,132 @@
+# tests/integration/sim.sh: mychat-sim end to end (issue 5). Small runs of
+# the built simulator on the embedded server; each takes well under a
+# second or two of wall time.
+. tests/integration/common.sh
+SIM="$B/mychat-sim"
+
+# The histogram's CUnit suite (a program of its own).
+hist() { "$B/sim-hist-test" > "$T/hist.out" 2>&1 || { cat "$T/hist.out"; return 1; }; }
+check "histogram percentiles within 0.4%" hist
+
+# 50 clients, 30 % loss with duplication and reordering: every confirmed
+# message arrives exactly once and in order, and the exit code says so.
+lossy() {
+  "$SIM" --clients 50 --loss 30% --dup 5% --reorder 10% --jitter 5ms \
+    --rate 1/s --duration 10s --churn 20% --seed 5 --no-progress \
+    --json "$T/lossy.json" > "$T/lossy.out" 2>&1 &&
+    grep -q '^all .* 100.00% *0 *0 *0 *0 ' "$T/lossy.out"
+}
+check "50 clients, 30% loss, dup, reorder, churn: exactly once, exit 0" lossy
+
+# The JSON is parseable and its numbers agree with each other.
+json_ok() {
+  if command -v python3 > /dev/null 2>&1; then
+    python3 - "$T/lossy.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["messages"]
+a = m["all"]
+assert r["ok"] is True
+for f in ("sent", "confirmed", "expected", "delivered", "lost"):
+    assert a[f] == m["group"][f] + m["direct"][f], f
+assert a["sent"] > 0 and a["expected"] > 0
+assert a["delivered"] == a["expected"] and a["lost"] == 0
+assert a["duplicated"] == 0 and a["out_of_order"] == 0
+assert m["direct"]["expected"] == m["direct"]["confirmed"]
+assert r["delivery_pct"] == 100.0
+assert sum(t["sent"] for t in r["per_second"]) == a["sent"]
+lat = r["latency_live"]
+assert 0 < lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+assert r["retransmissions"]["client_tx_per_body"] >= 1.0
+assert r["network"]["up_lost"] > 0 and r["network"]["down_duplicated"] > 0
+PY
+  else
+    grep -q '"ok": true' "$T/lossy.json" && grep -q '"lost": 0' "$T/lossy.json"
+  fi
+}
+check "--json is parseable and consistent" json_ok
+
+# Gilbert-Elliott bursts.
+burst() {
+  "$SIM" --clients 40 --ge 2%,25%,100%,0% --rate 1/s --duration 8s \
+    --drain 60s --seed 9 --no-progress > "$T/burst.out" 2>&1 &&
+    grep -q 'result: OK' "$T/burst.out"
+}
+check "Gilbert-Elliott burst loss: 100% delivery" burst
+
+# Same seed, same run: the virtual mode repeats exactly.
+repeat() {
+  "$SIM" --clients 30 --loss 20% --duration 5s --seed 77 --no-progress \
+    --json "$T/a.json" > /dev/null 2>&1 &&
+    "$SIM" --clients 30 --loss 20% --duration 5s --seed 77 --no-progress \
+      --json "$T/b.json" > /dev/null 2>&1 &&
+    [ "$(grep -v '_s"' "$T/a.json" | grep -v cpu_us)" = \
+      "$(grep -v '_s"' "$T/b.json" | grep -v cpu_us)" ]
+}
+check "same seed repeats exactly" repeat
+
+# A scenario file (a trimmed copy of the demo) with an HTML report and a
+# pcap capture.
+scenario() {
+  sed 's/^clients .*/clients 60/; s/^phase .*/phase 6s rate=1\/s direct=30%/; s/at 8s for 5s/at 2s for 3s/' \
+    simulator/scenarios/demo.sim > "$T/t.sim" &&
+    "$SIM" --scenario "$T/t.sim" --no-progress --html "$T/r.html" \
+      --pcap "$T/r.pcap" > "$T/scen.out" 2>&1 &&
+    grep -q 'scenario' "$T/scen.out" && grep -q '<svg' "$T/r.html" &&
+    ! grep -q '<script' "$T/r.html" && [ -s "$T/r.pcap" ]
+}
+check "scenario file, HTML report, pcap" scenario
+
+# The capture reads back with the project's pcap tool: every datagram is
+# MyChat and well formed.
+pcap_reads() {
+  "$B/mychat-pcap" stats "$T/r.pcap" > "$T/pcap.out" 2>&1 &&
+    grep -q 'MyChat [1-9][0-9]* (invalid 0), malformed 0, not MyChat 0' \
+      "$T/pcap.out"
+}
+if [ -x "$B/mychat-pcap" ]; then
+  check "--pcap reads back with mychat-pcap" pcap_reads
+fi
+
+# Real time over loopback UDP (the embedded server on a socket of its own,
+# clients multiplexed over a few sockets): the same guarantees.
+udp() {
+  "$SIM" --embedded-udp --sockets 4 --clients 30 --loss 10% --rate 2/s \
+    --duration 2s --ramp 1s --drain 20s --no-progress > "$T/udp.out" 2>&1 &&
+    grep -q 'result: OK' "$T/udp.out"
+}
+check "--embedded-udp: real time over loopback UDP, 100% delivery" udp
+
+# --server: the same clients against the reference server over UDP.
+against_server() {
+  start_server || return 1
+  "$SIM" --server "$SRV" --sockets 8 --clients 30 --loss 10% --rate 2/s \
+    --duration 2s --ramp 1s --drain 20s --no-progress > "$T/srv.out" 2>&1
+  rv=$?
+  stop_server
+  [ "$rv" -eq 0 ] && grep -q 'result: OK' "$T/srv.out" &&
+    grep -q '^all .* 100.00%' "$T/srv.out"
+}
+if [ -x "$B/mychat-server" ]; then
+  check "--server: reference server over UDP, 100% delivery" against_server
+fi
+
+# A bad flag and a bad scenario line: exit 2 with a message.
+badflag() {
+  "$SIM" --no-such-flag 1 > /dev/null 2> "$T/bad.err"
+  [ $? -eq 2 ] && grep -q 'unknown option' "$T/bad.err"
+}
+check "bad flag exits 2 with a message" badflag
+badvalue() {
+  "$SIM" --loss 150% > /dev/null 2> "$T/bad2.err"
+  [ $? -eq 2 ] && grep -q 'bad value' "$T/bad2.err"
+}
+check "bad value exits 2 with a message" badvalue
+badscen() {
+  printf 'clients 10\nwarp 9\n' > "$T/bad.sim"
+  "$SIM" --scenario "$T/bad.sim" > /dev/null 2> "$T/bad3.err"
+  [ $? -eq 2 ] && grep -q 'bad.sim:2: unknown directive' "$T/bad3.err"
+}
+check "bad scenario line exits 2 with file:line" badscen
+
+finish

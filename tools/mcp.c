@@ -1,0 +1,588 @@
+/*
+ * mcp.c: see mcp.h.
+ */
+#include "mcp.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_error.h"
+
+_Noreturn void mcp_oom(void) {
+  fprintf(stderr, "mychat-pcap: out of memory\n");
+  exit(1);
+}
+
+void *mcp_xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  if (!q) mcp_oom();
+  return q;
+}
+
+/* ---- table ---- */
+
+static uint64_t key_hash(const uint8_t *k) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < MCP_KEY_LEN; i++) h = (h ^ k[i]) * 1099511628211ull;
+  return h ^ (h >> 29);
+}
+
+static void table_grow(mcp_table *t) {
+  size_t ncap = t->cap ? t->cap * 2 : 64;
+  mcp_slot *ns = calloc(ncap, sizeof *ns);
+  if (!ns) mcp_oom();
+  for (size_t i = 0; i < t->cap; i++) {
+    if (!t->slots[i].used) continue;
+    size_t j = key_hash(t->slots[i].key) & (ncap - 1);
+    while (ns[j].used) j = (j + 1) & (ncap - 1);
+    ns[j] = t->slots[i];
+  }
+  free(t->slots);
+  t->slots = ns;
+  t->cap = ncap;
+}
+
+uint32_t *mcp_table_get(mcp_table *t, const uint8_t *key, int create) {
+  if (t->cap) {
+    size_t j = key_hash(key) & (t->cap - 1);
+    while (t->slots[j].used) {
+      if (memcmp(t->slots[j].key, key, MCP_KEY_LEN) == 0) return &t->slots[j].val;
+      j = (j + 1) & (t->cap - 1);
+    }
+  }
+  if (!create) return NULL;
+  if ((t->n + 1) * 2 > t->cap) table_grow(t);
+  size_t j = key_hash(key) & (t->cap - 1);
+  while (t->slots[j].used) j = (j + 1) & (t->cap - 1);
+  memcpy(t->slots[j].key, key, MCP_KEY_LEN);
+  t->slots[j].used = 1;
+  t->slots[j].val = UINT32_MAX;
+  t->n++;
+  return &t->slots[j].val;
+}
+
+void mcp_table_free(mcp_table *t) {
+  free(t->slots);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- buf ---- */
+
+void mcp_buf_printf(mcp_buf *b, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < room) {
+      b->len += (size_t)n;
+      return;
+    }
+    b->cap = (b->cap + (size_t)n + 1) * 2;
+    b->s = mcp_xrealloc(b->s, b->cap);
+  }
+}
+
+void mcp_buf_reset(mcp_buf *b) {
+  b->len = 0;
+  if (b->s) b->s[0] = '\0';
+}
+
+void mcp_buf_free(mcp_buf *b) {
+  free(b->s);
+  memset(b, 0, sizeof *b);
+}
+
+/* Appends |n| bytes of |s| as a quoted, escaped string, cut to |max| bytes
+ * (0: no limit) with "..." when cut; JSON escaping when |json|. */
+static void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max, int json) {
+  int cut = max && n > max;
+  if (cut) {
+    n = max;
+    /* Do not end in the middle of a UTF-8 sequence. */
+    while (n > 0 && ((uint8_t)s[n] & 0xc0) == 0x80) n--;
+  }
+  int utf8 = mc_codec_utf8_valid((const uint8_t *)s, n);
+  mcp_buf_printf(b, "\"");
+  for (size_t i = 0; i < n; i++) {
+    uint8_t ch = (uint8_t)s[i];
+    if (ch == '"' || ch == '\\') mcp_buf_printf(b, "\\%c", ch);
+    else if (ch == '\n') mcp_buf_printf(b, "\\n");
+    else if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && !utf8))
+      mcp_buf_printf(b, json ? "\\u%04x" : "\\x%02x", ch);
+    else mcp_buf_printf(b, "%c", ch);
+  }
+  mcp_buf_printf(b, cut ? "...\"" : "\"");
+}
+
+/* ---- context ---- */
+
+void mcp_ctx_init(mcp_ctx *c, unsigned server_port) {
+  memset(c, 0, sizeof *c);
+  c->server_port = server_port;
+}
+
+void mcp_ctx_free(mcp_ctx *c) {
+  for (size_t i = 0; i < c->n_users; i++) free(c->users[i]);
+  free(c->users);
+  mcp_table_free(&c->sessions);
+  mcp_table_free(&c->endpoints);
+  mcp_table_free(&c->user_index);
+}
+
+static void key_u64(uint8_t *k, uint64_t v) {
+  memset(k, 0, MCP_KEY_LEN);
+  memcpy(k, &v, sizeof v);
+}
+
+static void key_endpoint(uint8_t *k, const mc_pcap_endpoint *e) {
+  memset(k, 0, MCP_KEY_LEN);
+  k[0] = e->family;
+  memcpy(k + 1, e->ip, 16);
+  memcpy(k + 17, &e->port, 2);
+}
+
+/* Interns user |name|; returns its index. */
+static uint32_t mcp_user_intern(mcp_ctx *c, const char *name) {
+  uint8_t k[MCP_KEY_LEN] = {0};
+  /* Valid names are at most 32 bytes, so they fit the key. */
+  strncpy((char *)k, name, MCP_KEY_LEN - 1);
+  uint32_t *v = mcp_table_get(&c->user_index, k, 1);
+  if (*v == UINT32_MAX) {
+    c->users = mcp_xrealloc(c->users, (c->n_users + 1) * sizeof *c->users);
+    c->users[c->n_users] = strdup(name);
+    if (!c->users[c->n_users]) mcp_oom();
+    *v = (uint32_t)c->n_users++;
+  }
+  return *v;
+}
+
+static int is_server(const mcp_ctx *c, const mc_pcap_endpoint *e) {
+  for (size_t i = 0; i < c->n_servers; i++)
+    if (mc_pcap_endpoint_equal(&c->servers[i], e)) return 1;
+  return 0;
+}
+
+static void learn_server(mcp_ctx *c, const mc_pcap_endpoint *e) {
+  if (is_server(c, e) || c->n_servers == sizeof c->servers / sizeof c->servers[0])
+    return;
+  c->servers[c->n_servers++] = *e;
+}
+
+static mcp_dir find_dir(mcp_ctx *c, const mc_pcap_frame *f,
+                        const Mychat__Envelope *env) {
+  int to_srv = f->dst.port == c->server_port;
+  int from_srv = f->src.port == c->server_port;
+  if (to_srv != from_srv) return to_srv ? MCP_DIR_CS : MCP_DIR_SC;
+  if (env) {
+    switch (mc_codec_body_class(env->body_case)) {
+    case MC_BODY_HANDSHAKE:
+    case MC_BODY_REQUEST:
+    case MC_BODY_CLIENT_UNREL:
+      learn_server(c, &f->dst);
+      return MCP_DIR_CS;
+    case MC_BODY_PUSH:
+    case MC_BODY_SERVER_UNREL:
+      learn_server(c, &f->src);
+      return MCP_DIR_SC;
+    case MC_BODY_NONE:
+      break;
+    }
+  }
+  if (is_server(c, &f->src)) return MCP_DIR_SC;
+  if (is_server(c, &f->dst)) return MCP_DIR_CS;
+  return MCP_DIR_UNKNOWN;
+}
+
+const char *mcp_dir_name(mcp_dir d) {
+  return d == MCP_DIR_CS ? "C->S" : d == MCP_DIR_SC ? "S->C" : "?";
+}
+
+static const char *handshake_name(const Mychat__Envelope *env) {
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER && env->register_)
+    return env->register_->name;
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN && env->login)
+    return env->login->name;
+  return NULL;
+}
+
+void mcp_decode(mcp_ctx *c, const mc_pcap_frame *f, mcp_dgram *d) {
+  memset(d, 0, sizeof *d);
+  d->f = f;
+  if (!c->have_first) {
+    c->first_ts = f->ts_us;
+    c->have_first = 1;
+  }
+  d->err = mc_codec_decode(f->payload, f->len, &d->env);
+  if (d->err == 0) {
+    d->kind = MCP_OK;
+  } else if (mc_codec_unpack(f->payload, f->len, &d->env) == 0) {
+    d->kind = MCP_INVALID;
+  } else {
+    int pre = mc_codec_check_prefix(f->payload, f->len);
+    d->kind = pre ? MCP_FOREIGN : MCP_MALFORMED;
+  }
+  Mychat__Envelope *env = d->env;
+  d->dir = find_dir(c, f, env);
+  d->client = d->dir == MCP_DIR_CS ? &f->src : d->dir == MCP_DIR_SC ? &f->dst : NULL;
+  if (!env) {
+    d->body = d->kind == MCP_FOREIGN ? "non-mychat" : "malformed";
+    return;
+  }
+  d->body = env->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET
+                ? "ack-only" : mc_codec_body_name(env->body_case);
+  uint8_t k[MCP_KEY_LEN];
+  /* Only valid datagrams teach: their names passed the name rules. */
+  const char *hs = d->kind == MCP_OK ? handshake_name(env) : NULL;
+  if (hs && d->client && d->dir == MCP_DIR_CS) {
+    key_endpoint(k, d->client);
+    *mcp_table_get(&c->endpoints, k, 1) = mcp_user_intern(c, hs);
+  }
+  if (d->kind == MCP_OK && env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME &&
+      d->dir == MCP_DIR_SC) {
+    uint32_t u = mcp_user_intern(c, env->welcome->name);
+    key_u64(k, env->welcome->session_id);
+    *mcp_table_get(&c->sessions, k, 1) = u;
+    key_endpoint(k, d->client);
+    *mcp_table_get(&c->endpoints, k, 1) = u;
+  }
+  uint32_t *u = NULL;
+  if (env->session_id) {
+    key_u64(k, env->session_id);
+    u = mcp_table_get(&c->sessions, k, 0);
+  }
+  if (!u && d->client) {
+    key_endpoint(k, d->client);
+    u = mcp_table_get(&c->endpoints, k, 0);
+  }
+  if (u) d->user = c->users[*u];
+}
+
+/* ---- printing, driven by the protobuf-c descriptors ---- */
+
+/* Fields the one-line summary leaves out: secrets, padding and clocks; -v
+ * shows them. */
+static int short_skip(const char *name) {
+  static const char *const skip[] = {"padding", "password", "token",
+                                     "server_time_ms", "delivered_time_ms",
+                                     "keepalive_ms", "session_timeout_ms"};
+  for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+    if (strcmp(name, skip[i]) == 0) return 1;
+  return 0;
+}
+
+static const void *at(const ProtobufCMessage *m, unsigned off) {
+  return (const char *)m + off;
+}
+
+/* Returns 1 when field |fd| of |m| is present: a set oneof member, a
+ * non-empty repeated field, a non-NULL message; for scalars, in the short
+ * style only a non-zero value counts. */
+static int present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *fd,
+                   int nonzero_only) {
+  if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+    return *(const uint32_t *)at(m, fd->quantifier_offset) == fd->id;
+  if (fd->label == PROTOBUF_C_LABEL_REPEATED)
+    return *(const size_t *)at(m, fd->quantifier_offset) > 0 || !nonzero_only;
+  const void *p = at(m, fd->offset);
+  switch (fd->type) {
+  case PROTOBUF_C_TYPE_MESSAGE: return *(ProtobufCMessage *const *)p != NULL;
+  case PROTOBUF_C_TYPE_STRING: {
+    const char *s = *(const char *const *)p;
+    return s && (s[0] || !nonzero_only);
+  }
+  case PROTOBUF_C_TYPE_BYTES:
+    return ((const ProtobufCBinaryData *)p)->len > 0 || !nonzero_only;
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return *(const uint64_t *)p != 0 || !nonzero_only;
+  default:
+    return *(const uint32_t *)p != 0 || !nonzero_only;
+  }
+}
+
+static void format_message(mcp_buf *b, const ProtobufCMessage *m,
+                           mcp_style st, int depth);
+
+/* Appends the value of one scalar (or message) element at |p|. */
+static void format_value(mcp_buf *b, const ProtobufCFieldDescriptor *fd,
+                         const void *p, mcp_style st, int depth) {
+  int json = st == MCP_JSON;
+  switch (fd->type) {
+  case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_SFIXED32:
+    mcp_buf_printf(b, "%" PRId32, *(const int32_t *)p);
+    break;
+  case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    mcp_buf_printf(b, "%" PRIu32, *(const uint32_t *)p);
+    break;
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64:
+    mcp_buf_printf(b, "%" PRId64, *(const int64_t *)p);
+    break;
+  case PROTOBUF_C_TYPE_UINT64:
+    mcp_buf_printf(b, "%" PRIu64, *(const uint64_t *)p);
+    break;
+  case PROTOBUF_C_TYPE_FIXED64: {
+    /* Ids and nonces: hex; JSON as a string, since numbers over 2^53 do
+     * not survive most JSON readers; the summary keeps the first 8
+     * digits. */
+    uint64_t v = *(const uint64_t *)p;
+    if (st == MCP_SHORT) mcp_buf_printf(b, "%08" PRIx64, v >> 32);
+    else mcp_buf_printf(b, json ? "\"%016" PRIx64 "\"" : "0x%016" PRIx64, v);
+    break;
+  }
+  case PROTOBUF_C_TYPE_FLOAT:
+    mcp_buf_printf(b, "%g", (double)*(const float *)p);
+    break;
+  case PROTOBUF_C_TYPE_DOUBLE:
+    mcp_buf_printf(b, "%g", *(const double *)p);
+    break;
+  case PROTOBUF_C_TYPE_BOOL:
+    mcp_buf_printf(b, "%s", *(const protobuf_c_boolean *)p ? "true" : "false");
+    break;
+  case PROTOBUF_C_TYPE_ENUM: {
+    int v = *(const int *)p;
+    const ProtobufCEnumValue *ev =
+        protobuf_c_enum_descriptor_get_value(fd->descriptor, v);
+    if (ev) mcp_buf_printf(b, json ? "\"%s\"" : "%s", ev->name);
+    else mcp_buf_printf(b, "%d", v);
+    break;
+  }
+  case PROTOBUF_C_TYPE_STRING: {
+    const char *s = *(const char *const *)p;
+    mcp_quote(b, s, strlen(s), st == MCP_SHORT ? 40 : 0, json);
+    break;
+  }
+  case PROTOBUF_C_TYPE_BYTES: {
+    const ProtobufCBinaryData *bd = p;
+    size_t show = bd->len;
+    if (st == MCP_SHORT && show > 8) show = 8;
+    if (st != MCP_JSON && strcmp(fd->name, "padding") == 0) {
+      mcp_buf_printf(b, "<%zu bytes>", bd->len);
+      break;
+    }
+    mcp_buf_printf(b, json ? "\"" : "");
+    for (size_t i = 0; i < show; i++) mcp_buf_printf(b, "%02x", bd->data[i]);
+    mcp_buf_printf(b, json ? "\"" : show < bd->len ? "..." : "");
+    if (!json && !bd->len) mcp_buf_printf(b, "(empty)");
+    break;
+  }
+  case PROTOBUF_C_TYPE_MESSAGE:
+    format_message(b, *(ProtobufCMessage *const *)p, st, depth + 1);
+    break;
+  }
+}
+
+static size_t elem_size(ProtobufCType t) {
+  switch (t) {
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
+    return 8;
+  case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+  case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+  case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+  case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+  default: return 4;
+  }
+}
+
+/* The short style prints "name=value" pairs, the tree one field per line
+ * indented by |depth|, JSON an object. */
+static void format_message(mcp_buf *b, const ProtobufCMessage *m,
+                           mcp_style st, int depth) {
+  const ProtobufCMessageDescriptor *md = m->descriptor;
+  int first = 1;
+  if (st == MCP_JSON) mcp_buf_printf(b, "{");
+  for (unsigned i = 0; i < md->n_fields; i++) {
+    const ProtobufCFieldDescriptor *fd = &md->fields[i];
+    if (!present(m, fd, st == MCP_SHORT)) continue;
+    if (st == MCP_SHORT && short_skip(fd->name)) continue;
+    int rep = fd->label == PROTOBUF_C_LABEL_REPEATED;
+    size_t n = rep ? *(const size_t *)at(m, fd->quantifier_offset) : 1;
+    const char *base = rep ? *(const char *const *)at(m, fd->offset)
+                           : (const char *)at(m, fd->offset);
+    int msg = fd->type == PROTOBUF_C_TYPE_MESSAGE;
+    if (st == MCP_SHORT) {
+      if (rep && msg) {
+        mcp_buf_printf(b, "%s%s=%zu", first ? "" : " ", fd->name, n);
+      } else if (!msg) {
+        mcp_buf_printf(b, "%s%s=", first ? "" : " ", fd->name);
+        format_value(b, fd, base, st, depth);
+      }
+    } else if (st == MCP_JSON) {
+      mcp_buf_printf(b, "%s\"%s\":%s", first ? "" : ",", fd->name, rep ? "[" : "");
+      for (size_t j = 0; j < n; j++) {
+        if (j) mcp_buf_printf(b, ",");
+        format_value(b, fd, base + j * elem_size(fd->type), st, depth);
+      }
+      if (rep) mcp_buf_printf(b, "]");
+    } else {
+      for (size_t j = 0; j < n; j++) {
+        mcp_buf_printf(b, "%*s%s", depth * 2, "", fd->name);
+        if (rep) mcp_buf_printf(b, "[%zu]", j);
+        mcp_buf_printf(b, msg ? ":\n" : ": ");
+        format_value(b, fd, base + j * elem_size(fd->type), st, depth);
+        if (!msg) mcp_buf_printf(b, "\n");
+      }
+    }
+    first = 0;
+  }
+  if (st == MCP_JSON) mcp_buf_printf(b, "}");
+}
+
+/* "seq=3 ack=5[7-9] sid=1a2b3c4d". */
+static void format_header(mcp_buf *b, const Mychat__Envelope *env) {
+  mcp_buf_printf(b, "seq=%" PRIu32, env->seq);
+  if (env->ack) {
+    mcp_buf_printf(b, " ack=%" PRIu32, env->ack->cumulative);
+    if (env->ack->n_ranges) {
+      mcp_buf_printf(b, "[");
+      for (size_t i = 0; i < env->ack->n_ranges; i++) {
+        const Mychat__AckRange *r = env->ack->ranges[i];
+        if (r) mcp_buf_printf(b, "%s%" PRIu32 "-%" PRIu32, i ? "," : "",
+                              r->first, r->last);
+      }
+      mcp_buf_printf(b, "]");
+    }
+  }
+  if (env->session_id)
+    mcp_buf_printf(b, " sid=%08" PRIx64, env->session_id >> 32);
+}
+
+/* The body message of |env|, or NULL. The body oneof members are the
+ * Envelope fields numbered 10 and up. */
+static const ProtobufCMessage *body_of(const Mychat__Envelope *env) {
+  const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(
+      &mychat__envelope__descriptor, (unsigned)env->body_case);
+  if (!fd || env->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET) return NULL;
+  return *(ProtobufCMessage *const *)at(&env->base, fd->offset);
+}
+
+static const char *kind_name(mcp_kind k) {
+  static const char *const n[] = {"ok", "invalid", "malformed", "non-mychat"};
+  return n[k];
+}
+
+void mcp_format(mcp_buf *b, const mcp_ctx *c, const mcp_dgram *d,
+                mcp_style st) {
+  const mc_pcap_frame *f = d->f;
+  uint64_t rel = f->ts_us >= c->first_ts ? f->ts_us - c->first_ts : 0;
+  const char *why = d->err ? mc_strerror(d->err) : NULL;
+  if (st == MCP_JSON) {
+    mcp_buf_printf(b, "{\"frame\":%" PRIu64 ",\"ts_us\":%" PRIu64
+                   ",\"time\":%" PRIu64 ".%06" PRIu64 ",\"src\":\"%s\",\"dst\":\"%s\","
+                   "\"dir\":\"%s\",\"len\":%zu,\"kind\":\"%s\",\"body\":\"%s\"",
+                   f->frame, f->ts_us, rel / 1000000, rel % 1000000, f->src_text,
+                   f->dst_text, mcp_dir_name(d->dir), f->len, kind_name(d->kind),
+                   d->body);
+    if (d->user) mcp_buf_printf(b, ",\"user\":\"%s\"", d->user);
+    if (why) mcp_buf_printf(b, ",\"error\":\"%s\"", why);
+    if (d->env) {
+      mcp_buf_printf(b, ",\"envelope\":");
+      format_message(b, &d->env->base, st, 0);
+    }
+    mcp_buf_printf(b, "}");
+    return;
+  }
+  mcp_buf_printf(b, "%4" PRIu64 " %4" PRIu64 ".%06" PRIu64 " %s -> %s %s %s",
+                 f->frame, rel / 1000000, rel % 1000000, f->src_text,
+                 f->dst_text, mcp_dir_name(d->dir), d->body);
+  if (!d->env) {
+    mcp_buf_printf(b, " (%zu bytes: %s)", f->len, why);
+    if (st == MCP_TREE) mcp_buf_printf(b, "\n");
+    return;
+  }
+  if (st == MCP_SHORT) {
+    mcp_buf_printf(b, " ");
+    format_header(b, d->env);
+    const ProtobufCMessage *body = body_of(d->env);
+    if (body) {
+      size_t before = b->len;
+      mcp_buf_printf(b, " ");
+      format_message(b, body, st, 0);
+      if (b->len == before + 1) b->s[--b->len] = '\0';
+    }
+    if (d->kind == MCP_INVALID) mcp_buf_printf(b, " INVALID: %s", why);
+    return;
+  }
+  mcp_buf_printf(b, "\n  user: %s\n  length: %zu\n  prefix: \"MYC\" version %u\n",
+                 d->user ? d->user : "-", f->len, (unsigned)f->payload[3]);
+  if (d->kind == MCP_INVALID) mcp_buf_printf(b, "  INVALID: %s\n", why);
+  mcp_buf_printf(b, "  envelope:\n");
+  format_message(b, &d->env->base, st, 2);
+}
+
+/* ---- filters ---- */
+
+int mcp_filter_set(mcp_filter *flt, const char *prog, const char *opt,
+                   const char *val) {
+  if (strcmp(opt, "user") == 0) {
+    flt->user = val;
+  } else if (strcmp(opt, "session") == 0) {
+    if (val[0] == '0' && (val[1] == 'x' || val[1] == 'X')) val += 2;
+    size_t n = strlen(val);
+    if (n == 0 || n > 16 || strspn(val, "0123456789abcdefABCDEF") != n) {
+      fprintf(stderr, "%s: --session wants 1 to 16 hex digits, not '%s'\n", prog, val);
+      return -1;
+    }
+    flt->session = val;
+  } else if (strcmp(opt, "type") == 0) {
+    flt->type = val;
+  } else if (strcmp(opt, "endpoint") == 0) {
+    if (mc_pcap_endpoint_parse(&flt->endpoint, val) < 0) {
+      fprintf(stderr, "%s: --endpoint wants HOST:PORT or [HOST]:PORT, not '%s'\n",
+              prog, val);
+      return -1;
+    }
+    flt->have_endpoint = 1;
+  } else {
+    char *end;
+    double t = strtod(val, &end);
+    if (end == val || *end || t < 0) {
+      fprintf(stderr, "%s: --%s wants seconds, not '%s'\n", prog, opt, val);
+      return -1;
+    }
+    if (strcmp(opt, "from") == 0) flt->have_from = 1, flt->from = t;
+    else flt->have_to = 1, flt->to = t;
+  }
+  return 0;
+}
+
+static int session_match(const char *want, uint64_t sid) {
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016" PRIx64, sid);
+  return sid && strncasecmp(hex, want, strlen(want)) == 0;
+}
+
+/* Times above 1e9 s are epoch seconds, below relative to the first frame. */
+static double frame_time(const mcp_ctx *c, const mcp_dgram *d, double limit) {
+  if (limit > 1e9) return (double)d->f->ts_us / 1e6;
+  return ((double)d->f->ts_us - (double)c->first_ts) / 1e6;
+}
+
+int mcp_filter_match(const mcp_filter *flt, const mcp_ctx *c,
+                     const mcp_dgram *d) {
+  if (flt->have_from && frame_time(c, d, flt->from) < flt->from) return 0;
+  if (flt->have_to && frame_time(c, d, flt->to) > flt->to) return 0;
+  if (flt->type && strcmp(flt->type, d->body) != 0) return 0;
+  if (flt->user && (!d->user || strcmp(flt->user, d->user) != 0)) return 0;
+  if (flt->have_endpoint && !mc_pcap_endpoint_equal(&flt->endpoint, &d->f->src) &&
+      !mc_pcap_endpoint_equal(&flt->endpoint, &d->f->dst))
+    return 0;
+  if (flt->session) {
+    const Mychat__Envelope *env = d->env;
+    if (!env) return 0;
+    int hit = session_match(flt->session, env->session_id) ||
+              (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME && env->welcome &&
+               session_match(flt->session, env->welcome->session_id));
+    if (!hit) return 0;
+  }
+  return 1;
+}
