@@ -262,19 +262,18 @@ typedef struct {
 /* Builds a handshake datagram into |d|; returns its length. */
 static size_t hs_build(rec *r, const hs_opt *o, uint8_t *d, uint64_t *nonce) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__Register reg = MYCHAT__REGISTER__INIT;
+  Mychat__Handshake reg = MYCHAT__HANDSHAKE__INIT;
   *nonce = o->nonce ? o->nonce : o->zero_nonce ? 0 : (mc_rng_next(&r->rng) | 1);
   reg.name = (char *)o->name;
   reg.password = (char *)o->pw;
   reg.client_nonce = *nonce;
   reg.presence = o->presence;
-  /* Register and Login have the same fields; one struct serves both. */
   if (o->reg) {
     env.body_case = MYCHAT__ENVELOPE__BODY_REGISTER;
     env.register_ = &reg;
   } else {
     env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
-    env.login = (Mychat__Login *)&reg;
+    env.login = &reg;
   }
   uint8_t pad[MC_HANDSHAKE_MIN];
   memset(pad, 0, sizeof pad);
