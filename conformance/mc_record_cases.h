@@ -10,6 +10,22 @@
 #define G_JOIN MYCHAT__ENVELOPE__BODY_JOIN_GROUP
 #define G_LEAVE MYCHAT__ENVELOPE__BODY_LEAVE_GROUP
 
+/* Registers alice and bob (the second endpoint), bob not acking on his
+ * own; returns alice's endpoint and stores bob's in |*b|. */
+static int alice_and_mute_bob(rec *r, int *b) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  *b = hs(r, 1, N(r, "bob"), 0);
+  r->ep[*b].autoack = 0;
+  return a;
+}
+
+/* |n| messages from |ep| to bob back to back, then a settle. */
+static void burst_to_bob(rec *r, int ep, int n, const char *text) {
+  for (int i = 0; i < n; i++)
+    say(r, ep, N(r, "bob"), NULL, text, 0);
+  settle(r);
+}
+
 static void sc_hs_register(rec *r) { hs(r, 1, N(r, "alice"), 0); }
 
 static void sc_hs_register_taken(rec *r) {
@@ -296,20 +312,15 @@ static void sc_msg_offline(rec *r) {
 }
 
 static void sc_msg_redeliver(rec *r) {
-  int a = hs(r, 1, N(r, "alice"), 0);
-  int b = hs(r, 1, N(r, "bob"), 0);
-  r->ep[b].autoack = 0;
+  int b, a = alice_and_mute_bob(r, &b);
   say(r, a, N(r, "bob"), NULL, "ack me", 1);
   int c = hs(r, 0, N(r, "bob"), 0); /* replaces b: the Deliver again */
   (void)c;
 }
 
 static void sc_msg_sack(rec *r) {
-  int a = hs(r, 1, N(r, "alice"), 0);
-  int b = hs(r, 1, N(r, "bob"), 0);
-  r->ep[b].autoack = 0;
-  say(r, a, N(r, "bob"), NULL, "one", 0);
-  say(r, a, N(r, "bob"), NULL, "two", 1);
+  int b, a = alice_and_mute_bob(r, &b);
+  burst_to_bob(r, a, 2, "one or two");
   sack(r, b, 1, 3, 3);              /* selective: not delivered */
   sack(r, b, 3, 0, 0);              /* cumulative: both delivered */
 }
@@ -519,23 +530,15 @@ static void sc_arq_rto(rec *r) {
 }
 
 static void sc_arq_fast(rec *r) {
-  int a = hs(r, 1, N(r, "alice"), 0);
-  int b = hs(r, 1, N(r, "bob"), 0);
-  r->ep[b].autoack = 0;
-  for (int i = 0; i < 4; i++)
-    say(r, a, N(r, "bob"), NULL, "fast", 0);
-  settle(r);
+  int b, a = alice_and_mute_bob(r, &b);
+  burst_to_bob(r, a, 4, "fast");
   sack(r, b, 1, 3, 5);              /* 3 higher seqs SACKed: resend 2 */
   sack(r, b, 5, 0, 0);
 }
 
 static void sc_arq_window(rec *r) {
-  int a = hs(r, 1, N(r, "alice"), 0);
-  int b = hs(r, 1, N(r, "bob"), 0);
-  r->ep[b].autoack = 0;
-  for (int i = 0; i < 34; i++)
-    say(r, a, N(r, "bob"), NULL, "w", 0);
-  settle(r);
+  int b, a = alice_and_mute_bob(r, &b);
+  burst_to_bob(r, a, 34, "w");
   send_env(r, b, NULL, 0);          /* acks seqs 1..32: then 33..35 */
   settle(r);
   send_env(r, b, NULL, 0);

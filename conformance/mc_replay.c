@@ -103,7 +103,6 @@ typedef struct {
   size_t nq;
   pending *pend;
   size_t npend;
-  size_t cursor;                 /* next capture index to send */
   char *out;
   size_t cap, len;
   int failed;
@@ -1131,7 +1130,6 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
       idle(rp, prev_sent + (c->pkts[i].t_us - prev_t));
     if (rp->failed)
       break;
-    rp->cursor = i;
     send_client(rp, i);
     prev_t = c->pkts[i].t_us;
     prev_sent = mc_udp_now_us();

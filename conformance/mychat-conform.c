@@ -537,6 +537,8 @@ static int selected(const char *name, const char *filter, int argc,
 /* The cases the mutation suite builds on: a few with many session
  * datagrams, run for real while their mutants fly. */
 static const char *const mutation_bases[] = {"msg-direct", "grp-requests"};
+#define N_MUTATION (sizeof mutation_bases / sizeof mutation_bases[0])
+static char mutation_names[N_MUTATION][80]; /* CUnit keeps the pointers */
 
 int main(int argc, char **argv) {
   const char *server = NULL, *dir = "captures", *filter = NULL,
@@ -658,17 +660,17 @@ int main(int argc, char **argv) {
   }
   if (!opts.impaired) {
     suite = NULL;
-    for (size_t k = 0; k < sizeof mutation_bases / sizeof mutation_bases[0];
-         k++) {
-      char name[80];
-      snprintf(name, sizeof name, "mutation-%s", mutation_bases[k]);
+    for (size_t k = 0; k < N_MUTATION; k++) {
+      char *name = mutation_names[k];
+      snprintf(name, sizeof mutation_names[k], "mutation-%s",
+               mutation_bases[k]);
       entry *e = find_entry(mutation_bases[k]);
       if (e == NULL || !selected(name, filter, argc, argv) ||
           strcmp(e->c.flags, server_flags) != 0)
         continue;
       if (suite == NULL)
         suite = CU_add_suite("mutation", NULL, NULL);
-      if (suite == NULL || CU_add_test(suite, strdup(name), test_case) == NULL)
+      if (suite == NULL || CU_add_test(suite, name, test_case) == NULL)
         return 2;
     }
   }
@@ -700,9 +702,16 @@ int main(int argc, char **argv) {
   if (n_skipped > 0)
     printf("(skipped: cases that need other server flags than \"%s\"%s)\n",
            server_flags, opts.impaired ? " or a clean link" : "");
+  int rv = failed ? 1 : 0;
   if (junit != NULL && write_junit(junit) < 0) {
     fprintf(stderr, PROG ": %s: cannot write\n", junit);
-    return 2;
+    rv = 2;
   }
-  return failed ? 1 : 0;
+  for (size_t i = 0; i < n_cases; i++) {
+    free(cases[i].report);
+    mc_case_free(&cases[i].c);
+  }
+  free(cases);
+  free(results);
+  return rv;
 }

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/common.sh"
 
 CONF="$B/mychat-conform"
+CROSS=$(printf '\342\234\227') # the mark of a failed case
 STD="--rate-burst 1000 --keepalive-ms 500 --timeout-ms 2000"
 PIDS=
 conform_cleanup() {
@@ -77,7 +78,7 @@ t_reference() {
   serve "$B/mychat-server" ref $STD || return 1
   conform "$PORT" "$T/ref.txt" --junit "$T/ref.xml"
   rc=$?
-  [ "$rc" -eq 0 ] || { grep -A4 "\xe2\x9c\x97" "$T/ref.txt"; return 1; }
+  [ "$rc" -eq 0 ] || { grep -A4 "$CROSS" "$T/ref.txt"; return 1; }
   grep -q '<testsuites name="mychat-conform" tests="[0-9]*" failures="0"' \
     "$T/ref.xml" && grep -q '<testcase classname="msg" name="msg-direct"' \
     "$T/ref.xml"
@@ -117,7 +118,7 @@ t_reference_loss() {
   for k in 1 2 3 4; do
     eval "wait \$lpid$k" || {
       ok=1
-      grep -A4 "\xe2\x9c\x97" "$T/loss$k.txt"
+      grep -A4 "$CROSS" "$T/loss$k.txt"
     }
   done
   return $ok
