@@ -22,7 +22,6 @@
 #define RX_TIMES 8
 #define QMAX 512
 #define BINDS 512
-#define UNREL_KEEP 64
 #define GAP_KEPT_US 100000       /* recorded client gaps kept from here */
 #define TIME_SLACK_MS 600000     /* server times within 10 min of ours */
 #define KEEPALIVE_US 300000      /* impaired: our own Pings, this often */
@@ -72,9 +71,6 @@ typedef struct {
   size_t last_ack_len;
   int retrans;                   /* our retransmissions from here */
   int unrel_extra;               /* extra unreliable answers seen */
-  int n_unrel_seen;
-  uint8_t *unrel_seen[UNREL_KEEP]; /* bodies of matched unreliable ones */
-  size_t unrel_seen_len[UNREL_KEEP];
   int live;                      /* impaired: keep the session alive */
   uint64_t sid;                  /* the live session, from its Welcome */
   uint8_t tok[MC_TOKEN_LEN];
@@ -810,27 +806,19 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       } else if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
         e->live = 0; /* replaced, shut down or unknown: no more Pings */
       }
-      if (e->n_unrel_seen < UNREL_KEEP) {
-        uint8_t b[MC_DATAGRAM_MAX];
-        size_t bl;
-        if (body_bytes(l, b, &bl) == 0 &&
-            (e->unrel_seen[e->n_unrel_seen] = malloc(bl ? bl : 1)) != NULL) {
-          memcpy(e->unrel_seen[e->n_unrel_seen], b, bl);
-          e->unrel_seen_len[e->n_unrel_seen++] = bl;
-        }
-      }
       goto done;
     }
     if (!rp->o->impaired)
       break; /* in order on a clean link */
   }
-  uint8_t b[MC_DATAGRAM_MAX];
-  size_t bl;
-  if (body_bytes(l, b, &bl) == 0)
-    for (int k = 0; k < e->n_unrel_seen; k++)
-      if (e->unrel_seen_len[k] == bl && memcmp(e->unrel_seen[k], b, bl) == 0 &&
-          (rp->o->impaired || e->unrel_extra < e->retrans)) {
-        e->unrel_extra++; /* the answer to a retransmission */
+  /* Another copy of an answer already matched (a Welcome to a resent
+   * Register, say): allowed as the answer to our retransmissions. */
+  if (rp->o->impaired || e->unrel_extra < e->retrans)
+    for (size_t j = 0; j < rp->c->n_pkts; j++)
+      if (!rp->c->pkts[j].from_client && rp->c->pkts[j].ep == ep &&
+          rp->pi[j].kind == X_UNREL && rp->pi[j].matched &&
+          compare(rp, j, l, 0)) {
+        e->unrel_extra++;
         goto done;
       }
   if (rp->o->impaired && l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
@@ -1147,8 +1135,6 @@ out:
       close(rp->ep[k].fd);
     for (int s = 0; s < MAXSEQ; s++)
       free(rp->ep[k].rx_body[s]);
-    for (int s = 0; s < rp->ep[k].n_unrel_seen; s++)
-      free(rp->ep[k].unrel_seen[s]);
   }
   free(rp->pi);
   free(rp->q);
