@@ -132,7 +132,8 @@ static void sc_sess_unknown(rec *r) {
   memcpy(good, e->tok, sizeof good);
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__ListRequest l = MYCHAT__LIST_REQUEST__INIT;
-  l.after = (char *)"";
+  /* A cursor makes the datagram big enough for the Error (MC-60). */
+  l.after = (char *)N(r, "cursor-name");
   env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
   env.list = &l;
   e->tok[0] ^= 0x5a;                /* wrong token */
