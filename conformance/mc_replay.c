@@ -38,6 +38,9 @@ typedef struct {
   int matched;
   int occ;                       /* server: nth sending of this seq here */
   int demanded;                  /* a retransmission the case requires */
+  int awaited;                   /* server unreliable: a client datagram
+                                    of its endpoint waits for it */
+  int ack_only;                  /* a datagram with neither seq nor body */
   int retx_rel;                  /* client: reliable, acked in the capture */
   int awaits;                    /* client: server unreliable it awaits */
 } pinfo;
@@ -503,6 +506,7 @@ static void analyse(replay *rp) {
     if (env != NULL) {
       q->seq = env->seq;
       q->body = env->body_case;
+      q->ack_only = q->seq == 0 && q->body == 0;
       if (env->ack != NULL) {
         q->has_ack = 1;
         q->cum = env->ack->cumulative;
@@ -546,8 +550,9 @@ static void analyse(replay *rp) {
         continue;
       if (c->pkts[j].from_client)
         break;
-      if (rp->pi[j].kind == X_UNREL && !q->retx_rel) {
+      if (rp->pi[j].kind == X_UNREL && !q->retx_rel && !q->ack_only) {
         q->awaits = (int)j;
+        rp->pi[j].awaited = 1;
         break;
       }
     }
@@ -959,6 +964,11 @@ static void step(replay *rp, uint64_t until) {
 static int satisfied(replay *rp, size_t j) {
   const pinfo *q = &rp->pi[j];
   if (q->kind == X_CLIENT)
+    return 1;
+  /* An unreliable datagram nothing at its endpoint asked for (an Error
+   * SESSION_REPLACED to the old session) cannot be asked for again: on an
+   * impaired link it may be lost for good. */
+  if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->o->impaired)
     return 1;
   if ((q->kind == X_REL || q->kind == X_UNREL) && !q->matched)
     return 0;
