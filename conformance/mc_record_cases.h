@@ -266,7 +266,7 @@ static void sc_grp_too_many(rec *r) {
   int b = hs(r, 1, N(r, "bob"), 0);
   req_group(r, b, G_CREATE, N(r, "x"));
   for (int i = 0; i <= MC_GROUPS_PER_USER_MAX; i++) {
-    char g[8];
+    char g[16];
     snprintf(g, sizeof g, "g%02d", i);
     req_group(r, a, G_CREATE, N(r, g));        /* the 33rd: TOO_MANY */
   }
@@ -278,7 +278,7 @@ static void sc_list_paging(rec *r) {
   int b = hs(r, 1, N(r, "bob"), 0);
   logout(r, b);
   for (int i = 0; i < 22; i++) {
-    char g[8];
+    char g[16];
     snprintf(g, sizeof g, "g%02d", i);
     req_group(r, a, G_CREATE, N(r, g));
   }
