@@ -1,0 +1,207 @@
+/*
+ * mc_capture.c: reading and writing conformance cases (see mc_capture.h).
+ */
+#include "mc_capture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mc_error.h"
+#include "mc_pcap.h"
+
+static void endpoint_of(mc_pcap_endpoint *e, uint16_t port) {
+  memset(e, 0, sizeof *e);
+  e->family = 4;
+  e->ip[0] = 127;
+  e->ip[3] = 1;
+  e->port = port;
+}
+
+int mc_capture_write(const char *path, const mc_cap_pkt *pkts, size_t n,
+                     char *err, size_t errlen) {
+  mc_pcap_writer *w;
+  int rv = mc_pcap_writer_open(&w, path, MC_PCAP_LINKTYPE_RAW, err, errlen);
+  if (rv < 0)
+    return rv;
+  for (size_t i = 0; i < n && rv == 0; i++) {
+    mc_pcap_endpoint srv, cli;
+    endpoint_of(&srv, MC_CAP_SERVER_PORT);
+    endpoint_of(&cli, (uint16_t)(MC_CAP_CLIENT_PORT0 + pkts[i].ep));
+    rv = mc_pcap_write_udp(w, MC_CAP_TIME_BASE_US + pkts[i].t_us,
+                           pkts[i].from_client ? &cli : &srv,
+                           pkts[i].from_client ? &srv : &cli, pkts[i].data,
+                           pkts[i].len);
+  }
+  int rc = mc_pcap_writer_close(w);
+  if (rv == 0)
+    rv = rc;
+  if (rv < 0)
+    snprintf(err, errlen, "%s: %s", path, mc_strerror(rv));
+  return rv;
+}
+
+static int load_pcap(mc_case *c, const char *path, char *err, size_t errlen) {
+  mc_pcap_reader *r;
+  int rv = mc_pcap_open_file(&r, path, err, errlen);
+  if (rv < 0)
+    return rv;
+  c->pkts = calloc(MC_CAP_PKTS_MAX, sizeof *c->pkts);
+  if (c->pkts == NULL) {
+    mc_pcap_close(r);
+    return MC_ERR_NOMEM;
+  }
+  mc_pcap_frame f;
+  uint64_t t0 = 0;
+  while ((rv = mc_pcap_next(r, &f)) != MC_PCAP_END) {
+    if (rv < 0) {
+      snprintf(err, errlen, "%s: %s", path, mc_pcap_error(r));
+      break;
+    }
+    if (rv != MC_PCAP_DATAGRAM)
+      continue;
+    int from_client = f.dst.port == MC_CAP_SERVER_PORT;
+    int port = from_client ? f.src.port : f.dst.port;
+    int ep = port - MC_CAP_CLIENT_PORT0;
+    if (c->n_pkts == MC_CAP_PKTS_MAX || ep < 0 ||
+        ep >= MC_CAP_ENDPOINTS_MAX || f.len > sizeof c->pkts[0].data) {
+      snprintf(err, errlen, "%s: frame %llu: not a conformance capture",
+               path, (unsigned long long)f.frame);
+      rv = MC_ERR_BAD_FIELD;
+      break;
+    }
+    if (c->n_pkts == 0)
+      t0 = f.ts_us;
+    mc_cap_pkt *p = &c->pkts[c->n_pkts++];
+    p->t_us = f.ts_us - t0;
+    p->from_client = from_client;
+    p->ep = ep;
+    p->len = f.len;
+    memcpy(p->data, f.payload, f.len);
+  }
+  mc_pcap_close(r);
+  return rv < 0 ? rv : 0;
+}
+
+/* "MIN-MAX" into |lo| and |hi|. */
+static int parse_range(const char *s, unsigned *lo, unsigned *hi) {
+  return sscanf(s, "%u-%u", lo, hi) == 2 && *lo <= *hi ? 0 : -1;
+}
+
+static int parse_retransmit(mc_case *c, char *v) {
+  if (c->n_retransmit == MC_CAP_DIRECTIVES_MAX)
+    return -1;
+  mc_cap_retransmit *d = &c->retransmit[c->n_retransmit];
+  char *save = NULL, *tok = strtok_r(v, " \t", &save);
+  if (tok == NULL)
+    return -1;
+  d->ep = atoi(tok);
+  if ((tok = strtok_r(NULL, " \t", &save)) == NULL)
+    return -1;
+  d->seq = (uint32_t)strtoul(tok, NULL, 10);
+  while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+    if (d->n_gaps == 4 ||
+        parse_range(tok, &d->gap_min[d->n_gaps], &d->gap_max[d->n_gaps]) < 0)
+      return -1;
+    d->n_gaps++;
+  }
+  if (d->ep < 0 || d->ep >= MC_CAP_ENDPOINTS_MAX || d->seq == 0 ||
+      d->n_gaps == 0)
+    return -1;
+  c->n_retransmit++;
+  return 0;
+}
+
+static int parse_line(mc_case *c, char *line) {
+  char *colon = strchr(line, ':');
+  if (line[0] == '#' || line[0] == '\0')
+    return 0;
+  if (colon == NULL)
+    return -1;
+  *colon = '\0';
+  char *v = colon + 1;
+  while (*v == ' ' || *v == '\t')
+    v++;
+  if (strcmp(line, "description") == 0) {
+    snprintf(c->desc, sizeof c->desc, "%s", v);
+  } else if (strcmp(line, "server") == 0) {
+    snprintf(c->flags, sizeof c->flags, "%s", v);
+  } else if (strcmp(line, "impair") == 0) {
+    c->impair_ok = strcmp(v, "no") != 0;
+  } else if (strcmp(line, "retransmit") == 0) {
+    return parse_retransmit(c, v);
+  } else if (strcmp(line, "requires") == 0) {
+    char *save = NULL;
+    for (char *t = strtok_r(v, " \t", &save); t != NULL;
+         t = strtok_r(NULL, " \t", &save)) {
+      int n;
+      if (sscanf(t, "MC-%d", &n) != 1 || n <= 0 ||
+          c->n_requires == MC_CAP_REQUIRES_MAX)
+        return -1;
+      c->requires[c->n_requires++] = n;
+    }
+  } else if (strcmp(line, "note") != 0) {
+    return -1;
+  }
+  return 0;
+}
+
+int mc_case_load(mc_case *c, const char *case_path, char *err,
+                 size_t errlen) {
+  memset(c, 0, sizeof *c);
+  c->impair_ok = 1;
+  const char *base = strrchr(case_path, '/');
+  base = base ? base + 1 : case_path;
+  size_t bl = strlen(base);
+  if (bl < 6 || strcmp(base + bl - 5, ".case") != 0 ||
+      bl - 5 >= sizeof c->name) {
+    snprintf(err, errlen, "%s: not a .case file", case_path);
+    return MC_ERR_INVAL;
+  }
+  memcpy(c->name, base, bl - 5);
+  FILE *f = fopen(case_path, "r");
+  if (f == NULL) {
+    snprintf(err, errlen, "%s: cannot open", case_path);
+    return MC_ERR_STORAGE;
+  }
+  char line[512];
+  int lineno = 0, bad = 0;
+  while (!bad && fgets(line, sizeof line, f) != NULL) {
+    lineno++;
+    line[strcspn(line, "\r\n")] = '\0';
+    bad = parse_line(c, line) < 0;
+  }
+  fclose(f);
+  if (bad) {
+    snprintf(err, errlen, "%s:%d: bad line", case_path, lineno);
+    return MC_ERR_BAD_FIELD;
+  }
+  char pcap[4096];
+  snprintf(pcap, sizeof pcap, "%.*s.pcap", (int)(strlen(case_path) - 5),
+           case_path);
+  int rv = load_pcap(c, pcap, err, errlen);
+  if (rv < 0)
+    mc_case_free(c);
+  return rv;
+}
+
+void mc_case_free(mc_case *c) {
+  free(c->pkts);
+  c->pkts = NULL;
+  c->n_pkts = 0;
+}
+
+size_t mc_capture_replace(uint8_t *buf, size_t len, const uint8_t *from,
+                          const uint8_t *to, size_t n) {
+  size_t count = 0;
+  if (n == 0 || len < n)
+    return 0;
+  for (size_t i = 0; i + n <= len; i++) {
+    if (memcmp(buf + i, from, n) == 0) {
+      memcpy(buf + i, to, n);
+      count++;
+      i += n - 1;
+    }
+  }
+  return count;
+}

@@ -1,0 +1,86 @@
+/*
+ * mc_capture.h: a conformance case on disk: a pcap of the datagrams one
+ * scripted run exchanged with the reference server (captures/NAME.pcap) and
+ * its sidecar (captures/NAME.case). Shared by the recorder (mc-record) and
+ * the replayer (mychat-conform); not part of lib/.
+ *
+ * Addresses in a capture are synthetic: the server is MC_CAP_SERVER_PORT on
+ * 127.0.0.1 and client endpoint k (0-based) is MC_CAP_CLIENT_PORT0 + k, so a
+ * regenerated capture does not change with the ports the kernel picked.
+ *
+ * Names: every user and group name a case makes up starts with the tag
+ * MC_CAP_TAG ("q0000."); the replayer swaps it, byte for byte, for a tag of
+ * its own run, so a case can run again and again against one server.
+ */
+#ifndef MC_CAPTURE_H
+#define MC_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mc_codec.h"
+
+#define MC_CAP_SERVER_PORT 8000
+#define MC_CAP_CLIENT_PORT0 40001
+#define MC_CAP_ENDPOINTS_MAX 16
+#define MC_CAP_PKTS_MAX 512
+#define MC_CAP_TAG "q0000."
+#define MC_CAP_TAG_LEN 6
+#define MC_CAP_TIME_BASE_US 1767225600000000ULL /* 2026-01-01 00:00 UTC */
+#define MC_CAP_REQUIRES_MAX 48
+#define MC_CAP_DIRECTIVES_MAX 8
+
+typedef struct {
+  uint64_t t_us;          /* capture time since the first datagram */
+  int from_client;        /* 1: client -> server, 0: server -> client */
+  int ep;                 /* client endpoint, 0-based */
+  size_t len;
+  uint8_t data[MC_DATAGRAM_MAX + 64]; /* oversize probes are a bit longer */
+} mc_cap_pkt;
+
+/* "retransmit: EP SEQ MIN-MAX ...": the server must send its reliable seq
+ * SEQ to endpoint EP again, each gap (milliseconds between successive
+ * transmissions) within its bounds. */
+typedef struct {
+  int ep;
+  uint32_t seq;
+  int n_gaps;
+  unsigned gap_min[4], gap_max[4];
+} mc_cap_retransmit;
+
+typedef struct {
+  char name[64];
+  char desc[256];
+  char flags[160];        /* server flags the case needs */
+  int impair_ok;          /* 0: skipped under --loss/--delay/... */
+  int n_requires;
+  int requires[MC_CAP_REQUIRES_MAX];
+  int n_retransmit;
+  mc_cap_retransmit retransmit[MC_CAP_DIRECTIVES_MAX];
+  size_t n_pkts;
+  mc_cap_pkt *pkts;       /* n_pkts entries, owned */
+} mc_case;
+
+/* The standard server flags: the cases without other needs are recorded
+ * with these and mychat-conform runs those by default. */
+#define MC_CAP_STD_FLAGS "--rate-burst 1000 --keepalive-ms 500 --timeout-ms 2000"
+
+/* Writes |n| packets as a LINKTYPE_RAW pcap at |path|. Returns 0 or a
+ * negative MC_ERR_* with a message in |err|. */
+int mc_capture_write(const char *path, const mc_cap_pkt *pkts, size_t n,
+                     char *err, size_t errlen);
+
+/* Loads captures/NAME.case at |case_path| and the pcap beside it into
+ * |c| (zeroed first). Returns 0 or a negative MC_ERR_* with a message in
+ * |err|. */
+int mc_case_load(mc_case *c, const char *case_path, char *err, size_t errlen);
+
+/* Frees what mc_case_load allocated. */
+void mc_case_free(mc_case *c);
+
+/* Replaces every occurrence of the |n|-byte pattern |from| in |buf| (|len|
+ * bytes) by the |n| bytes of |to|. Returns the number replaced. */
+size_t mc_capture_replace(uint8_t *buf, size_t len, const uint8_t *from,
+                          const uint8_t *to, size_t n);
+
+#endif

@@ -1,0 +1,647 @@
+/*
+ * mc_record_cases.h: the conformance scenarios, included by mc_record.c
+ * (they use its static helpers). One function per case; the table at the
+ * end gives each its name, server flags, description and the MC-n it
+ * checks. Endpoint numbers in "retransmit:" lines are the order in which
+ * the scenario opens endpoints, from 0.
+ */
+
+#define G_CREATE MYCHAT__ENVELOPE__BODY_CREATE_GROUP
+#define G_JOIN MYCHAT__ENVELOPE__BODY_JOIN_GROUP
+#define G_LEAVE MYCHAT__ENVELOPE__BODY_LEAVE_GROUP
+
+/* Registers alice and bob (the second endpoint), bob not acking on his
+ * own; returns alice's endpoint and stores bob's in |*b|. */
+static int alice_and_mute_bob(rec *r, int *b) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  *b = hs(r, 1, N(r, "bob"), 0);
+  r->ep[*b].autoack = 0;
+  return a;
+}
+
+/* |n| messages from |ep| to bob back to back, then a settle. */
+static void burst_to_bob(rec *r, int ep, int n, const char *text) {
+  for (int i = 0; i < n; i++)
+    say(r, ep, N(r, "bob"), NULL, text, 0);
+  settle(r);
+}
+
+static void sc_hs_register(rec *r) { hs(r, 1, N(r, "alice"), 0); }
+
+static void sc_hs_register_taken(rec *r) {
+  hs(r, 1, N(r, "alice"), 0);
+  hs(r, 1, N(r, "alice"), 0);
+}
+
+static void sc_hs_login(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  logout(r, a);
+  int b = hs(r, 0, N(r, "alice"), 0);
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+static void sc_hs_login_fail(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  logout(r, a);
+  hs_opt o = {.reg = 0, .name = N(r, "alice"), .pw = "wrong-pw"};
+  hs_send(r, ep_new(r), &o);
+  o.name = N(r, "nobody");
+  hs_send(r, ep_new(r), &o);
+}
+
+static void sc_hs_bad_fields(rec *r) {
+  int e = ep_new(r);
+  char longpw[MC_PASSWORD_MAX + 2];
+  memset(longpw, 'p', sizeof longpw - 1);
+  longpw[sizeof longpw - 1] = '\0';
+  const char *long_name = "abcdefghijklmnopqrstuvwxyz0123456"; /* 33 */
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "abc"};
+  hs_send(r, e, &o);                /* BAD_PASSWORD: 3 bytes */
+  o.pw = longpw;
+  hs_send(r, e, &o);                /* BAD_PASSWORD: 129 bytes */
+  o.pw = "secret-pw";
+  o.name = "_alice";
+  hs_send(r, e, &o);                /* BAD_NAME: leading _ */
+  o.name = long_name;
+  hs_send(r, e, &o);                /* BAD_NAME: 33 bytes */
+  o.name = "al ice";
+  hs_send(r, e, &o);                /* BAD_NAME: a space */
+  o.name = "";
+  hs_send(r, e, &o);                /* BAD_NAME: empty */
+  o.name = N(r, "alice");
+  o.zero_nonce = 1;
+  hs_send(r, e, &o);                /* MALFORMED: nonce 0 */
+  o.zero_nonce = 0;
+  o.reg = 0;
+  o.pw = "abc";
+  hs_send(r, e, &o);                /* Login: BAD_PASSWORD */
+}
+
+static void sc_hs_header(rec *r) {
+  int e = ep_new(r);
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw",
+              .sid = 77};
+  hs_send(r, e, &o);                /* session header: BAD_REQUEST */
+  o.sid = 0;
+  o.seq = 1;
+  hs_send(r, e, &o);                /* seq: BAD_REQUEST */
+  o.name = "_bad";
+  hs_send(r, e, &o);                /* seq and bad name: header first */
+  o.seq = 0;
+  o.unpadded = 1;
+  hs_send(r, e, &o);                /* short and bad name: dropped */
+  o.name = N(r, "alice");
+  hs_send(r, e, &o);                /* short: dropped */
+  o.unpadded = 0;
+  hs_send(r, e, &o);                /* padded: Welcome */
+}
+
+static void sc_hs_retransmit(rec *r) {
+  int e = ep_new(r);
+  uint8_t d[MC_DATAGRAM_MAX];
+  uint64_t nonce;
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw"};
+  size_t len = hs_build(r, &o, d, &nonce);
+  raw(r, e, d, len);
+  settle(r);
+  raw(r, e, d, len);                /* the same Register: the same Welcome */
+  settle(r);
+  int f = ep_new(r);
+  raw(r, f, d, len);                /* from elsewhere: still the same */
+  settle(r);
+  req_list(r, e, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+static void sc_hs_busy(rec *r) {
+  hs(r, 1, N(r, "alice"), 0);
+  hs(r, 1, N(r, "bob"), 0);         /* SERVER_BUSY: one session at most */
+}
+
+static void sc_hs_rate(rec *r) {
+  hs(r, 1, N(r, "alice"), 0);       /* defaults in the Welcome */
+  hs_opt o = {.reg = 0, .name = N(r, "alice"), .pw = "wrong-pw"};
+  int e = ep_new(r);
+  for (int i = 0; i < 5; i++)       /* 4 x AUTH_FAILED, then RATE_LIMITED */
+    hs_send(r, e, &o);
+}
+
+static void sc_sess_unknown(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  endpoint *e = &r->ep[a];
+  uint8_t good[MC_TOKEN_LEN];
+  memcpy(good, e->tok, sizeof good);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__ListRequest l = MYCHAT__LIST_REQUEST__INIT;
+  /* A cursor makes the datagram big enough for the Error (MC-60). */
+  l.after = (char *)N(r, "cursor-name");
+  env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
+  env.list = &l;
+  e->tok[0] ^= 0x5a;                /* wrong token */
+  send_env(r, a, &env, 1);
+  settle(r);
+  memcpy(e->tok, good, sizeof good);
+  uint64_t sid = e->sid;
+  e->sid = 0x1122334455667788ULL;   /* no such session */
+  send_env(r, a, &env, 1);
+  settle(r);
+  e->in_session = 0;                /* no session header at all */
+  send_env(r, a, &env, 1);
+  settle(r);
+  e->in_session = 1;
+  e->sid = sid;
+  req(r, a, &env);                  /* the right one: served */
+}
+
+static void sc_sess_migrate(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  int b = ep_new(r);                /* the same session from a new port */
+  int fd = r->ep[b].fd;
+  r->ep[b] = r->ep[a];
+  r->ep[b].fd = fd;
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+  int c = hs(r, 1, N(r, "bob"), 0);
+  req_group(r, c, G_JOIN, N(r, "g"));
+  say(r, c, NULL, N(r, "g"), "to the new address", 1);
+}
+
+static void sc_sess_logout(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_USERS, N(r, ""));
+  logout(r, a);
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_USERS, N(r, ""));
+}
+
+static void sc_sess_replaced(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 1);
+  int b = hs(r, 1, N(r, "bob"), 1);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  req_group(r, b, G_JOIN, N(r, "g"));
+  hs(r, 0, N(r, "alice"), 1);       /* replaces a: no Presence to bob */
+}
+
+static void sc_sess_bad_request(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  ping(r, a, r->ep[a].seq_next++);  /* Ping with a seq: Result BAD_REQUEST */
+  Mychat__Envelope env;
+  Mychat__SendMessage m;
+  msg_env(&env, &m, 5, N(r, "alice"), NULL, "unreliable");
+  send_env(r, a, &env, 0);          /* request with seq 0: Error */
+  settle(r);
+  Mychat__Envelope res = MYCHAT__ENVELOPE__INIT;
+  Mychat__Result rs = MYCHAT__RESULT__INIT;
+  rs.text = (char *)"";
+  res.body_case = MYCHAT__ENVELOPE__BODY_RESULT;
+  res.result = &rs;
+  send_env(r, a, &res, 0);          /* server body, seq 0: Error */
+  settle(r);
+  req(r, a, &res);                  /* server body, seq > 0: Result */
+}
+
+static void sc_ka_ping(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  ping(r, a, 0);                    /* Pong, no ack yet */
+  req_group(r, a, G_CREATE, N(r, "g"));
+  ping(r, a, 0);                    /* Pong with the ack */
+}
+
+static void sc_ka_timeout(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 1);
+  int b = hs(r, 1, N(r, "bob"), 1);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  req_group(r, b, G_JOIN, N(r, "g"));
+  wait_ms(r, 2600, 1u << b);        /* alice silent past the 2 s timeout */
+  ping(r, a, 0);                    /* her session is gone */
+}
+
+static void sc_sess_presence(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 1);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  int b = hs(r, 1, N(r, "bob"), 1);
+  int c = hs(r, 1, N(r, "carol"), 1); /* no shared group: no Presence */
+  int d = hs(r, 1, N(r, "dave"), 0);  /* presence off */
+  req_group(r, b, G_JOIN, N(r, "g"));
+  req_group(r, d, G_JOIN, N(r, "g"));
+  logout(r, b);                     /* alice hears it; dave does not ask */
+  hs(r, 0, N(r, "bob"), 1);         /* alice hears it */
+  (void)c;
+}
+
+static void sc_grp_requests(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  req_group(r, a, G_CREATE, N(r, "g"));     /* GROUP_EXISTS */
+  req_group(r, a, G_CREATE, "_bad");        /* BAD_NAME */
+  req_group(r, b, G_JOIN, N(r, "g"));
+  req_group(r, b, G_JOIN, N(r, "g"));       /* ALREADY_MEMBER */
+  req_group(r, b, G_JOIN, N(r, "nosuch"));  /* NO_SUCH_GROUP */
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+  req_group(r, b, G_LEAVE, N(r, "g"));
+  req_group(r, b, G_LEAVE, N(r, "g"));      /* NOT_MEMBER */
+  req_group(r, b, G_LEAVE, N(r, "nosuch")); /* NO_SUCH_GROUP */
+  req_group(r, b, G_JOIN, "MyChat");        /* the default group exists */
+  req_group(r, b, G_LEAVE, "MyChat");
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+static void sc_grp_message(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  int c = hs(r, 1, N(r, "carol"), 0);
+  int d = hs(r, 1, N(r, "dave"), 0);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  req_group(r, b, G_JOIN, N(r, "g"));
+  req_group(r, c, G_JOIN, N(r, "g"));
+  say(r, a, NULL, N(r, "g"), "hello group", 1);
+  say(r, d, NULL, N(r, "g"), "not a member", 1);   /* NOT_MEMBER */
+  say(r, a, NULL, N(r, "nosuch"), "nowhere", 1);   /* NO_SUCH_GROUP */
+  req_group(r, c, G_LEAVE, N(r, "g"));
+  say(r, b, NULL, N(r, "g"), "after carol left", 1);
+}
+
+static void sc_grp_too_many(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  req_group(r, b, G_CREATE, N(r, "x"));
+  for (int i = 0; i <= MC_GROUPS_PER_USER_MAX; i++) {
+    char g[16];
+    snprintf(g, sizeof g, "g%02d", i);
+    req_group(r, a, G_CREATE, N(r, g));        /* the 33rd: TOO_MANY */
+  }
+  req_group(r, a, G_JOIN, N(r, "x"));          /* TOO_MANY_GROUPS */
+}
+
+static void sc_list_paging(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  logout(r, b);
+  for (int i = 0; i < 22; i++) {
+    char g[16];
+    snprintf(g, sizeof g, "g%02d", i);
+    req_group(r, a, G_CREATE, N(r, g));
+  }
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_GROUPS, N(r, ""));
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_GROUPS, N(r, "g19"));
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, N(r, "g19"));
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_USERS, N(r, ""));
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_USERS, "_bad");  /* BAD_NAME */
+  req_list(r, a, 7, "");                                  /* MALFORMED */
+}
+
+static void sc_msg_direct(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  say(r, a, N(r, "bob"), NULL, "hello bob", 1);
+  say(r, b, N(r, "alice"), NULL, "hi alice \xc3\xa9\xe2\x82\xac", 1);
+  say(r, a, N(r, "alice"), NULL, "note to self", 1);
+  say(r, a, N(r, "nosuch"), NULL, "nobody", 1);   /* NO_SUCH_USER */
+}
+
+static void sc_msg_offline(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  logout(r, b);
+  int c = hs(r, 1, N(r, "carol"), 0);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  say(r, a, N(r, "bob"), NULL, "first", 1);
+  say(r, c, N(r, "bob"), NULL, "from carol", 1);
+  say(r, a, N(r, "bob"), NULL, "second", 1);
+  hs(r, 0, N(r, "bob"), 0);         /* 3 missed, BacklogDone 3, receipts */
+}
+
+static void sc_msg_redeliver(rec *r) {
+  int b, a = alice_and_mute_bob(r, &b);
+  say(r, a, N(r, "bob"), NULL, "ack me", 1);
+  int c = hs(r, 0, N(r, "bob"), 0); /* replaces b: the Deliver again */
+  (void)c;
+}
+
+static void sc_msg_sack(rec *r) {
+  int b, a = alice_and_mute_bob(r, &b);
+  burst_to_bob(r, a, 2, "one or two");
+  sack(r, b, 1, 3, 3);              /* selective: not delivered */
+  sack(r, b, 3, 0, 0);              /* cumulative: both delivered */
+}
+
+static void sc_msg_resend(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  Mychat__Envelope env;
+  Mychat__SendMessage m;
+  msg_env(&env, &m, 0x5eed, N(r, "bob"), NULL, "once");
+  req(r, a, &env);
+  m.text = (char *)"twice?";        /* same client_msg_id, new seq */
+  req(r, a, &env);
+  (void)b;
+}
+
+static void sc_msg_invalid(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  const char *to = N(r, "alice");
+  char big[MC_TEXT_MAX + 2];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  char bigbad[MC_TEXT_MAX + 2];
+  memset(bigbad, 0xff, sizeof bigbad - 1);
+  bigbad[sizeof bigbad - 1] = '\0';
+  static const char *bad_utf8[] = {
+      "\xc0\x80",          /* overlong NUL */
+      "\xe0\x80\xaf",      /* overlong '/' */
+      "\xed\xa0\x80",      /* surrogate U+D800 */
+      "\xf4\x90\x80\x80",  /* above U+10FFFF */
+      "ab\xe2\x82",        /* truncated */
+      "\x80stray",         /* stray continuation */
+  };
+  Mychat__Envelope env;
+  Mychat__SendMessage m;
+  msg_env(&env, &m, 11, NULL, NULL, "no target");
+  req(r, a, &env);                  /* MALFORMED */
+  msg_env(&env, &m, 0, to, NULL, "zero id");
+  req(r, a, &env);                  /* MALFORMED */
+  msg_env(&env, &m, 12, to, NULL, "");
+  req(r, a, &env);                  /* MALFORMED */
+  msg_env(&env, &m, 13, to, NULL, big);
+  req(r, a, &env);                  /* TEXT_TOO_LONG */
+  msg_env(&env, &m, 14, to, NULL, bigbad);
+  req(r, a, &env);                  /* TEXT_TOO_LONG before BAD_UTF8 */
+  for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+    msg_env(&env, &m, 20 + i, to, NULL, bad_utf8[i]);
+    req(r, a, &env);                /* BAD_UTF8 */
+  }
+  msg_env(&env, &m, 30, "bad name", NULL, "x");
+  req(r, a, &env);                  /* BAD_NAME */
+  msg_env(&env, &m, 31, to, NULL, "fine after all that");
+  req(r, a, &env);
+}
+
+static void sc_val_prefix(rec *r) {
+  int e = ep_new(r);
+  static const uint8_t shorty[] = {'M', 'Y', 'C'};
+  static const uint8_t magic[] = {'M', 'Y', 'D', 1, 0x18, 1};
+  static const uint8_t version[] = {'M', 'Y', 'C', 2, 0x18, 1};
+  static uint8_t big[MC_DATAGRAM_MAX + 1];
+  memcpy(big, "MYC\x01", 4);
+  raw(r, e, shorty, sizeof shorty);
+  raw(r, e, magic, sizeof magic);
+  raw(r, e, version, sizeof version);
+  raw(r, e, big, sizeof big);
+  raw(r, e, (const uint8_t *)"", 0);
+  settle(r);
+  hs(r, 1, N(r, "alice"), 0);       /* still serving */
+}
+
+static void sc_val_malformed(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int e = ep_new(r);
+  /* Each tail follows a 4-byte prefix (and a header where noted). */
+  static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                 0xff, 0xff, 0xff, 0xff, 0xff};
+  static const uint8_t tiny[] = {0xff};   /* no room even for an Error */
+  static const uint8_t unknown_body[] = {0xca, 0x01, 0x00}; /* field 25 */
+  static const uint8_t field0[] = {0x00, 0x01};
+  static const uint8_t token5[] = {0x12, 0x05, 1, 2, 3, 4, 5};
+  static const uint8_t nine_ranges[] = {
+      0x22, 0x36, 0x12, 0x04, 0x08, 0x02, 0x10, 0x02, 0x12, 0x04, 0x08, 0x04,
+      0x10, 0x04, 0x12, 0x04, 0x08, 0x06, 0x10, 0x06, 0x12, 0x04, 0x08, 0x08,
+      0x10, 0x08, 0x12, 0x04, 0x08, 0x0a, 0x10, 0x0a, 0x12, 0x04, 0x08, 0x0c,
+      0x10, 0x0c, 0x12, 0x04, 0x08, 0x0e, 0x10, 0x0e, 0x12, 0x04, 0x08, 0x10,
+      0x10, 0x10, 0x12, 0x04, 0x08, 0x12, 0x10, 0x12};
+  static const uint8_t inverted[] = {0x22, 0x06, 0x12, 0x04, 0x08, 0x05,
+                                     0x10, 0x03};
+  static const uint8_t pad[40] = {0};
+  raw_tail(r, e, 0, 0, junk, sizeof junk);
+  raw_tail(r, e, 0, 0, tiny, sizeof tiny);
+  uint8_t ub[64];
+  memcpy(ub, unknown_body, sizeof unknown_body);
+  memset(ub + sizeof unknown_body, 0, sizeof ub - sizeof unknown_body);
+  /* An unknown body with some bytes to answer in: field 25, 40 zero bytes
+   * as a length-delimited value. */
+  ub[0] = 0xca;
+  ub[1] = 0x01;
+  ub[2] = 40;
+  raw_tail(r, e, 0, 0, ub, 43);
+  uint8_t f0[64];
+  memcpy(f0, field0, sizeof field0);
+  memcpy(f0 + sizeof field0, pad, sizeof pad);
+  raw_tail(r, e, 0, 0, f0, sizeof field0 + 20);
+  uint8_t t5[64];
+  memcpy(t5, token5, sizeof token5);
+  /* ping body after it so the datagram has room for the answer */
+  static const uint8_t ping_body[] = {0x92, 0x01, 0x02, 0x08, 0x01};
+  memcpy(t5 + sizeof token5, ping_body, sizeof ping_body);
+  memcpy(t5 + sizeof token5 + sizeof ping_body, pad, 30);
+  /* 30 zero bytes would not parse as fields; use a padding-free tail. */
+  raw_tail(r, e, 0, 0, t5, sizeof token5 + sizeof ping_body);
+  raw_tail(r, a, 1, 3, NULL, 0);    /* seq 3, no body */
+  uint8_t nr[128];
+  memcpy(nr, nine_ranges, sizeof nine_ranges);
+  memcpy(nr + sizeof nine_ranges, ping_body, sizeof ping_body);
+  raw_tail(r, a, 1, 0, nr, sizeof nine_ranges + sizeof ping_body);
+  uint8_t inv[64];
+  memcpy(inv, inverted, sizeof inverted);
+  memcpy(inv + sizeof inverted, ping_body, sizeof ping_body);
+  raw_tail(r, a, 1, 0, inv, sizeof inverted + sizeof ping_body);
+  /* A zero byte inside a string, in a session (MALFORMED, not a Result). */
+  static const uint8_t nul_text[] = {0x8a, 0x01, 0x12, 0x09, 1, 0, 0, 0,
+                                     0,    0,    0,    0,    0x12, 0x01, 'x',
+                                     0x22, 0x04, 'a',  0,    'b', 'c'};
+  raw_tail(r, a, 1, 1, nul_text, sizeof nul_text);
+  /* An unknown header field (5) is ignored: the Ping gets its Pong. */
+  static const uint8_t hdr5[] = {0x28, 0x07, 0x92, 0x01, 0x02, 0x08, 0x09};
+  raw_tail(r, a, 1, 0, hdr5, sizeof hdr5);
+  req_group(r, a, G_CREATE, N(r, "g"));      /* still serving */
+}
+
+static void sc_arq_reorder(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
+  env.body_case = G_CREATE;
+  env.create_group = &g;
+  g.name = (char *)N(r, "g2");
+  send_env(r, a, &env, 2);          /* seq 2 first: buffered, SACKed */
+  settle(r);
+  g.name = (char *)N(r, "g1");
+  send_env(r, a, &env, 1);          /* then 1: both handled, in order */
+  settle(r);
+  g.name = (char *)N(r, "g40");
+  send_env(r, a, &env, 40);         /* beyond the window: dropped */
+  settle(r);
+  g.name = (char *)N(r, "g3");
+  send_env(r, a, &env, 3);
+  settle(r);
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+static void sc_arq_dup(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  say(r, a, N(r, "bob"), NULL, "only once", 1);
+  size_t first = r->n_pkts;
+  /* The same datagram again (a retransmission whose ack was lost): it is
+   * acked, not acted on. Find it in the capture: the client's datagram
+   * with the send. */
+  for (size_t i = 0; i < first; i++) {
+    mc_cap_pkt *p = &r->pkts[i];
+    if (p->from_client && p->ep == a && p->len > 40) {
+      uint8_t d[MC_DATAGRAM_MAX];
+      size_t len = p->len;
+      memcpy(d, p->data, len);
+      Mychat__Envelope *env;
+      if (mc_codec_decode(d, len, &env) == 0) {
+        int is_send = env->body_case == MYCHAT__ENVELOPE__BODY_SEND;
+        mc_codec_free(env);
+        if (is_send) {
+          raw(r, a, d, len);
+          settle(r);
+          break;
+        }
+      }
+    }
+  }
+  req_list(r, b, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+static void sc_arq_retransmit(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = ep_new(r);
+  r->ep[b].autoack = 0;             /* no ack at all: no RTT sample */
+  hs_opt o = {.reg = 1, .name = N(r, "bob"), .pw = "secret-pw"};
+  hs_send(r, b, &o);
+  say(r, a, N(r, "bob"), NULL, "resent until acked", 1);
+  wait_ms(r, 1600, 1u << a);        /* 0.5 s, then 1 s later */
+  sack(r, b, 2, 0, 0);
+}
+
+static void sc_arq_rto(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  say(r, a, N(r, "bob"), NULL, "acked at once", 1); /* an RTT sample */
+  r->ep[b].autoack = 0;
+  say(r, a, N(r, "bob"), NULL, "not acked", 1);
+  wait_ms(r, 900, 0);               /* 200 ms RTO, then doubled */
+  sack(r, b, 3, 0, 0);
+}
+
+static void sc_arq_fast(rec *r) {
+  int b, a = alice_and_mute_bob(r, &b);
+  burst_to_bob(r, a, 4, "fast");
+  sack(r, b, 1, 3, 5);              /* 3 higher seqs SACKed: resend 2 */
+  sack(r, b, 5, 0, 0);
+}
+
+static void sc_arq_window(rec *r) {
+  int b, a = alice_and_mute_bob(r, &b);
+  burst_to_bob(r, a, 34, "w");
+  send_env(r, b, NULL, 0);          /* acks seqs 1..32: then 33..35 */
+  settle(r);
+  send_env(r, b, NULL, 0);
+  settle(r);
+}
+
+static void sc_arq_bad_ack(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
+  env.body_case = G_CREATE;
+  env.create_group = &g;
+  g.name = (char *)N(r, "g");
+  /* Acks seq 7 the server never sent; the request stands. */
+  r->ep[a].cum = 7;
+  send_env(r, a, &env, r->ep[a].seq_next++);
+  r->ep[a].cum = 0;
+  settle(r);
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+#define RATE_FLAGS "--rate-burst 5 --rate-refill-ms 2000"
+#define BUSY_FLAGS "--rate-burst 1000 --max-sessions 1"
+
+static const scenario scenarios[] = {
+    {"hs-register", NULL, "Register creates an account: Welcome with every field",
+     "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
+     sc_hs_register},
+    {"hs-register-taken", NULL, "Register of an existing name: Error NAME_TAKEN echoing the nonce",
+     "MC-26 MC-39 MC-43 MC-129", NULL, sc_hs_register_taken},
+    {"hs-login", NULL, "Logout, then Login in a new session",
+     "MC-35 MC-45 MC-66 MC-70 MC-94 MC-95", NULL, sc_hs_login},
+    {"hs-login-fail", NULL, "Login with a wrong password and with an unknown name: AUTH_FAILED both",
+     "MC-39 MC-44 MC-26", NULL, sc_hs_login_fail},
+    {"hs-bad-fields", NULL, "Register/Login field checks: BAD_PASSWORD, BAD_NAME, MALFORMED (nonce 0)",
+     "MC-13 MC-15 MC-18 MC-38 MC-39 MC-26 MC-60", NULL, sc_hs_bad_fields},
+    {"hs-header", NULL, "Handshake with a session header or seq: BAD_REQUEST; under 256 bytes: dropped; steps in order",
+     "MC-24 MC-35 MC-36 MC-37 MC-39", NULL, sc_hs_header},
+    {"hs-retransmit", NULL, "A retransmitted Register gets the same Welcome, even from another address",
+     "MC-40 MC-45 MC-57", NULL, sc_hs_retransmit},
+    {"hs-busy", BUSY_FLAGS, "Sessions cap reached: Error SERVER_BUSY",
+     "MC-42 MC-39", NULL, sc_hs_busy},
+    {"hs-rate", RATE_FLAGS, "Login rate limit: burst 5 per address, then RATE_LIMITED; default keepalive and timeout",
+     "MC-47 MC-51 MC-52 MC-44", "impair: no\nnote: a handshake retransmitted "
+     "after a failure is a new attempt and takes a token, so loss changes the outcome",
+     sc_hs_rate},
+    {"sess-unknown", NULL, "Wrong token, unknown session id, no session: Error UNKNOWN_SESSION echoing the header",
+     "MC-53 MC-58 MC-60 MC-61 MC-26 MC-24", NULL, sc_sess_unknown},
+    {"sess-migrate", NULL, "The session follows its client to a new address",
+     "MC-53 MC-56 MC-57 MC-119", "impair: no\nnote: a duplicated or delayed datagram from the old address moves the session back there (MC-56), as it would on a real network", sc_sess_migrate},
+    {"sess-logout", NULL, "Logout: Result OK, the user is offline at once",
+     "MC-66 MC-101 MC-99", NULL, sc_sess_logout},
+    {"sess-replaced", NULL, "A second login replaces the session: SESSION_REPLACED, no Presence",
+     "MC-67 MC-125 MC-4", NULL, sc_sess_replaced},
+    {"sess-bad-request", NULL, "Ping with a seq: Result BAD_REQUEST; request or server body with seq 0: Error BAD_REQUEST",
+     "MC-28 MC-29 MC-94", NULL, sc_sess_bad_request},
+    {"sess-presence", NULL, "Presence goes to sessions that asked for it and share a group",
+     "MC-124 MC-125 MC-66", NULL, sc_sess_presence},
+    {"ka-ping", NULL, "Ping gets a Pong echoing time_us, with the session header and ack",
+     "MC-63 MC-85 MC-90", NULL, sc_ka_ping},
+    {"ka-timeout", NULL, "A silent session ends after session_timeout_ms, offline Presence, then UNKNOWN_SESSION",
+     "MC-64 MC-124 MC-125 MC-58 MC-47", "impair: no\nnote: under loss a lost ack makes the server resend, and the client's answer keeps the session alive, so the timeout moves", sc_ka_timeout},
+    {"grp-requests", NULL, "CreateGroup, JoinGroup, LeaveGroup and their failures; the default group",
+     "MC-102 MC-103 MC-104 MC-106 MC-95 MC-96 MC-97 MC-27 MC-13 MC-99", NULL,
+     sc_grp_requests},
+    {"grp-message", NULL, "Group messages reach every other member, and stop after leaving",
+     "MC-105 MC-108 MC-109 MC-116 MC-118 MC-119 MC-113 MC-55", NULL, sc_grp_message},
+    {"grp-too-many", NULL, "32 groups per user: TOO_MANY_GROUPS for create and join",
+     "MC-102 MC-103 MC-97", NULL, sc_grp_too_many},
+    {"list-paging", NULL, "Lists: pages of 20 sorted by name, more, online, bad after, bad kind",
+     "MC-99 MC-100 MC-101 MC-14 MC-17 MC-27", NULL, sc_list_paging},
+    {"msg-direct", NULL, "Direct messages: Sent, Deliver, Receipt; to oneself; to nobody",
+     "MC-55 MC-108 MC-109 MC-111 MC-113 MC-114 MC-118 MC-119 MC-120 MC-121 MC-87 MC-88",
+     NULL, sc_msg_direct},
+    {"msg-offline", NULL, "Messages to an offline user: missed Delivers in id order, BacklogDone, one Receipt each",
+     "MC-115 MC-117 MC-120 MC-121 MC-122 MC-123", NULL, sc_msg_offline},
+    {"msg-redeliver", NULL, "A Deliver never acked is pushed again in the next session",
+     "MC-127 MC-115 MC-122 MC-123 MC-67", NULL, sc_msg_redeliver},
+    {"msg-sack", NULL, "A selective ack does not deliver; the cumulative ack does",
+     "MC-114 MC-120 MC-121 MC-86", NULL, sc_msg_sack},
+    {"msg-resend", NULL, "SendMessage again with the same client_msg_id: the same Sent, stored once",
+     "MC-107 MC-109 MC-94", NULL, sc_msg_resend},
+    {"msg-invalid", NULL, "SendMessage field checks: MALFORMED, TEXT_TOO_LONG before BAD_UTF8, BAD_UTF8, BAD_NAME",
+     "MC-19 MC-20 MC-21 MC-13 MC-22 MC-24 MC-27 MC-97", NULL, sc_msg_invalid},
+    {"val-prefix", NULL, "Short, wrong magic, wrong version, oversize, empty: dropped silently",
+     "MC-3 MC-30", NULL, sc_val_prefix},
+    {"val-malformed", NULL, "Envelope failures: Error MALFORMED, no larger than the datagram, nothing acted on",
+     "MC-8 MC-9 MC-10 MC-11 MC-12 MC-16 MC-25 MC-26 MC-60 MC-61 MC-30 MC-63", NULL,
+     sc_val_malformed},
+    {"arq-reorder", NULL, "Out-of-order requests are buffered and handled in seq order; beyond the window dropped",
+     "MC-84 MC-89 MC-90 MC-91 MC-93 MC-96", NULL, sc_arq_reorder},
+    {"arq-dup", NULL, "A duplicate request is acked, not acted on again",
+     "MC-86 MC-89 MC-92 MC-93", NULL, sc_arq_dup},
+    {"arq-retransmit", NULL, "An unacked push is resent with the same seq and body: 500 ms, then backed off",
+     "MC-70 MC-71 MC-74 MC-79 MC-80", "retransmit: 1 1 400-750\nretransmit: 1 2 400-1400\nnote: seq 1 (BacklogDone) times out at the initial RTO; seq 2 (the Deliver) goes with it or, sent later, after the backoff that timeout added",
+     sc_arq_retransmit},
+    {"arq-rto", NULL, "After an RTT sample on loopback the RTO is 200 ms, doubled per timeout",
+     "MC-78 MC-79 MC-80", "retransmit: 1 3 150-380 300-650", sc_arq_rto},
+    {"arq-fast", NULL, "Three higher seqs SACKed: fast retransmission before the RTO",
+     "MC-81 MC-84", "retransmit: 1 2 0-350", sc_arq_fast},
+    {"arq-window", NULL, "At most 32 pushes in flight",
+     "MC-73 MC-91", NULL, sc_arq_window},
+    {"arq-bad-ack", NULL, "An ack of a seq never sent is ignored, the request in the datagram is served",
+     "MC-83 MC-86", NULL, sc_arq_bad_ack},
+};

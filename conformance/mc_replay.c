@@ -1,0 +1,1154 @@
+/*
+ * mc_replay.c: the replay engine of mychat-conform (see mc_replay.h and
+ * conformance/README.md for the rules it applies).
+ */
+#include "mc_replay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "mc_codec.h"
+#include "mc_error.h"
+#include "mc_udp.h"
+
+#define MAXSEQ 1024
+#define RX_TIMES 8
+#define QMAX 512
+#define BINDS 512
+#define GAP_KEPT_US 100000       /* recorded client gaps kept from here */
+#define TIME_SLACK_MS 600000     /* server times within 10 min of ours */
+#define KEEPALIVE_US 300000      /* impaired: our own Pings, this often */
+#define OWN_PING 0xC0FFEE0000000000ULL /* time_us of our own Pings */
+
+enum { X_CLIENT, X_REL, X_RETX, X_UNREL, X_ACKONLY };
+
+typedef struct {
+  int kind;
+  uint32_t seq;
+  int body;                      /* Mychat__Envelope__BodyCase */
+  int has_ack;
+  uint32_t cum, n_ranges, rf[MC_ACK_RANGES_MAX], rl[MC_ACK_RANGES_MAX];
+  int matched;
+  int occ;                       /* server: nth sending of this seq here */
+  int demanded;                  /* a retransmission the case requires */
+  int awaited;                   /* server unreliable: a client datagram
+                                    of its endpoint waits for it */
+  int ack_only;                  /* a datagram with neither seq nor body */
+  int retx_rel;                  /* client: reliable, acked in the capture */
+  int awaits;                    /* client: server unreliable it awaits */
+} pinfo;
+
+typedef struct {
+  uint64_t at;
+  int to_server, ep;
+  size_t len;
+  uint8_t data[MC_DATAGRAM_MAX + 64];
+} qitem;
+
+typedef struct {
+  int ep;
+  uint32_t seq;
+  uint64_t last;
+  size_t len;
+  uint8_t data[MC_DATAGRAM_MAX + 64];
+} pending;
+
+typedef struct {
+  int fd;
+  uint8_t acked[MAXSEQ];         /* our seqs the server acked, ever */
+  uint8_t ack_ok[MAXSEQ];        /* our seqs the capture's server acked */
+  int rx_count[MAXSEQ];
+  uint64_t rx_time[MAXSEQ][RX_TIMES];
+  uint8_t *rx_body[MAXSEQ];
+  size_t rx_len[MAXSEQ];
+  uint64_t acked_at[MAXSEQ];     /* when we first acked a server seq */
+  uint32_t ack_sent_cum;
+  uint8_t last_ack[MC_DATAGRAM_MAX + 64]; /* our latest datagram with ack */
+  size_t last_ack_len;
+  int retrans;                   /* our retransmissions from here */
+  int unrel_extra;               /* extra unreliable answers seen */
+  int live;                      /* impaired: keep the session alive */
+  uint64_t sid;                  /* the live session, from its Welcome */
+  uint8_t tok[MC_TOKEN_LEN];
+  uint64_t last_ping;
+  int pinged;
+  int pend_unrel;                /* capture index awaiting an answer, -1 */
+  uint64_t pend_unrel_last;
+  size_t pend_unrel_len;
+  uint8_t pend_unrel_data[MC_DATAGRAM_MAX + 64];
+} epst;
+
+typedef struct {
+  const mc_case *c;
+  const mc_replay_opts *o;
+  pinfo *pi;
+  epst ep[MC_CAP_ENDPOINTS_MAX];
+  int n_ep;
+  struct { uint64_t rec, live; } sid[BINDS], mid[BINDS], mtime[BINDS];
+  size_t n_sid, n_mid, n_mtime;
+  struct { uint8_t rec[MC_TOKEN_LEN], live[MC_TOKEN_LEN]; } tok[BINDS];
+  size_t n_tok;
+  char prefix[MC_CAP_TAG_LEN + 4]; /* this case's names: "tag.cNN" */
+  size_t prefix_len;
+  mc_netem nout, nin;
+  qitem *q;
+  size_t nq;
+  pending *pend;
+  size_t npend;
+  char *out;
+  size_t cap, len;
+  int failed;
+} replay;
+
+static void emit(replay *rp, const char *fmt, ...) {
+  if (rp->len + 1 >= rp->cap)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(rp->out + rp->len, rp->cap - rp->len, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    rp->len += (size_t)n < rp->cap - rp->len ? (size_t)n : rp->cap - rp->len - 1;
+}
+
+static void fail(replay *rp, const char *fmt, ...) {
+  if (rp->failed)
+    return;
+  rp->failed = 1;
+  char b[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(b, sizeof b, fmt, ap);
+  va_end(ap);
+  emit(rp, "%s\n", b);
+}
+
+static uint64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* Lax decoding (no validation) of a datagram the capture holds. */
+static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
+  if (len < MC_PREFIX_LEN || memcmp(d, "MYC\x01", 4) != 0)
+    return NULL;
+  return mychat__envelope__unpack(NULL, len - MC_PREFIX_LEN,
+                                  d + MC_PREFIX_LEN);
+}
+
+/* ---- substitution ---- */
+
+static void subst(replay *rp, uint8_t *d, size_t len) {
+  mc_capture_replace(d, len, (const uint8_t *)MC_CAP_TAG,
+                     (const uint8_t *)rp->o->tag, MC_CAP_TAG_LEN);
+  for (size_t i = 0; i < rp->n_sid; i++) {
+    uint8_t a[8], b[8];
+    for (int k = 0; k < 8; k++) {
+      a[k] = (uint8_t)(rp->sid[i].rec >> (8 * k));
+      b[k] = (uint8_t)(rp->sid[i].live >> (8 * k));
+    }
+    mc_capture_replace(d, len, a, b, 8);
+  }
+  for (size_t i = 0; i < rp->n_tok; i++)
+    mc_capture_replace(d, len, rp->tok[i].rec, rp->tok[i].live, MC_TOKEN_LEN);
+}
+
+/* ---- field comparison ---- */
+
+typedef struct {
+  replay *rp;
+  int bad;
+  int have_mid;
+  uint64_t rec_mid;
+} cmpctx;
+
+static void diff(cmpctx *x, const char *path, const char *fmt, ...) {
+  char b[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(b, sizeof b, fmt, ap);
+  va_end(ap);
+  emit(x->rp, "      %s: %s\n", path[0] ? path : "(envelope)", b);
+  x->bad++;
+}
+
+/* Binds recorded |e| to live |l| in |map| or checks an earlier binding.
+ * Returns 1 when consistent. */
+static int bind64(uint64_t (*map)[2], size_t *n, uint64_t e, uint64_t l,
+                  int injective, int monotonic, int *order_bad) {
+  if (e == l)
+    return 1; /* zero, or substituted already, or echoed */
+  if (e == 0 || l == 0)
+    return 0;
+  for (size_t i = 0; i < *n; i++) {
+    if (map[i][0] == e)
+      return map[i][1] == l;
+    if (injective && map[i][1] == l && map[i][0] != e)
+      return 0;
+  }
+  if (monotonic)
+    for (size_t i = 0; i < *n; i++)
+      if ((e > map[i][0]) != (l > map[i][1]))
+        *order_bad = 1;
+  if (*n < BINDS) {
+    map[*n][0] = e;
+    map[*n][1] = l;
+    (*n)++;
+  }
+  return 1;
+}
+
+static int bind_tok(replay *rp, const ProtobufCBinaryData *e,
+                    const ProtobufCBinaryData *l) {
+  if (e->len != l->len)
+    return 0;
+  if (e->len == 0 || memcmp(e->data, l->data, e->len) == 0)
+    return 1;
+  if (e->len != MC_TOKEN_LEN)
+    return 0;
+  for (size_t i = 0; i < rp->n_tok; i++) {
+    if (memcmp(rp->tok[i].rec, e->data, MC_TOKEN_LEN) == 0)
+      return memcmp(rp->tok[i].live, l->data, MC_TOKEN_LEN) == 0;
+    if (memcmp(rp->tok[i].live, l->data, MC_TOKEN_LEN) == 0)
+      return 0;
+  }
+  if (rp->n_tok < BINDS) {
+    memcpy(rp->tok[rp->n_tok].rec, e->data, MC_TOKEN_LEN);
+    memcpy(rp->tok[rp->n_tok].live, l->data, MC_TOKEN_LEN);
+    rp->n_tok++;
+  }
+  return 1;
+}
+
+static void hex(char *b, size_t cap, const ProtobufCBinaryData *d) {
+  size_t k = 0;
+  b[0] = '\0';
+  for (size_t i = 0; i < d->len && k + 3 < cap; i++)
+    k += (size_t)snprintf(b + k, cap - k, "%02x", d->data[i]);
+}
+
+static void cmp_message(cmpctx *x, const char *path, const ProtobufCMessage *e,
+                        const ProtobufCMessage *l);
+
+static int name_ours(const replay *rp, const char *n) {
+  return strncmp(n, rp->prefix, rp->prefix_len) == 0;
+}
+
+/* ListReply: entries of other cases and runs (other name prefixes) may
+ * appear in the live reply; ours must match, in order, and the whole page
+ * must be sorted (MC-99). */
+static void cmp_list(cmpctx *x, const char *path, const Mychat__ListReply *e,
+                     const Mychat__ListReply *l) {
+  char p[200];
+  if (e->request_seq != l->request_seq)
+    diff(x, path, "request_seq: expected %u, got %u", e->request_seq,
+         l->request_seq);
+  if (e->kind != l->kind)
+    diff(x, path, "kind: expected %d, got %d", e->kind, l->kind);
+  if (l->n_entries > MC_LIST_PAGE_MAX)
+    diff(x, path, "%zu entries, more than 20 (MC-99)", l->n_entries);
+  for (size_t i = 1; i < l->n_entries; i++)
+    if (strcmp(l->entries[i - 1]->name, l->entries[i]->name) >= 0)
+      diff(x, path, "entries not sorted: '%s' before '%s' (MC-99)",
+           l->entries[i - 1]->name, l->entries[i]->name);
+  size_t j = 0, foreign = 0;
+  for (size_t i = 0; i < l->n_entries; i++) {
+    const Mychat__ListEntry *le = l->entries[i];
+    int expected_here = j < e->n_entries &&
+                        strcmp(e->entries[j]->name, le->name) == 0;
+    if (!expected_here && !name_ours(x->rp, le->name)) {
+      int listed = 0;
+      for (size_t k = 0; k < e->n_entries; k++)
+        listed |= strcmp(e->entries[k]->name, le->name) == 0;
+      if (!listed) {
+        foreign++;
+        continue;
+      }
+    }
+    snprintf(p, sizeof p, "%s.entries[%zu]", path, j);
+    if (j >= e->n_entries) {
+      diff(x, p, "unexpected entry '%s'", le->name);
+    } else {
+      if (strcmp(e->entries[j]->name, le->name) != 0)
+        diff(x, p, "name: expected '%s', got '%s'", e->entries[j]->name,
+             le->name);
+      else if (e->entries[j]->online != le->online)
+        diff(x, p, "'%s' online: expected %d, got %d", le->name,
+             e->entries[j]->online, le->online);
+    }
+    j++;
+  }
+  if (j < e->n_entries) {
+    snprintf(p, sizeof p, "%s.entries[%zu]", path, j);
+    diff(x, p, "missing entry '%s' (and %zu more)", e->entries[j]->name,
+         e->n_entries - j - 1);
+  }
+  if (e->more != l->more && !(l->more && foreign > 0))
+    diff(x, path, "more: expected %d, got %d", e->more, l->more);
+}
+
+static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescriptor *f,
+                      const void *ev, const void *lv, const char *msgname) {
+  char eb[80], lb[80];
+  const char *n = f->name;
+  switch (f->type) {
+  case PROTOBUF_C_TYPE_INT32:
+  case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_SFIXED32:
+  case PROTOBUF_C_TYPE_UINT32:
+  case PROTOBUF_C_TYPE_FIXED32:
+  case PROTOBUF_C_TYPE_BOOL:
+  case PROTOBUF_C_TYPE_ENUM: {
+    uint32_t a = *(const uint32_t *)ev, b = *(const uint32_t *)lv;
+    if (a == b)
+      return;
+    if (f->type == PROTOBUF_C_TYPE_ENUM) {
+      const ProtobufCEnumValue *va =
+          protobuf_c_enum_descriptor_get_value(f->descriptor, (int)a);
+      const ProtobufCEnumValue *vb =
+          protobuf_c_enum_descriptor_get_value(f->descriptor, (int)b);
+      diff(x, path, "expected %s, got %s", va ? va->name : "?",
+           vb ? vb->name : "?");
+    } else {
+      diff(x, path, "expected %u, got %u", a, b);
+    }
+    return;
+  }
+  case PROTOBUF_C_TYPE_INT64:
+  case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64:
+  case PROTOBUF_C_TYPE_UINT64:
+  case PROTOBUF_C_TYPE_FIXED64: {
+    uint64_t a = *(const uint64_t *)ev, b = *(const uint64_t *)lv;
+    int order_bad = 0;
+    if (strcmp(n, "session_id") == 0) {
+      if (!bind64((uint64_t(*)[2])x->rp->sid, &x->rp->n_sid, a, b, 1, 0,
+                  &order_bad))
+        diff(x, path, "expected %s%" PRIx64 ", got %" PRIx64,
+             a ? "the session's id, bound to " : "", a, b);
+    } else if (strcmp(n, "message_id") == 0) {
+      x->have_mid = 1;
+      x->rec_mid = a;
+      if (!bind64((uint64_t(*)[2])x->rp->mid, &x->rp->n_mid, a, b, 1, 1,
+                  &order_bad))
+        diff(x, path, "expected the id bound to recorded %" PRIu64
+             ", got %" PRIu64, a, b);
+      if (order_bad)
+        diff(x, path, "message ids out of order: recorded %" PRIu64
+             " maps to %" PRIu64 " (MC-113)", a, b);
+    } else if (strcmp(n, "server_time_ms") == 0 ||
+               strcmp(n, "delivered_time_ms") == 0) {
+      uint64_t w = wall_ms();
+      if (b + TIME_SLACK_MS < w || b > w + TIME_SLACK_MS)
+        diff(x, path, "%" PRIu64 " is not a plausible server time (now %"
+             PRIu64 ")", b, w);
+      else if (x->have_mid && n[0] == 's' &&
+               !bind64((uint64_t(*)[2])x->rp->mtime, &x->rp->n_mtime,
+                       x->rec_mid, b, 0, 0, &order_bad))
+        diff(x, path, "%" PRIu64 " differs from the time given for the "
+             "same message before", b);
+    } else if (a != b) {
+      diff(x, path, "expected %" PRIu64 ", got %" PRIu64, a, b);
+    }
+    return;
+  }
+  case PROTOBUF_C_TYPE_STRING: {
+    const char *a = *(char *const *)ev, *b = *(char *const *)lv;
+    a = a ? a : "";
+    b = b ? b : "";
+    if (strcmp(n, "text") == 0 &&
+        (strcmp(msgname, "Error") == 0 || strcmp(msgname, "Result") == 0)) {
+      if (strlen(b) > MC_ERROR_TEXT_MAX)
+        diff(x, path, "%zu bytes, more than 120 (MC-22)", strlen(b));
+      return;
+    }
+    if (strcmp(a, b) != 0)
+      diff(x, path, "expected '%.60s', got '%.60s'", a, b);
+    return;
+  }
+  case PROTOBUF_C_TYPE_BYTES: {
+    const ProtobufCBinaryData *a = ev, *b = lv;
+    if (strcmp(n, "token") == 0 ? !bind_tok(x->rp, a, b)
+                                : (a->len != b->len ||
+                                   memcmp(a->data, b->data, a->len) != 0)) {
+      hex(eb, sizeof eb, a);
+      hex(lb, sizeof lb, b);
+      diff(x, path, "expected %s%s, got %s",
+           strcmp(n, "token") == 0 && a->len ? "the token bound to " : "",
+           a->len ? eb : "(empty)", b->len ? lb : "(empty)");
+    }
+    return;
+  }
+  case PROTOBUF_C_TYPE_MESSAGE: {
+    const ProtobufCMessage *a = *(ProtobufCMessage *const *)ev;
+    const ProtobufCMessage *b = *(ProtobufCMessage *const *)lv;
+    if ((a == NULL) != (b == NULL)) {
+      diff(x, path, "expected %s, got %s", a ? "present" : "absent",
+           b ? "present" : "absent");
+      return;
+    }
+    if (a == NULL)
+      return;
+    if (a->descriptor == &mychat__list_reply__descriptor)
+      cmp_list(x, path, (const Mychat__ListReply *)a,
+               (const Mychat__ListReply *)b);
+    else
+      cmp_message(x, path, a, b);
+    return;
+  }
+  default:
+    diff(x, path, "field type %d not compared", (int)f->type);
+  }
+}
+
+static void cmp_message(cmpctx *x, const char *path, const ProtobufCMessage *e,
+                        const ProtobufCMessage *l) {
+  const ProtobufCMessageDescriptor *d = e->descriptor;
+  if (l->descriptor != d) {
+    diff(x, path, "expected %s, got %s", d->short_name,
+         l->descriptor->short_name);
+    return;
+  }
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    char p[160];
+    snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", f->name);
+    if (strcmp(f->name, "ack") == 0 || strcmp(f->name, "padding") == 0)
+      continue; /* acks are checked as acks; padding is free */
+    const char *eb = (const char *)e, *lb = (const char *)l;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+      uint32_t ce = *(const uint32_t *)(eb + f->quantifier_offset);
+      uint32_t cl = *(const uint32_t *)(lb + f->quantifier_offset);
+      if (ce != f->id && cl != f->id)
+        continue;
+      if (ce != cl) {
+        diff(x, p, "expected %s, got %s", ce == f->id ? "present" : "absent",
+             cl == f->id ? "present" : "absent");
+        continue;
+      }
+    }
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t ne = *(const size_t *)(eb + f->quantifier_offset);
+      size_t nl = *(const size_t *)(lb + f->quantifier_offset);
+      if (ne != nl) {
+        diff(x, p, "expected %zu entries, got %zu", ne, nl);
+        continue;
+      }
+      ProtobufCMessage *const *ea = *(ProtobufCMessage **const *)(eb + f->offset);
+      ProtobufCMessage *const *la = *(ProtobufCMessage **const *)(lb + f->offset);
+      for (size_t k = 0; k < ne && f->type == PROTOBUF_C_TYPE_MESSAGE; k++) {
+        char q[200];
+        snprintf(q, sizeof q, "%s[%zu]", p, k);
+        cmp_message(x, q, ea[k], la[k]);
+      }
+      continue;
+    }
+    cmp_field(x, p, f, eb + f->offset, lb + f->offset, d->short_name);
+  }
+}
+
+/* One-line summary of a datagram's body, for reports. */
+static void summary(char *b, size_t cap, const Mychat__Envelope *env) {
+  const char *name = mc_codec_body_name(env->body_case);
+  if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+        &mychat__error_code__descriptor, env->error->code);
+    snprintf(b, cap, "error %s seq %u", v ? v->name : "?", env->seq);
+  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_RESULT) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+        &mychat__error_code__descriptor, env->result->code);
+    snprintf(b, cap, "result %s for request %u, seq %u", v ? v->name : "?",
+             env->result->request_seq, env->seq);
+  } else {
+    snprintf(b, cap, "%s seq %u", name, env->seq);
+  }
+}
+
+/* ---- capture analysis ---- */
+
+static int ack_covers(const uint8_t *set, const pinfo *p) {
+  for (uint32_t s = 1; s <= p->cum && s < MAXSEQ; s++)
+    if (!set[s])
+      return 0;
+  for (uint32_t r = 0; r < p->n_ranges; r++)
+    for (uint32_t s = p->rf[r]; s <= p->rl[r] && s < MAXSEQ; s++)
+      if (!set[s])
+        return 0;
+  return 1;
+}
+
+static void ack_mark(uint8_t *set, const Mychat__Ack *a) {
+  for (uint32_t s = 1; s <= a->cumulative && s < MAXSEQ; s++)
+    set[s] = 1;
+  for (size_t r = 0; r < a->n_ranges; r++)
+    for (uint32_t s = a->ranges[r]->first; s <= a->ranges[r]->last && s < MAXSEQ;
+         s++)
+      set[s] = 1;
+}
+
+static void analyse(replay *rp) {
+  const mc_case *c = rp->c;
+  for (size_t i = 0; i < c->n_pkts; i++) {
+    const mc_cap_pkt *p = &c->pkts[i];
+    pinfo *q = &rp->pi[i];
+    q->awaits = -1;
+    if (p->ep + 1 > rp->n_ep)
+      rp->n_ep = p->ep + 1;
+    Mychat__Envelope *env = lax(p->data, p->len);
+    if (env != NULL) {
+      q->seq = env->seq;
+      q->body = env->body_case;
+      q->ack_only = q->seq == 0 && q->body == 0;
+      if (env->ack != NULL) {
+        q->has_ack = 1;
+        q->cum = env->ack->cumulative;
+        for (size_t r = 0; r < env->ack->n_ranges && r < MC_ACK_RANGES_MAX;
+             r++) {
+          q->rf[r] = env->ack->ranges[r]->first;
+          q->rl[r] = env->ack->ranges[r]->last;
+          q->n_ranges++;
+        }
+        if (!p->from_client)
+          ack_mark(rp->ep[p->ep].ack_ok, env->ack);
+      }
+      mychat__envelope__free_unpacked(env, NULL);
+    }
+    if (p->from_client) {
+      q->kind = X_CLIENT;
+    } else if (q->seq > 0) {
+      q->kind = X_REL;
+      q->occ = 1;
+      for (size_t j = 0; j < i; j++)
+        if (!c->pkts[j].from_client && c->pkts[j].ep == p->ep &&
+            rp->pi[j].seq == q->seq && rp->pi[j].kind != X_CLIENT) {
+          q->kind = X_RETX;
+          q->occ++;
+        }
+      for (int k = 0; k < c->n_retransmit; k++)
+        q->demanded |= q->kind == X_RETX && c->retransmit[k].ep == p->ep &&
+                       c->retransmit[k].seq == q->seq;
+    } else {
+      q->kind = q->body ? X_UNREL : X_ACKONLY;
+    }
+  }
+  for (size_t i = 0; i < c->n_pkts; i++) {
+    const mc_cap_pkt *p = &c->pkts[i];
+    pinfo *q = &rp->pi[i];
+    if (!p->from_client)
+      continue;
+    q->retx_rel = q->seq > 0 && q->seq < MAXSEQ && rp->ep[p->ep].ack_ok[q->seq];
+    for (size_t j = i + 1; j < c->n_pkts; j++) {
+      if (c->pkts[j].ep != p->ep)
+        continue;
+      if (c->pkts[j].from_client)
+        break;
+      if (rp->pi[j].kind == X_UNREL && !q->retx_rel && !q->ack_only) {
+        q->awaits = (int)j;
+        rp->pi[j].awaited = 1;
+        break;
+      }
+    }
+    /* The case's name prefix: the tag and "cNN" after it. */
+    for (size_t k = 0; rp->prefix_len == 0 && k + MC_CAP_TAG_LEN + 3 <= p->len;
+         k++)
+      if (memcmp(p->data + k, MC_CAP_TAG, MC_CAP_TAG_LEN) == 0) {
+        memcpy(rp->prefix, rp->o->tag, MC_CAP_TAG_LEN);
+        memcpy(rp->prefix + MC_CAP_TAG_LEN, p->data + k + MC_CAP_TAG_LEN, 3);
+        rp->prefix_len = MC_CAP_TAG_LEN + 3;
+      }
+  }
+}
+
+/* ---- the wire, through the impairment model ---- */
+
+static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
+  if (send(rp->ep[ep].fd, d, len, 0) < 0 && errno != ECONNREFUSED)
+    fail(rp, "send: %s", strerror(errno));
+}
+
+static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
+                  size_t len, uint64_t now) {
+  mc_netem_verdict v;
+  mc_netem_decide(to_server ? &rp->nout : &rp->nin, len, now, &v);
+  for (int k = 0; k < v.copies; k++) {
+    if (rp->nq == QMAX)
+      return;
+    qitem *it = &rp->q[rp->nq++];
+    it->at = v.at[k];
+    it->to_server = to_server;
+    it->ep = ep;
+    it->len = len;
+    memcpy(it->data, d, len);
+  }
+}
+
+static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
+                      uint64_t now);
+
+static void out(replay *rp, int ep, const uint8_t *d, size_t len,
+                uint64_t now) {
+  if (rp->o->impaired)
+    queue(rp, 1, ep, d, len, now);
+  else
+    wire_send(rp, ep, d, len);
+}
+
+/* Our ack-only datagram from the latest ack we sent at |ep|: the answer to
+ * a push retransmitted because our ack was lost. */
+static void resend_ack(replay *rp, int ep, uint64_t now) {
+  epst *e = &rp->ep[ep];
+  if (e->last_ack_len == 0)
+    return;
+  Mychat__Envelope *env = lax(e->last_ack, e->last_ack_len);
+  if (env == NULL)
+    return;
+  uint8_t d[MC_DATAGRAM_MAX];
+  size_t len;
+  env->seq = 0;
+  if (mc_codec_encode(env, NULL, 0, d, sizeof d, &len) == 0)
+    out(rp, ep, d, len, now);
+  mychat__envelope__free_unpacked(env, NULL);
+}
+
+static int live_session(const replay *rp, uint64_t sid) {
+  for (size_t i = 0; i < rp->n_sid; i++)
+    if (rp->sid[i].live == sid)
+      return 1;
+  return 0;
+}
+
+/* Notes what our datagram |d| tells the server: its ack, if it belongs
+ * to a live session. */
+static void note_sent(replay *rp, int ep, const uint8_t *d, size_t len,
+                      uint64_t now) {
+  epst *e = &rp->ep[ep];
+  Mychat__Envelope *env = lax(d, len);
+  if (env == NULL)
+    return;
+  /* A session used from another endpoint moved there (MC-56): only the
+   * new one keeps it alive. */
+  if (env->session_id != 0 && env->token.len == MC_TOKEN_LEN)
+    for (int k = 0; k < rp->n_ep; k++)
+      if (k != ep && rp->ep[k].live && rp->ep[k].sid == env->session_id &&
+          memcmp(rp->ep[k].tok, env->token.data, MC_TOKEN_LEN) == 0) {
+        rp->ep[k].live = 0;
+        e->live = 1;
+        e->sid = env->session_id;
+        memcpy(e->tok, env->token.data, MC_TOKEN_LEN);
+      }
+  if (env->ack != NULL && live_session(rp, env->session_id)) {
+    if (env->ack->cumulative > e->ack_sent_cum)
+      e->ack_sent_cum = env->ack->cumulative;
+    uint8_t set[MAXSEQ] = {0};
+    ack_mark(set, env->ack);
+    for (int s = 1; s < MAXSEQ; s++)
+      if (set[s] && e->acked_at[s] == 0)
+        e->acked_at[s] = now;
+    if (len <= sizeof e->last_ack) {
+      memcpy(e->last_ack, d, len);
+      e->last_ack_len = len;
+    }
+  }
+  mychat__envelope__free_unpacked(env, NULL);
+}
+
+static int body_bytes(const Mychat__Envelope *env, uint8_t *b, size_t *len) {
+  if (env->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET) {
+    *len = 0;
+    return 0;
+  }
+  return mc_codec_encode_body(env, b, MC_DATAGRAM_MAX, len);
+}
+
+/* Compares expected capture datagram |j| with live |l|; 1 when equal.
+ * With |report| the differences go to the report. */
+static int compare(replay *rp, size_t j, const Mychat__Envelope *l,
+                   int report) {
+  uint8_t d[MC_DATAGRAM_MAX + 64];
+  const mc_cap_pkt *p = &rp->c->pkts[j];
+  memcpy(d, p->data, p->len);
+  subst(rp, d, p->len);
+  Mychat__Envelope *e = lax(d, p->len);
+  if (e == NULL) {
+    fail(rp, "capture datagram %zu does not decode", j + 1);
+    return 0;
+  }
+  size_t mark = rp->len;
+  cmpctx x = {.rp = rp};
+  /* A trial comparison must not bind: keep the maps and restore them. */
+  size_t ns = rp->n_sid, nm = rp->n_mid, nt = rp->n_tok, nmt = rp->n_mtime;
+  cmp_message(&x, "", &e->base, &l->base);
+  if (x.bad && !report) {
+    rp->n_sid = ns;
+    rp->n_mid = nm;
+    rp->n_tok = nt;
+    rp->n_mtime = nmt;
+    rp->len = mark;
+    rp->out[rp->len] = '\0';
+  }
+  mychat__envelope__free_unpacked(e, NULL);
+  return x.bad == 0;
+}
+
+static void report_mismatch(replay *rp, size_t j, int ep,
+                            const Mychat__Envelope *l) {
+  char a[160], b[160];
+  uint8_t d[MC_DATAGRAM_MAX + 64];
+  const mc_cap_pkt *p = &rp->c->pkts[j];
+  memcpy(d, p->data, p->len);
+  subst(rp, d, p->len);
+  Mychat__Envelope *e = lax(d, p->len);
+  if (e == NULL)
+    return;
+  summary(a, sizeof a, e);
+  summary(b, sizeof b, l);
+  mychat__envelope__free_unpacked(e, NULL);
+  fail(rp, "endpoint %d, capture datagram %zu: expected %s, received %s",
+       ep, j + 1, a, b);
+  rp->failed = 0; /* let compare() add the field lines, then fail again */
+  compare(rp, j, l, 1);
+  rp->failed = 1;
+}
+
+static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
+                      uint64_t now) {
+  epst *e = &rp->ep[ep];
+  Mychat__Envelope *l;
+  int rv = mc_codec_decode(d, len, &l);
+  if (rv < 0) {
+    fail(rp, "endpoint %d: server datagram of %zu bytes does not decode "
+             "(%s): MC-1, MC-2, MC-6 or the field rules", ep, len,
+         mc_errname(rv));
+    return;
+  }
+  mc_body_class cls = mc_codec_body_class(l->body_case);
+  if (cls != MC_BODY_NONE && cls != MC_BODY_PUSH && cls != MC_BODY_SERVER_UNREL) {
+    fail(rp, "endpoint %d: the server sent a client body '%s' (MC-7)", ep,
+         mc_codec_body_name(l->body_case));
+    goto done;
+  }
+  if (l->ack != NULL)
+    ack_mark(e->acked, l->ack);
+  for (int s = 1; s < MAXSEQ; s++)
+    if (e->acked[s] && !e->ack_ok[s]) {
+      fail(rp, "endpoint %d: the server acked our seq %d, which the "
+               "reference never acked (MC-91, MC-92)", ep, s);
+      goto done;
+    }
+  if (l->seq > 0) {
+    uint32_t s = l->seq;
+    if (s > e->ack_sent_cum + 32) {
+      fail(rp, "endpoint %d: push seq %u with only %u acked: more than 32 "
+               "in flight (MC-73)", ep, s, e->ack_sent_cum);
+      goto done;
+    }
+    if (s >= MAXSEQ) {
+      fail(rp, "endpoint %d: push seq %u beyond this replayer", ep, s);
+      goto done;
+    }
+    uint8_t b[MC_DATAGRAM_MAX];
+    size_t bl;
+    body_bytes(l, b, &bl);
+    if (e->rx_count[s] < RX_TIMES)
+      e->rx_time[s][e->rx_count[s]] = now;
+    if (e->rx_count[s]++ > 0) {
+      if (bl != e->rx_len[s] || memcmp(b, e->rx_body[s], bl) != 0)
+        fail(rp, "endpoint %d: retransmission of seq %u has another body "
+                 "(MC-71)", ep, s);
+      else if (!rp->o->impaired && e->acked_at[s] &&
+               now > e->acked_at[s] + 400000)
+        fail(rp, "endpoint %d: seq %u resent %" PRIu64 " ms after we acked "
+                 "it (MC-86)", ep, s, (now - e->acked_at[s]) / 1000);
+      else if (rp->o->impaired)
+        resend_ack(rp, ep, now);
+      goto done;
+    }
+    e->rx_body[s] = malloc(bl ? bl : 1);
+    if (e->rx_body[s] != NULL)
+      memcpy(e->rx_body[s], b, bl);
+    e->rx_len[s] = bl;
+    for (size_t j = 0; j < rp->c->n_pkts; j++) {
+      if (rp->c->pkts[j].from_client || rp->c->pkts[j].ep != ep ||
+          rp->pi[j].kind != X_REL || rp->pi[j].seq != s)
+        continue;
+      rp->pi[j].matched = 1;
+      if (!compare(rp, j, l, 0))
+        report_mismatch(rp, j, ep, l);
+      goto done;
+    }
+    char a[160];
+    summary(a, sizeof a, l);
+    fail(rp, "endpoint %d: unexpected push: %s", ep, a);
+    goto done;
+  }
+  if (l->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET)
+    goto done;
+  if (l->body_case == MYCHAT__ENVELOPE__BODY_PONG &&
+      (l->pong->time_us & OWN_PING) == OWN_PING)
+    goto done; /* the answer to our own keepalive */
+  /* Unreliable: the earliest unmatched expectation it equals. */
+  size_t first = SIZE_MAX;
+  for (size_t j = 0; j < rp->c->n_pkts; j++) {
+    if (rp->c->pkts[j].from_client || rp->c->pkts[j].ep != ep ||
+        rp->pi[j].kind != X_UNREL || rp->pi[j].matched)
+      continue;
+    if (first == SIZE_MAX)
+      first = j;
+    if (compare(rp, j, l, 0)) {
+      rp->pi[j].matched = 1;
+      if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
+        e->live = 1;
+        e->sid = l->welcome->session_id;
+        memcpy(e->tok, l->welcome->token.data, MC_TOKEN_LEN);
+      } else if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
+        e->live = 0; /* replaced, shut down or unknown: no more Pings */
+      }
+      goto done;
+    }
+    if (!rp->o->impaired)
+      break; /* in order on a clean link */
+  }
+  /* Another copy of an answer already matched (a Welcome to a resent
+   * Register, say): allowed as the answer to our retransmissions. */
+  if (rp->o->impaired || e->unrel_extra < e->retrans)
+    for (size_t j = 0; j < rp->c->n_pkts; j++)
+      if (!rp->c->pkts[j].from_client && rp->c->pkts[j].ep == ep &&
+          rp->pi[j].kind == X_UNREL && rp->pi[j].matched &&
+          compare(rp, j, l, 0)) {
+        e->unrel_extra++;
+        goto done;
+      }
+  if (rp->o->impaired && l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+      l->error->code == MYCHAT__ERROR_CODE__UNKNOWN_SESSION &&
+      (e->retrans > 0 || e->pinged)) {
+    /* A retransmission or keepalive that crossed the session's end (a
+     * Logout whose Result was lost, say): a client sees the same. */
+  } else if (first != SIZE_MAX) {
+    report_mismatch(rp, first, ep, l);
+  } else {
+    char a[160];
+    summary(a, sizeof a, l);
+    fail(rp, "endpoint %d: unexpected datagram: %s (MC-61 or the case's "
+             "expected silence)", ep, a);
+  }
+done:
+  mc_codec_free(l);
+}
+
+/* ---- the event loop ---- */
+
+static void deliver_due(replay *rp, uint64_t now) {
+  for (size_t i = 0; i < rp->nq && !rp->failed;) {
+    if (rp->q[i].at > now) {
+      i++;
+      continue;
+    }
+    qitem it = rp->q[i];
+    rp->q[i] = rp->q[--rp->nq];
+    if (it.to_server)
+      wire_send(rp, it.ep, it.data, it.len);
+    else
+      on_server(rp, it.ep, it.data, it.len, now);
+  }
+}
+
+/* Under impairment the replay runs slower than the recording: a Ping now
+ * and then (with our latest ack, MC-85) keeps each live session from
+ * timing out, as a real client's keepalive would (MC-62). */
+static void keepalive(replay *rp, int ep, uint64_t now) {
+  epst *e = &rp->ep[ep];
+  Mychat__Envelope *last = e->last_ack_len ? lax(e->last_ack, e->last_ack_len)
+                                           : NULL;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  ping.time_us = OWN_PING | (now & 0xffffffffffULL);
+  env.session_id = e->sid;
+  env.token.data = e->tok;
+  env.token.len = MC_TOKEN_LEN;
+  env.ack = last != NULL && last->session_id == e->sid ? last->ack : NULL;
+  env.body_case = MYCHAT__ENVELOPE__BODY_PING;
+  env.ping = &ping;
+  uint8_t b[64], d[MC_DATAGRAM_MAX];
+  size_t bl, dl;
+  if (mc_codec_encode_body(&env, b, sizeof b, &bl) == 0 &&
+      mc_codec_encode(&env, b, bl, d, sizeof d, &dl) == 0) {
+    out(rp, ep, d, dl, now);
+    e->pinged = 1;
+  }
+  e->last_ping = now;
+  if (last != NULL)
+    mychat__envelope__free_unpacked(last, NULL);
+}
+
+static uint64_t rto_us(const replay *rp, int unrel) {
+  if (rp->o->impaired)
+    return unrel ? 400000 : 300000;
+  return unrel ? 2000000 : 1000000;
+}
+
+static void retransmit_due(replay *rp, uint64_t now) {
+  for (size_t i = 0; i < rp->npend;) {
+    pending *p = &rp->pend[i];
+    if (rp->ep[p->ep].acked[p->seq]) {
+      *p = rp->pend[--rp->npend];
+      continue;
+    }
+    if (now >= p->last + rto_us(rp, 0)) {
+      p->last = now;
+      rp->ep[p->ep].retrans++;
+      out(rp, p->ep, p->data, p->len, now);
+    }
+    i++;
+  }
+  for (int k = 0; k < rp->n_ep && rp->o->impaired; k++)
+    if (rp->ep[k].live && now >= rp->ep[k].last_ping + KEEPALIVE_US)
+      keepalive(rp, k, now);
+  for (int k = 0; k < rp->n_ep; k++) {
+    epst *e = &rp->ep[k];
+    if (e->pend_unrel < 0)
+      continue;
+    if (rp->pi[e->pend_unrel].matched) {
+      e->pend_unrel = -1;
+    } else if (now >= e->pend_unrel_last + rto_us(rp, 1)) {
+      e->pend_unrel_last = now;
+      e->retrans++;
+      out(rp, k, e->pend_unrel_data, e->pend_unrel_len, now);
+    }
+  }
+}
+
+/* Runs the loop until |until| (monotonic microseconds). */
+static void step(replay *rp, uint64_t until) {
+  uint64_t now = mc_udp_now_us();
+  uint64_t wake = until;
+  for (size_t i = 0; i < rp->nq; i++)
+    if (rp->q[i].at < wake)
+      wake = rp->q[i].at;
+  int ms = wake > now ? (int)((wake - now + 999) / 1000) : 0;
+  if (ms > 20)
+    ms = 20; /* retransmission timers are coarse */
+  struct pollfd pf[MC_CAP_ENDPOINTS_MAX];
+  for (int k = 0; k < rp->n_ep; k++) {
+    pf[k].fd = rp->ep[k].fd;
+    pf[k].events = POLLIN;
+  }
+  poll(pf, (nfds_t)rp->n_ep, ms);
+  now = mc_udp_now_us();
+  for (int k = 0; k < rp->n_ep && !rp->failed; k++) {
+    uint8_t buf[65536];
+    ssize_t n;
+    while (!rp->failed &&
+           (n = recv(rp->ep[k].fd, buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
+      if ((size_t)n > MC_DATAGRAM_MAX + 64) {
+        fail(rp, "endpoint %d: server datagram of %zd bytes (MC-2)", k, n);
+        break;
+      }
+      if (rp->o->impaired)
+        queue(rp, 0, k, buf, (size_t)n, now);
+      else
+        on_server(rp, k, buf, (size_t)n, now);
+    }
+  }
+  deliver_due(rp, now);
+  retransmit_due(rp, now);
+}
+
+static int satisfied(replay *rp, size_t j) {
+  const pinfo *q = &rp->pi[j];
+  if (q->kind == X_CLIENT)
+    return 1;
+  /* An unreliable datagram nothing at its endpoint asked for (an Error
+   * SESSION_REPLACED to the old session) cannot be asked for again: on an
+   * impaired link it may be lost for good. */
+  if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->o->impaired)
+    return 1;
+  if ((q->kind == X_REL || q->kind == X_UNREL) && !q->matched)
+    return 0;
+  /* A retransmission the case demands must be seen before the client
+   * goes on (its next ack would make it unnecessary). */
+  if (q->demanded && !rp->o->impaired &&
+      rp->ep[rp->c->pkts[j].ep].rx_count[q->seq] < q->occ)
+    return 0;
+  return !q->has_ack || ack_covers(rp->ep[rp->c->pkts[j].ep].acked, q);
+}
+
+static void describe_wait(replay *rp, size_t j) {
+  const pinfo *q = &rp->pi[j];
+  int ep = rp->c->pkts[j].ep;
+  if (q->demanded && q->matched == 0 && q->kind == X_RETX &&
+      rp->ep[ep].rx_count[q->seq] < q->occ) {
+    fail(rp, "endpoint %d: timed out waiting for retransmission %d of seq "
+             "%u (capture datagram %zu; MC-79, MC-81)", ep, q->occ - 1,
+         q->seq, j + 1);
+  } else if ((q->kind == X_REL || q->kind == X_UNREL) && !q->matched) {
+    uint8_t d[MC_DATAGRAM_MAX + 64];
+    memcpy(d, rp->c->pkts[j].data, rp->c->pkts[j].len);
+    subst(rp, d, rp->c->pkts[j].len);
+    Mychat__Envelope *e = lax(d, rp->c->pkts[j].len);
+    char a[160] = "?";
+    if (e != NULL) {
+      summary(a, sizeof a, e);
+      mychat__envelope__free_unpacked(e, NULL);
+    }
+    fail(rp, "endpoint %d: timed out waiting for capture datagram %zu: %s",
+         ep, j + 1, a);
+  } else {
+    char rs[80] = "";
+    size_t k = 0;
+    for (uint32_t r = 0; r < q->n_ranges && k < sizeof rs - 24; r++)
+      k += (size_t)snprintf(rs + k, sizeof rs - k, " [%u,%u]", q->rf[r],
+                            q->rl[r]);
+    fail(rp, "endpoint %d: timed out waiting for an ack of cumulative %u%s "
+             "(capture datagram %zu; MC-84, MC-87..MC-90)", ep, q->cum, rs,
+         j + 1);
+  }
+}
+
+/* Waits until every expectation before capture index |upto| holds. */
+static void wait_for(replay *rp, size_t upto) {
+  uint64_t deadline = mc_udp_now_us() + (uint64_t)(rp->o->timeout_s * 1e6);
+  for (;;) {
+    size_t j = 0;
+    while (j < upto && satisfied(rp, j))
+      j++;
+    if (j == upto || rp->failed)
+      return;
+    if (mc_udp_now_us() >= deadline) {
+      describe_wait(rp, j);
+      return;
+    }
+    step(rp, deadline);
+  }
+}
+
+static void idle(replay *rp, uint64_t until) {
+  while (!rp->failed && mc_udp_now_us() < until)
+    step(rp, until);
+}
+
+static void send_client(replay *rp, size_t i) {
+  const mc_cap_pkt *p = &rp->c->pkts[i];
+  const pinfo *q = &rp->pi[i];
+  epst *e = &rp->ep[p->ep];
+  uint8_t d[MC_DATAGRAM_MAX + 64];
+  memcpy(d, p->data, p->len);
+  subst(rp, d, p->len);
+  uint64_t now = mc_udp_now_us();
+  out(rp, p->ep, d, p->len, now);
+  note_sent(rp, p->ep, d, p->len, now);
+  if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
+    e->live = 0;
+  if (q->retx_rel && rp->npend < QMAX) {
+    pending *pd = &rp->pend[rp->npend++];
+    pd->ep = p->ep;
+    pd->seq = q->seq;
+    pd->last = now;
+    pd->len = p->len;
+    memcpy(pd->data, d, p->len);
+  }
+  if (q->awaits >= 0) {
+    e->pend_unrel = q->awaits;
+    e->pend_unrel_last = now;
+    e->pend_unrel_len = p->len;
+    memcpy(e->pend_unrel_data, d, p->len);
+  }
+}
+
+static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
+  const epst *e = &rp->ep[r->ep];
+  if (r->ep >= rp->n_ep || r->seq >= MAXSEQ) {
+    fail(rp, "retransmit directive names endpoint %d seq %u, not in the "
+             "capture", r->ep, r->seq);
+    return;
+  }
+  int n = e->rx_count[r->seq];
+  if (n < r->n_gaps + 1) {
+    fail(rp, "endpoint %d: seq %u arrived %d times, expected at least %d "
+             "(retransmission: MC-79)", r->ep, r->seq, n, r->n_gaps + 1);
+    return;
+  }
+  for (int k = 0; k < r->n_gaps; k++) {
+    uint64_t g = (e->rx_time[r->seq][k + 1] - e->rx_time[r->seq][k]) / 1000;
+    if (g < r->gap_min[k] || g > r->gap_max[k]) {
+      fail(rp, "endpoint %d: seq %u transmission %d came %" PRIu64 " ms "
+               "after the one before, expected %u..%u ms (MC-74, MC-78..81)",
+           r->ep, r->seq, k + 2, g, r->gap_min[k], r->gap_max[k]);
+      return;
+    }
+  }
+}
+
+int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
+                  size_t cap) {
+  replay *rp = calloc(1, sizeof *rp);
+  if (rp == NULL)
+    return MC_ERR_NOMEM;
+  rp->c = c;
+  rp->o = o;
+  rp->out = report;
+  rp->cap = cap;
+  report[0] = '\0';
+  rp->pi = calloc(c->n_pkts ? c->n_pkts : 1, sizeof *rp->pi);
+  rp->q = calloc(QMAX, sizeof *rp->q);
+  rp->pend = calloc(QMAX, sizeof *rp->pend);
+  int rv = 0;
+  if (rp->pi == NULL || rp->q == NULL || rp->pend == NULL) {
+    rv = MC_ERR_NOMEM;
+    goto out;
+  }
+  mc_netem_init(&rp->nout, &o->netem, o->seed * 2 + 1);
+  mc_netem_init(&rp->nin, &o->netem, o->seed * 2 + 2);
+  analyse(rp);
+  for (int k = 0; k < rp->n_ep; k++) {
+    char err[256];
+    rp->ep[k].pend_unrel = -1;
+    rp->ep[k].fd = mc_udp_connect((const struct sockaddr *)&o->server,
+                                  o->server_len, err, sizeof err);
+    if (rp->ep[k].fd < 0) {
+      snprintf(report, cap, "%s\n", err);
+      rv = MC_ERR_STORAGE;
+      goto out;
+    }
+  }
+  uint64_t prev_t = 0, prev_sent = 0;
+  int any = 0;
+  for (size_t i = 0; i < c->n_pkts && !rp->failed; i++) {
+    if (!c->pkts[i].from_client)
+      continue;
+    wait_for(rp, i);
+    if (any && c->pkts[i].t_us - prev_t >= GAP_KEPT_US)
+      idle(rp, prev_sent + (c->pkts[i].t_us - prev_t));
+    if (rp->failed)
+      break;
+    send_client(rp, i);
+    prev_t = c->pkts[i].t_us;
+    prev_sent = mc_udp_now_us();
+    any = 1;
+  }
+  wait_for(rp, c->n_pkts);
+  /* Quiet period: anything more the server sends now is unexpected. */
+  idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
+  for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
+    check_retransmit(rp, &c->retransmit[k]);
+  rv = rp->failed;
+out:
+  for (int k = 0; k < rp->n_ep; k++) {
+    if (rp->ep[k].fd > 0)
+      close(rp->ep[k].fd);
+    for (int s = 0; s < MAXSEQ; s++)
+      free(rp->ep[k].rx_body[s]);
+  }
+  free(rp->pi);
+  free(rp->q);
+  free(rp->pend);
+  free(rp);
+  return rv;
+}

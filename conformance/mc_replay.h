@@ -1,0 +1,40 @@
+/*
+ * mc_replay.h: stateful replay of one conformance case against a server
+ * (the engine of mychat-conform; conformance/README.md states its rules).
+ *
+ * Each client endpoint of the capture becomes a fresh UDP socket; the
+ * client's datagrams are sent in capture order after the substitutions of
+ * the values the server chose (session ids, tokens) and of the name tag;
+ * before each one, every server datagram the capture shows earlier is
+ * awaited and compared field by field. Optionally the link is impaired in
+ * process (lib/mc_netem.h, both directions), and the replayer then
+ * retransmits the client's datagrams the way a client would.
+ */
+#ifndef MC_REPLAY_H
+#define MC_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mc_capture.h"
+#include "mc_netem.h"
+
+typedef struct {
+  struct sockaddr_storage server;
+  socklen_t server_len;
+  double timeout_s;           /* longest wait for one expected datagram */
+  int impaired;               /* netem applies: timing checks are off */
+  mc_netem_config netem;
+  uint64_t seed;
+  char tag[MC_CAP_TAG_LEN + 1]; /* this run's name tag, "abcde." */
+} mc_replay_opts;
+
+/* Replays |c| and stores a readable report of the first failure (field
+ * diff, expected versus received) in |report| (|cap| bytes; "" when it
+ * passed). Returns 0 on pass, 1 on failure, or a negative MC_ERR_* when
+ * it could not run (sockets). */
+int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
+                  size_t cap);
+
+#endif

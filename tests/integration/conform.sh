@@ -1,0 +1,169 @@
+#!/bin/sh
+# The conformance suite (issue 6) in `make test`: mychat-conform passes the
+# reference server, on a clean link and at 20 % loss; each deliberately
+# broken server (`make faulty`, conformance/faults.txt) fails exactly the
+# cases named for its fault; every [wire] requirement of PROTOCOL.md is
+# cited by a case or listed in conformance/uncheckable.txt.
+. "$(dirname "$0")/common.sh"
+
+CONF="$B/mychat-conform"
+CROSS=$(printf '\342\234\227') # the mark of a failed case
+STD="--rate-burst 1000 --keepalive-ms 500 --timeout-ms 2000"
+PIDS=
+conform_cleanup() {
+  for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+  cleanup
+}
+trap conform_cleanup EXIT
+
+# serve BIN NAME FLAGS...: starts server BIN on a free loopback port with
+# FLAGS; sets PORT.
+serve() {
+  s_bin=$1
+  s_tag=$2
+  shift 2
+  "$s_bin" --host 127.0.0.1 --port 0 --db "$T/$s_tag.db" --hash-cost min \
+    --log "$T/$s_tag.log" "$@" < /dev/null > "$T/$s_tag.out" 2>&1 &
+  PIDS="$PIDS $!"
+  s_i=0
+  until grep -q "now online" "$T/$s_tag.out" 2>/dev/null; do
+    s_i=$((s_i + 1))
+    [ "$s_i" -le 100 ] || return 1
+    sleep 0.05
+  done
+  PORT=$(sed -n 's/.*now online.*:\([0-9][0-9]*\).*/\1/p' "$T/$s_tag.out")
+}
+
+# conform PORT OUT ARGS...: runs the suite (at most 120 s), output in OUT.
+conform() {
+  c_port=$1
+  c_out=$2
+  shift 2
+  timeout 120 "$CONF" --server "127.0.0.1:$c_port" "$@" > "$c_out" 2>&1
+}
+
+# failed_cases FILE: the names of the failed cases in an output, sorted.
+failed_cases() {
+  sed -n 's/^ *\(\x1b\[[0-9;]*m\)\{0,1\}\xe2\x9c\x97\(\x1b\[0m\)\{0,1\} \([^:]*\):.*/\3/p' "$1" |
+    sort | tr '\n' ' '
+}
+
+# std_cases PREFIX...: the cases recorded with the standard flags whose
+# names start with one of PREFIX.
+std_cases() {
+  for p in "$@"; do
+    grep -l "^server: $STD\$" captures/"$p"-*.case 2>/dev/null
+  done | sed 's|.*/||; s|\.case$||'
+}
+
+t_coverage() {
+  sed -n 's/^- \*\*MC-\([0-9]*\)\*\* \[wire\].*/\1/p' proto/PROTOCOL.md |
+    sort -n > "$T/wire"
+  { sed -n 's/^requires: //p' captures/*.case | tr ' ' '\n' |
+      sed -n 's/^MC-\([0-9]*\)$/\1/p'
+    sed -n 's/^MC-\([0-9]*\):.*/\1/p' conformance/uncheckable.txt
+  } | sort -nu > "$T/covered"
+  missing=$(comm -23 "$T/wire" "$T/covered" | tr '\n' ' ')
+  [ "$(wc -l < "$T/wire")" -gt 100 ] || return 1
+  if [ -n "$missing" ]; then
+    echo "  [wire] requirements no case cites: $missing"
+    return 1
+  fi
+  # --list shows each case with the requirements it cites.
+  "$CONF" --list > "$T/list" &&
+    grep -q "^msg-offline " "$T/list" && grep -q "MC-123" "$T/list"
+}
+
+t_reference() {
+  serve "$B/mychat-server" ref $STD || return 1
+  conform "$PORT" "$T/ref.txt" --junit "$T/ref.xml"
+  rc=$?
+  [ "$rc" -eq 0 ] || { grep -A4 "$CROSS" "$T/ref.txt"; return 1; }
+  grep -q '<testsuites name="mychat-conform" tests="[0-9]*" failures="0"' \
+    "$T/ref.xml" && grep -q '<testcase classname="msg" name="msg-direct"' \
+    "$T/ref.xml"
+}
+
+# The cases that need other server flags, each set on its own server.
+t_reference_flags() {
+  sed -n 's/^server: //p' captures/*.case | sort -u | grep -vx -- "$STD" \
+    > "$T/flagsets"
+  n=0
+  while IFS= read -r flags; do
+    n=$((n + 1))
+    cases=$(grep -lx -- "server: $flags" captures/*.case |
+              sed 's|.*/||; s|\.case$||')
+    # shellcheck disable=SC2086 # flags and case names are words
+    serve "$B/mychat-server" "flags$n" $flags || return 1
+    # shellcheck disable=SC2086
+    conform "$PORT" "$T/flags$n.txt" --server-flags "$flags" $cases ||
+      { cat "$T/flags$n.txt"; return 1; }
+  done < "$T/flagsets"
+  [ "$n" -ge 1 ]
+}
+
+# At 20 % loss each way, four groups of cases in parallel on one server.
+t_reference_loss() {
+  serve "$B/mychat-server" loss $STD || return 1
+  k=0
+  for group in "arq ka" "grp hs list" "msg" "sess val"; do
+    k=$((k + 1))
+    # shellcheck disable=SC2086 # the group is words
+    cases=$(std_cases $group)
+    # shellcheck disable=SC2086
+    conform "$PORT" "$T/loss$k.txt" --loss 20% --seed "$k" $cases &
+    eval "lpid$k=\$!"
+  done
+  ok=0
+  for k in 1 2 3 4; do
+    eval "wait \$lpid$k" || {
+      ok=1
+      grep -A4 "$CROSS" "$T/loss$k.txt"
+    }
+  done
+  return $ok
+}
+
+# Every fault fails exactly its cases; the faulty servers run six at a
+# time.
+t_faults() {
+  grep -v '^#' conformance/faults.txt > "$T/faults"
+  [ -s "$T/faults" ] || return 1
+  : > "$T/fjobs"
+  n=0
+  while IFS=: read -r fault want; do
+    [ -x "$B/faulty/$fault/mychat-server" ] || {
+      echo "  $B/faulty/$fault/mychat-server missing (make faulty)"
+      return 1
+    }
+    serve "$B/faulty/$fault/mychat-server" "f_$fault" $STD || return 1
+    conform "$PORT" "$T/f_$fault.txt" &
+    echo "$! $fault $want" >> "$T/fjobs"
+    n=$((n + 1))
+    if [ $((n % 6)) -eq 0 ]; then
+      for pid in $(tail -6 "$T/fjobs" | cut -d' ' -f1); do
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+      done
+    fi
+  done < "$T/faults"
+  for pid in $(cut -d' ' -f1 "$T/fjobs"); do
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  done
+  bad=0
+  while read -r _ fault want; do
+    got=$(failed_cases "$T/f_$fault.txt")
+    want=$(echo "$want" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
+    if [ "$got" != "$want" ]; then
+      echo "  $fault: failed [$got], expected [$want]"
+      bad=1
+    fi
+  done < "$T/fjobs"
+  return $bad
+}
+
+check "every [wire] requirement is cited by a case" t_coverage
+check "the reference server passes every case" t_reference
+check "the reference server passes the cases of other flags" t_reference_flags
+check "the reference server passes at 20% loss" t_reference_loss
+check "each faulty server fails exactly its cases" t_faults
+finish
