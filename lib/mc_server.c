@@ -154,7 +154,6 @@ static uint64_t wall_ms(const mc_server *srv, mc_tstamp now) {
   return (uint64_t)((int64_t)(now / MC_MSEC) + srv->cfg.wall_offset_ms);
 }
 
-/* Constant time, so a wrong token does not reveal how much of it matched. */
 #ifdef MC_FAULT_NO_TOKEN_CHECK
 /* Conformance fault: any 16-byte token passes (MC-53). */
 #define MC__TOKEN_CHECKED 0
@@ -162,6 +161,7 @@ static uint64_t wall_ms(const mc_server *srv, mc_tstamp now) {
 #define MC__TOKEN_CHECKED 1
 #endif
 
+/* Constant time, so a wrong token does not reveal how much of it matched. */
 static int token_eq(const uint8_t *a, const uint8_t *b) {
   uint8_t d = 0;
   for (size_t i = 0; i < MC_TOKEN_LEN; i++)
