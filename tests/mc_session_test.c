@@ -507,6 +507,20 @@ static void test_mc_session_replaced_and_shutdown(void) {
   world_free(&w);
 }
 
+/* Client |i|'s next request, taken from it before it is sent and decoded:
+ * it shows the session id and token (and a request body) a test can reuse.
+ * The caller frees it with mc_codec_free(). */
+static Mychat__Envelope *own_request(world *w, int i) {
+  uint8_t buf[MC_DATAGRAM_MAX];
+  size_t len;
+  Mychat__Envelope *env = NULL;
+  mc_client_list(w->cl[i].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w->now, NULL);
+  CU_ASSERT_EQUAL_FATAL(
+      mc_client_poll_tx(w->cl[i].c, w->now, buf, sizeof buf, &len), 1);
+  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &env), 0);
+  return env;
+}
+
 /* Regression (found by the simulator with --corrupt): the server answers a
  * datagram whose token was damaged with Error UNKNOWN_SESSION echoing that
  * token; the client ended its healthy session on it. It must only act on an
@@ -515,15 +529,9 @@ static void test_mc_session_error_needs_own_token(void) {
   world w;
   world_init(&w, 1, NULL, 18);
   CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
-  /* Alice's session id and token, as her own datagrams show them. */
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w.now,
-                 NULL);
-  CU_ASSERT_EQUAL_FATAL(
-      mc_client_poll_tx(w.cl[ALICE].c, w.now, buf, sizeof buf, &len), 1);
-  Mychat__Envelope *mine;
-  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &mine), 0);
+  Mychat__Envelope *mine = own_request(&w, ALICE);
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Error err = MYCHAT__ERROR__INIT;
   err.code = MYCHAT__ERROR_CODE__UNKNOWN_SESSION;
@@ -561,13 +569,7 @@ static void test_mc_session_above_window_first(void) {
   CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  /* Alice's session header, from a request of hers that is not sent. */
-  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w.now,
-                 NULL);
-  CU_ASSERT_EQUAL_FATAL(
-      mc_client_poll_tx(w.cl[ALICE].c, w.now, buf, sizeof buf, &len), 1);
-  Mychat__Envelope *mine;
-  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &mine), 0);
+  Mychat__Envelope *mine = own_request(&w, ALICE);
   Mychat__Envelope hdr = MYCHAT__ENVELOPE__INIT;
   hdr.session_id = mine->session_id;
   hdr.token = mine->token;
