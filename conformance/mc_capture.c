@@ -100,7 +100,13 @@ static int parse_retransmit(mc_case *c, char *v) {
     return -1;
   d->seq = (uint32_t)strtoul(tok, NULL, 10);
   while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
-    if (d->n_gaps == 4 ||
+    if (d->last)
+      return -1; /* "last" ends the line */
+    if (strcmp(tok, "last") == 0) {
+      d->last = 1;
+      continue;
+    }
+    if (d->n_gaps == MC_CAP_GAPS_MAX ||
         parse_range(tok, &d->gap_min[d->n_gaps], &d->gap_max[d->n_gaps]) < 0)
       return -1;
     d->n_gaps++;

@@ -29,6 +29,7 @@
 #define MC_CAP_TIME_BASE_US 1767225600000000ULL /* 2026-01-01 00:00 UTC */
 #define MC_CAP_REQUIRES_MAX 48
 #define MC_CAP_DIRECTIVES_MAX 8
+#define MC_CAP_GAPS_MAX 16   /* gaps in one retransmit directive (MC-82: 13) */
 
 typedef struct {
   uint64_t t_us;          /* capture time since the first datagram */
@@ -38,14 +39,16 @@ typedef struct {
   uint8_t data[MC_DATAGRAM_MAX + 64]; /* oversize probes are a bit longer */
 } mc_cap_pkt;
 
-/* "retransmit: EP SEQ MIN-MAX ...": the server must send its reliable seq
- * SEQ to endpoint EP again, each gap (milliseconds between successive
- * transmissions) within its bounds. */
+/* "retransmit: EP SEQ MIN-MAX ... [last]": the server must send its
+ * reliable seq SEQ to endpoint EP again, each gap (milliseconds between
+ * successive transmissions) within its bounds; with "last", never more
+ * often than that (it gives up instead, MC-82). */
 typedef struct {
   int ep;
   uint32_t seq;
   int n_gaps;
-  unsigned gap_min[4], gap_max[4];
+  int last;
+  unsigned gap_min[MC_CAP_GAPS_MAX], gap_max[MC_CAP_GAPS_MAX];
 } mc_cap_retransmit;
 
 typedef struct {

@@ -47,6 +47,7 @@ typedef struct {
   uint8_t got[MAX_SEQ];       /* server seqs received */
   uint32_t cum;               /* every server seq <= cum received */
   int autoack;                /* ack every push at once */
+  int deaf;                   /* keeps no note of pushes: never acks one */
 } endpoint;
 
 typedef struct {
@@ -164,7 +165,7 @@ static void on_recv(rec *r, int ep, const uint8_t *d, size_t len) {
     e->sid = env->welcome->session_id;
     memcpy(e->tok, env->welcome->token.data, MC_TOKEN_LEN);
   }
-  if (env->seq > 0 && env->seq < MAX_SEQ) {
+  if (env->seq > 0 && env->seq < MAX_SEQ && !e->deaf) {
     e->got[env->seq] = 1;
     while (e->cum + 1 < MAX_SEQ && e->got[e->cum + 1])
       e->cum++;
@@ -203,11 +204,11 @@ static void pump(rec *r, unsigned idle_ms, unsigned max_ms) {
 static void settle(rec *r) { pump(r, SETTLE_MS, SETTLE_MAX_MS); }
 
 /* Waits |ms| (a deliberate gap the replayer keeps), receiving meanwhile;
- * endpoints in |pinging| (a bit mask) send a Ping every 300 ms. */
-static void wait_ms(rec *r, unsigned ms, unsigned pinging) {
+ * endpoints in |pinging| (a bit mask) send a Ping every |every| ms. */
+static void wait_ms(rec *r, unsigned ms, unsigned pinging, unsigned every) {
   uint64_t v0 = r->vclock_us;
-  for (unsigned t = 0; t < ms; t += 300) {
-    unsigned step = ms - t < 300 ? ms - t : 300;
+  for (unsigned t = 0; t < ms; t += every) {
+    unsigned step = ms - t < every ? ms - t : every;
     pump(r, step, step);
     if (r->vclock_us < v0 + (uint64_t)(t + step) * 1000)
       r->vclock_us = v0 + (uint64_t)(t + step) * 1000;

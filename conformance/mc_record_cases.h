@@ -211,7 +211,7 @@ static void sc_ka_timeout(rec *r) {
   int b = hs(r, 1, N(r, "bob"), 1);
   req_group(r, a, G_CREATE, N(r, "g"));
   req_group(r, b, G_JOIN, N(r, "g"));
-  wait_ms(r, 2600, 1u << b);        /* alice silent past the 2 s timeout */
+  wait_ms(r, 2600, 1u << b, 300);      /* alice silent past the 2 s timeout */
   ping(r, a, 0);                    /* her session is gone */
 }
 
@@ -516,7 +516,7 @@ static void sc_arq_retransmit(rec *r) {
   hs_opt o = {.reg = 1, .name = N(r, "bob"), .pw = "secret-pw"};
   hs_send(r, b, &o);
   say(r, a, N(r, "bob"), NULL, "resent until acked", 1);
-  wait_ms(r, 1600, 1u << a);        /* 0.5 s, then 1 s later */
+  wait_ms(r, 1600, 1u << a, 300);      /* 0.5 s, then 1 s later */
   sack(r, b, 2, 0, 0);
 }
 
@@ -526,7 +526,7 @@ static void sc_arq_rto(rec *r) {
   say(r, a, N(r, "bob"), NULL, "acked at once", 1); /* an RTT sample */
   r->ep[b].autoack = 0;
   say(r, a, N(r, "bob"), NULL, "not acked", 1);
-  wait_ms(r, 900, 0);               /* 200 ms RTO, then doubled */
+  wait_ms(r, 900, 0, 300);             /* 200 ms RTO, then doubled */
   sack(r, b, 3, 0, 0);
 }
 
@@ -559,6 +559,66 @@ static void sc_arq_bad_ack(rec *r) {
   r->ep[a].cum = 0;
   settle(r);
   req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+/* Alice joins bob's group and never acks her Result (her Pings carry no
+ * ack). Her ack of BacklogDone gave the server an RTT sample, so the RTO
+ * is 200 ms: the Result, seq 2, is resent 12 times, at 0.2, 0.6, 1.4, 3.0,
+ * 6.2 s and then every 4 s, and the server gives up when it falls due
+ * again, 38.2 s after the first transmission; bob hears she is offline.
+ * Both ping every 8 s against the 30 s session timeout. Bob acks that
+ * Presence only in his last Ping, so the replayer keeps the 8 s gap
+ * before the last Pings from his Ping at 32 s and not from an ack the
+ * capture dates early. */
+static void sc_arq_giveup(rec *r) {
+  int b = hs(r, 1, N(r, "bob"), 1);
+  req_group(r, b, G_CREATE, N(r, "g"));
+  int a = hs(r, 1, N(r, "alice"), 0);
+  r->ep[a].deaf = 1;
+  req_group(r, a, G_JOIN, N(r, "g"));
+  wait_ms(r, 32000, 1u << a | 1u << b, 8000);
+  r->ep[b].autoack = 0;
+  wait_ms(r, 8000, 0, 8000);
+  ping(r, a, 0);                    /* given up: UNKNOWN_SESSION */
+  ping(r, b, 0);
+}
+
+#define GIVEUP_FLAGS "--rate-burst 1000 --keepalive-ms 5000 --timeout-ms 30000"
+/* 12 gaps: an RTO of 200 ms doubled per timeout, capped at 4 s (MC-78,
+ * MC-79, MC-80). */
+#define GAP_4S "3900-4600 "
+#define GIVEUP_GAPS "150-380 300-650 700-1100 1500-2000 3100-3700 " GAP_4S \
+  GAP_4S GAP_4S GAP_4S GAP_4S GAP_4S "3900-4600 last"
+
+#define ARQ_WINDOW 32                /* MC-73 */
+#define QUEUE_MAX 4
+#define QUEUE_FLAGS MC_CAP_STD_FLAGS " --queue-max 4"
+
+/* Alice stops acking, then asks 37 times: 32 replies in flight and
+ * QUEUE_MAX queued fill her send queue, and the reply to the 37th ends
+ * her session as if the server gave up (MC-132); bob hears she is
+ * offline. */
+static void sc_arq_queue_full(rec *r) {
+  int b = hs(r, 1, N(r, "bob"), 1);
+  req_group(r, b, G_CREATE, N(r, "g"));
+  int a = hs(r, 1, N(r, "alice"), 0);
+  req_group(r, a, G_JOIN, N(r, "g"));
+  r->ep[a].deaf = 1;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__ListRequest l = MYCHAT__LIST_REQUEST__INIT;
+  l.kind = MYCHAT__LIST_KIND__LIST_MY_GROUPS;
+  l.after = (char *)"";
+  env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
+  env.list = &l;
+  /* The window's worth first, so that the replies are sent before the
+   * queue fills, whatever batches the server reads requests in. */
+  for (int i = 0; i < ARQ_WINDOW; i++)
+    send_env(r, a, &env, r->ep[a].seq_next++);
+  settle(r);
+  for (int i = 0; i < QUEUE_MAX + 1; i++)
+    send_env(r, a, &env, r->ep[a].seq_next++);
+  settle(r);
+  ping(r, a, 0);                    /* ended: UNKNOWN_SESSION */
 }
 
 #define RATE_FLAGS "--rate-burst 5 --rate-refill-ms 2000"
@@ -642,6 +702,12 @@ static const scenario scenarios[] = {
      "MC-81 MC-84", "retransmit: 1 2 0-350", sc_arq_fast},
     {"arq-window", NULL, "At most 32 pushes in flight",
      "MC-73 MC-91", NULL, sc_arq_window},
+    {"arq-giveup", GIVEUP_FLAGS, "A push never acked is resent 12 times; when it falls due again the server ends the session, sending nothing",
+     "MC-82 MC-78 MC-79 MC-80 MC-125 MC-58", "retransmit: 1 2 " GIVEUP_GAPS "\nimpair: no\nnote: about 40 s long; the default timeout (30 s) needs its own server; under loss the transmissions the case counts may be lost",
+     sc_arq_giveup},
+    {"arq-queue-full", QUEUE_FLAGS, "A full send queue (window 32 plus queue_max 4) ends the session as if the server gave up",
+     "MC-132 MC-73 MC-125 MC-58", "impair: no\nnote: needs a server whose queue_max is 4 (--queue-max 4 for the reference)",
+     sc_arq_queue_full},
     {"arq-bad-ack", NULL, "An ack of a seq never sent is ignored, the request in the datagram is served",
      "MC-83 MC-86", NULL, sc_arq_bad_ack},
 };

@@ -394,8 +394,12 @@ static int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
   /* A session whose queue is full (or memory short) cannot keep its
    * promise of a reply or a push; poll_tx ends it, outside whatever loop
    * this call sits in (MC-132). */
+#ifndef MC_FAULT_QUEUE_FULL_KEPT
   if (rv < 0)
     s->failed = 1;
+#else
+  /* Conformance fault: the push is dropped, the session goes on (MC-132). */
+#endif
   make_ready(srv, s);
   return rv;
 }
@@ -689,6 +693,10 @@ static sess *sess_create(mc_server *srv, const auth_pending *p,
   sess *s = calloc(1, sizeof *s);
   mc_arq_config acfg = srv->cfg.arq;
   acfg.item_free = env_free;
+#ifdef MC_FAULT_GIVEUP_LATE
+  /* Conformance fault: one retransmission more before giving up (MC-82). */
+  acfg.max_retries++;
+#endif
   if (s == NULL)
     return NULL;
   if (mc_arq_init(&s->arq, &acfg) < 0) {

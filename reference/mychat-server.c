@@ -101,12 +101,15 @@ static void usage(FILE *f) {
           "                    (default %" PRIu32 ")\n"
           "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
           ")\n"
+          "  --queue-max N     replies and pushes a session may queue beyond\n"
+          "                    the 32 in flight; a session whose queue is\n"
+          "                    full is ended (default %" PRIu32 ")\n"
           "  -h, --help        show this help\n"
           "  --version         show the version\n"
           "Console: type E and press ENTER to turn the server off; SIGINT\n"
           "and SIGTERM do the same.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms);
+          d.rate_refill_ms, d.arq.queue_max);
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {
@@ -147,6 +150,8 @@ static const struct {
     {"rate-burst", offsetof(mc_server_config, rate_burst), 1, 1000000},
     {"rate-refill-ms", offsetof(mc_server_config, rate_refill_ms), 1,
      3600000},
+    {"queue-max", offsetof(mc_server_config, arq.queue_max), 0,
+     MC_ARQ_QUEUE_MAX},
 };
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 

@@ -60,6 +60,10 @@ t_bad_flag() {
   run_server --port 70000
   [ "$RC" -eq 2 ] &&
     grep -q -- "--port: '70000' is not a number" "$T/run.out" || return 1
+  run_server --queue-max 65537
+  [ "$RC" -eq 2 ] &&
+    grep -q -- "--queue-max: '65537' is not a number from 0 to 65536" \
+      "$T/run.out" || return 1
   run_server --hash-cost huge
   [ "$RC" -eq 2 ] && grep -q "Try 'mychat-server --help'" "$T/run.out"
 }
