@@ -335,13 +335,21 @@ static void req_group(rec *r, int ep, Mychat__Envelope__BodyCase kind,
   req(r, ep, &env);
 }
 
+/* Fills |env| with the ListRequest |l| of |kind| after |after|. */
+static void list_env(Mychat__Envelope *env, Mychat__ListRequest *l, int kind,
+                     const char *after) {
+  mychat__envelope__init(env);
+  mychat__list_request__init(l);
+  l->kind = (Mychat__ListKind)kind;
+  l->after = (char *)after;
+  env->body_case = MYCHAT__ENVELOPE__BODY_LIST;
+  env->list = l;
+}
+
 static void req_list(rec *r, int ep, int kind, const char *after) {
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__ListRequest l = MYCHAT__LIST_REQUEST__INIT;
-  l.kind = (Mychat__ListKind)kind;
-  l.after = (char *)after;
-  env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
-  env.list = &l;
+  Mychat__Envelope env;
+  Mychat__ListRequest l;
+  list_env(&env, &l, kind, after);
   req(r, ep, &env);
 }
 

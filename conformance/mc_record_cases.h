@@ -604,12 +604,9 @@ static void sc_arq_queue_full(rec *r) {
   int a = hs(r, 1, N(r, "alice"), 0);
   req_group(r, a, G_JOIN, N(r, "g"));
   r->ep[a].deaf = 1;
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__ListRequest l = MYCHAT__LIST_REQUEST__INIT;
-  l.kind = MYCHAT__LIST_KIND__LIST_MY_GROUPS;
-  l.after = (char *)"";
-  env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
-  env.list = &l;
+  Mychat__Envelope env;
+  Mychat__ListRequest l;
+  list_env(&env, &l, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
   /* The window's worth first, so that the replies are sent before the
    * queue fills, whatever batches the server reads requests in. */
   for (int i = 0; i < ARQ_WINDOW; i++)
