@@ -63,6 +63,10 @@ typedef struct {
   int stdin_open;                /* still watching the console */
   int stop;                      /* shutdown asked for */
   FILE *log;
+  double log_tokens;             /* no-session lines that may be logged */
+  mc_tstamp log_refilled;        /* when log_tokens was last topped up */
+  uint64_t log_suppressed;       /* no-session lines not logged since */
+  uint64_t log_suppressed_total;
   int64_t wall_offset_ms;
   uint64_t rx_oversize;          /* datagrams over RX_MAX, dropped */
   uint64_t tx_dropped;           /* datagrams the socket refused */
@@ -262,15 +266,47 @@ static const char *addr_format(const mc_addr *a, char *buf, size_t cap) {
   return mc_udp_format((const struct sockaddr *)&ss, len, buf, cap);
 }
 
+/* Lines about datagrams of no session (malformed ones, failed
+ * handshakes) are what anyone can make by the thousand: LOG_BURST of them
+ * at once, then LOG_PER_SEC a second; the rest are counted, and the count
+ * is logged with the next line let through, so a flood cannot fill the
+ * disk or slow the loop down with writes. */
+#define LOG_BURST 100.0
+#define LOG_PER_SEC 10.0
+
+static int log_take(app *a, mc_tstamp now) {
+  if (now > a->log_refilled) {
+    a->log_tokens += (double)(now - a->log_refilled) * LOG_PER_SEC / MC_SEC;
+    if (a->log_tokens > LOG_BURST)
+      a->log_tokens = LOG_BURST;
+    a->log_refilled = now;
+  }
+  if (a->log_tokens < 1.0)
+    return 0;
+  a->log_tokens -= 1.0;
+  return 1;
+}
+
 /* One request-log line: time, peer, user, session, type, result, detail. */
 static void cb_log(void *user_data, const mc_server_log *rec) {
   app *a = user_data;
+  if (rec->session_id == 0 && !log_take(a, rec->now)) {
+    a->log_suppressed++;
+    a->log_suppressed_total++;
+    return;
+  }
   int64_t ms = (int64_t)(rec->now / MC_MSEC) + a->wall_offset_ms;
   time_t secs = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
   char when[32], peer[MC_UDP_ADDRSTRLEN];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (a->log_suppressed > 0) {
+    fprintf(a->log, "%s.%03dZ %" PRIu64 " lines about datagrams of no "
+            "session not logged (more than %.0f a second)\n", when,
+            (int)(ms % 1000), a->log_suppressed, LOG_PER_SEC);
+    a->log_suppressed = 0;
+  }
   fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
           (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
           rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
@@ -567,6 +603,8 @@ static void setup(app *a, options *o) {
   }
 
   a->wall_offset_ms = mc_udp_wall_offset_ms();
+  a->log_tokens = LOG_BURST;
+  a->log_refilled = mc_udp_now_us();
   o->cfg.wall_offset_ms = a->wall_offset_ms;
   mc_server_callbacks cb = {.user_data = a, .random = cb_random, .log = cb_log};
   a->srv = mc_server_new(&o->cfg, &store, &cb);
@@ -633,11 +671,12 @@ static void teardown(app *a) {
           "stats rx=%" PRIu64 " rx_bytes=%" PRIu64 " malformed=%" PRIu64
           " bad_session=%" PRIu64 " oversize=%" PRIu64 " tx=%" PRIu64
           " tx_dropped=%" PRIu64 " logins=%" PRIu64 " registrations=%" PRIu64
-          " messages=%" PRIu64 " retransmissions=%" PRIu64 "\n",
+          " messages=%" PRIu64 " retransmissions=%" PRIu64
+          " log_suppressed=%" PRIu64 "\n",
           st->rx_datagrams, st->rx_bytes, st->rx_malformed,
           st->rx_bad_session, a->rx_oversize, st->tx_datagrams, a->tx_dropped,
           st->logins, st->registrations, st->messages_stored,
-          st->retransmissions);
+          st->retransmissions, a->log_suppressed_total);
   mc_server_del(a->srv);
   mc_sqlstore_close(a->db);
   close(a->ep);

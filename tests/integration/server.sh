@@ -255,6 +255,35 @@ t_rate_limit() {
   start_server $FLAGS
 }
 
+# A flood of bad datagrams does not flood the request log: 100 lines of
+# datagrams of no session at once, then 10 a second (and a line now and
+# then with the count left out); the stats at shutdown give the total left
+# out, which with the lines logged makes every malformed datagram.
+t_log_flood() {
+  stop_server
+  start_server $FLAGS || return 1
+  before=$(wc -l < "$T/server.log")
+  t0=$(date +%s)
+  probe --truncated 1000 > "$T/lf_out" || return 1
+  t1=$(date +%s)
+  stop_server
+  tail -n +"$((before + 1))" "$T/server.log" > "$T/lf_log"
+  start_server $FLAGS || return 1
+  logged=$(lines "$T/lf_log" " - 0000000000000000 malformed MALFORMED")
+  summaries=$(lines "$T/lf_log" "lines about datagrams of no session not logged")
+  left_out=$(sed -n 's/.* log_suppressed=\([0-9]*\)$/\1/p' "$T/lf_log")
+  malformed=$(sed -n 's/^stats .* malformed=\([0-9]*\) .*/\1/p' "$T/lf_log")
+  max=$((100 + 10 * (t1 - t0 + 2)))
+  [ "$logged" -ge 100 ] && [ "$logged" -le "$max" ] &&
+    [ "$summaries" -ge 1 ] && [ "$summaries" -le "$max" ] &&
+    [ "${left_out:-0}" -ge 1 ] &&
+    [ $((logged + ${left_out:-0})) -eq "${malformed:--1}" ] || {
+      echo "  logged $logged (at most $max), $summaries summaries," \
+        "left out ${left_out:-?}, malformed ${malformed:-?}"
+      return 1
+    }
+}
+
 t_sigterm() {
   # A client still connected hears that the server is going away.
   probe --user alice --expect-messages 1 > "$T/s_alice" &
@@ -325,6 +354,7 @@ check "hostile datagrams bounded while chat goes on" t_hostile_traffic
 check "failed commit: exit 1, nothing confirmed lost" t_commit_failure
 check "request log lines" t_request_log
 check "login rate limit" t_rate_limit
+check "a flood of bad datagrams makes a bounded request log" t_log_flood
 check "SIGTERM shuts down cleanly" t_sigterm
 check "IPv6 loopback" t_ipv6
 check "E on the console shuts down cleanly" t_console_e
