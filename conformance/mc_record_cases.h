@@ -211,7 +211,7 @@ static void sc_ka_timeout(rec *r) {
   int b = hs(r, 1, N(r, "bob"), 1);
   req_group(r, a, G_CREATE, N(r, "g"));
   req_group(r, b, G_JOIN, N(r, "g"));
-  wait_ms(r, 2600, 1u << b, 300);      /* alice silent past the 2 s timeout */
+  wait_ms(r, 2600, 1u << b, 300);   /* alice silent past the 2 s timeout */
   ping(r, a, 0);                    /* her session is gone */
 }
 
@@ -516,7 +516,7 @@ static void sc_arq_retransmit(rec *r) {
   hs_opt o = {.reg = 1, .name = N(r, "bob"), .pw = "secret-pw"};
   hs_send(r, b, &o);
   say(r, a, N(r, "bob"), NULL, "resent until acked", 1);
-  wait_ms(r, 1600, 1u << a, 300);      /* 0.5 s, then 1 s later */
+  wait_ms(r, 1600, 1u << a, 300);   /* 0.5 s, then 1 s later */
   sack(r, b, 2, 0, 0);
 }
 
@@ -526,7 +526,7 @@ static void sc_arq_rto(rec *r) {
   say(r, a, N(r, "bob"), NULL, "acked at once", 1); /* an RTT sample */
   r->ep[b].autoack = 0;
   say(r, a, N(r, "bob"), NULL, "not acked", 1);
-  wait_ms(r, 900, 0, 300);             /* 200 ms RTO, then doubled */
+  wait_ms(r, 900, 0, 300);          /* 200 ms RTO, then doubled */
   sack(r, b, 3, 0, 0);
 }
 
@@ -592,7 +592,9 @@ static void sc_arq_giveup(rec *r) {
 
 #define ARQ_WINDOW 32                /* MC-73 */
 #define QUEUE_MAX 4
-#define QUEUE_FLAGS MC_CAP_STD_FLAGS " --queue-max 4"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define QUEUE_FLAGS MC_CAP_STD_FLAGS " --queue-max " STR(QUEUE_MAX)
 
 /* Alice stops acking, then asks 37 times: 32 replies in flight and
  * QUEUE_MAX queued fill her send queue, and the reply to the 37th ends
