@@ -179,6 +179,8 @@ void mc_client_abandon(mc_client *c) {
 static void handshake_start(mc_client *c, mc_tstamp now) {
   session_drop(c);
   c->cb.random(c->cb.user_data, (uint8_t *)&c->nonce, sizeof c->nonce);
+  if (c->nonce == 0) /* a server refuses nonce 0 (MC-18) */
+    c->nonce = 1;
   c->state = MC_CLIENT_HANDSHAKE;
   c->hs_start = c->hs_next = now;
   c->hs_rto = c->cfg.handshake_rto_ms * MC_MSEC;

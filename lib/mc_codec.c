@@ -187,9 +187,13 @@ static int check_ack(const Mychat__Ack *ack) {
   return 0;
 }
 
-static int check_handshake(const char *name, const char *password) {
-  int rc = check_name(name, 1);
-  return rc ? rc : check_password(password);
+/* A zero nonce is refused first, as a missing field (MC-18): the client could
+ * not tell the answer to one handshake from the answer to another. */
+static int check_handshake(const Mychat__Handshake *hs) {
+  if (hs->client_nonce == 0)
+    return MC_ERR_MISSING_FIELD;
+  int rc = check_name(hs->name, 1);
+  return rc ? rc : check_password(hs->password);
 }
 
 static int check_send(const Mychat__SendMessage *m) {
@@ -263,9 +267,9 @@ static int check_body(const Mychat__Envelope *env) {
     return MC_ERR_MISSING_FIELD;
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_REGISTER:
-    return check_handshake(env->register_->name, env->register_->password);
+    return check_handshake(env->register_);
   case MYCHAT__ENVELOPE__BODY_LOGIN:
-    return check_handshake(env->login->name, env->login->password);
+    return check_handshake(env->login);
   case MYCHAT__ENVELOPE__BODY_LIST: {
     int rc = check_enum(&mychat__list_kind__descriptor, (int)env->list->kind);
     return rc ? rc : check_name(env->list->after, 0);

@@ -361,7 +361,7 @@ static void test_mc_codec_seq_rules(void) {
   Mychat__Sent sent = MYCHAT__SENT__INIT;
   Mychat__Ping ping = MYCHAT__PING__INIT;
   Mychat__Handshake login = MYCHAT__HANDSHAKE__INIT;
-  login.name = S("al"), login.password = S("pass");
+  login.name = S("al"), login.password = S("pass"), login.client_nonce = 9;
   CU_ASSERT_EQUAL(seq_rc(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo, 1), 0);
   CU_ASSERT_EQUAL(seq_rc(MYCHAT__ENVELOPE__BODY_LOGOUT, &lo, 0),
                   MC_ERR_BAD_FIELD);
@@ -482,9 +482,27 @@ static void test_mc_codec_names(void) {
 
 static int password_rc(const char *pw) {
   Mychat__Handshake reg = MYCHAT__HANDSHAKE__INIT;
-  reg.name = S("alice"), reg.password = (char *)pw;
+  reg.name = S("alice"), reg.password = (char *)pw, reg.client_nonce = 1;
   Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_REGISTER, &reg);
   return enc_dec(&e);
+}
+
+/* Regression: a Register or Login with client_nonce 0 was accepted and
+ * answered with a Welcome (MC-18). It is refused before its other fields. */
+static void test_mc_codec_handshake_nonce(void) {
+  Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
+  hs.name = S("alice"), hs.password = S("secret");
+  Mychat__Envelope reg = with_body(MYCHAT__ENVELOPE__BODY_REGISTER, &hs);
+  Mychat__Envelope login = with_body(MYCHAT__ENVELOPE__BODY_LOGIN, &hs);
+  CU_ASSERT_EQUAL(enc_dec(&reg), MC_ERR_MISSING_FIELD);
+  CU_ASSERT_EQUAL(enc_dec(&login), MC_ERR_MISSING_FIELD);
+  hs.name = S(".bad");
+  CU_ASSERT_EQUAL(enc_dec(&login), MC_ERR_MISSING_FIELD);
+  hs.client_nonce = 1;
+  CU_ASSERT_EQUAL(enc_dec(&login), MC_ERR_BAD_NAME);
+  hs.name = S("alice");
+  CU_ASSERT_EQUAL(enc_dec(&reg), 0);
+  CU_ASSERT_EQUAL(enc_dec(&login), 0);
 }
 
 static void test_mc_codec_passwords(void) {
@@ -848,6 +866,7 @@ static CU_TestInfo tests[] = {
     {"text_length", test_mc_codec_text_length},
     {"names", test_mc_codec_names},
     {"passwords", test_mc_codec_passwords},
+    {"handshake_nonce", test_mc_codec_handshake_nonce},
     {"token", test_mc_codec_token},
     {"ack_ranges", test_mc_codec_ack_ranges},
     {"send_rules", test_mc_codec_send_rules},
