@@ -3,7 +3,7 @@
 
 B        ?= build
 CC       ?= cc
-PKGS     := libprotobuf-c cunit libpcap sqlite3 libsodium libedit
+PKGS     := libprotobuf-c cunit libpcap sqlite3 libsodium libedit jansson
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat-security -Wwrite-strings
 CSTD     := -std=c11 -D_GNU_SOURCE
