@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_heap.h"
 #include "mc_rng.h"
 #include "mc_time.h"
 
@@ -136,8 +137,7 @@ typedef struct {
 
 typedef struct {
   mc_netem model;
-  mc_netem_pkt *heap;         /* binary min-heap on (at, order) */
-  size_t n, cap;              /* entries used and allocated */
+  mc__heap q;                 /* of mc_netem_pkt, on (at, order) */
   uint64_t order;             /* order of the next copy queued */
 } mc_netem_link;
 

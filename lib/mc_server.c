@@ -304,12 +304,13 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
 mc_tstamp mc_server_expiry(mc_server *srv) {
   if (srv->unrel_n > 0 || srv->ready_head != NULL)
     return 0;
-  return srv->heap_n > 0 ? srv->heap[0]->deadline : MC_TSTAMP_NEVER;
+  sess *first = heap_first(srv);
+  return first ? first->deadline : MC_TSTAMP_NEVER;
 }
 
 void mc_server_handle_expiry(mc_server *srv, mc_tstamp now) {
-  while (srv->heap_n > 0 && srv->heap[0]->deadline <= now) {
-    sess *s = srv->heap[0];
+  sess *s;
+  while ((s = heap_first(srv)) != NULL && s->deadline <= now) {
     if (s->state == SESS_CLOSING && now >= s->closing_deadline) {
       sess_free(srv, s);
       continue;
@@ -325,8 +326,8 @@ void mc_server_handle_expiry(mc_server *srv, mc_tstamp now) {
 }
 
 void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
-  while (srv->heap_n > 0 || srv->ready_head != NULL) {
-    sess *s = srv->heap_n > 0 ? srv->heap[0] : srv->ready_head;
+  while (heap_first(srv) != NULL || srv->ready_head != NULL) {
+    sess *s = heap_first(srv) ? heap_first(srv) : srv->ready_head;
     if (s->state == SESS_ESTABLISHED)
       sess_end(srv, s, MYCHAT__ERROR_CODE__SHUTTING_DOWN,
                "server shutting down", 0, now);
@@ -368,6 +369,7 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
   mc__map_init(&srv->by_id);
   mc__map_init(&srv->by_user);
   mc__map_init(&srv->groups_online);
+  heap_init(srv);
   srv->unrel = malloc(UNREL_QUEUE_MAX * sizeof *srv->unrel);
   if (srv->unrel == NULL) {
     mc_server_del(srv);
@@ -379,8 +381,8 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
 void mc_server_del(mc_server *srv) {
   if (srv == NULL)
     return;
-  while (srv->heap_n > 0 || srv->ready_head != NULL) {
-    sess *s = srv->heap_n > 0 ? srv->heap[0] : srv->ready_head;
+  while (heap_first(srv) != NULL || srv->ready_head != NULL) {
+    sess *s = heap_first(srv) ? heap_first(srv) : srv->ready_head;
     while (s->n_groups > 0)
       sess_leave_group(srv, s, s->groups[0]);
     sess_free(srv, s);
@@ -388,7 +390,7 @@ void mc_server_del(mc_server *srv) {
   mc__map_free(&srv->by_id);
   mc__map_free(&srv->by_user);
   mc__map_free(&srv->groups_online);
-  free(srv->heap);
+  mc__heap_free(&srv->heap);
   free(srv->unrel);
   if (srv->auth)
     memset(srv->auth, 0, srv->auth_cap * sizeof *srv->auth); /* passwords */

@@ -13,42 +13,14 @@
 /* ------------------------------------------------------------------ */
 /* timer heap and ready list                                          */
 
-static int heap_less(const sess *a, const sess *b) {
-  return a->deadline < b->deadline;
+static int heap_less(const void *a, const void *b) {
+  return (*(sess *const *)a)->deadline < (*(sess *const *)b)->deadline;
 }
 
-static void heap_set(mc_server *srv, size_t i, sess *s) {
-  srv->heap[i] = s;
-  s->heap_idx = i;
-}
+static void heap_moved(void *e, size_t i) { (*(sess **)e)->heap_idx = i; }
 
-static void heap_up(mc_server *srv, size_t i) {
-  sess *s = srv->heap[i];
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!heap_less(s, srv->heap[p]))
-      break;
-    heap_set(srv, i, srv->heap[p]);
-    i = p;
-  }
-  heap_set(srv, i, s);
-}
-
-static void heap_down(mc_server *srv, size_t i) {
-  sess *s = srv->heap[i];
-  for (;;) {
-    size_t l = 2 * i + 1, m = i;
-    sess *best = s;
-    if (l < srv->heap_n && heap_less(srv->heap[l], best))
-      m = l, best = srv->heap[l];
-    if (l + 1 < srv->heap_n && heap_less(srv->heap[l + 1], best))
-      m = l + 1, best = srv->heap[l + 1];
-    if (m == i)
-      break;
-    heap_set(srv, i, best);
-    i = m;
-  }
-  heap_set(srv, i, s);
+void heap_init(mc_server *srv) {
+  mc__heap_init(&srv->heap, sizeof(sess *), heap_less, heap_moved);
 }
 
 static void heap_remove(mc_server *srv, sess *s) {
@@ -56,12 +28,7 @@ static void heap_remove(mc_server *srv, sess *s) {
   if (i == SIZE_MAX)
     return;
   s->heap_idx = SIZE_MAX;
-  sess *last = srv->heap[--srv->heap_n];
-  if (i == srv->heap_n)
-    return;
-  heap_set(srv, i, last);
-  heap_up(srv, i);
-  heap_down(srv, last->heap_idx);
+  mc__heap_remove(&srv->heap, i);
 }
 
 static mc_tstamp sess_deadline(const mc_server *srv, const sess *s) {
@@ -79,16 +46,10 @@ int heap_schedule(mc_server *srv, sess *s) {
     return 0;
   s->deadline = sess_deadline(srv, s);
   if (s->heap_idx != SIZE_MAX) {
-    heap_up(srv, s->heap_idx);
-    heap_down(srv, s->heap_idx);
+    mc__heap_update(&srv->heap, s->heap_idx);
     return 0;
   }
-  if (mc__reserve(&srv->heap, &srv->heap_cap, srv->heap_n + 1,
-                  sizeof *srv->heap) < 0)
-    return MC_ERR_NOMEM;
-  heap_set(srv, srv->heap_n++, s);
-  heap_up(srv, s->heap_idx);
-  return 0;
+  return mc__heap_push(&srv->heap, &s);
 }
 
 /* Moves |s| to the ready list: poll_tx will look at it next. */

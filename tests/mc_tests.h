@@ -10,6 +10,8 @@
 extern CU_SuiteInfo mc_error_suite;
 extern CU_SuiteInfo mc_rng_suite;
 extern CU_SuiteInfo mc_codec_suite;
+extern CU_SuiteInfo mc_map_suite;
+extern CU_SuiteInfo mc_heap_suite;
 extern CU_SuiteInfo mc_netem_suite;
 extern CU_SuiteInfo mc_arq_suite;
 extern CU_SuiteInfo mc_memstore_suite;
