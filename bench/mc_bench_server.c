@@ -753,29 +753,15 @@ static void client_connect(bench *b, uint32_t who, mc_tstamp now) {
   vclient *v = &b->cl[who];
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  Mychat__Envelope *env;
+  mc_peek pk;
   if (mc_client_connect(v->c, v->name, PASSWORD, 1, now) < 0 ||
       !mc_client_poll_tx(v->c, now, buf, sizeof buf, &len) ||
-      mc_codec_unpack(buf, len, &env) < 0)
+      mc_codec_peek(buf, len, &pk) < 0)
     die("client %s cannot start its handshake", v->name);
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER)
-    table_put(&b->by_nonce, env->register_->client_nonce, who);
-  mc_codec_free(env);
+  if (pk.body == MYCHAT__ENVELOPE__BODY_REGISTER)
+    table_put(&b->by_nonce, pk.client_nonce, who);
   client_queue(b, v, buf, len);
   mark_dirty(b, who);
-}
-
-/* The session id of a datagram of a session, read without decoding: the
- * codec writes the header fields in field order, so such a datagram starts
- * after its prefix with field 1's tag (fixed64: 0x09) and the id in little
- * endian. Returns 0 when it does not start so. */
-static uint64_t header_session(const uint8_t *d, size_t len) {
-  if (len < MC_PREFIX_LEN + 9 || d[MC_PREFIX_LEN] != 0x09)
-    return 0;
-  uint64_t id = 0;
-  for (int i = 8; i >= 1; i--)
-    id = id << 8 | d[MC_PREFIX_LEN + i];
-  return id;
 }
 
 /* Finds the client a datagram from the server is for: by session id, else
@@ -783,20 +769,19 @@ static uint64_t header_session(const uint8_t *d, size_t len) {
  * also teaches the session id. Returns 1 with |*who| set, or 0. The client
  * checks everything again, so a wrong guess costs only a rejection. */
 static int route(bench *b, const uint8_t *d, size_t len, uint32_t *who) {
-  if (table_get(&b->by_session, header_session(d, len), who))
-    return 1;
-  Mychat__Envelope *env;
-  if (mc_codec_unpack(d, len, &env) < 0)
+  mc_peek pk;
+  if (mc_codec_peek(d, len, &pk) < 0)
     return 0;
+  if (table_get(&b->by_session, pk.session_id, who))
+    return 1;
   int found = 0;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
-    found = table_get(&b->by_nonce, env->welcome->client_nonce, who);
+  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+    found = table_get(&b->by_nonce, pk.client_nonce, who);
     if (found)
-      table_put(&b->by_session, env->welcome->session_id, *who);
-  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-    found = table_get(&b->by_nonce, env->error->client_nonce, who);
+      table_put(&b->by_session, pk.welcome_session_id, *who);
+  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+    found = table_get(&b->by_nonce, pk.client_nonce, who);
   }
-  mc_codec_free(env);
   return found;
 }
 

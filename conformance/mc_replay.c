@@ -142,10 +142,8 @@ static uint64_t wall_ms(void) {
 
 /* Lax decoding (no validation) of a datagram the capture holds. */
 static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
-  if (len < MC_PREFIX_LEN || memcmp(d, "MYC\x01", 4) != 0)
-    return NULL;
-  return mychat__envelope__unpack(NULL, len - MC_PREFIX_LEN,
-                                  d + MC_PREFIX_LEN);
+  Mychat__Envelope *env;
+  return mc_codec_parse(d, len, &env) == 0 ? env : NULL;
 }
 
 /* ---- substitution ---- */

@@ -120,16 +120,21 @@ int mc_codec_utf8_valid(const uint8_t *s, size_t len) {
   return 1;
 }
 
-int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
+/* The prefix's magic and version, not the size limit. */
+static int check_magic(const uint8_t *dgram, size_t len) {
   if (dgram == NULL || len < MC_PREFIX_LEN)
     return MC_ERR_TRUNCATED;
-  if (len > MC_DATAGRAM_MAX)
-    return MC_ERR_TOO_BIG;
   if (dgram[0] != MC_MAGIC0 || dgram[1] != MC_MAGIC1 || dgram[2] != MC_MAGIC2)
     return MC_ERR_BAD_MAGIC;
   if (dgram[3] != MC_PROTOCOL_VERSION)
     return MC_ERR_BAD_VERSION;
   return 0;
+}
+
+int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
+  if (dgram != NULL && len > MC_DATAGRAM_MAX)
+    return MC_ERR_TOO_BIG;
+  return check_magic(dgram, len);
 }
 
 /* A name field: |required| names may not be empty (proto3 cannot tell an
@@ -372,6 +377,55 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
 /* Field numbers are 1 to 2^29 - 1 in protobuf. */
 #define MC__FIELD_NUMBER_MAX 536870911u
 
+/* One field of a message in wire form. */
+typedef struct {
+  uint32_t number;
+  int type;            /* PROTOBUF_C_WIRE_TYPE_* */
+  uint64_t value;      /* a varint or fixed value; the length of bytes */
+  const uint8_t *data; /* the bytes of a length-prefixed field */
+} pb_field;
+
+/* Reads the field at |*p| (before |end|) into |*f| and advances |*p|.
+ * Returns 1, 0 at the end, or MC_ERR_DECODE (bad tag, field number out of
+ * range, unknown wire type, or the bytes run out). */
+static int wire_next(const uint8_t **p, const uint8_t *end, pb_field *f) {
+  uint64_t tag;
+  if (*p == end)
+    return 0;
+  if (read_varint(p, end, &tag) || tag >> 3 == 0 ||
+      tag >> 3 > MC__FIELD_NUMBER_MAX)
+    return MC_ERR_DECODE;
+  f->number = (uint32_t)(tag >> 3);
+  f->type = (int)(tag & 7);
+  f->data = NULL;
+  size_t fixed = 0;
+  switch (f->type) {
+  case PROTOBUF_C_WIRE_TYPE_VARINT:
+    return read_varint(p, end, &f->value) ? MC_ERR_DECODE : 1;
+  case PROTOBUF_C_WIRE_TYPE_64BIT:
+    fixed = 8;
+    break;
+  case PROTOBUF_C_WIRE_TYPE_32BIT:
+    fixed = 4;
+    break;
+  case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+    if (read_varint(p, end, &f->value) || f->value > (uint64_t)(end - *p))
+      return MC_ERR_DECODE;
+    f->data = *p;
+    *p += f->value;
+    return 1;
+  default:
+    return MC_ERR_DECODE;
+  }
+  if ((size_t)(end - *p) < fixed)
+    return MC_ERR_DECODE;
+  f->value = 0;
+  for (size_t i = fixed; i > 0; i--) /* little endian */
+    f->value = f->value << 8 | (*p)[i - 1];
+  *p += fixed;
+  return 1;
+}
+
 /*
  * Checks the wire form of message type |d| for what protobuf-c accepts but
  * should not, recursing into known submessages (the schema has no recursive
@@ -387,46 +441,20 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
  */
 static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                       const uint8_t *end) {
-  while (p < end) {
-    uint64_t tag, v;
-    if (read_varint(&p, end, &tag) || tag >> 3 == 0 ||
-        tag >> 3 > MC__FIELD_NUMBER_MAX)
-      return MC_ERR_DECODE;
-    switch (tag & 7) {
-    case PROTOBUF_C_WIRE_TYPE_VARINT:
-      if (read_varint(&p, end, &v))
-        return MC_ERR_DECODE;
-      break;
-    case PROTOBUF_C_WIRE_TYPE_64BIT:
-      if (end - p < 8)
-        return MC_ERR_DECODE;
-      p += 8;
-      break;
-    case PROTOBUF_C_WIRE_TYPE_32BIT:
-      if (end - p < 4)
-        return MC_ERR_DECODE;
-      p += 4;
-      break;
-    case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
-      if (read_varint(&p, end, &v) || v > (uint64_t)(end - p))
-        return MC_ERR_DECODE;
-      const ProtobufCFieldDescriptor *f =
-          protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-      int rc = 0;
-      if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, v))
-        rc = MC_ERR_BAD_FIELD;
-      else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-        rc = check_wire(f->descriptor, p, p + v);
-      if (rc)
-        return rc;
-      p += v;
-      break;
-    }
-    default:
-      return MC_ERR_DECODE;
-    }
+  pb_field f;
+  int rc;
+  while ((rc = wire_next(&p, end, &f)) == 1) {
+    if (f.type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+      continue;
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field(d, f.number);
+    if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(f.data, 0, f.value))
+      return MC_ERR_BAD_FIELD;
+    if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+        (rc = check_wire(fd->descriptor, f.data, f.data + f.value)) != 0)
+      return rc;
   }
-  return 0;
+  return rc;
 }
 
 /* protobuf-c reports every unpack failure the same way; this allocator
@@ -445,29 +473,90 @@ static void track_free(void *data, void *p) {
   free(p);
 }
 
+/* The client_nonce of a Handshake, Welcome or Error body (field 3, fixed64,
+ * in all three), and a Welcome's session_id (field 1). */
+static int peek_body(const uint8_t *p, const uint8_t *end, mc_peek *pk) {
+  pb_field f;
+  int rc;
+  while ((rc = wire_next(&p, end, &f)) == 1) {
+    if (f.type != PROTOBUF_C_WIRE_TYPE_64BIT)
+      continue;
+    if (f.number == 3)
+      pk->client_nonce = f.value;
+    else if (f.number == 1 && pk->body == MYCHAT__ENVELOPE__BODY_WELCOME)
+      pk->welcome_session_id = f.value;
+  }
+  return rc;
+}
+
+int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk) {
+  memset(pk, 0, sizeof *pk);
+  int rc = mc_codec_check_prefix(dgram, len);
+  if (rc)
+    return rc;
+  const uint8_t *p = dgram + MC_PREFIX_LEN, *end = dgram + len;
+  pb_field f;
+  while ((rc = wire_next(&p, end, &f)) == 1) {
+    /* Header fields are numbered below 10 (PROTOCOL.md 2.2), bodies from
+     * 10 up; the last of each wins, as in protobuf. */
+    if (f.number == 1 && f.type == PROTOBUF_C_WIRE_TYPE_64BIT) {
+      pk->session_id = f.value;
+    } else if (f.number == 2 && f.data != NULL) {
+      pk->token_off = (size_t)(f.data - dgram);
+      pk->token_len = (size_t)f.value;
+    } else if (f.number == 3 && f.type == PROTOBUF_C_WIRE_TYPE_VARINT) {
+      pk->seq = (uint32_t)f.value;
+    } else if (f.number >= 10 && f.data != NULL) {
+      pk->body = (Mychat__Envelope__BodyCase)f.number;
+      pk->client_nonce = pk->welcome_session_id = 0;
+      if (f.number == MYCHAT__ENVELOPE__BODY_REGISTER ||
+          f.number == MYCHAT__ENVELOPE__BODY_LOGIN ||
+          f.number == MYCHAT__ENVELOPE__BODY_WELCOME ||
+          f.number == MYCHAT__ENVELOPE__BODY_ERROR)
+        rc = peek_body(f.data, f.data + f.value, pk);
+      if (rc < 0)
+        break;
+    }
+  }
+  if (rc < 0)
+    memset(pk, 0, sizeof *pk);
+  return rc;
+}
+
+int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  if (out == NULL)
+    return MC_ERR_INVAL;
+  *out = NULL;
+  int rc = check_magic(dgram, len);
+  if (rc)
+    return rc;
+  int oom = 0;
+  ProtobufCAllocator alloc = {track_alloc, track_free, &oom};
+  *out = mychat__envelope__unpack(&alloc, len - MC_PREFIX_LEN,
+                                  dgram + MC_PREFIX_LEN);
+  if (*out == NULL)
+    return oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
+  return 0;
+}
+
 int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
   if (out == NULL)
     return MC_ERR_INVAL;
   *out = NULL;
   int rc = mc_codec_check_prefix(dgram, len);
+  if (rc == 0)
+    rc = mc_codec_parse(dgram, len, out);
   if (rc)
     return rc;
-  int oom = 0;
-  ProtobufCAllocator alloc = {track_alloc, track_free, &oom};
-  const uint8_t *pb = dgram + MC_PREFIX_LEN;
-  size_t pb_len = len - MC_PREFIX_LEN;
-  Mychat__Envelope *env = mychat__envelope__unpack(&alloc, pb_len, pb);
-  if (env == NULL)
-    return oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
-  rc = check_wire(&mychat__envelope__descriptor, pb, pb + pb_len);
+  rc = check_wire(&mychat__envelope__descriptor, dgram + MC_PREFIX_LEN,
+                  dgram + len);
   if (!rc)
-    rc = check_header(env);
+    rc = check_header(*out);
   if (rc) {
-    mc_codec_free(env);
-    return rc;
+    mc_codec_free(*out);
+    *out = NULL;
   }
-  *out = env;
-  return 0;
+  return rc;
 }
 
 int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {

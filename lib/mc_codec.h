@@ -94,6 +94,36 @@ int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
  * mc_codec_decode() other than the class and body-field ones. */
 int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
 
+/* The prefix's magic and version and the protobuf parse, none of the
+ * other checks (not even the size limit): for a program that must read
+ * whatever a peer sent, however wrong (the conformance replayer comparing a
+ * capture). Returns 0 (|*out| owned by the caller, released with
+ * mc_codec_free()), or MC_ERR_INVAL (|out| NULL), MC_ERR_TRUNCATED,
+ * MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION, MC_ERR_DECODE, MC_ERR_NOMEM. */
+int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
+
+/* What mc_codec_peek() reads from a datagram without decoding it. */
+typedef struct {
+  uint64_t session_id;          /* header; 0 when absent */
+  size_t token_off, token_len;  /* the header token's bytes: dgram +
+                                   token_off, token_len of them (0: none) */
+  uint32_t seq;
+  Mychat__Envelope__BodyCase body; /* the body's field number (an unknown
+                                      one too); NOT_SET when none */
+  uint64_t client_nonce;        /* of a Register, Login, Welcome or Error */
+  uint64_t welcome_session_id;  /* of a Welcome */
+} mc_peek;
+
+/* Reads the header fields, the body kind and the handshake nonce of
+ * datagram |dgram| by walking its wire form, without allocating: for
+ * routing a datagram to its session or client (a load generator, the
+ * simulator over UDP) before whoever owns it decodes it. It validates
+ * nothing beyond the wire form: the receiver must still decode the datagram
+ * (mc_codec_decode), and on a well-formed datagram the two agree. Returns 0,
+ * or a prefix error of mc_codec_check_prefix(), or MC_ERR_DECODE (|*pk| is
+ * then all zero). */
+int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk);
+
 /* Returns 0 when |env|'s seq suits its body's class (reliable bodies have
  * seq > 0, others seq 0), else MC_ERR_BAD_FIELD. */
 int mc_codec_check_class(const Mychat__Envelope *env);

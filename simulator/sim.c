@@ -342,14 +342,11 @@ static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
 /* --server: a handshake answer is matched to its client by the nonce the
  * client chose, read back from the client's own Register/Login. */
 static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
-  Mychat__Envelope *env = NULL;
-  if (mc_codec_decode(data, len, &env) < 0)
-    return;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN)
-    cl->nonce = env->login->client_nonce;
-  else if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER)
-    cl->nonce = env->register_->client_nonce;
-  mc_codec_free(env);
+  mc_peek pk;
+  if (mc_codec_peek(data, len, &pk) == 0 &&
+      (pk.body == MYCHAT__ENVELOPE__BODY_LOGIN ||
+       pk.body == MYCHAT__ENVELOPE__BODY_REGISTER))
+    cl->nonce = pk.client_nonce;
 }
 
 /* Changes a link's settings mid-run (the scenario's `net at`): the
@@ -993,31 +990,16 @@ static void udp_send(sim *s, uint32_t who, const uint8_t *data, size_t len) {
  * client put in its Register/Login (see remember_nonce). The datagram then
  * goes through the client's down-link impairment like any other. */
 static void udp_demux(sim *s, uint32_t k, const uint8_t *data, size_t len) {
-  /* Fast path: protobuf-c writes fields in number order, so a session's
-   * datagram starts with field 1 (fixed64 session_id, tag 0x09) right
-   * after the prefix. Anything else, or an id no client has yet (a
-   * Welcome), takes the full decode below. */
-  if (len >= MC_PREFIX_LEN + 9 && data[MC_PREFIX_LEN] == 0x09) {
-    uint64_t fast = 0;
-    for (int b = 8; b >= 1; b--)
-      fast = fast << 8 | data[MC_PREFIX_LEN + b];
-    for (uint32_t i = k; fast != 0 && i < s->n_cl; i += s->n_socks)
-      if (s->cl[i].session_id == fast) {
-        impair(s, &s->cl[i].down, EV_DOWN, i, data, len);
-        return;
-      }
-  }
-  Mychat__Envelope *env = NULL;
-  if (mc_codec_decode(data, len, &env) < 0)
+  mc_peek pk;
+  if (mc_codec_peek(data, len, &pk) < 0)
     return;
-  uint64_t sid = env->session_id, nonce = 0, welcome_sid = 0;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
-    nonce = env->welcome->client_nonce;
-    welcome_sid = env->welcome->session_id;
-  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-    nonce = env->error->client_nonce;
+  uint64_t sid = pk.session_id, nonce = 0, welcome_sid = 0;
+  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+    nonce = pk.client_nonce;
+    welcome_sid = pk.welcome_session_id;
+  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+    nonce = pk.client_nonce;
   }
-  mc_codec_free(env);
   for (uint32_t i = k; i < s->n_cl; i += s->n_socks) {
     sim_client *cl = &s->cl[i];
     int mine = nonce != 0 ? cl->nonce == nonce
