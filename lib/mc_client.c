@@ -641,12 +641,17 @@ static mc_tstamp ping_due(const mc_client *c) {
 
 int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
                       size_t *len) {
+  /* A smaller buffer could stall what is due: say so rather than return 0
+   * with a deadline left in the past. */
+  if (cap < MC_DATAGRAM_MAX)
+    return MC_ERR_BUFFER_TOO_SMALL;
   if (c->state == MC_CLIENT_HANDSHAKE) {
     if (now < c->hs_next || now >= c->hs_start +
                                        c->cfg.connect_timeout_ms * MC_MSEC)
       return 0;
-    if (handshake_build(c, buf, cap, len) < 0)
-      return 0;
+    int rv = handshake_build(c, buf, cap, len);
+    if (rv < 0)
+      return rv;
     c->hs_next = now + c->hs_rto;
     c->hs_rto = c->hs_rto * 2 > HANDSHAKE_RTO_MAX ? HANDSHAKE_RTO_MAX
                                                    : c->hs_rto * 2;
@@ -675,7 +680,7 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
     return 0;
   }
   if (rv <= 0)
-    return 0;
+    return rv;
   c->last_sent = now;
   if (rv == MC__WIRE_UNREL)
     c->last_ping = now;

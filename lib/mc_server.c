@@ -239,10 +239,11 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
 
 int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
                       uint8_t *buf, size_t cap, size_t *len) {
+  /* A smaller buffer would stall all output while expiry says "now". */
+  if (cap < MC_DATAGRAM_MAX)
+    return MC_ERR_BUFFER_TOO_SMALL;
   if (srv->unrel_n > 0) {
     unrel_dgram *d = &srv->unrel[srv->unrel_head];
-    if (d->len > cap)
-      return 0;
     *to = d->to;
     memcpy(buf, d->data, d->len);
     *len = d->len;

@@ -362,7 +362,7 @@ static void refuse(app *a, const char *cmd, const char *why) {
 static void flush_tx(app *a, mc_tstamp now) {
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  while (mc_client_poll_tx(a->cl, now, buf, sizeof buf, &len))
+  while (mc_client_poll_tx(a->cl, now, buf, sizeof buf, &len) == 1)
     /* Loss is the protocol's business: the core retransmits. */
     (void)send(a->fd, buf, len, 0);
 }
@@ -1204,12 +1204,8 @@ static mc_tstamp pump(app *a) {
       handle_event(a, &ev, now);
       any = 1;
     }
-    if (!any) {
-      /* The core has had its turn at |now|; a deadline it left in the
-       * past must not make the loop spin. */
-      mc_tstamp e = mc_client_expiry(a->cl);
-      return min_t(next, e > now ? e : now + MC_MSEC);
-    }
+    if (!any) /* the drive contract: now later than |now| */
+      return min_t(next, mc_client_expiry(a->cl));
   }
 }
 

@@ -403,15 +403,12 @@ static void arq_reset(sim_client *cl) {
 }
 
 /* Queues a timer entry for deadline |e| unless the one already queued at
- * |*armed| comes first (it looks again when it fires). A deadline that is
- * due but idle (nothing to send yet) must not spin the loop at one
- * instant, so it moves a little into the future. */
+ * |*armed| comes first (it looks again when it fires). The pumps follow the
+ * core's drive contract, so |e| is later than now. */
 static void timer_arm(sim *s, mc_tstamp e, mc_tstamp *armed, uint32_t kind,
                       uint32_t who) {
   if (e == MC_TSTAMP_NEVER)
     return;
-  if (e <= s->now)
-    e = s->now + 100;
   if (*armed > s->now && *armed <= e)
     return;
   *armed = e;
@@ -832,6 +829,8 @@ static void server_pump(sim *s) {
   size_t len;
   mc_addr to;
   uint32_t i;
+  if (mc_server_expiry(s->srv) <= s->now)
+    mc_server_handle_expiry(s->srv, s->now);
   while (mc_server_poll_auth(s->srv, &job) == 1) {
     mc_auth_job_run(&job);
     mc_server_auth_done(s->srv, &job, s->now);
@@ -1271,7 +1270,6 @@ static void dispatch(sim *s, sim_ev *e) {
     if (e->at != s->srv_timer_at)
       break;
     s->srv_timer_at = MC_TSTAMP_NEVER;
-    mc_server_handle_expiry(s->srv, s->now);
     server_pump(s);
     break;
   case EV_LOGIN:

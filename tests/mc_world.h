@@ -35,6 +35,7 @@ typedef struct {
   int n;
   uint64_t seed;
   size_t server_tx_max;       /* largest datagram the server sent */
+  int server_deaf;            /* drop every datagram to the server */
 } world;
 
 /* Makes a world with |n| clients on links configured by |net| (NULL: a
