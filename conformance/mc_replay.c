@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "mc_arq.h"
 #include "mc_codec.h"
 #include "mc_error.h"
 #include "mc_udp.h"
@@ -753,9 +754,10 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     }
   if (l->seq > 0) {
     uint32_t s = l->seq;
-    if (s > e->ack_sent_cum + 32) {
-      fail(rp, "endpoint %d: push seq %u with only %u acked: more than 32 "
-               "in flight (MC-73)", ep, s, e->ack_sent_cum);
+    if (s > e->ack_sent_cum + MC_ARQ_WINDOW_DEFAULT) {
+      fail(rp, "endpoint %d: push seq %u with only %u acked: more than %d "
+               "in flight (MC-73)", ep, s, e->ack_sent_cum,
+           MC_ARQ_WINDOW_DEFAULT);
       goto done;
     }
     if (s >= MAXSEQ) {

@@ -25,8 +25,8 @@
 
 void mc_arq_config_default(mc_arq_config *cfg) {
   *cfg = (mc_arq_config){
-      .window = 32,
-      .queue_max = 1024,
+      .window = MC_ARQ_WINDOW_DEFAULT,
+      .queue_max = MC_ARQ_QUEUE_DEFAULT,
       .max_retries = 12,
       .initial_rto = 500 * MC_MSEC,
       .min_rto = 200 * MC_MSEC,

@@ -106,6 +106,10 @@ typedef struct {
   uint64_t acks_sent;       /* acks filled by mc_arq_fill_ack */
 } mc_arq_stats;
 
+/* Defaults of the configuration (PROTOCOL.md section 3). */
+#define MC_ARQ_WINDOW_DEFAULT 32
+#define MC_ARQ_QUEUE_DEFAULT 1024
+
 /* Limits of the configuration, checked by mc_arq_init. */
 #define MC_ARQ_WINDOW_MAX 256
 #define MC_ARQ_QUEUE_MAX 65536

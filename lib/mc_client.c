@@ -11,7 +11,6 @@
 #include "mc_map.h"
 #include "mc_wire.h"
 
-#define HANDSHAKE_RTO_MAX (2 * MC_SEC)
 #define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
 
 /* A request waiting for its reply. */
@@ -101,8 +100,8 @@ static void copy_str(char *dst, size_t cap, const char *src) {
 
 void mc_client_config_default(mc_client_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
-  cfg->connect_timeout_ms = 15000;
-  cfg->handshake_rto_ms = 500;
+  cfg->connect_timeout_ms = MC_CONNECT_TIMEOUT_MS_DEFAULT;
+  cfg->handshake_rto_ms = MC_HANDSHAKE_RTO_MS_DEFAULT;
   cfg->presence = 1;
   mc_arq_config_default(&cfg->arq);
 }
@@ -218,13 +217,10 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
                            size_t *len) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
-  uint8_t pad[MC_HANDSHAKE_MIN] = {0};
   hs.name = c->name;
   hs.password = c->password;
   hs.client_nonce = c->nonce;
   hs.presence = c->cfg.presence;
-  hs.padding.data = pad;
-  hs.padding.len = 0;
   if (c->create) {
     env.body_case = MYCHAT__ENVELOPE__BODY_REGISTER;
     env.register_ = &hs;
@@ -232,17 +228,10 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
     env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
     env.login = &hs;
   }
-  /* The padding field's own tag and length take 2-3 bytes, so grow it until
-   * the datagram reaches the minimum (at most two rounds). */
-  for (;;) {
-    int rv = mc__wire_single(&env, 0, NULL, cap, buf, len);
-    if (rv < 0)
-      return rv;
-    if (*len >= MC_HANDSHAKE_MIN)
-      return 0;
-    size_t more = MC_HANDSHAKE_MIN - *len;
-    hs.padding.len += more > 2 && hs.padding.len == 0 ? more - 2 : more;
-  }
+  int rv = mc_codec_pad_handshake(&env);
+  if (rv == 0)
+    rv = mc__wire_single(&env, 0, NULL, cap, buf, len);
+  return rv < 0 ? rv : 0;
 }
 
 /* Sends a request body and remembers it for its reply. */
@@ -295,8 +284,9 @@ static void established(mc_client *c, const Mychat__Welcome *w,
   c->state = MC_CLIENT_ESTABLISHED;
   c->id.session_id = w->session_id;
   memcpy(c->id.token, w->token.data, MC_TOKEN_LEN);
-  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 5000;
-  c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms : 30000;
+  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : MC_KEEPALIVE_MS_DEFAULT;
+  c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms
+                                        : MC_SESSION_TIMEOUT_MS_DEFAULT;
   c->last_sent = c->last_heard = now;
   c->last_ping = 0;
   mc_client_event *e = ev_push(c, MC_CEV_CONNECTED);
@@ -653,8 +643,8 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
     if (rv < 0)
       return rv;
     c->hs_next = now + c->hs_rto;
-    c->hs_rto = c->hs_rto * 2 > HANDSHAKE_RTO_MAX ? HANDSHAKE_RTO_MAX
-                                                   : c->hs_rto * 2;
+    mc_tstamp rto_max = MC_HANDSHAKE_RTO_MS_MAX * MC_MSEC;
+    c->hs_rto = c->hs_rto * 2 > rto_max ? rto_max : c->hs_rto * 2;
     return 1;
   }
   if (c->state != MC_CLIENT_ESTABLISHED)

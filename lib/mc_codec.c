@@ -131,6 +131,13 @@ static int check_magic(const uint8_t *dgram, size_t len) {
   return 0;
 }
 
+void mc_codec_write_prefix(uint8_t *out) {
+  out[0] = MC_MAGIC0;
+  out[1] = MC_MAGIC1;
+  out[2] = MC_MAGIC2;
+  out[3] = MC_PROTOCOL_VERSION;
+}
+
 int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
   if (dgram != NULL && len > MC_DATAGRAM_MAX)
     return MC_ERR_TOO_BIG;
@@ -609,13 +616,49 @@ int mc_codec_encode(const Mychat__Envelope *hdr, const uint8_t *body,
   size_t total = MC_PREFIX_LEN + hlen + body_len;
   if (body_len > MC_DATAGRAM_MAX || total > MC_DATAGRAM_MAX || total > cap)
     return MC_ERR_TOO_BIG;
-  out[0] = MC_MAGIC0;
-  out[1] = MC_MAGIC1;
-  out[2] = MC_MAGIC2;
-  out[3] = MC_PROTOCOL_VERSION;
+  mc_codec_write_prefix(out);
   mychat__envelope__pack(&h, out + MC_PREFIX_LEN);
   if (body_len > 0)
     memcpy(out + MC_PREFIX_LEN + hlen, body, body_len);
   *out_len = total;
   return 0;
+}
+
+/* The length of |env|'s datagram, or an encoding error. */
+static int encoded_len(const Mychat__Envelope *env, size_t *len) {
+  uint8_t body[MC_DATAGRAM_MAX], dgram[MC_DATAGRAM_MAX];
+  size_t blen;
+  int rc = mc_codec_encode_body(env, body, sizeof body, &blen);
+  if (rc == 0)
+    rc = mc_codec_encode(env, body, blen, dgram, sizeof dgram, len);
+  return rc;
+}
+
+int mc_codec_pad_handshake(Mychat__Envelope *env) {
+  static const uint8_t zeros[MC_HANDSHAKE_MIN];
+  Mychat__Handshake *hs =
+      env == NULL                                            ? NULL
+      : env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ? env->register_
+      : env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN    ? env->login
+                                                             : NULL;
+  if (hs == NULL)
+    return MC_ERR_INVAL;
+  hs->padding.data = (uint8_t *)zeros; /* protobuf-c's type; never written */
+  hs->padding.len = 0;
+  size_t len;
+  int rc = encoded_len(env, &len);
+  if (rc || len >= MC_HANDSHAKE_MIN)
+    return rc;
+  /* n bytes of padding add at most n + 4 (the field's tag, a two-byte
+   * length, a byte more for the handshake's own length), so the fewest
+   * that reach the minimum are no fewer than this; the length grows with
+   * n, so counting up from here finds them. */
+  size_t n = MC_HANDSHAKE_MIN - len > 4 ? MC_HANDSHAKE_MIN - len - 4 : 1;
+  for (; n <= sizeof zeros; n++) {
+    hs->padding.len = n;
+    rc = encoded_len(env, &len);
+    if (rc || len >= MC_HANDSHAKE_MIN)
+      return rc;
+  }
+  return MC_ERR_TOO_BIG; /* unreachable: MC_HANDSHAKE_MIN zeros suffice */
 }

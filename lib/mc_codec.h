@@ -40,6 +40,15 @@
 #define MC_LIST_PAGE_MAX 20      /* entries in one ListReply */
 #define MC_GROUPS_PER_USER_MAX 32
 
+/* Defaults (PROTOCOL.md section 3): the server's keepalive and timeout,
+ * which a Welcome carries (a client falls back on them if it carries 0),
+ * and the client's handshake retransmission and give-up (MC-33). */
+#define MC_KEEPALIVE_MS_DEFAULT 5000
+#define MC_SESSION_TIMEOUT_MS_DEFAULT 30000
+#define MC_HANDSHAKE_RTO_MS_DEFAULT 500
+#define MC_HANDSHAKE_RTO_MS_MAX 2000
+#define MC_CONNECT_TIMEOUT_MS_DEFAULT 15000
+
 /* What a body is, for the direction and reliability rules. */
 typedef enum {
   MC_BODY_NONE = 0,     /* ack-only envelope */
@@ -65,6 +74,10 @@ int mc_codec_name_valid(const char *s);
 /* Returns 1 if the |len| bytes at |s| are valid UTF-8 (no overlongs, no
  * surrogates, nothing above U+10FFFF). */
 int mc_codec_utf8_valid(const uint8_t *s, size_t len);
+
+/* Writes the MC_PREFIX_LEN bytes every datagram starts with ("MYC" and the
+ * version) to |out|. */
+void mc_codec_write_prefix(uint8_t *out);
 
 /* Checks the prefix of a datagram only. Returns 0, or one of:
  * MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION. */
@@ -169,6 +182,14 @@ void mc_codec_free(Mychat__Envelope *env);
  * pointer), MC_ERR_BUFFER_TOO_SMALL. */
 int mc_codec_encode_body(const Mychat__Envelope *env, uint8_t *buf, size_t cap,
                          size_t *len);
+
+/* Sets the padding of Register or Login |env| to the fewest zero bytes that
+ * make its datagram (|env|'s header fields and body, as mc_codec_encode()
+ * builds it) at least MC_HANDSHAKE_MIN bytes long (MC-47); the padding then
+ * points to a static buffer of zeros. Returns 0, or MC_ERR_INVAL (not a
+ * Register or Login), or an error of mc_codec_encode_body() or
+ * mc_codec_encode(). */
+int mc_codec_pad_handshake(Mychat__Envelope *env);
 
 /* Builds a datagram: prefix, then the header fields of |hdr| (session_id,
  * token, seq, ack; its body is ignored), then |body| (|body_len| bytes from

@@ -45,6 +45,15 @@ int mc_netem_init(mc_netem *n, const mc_netem_config *cfg, uint64_t seed) {
   return 0;
 }
 
+int mc_netem_reconfigure(mc_netem *n, const mc_netem_config *cfg) {
+  int rv = mc_netem_config_check(cfg);
+  if (rv < 0)
+    return rv;
+  n->cfg = *cfg;
+  n->busy_frac = 0;
+  return 0;
+}
+
 /* True with probability |p|. p = 0 never fires and p = 1 always does,
  * because mc_rng_uniform is in [0, 1). */
 static int chance(mc_rng *r, double p) { return mc_rng_uniform(r) < p; }

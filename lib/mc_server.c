@@ -343,8 +343,8 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
 void mc_server_config_default(mc_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_sessions = 100000;
-  cfg->keepalive_ms = 5000;
-  cfg->session_timeout_ms = 30000;
+  cfg->keepalive_ms = MC_KEEPALIVE_MS_DEFAULT;
+  cfg->session_timeout_ms = MC_SESSION_TIMEOUT_MS_DEFAULT;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;
   cfg->push_window = 32;

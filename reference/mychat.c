@@ -115,9 +115,9 @@
 #define OUTQ_MAX 4096 /* output lines a WAITFOR may still look at */
 #define OPS_MAX 128   /* requests remembered for their replies */
 /* Messages remembered for their confirmations: twice what the core keeps
- * outstanding in a session (window 32 + queue 1024), so a message is only
+ * outstanding in a session (window and queue), so a message is only
  * forgotten after that many newer ones. */
-#define SENDS_MAX 2048
+#define SENDS_MAX (2 * (MC_ARQ_WINDOW_DEFAULT + MC_ARQ_QUEUE_DEFAULT))
 #define LINE_MAX_IN 4096 /* longest command line */
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WAITFOR = 3 };

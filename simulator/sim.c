@@ -349,13 +349,13 @@ static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
     cl->nonce = pk.client_nonce;
 }
 
-/* Changes a link's settings mid-run (the scenario's `net at`): the
- * Gilbert-Elliott state, the line's busy time and the stats carry over. The
- * line's sub-microsecond remainder is dropped, because it is only
- * meaningful below the old rate (mc_netem.h, busy_frac). */
+/* Changes a link's settings mid-run (the scenario's `net at`); the
+ * options were checked when the scenario was read. */
 static void net_change(mc_netem *n, const mc_netem_config *cfg) {
-  n->cfg = *cfg;
-  n->busy_frac = 0;
+  if (mc_netem_reconfigure(n, cfg) < 0) {
+    fprintf(stderr, "mychat-sim: invalid network settings in `net at`\n");
+    exit(SIM_EXIT_ERROR);
+  }
 }
 
 static void send_up(sim *s, sim_client *cl, const uint8_t *data, size_t len) {

@@ -932,6 +932,40 @@ static void test_mc_codec_parse_lax(void) {
   CU_ASSERT_EQUAL(mc_codec_parse(dg, n, NULL), MC_ERR_INVAL);
 }
 
+/* The datagram length of |e| (header and body). */
+static size_t dgram_len(const Mychat__Envelope *e) {
+  uint8_t dg[MC_DATAGRAM_MAX];
+  return encode_dgram(e, dg, sizeof dg);
+}
+
+/* The padding reaches MC_HANDSHAKE_MIN with the fewest bytes, whatever
+ * the name's length and the header (MC-47). */
+static void test_mc_codec_pad_handshake(void) {
+  char name[MC_NAME_MAX + 1];
+  for (size_t n = 1; n <= MC_NAME_MAX; n++) {
+    memset(name, 'a', n);
+    name[n] = '\0';
+    Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
+    hs.name = name, hs.password = S("secret"), hs.client_nonce = 1;
+    Mychat__Envelope e = with_body(n % 2 ? MYCHAT__ENVELOPE__BODY_REGISTER
+                                         : MYCHAT__ENVELOPE__BODY_LOGIN,
+                                   &hs);
+    if (n % 3 == 0) /* a header that does not belong, as a test sends */
+      e.session_id = 1, e.token.len = MC_TOKEN_LEN, e.token.data = token16;
+    CU_ASSERT_EQUAL_FATAL(mc_codec_pad_handshake(&e), 0);
+    CU_ASSERT(dgram_len(&e) >= MC_HANDSHAKE_MIN);
+    hs.padding.len--;
+    CU_ASSERT(dgram_len(&e) < MC_HANDSHAKE_MIN);
+  }
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  Mychat__Envelope p = with_body(MYCHAT__ENVELOPE__BODY_PING, &ping);
+  CU_ASSERT_EQUAL(mc_codec_pad_handshake(&p), MC_ERR_INVAL);
+  CU_ASSERT_EQUAL(mc_codec_pad_handshake(NULL), MC_ERR_INVAL);
+  uint8_t pre[MC_PREFIX_LEN];
+  mc_codec_write_prefix(pre);
+  CU_ASSERT_EQUAL(mc_codec_check_prefix(pre, sizeof pre), 0);
+}
+
 static void test_mc_codec_random_datagrams(void) {
   Mychat__SendMessage sm = MYCHAT__SEND_MESSAGE__INIT;
   sm.client_msg_id = 3, sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
@@ -1001,6 +1035,7 @@ static CU_TestInfo tests[] = {
     {"maximal_fits", test_mc_codec_maximal_fits},
     {"peek", test_mc_codec_peek},
     {"parse_lax", test_mc_codec_parse_lax},
+    {"pad_handshake", test_mc_codec_pad_handshake},
     {"body_names_and_classes", test_mc_codec_body_names_and_classes},
     {"random_datagrams", test_mc_codec_random_datagrams},
     CU_TEST_INFO_NULL,
