@@ -527,7 +527,7 @@ static void server_start(server_proc *sp, const char *bin,
 
 /* Sized for |n| keys up front, so the map never rehashes mid-run. */
 static void table_init(table *t, size_t n) {
-  mc__map_init(t);
+  mc__map_init(t, NULL);
   if (mc__map_reserve(t, n) < 0)
     die("out of memory");
 }
@@ -717,7 +717,7 @@ static void clients_new(bench *b, unsigned n, unsigned n_socks,
   }
   b->next_login = b->n_connected = 0;
   b->login_limit = n;
-  mc__heap_init(&b->timers, sizeof(tnode), tnode_less, NULL);
+  mc__heap_init(&b->timers, sizeof(tnode), tnode_less, NULL, NULL);
   b->n_dirty = 0;
   memset(&b->cnt, 0, sizeof b->cnt);
 }

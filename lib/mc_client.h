@@ -57,6 +57,9 @@ typedef struct {
   void *user_data;
   /* Fills |buf| with |len| random bytes (nonces, client_msg_ids). Required. */
   void (*random)(void *user_data, uint8_t *buf, size_t len);
+  /* What the client allocates with (mc_mem.h); NULL: libc. It must outlive
+   * the client. */
+  const mc_mem *mem;
 } mc_client_callbacks;
 
 typedef enum {
@@ -156,7 +159,9 @@ int mc_client_logout(mc_client *c, mc_tstamp now);
 void mc_client_abandon(mc_client *c);
 
 /* Takes a datagram from the server. Returns 0, or the reason it was
- * ignored (a codec error, MC_ERR_AUTH for another session's datagram). */
+ * ignored (a codec error, MC_ERR_AUTH for another session's datagram, or
+ * MC_ERR_NOMEM: nothing was taken, as if the datagram had been lost, and
+ * the server will send it again). */
 int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
                    mc_tstamp now);
 

@@ -464,21 +464,23 @@ static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
   return rc;
 }
 
-/* protobuf-c reports every unpack failure the same way; this allocator
- * remembers whether one was an allocation failure, so decode can tell
- * MC_ERR_NOMEM from MC_ERR_DECODE. It allocates with malloc/free, so
- * mychat__envelope__free_unpacked() with the default allocator matches. */
-static void *track_alloc(void *data, size_t size) {
-  void *p = malloc(size);
+/* protobuf-c's allocator over an mc_mem. protobuf-c reports every unpack
+ * failure the same way; |oom| remembers whether one was an allocation
+ * failure, so decode can tell MC_ERR_NOMEM from MC_ERR_DECODE. */
+typedef struct {
+  const mc_mem *mem;
+  int oom;
+} pb_mem;
+
+static void *pb_alloc(void *data, size_t size) {
+  pb_mem *m = data;
+  void *p = mc__malloc(m->mem, size);
   if (p == NULL)
-    *(int *)data = 1;
+    m->oom = 1;
   return p;
 }
 
-static void track_free(void *data, void *p) {
-  (void)data;
-  free(p);
-}
+static void pb_free(void *data, void *p) { mc__free(((pb_mem *)data)->mem, p); }
 
 /* The client_nonce of a Handshake, Welcome or Error body (field 3, fixed64,
  * in all three), and a Welcome's session_id (field 1). */
@@ -530,29 +532,35 @@ int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk) {
   return rc;
 }
 
-int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+static int parse(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                 Mychat__Envelope **out) {
   if (out == NULL)
     return MC_ERR_INVAL;
   *out = NULL;
   int rc = check_magic(dgram, len);
   if (rc)
     return rc;
-  int oom = 0;
-  ProtobufCAllocator alloc = {track_alloc, track_free, &oom};
+  pb_mem m = {mem, 0};
+  ProtobufCAllocator alloc = {pb_alloc, pb_free, &m};
   *out = mychat__envelope__unpack(&alloc, len - MC_PREFIX_LEN,
                                   dgram + MC_PREFIX_LEN);
   if (*out == NULL)
-    return oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
+    return m.oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
   return 0;
 }
 
-int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  return parse(NULL, dgram, len, out);
+}
+
+int mc__codec_unpack(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out) {
   if (out == NULL)
     return MC_ERR_INVAL;
   *out = NULL;
   int rc = mc_codec_check_prefix(dgram, len);
   if (rc == 0)
-    rc = mc_codec_parse(dgram, len, out);
+    rc = parse(mem, dgram, len, out);
   if (rc)
     return rc;
   rc = check_wire(&mychat__envelope__descriptor, dgram + MC_PREFIX_LEN,
@@ -560,30 +568,43 @@ int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
   if (!rc)
     rc = check_header(*out);
   if (rc) {
-    mc_codec_free(*out);
+    mc__codec_free(mem, *out);
     *out = NULL;
   }
   return rc;
 }
 
-int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
-  int rc = mc_codec_unpack(dgram, len, out);
+int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  return mc__codec_unpack(NULL, dgram, len, out);
+}
+
+int mc__codec_decode(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out) {
+  int rc = mc__codec_unpack(mem, dgram, len, out);
   if (rc)
     return rc;
   rc = mc_codec_check_class(*out);
   if (!rc)
     rc = mc_codec_validate_body(*out);
   if (rc) {
-    mc_codec_free(*out);
+    mc__codec_free(mem, *out);
     *out = NULL;
   }
   return rc;
 }
 
-void mc_codec_free(Mychat__Envelope *env) {
-  if (env)
-    mychat__envelope__free_unpacked(env, NULL);
+int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  return mc__codec_decode(NULL, dgram, len, out);
 }
+
+void mc__codec_free(const mc_mem *mem, Mychat__Envelope *env) {
+  pb_mem m = {mem, 0};
+  ProtobufCAllocator alloc = {pb_alloc, pb_free, &m};
+  if (env)
+    mychat__envelope__free_unpacked(env, &alloc);
+}
+
+void mc_codec_free(Mychat__Envelope *env) { mc__codec_free(NULL, env); }
 
 int mc_codec_encode_body(const Mychat__Envelope *env, uint8_t *buf, size_t cap,
                          size_t *len) {

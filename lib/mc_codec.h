@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_mem.h"
 #include "mychat.pb-c.h"
 
 #define MC_MAGIC0 'M'
@@ -175,6 +176,15 @@ int mc_codec_validate(const Mychat__Envelope *env);
 
 /* Releases an envelope from mc_codec_decode(). NULL is allowed. */
 void mc_codec_free(Mychat__Envelope *env);
+
+/* Internal to the core: mc_codec_unpack(), mc_codec_decode() and
+ * mc_codec_free() with the allocator |mem| (NULL: libc). An envelope goes
+ * back to the allocator it came from. */
+int mc__codec_unpack(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out);
+int mc__codec_decode(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out);
+void mc__codec_free(const mc_mem *mem, Mychat__Envelope *env);
 
 /* Serializes only the body of |env| (the header fields are ignored) into
  * |buf| of |cap| bytes; stores the length in |*len|. It does not validate.

@@ -3,7 +3,6 @@
  */
 #include "mc_heap.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "mc_error.h"
@@ -51,16 +50,17 @@ static void heap_sift_down(mc__heap *h, size_t i) {
 }
 
 void mc__heap_init(mc__heap *h, size_t elem, mc__heap_less less,
-                   mc__heap_moved moved) {
+                   mc__heap_moved moved, const mc_mem *mem) {
   h->v = NULL;
   h->n = h->cap = 0;
   h->elem = elem;
   h->less = less;
   h->moved = moved;
+  h->mem = mem;
 }
 
 void mc__heap_free(mc__heap *h) {
-  free(h->v);
+  mc__free(h->mem, h->v);
   h->v = NULL;
   h->n = h->cap = 0;
 }
@@ -69,7 +69,7 @@ int mc__heap_reserve(mc__heap *h, size_t extra) {
   /* One slot more than the elements: the scratch slot. */
   if (extra > SIZE_MAX - 1 - h->n)
     return MC_ERR_NOMEM;
-  return mc__reserve(&h->v, &h->cap, h->n + extra + 1, h->elem);
+  return mc__reserve(h->mem, &h->v, &h->cap, h->n + extra + 1, h->elem);
 }
 
 int mc__heap_push(mc__heap *h, const void *e) {

@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 
+#include "mc_mem.h"
+
 /* Returns non-zero when |a| must come out before |b|. */
 typedef int (*mc__heap_less)(const void *a, const void *b);
 /* |e| now sits at index |i|. */
@@ -30,10 +32,12 @@ typedef struct {
   size_t n, cap, elem;
   mc__heap_less less;
   mc__heap_moved moved; /* may be NULL */
+  const mc_mem *mem;    /* NULL: libc */
 } mc__heap;
 
+/* |mem| may be NULL (libc); it must outlive |h|. */
 void mc__heap_init(mc__heap *h, size_t elem, mc__heap_less less,
-                   mc__heap_moved moved);
+                   mc__heap_moved moved, const mc_mem *mem);
 /* Frees the array (not what the elements point to); |h| is then empty. */
 void mc__heap_free(mc__heap *h);
 

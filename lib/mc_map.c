@@ -3,7 +3,6 @@
  */
 #include "mc_map.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "mc_error.h"
@@ -17,15 +16,16 @@ static size_t slot_of(const mc__map *m, uint64_t key) {
   return (size_t)key & (m->cap - 1);
 }
 
-void mc__map_init(mc__map *m) {
+void mc__map_init(mc__map *m, const mc_mem *mem) {
   m->slots = NULL;
   m->cap = 0;
   m->n = 0;
+  m->mem = mem;
 }
 
 void mc__map_free(mc__map *m) {
-  free(m->slots);
-  mc__map_init(m);
+  mc__free(m->mem, m->slots);
+  mc__map_init(m, m->mem);
 }
 
 /* The slot of |key|, or the empty slot that ends its probe run; NULL when
@@ -59,7 +59,7 @@ int mc__map_reserve(mc__map *m, size_t extra) {
     return 0;
   mc__map_slot *old = m->slots;
   size_t ocap = m->cap;
-  mc__map_slot *slots = calloc(ncap, sizeof *slots);
+  mc__map_slot *slots = mc__calloc(m->mem, ncap, sizeof *slots);
   if (slots == NULL)
     return MC_ERR_NOMEM;
   m->slots = slots;
@@ -68,7 +68,7 @@ int mc__map_reserve(mc__map *m, size_t extra) {
   for (size_t i = 0; i < ocap; i++)
     if (old[i].key != 0)
       slot_insert(m, old[i].key, old[i].val);
-  free(old);
+  mc__free(m->mem, old);
   return 0;
 }
 
@@ -147,7 +147,8 @@ uint64_t *mc__map_probe(const mc__map *m, uint64_t hash, mc__map_eq eq,
   return NULL;
 }
 
-int mc__reserve(void *pp, size_t *cap, size_t need, size_t elem) {
+int mc__reserve(const mc_mem *mem, void *pp, size_t *cap, size_t need,
+                size_t elem) {
   if (need <= *cap)
     return 0;
   size_t ncap = *cap ? *cap : 8;
@@ -160,7 +161,7 @@ int mc__reserve(void *pp, size_t *cap, size_t need, size_t elem) {
    * system's eyes. */
   void *p;
   memcpy(&p, pp, sizeof p);
-  void *np = realloc(p, ncap * elem);
+  void *np = mc__realloc(mem, p, ncap * elem);
   if (np == NULL)
     return MC_ERR_NOMEM;
   memcpy(pp, &np, sizeof np);
@@ -168,10 +169,10 @@ int mc__reserve(void *pp, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
-int mc__ring_grow(void **buf, size_t *head, size_t n, size_t *cap,
-                  size_t elem, size_t first) {
+int mc__ring_grow(const mc_mem *mem, void **buf, size_t *head, size_t n,
+                  size_t *cap, size_t elem, size_t first) {
   size_t ncap = *cap ? *cap * 2 : first;
-  uint8_t *nb = malloc(ncap * elem);
+  uint8_t *nb = mc__malloc(mem, ncap * elem);
   if (nb == NULL)
     return MC_ERR_NOMEM;
   /* Copy the two runs of the wrapped ring in order. */
@@ -180,7 +181,7 @@ int mc__ring_grow(void **buf, size_t *head, size_t n, size_t *cap,
     memcpy(nb, (uint8_t *)*buf + *head * elem, run * elem);
     memcpy(nb + run * elem, *buf, (n - run) * elem);
   }
-  free(*buf);
+  mc__free(mem, *buf);
   *buf = nb;
   *head = 0;
   *cap = ncap;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_mem.h"
+
 typedef struct {
   uint64_t key;   /* 0 = empty slot */
   uint64_t val;
@@ -29,9 +31,11 @@ typedef struct {
   mc__map_slot *slots;
   size_t cap;     /* power of two, or 0 */
   size_t n;       /* entries; n * 2 <= cap */
+  const mc_mem *mem; /* NULL: libc (so an all-zero map is an empty one) */
 } mc__map;
 
-void mc__map_init(mc__map *m);
+/* |mem| may be NULL (libc); it must outlive |m|. */
+void mc__map_init(mc__map *m, const mc_mem *mem);
 void mc__map_free(mc__map *m);
 
 /* Returns the value for |key|, or NULL. */
@@ -69,14 +73,16 @@ uint64_t *mc__map_probe(const mc__map *m, uint64_t hash, mc__map_eq eq,
 
 /* Makes room for |need| elements of |elem| bytes in the array at |*pp| (a
  * pointer to any pointer type) of capacity |*cap|, doubling from 8.
- * Returns 0 or MC_ERR_NOMEM (the array is then unchanged). */
-int mc__reserve(void *pp, size_t *cap, size_t need, size_t elem);
+ * Returns 0 or MC_ERR_NOMEM (the array is then unchanged). |mem| may be
+ * NULL (libc). */
+int mc__reserve(const mc_mem *mem, void *pp, size_t *cap, size_t need,
+                size_t elem);
 
 /* Grows the ring buffer |*buf| of |*cap| elements of |elem| bytes holding
  * |n| elements from index |*head| (wrapping), to twice its size (|first| when
  * empty), unwrapping it so that *head becomes 0. Returns 0 or
  * MC_ERR_NOMEM (the ring is then unchanged). */
-int mc__ring_grow(void **buf, size_t *head, size_t n, size_t *cap,
-                  size_t elem, size_t first);
+int mc__ring_grow(const mc_mem *mem, void **buf, size_t *head, size_t n,
+                  size_t *cap, size_t elem, size_t first);
 
 #endif

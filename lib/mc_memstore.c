@@ -75,7 +75,7 @@ struct mc_memstore {
  * this function without breaking the aliasing rules. */
 /* The store reports any failure as a storage failure. */
 static int ms_reserve(void *pp, size_t *cap, size_t need, size_t elem) {
-  return mc__reserve(pp, cap, need, elem) < 0 ? MC_ERR_STORAGE : 0;
+  return mc__reserve(NULL, pp, cap, need, elem) < 0 ? MC_ERR_STORAGE : 0;
 }
 
 /* Makes room to append one id to |q|, reusing the consumed prefix first. */

@@ -168,7 +168,7 @@ int mc_netem_link_init(mc_netem_link *l, const mc_netem_config *cfg,
   int rv = mc_netem_init(&l->model, cfg, seed);
   if (rv < 0)
     return rv;
-  mc__heap_init(&l->q, sizeof(mc_netem_pkt), pkt_before, NULL);
+  mc__heap_init(&l->q, sizeof(mc_netem_pkt), pkt_before, NULL, NULL);
   l->order = 0;
   return 0;
 }

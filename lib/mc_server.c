@@ -170,7 +170,9 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv;
   }
   Mychat__Envelope *env = NULL;
-  rv = mc_codec_unpack(dgram, len, &env);
+  rv = mc__codec_unpack(srv->mem, dgram, len, &env);
+  if (rv == MC_ERR_NOMEM)
+    return rv; /* not the datagram's fault: as if lost, it comes again */
   if (rv < 0) {
     srv->stats.rx_malformed++;
 #ifdef MC_FAULT_AMPLIFY
@@ -186,7 +188,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
       env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
     handle_handshake(srv, from, env, len, now);
-    mc_codec_free(env);
+    mc__codec_free(srv->mem, env);
     return 0;
   }
   sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
@@ -198,7 +200,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
                env->session_id ? "unknown session or wrong token; log in again"
                                : "log in first",
                0, len);
-    mc_codec_free(env);
+    mc__codec_free(srv->mem, env);
     return MC_ERR_AUTH;
   }
   /* Authenticated: the session follows its client to a new address. */
@@ -219,7 +221,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   int taken = 0;
   rv = mc__wire_take(&s->arq, env, now, &taken);
   if (!taken)
-    mc_codec_free(env);
+    mc__codec_free(srv->mem, env);
   if (rv < 0)
     srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
   handle_acked(srv, s, now);
@@ -228,7 +230,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
    * outstanding), never freed, so the loop may go on with it. */
   while ((req = mc_arq_pop(&s->arq)) != NULL) {
     handle_request(srv, s, req, now);
-    mc_codec_free(req);
+    mc__codec_free(srv->mem, req);
   }
   make_ready(srv, s);
   return 0;
@@ -356,9 +358,10 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
                          const mc_server_callbacks *cb) {
   if (cb == NULL || cb->random == NULL || store == NULL)
     return NULL;
-  mc_server *srv = calloc(1, sizeof *srv);
+  mc_server *srv = mc__calloc(cb->mem, 1, sizeof *srv);
   if (srv == NULL)
     return NULL;
+  srv->mem = cb->mem;
   if (cfg)
     srv->cfg = *cfg;
   else
@@ -367,11 +370,11 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
     srv->cfg.push_window = 1;
   srv->store = *store;
   srv->cb = *cb;
-  mc__map_init(&srv->by_id);
-  mc__map_init(&srv->by_user);
-  mc__map_init(&srv->groups_online);
+  mc__map_init(&srv->by_id, srv->mem);
+  mc__map_init(&srv->by_user, srv->mem);
+  mc__map_init(&srv->groups_online, srv->mem);
   heap_init(srv);
-  srv->unrel = malloc(UNREL_QUEUE_MAX * sizeof *srv->unrel);
+  srv->unrel = mc__malloc(srv->mem, UNREL_QUEUE_MAX * sizeof *srv->unrel);
   if (srv->unrel == NULL) {
     mc_server_del(srv);
     return NULL;
@@ -392,11 +395,11 @@ void mc_server_del(mc_server *srv) {
   mc__map_free(&srv->by_user);
   mc__map_free(&srv->groups_online);
   mc__heap_free(&srv->heap);
-  free(srv->unrel);
+  mc__free(srv->mem, srv->unrel);
   if (srv->auth)
     memset(srv->auth, 0, srv->auth_cap * sizeof *srv->auth); /* passwords */
-  free(srv->auth);
-  free(srv);
+  mc__free(srv->mem, srv->auth);
+  mc__free(srv->mem, srv);
 }
 
 const mc_server_stats *mc_server_get_stats(const mc_server *srv) {

@@ -83,6 +83,9 @@ typedef struct {
   void (*random)(void *user_data, uint8_t *buf, size_t len);
   /* Called once per request handled or refused. May be NULL. */
   void (*log)(void *user_data, const mc_server_log *rec);
+  /* What the server allocates with (mc_mem.h); NULL: libc. It must outlive
+   * the server. */
+  const mc_mem *mem;
 } mc_server_callbacks;
 
 typedef struct {

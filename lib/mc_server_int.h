@@ -110,6 +110,7 @@ struct mc_server {
   mc_server_config cfg;
   mc_store store;
   mc_server_callbacks cb;
+  const mc_mem *mem;           /* cb.mem */
   mc_server_stats stats;
 
   mc__map by_id, by_user, groups_online;
@@ -173,7 +174,7 @@ static inline sess *heap_first(const mc_server *srv) {
   return top ? *top : NULL;
 }
 void heap_init(mc_server *srv);
-int heap_schedule(mc_server *srv, sess *s);
+void heap_schedule(mc_server *srv, sess *s);
 void make_ready(mc_server *srv, sess *s);
 void ready_remove(mc_server *srv, sess *s);
 int sess_join_group(mc_server *srv, sess *s, uint64_t gid);

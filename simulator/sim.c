@@ -1040,7 +1040,7 @@ static void udp_read(sim *s, int timeout_ms) {
 
 static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   memset(s, 0, sizeof *s);
-  mc__heap_init(&s->events, sizeof(sim_ev), ev_less, NULL);
+  mc__heap_init(&s->events, sizeof(sim_ev), ev_less, NULL, NULL);
   memset(res, 0, sizeof *res);
   sim_hist_init(&res->lat_live);
   sim_hist_init(&res->lat_backlog);

@@ -23,7 +23,7 @@ static int u64_cmp(const void *a, const void *b) {
 
 static void test_mc_heap_pops_in_order(void) {
   mc__heap h;
-  mc__heap_init(&h, sizeof(item), item_less, NULL);
+  mc__heap_init(&h, sizeof(item), item_less, NULL, NULL);
   CU_ASSERT_PTR_NULL(mc__heap_top(&h));
   mc_rng r;
   mc_rng_seed(&r, 5);
@@ -59,7 +59,7 @@ static void test_mc_heap_indexed_remove_update(void) {
   enum { N = 500 };
   static item items[N];
   mc__heap h;
-  mc__heap_init(&h, sizeof(item *), ptr_less, ptr_moved);
+  mc__heap_init(&h, sizeof(item *), ptr_less, ptr_moved, NULL);
   mc_rng r;
   mc_rng_seed(&r, 9);
   for (size_t i = 0; i < N; i++) {
@@ -99,7 +99,7 @@ static void test_mc_heap_indexed_remove_update(void) {
 
 static void test_mc_heap_reserve_then_push(void) {
   mc__heap h;
-  mc__heap_init(&h, sizeof(item), item_less, NULL);
+  mc__heap_init(&h, sizeof(item), item_less, NULL, NULL);
   CU_ASSERT_EQUAL_FATAL(mc__heap_reserve(&h, 10), 0);
   size_t cap = h.cap;
   CU_ASSERT(cap > 10); /* ten pushes and the scratch slot */

@@ -9,7 +9,7 @@
 
 static void test_mc_map_put_get_del(void) {
   mc__map m;
-  mc__map_init(&m);
+  mc__map_init(&m, NULL);
   CU_ASSERT_PTR_NULL(mc__map_get(&m, 1));
   CU_ASSERT_PTR_NULL(mc__map_del(&m, 1));
   static int vals[3000];
@@ -41,7 +41,7 @@ static void test_mc_map_random_against_array(void) {
   static uint64_t keys[N];
   static int present[N];
   mc__map m;
-  mc__map_init(&m);
+  mc__map_init(&m, NULL);
   mc_rng r;
   mc_rng_seed(&r, 3);
   for (size_t i = 0; i < N; i++)
@@ -72,7 +72,7 @@ static void test_mc_map_random_against_array(void) {
 
 static void test_mc_map_reserve(void) {
   mc__map m;
-  mc__map_init(&m);
+  mc__map_init(&m, NULL);
   CU_ASSERT_EQUAL_FATAL(mc__map_reserve(&m, 100), 0);
   size_t cap = m.cap;
   for (uint64_t k = 1; k <= 100; k++)
@@ -92,7 +92,7 @@ static int name_eq(const void *ctx, uint64_t val) {
 
 static void test_mc_map_hashed_collisions(void) {
   mc__map m;
-  mc__map_init(&m);
+  mc__map_init(&m, NULL);
   CU_ASSERT_PTR_NULL(mc__map_probe(&m, 7, name_eq, "ann"));
   /* Hash 0 and 1 share a key inside the map; 7 is another run. */
   uint64_t hash[] = {0, 1, 1, 7, 0};
@@ -111,11 +111,11 @@ static void test_mc_map_hashed_collisions(void) {
 static void test_mc_map_reserve_and_ring(void) {
   int *a = NULL;
   size_t cap = 0;
-  CU_ASSERT_EQUAL(mc__reserve(&a, &cap, 3, sizeof *a), 0);
+  CU_ASSERT_EQUAL(mc__reserve(NULL, &a, &cap, 3, sizeof *a), 0);
   CU_ASSERT_EQUAL(cap, 8);
-  CU_ASSERT_EQUAL(mc__reserve(&a, &cap, 9, sizeof *a), 0);
+  CU_ASSERT_EQUAL(mc__reserve(NULL, &a, &cap, 9, sizeof *a), 0);
   CU_ASSERT_EQUAL(cap, 16);
-  CU_ASSERT_EQUAL(mc__reserve(&a, &cap, SIZE_MAX / 2, 8), MC_ERR_NOMEM);
+  CU_ASSERT_EQUAL(mc__reserve(NULL, &a, &cap, SIZE_MAX / 2, 8), MC_ERR_NOMEM);
   CU_ASSERT_EQUAL(cap, 16);
   free(a);
 
@@ -125,7 +125,7 @@ static void test_mc_map_reserve_and_ring(void) {
   ring[2] = 10, ring[3] = 11, ring[0] = 12, ring[1] = 13;
   size_t head = 2, rcap = 4;
   void *buf = ring;
-  CU_ASSERT_EQUAL(mc__ring_grow(&buf, &head, 4, &rcap, sizeof(int), 16), 0);
+  CU_ASSERT_EQUAL(mc__ring_grow(NULL, &buf, &head, 4, &rcap, sizeof(int), 16), 0);
   ring = buf;
   CU_ASSERT_EQUAL(head, 0);
   CU_ASSERT_EQUAL(rcap, 8);
