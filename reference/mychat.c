@@ -1,21 +1,47 @@
 /*
- * mychat.c: the MyChat command-line client (issue 4).
+ * mychat.c: the MyChat command-line client (issues 4 and 14).
  *
- *   mychat [--server HOST:PORT] [--user NAME] [--new] [-h|--help] [--version]
+ *   mychat [--server HOST[:PORT]] [--user NAME] [--new] [-h|--help]
+ *          [--version]
  *
  * On a terminal it keeps the screens of the original MyChat design: the
  * banner, the username and password prompts, "--> [connecting to server]"
  * with a star every 0.2 s, the menu of group chats and users, JOIN / CHAT /
- * R / E (and CREATE, LEAVE, /help), and in a chat B to go back. Each message
- * sent shows "--> [Message sent - HH:MM:SS]", a direct one later also
- * "--> [Message delivered - HH:MM:SS]". Lines are edited with libedit,
- * driven through its callback interface from one poll() loop, so a message
- * that arrives while a line is being typed is printed at once above it.
- * --new registers the name; without it, a login refused for a wrong name or
- * password offers to create the account.
+ * R / E, and in a chat B to go back. Each message sent shows
+ * "--> [Message sent - HH:MM:SS]", a direct one later also
+ * "--> [Message delivered - HH:MM:SS]"; each message received shows its
+ * time, ">> [HH:MM:SS] bob: hi" (the date too when not today's), and
+ * outside its own chat where it belongs ("[group]" or "(direct)") and
+ * "(missed)" when it came while the user was away. Beyond the original:
+ *
+ *  - the server is checked (a Ping outside any session, answered with an
+ *    Error by any MyChat server) before the name and password are asked
+ *    for; a --server without a port means port 8000;
+ *  - a wrong password is asked for again, three tries in all; with --new a
+ *    taken name likewise;
+ *  - CHAT checks that the user exists (a page of the user list) and stays
+ *    in the menu when not; a number from the menu's lists stands for its
+ *    name (JOIN 1, CHAT 2), unless an entry has that very name; the menu
+ *    marks the groups the user joined; CREATE and LEAVE groups;
+ *  - entering a chat shows its last messages this client saw or sent (the
+ *    server keeps no history a client can ask for in protocol v1);
+ *  - in a chat a line starting with '/' is a menu command (/chat bob,
+ *    /join g, /leave g, /b, /help), "//" sends a line starting with '/';
+ *  - a message typed while the session is lost is kept, shown pending and
+ *    sent when the client is logged in again;
+ *  - input is UTF-8 (the locale's, or C.UTF-8 when the locale is not);
+ *  - lines are edited with libedit (mc_term.c) from the one poll() loop: a
+ *    message that arrives while a line is typed is printed above it, the
+ *    line, wrapped or not, drawn again below; Tab completes user and group
+ *    names (and the menu's commands); up and down recall lines;
+ *  - E (in a chat too), Ctrl-D on an empty line and Ctrl-C log out and
+ *    exit 0: first waiting (at most 5 s) for the server to confirm what was
+ *    sent, and with messages still pending saying so first (asking again
+ *    exits anyway); while logging out they exit at once.
  *
  * The password comes from the MYCHAT_PASSWORD environment variable when it
- * is set (for scripts), else from a prompt that does not echo.
+ * is set (for scripts), else from a prompt that does not echo. --new
+ * registers the name.
  *
  * A session that is lost (the server went silent, stopped acking, restarted
  * or is shutting down) is logged in again by itself; the core sends the
@@ -1652,16 +1678,37 @@ static void use_utf8(void) {
 }
 
 static void usage(void) {
-  printf("usage: mychat [--server HOST:PORT] [--user NAME] [--new]\n"
-         "              [-h|--help] [--version]\n"
-         "  --server HOST:PORT  server address (default %s;\n"
-         "                      IPv6 as [ADDR]:PORT)\n"
-         "  --user NAME         log in as NAME (else asked for)\n"
-         "  --new               register NAME as a new account\n"
-         "The password is read from MYCHAT_PASSWORD, or asked for.\n"
-         "When standard input is not a terminal, commands are read from it\n"
-         "(see the top of reference/mychat.c).\n",
-         DEFAULT_SERVER);
+  printf(
+      "usage: mychat [--server HOST[:PORT]] [--user NAME] [--new]\n"
+      "              [-h|--help] [--version]\n"
+      "  --server HOST[:PORT]  server address (default %s; the port\n"
+      "                        is %d when left out; IPv6 as [ADDR]:PORT)\n"
+      "  --user NAME           log in as NAME (else asked for)\n"
+      "  --new                 register NAME as a new account\n"
+      "  -h, --help            show this help\n"
+      "  --version             show the version\n"
+      "The password is read from MYCHAT_PASSWORD, or asked for (three\n"
+      "tries). On a terminal the server is checked first, then:\n"
+      "  menu     JOIN g | CHAT u | CREATE g | LEAVE g   (a list's number\n"
+      "           stands for its name: JOIN 1, CHAT 2), R (refresh),\n"
+      "           E (exit), /help\n"
+      "  chat     type a message and press ENTER; B (back to the menu),\n"
+      "           E (exit), /CMD for a menu command (/chat u, /join g),\n"
+      "           //text sends '/text'\n"
+      "  keys     Tab completes names, up and down recall lines,\n"
+      "           Ctrl-D on an empty line or Ctrl-C exits\n"
+      "Messages typed while the server is away are kept and sent when it\n"
+      "is back; E, Ctrl-D or Ctrl-C waits up to 5 s for the server to\n"
+      "confirm what was sent, and with messages still pending asks again.\n"
+      "When standard input is not a terminal, commands are read from it,\n"
+      "one per line, and events printed one per line:\n"
+      "  JOIN g | CREATE g | LEAVE g | CHAT u | B | SAY text | text\n"
+      "  SEND @u text | SEND #g text | LIST USERS|GROUPS|MYGROUPS\n"
+      "  WAIT SECONDS | WAITFOR PREFIX [SECONDS] | E\n"
+      "(the events are listed at the top of reference/mychat.c).\n"
+      "Exit status: 0 logged out, 1 connecting or the session failed,\n"
+      "2 usage error, 3 a WAITFOR timed out.\n",
+      DEFAULT_SERVER, DEFAULT_PORT);
 }
 
 /* Reports a bad command line; returns the usage exit status. */
