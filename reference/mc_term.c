@@ -215,11 +215,13 @@ int mc_term_open(const mc_term_callbacks *cb) {
   /* The client's own handlers see SIGINT and SIGTERM. */
   el_set(g.e, EL_SIGNAL, 0);
   el_source(g.e, NULL); /* the user's ~/.editrc, as any libedit program */
-  el_set(g.e, EL_ADDFN, "mychat-complete", "complete a user or group name",
-         term_complete);
+  /* The wide calls: the narrow EL_ADDFN copies its two strings and never
+   * frees them (libedit 20221030). */
+  el_wset(g.e, EL_ADDFN, L"mychat-complete", L"complete a user or group name",
+          term_complete);
   el_set(g.e, EL_BIND, "^I", "mychat-complete", NULL);
-  el_set(g.e, EL_ADDFN, "mychat-eof", "end of input on an empty line",
-         term_eof);
+  el_wset(g.e, EL_ADDFN, L"mychat-eof", L"end of input on an empty line",
+          term_eof);
   el_set(g.e, EL_BIND, "^D", "mychat-eof", NULL);
   el_set(g.e, EL_UNBUFFERED, 1);
   return 0;

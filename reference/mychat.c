@@ -593,6 +593,8 @@ static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
  * list is shown, not relied on). */
 static void entries_append(entry_list *l, const mc_client_list_entry *e,
                            size_t n) {
+  if (n == 0)
+    return; /* an empty page: |l->v| may still be NULL */
   if (l->n + n > l->cap) {
     size_t ncap = l->cap ? l->cap : 32;
     while (ncap < l->n + n)
