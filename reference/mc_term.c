@@ -165,8 +165,7 @@ static unsigned char term_complete(EditLine *e, int ch) {
       common = strlen(name);
     } else {
       size_t k = 0;
-      while (k < common && name[k] &&
-             (name[k] | 0x20) == (match[0][k] | 0x20))
+      while (k < common && name[k] && (name[k] | 0x20) == (match[0][k] | 0x20))
         k++;
       common = k;
     }

@@ -147,11 +147,11 @@
  * forgotten after that many newer ones. */
 #define SENDS_MAX 2048
 #define LINE_MAX_IN 4096 /* longest command line */
-#define PROBE_TRIES 75    /* server check: 75 x 0.2 s, the original's 15 s */
-#define LOGIN_TRIES 3     /* a wrong password or taken name asked again */
-#define QUEUED_MAX 256    /* messages typed while disconnected */
-#define HIST_MAX 512      /* messages kept for "last messages" */
-#define HIST_SHOW 10      /* last messages shown on entering a chat */
+#define PROBE_TRIES 75   /* server check: 75 x 0.2 s, the original's 15 s */
+#define LOGIN_TRIES 3    /* a wrong password or taken name asked again */
+#define QUEUED_MAX 256   /* messages typed while disconnected */
+#define HIST_MAX 512     /* messages kept for "last messages" */
+#define HIST_SHOW 10     /* last messages shown on entering a chat */
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WAITFOR = 3 };
 
@@ -243,12 +243,12 @@ typedef struct {
   Mychat__ListKind lkind;
   uint32_t lrequest;
   entry_list lacc, groups, mygroups, users;
-  int menu_shown; /* the first menu was printed (the editor on) */
+  int menu_shown;               /* the first menu was printed (the editor on) */
   char lookup[MC_NAME_MAX + 1]; /* LP_LOOKUP: the user looked for */
 
   /* Terminal mode. */
-  int login_tries;          /* handshakes refused for the password/name */
-  int quit_asked;           /* a quit was refused once for unsent messages */
+  int login_tries; /* handshakes refused for the password/name */
+  int quit_asked;  /* a quit was refused once for unsent messages */
   queued_msg queued[QUEUED_MAX]; /* ring, oldest at queued_head */
   size_t queued_head, queued_n;
   hist_msg hist[HIST_MAX]; /* ring, oldest at hist_head */
@@ -560,8 +560,8 @@ static int queue_add(app *a, const char *user, const char *group,
 static void send_queued(app *a) {
   while (a->queued_n > 0 && a->ph == PH_ONLINE) {
     const queued_msg *q = &a->queued[a->queued_head];
-    if (do_send(a, q->group ? NULL : q->to, q->group ? q->to : NULL,
-                q->text) == MC_ERR_QUEUE_FULL)
+    if (do_send(a, q->group ? NULL : q->to, q->group ? q->to : NULL, q->text) ==
+        MC_ERR_QUEUE_FULL)
       return;
     a->queued_head = (a->queued_head + 1) % QUEUED_MAX;
     a->queued_n--;
@@ -672,8 +672,9 @@ static const char *menu_pick(const app *a, const char *arg, int users) {
   unsigned long n = strtoul(arg, &end, 10);
   if (*end != '\0')
     return arg;
-  const mc_client_list_entry *e =
-      users ? menu_user(a, n) : n <= l->n ? &l->v[n - 1] : NULL;
+  const mc_client_list_entry *e = users       ? menu_user(a, n)
+                                  : n <= l->n ? &l->v[n - 1]
+                                              : NULL;
   return e ? e->name : arg;
 }
 
@@ -946,14 +947,12 @@ static void on_message(app *a, const mc_client_event *ev) {
   hist_add(a, key, ev->name, ev->time_ms, ev->text);
   /* Outside its own chat (the menu included, where missed messages come)
    * a message says where it belongs. */
-  int here = ev->group[0] ? a->view == VIEW_GROUP &&
-                                strcmp(a->view_name, ev->group) == 0
-                          : a->view == VIEW_DIRECT &&
-                                strcmp(a->view_name, ev->name) == 0;
-  show_message(a, ev->name, ev->group, ev->time_ms, ev->text, ev->missed,
-               here);
+  int here =
+      ev->group[0]
+          ? a->view == VIEW_GROUP && strcmp(a->view_name, ev->group) == 0
+          : a->view == VIEW_DIRECT && strcmp(a->view_name, ev->name) == 0;
+  show_message(a, ev->name, ev->group, ev->time_ms, ev->text, ev->missed, here);
 }
-
 
 static void start_logout(app *a, mc_tstamp now) {
   if (mc_client_get_state(a->cl) == MC_CLIENT_ESTABLISHED &&
@@ -1023,8 +1022,8 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   }
   size_t unsent = mc_client_unconfirmed(a->cl);
   if (a->interactive && unsent > 0)
-    say(a, "--> [connection lost, reconnecting; %zu message%s pending]",
-        unsent, unsent == 1 ? "" : "s");
+    say(a, "--> [connection lost, reconnecting; %zu message%s pending]", unsent,
+        unsent == 1 ? "" : "s");
   else if (a->interactive)
     say(a, "--> [connection lost, reconnecting]");
   else
@@ -1146,7 +1145,7 @@ static void handle_event(app *a, const mc_client_event *ev, mc_tstamp now) {
     if (!a->interactive)
       say(a, "backlog-done count=%u", ev->count);
     else if (ev->count > 0)
-      say(a, "--> [%u missed messages]", ev->count);
+      say(a, "--> [%u missed message%s]", ev->count, ev->count == 1 ? "" : "s");
     return;
   }
 }
@@ -1224,12 +1223,13 @@ static void request_quit(app *a) {
     a->ph = PH_DONE;
   } else if (a->queued_n > 0 && !a->quit_asked) {
     a->quit_asked = 1;
-    say(a, "--> [%zu message%s not sent yet (not connected); E, Ctrl-D or "
-           "Ctrl-C again quits anyway]",
+    say(a,
+        "--> [%zu message%s not sent yet (not connected); E, Ctrl-D or "
+        "Ctrl-C again quits anyway]",
         a->queued_n, a->queued_n == 1 ? "" : "s");
   } else if (a->ph == PH_ONLINE && unconfirmed > 0 && a->drain_until == 0) {
-    say(a, "--> [waiting for the server to confirm %zu message%s]",
-        unconfirmed, unconfirmed == 1 ? "" : "s");
+    say(a, "--> [waiting for the server to confirm %zu message%s]", unconfirmed,
+        unconfirmed == 1 ? "" : "s");
     a->drain_until = now + DRAIN_WAIT;
   } else {
     start_logout(a, now);
@@ -1270,8 +1270,9 @@ static void term_command(app *a, char *line) {
   } else if (!bare && group_word(line, &kind)) {
     if (need_online(a))
       do_group(a, kind,
-               kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP ? arg
-                                                           : menu_pick(a, arg, 0),
+               kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP
+                   ? arg
+                   : menu_pick(a, arg, 0),
                kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP);
   } else if (!bare && strcasecmp(line, "CHAT") == 0)
     start_chat(a, arg);
@@ -1586,9 +1587,8 @@ static int run(app *a) {
     if (a->ph == PH_DONE)
       break;
     if (a->interactive && !mc_term_is_open() && a->menu_shown) {
-      mc_term_callbacks tcb = {.user_data = a,
-                               .on_line = on_term_line,
-                               .complete = complete_name};
+      mc_term_callbacks tcb = {
+          .user_data = a, .on_line = on_term_line, .complete = complete_name};
       if (mc_term_open(&tcb) < 0) {
         fprintf(stderr, "mychat: libedit: cannot edit lines here\n");
         return EXIT_FAIL;
@@ -1680,41 +1680,40 @@ static void use_utf8(void) {
 }
 
 static void usage(void) {
-  printf(
-      "usage: mychat [--server HOST[:PORT]] [--user NAME] [--new]\n"
-      "              [-h|--help] [--version]\n"
-      "  --server HOST[:PORT]  server address (default %s; the port\n"
-      "                        is %d when left out; IPv6 as [ADDR]:PORT)\n"
-      "  --user NAME           log in as NAME (else asked for)\n"
-      "  --new                 register NAME as a new account\n"
-      "  -h, --help            show this help\n"
-      "  --version             show the version\n"
-      "The password is read from MYCHAT_PASSWORD, or asked for (three\n"
-      "tries). On a terminal the server is checked first, then:\n"
-      "  menu     JOIN g | CHAT u | CREATE g | LEAVE g   (a list's number\n"
-      "           stands for its name: JOIN 1, CHAT 2), R (refresh),\n"
-      "           E (exit), /help\n"
-      "  chat     type a message and press ENTER; B (back to the menu),\n"
-      "           E (exit), /CMD for a menu command (/chat u, /join g),\n"
-      "           //text sends '/text'\n"
-      "  keys     Tab completes names, up and down recall lines,\n"
-      "           Ctrl-D on an empty line or Ctrl-C exits\n"
-      "Messages typed while the server is away are kept and sent when it\n"
-      "is back; E, Ctrl-D or Ctrl-C waits up to 5 s for the server to\n"
-      "confirm what was sent, and with messages still pending asks again.\n"
-      "\n"
-      "When standard input is not a terminal: one command a line in, one\n"
-      "event a line out (listed at the top of reference/mychat.c):\n"
-      "  groups   JOIN g | CREATE g | LEAVE g\n"
-      "  chats    CHAT u | B | SAY text | text (in a chat)\n"
-      "  send     SEND @u text | SEND #g text\n"
-      "  lists    LIST USERS|GROUPS|MYGROUPS\n"
-      "  waits    WAIT SECONDS | WAITFOR PREFIX [SECONDS]\n"
-      "  exit     E\n"
-      "\n"
-      "Exit status: 0 logged out, 1 connecting or the session failed,\n"
-      "2 usage error, 3 a WAITFOR timed out.\n",
-      DEFAULT_SERVER, DEFAULT_PORT);
+  printf("usage: mychat [--server HOST[:PORT]] [--user NAME] [--new]\n"
+         "              [-h|--help] [--version]\n"
+         "  --server HOST[:PORT]  server address (default %s; the port\n"
+         "                        is %d when left out; IPv6 as [ADDR]:PORT)\n"
+         "  --user NAME           log in as NAME (else asked for)\n"
+         "  --new                 register NAME as a new account\n"
+         "  -h, --help            show this help\n"
+         "  --version             show the version\n"
+         "The password is read from MYCHAT_PASSWORD, or asked for (three\n"
+         "tries). On a terminal the server is checked first, then:\n"
+         "  menu     JOIN g | CHAT u | CREATE g | LEAVE g   (a list's number\n"
+         "           stands for its name: JOIN 1, CHAT 2), R (refresh),\n"
+         "           E (exit), /help\n"
+         "  chat     type a message and press ENTER; B (back to the menu),\n"
+         "           E (exit), /CMD for a menu command (/chat u, /join g),\n"
+         "           //text sends '/text'\n"
+         "  keys     Tab completes names, up and down recall lines,\n"
+         "           Ctrl-D on an empty line or Ctrl-C exits\n"
+         "Messages typed while the server is away are kept and sent when it\n"
+         "is back; E, Ctrl-D or Ctrl-C waits up to 5 s for the server to\n"
+         "confirm what was sent, and with messages still pending asks again.\n"
+         "\n"
+         "When standard input is not a terminal: one command a line in, one\n"
+         "event a line out (listed at the top of reference/mychat.c):\n"
+         "  groups   JOIN g | CREATE g | LEAVE g\n"
+         "  chats    CHAT u | B | SAY text | text (in a chat)\n"
+         "  send     SEND @u text | SEND #g text\n"
+         "  lists    LIST USERS|GROUPS|MYGROUPS\n"
+         "  waits    WAIT SECONDS | WAITFOR PREFIX [SECONDS]\n"
+         "  exit     E\n"
+         "\n"
+         "Exit status: 0 logged out, 1 connecting or the session failed,\n"
+         "2 usage error, 3 a WAITFOR timed out.\n",
+         DEFAULT_SERVER, DEFAULT_PORT);
 }
 
 /* Reports a bad command line; returns the usage exit status. */

@@ -352,9 +352,9 @@ term() {
   old=$TM
   TERM_N=$((TERM_N + 1))
   TM=it$TERM_N
+  run_it="LC_ALL=C.UTF-8 timeout --foreground 60 $B/mychat $*"
   tmux_ new-session -d -s "$TM" -x 120 -y 40 \
-    "LC_ALL=C.UTF-8 timeout --foreground 60 $B/mychat $*; echo exit=\$?; sleep 60" ||
-    return 1
+    "$run_it; echo exit=\$?; sleep 60" || return 1
   [ -z "$old" ] || tmux_ kill-session -t "$old"
 }
 
@@ -422,7 +422,8 @@ t_terminal_wrap() {
     wait_screen "^>> \[$TIME\] tb: over the long line\$" &&
     [ "$(screen | tr -cd z | wc -c)" -eq 150 ] &&
     screen | tail -n +2 | grep -q '^z\{120\}$' &&
-    keys C-u E Enter && wait_screen '^exit=0$'
+    # Ctrl-C exits, logged out.
+    keys C-c && wait_screen '^--> \[logged out\]$' && wait_screen '^exit=0$'
 }
 
 # A wrong password is asked for again (three tries in all).
@@ -466,14 +467,17 @@ t_terminal_pending() {
   kill9_server
   wait_screen '^--> \[connection lost, reconnecting\]$' &&
     keys 'written while away' Enter &&
-    wait_screen '^--> \[Message pending - not connected' || return 1
+    wait_screen '^--> \[Message pending - not connected' &&
+    # E with a message pending says so rather than exit.
+    keys E Enter && wait_screen '^--> \[1 message not sent yet' &&
+    ! on_screen '^exit=' || return 1
   # shellcheck disable=SC2086
   start_server $FAST --port "$SRV_PORT" &&
     wait_screen '^--> \[connected to server\]$' 15 &&
     wait_screen "^--> \[Message sent - $TIME\]\$" &&
     run tb pend.out 'WAITFOR backlog-done' &&
-    has pend.out \
-      "^message id=[0-9]* from=ta group=- missed=1 time=$TIME text=written while away\$" &&
+    has pend.out "^message id=[0-9]* from=ta group=- missed=1 time=$TIME \
+text=written while away\$" &&
     keys E Enter && wait_screen '^exit=0$' || return 1
   kill9_server
   # shellcheck disable=SC2086
@@ -486,10 +490,12 @@ check "usage errors, --help, --version" t_usage
 check "register, then log in" t_register_login
 check "wrong password, unknown user and taken name are refused" t_wrong_password
 # Early, while the menu still fits the pane.
-check "terminal client in tmux: banner, menu, CHAT nobody, numbers, UTF-8, times" t_terminal
-check "terminal client: a wrapped line is redrawn cleanly" t_terminal_wrap
-check "terminal client: a wrong password is asked again" t_terminal_password
-check "terminal client: the server is checked first, port 8000 by default" t_terminal_probe
+check "terminal: banner, menu, CHAT nobody, list numbers, UTF-8, times" \
+  t_terminal
+check "terminal: a wrapped line is redrawn cleanly" t_terminal_wrap
+check "terminal: a wrong password is asked again" t_terminal_password
+check "terminal: the server is checked first, port 8000 by default" \
+  t_terminal_probe
 check "presence online and offline" t_presence
 check "group message fans out to the members" t_group_fanout
 check "lists longer than a page" t_list_pages
@@ -499,6 +505,7 @@ check "group messages missed offline: in order, once" t_group_missed
 check "scripted errors and WAITFOR timeout" t_scripted_errors
 check "2000 messages in one session" t_long_session
 check "reconnects by itself after a server restart" t_reconnect
-check "terminal client: a message typed while the server is down is sent" t_terminal_pending
+check "terminal: a message typed while the server is down is sent" \
+  t_terminal_pending
 stop_server
 finish
