@@ -10,6 +10,7 @@
  */
 #include "mc_term.h"
 
+#include <ctype.h>
 #include <histedit.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,29 +78,6 @@ void mc_term_print(const char *text) {
   fflush(stdout);
   /* Redraws the prompt and the line from where the cursor is now, with
    * the cursor where it was in the line. */
-  el_set(g.e, EL_REFRESH);
-}
-
-int mc_term_line_empty(void) {
-  if (g.e == NULL)
-    return 1;
-  const LineInfo *li = el_line(g.e);
-  return li->lastchar == li->buffer;
-}
-
-/* Deletes the whole line in libedit's buffer (not on the screen). */
-static void delete_line(void) {
-  const LineInfoW *li = el_wline(g.e);
-  el_cursor(g.e, (int)(li->lastchar - li->cursor));
-  li = el_wline(g.e);
-  el_wdeletestr(g.e, (int)(li->cursor - li->buffer));
-}
-
-void mc_term_clear_line(void) {
-  if (g.e == NULL)
-    return;
-  erase_line();
-  delete_line();
   el_set(g.e, EL_REFRESH);
 }
 

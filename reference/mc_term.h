@@ -42,12 +42,6 @@ void mc_term_read(void);
  * mc_term_open() it only prints. */
 void mc_term_print(const char *text);
 
-/* Whether the line being edited is empty. */
-int mc_term_line_empty(void);
-
-/* Empties the line being edited. */
-void mc_term_clear_line(void);
-
 /* The terminal changed size. */
 void mc_term_resize(void);
 

@@ -1193,6 +1193,11 @@ static int send_to_view(app *a, const char *text) {
     return do_send(a, user, group, text);
   char key[MC_NAME_MAX + 2];
   chat_key(group ? group : "", a->view_name, key);
+  if (a->ph == PH_LOGGING_OUT) {
+    refuse(a, "SAY", "logging out");
+    return 0;
+  }
+  /* Not connected, the message waits for the next session. */
   int rv = a->ph == PH_ONLINE ? do_send(a, user, group, text)
                               : queue_add(a, user, group, text);
   if (rv == 0)
