@@ -442,7 +442,9 @@ t_terminal_password() {
     wait_screen_n '^Enter password:' 2 &&
     on_screen '^--> \[wrong user name or password\]$' &&
     keys pw-ta Enter && wait_screen "^--> \[type 'JOIN'" &&
-    keys E Enter && wait_screen '^exit=0$' || return 1
+    # Tab completes a user's name (alice registered before).
+    keys 'CHAT al' Tab && wait_screen '^CHAT alice *$' &&
+    keys C-u E Enter && wait_screen '^exit=0$' || return 1
   term --server "$SRV" --user ta && wait_screen '^Enter password:' &&
     keys bad-1 Enter && wait_screen_n '^Enter password:' 2 &&
     keys bad-2 Enter && wait_screen_n '^Enter password:' 3 &&
