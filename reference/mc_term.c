@@ -88,6 +88,20 @@ void mc_term_resize(void) {
   el_set(g.e, EL_REFRESH);
 }
 
+void mc_term_suspend(void) {
+  if (g.e != NULL)
+    el_set(g.e, EL_PREP_TERM, 0);
+}
+
+/* The modes are set at once, not at the next key: in the shell's modes
+ * the terminal would hold keys back until a newline. */
+void mc_term_resume(void) {
+  if (g.e == NULL)
+    return;
+  el_set(g.e, EL_PREP_TERM, 1);
+  el_set(g.e, EL_REFRESH);
+}
+
 /* Ctrl-D: the end of input on an empty line, else delete the character
  * under the cursor (as in a shell). */
 static unsigned char term_eof(EditLine *e, int ch) {

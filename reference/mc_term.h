@@ -45,6 +45,12 @@ void mc_term_print(const char *text);
 /* The terminal changed size. */
 void mc_term_resize(void);
 
+/* Before the process stops (Ctrl-Z): gives the terminal back its modes. */
+void mc_term_suspend(void);
+
+/* After it was continued: takes the terminal again and redraws the line. */
+void mc_term_resume(void);
+
 /* Stops editing and gives the terminal back its modes. */
 void mc_term_close(void);
 

@@ -268,13 +268,30 @@ typedef struct {
   size_t outq_head, outq_n;
 } app;
 
-static volatile sig_atomic_t g_stop, g_winch;
+static volatile sig_atomic_t g_stop, g_winch, g_tstp;
 
 static void on_signal(int sig) {
   if (sig == SIGWINCH)
     g_winch = 1;
+  else if (sig == SIGTSTP)
+    g_tstp = 1;
   else
     g_stop = 1;
+}
+
+/* Ctrl-Z while a line is edited: the terminal gets its modes back before
+ * the process stops, and libedit's again after it was continued, or the
+ * shell and then the editor would each find the other's modes. */
+static void suspend(void) {
+  struct sigaction dfl = {.sa_handler = SIG_DFL},
+                   own = {.sa_handler = on_signal};
+  sigemptyset(&dfl.sa_mask);
+  sigemptyset(&own.sa_mask);
+  mc_term_suspend();
+  sigaction(SIGTSTP, &dfl, NULL);
+  raise(SIGTSTP); /* returns when continued */
+  sigaction(SIGTSTP, &own, NULL);
+  mc_term_resume();
 }
 
 static mc_tstamp now_us(void) { return mc_udp_now_us(); }
@@ -1588,6 +1605,10 @@ static int run(app *a) {
       g_winch = 0;
       mc_term_resize();
     }
+    if (g_tstp) {
+      g_tstp = 0;
+      suspend();
+    }
     mc_tstamp next = pump(a);
     if (a->ph == PH_DONE)
       break;
@@ -1598,6 +1619,10 @@ static int run(app *a) {
         fprintf(stderr, "mychat: libedit: cannot edit lines here\n");
         return EXIT_FAIL;
       }
+      /* Only now: at the prompts before, Ctrl-Z stops as usual. */
+      struct sigaction own = {.sa_handler = on_signal};
+      sigemptyset(&own.sa_mask);
+      sigaction(SIGTSTP, &own, NULL);
     }
     struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
                           {.fd = STDIN_FILENO, .events = POLLIN}};

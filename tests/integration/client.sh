@@ -348,15 +348,20 @@ keys() {
 # on the SIGINT of a Ctrl-C, which mychat would then get twice. The pane is
 # bounded all the same: every wait on it is, and ending its session (the
 # next term, or the trap at exit) hangs it up.
-# The session before is ended after the new one started: a tmux server
-# with no session left exits, and could not take the new one meanwhile.
 term() {
+  pane "LC_ALL=C.UTF-8 $B/mychat $*; echo exit=\$?; sleep 60"
+}
+
+# pane COMMAND: runs the shell COMMAND in a new pane of 120 x 40. The
+# session before is ended after the new one started: a tmux server with no
+# session left exits, and could not take the new one meanwhile; so the
+# shell of a pane is not left to exit by itself.
+pane() {
   old=$TM
   TERM_N=$((TERM_N + 1))
   TM=it$TERM_N
-  tmux_ new-session -d -s "$TM" -x 120 -y 40 \
-    "LC_ALL=C.UTF-8 $B/mychat $*; echo exit=\$?; sleep 60" || return 1
-  [ -z "$old" ] || tmux_ kill-session -t "$old"
+  tmux_ new-session -d -s "$TM" -x 120 -y 40 "$1" || return 1
+  [ -z "$old" ] || tmux_ kill-session -t "$old" 2> /dev/null || true
 }
 
 # login NAME: in a pane started without --user, types NAME and its
@@ -435,6 +440,29 @@ t_terminal_wrap() {
     keys C-c && wait_screen '^--> \[logged out\]$' && wait_screen '^exit=0$'
 }
 
+# Ctrl-Z stops the client in a shell with job control, and after fg the
+# line typed before goes on being edited (the terminal's modes restored).
+t_terminal_suspend() {
+  command -v bash > /dev/null || return 1
+  pane "env -i PATH=$PATH HOME=$T TERM=screen LC_ALL=C.UTF-8 PS1='$ ' \
+bash --norc --noprofile -i" &&
+    wait_screen '^\$' &&
+    keys "$B/mychat --server $SRV --user ta" Enter &&
+    wait_screen '^Enter password:' && keys pw-ta Enter &&
+    wait_screen "^--> \[type 'JOIN'" && keys 'CHAT tb' Enter &&
+    wait_screen '^#####\[CHAT WITH tb\]#####$' && keys 'before ' &&
+    wait_screen '^before *$' && keys C-z &&
+    wait_screen 'Stopped' && keys fg Enter &&
+    # Drawn again, and edited a key at a time (in the shell's modes the
+    # keys would wait for Enter, echoed by the terminal).
+    keys after && wait_screen '^before after$' &&
+    [ "$(screen | grep -c after)" -eq 1 ] &&
+    keys Enter && wait_screen "^--> \[Message sent - $TIME\]\$" &&
+    run tb susp.out 'WAITFOR backlog-done' &&
+    has susp.out 'from=ta group=- missed=1 .*text=before after$' &&
+    keys E Enter && wait_screen '^--> \[logged out\]$'
+}
+
 # A wrong password is asked for again (three tries in all).
 t_terminal_password() {
   term --server "$SRV" --user ta && wait_screen '^Enter password:' &&
@@ -505,6 +533,7 @@ check "terminal: banner, menu, CHAT nobody, list numbers, UTF-8, times" \
   in_pane t_terminal
 check "terminal: a wrapped line is redrawn cleanly" in_pane t_terminal_wrap
 check "terminal: a wrong password is asked again" in_pane t_terminal_password
+check "terminal: Ctrl-Z, then fg, goes on editing" in_pane t_terminal_suspend
 check "terminal: the server is checked first, port 8000 by default" \
   in_pane t_terminal_probe
 check "presence online and offline" t_presence
