@@ -33,7 +33,8 @@
  *  - lines are edited with libedit (mc_term.c) from the one poll() loop: a
  *    message that arrives while a line is typed is printed above it, the
  *    line, wrapped or not, drawn again below; Tab completes user and group
- *    names (and the menu's commands); up and down recall lines;
+ *    names (and the menu's commands); up and down recall lines; Ctrl-Z
+ *    suspends, the terminal's modes given back to the shell until fg;
  *  - E (in a chat too), Ctrl-D on an empty line and Ctrl-C log out and
  *    exit 0: first waiting (at most 5 s) for the server to confirm what was
  *    sent, and with messages still pending saying so first (asking again
@@ -1727,7 +1728,8 @@ static void usage(void) {
          "           E (exit), /CMD for a menu command (/chat u, /join g),\n"
          "           //text sends '/text'\n"
          "  keys     Tab completes names, up and down recall lines,\n"
-         "           Ctrl-D on an empty line or Ctrl-C exits\n"
+         "           Ctrl-D on an empty line or Ctrl-C exits, Ctrl-Z\n"
+         "           suspends\n"
          "Messages typed while the server is away are kept and sent when it\n"
          "is back; E, Ctrl-D or Ctrl-C waits up to 5 s for the server to\n"
          "confirm what was sent, and with messages still pending asks again.\n"
