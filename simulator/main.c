@@ -18,8 +18,9 @@ int main(int argc, char **argv) {
     sim_opts_free();
     return SIM_EXIT_ERROR;
   }
+  sim_verdict_eval(&cfg, &res);
   sim_report_table(stdout, &cfg, &res);
-  int status = sim_result_ok(&res) ? SIM_EXIT_OK : SIM_EXIT_VIOLATION;
+  int status = sim_verdict_exit(&res);
   if (cfg.json && sim_report_json(cfg.json, &cfg, &res) < 0)
     status = SIM_EXIT_ERROR;
   if (cfg.html && sim_report_html(cfg.html, &cfg, &res) < 0)

@@ -170,6 +170,18 @@ static int set_names(mc_netem_config *n, const char *v) {
   O.names_set = 1;
   return 0;
 }
+static int set_threshold(mc_netem_config *n, const char *v) {
+  (void)n;
+  if (O.cfg->n_thr == SIM_THRESHOLDS_MAX) {
+    fprintf(stderr, "mychat-sim: --threshold: more than %d\n",
+            SIM_THRESHOLDS_MAX);
+    return -2;
+  }
+  if (sim_threshold_parse(v, &O.cfg->thr[O.cfg->n_thr]) < 0)
+    return -2;
+  O.cfg->n_thr++;
+  return 0;
+}
 static int set_loss(mc_netem_config *n, const char *v) {
   n->ge = 0;
   return parse_pct(v, &n->loss);
@@ -259,6 +271,17 @@ static const setting SETTINGS[] = {
     {"queue-limit", "N", "0",
      "datagrams waiting for a rate-limited link (0 = unlimited)", V_U32,
      NET(queue_limit), 0, UINT32_MAX, NULL},
+    {"connect-timeout", "D", "15s",
+     "a client gives up a handshake without an answer after D", V_DUR,
+     CFG(connect_timeout), 1, 0, NULL},
+    {"threshold", "EXPR", "connect_fail<10%",
+     "pass/fail criterion, repeatable: METRIC OP VALUE with OP one of < <= > "
+     ">= and METRIC pN (live latency percentile, p99 or p(99.9)), mean, max, "
+     "backlog_pN, backlog_mean, backlog_max (ms; also us, s), delivery, "
+     "connect_fail (%), retrans (tx per body); e.g. 'p99<500ms' "
+     "'delivery>=100%'; a metric with nothing measured fails; a connect_fail "
+     "threshold replaces the default",
+     FN(set_threshold)},
     {"server", "HOST:PORT", "embedded",
      "real time over UDP against that server instead", FN(set_server)},
     {"names", "PREFIX", "none; with --server a fresh one per run",
@@ -363,12 +386,20 @@ static void usage(FILE *f) {
           "\n"
           "Impairment applies to each client's link, both directions, "
           "independently.\n"
-          "Exit status: 0 every delivery guarantee held; 1 a confirmed "
-          "message was lost,\n"
-          "duplicated or reordered (or went to someone it was not for); 2 "
-          "usage error;\n"
-          "3 setup failed.\n",
-          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--progress", "--no-progress", "--help");
+          "Exit status (the first that applies):\n"
+          "  2  usage error\n"
+          "  3  setup failed or a report could not be written\n"
+          "  1  a confirmed message was lost, duplicated or reordered, or "
+          "went to someone\n"
+          "     it was not for\n"
+          "  5  no client ever connected (the run stops once every client's "
+          "handshake\n"
+          "     has failed)\n"
+          "  4  a threshold failed (%s applies unless a connect_fail\n"
+          "     threshold is given)\n"
+          "  0  every guarantee held and every threshold passed\n",
+          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--progress", "--no-progress", "--help",
+          SIM_CONNECT_FAIL_DEFAULT);
 }
 
 /* Parses |v| into the field of |st|; network settings go to |net| (the
@@ -408,6 +439,8 @@ static int apply(const setting *st, mc_netem_config *net, const char *v,
     rv = st->fn(net, v);
     break;
   }
+  if (rv == -2) /* the setter said why */
+    return -1;
   if (rv < 0) {
     fprintf(stderr, "mychat-sim: %s%s: bad value '%s' (expected %s)\n", where,
             st->name, v, st->arg);
@@ -513,6 +546,14 @@ static int directive(char **tok, int n, const char *where) {
     return 0;
   }
   const setting *st = find_setting(tok[0]);
+  if (st != NULL && st->fn == set_threshold && n > 2) {
+    /* "threshold p99 < 500ms": the expression may contain spaces. */
+    char expr[256] = "";
+    for (int i = 1; i < n; i++)
+      snprintf(expr + strlen(expr), sizeof expr - strlen(expr), "%s%s",
+               i > 1 ? " " : "", tok[i]);
+    return apply(st, &cfg->net, expr, where);
+  }
   if (st == NULL || n != 2) {
     fprintf(stderr, "mychat-sim: %s%s '%s'\n", where,
             st ? "expected one value for" : "unknown directive", tok[0]);
@@ -571,6 +612,7 @@ static void defaults(sim_config *cfg) {
   cfg->sockets = 128;
   cfg->progress = -1;
   cfg->net.delay = 10 * MC_MSEC;
+  cfg->connect_timeout = 15 * MC_SEC;
   O.rate = 0.2;
   O.direct = 0.3;
   O.duration = 30 * MC_SEC;
@@ -653,6 +695,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     for (int i = 1; i < 7; i++, x /= 36)
       cfg->names[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
     cfg->names[7] = '\0';
+  }
+  if (sim_threshold_default(cfg) < 0) {
+    fprintf(stderr, "mychat-sim: --threshold: no room for the default %s\n",
+            SIM_CONNECT_FAIL_DEFAULT);
+    return -1;
   }
   if (mc_netem_config_check(&cfg->net) < 0) {
     fprintf(stderr, "mychat-sim: network settings out of range\n");

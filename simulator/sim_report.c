@@ -110,10 +110,13 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           "p99 %.1f ms  max %.1f ms  (n=%" PRIu64 ")\n",
           ms(sim_hist_quantile(h, 0.5)), ms(sim_hist_quantile(h, 0.9)),
           ms(sim_hist_quantile(h, 0.99)), ms(h->n ? h->max : 0), h->n);
-  fprintf(f, "drain: %.1f s%s\n", (double)r->drain / 1e6,
-          r->drain_cut ? ", cut off at --drain with deliveries still owed "
-                         "(counted as lost)"
-                       : ", until everything owed had arrived");
+  if (r->stopped_no_connect)
+    fprintf(f, "drain: not reached, the run stopped early\n");
+  else
+    fprintf(f, "drain: %.1f s%s\n", (double)r->drain / 1e6,
+            r->drain_cut ? ", cut off at --drain with deliveries still owed "
+                           "(counted as lost)"
+                         : ", until everything owed had arrived");
   fprintf(f, "throughput: %.1f messages/s sent, %.1f deliveries/s\n",
           msgs_per_s(r),
           r->send_end ? (double)TOTAL(r, delivered) / ((double)r->send_end / 1e6)
@@ -166,9 +169,39 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
                         "clients, or --server with the server elsewhere)"
                       : "");
   }
-  fprintf(f, "result: %s\n",
-          sim_result_ok(r) ? "OK, every delivery guarantee held"
-                           : "FAILED, a delivery guarantee was broken");
+  if (r->stopped_no_connect)
+    fprintf(f, "stopped early: every client's handshake went unanswered "
+               "for --connect-timeout and none ever connected\n");
+  if (cfg->n_thr > 0)
+    fprintf(f, "thresholds:\n");
+  for (int i = 0; i < cfg->n_thr; i++) {
+    char v[32];
+    sim_threshold_value(&cfg->thr[i], r->thr[i].value, v, sizeof v);
+    fprintf(f, "  %-20s %12s  %s%s\n", cfg->thr[i].text,
+            r->thr[i].state == SIM_THR_NO_DATA ? "-" : v,
+            sim_threshold_state_name(r->thr[i].state),
+            cfg->thr[i].is_default ? " (default)" : "");
+  }
+  char why[128];
+  fprintf(f, "result: %s\n", sim_verdict_text(cfg, r, why, sizeof why));
+}
+
+const char *sim_verdict_text(const sim_config *cfg, const sim_result *r,
+                             char *buf, size_t cap) {
+  switch (sim_verdict_exit(r)) {
+  case SIM_EXIT_VIOLATION:
+    return "FAILED, a delivery guarantee was broken";
+  case SIM_EXIT_NO_CONNECT:
+    snprintf(buf, cap, "FAILED, no client connected to %s",
+             cfg->server ? cfg->server : "the embedded server");
+    return buf;
+  case SIM_EXIT_THRESHOLD:
+    snprintf(buf, cap, "FAILED, %d of %d thresholds failed", r->n_thr_failed,
+             cfg->n_thr);
+    return buf;
+  default:
+    return "OK, every delivery guarantee held and every threshold passed";
+  }
 }
 
 /* ------------------------------------------------------------------ */

@@ -129,4 +129,75 @@ badscen() {
 }
 check "bad scenario line exits 2 with file:line" badscen
 
+# Verdicts that can fail (issue 14). Nothing listening: every handshake
+# goes unanswered, the run stops as soon as every client has given up and
+# exits 5. The port is one a server just let go of (or the discard port).
+closed_port() {
+  port=9
+  if [ -x "$B/mychat-server" ] && start_server; then
+    port=$SRV_PORT
+    stop_server
+  fi
+  "$SIM" --server "127.0.0.1:$port" --clients 5 --ramp 0 --connect-timeout 1s \
+    --duration 30s --no-progress > "$T/closed.out" 2> "$T/closed.err"
+  [ $? -eq 5 ] && grep -q "^result: FAILED, no client connected" "$T/closed.out" &&
+    grep -q "^mychat-sim: 127.0.0.1:$port: no client connected: no answer" \
+      "$T/closed.err" &&
+    grep -q '^  connect_fail<10% .*100.000%  FAILED (default)' "$T/closed.out" &&
+    grep -q '^time [0-9]\.' "$T/closed.out" # stopped early, not after 30 s
+}
+check "--server on a closed port: no client connected, exit 5" closed_port
+
+# Thresholds decide the exit status and are printed with their values: at
+# 10 ms one-way delay no delivery takes under 5 ms, every one arrives.
+thresholds() {
+  "$SIM" --clients 30 --duration 4s --rate 1/s --seed 2 --no-progress \
+    --threshold 'p99<5ms' --threshold 'delivery>=100%' \
+    --threshold 'connect_fail < 1%' > "$T/thr.out" 2>&1
+  [ $? -eq 4 ] &&
+    grep -q '^  p99<5ms  *[0-9.]* ms  FAILED$' "$T/thr.out" &&
+    grep -q '^  delivery>=100%  *100.000%  ok$' "$T/thr.out" &&
+    grep -q '^  connect_fail < 1%  *0.000%  ok$' "$T/thr.out" &&
+    ! grep -q 'default' "$T/thr.out" &&
+    grep -q '^result: FAILED, 1 of 3 thresholds failed' "$T/thr.out" &&
+    "$SIM" --clients 30 --duration 4s --rate 1/s --seed 2 --no-progress \
+      --threshold 'p(99)<1s' --threshold 'max<=2s' > "$T/thr2.out" 2>&1 &&
+    grep -q '^  p(99)<1s  *[0-9.]* ms  ok$' "$T/thr2.out"
+}
+check "a threshold that does not hold fails the run (exit 4)" thresholds
+
+# Connect failures above a limit: at 50 % loss and a 2 s handshake timeout
+# about half the handshakes fail; the delivery guarantees still hold.
+connect_fail() {
+  "$SIM" --clients 40 --loss 50% --connect-timeout 2s --duration 3s --seed 3 \
+    --no-progress --threshold 'connect_fail<1%' > "$T/cf.out" 2>&1
+  [ $? -eq 4 ] && grep -q '^  connect_fail<1%  *[1-9][0-9.]*%  FAILED$' "$T/cf.out"
+}
+check "connect failures above the limit fail the run" connect_fail
+
+# A threshold on something never measured fails instead of passing.
+nodata() {
+  "$SIM" --clients 10 --duration 2s --seed 1 --no-progress \
+    --threshold 'backlog_p99<10s' > "$T/nd.out" 2>&1
+  [ $? -eq 4 ] && grep -q 'backlog_p99<10s .* FAILED (nothing measured)' "$T/nd.out"
+}
+check "a threshold with nothing measured fails" nodata
+
+badthr() {
+  for t in 'p99<5%' 'speed<3' 'p99=3' 'p0<1ms' 'delivery>101%' 'retrans<1ms'; do
+    "$SIM" --threshold "$t" > /dev/null 2> "$T/bt.err"
+    [ $? -eq 2 ] && grep -q "^mychat-sim: --threshold '$t': " "$T/bt.err" ||
+      { echo "accepted or unclear: $t" >&2; cat "$T/bt.err" >&2; return 1; }
+  done
+}
+check "bad thresholds are refused with a reason (exit 2)" badthr
+
+# The progress line shows the stage, elapsed and planned total time.
+progress_line() {
+  "$SIM" --clients 20 --duration 3s --drain 7s --seed 1 --progress \
+    > /dev/null 2> "$T/prog.err" &&
+    tr '\r' '\n' < "$T/prog.err" | grep -q '^logout  *[0-9.]*s/10s  clients'
+}
+check "progress line with elapsed and total time" progress_line
+
 finish
