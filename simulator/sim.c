@@ -1181,6 +1181,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   res->embedded = cfg->server == NULL;
 
   s->n_groups = cfg->groups ? cfg->groups : (cfg->clients + 49) / 50;
+  res->groups = s->n_groups;
   s->groups = calloc(s->n_groups, sizeof *s->groups);
   s->n_cl = cfg->clients;
   s->cl = calloc(s->n_cl, sizeof *s->cl);

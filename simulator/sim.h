@@ -29,6 +29,7 @@
 #define SIM_NETCHG_MAX 64
 #define SIM_MEMBERSHIPS_MAX 16
 #define SIM_THRESHOLDS_MAX 32
+#define SIM_VERSION "1.0"
 
 /* Exit codes (documented in --help and simulator/README.md). When more
  * than one applies, usage and setup errors win, then the order below
@@ -121,6 +122,7 @@ typedef struct {
   const char *json, *html, *pcap;
   const char *scenario;    /* the file it came from, for the report */
   int progress;            /* -1: when stderr is a terminal */
+  int json_host;           /* --json-host: wall and CPU time in the JSON */
   mc_tstamp connect_timeout; /* a client gives up a handshake after */
   sim_threshold thr[SIM_THRESHOLDS_MAX];
   int n_thr;
@@ -153,6 +155,7 @@ typedef struct {
 } sim_tick;
 
 typedef struct {
+  uint32_t groups;         /* groups of the run (cfg->groups or its default) */
   sim_kind k[SIM_K_N];
   sim_hist lat_live, lat_backlog;
   uint64_t connects, connect_failures, sessions_lost, logouts, abandons;
@@ -199,10 +202,30 @@ mc_tstamp sim_send_period(const sim_config *cfg);
  * an error (setup failed: out of memory, socket errors). */
 int sim_run(const sim_config *cfg, sim_result *res);
 
-/* sim_report.c */
+/* sim_report.c: the table, and the figures every report shares. */
+extern const char *const SIM_KIND_NAME[SIM_K_N]; /* "group", "direct" */
 void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r);
+/* Every kind added up. */
+sim_kind sim_kind_total(const sim_result *r);
+/* 100 * a / b, or 100 when b is 0 (nothing owed, nothing missing). */
+double sim_pct(uint64_t a, uint64_t b);
+/* The long-run datagram loss rate of |n| (Bernoulli or Gilbert-Elliott). */
+double sim_loss_rate(const mc_netem_config *n);
+/* Transmissions per reliable body, 0 when nothing was sent. */
+double sim_tx_per_body(uint64_t first, uint64_t retrans);
+/* Messages sent per second of the sending period. */
+double sim_msgs_per_s(const sim_result *r);
+static inline double sim_ms(uint64_t us) { return (double)us / 1000.0; }
+/* fopen/fclose of a report file given with --|flag|, with an error
+ * "mychat-sim: --json FILE: why" on failure (NULL, -1). */
+FILE *sim_report_open(const char *path, const char *flag);
+int sim_report_close(FILE *f, const char *path, const char *flag);
+
+/* sim_json.c: --json, through jansson. Returns 0, or -1 after an error. */
 int sim_report_json(const char *path, const sim_config *cfg,
                     const sim_result *r);
+
+/* sim_html.c: --html, one self-contained page. Returns 0 or -1. */
 int sim_report_html(const char *path, const sim_config *cfg,
                     const sim_result *r);
 /* One line on the verdict of an evaluated run, in |buf| or static. */
@@ -226,6 +249,8 @@ int sim_verdict_exit(const sim_result *r);
 /* |v| in the unit of |t|'s metric ("620.5 ms", "99.500%", "1.117"). */
 void sim_threshold_value(const sim_threshold *t, double v, char *buf,
                          size_t cap);
+/* The unit of |t|'s metric and limit: "ms", "%" or "" (a ratio). */
+const char *sim_threshold_unit(const sim_threshold *t);
 /* "ok", "FAILED" or "FAILED (nothing measured)". */
 const char *sim_threshold_state_name(int state);
 

@@ -363,6 +363,8 @@ static void usage(FILE *f) {
           "  %-24s damaged datagrams escape the UDP checksum and reach\n"
           "  %-24s the receiver (MyChat v1 has no checksum of its own:\n"
           "  %-24s delivery guarantees may then break; MC-131)\n"
+          "  %-24s also put wall and CPU time in the --json file (which\n"
+          "  %-24s then differs between runs of one seed)\n"
           "  %-24s progress line on stderr (default: when a terminal)\n"
           "  %-24s no progress line\n"
           "  %-24s this text\n"
@@ -398,7 +400,7 @@ static void usage(FILE *f) {
           "  4  a threshold failed (%s applies unless a connect_fail\n"
           "     threshold is given)\n"
           "  0  every guarantee held and every threshold passed\n",
-          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--progress", "--no-progress", "--help",
+          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--json-host", "", "--progress", "--no-progress", "--help",
           SIM_CONNECT_FAIL_DEFAULT);
 }
 
@@ -638,6 +640,10 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     }
     if (strcmp(a, "--corrupt-undetected") == 0) {
       cfg->corrupt_undetected = 1;
+      continue;
+    }
+    if (strcmp(a, "--json-host") == 0) {
+      cfg->json_host = 1;
       continue;
     }
     if (strncmp(a, "--", 2) != 0) {

@@ -286,3 +286,8 @@ const char *sim_threshold_state_name(int state) {
          : state == SIM_THR_FAIL ? "FAILED"
                                  : "FAILED (nothing measured)";
 }
+
+const char *sim_threshold_unit(const sim_threshold *t) {
+  static const char *const NAME[] = {"ms", "%", ""};
+  return NAME[metric_unit(t->metric)];
+}

@@ -39,6 +39,20 @@ lat = r["latency_live"]
 assert 0 < lat["p50_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"]
 assert r["retransmissions"]["client_tx_per_body"] >= 1.0
 assert r["network"]["up_lost"] > 0 and r["network"]["down_duplicated"] > 0
+c = r["config"]
+assert c["mode"] == "virtual" and c["clients"] == 50 and c["seed"] == 5
+assert c["network"]["loss_model"] == "bernoulli"
+assert c["network"]["loss_pct"] == 30.0 and c["network"]["reorder_pct"] == 10.0
+assert c["phases"] == [{"start_s": 0.0, "length_s": 10.0, "rate_per_s": 1.0,
+                        "direct_pct": 30.0}], c["phases"]
+assert c["offline"][0]["at_s"] == "random" and c["offline"][0]["share_pct"] == 20.0
+assert r["thresholds"][0]["expr"] == "connect_fail<10%"
+assert r["thresholds"][0]["default"] is True
+assert r["thresholds"][0]["state"] == "pass" and r["exit_status"] == 0
+assert "host" not in r and "wall_s" not in r["time"]
+assert sum(t["lat_n"] for t in r["per_second"]) == lat["n"]
+assert all(t["p50_ms"] <= t["p95_ms"] <= t["p99_ms"] <= t["max_ms"]
+           for t in r["per_second"])
 PY
   else
     grep -q '"ok": true' "$T/lossy.json" && grep -q '"lost": 0' "$T/lossy.json"
@@ -54,16 +68,37 @@ burst() {
 }
 check "Gilbert-Elliott burst loss: 100% delivery" burst
 
-# Same seed, same run: the virtual mode repeats exactly.
+# Same seed, same run: the virtual mode repeats exactly, to the byte of
+# the JSON (a scenario with phases, offline periods, network changes and a
+# threshold, so the whole configuration is in it); another seed differs.
 repeat() {
-  "$SIM" --clients 30 --loss 20% --duration 5s --seed 77 --no-progress \
-    --json "$T/a.json" > /dev/null 2>&1 &&
-    "$SIM" --clients 30 --loss 20% --duration 5s --seed 77 --no-progress \
-      --json "$T/b.json" > /dev/null 2>&1 &&
-    [ "$(grep -v '_s"' "$T/a.json" | grep -v cpu_us)" = \
-      "$(grep -v '_s"' "$T/b.json" | grep -v cpu_us)" ]
+  printf 'clients 30\nseed 77\nloss 20%%\nphase 2s rate=1/s\nphase 2s rate=2/s direct=50%%\noffline 20%% at 1s for 2s mode=logout\nnet at 3s loss=5%% delay=30ms\nthreshold p99<10s\n' \
+    > "$T/rep.sim" &&
+    "$SIM" --scenario "$T/rep.sim" --no-progress --json "$T/a.json" \
+      > /dev/null 2>&1 &&
+    "$SIM" --scenario "$T/rep.sim" --no-progress --json "$T/b.json" \
+      > /dev/null 2>&1 &&
+    "$SIM" --scenario "$T/rep.sim" --seed 78 --no-progress --json "$T/c.json" \
+      > /dev/null 2>&1 &&
+    cmp "$T/a.json" "$T/b.json" && ! cmp -s "$T/a.json" "$T/c.json" &&
+    grep -q '"network_changes": \[$' "$T/a.json" &&
+    grep -q '"mode": "logout"' "$T/a.json" && grep -q '"expr": "p99<10s"' "$T/a.json"
 }
-check "same seed repeats exactly" repeat
+check "same seed repeats exactly (byte-identical JSON)" repeat
+
+# Strings are escaped by the JSON library: a scenario path with a quote, a
+# backslash and non-ASCII reads back as it was.
+json_escape() {
+  f="$T/q\"uo\\te ü.sim"
+  printf 'clients 5\nduration 1s\n' > "$f" &&
+    "$SIM" --scenario "$f" --no-progress --json "$T/esc.json" > /dev/null 2>&1 &&
+    if command -v python3 > /dev/null 2>&1; then
+      python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["config"]["scenario"] == sys.argv[2]' "$T/esc.json" "$f"
+    else
+      grep -q 'q\\"uo\\\\te' "$T/esc.json"
+    fi
+}
+check "JSON strings escaped (quote, backslash, UTF-8)" json_escape
 
 # A scenario file (a trimmed copy of the demo) with an HTML report and a
 # pcap capture.
