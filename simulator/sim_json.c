@@ -40,23 +40,25 @@ static json_t *unless(int bad, json_t *o) {
 }
 
 static json_t *net_json(const mc_netem_config *n) {
-  json_t *o = json_pack(
-      "{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "loss_model",
-      n->ge ? "gilbert-elliott" : "bernoulli", "loss_rate_pct",
+  /* The loss model and its own parameters first. */
+  json_t *o = json_pack("{s:s}", "loss_model",
+                        n->ge ? "gilbert-elliott" : "bernoulli");
+  if (o == NULL)
+    return NULL;
+  int bad = n->ge ? put(o, "ge_pct",
+                        json_pack("{s:f, s:f, s:f, s:f}", "p", 100 * n->ge_p,
+                                  "r", 100 * n->ge_r, "1-h", 100 * n->ge_1h,
+                                  "1-k", 100 * n->ge_1k))
+                  : put(o, "loss_pct", json_real(100 * n->loss));
+  json_t *rest = json_pack(
+      "{s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "loss_rate_pct",
       100 * sim_loss_rate(n), "delay_ms", sim_ms(n->delay), "jitter_ms",
       sim_ms(n->jitter), "duplicate_pct", 100 * n->duplicate, "reorder_pct",
       100 * n->reorder, "corrupt_pct", 100 * n->corrupt, "rate_limit_bps",
       I(n->rate_bps), "queue_limit", (json_int_t)n->queue_limit);
-  if (o == NULL)
-    return NULL;
-  /* The loss model's own parameters. */
-  return unless(
-      n->ge ? put(o, "ge_pct",
-                  json_pack("{s:f, s:f, s:f, s:f}", "p", 100 * n->ge_p, "r",
-                            100 * n->ge_r, "1-h", 100 * n->ge_1h, "1-k",
-                            100 * n->ge_1k))
-            : put(o, "loss_pct", json_real(100 * n->loss)),
-      o);
+  bad |= rest == NULL || json_object_update(o, rest) < 0;
+  json_decref(rest);
+  return unless(bad, o);
 }
 
 static const char *const OFF_MODE[] = {"abandon", "logout", "mix"};

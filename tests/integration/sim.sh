@@ -103,12 +103,29 @@ check "JSON strings escaped (quote, backslash, UTF-8)" json_escape
 # A scenario file (a trimmed copy of the demo) with an HTML report and a
 # pcap capture.
 scenario() {
-  sed 's/^clients .*/clients 60/; s/^phase .*/phase 6s rate=1\/s direct=30%/; s/at 8s for 5s/at 2s for 3s/' \
+  sed 's/^clients .*/clients 60/; s/^phase .*/phase 6s rate=1\/s direct=30%/; s/at 8s for 5s mode=mix/at 2s for 3s mode=abandon/' \
     simulator/scenarios/demo.sim > "$T/t.sim" &&
+    printf 'net at 4s loss=5%%\nthreshold p99<10s\n' >> "$T/t.sim" &&
     "$SIM" --scenario "$T/t.sim" --no-progress --html "$T/r.html" \
       --pcap "$T/r.pcap" > "$T/scen.out" 2>&1 &&
     grep -q 'scenario' "$T/scen.out" && grep -q '<svg' "$T/r.html" &&
-    ! grep -q '<script' "$T/r.html" && [ -s "$T/r.pcap" ]
+    ! grep -q '<script' "$T/r.html" && ! grep -q 'https\?://[^w]' "$T/r.html" &&
+    [ -s "$T/r.pcap" ] && html_ok "$T/r.html"
+}
+# The report's parts (issue 14): every chart, latency percentiles over
+# time, the phases, the drain, the offline period and the network change
+# marked, the thresholds and the configuration shown.
+html_ok() {
+  for id in latency-time sent delivered online delivery-time cdf; do
+    grep -q "<figure id=\"$id\">" "$1" || { echo "no chart $id" >&2; return 1; }
+  done
+  for s in '>p50</text>' '>p95</text>' '>p99</text>' 'class="phase1"' \
+    'class="drain"' 'class="off"' 'class="net"' 'class="mark netl">loss 5%' \
+    '<code>p99&lt;10s</code>' '<code>connect_fail&lt;10%</code>' \
+    '<h3>Phases</h3>' '<h3>Offline periods</h3>' '<th>from_s</th>' \
+    '<th>loss_model</th>' '>abandon<' 'class="verdict good"'; do
+    grep -qF "$s" "$1" || { echo "not in the report: $s" >&2; return 1; }
+  done
 }
 check "scenario file, HTML report, pcap" scenario
 
