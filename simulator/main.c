@@ -1,6 +1,7 @@
 /*
  * main.c: mychat-sim's entry point: options, the run, the reports.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "sim.h"
@@ -11,6 +12,19 @@ int main(int argc, char **argv) {
   if (rv != 0) {
     sim_opts_free();
     return rv > 0 ? SIM_EXIT_OK : SIM_EXIT_USAGE;
+  }
+  /* A report that cannot be written is found before a long run, not
+   * after it. Opening for append creates the file and keeps its bytes. */
+  FILE *f;
+  const char *path[2] = {cfg.json, cfg.html}, *flag[2] = {"json", "html"};
+  for (int i = 0; i < 2; i++) {
+    if (path[i] == NULL)
+      continue;
+    if ((f = sim_report_open(path[i], flag[i], "a")) == NULL ||
+        sim_report_close(f, path[i], flag[i]) < 0) {
+      sim_opts_free();
+      return SIM_EXIT_ERROR;
+    }
   }
   static sim_result res; /* large (histograms); zeroed */
   if (sim_run(&cfg, &res) < 0) {

@@ -222,7 +222,7 @@ static mc_tstamp real_now(const sim *s) {
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n);
   if (q == NULL) {
-    fprintf(stderr, "mychat-sim: out of memory (%zu bytes)\n", n);
+    fprintf(stderr, "mychat-sim: %zu bytes: out of memory\n", n);
     exit(SIM_EXIT_ERROR);
   }
   return q;
@@ -1186,7 +1186,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   s->n_cl = cfg->clients;
   s->cl = calloc(s->n_cl, sizeof *s->cl);
   if (s->groups == NULL || s->cl == NULL) {
-    fprintf(stderr, "mychat-sim: out of memory for %u clients\n", s->n_cl);
+    fprintf(stderr, "mychat-sim: %u clients: out of memory\n", s->n_cl);
     return -1;
   }
   for (uint32_t g = 0; g < s->n_groups; g++)
@@ -1207,12 +1207,12 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     mc_client_callbacks cb = {.user_data = cl, .random = client_random};
     cl->c = mc_client_new(&ccfg, &cb);
     if (cl->c == NULL) {
-      fprintf(stderr, "mychat-sim: out of memory for client %u\n", i);
+      fprintf(stderr, "mychat-sim: client %u: out of memory\n", i);
       return -1;
     }
     if (mc_netem_init(&cl->up, &cfg->net, mc_rng_next(&cl->rng)) < 0 ||
         mc_netem_init(&cl->down, &cfg->net, mc_rng_next(&cl->rng)) < 0) {
-      fprintf(stderr, "mychat-sim: invalid network settings\n");
+      fprintf(stderr, "mychat-sim: network settings: invalid\n");
       return -1;
     }
     cl->create = 1;
@@ -1226,7 +1226,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   if (cfg->server == NULL) {
     s->ms = mc_memstore_new();
     if (s->ms == NULL) {
-      fprintf(stderr, "mychat-sim: out of memory for the store\n");
+      fprintf(stderr, "mychat-sim: embedded store: out of memory\n");
       return -1;
     }
     mc_memstore_as_store(s->ms, &s->store);
@@ -1242,7 +1242,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     mc_server_callbacks scb = {.user_data = s, .random = server_random};
     s->srv = mc_server_new(&scfg, &s->store, &scb);
     if (s->srv == NULL) {
-      fprintf(stderr, "mychat-sim: out of memory for the server\n");
+      fprintf(stderr, "mychat-sim: embedded server: out of memory\n");
       return -1;
     }
   }
@@ -1607,8 +1607,10 @@ int sim_result_ok(const sim_result *r) {
 
 int sim_run(const sim_config *cfg, sim_result *res) {
   sim *s = calloc(1, sizeof *s);
-  if (s == NULL)
+  if (s == NULL) {
+    fprintf(stderr, "mychat-sim: simulator state: out of memory\n");
     return -1;
+  }
   double w0 = wall_now();
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);

@@ -189,7 +189,8 @@ typedef struct {
 } sim_result;
 
 /* sim_opts.c */
-/* Parses the command line into |cfg|. Returns 0, 1 after printing --help,
+/* Parses the command line into |cfg|. Returns 0, 1 after printing --help
+ * or --version,
  * or -1 after printing an error to stderr (usage error). */
 int sim_opts_parse(sim_config *cfg, int argc, char **argv);
 /* Frees the copies of path settings |cfg| points to. */
@@ -216,9 +217,9 @@ double sim_tx_per_body(uint64_t first, uint64_t retrans);
 /* Messages sent per second of the sending period. */
 double sim_msgs_per_s(const sim_result *r);
 static inline double sim_ms(uint64_t us) { return (double)us / 1000.0; }
-/* fopen/fclose of a report file given with --|flag|, with an error
- * "mychat-sim: --json FILE: why" on failure (NULL, -1). */
-FILE *sim_report_open(const char *path, const char *flag);
+/* fopen (with |mode|) and fclose of a report file given with --|flag|,
+ * with an error "mychat-sim: --json FILE: why" on failure (NULL, -1). */
+FILE *sim_report_open(const char *path, const char *flag, const char *mode);
 int sim_report_close(FILE *f, const char *path, const char *flag);
 
 /* sim_json.c: --json, through jansson. Returns 0, or -1 after an error. */

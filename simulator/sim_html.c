@@ -844,7 +844,7 @@ static const char CSS[] =
 
 int sim_report_html(const char *path, const sim_config *cfg,
                     const sim_result *r) {
-  FILE *f = sim_report_open(path, "html");
+  FILE *f = sim_report_open(path, "html", "w");
   if (f == NULL)
     return -1;
   int status = sim_verdict_exit(r);

@@ -280,7 +280,7 @@ int sim_report_json(const char *path, const sim_config *cfg,
                     "memory, or a path that is not UTF-8)\n", path);
     return -1;
   }
-  FILE *f = sim_report_open(path, "json");
+  FILE *f = sim_report_open(path, "json", "w");
   if (f == NULL) {
     json_decref(o);
     return -1;

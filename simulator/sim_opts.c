@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mc_codec.h"
 #include "mc_error.h"
 #include "sim.h"
 
@@ -368,6 +369,7 @@ static void usage(FILE *f) {
           "  %-24s progress line on stderr (default: when a terminal)\n"
           "  %-24s no progress line\n"
           "  %-24s this text\n"
+          "  %-24s the version of mychat-sim and of the protocol\n"
           "\n"
           "Scenario files (simulator/scenarios/*.sim): one directive per "
           "line, # starts\n"
@@ -400,7 +402,7 @@ static void usage(FILE *f) {
           "  4  a threshold failed (%s applies unless a connect_fail\n"
           "     threshold is given)\n"
           "  0  every guarantee held and every threshold passed\n",
-          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--json-host", "", "--progress", "--no-progress", "--help",
+          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--json-host", "", "--progress", "--no-progress", "--help", "--version",
           SIM_CONNECT_FAIL_DEFAULT);
 }
 
@@ -457,14 +459,13 @@ static int apply(const setting *st, mc_netem_config *net, const char *v,
 static int kv_net(mc_netem_config *net, char *tok, const char *where) {
   char *eq = strchr(tok, '=');
   if (eq == NULL) {
-    fprintf(stderr, "mychat-sim: %sexpected KEY=VALUE, got '%s'\n", where,
-            tok);
+    fprintf(stderr, "mychat-sim: %s%s: expected KEY=VALUE\n", where, tok);
     return -1;
   }
   *eq = '\0';
   const setting *st = find_setting(tok);
   if (st == NULL || st->in != IN_NET) {
-    fprintf(stderr, "mychat-sim: %sunknown network setting '%s'\n", where,
+    fprintf(stderr, "mychat-sim: %s%s: unknown network setting\n", where,
             tok);
     return -1;
   }
@@ -475,14 +476,18 @@ static int directive(char **tok, int n, const char *where) {
   sim_config *cfg = O.cfg;
   if (strcmp(tok[0], "phase") == 0) {
     if (n < 2 || cfg->n_phase == SIM_PHASES_MAX) {
-      fprintf(stderr, "mychat-sim: %sphase D [rate=R] [direct=P]\n", where);
+      fprintf(stderr,
+              "mychat-sim: %sphase: %s\n", where,
+              n < 2 ? "expected phase D [rate=R] [direct=P]"
+                    : "too many phases");
       return -1;
     }
     sim_phase *p = &cfg->phase[cfg->n_phase];
     p->rate = O.rate;
     p->direct = O.direct;
     if (parse_dur(tok[1], &p->len) < 0 || p->len == 0) {
-      fprintf(stderr, "mychat-sim: %sbad phase length '%s'\n", where, tok[1]);
+      fprintf(stderr, "mychat-sim: %sphase: bad length '%s'\n", where,
+              tok[1]);
       return -1;
     }
     for (int i = 2; i < n; i++) {
@@ -492,7 +497,7 @@ static int directive(char **tok, int n, const char *where) {
       else if (strncmp(tok[i], "direct=", 7) == 0)
         bad = parse_pct(tok[i] + 7, &p->direct) < 0;
       if (bad) {
-        fprintf(stderr, "mychat-sim: %sbad phase setting '%s'\n", where,
+        fprintf(stderr, "mychat-sim: %sphase: bad setting '%s'\n", where,
                 tok[i]);
         return -1;
       }
@@ -515,8 +520,8 @@ static int directive(char **tok, int n, const char *where) {
       bad = strncmp(tok[6], "mode=", 5) != 0 || parse_mode(tok[6] + 5, &o->mode);
     if (bad) {
       fprintf(stderr,
-              "mychat-sim: %soffline P at D|random for D [mode=abandon|"
-              "logout|mix]\n",
+              "mychat-sim: %soffline: expected offline P at D|random for D "
+              "[mode=abandon|logout|mix]\n",
               where);
       return -1;
     }
@@ -528,14 +533,16 @@ static int directive(char **tok, int n, const char *where) {
     mc_netem_config *net = &cfg->net;
     if (n >= 3 && strcmp(tok[1], "at") == 0) {
       if (cfg->n_chg == SIM_NETCHG_MAX) {
-        fprintf(stderr, "mychat-sim: %stoo many net changes\n", where);
+        fprintf(stderr, "mychat-sim: %snet: more than %d changes\n", where,
+                SIM_NETCHG_MAX);
         return -1;
       }
       sim_netchange *c = &cfg->chg[cfg->n_chg];
       /* A change starts from the latest settings and edits them. */
       c->net = cfg->n_chg ? cfg->chg[cfg->n_chg - 1].net : cfg->net;
       if (parse_dur(tok[2], &c->at) < 0) {
-        fprintf(stderr, "mychat-sim: %sbad time '%s'\n", where, tok[2]);
+        fprintf(stderr, "mychat-sim: %snet at: bad time '%s'\n", where,
+                tok[2]);
         return -1;
       }
       net = &c->net;
@@ -557,8 +564,8 @@ static int directive(char **tok, int n, const char *where) {
     return apply(st, &cfg->net, expr, where);
   }
   if (st == NULL || n != 2) {
-    fprintf(stderr, "mychat-sim: %s%s '%s'\n", where,
-            st ? "expected one value for" : "unknown directive", tok[0]);
+    fprintf(stderr, "mychat-sim: %s%s: %s\n", where, tok[0],
+            st ? "expected one value" : "unknown directive");
     return -1;
   }
   return apply(st, &cfg->net, tok[1], where);
@@ -630,6 +637,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       usage(stdout);
       return 1;
     }
+    if (strcmp(a, "--version") == 0) {
+      printf("mychat-sim %s (MyChat protocol v%d)\n", SIM_VERSION,
+             MC_PROTOCOL_VERSION);
+      return 1;
+    }
     if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
       cfg->progress = a[2] == 'p';
       continue;
@@ -647,7 +659,7 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       continue;
     }
     if (strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "mychat-sim: unexpected argument '%s' (try --help)\n",
+      fprintf(stderr, "mychat-sim: %s: unexpected argument (try --help)\n",
               a);
       return -1;
     }
@@ -663,11 +675,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     }
     const setting *st = find_setting(name);
     if (st == NULL && strcmp(name, "scenario") != 0) {
-      fprintf(stderr, "mychat-sim: unknown option '%s' (try --help)\n", a);
+      fprintf(stderr, "mychat-sim: %s: unknown option (try --help)\n", a);
       return -1;
     }
     if (val == NULL) {
-      fprintf(stderr, "mychat-sim: option '%s' needs a value\n", a);
+      fprintf(stderr, "mychat-sim: %s: needs a value (try --help)\n", a);
       return -1;
     }
     if (st == NULL) {
@@ -689,8 +701,8 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
                                            .len = O.churn_len,
                                            .mode = O.churn_mode};
   if (cfg->embedded_udp && cfg->server) {
-    fprintf(stderr, "mychat-sim: --server and --embedded-udp exclude each "
-                    "other\n");
+    fprintf(stderr, "mychat-sim: --embedded-udp: cannot be used with "
+                    "--server\n");
     return -1;
   }
   if (cfg->server && !O.names_set) {
@@ -708,12 +720,13 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     return -1;
   }
   if (mc_netem_config_check(&cfg->net) < 0) {
-    fprintf(stderr, "mychat-sim: network settings out of range\n");
+    fprintf(stderr, "mychat-sim: network settings: out of range\n");
     return -1;
   }
   for (int c = 0; c < cfg->n_chg; c++)
     if (mc_netem_config_check(&cfg->chg[c].net) < 0) {
-      fprintf(stderr, "mychat-sim: network change %d out of range\n", c + 1);
+      fprintf(stderr, "mychat-sim: network change %d: out of range\n",
+              c + 1);
       return -1;
     }
   return 0;

@@ -198,8 +198,9 @@ const char *sim_verdict_text(const sim_config *cfg, const sim_result *r,
   }
 }
 
-FILE *sim_report_open(const char *path, const char *flag) {
-  FILE *f = fopen(path, "w");
+FILE *sim_report_open(const char *path, const char *flag,
+                      const char *mode) {
+  FILE *f = fopen(path, mode);
   if (f == NULL)
     fprintf(stderr, "mychat-sim: --%s %s: %s\n", flag, path, strerror(errno));
   return f;

@@ -166,20 +166,43 @@ fi
 # A bad flag and a bad scenario line: exit 2 with a message.
 badflag() {
   "$SIM" --no-such-flag 1 > /dev/null 2> "$T/bad.err"
-  [ $? -eq 2 ] && grep -q 'unknown option' "$T/bad.err"
+  [ $? -eq 2 ] &&
+    grep -q '^mychat-sim: --no-such-flag: unknown option (try --help)$' "$T/bad.err"
 }
 check "bad flag exits 2 with a message" badflag
 badvalue() {
   "$SIM" --loss 150% > /dev/null 2> "$T/bad2.err"
-  [ $? -eq 2 ] && grep -q 'bad value' "$T/bad2.err"
+  [ $? -eq 2 ] &&
+    grep -q "^mychat-sim: --loss: bad value '150%' (expected P)$" "$T/bad2.err"
 }
 check "bad value exits 2 with a message" badvalue
 badscen() {
   printf 'clients 10\nwarp 9\n' > "$T/bad.sim"
   "$SIM" --scenario "$T/bad.sim" > /dev/null 2> "$T/bad3.err"
-  [ $? -eq 2 ] && grep -q 'bad.sim:2: unknown directive' "$T/bad3.err"
+  [ $? -eq 2 ] && grep -q '^mychat-sim: .*bad.sim:2: warp: unknown directive$' "$T/bad3.err"
 }
 check "bad scenario line exits 2 with file:line" badscen
+
+# --version, and errors as "mychat-sim: what: why" (issue 14).
+version() {
+  "$SIM" --version > "$T/ver.out" 2>&1 &&
+    grep -q '^mychat-sim [0-9][0-9.]* (MyChat protocol v1)$' "$T/ver.out" &&
+    "$SIM" --help | grep -q -- '--version'
+}
+check "--version" version
+errstyle() {
+  "$SIM" --clients > /dev/null 2> "$T/e1.err"; r1=$?
+  "$SIM" --scenario "$T/none.sim" > /dev/null 2> "$T/e2.err"; r2=$?
+  "$SIM" --server nohost --clients 1 > /dev/null 2> "$T/e3.err"; r3=$?
+  "$SIM" --clients 2 --duration 1s --json "$T/no/such/dir/x.json" \
+    > /dev/null 2> "$T/e4.err"; r4=$?
+  [ "$r1" -eq 2 ] && [ "$r2" -eq 2 ] && [ "$r3" -eq 2 ] && [ "$r4" -eq 3 ] &&
+    grep -q '^mychat-sim: --clients: needs a value (try --help)$' "$T/e1.err" &&
+    grep -q "^mychat-sim: --scenario .*none.sim: No such file or directory$" "$T/e2.err" &&
+    grep -q "^mychat-sim: --server: bad value 'nohost' (expected HOST:PORT)$" "$T/e3.err" &&
+    grep -q "^mychat-sim: --json .*x.json: No such file or directory$" "$T/e4.err"
+}
+check "errors say mychat-sim: what: why" errstyle
 
 # Verdicts that can fail (issue 14). Nothing listening: every handshake
 # goes unanswered, the run stops as soon as every client has given up and
