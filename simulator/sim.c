@@ -1341,7 +1341,7 @@ static void progress(sim *s, int final) {
                       : !s->stopping      ? "drain"
                                           : "logout";
   fprintf(stderr,
-          "\r%s %5.1fs/%.0fs  clients %u/%u up  sent %" PRIu64
+          "\r%-7s %5.1fs/%.0fs  clients %u/%u up  sent %" PRIu64
           "  delivered %" PRIu64 " (%.1f%%)  datagrams %" PRIu64 "   %s",
           stage, (double)(s->now - T0) / 1e6,
           (double)(s->drain_end - T0) / 1e6, s->online, s->n_cl, sent,
