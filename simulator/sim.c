@@ -1195,7 +1195,9 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   mc_client_config ccfg;
   mc_client_config_default(&ccfg);
   ccfg.presence = 1;
-  ccfg.connect_timeout_ms = (uint32_t)(cfg->connect_timeout / MC_MSEC);
+  ccfg.connect_timeout_ms = cfg->connect_timeout / MC_MSEC > UINT32_MAX
+                                ? UINT32_MAX
+                                : (uint32_t)(cfg->connect_timeout / MC_MSEC);
   uint32_t memberships = cfg->memberships < s->n_groups ? cfg->memberships
                                                         : s->n_groups;
   for (uint32_t i = 0; i < s->n_cl; i++) {
@@ -1335,8 +1337,8 @@ static void progress(sim *s, int final) {
   double pct = s->owed_total ? 100.0 * (double)s->delivered_total /
                                    (double)s->owed_total
                              : 100.0;
-  /* The planned length: sending, then the drain at its longest (it ends
-   * as soon as everything owed has arrived). */
+  /* The stage, and the time out of the planned length: sending, then the
+   * drain at its longest (it ends as soon as everything owed arrived). */
   const char *stage = s->now < s->send_end ? "sending"
                       : !s->stopping      ? "drain"
                                           : "logout";

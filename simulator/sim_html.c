@@ -68,13 +68,17 @@ static void esc(FILE *f, const char *s) {
 }
 
 /* printf, then HTML-escaped. */
-static void escf(FILE *f, const char *fmt, ...) {
+static void vescf(FILE *f, const char *fmt, va_list ap) {
   char buf[512];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  esc(f, buf);
+}
+
+static void escf(FILE *f, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  vescf(f, fmt, ap);
   va_end(ap);
-  esc(f, buf);
 }
 
 /* Short tick labels: 0.5, 92.5, 1500, 120k, 3.2M. */
@@ -130,28 +134,19 @@ static void chart_begin(chart *c, const char *id, const char *title,
           "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fff\" "
           "stroke=\"#bbb\"/>\n",
           CW, CH, ML, MT, CW - ML - MR, CH - MT - MB);
-  if (c->log_y) {
-    double v;
-    for (int i = 0; log_tick(c->y0, c->y1, i, &v); i++) {
-        fprintf(f,
-                "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
-                "class=\"grid\"/><text x=\"%d\" y=\"%.1f\" class=\"yl\">",
-                ML, CW - MR, cy(c, v), cy(c, v), ML - 6, cy(c, v) + 4);
-        num_label(f, v);
-        fprintf(f, "</text>\n");
-    }
-  } else {
-    double step = nice((c->y1 - c->y0) / 5);
-    for (double v = c->y0; v <= c->y1 + step * 1e-6; v += step) {
-      fprintf(f,
-              "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
-              "class=\"grid\"/><text x=\"%d\" y=\"%.1f\" class=\"yl\">",
-              ML, CW - MR, cy(c, v), cy(c, v), ML - 6, cy(c, v) + 4);
-      num_label(f, v);
-      fprintf(f, "</text>\n");
-    }
+  double ystep = nice((c->y1 - c->y0) / 5), v;
+  for (int i = 0;; i++) {
+    v = c->y0 + i * ystep;
+    if (c->log_y ? !log_tick(c->y0, c->y1, i, &v) : v > c->y1 + ystep * 1e-6)
+      break;
+    fprintf(f,
+            "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
+            "class=\"grid\"/><text x=\"%d\" y=\"%.1f\" class=\"yl\">",
+            ML, CW - MR, cy(c, v), cy(c, v), ML - 6, cy(c, v) + 4);
+    num_label(f, v);
+    fprintf(f, "</text>\n");
   }
-  double step = nice((c->x1 - c->x0) / 12), v;
+  double step = nice((c->x1 - c->x0) / 12);
   for (int i = 0;; i++) {
     double x = ceil(c->x0 / step) * step + i * step;
     if (c->log_x ? !log_tick(c->x0, c->x1, i, &v) : x > c->x1 + 1e-9)
@@ -531,15 +526,14 @@ static void html_cdf(FILE *f, const sim_result *r) {
 /* ------------------------------------------------------------------ */
 /* tables                                                              */
 
+/* A key figure: the value (printf-style) over its label. */
 static void tile(FILE *f, const char *label, const char *cls,
                  const char *fmt, ...) {
-  char buf[128];
   va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
   fprintf(f, "<div class=\"tile %s\"><div class=\"v\">", cls);
-  esc(f, buf);
+  va_start(ap, fmt);
+  vescf(f, fmt, ap);
+  va_end(ap);
   fprintf(f, "</div><div class=\"l\">%s</div></div>\n", label);
 }
 

@@ -61,7 +61,8 @@ static const char *UNIT_WORD[] = {"a duration like 500ms or 1.5s",
                                   "a percentage like 99.9%",
                                   "a plain number like 1.2"};
 
-/* "p99", "p(99.9)" -> 0.999 after |prefix|; returns 0 or -1. */
+/* The percentile after the "p" of a metric name, "99" or "(99.9)", as a
+ * quantile (0.99, 0.999); returns 0 or -1. */
 static int parse_percentile(const char *s, size_t len, double *q) {
   char buf[32];
   int paren = len >= 2 && s[0] == '(' && s[len - 1] == ')';
