@@ -743,6 +743,8 @@ static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
       s->n_failed++;
     }
     r->last_connect_code = ev->code;
+    if (ev->code == MYCHAT__ERROR_CODE__RATE_LIMITED)
+      r->connect_rate_limited++;
     if (r->connects == 0 && s->n_failed == s->n_cl) {
       /* Every client tried and none got in: the server is not there (or
        * the network lets nothing through). Waiting longer shows nothing. */

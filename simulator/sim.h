@@ -159,6 +159,7 @@ typedef struct {
   sim_kind k[SIM_K_N];
   sim_hist lat_live, lat_backlog;
   uint64_t connects, connect_failures, sessions_lost, logouts, abandons;
+  uint64_t connect_rate_limited; /* failures the server refused as such */
   /* Every client failed a handshake and none ever connected: the run
    * stopped there, since nothing more could be learnt. */
   int stopped_no_connect;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +32,10 @@ typedef struct {
 } opts;
 
 static opts O; /* the parse in progress (one per process) */
+
+#define SOCKETS_DEFAULT 128
+#define SOCKETS_MAX 16384
+#define FDS_SPARE 64 /* descriptors left for epoll, reports, the pcap */
 
 /* ------------------------------------------------------------------ */
 /* values                                                              */
@@ -289,9 +294,11 @@ static const setting SETTINGS[] = {
      "prefix of user and group names (letters and digits, <= 12), so runs "
      "against one server do not share accounts",
      FN(set_names)},
-    {"sockets", "N", "128",
-     "--server, --embedded-udp: UDP sockets the clients share", V_U32,
-     CFG(sockets), 1, 16384, NULL},
+    {"sockets", "N", "128; with --server clients/4 when more",
+     "--server, --embedded-udp: UDP sockets the clients share (on "
+     "loopback each has its own address; the reference server lets 5 "
+     "logins per address in at once)", V_U32,
+     CFG(sockets), 1, SOCKETS_MAX, NULL},
     {"json", "FILE", "", "write the results as JSON", V_PATH, CFG(json), 0, 0,
      NULL},
     {"html", "FILE", "", "write a self-contained HTML report with charts",
@@ -618,7 +625,7 @@ static void defaults(sim_config *cfg) {
   cfg->ramp = 5 * MC_SEC;
   cfg->drain = 60 * MC_SEC;
   cfg->seed = 1;
-  cfg->sockets = 128;
+  cfg->sockets = 0; /* chosen once the client count is known */
   cfg->progress = -1;
   cfg->net.delay = 10 * MC_MSEC;
   cfg->connect_timeout = 15 * MC_SEC;
@@ -713,6 +720,20 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     for (int i = 1; i < 7; i++, x /= 36)
       cfg->names[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
     cfg->names[7] = '\0';
+  }
+  if (cfg->sockets == 0) {
+    /* A real server limits logins per source address (the reference
+     * server: 5 at once, then one every 2 s); more clients per socket than
+     * that would turn the simulator's own setup into connect failures. */
+    uint32_t per4 = cfg->clients / 4 + 1;
+    cfg->sockets = cfg->server && per4 > SOCKETS_DEFAULT ? per4
+                                                         : SOCKETS_DEFAULT;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 2 * FDS_SPARE &&
+        cfg->sockets > rl.rlim_cur - FDS_SPARE)
+      cfg->sockets = (uint32_t)(rl.rlim_cur - FDS_SPARE);
+    if (cfg->sockets > SOCKETS_MAX)
+      cfg->sockets = SOCKETS_MAX;
   }
   if (sim_threshold_default(cfg) < 0) {
     fprintf(stderr, "mychat-sim: --threshold: no room for the default %s\n",

@@ -141,6 +141,13 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           " sends skipped (offline)\n",
           r->connects, r->connect_failures, r->sessions_lost, r->logouts,
           r->abandons, r->skipped_sends);
+  if (r->connect_rate_limited)
+    fprintf(f,
+            "clients: %" PRIu64 " of the connect failures were the server's "
+            "login rate limit (%u clients share %u source address%s: more "
+            "--sockets, or a higher limit on the server)\n",
+            r->connect_rate_limited, cfg->clients, cfg->sockets,
+            cfg->sockets == 1 ? "" : "es");
   if (r->send_errors)
     fprintf(f, "clients: %" PRIu64 " sends refused by the client core (last: %s)\n",
             r->send_errors, mc_strerror(r->last_send_error));

@@ -163,6 +163,23 @@ if [ -x "$B/mychat-server" ]; then
   check "--server: reference server over UDP, 100% delivery" against_server
 fi
 
+# Connect failures from a real server fail the run through the default
+# threshold, and the summary names the login rate limit behind them: eight
+# clients on one socket (one address) against a burst of 5 per address.
+rate_limited() {
+  start_server --rate-refill-ms 200 || return 1
+  "$SIM" --server "$SRV" --sockets 1 --clients 8 --ramp 0 --rate 1/s \
+    --duration 2s --drain 10s --no-progress > "$T/rl.out" 2>&1
+  rv=$?
+  stop_server
+  [ "$rv" -eq 4 ] && grep -q '^clients: [1-9][0-9]* of the connect failures were the server.s login rate limit (8 clients share 1 source address:' "$T/rl.out" &&
+    grep -q '^  connect_fail<10% .*FAILED (default)$' "$T/rl.out" &&
+    grep -q '^all .* 100.00%' "$T/rl.out"
+}
+if [ -x "$B/mychat-server" ]; then
+  check "--server: rate-limited logins fail the default connect_fail threshold" rate_limited
+fi
+
 # A bad flag and a bad scenario line: exit 2 with a message.
 badflag() {
   "$SIM" --no-such-flag 1 > /dev/null 2> "$T/bad.err"
