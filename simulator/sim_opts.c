@@ -397,6 +397,7 @@ static void usage(FILE *f) {
           "\n"
           "Impairment applies to each client's link, both directions, "
           "independently.\n"
+          "\n"
           "Exit status (the first that applies):\n"
           "  2  usage error\n"
           "  3  setup failed or a report could not be written\n"
