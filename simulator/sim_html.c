@@ -541,8 +541,11 @@ static void html_tiles(FILE *f, const sim_result *r) {
   sim_kind t = sim_kind_total(r);
   const sim_hist *h = &r->lat_live;
   fprintf(f, "<div class=\"tiles\">\n");
-  tile(f, "delivery (delivered / owed)",
-       t.lost ? "bad" : "good", "%.2f%%", sim_pct(t.expected - t.lost, t.expected));
+  if (t.expected)
+    tile(f, "delivery (delivered / owed)", t.lost ? "bad" : "good", "%.2f%%",
+         sim_pct(t.expected - t.lost, t.expected));
+  else
+    tile(f, "delivery", "warn", "nothing owed");
   if (h->n)
     tile(f, "latency p50 / p95 / p99 (live)", "", "%.0f / %.0f / %.0f ms",
          sim_ms(sim_hist_quantile(h, 0.5)), sim_ms(sim_hist_quantile(h, 0.95)),
@@ -563,8 +566,11 @@ static void html_tiles(FILE *f, const sim_result *r) {
        sim_result_ok(r) ? "good" : "bad",
        "%" PRIu64 " / %" PRIu64 " / %" PRIu64 " / %" PRIu64, t.lost,
        t.duplicated, t.out_of_order, t.unexpected);
-  tile(f, "client tx per body", "", "%.3f",
-       sim_tx_per_body(r->client_tx_first, r->client_tx_retrans));
+  if (r->client_tx_first)
+    tile(f, "client tx per body", "", "%.3f",
+         sim_tx_per_body(r->client_tx_first, r->client_tx_retrans));
+  else
+    tile(f, "client tx per body", "", "nothing sent");
   fprintf(f, "</div>\n");
 }
 
