@@ -95,7 +95,6 @@ Mychat__ErrorCode mc_server_wire_code(int err) {
   case MC_ERR_TEXT_TOO_LONG:
     return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
   case MC_ERR_STATE:
-  case MC_ERR_WRONG_DIRECTION:
     return MYCHAT__ERROR_CODE__BAD_REQUEST;
   case MC_ERR_AUTH:
     return MYCHAT__ERROR_CODE__AUTH_FAILED;

@@ -152,9 +152,8 @@ const mc_server_stats *mc_server_get_stats(const mc_server *srv);
 
 /* The wire ErrorCode for library error |err| where the answer does not
  * depend on context (PROTOCOL.md MC-130): the decode and validation errors
- * map to MALFORMED or to the code of the same name, STATE and
- * WRONG_DIRECTION to BAD_REQUEST, AUTH to AUTH_FAILED, anything else to
- * INTERNAL. */
+ * map to MALFORMED or to the code of the same name, STATE to BAD_REQUEST,
+ * AUTH to AUTH_FAILED, anything else to INTERNAL. */
 Mychat__ErrorCode mc_server_wire_code(int err);
 
 /* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them
