@@ -16,6 +16,8 @@ extern CU_SuiteInfo mc_netem_suite;
 extern CU_SuiteInfo mc_arq_suite;
 extern CU_SuiteInfo mc_memstore_suite;
 extern CU_SuiteInfo mc_sqlstore_suite;
+extern CU_SuiteInfo mc_auth_suite;
+extern CU_SuiteInfo mc_wire_suite;
 extern CU_SuiteInfo mc_server_suite;
 extern CU_SuiteInfo mc_client_suite;
 extern CU_SuiteInfo mc_session_suite;
