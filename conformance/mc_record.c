@@ -240,12 +240,15 @@ static int ep_new(rec *r) {
   return r->n_ep++;
 }
 
-/* A case's made-up name: tag, case number, role. Static ring of buffers. */
+/* A case's made-up name: tag, case number, role. Static ring of buffers,
+ * with room for a name one byte too long (hs-limits). */
 static const char *N(rec *r, const char *role) {
-  static char buf[8][MC_NAME_MAX + 1];
+  static char buf[8][MC_NAME_MAX + 2];
   static int k;
   char *b = buf[k++ % 8];
-  snprintf(b, MC_NAME_MAX + 1, MC_CAP_TAG "c%02d%s", r->case_idx, role);
+  if (snprintf(b, sizeof buf[0], MC_CAP_TAG "c%02d%s", r->case_idx, role) >=
+      (int)sizeof buf[0])
+    die("name for role '%s' too long", role);
   return b;
 }
 
@@ -256,6 +259,7 @@ typedef struct {
   const char *name, *pw;
   uint64_t nonce;             /* 0: a fresh one */
   int zero_nonce, presence, unpadded;
+  size_t size;                /* exactly this many bytes (0: the minimum) */
   uint64_t sid;               /* a session header where none belongs */
   uint32_t seq;
 } hs_opt;
@@ -294,9 +298,11 @@ static size_t hs_build(rec *r, const hs_opt *o, uint8_t *d, uint64_t *nonce) {
     if (mc_codec_encode_body(&env, b, sizeof b, &bl) < 0 ||
         mc_codec_encode(&h, b, bl, d, MC_DATAGRAM_MAX, &dl) < 0)
       die("encode handshake");
-    if (o->unpadded || dl >= MC_HANDSHAKE_MIN)
+    if (o->unpadded || dl >= (o->size ? o->size : MC_HANDSHAKE_MIN))
       break;
   }
+  if (o->size && dl != o->size)
+    die("no handshake of exactly %zu bytes", o->size);
   return dl;
 }
 

@@ -112,6 +112,32 @@ static void sc_hs_retransmit(rec *r) {
   req_list(r, e, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
 }
 
+/* Values exactly at the handshake limits, each with the one just past it
+ * where that is not in hs-bad-fields already. */
+static void sc_hs_limits(rec *r) {
+  int e = ep_new(r);
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw",
+              .size = MC_HANDSHAKE_MIN - 1};
+  hs_send(r, e, &o);                /* 255 bytes: dropped */
+  o.size = MC_HANDSHAKE_MIN;
+  hs_send(r, e, &o);                /* 256 bytes: Welcome */
+  o.size = 0;
+  /* Names of 32 and 33 bytes: the tag and case number take 9. */
+  o.name = N(r, "abcdefghijklmnopqrstuvw");
+  hs_send(r, ep_new(r), &o);        /* 32 bytes: Welcome */
+  o.name = N(r, "abcdefghijklmnopqrstuvwx");
+  hs_send(r, ep_new(r), &o);        /* 33 bytes: BAD_NAME */
+  char pw[MC_PASSWORD_MAX + 1];
+  memset(pw, 'p', MC_PASSWORD_MAX);
+  pw[MC_PASSWORD_MAX] = '\0';
+  o.name = N(r, "bob");
+  o.pw = pw;
+  hs_send(r, ep_new(r), &o);        /* 128-byte password: Welcome */
+  o.name = N(r, "carol");
+  o.pw = "four";
+  hs_send(r, ep_new(r), &o);        /* 4-byte password: Welcome */
+}
+
 static void sc_hs_busy(rec *r) {
   hs(r, 1, N(r, "alice"), 0);
   hs(r, 1, N(r, "bob"), 0);         /* SERVER_BUSY: one session at most */
@@ -137,6 +163,10 @@ static void sc_sess_unknown(rec *r) {
   env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
   env.list = &l;
   e->tok[0] ^= 0x5a;                /* wrong token */
+  send_env(r, a, &env, 1);
+  settle(r);
+  memcpy(e->tok, good, sizeof good);
+  e->tok[MC_TOKEN_LEN - 1] ^= 0x01; /* wrong only in its last bit */
   send_env(r, a, &env, 1);
   settle(r);
   memcpy(e->tok, good, sizeof good);
@@ -271,6 +301,12 @@ static void sc_grp_too_many(rec *r) {
     req_group(r, a, G_CREATE, N(r, g));        /* the 33rd: TOO_MANY */
   }
   req_group(r, a, G_JOIN, N(r, "x"));          /* TOO_MANY_GROUPS */
+  /* At the cap the earlier checks still come first (MC-102, MC-103). */
+  req_group(r, a, G_JOIN, N(r, "g00"));        /* ALREADY_MEMBER */
+  req_group(r, a, G_CREATE, N(r, "x"));        /* GROUP_EXISTS */
+  req_group(r, a, G_JOIN, N(r, "nosuch"));     /* NO_SUCH_GROUP */
+  req_group(r, a, G_LEAVE, N(r, "g00"));       /* OK: 31 groups */
+  req_group(r, a, G_JOIN, N(r, "x"));          /* OK: 32 again */
 }
 
 static void sc_list_paging(rec *r) {
@@ -286,6 +322,8 @@ static void sc_list_paging(rec *r) {
   req_list(r, a, MYCHAT__LIST_KIND__LIST_GROUPS, N(r, "g19"));
   req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
   req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, N(r, "g19"));
+  /* Exactly a page's worth after g01: 20 entries, more false. */
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, N(r, "g01"));
   req_list(r, a, MYCHAT__LIST_KIND__LIST_USERS, N(r, ""));
   req_list(r, a, MYCHAT__LIST_KIND__LIST_USERS, "_bad");  /* BAD_NAME */
   req_list(r, a, 7, "");                                  /* MALFORMED */
@@ -335,7 +373,17 @@ static void sc_msg_resend(rec *r) {
   req(r, a, &env);
   m.text = (char *)"twice?";        /* same client_msg_id, new seq */
   req(r, a, &env);
-  (void)b;
+  /* A group message resent after its sender left the group: the
+   * duplicate check comes before NOT_MEMBER, and bob gets no second
+   * Deliver (MC-107). */
+  req_group(r, a, G_CREATE, N(r, "g"));
+  req_group(r, b, G_JOIN, N(r, "g"));
+  msg_env(&env, &m, 0x6eed, NULL, N(r, "g"), "to the group");
+  req(r, a, &env);
+  req_group(r, a, G_LEAVE, N(r, "g"));
+  req(r, a, &env);                  /* the same Sent, not NOT_MEMBER */
+  msg_env(&env, &m, 0x7eed, NULL, N(r, "g"), "new one");
+  req(r, a, &env);                  /* a new message: NOT_MEMBER */
 }
 
 static void sc_msg_invalid(rec *r) {
@@ -373,6 +421,9 @@ static void sc_msg_invalid(rec *r) {
   }
   msg_env(&env, &m, 30, "bad name", NULL, "x");
   req(r, a, &env);                  /* BAD_NAME */
+  big[MC_TEXT_MAX] = '\0';          /* exactly 800 bytes: accepted */
+  msg_env(&env, &m, 32, to, NULL, big);
+  req(r, a, &env);
   msg_env(&env, &m, 31, to, NULL, "fine after all that");
   req(r, a, &env);
 }
@@ -645,7 +696,7 @@ static const scenario scenarios[] = {
      "MC-47 MC-51 MC-52 MC-44", "impair: no\nnote: a handshake retransmitted "
      "after a failure is a new attempt and takes a token, so loss changes the outcome",
      sc_hs_rate},
-    {"sess-unknown", NULL, "Wrong token, unknown session id, no session: Error UNKNOWN_SESSION echoing the header",
+    {"sess-unknown", NULL, "Wrong token (first byte, last bit), unknown session id, no session: Error UNKNOWN_SESSION echoing the header",
      "MC-53 MC-58 MC-60 MC-61 MC-26 MC-24", NULL, sc_sess_unknown},
     {"sess-migrate", NULL, "The session follows its client to a new address",
      "MC-53 MC-56 MC-57 MC-119", "impair: no\nnote: a duplicated or delayed datagram from the old address moves the session back there (MC-56), as it would on a real network", sc_sess_migrate},
@@ -666,9 +717,9 @@ static const scenario scenarios[] = {
      sc_grp_requests},
     {"grp-message", NULL, "Group messages reach every other member, and stop after leaving",
      "MC-105 MC-108 MC-109 MC-116 MC-118 MC-119 MC-113 MC-55", NULL, sc_grp_message},
-    {"grp-too-many", NULL, "32 groups per user: TOO_MANY_GROUPS for create and join",
-     "MC-102 MC-103 MC-97", NULL, sc_grp_too_many},
-    {"list-paging", NULL, "Lists: pages of 20 sorted by name, more, online, bad after, bad kind",
+    {"grp-too-many", NULL, "32 groups per user: TOO_MANY_GROUPS for create and join, after ALREADY_MEMBER, GROUP_EXISTS and NO_SUCH_GROUP",
+     "MC-102 MC-103 MC-104 MC-97", NULL, sc_grp_too_many},
+    {"list-paging", NULL, "Lists: pages of 20 sorted by name, more (false for exactly 20 left), online, bad after, bad kind",
      "MC-99 MC-100 MC-101 MC-14 MC-17 MC-27", NULL, sc_list_paging},
     {"msg-direct", NULL, "Direct messages: Sent, Deliver, Receipt; to oneself; to nobody",
      "MC-55 MC-108 MC-109 MC-111 MC-113 MC-114 MC-118 MC-119 MC-120 MC-121 MC-87 MC-88",
@@ -679,9 +730,9 @@ static const scenario scenarios[] = {
      "MC-127 MC-115 MC-122 MC-123 MC-67", NULL, sc_msg_redeliver},
     {"msg-sack", NULL, "A selective ack does not deliver; the cumulative ack does",
      "MC-114 MC-120 MC-121 MC-86", NULL, sc_msg_sack},
-    {"msg-resend", NULL, "SendMessage again with the same client_msg_id: the same Sent, stored once",
-     "MC-107 MC-109 MC-94", NULL, sc_msg_resend},
-    {"msg-invalid", NULL, "SendMessage field checks: MALFORMED, TEXT_TOO_LONG before BAD_UTF8, BAD_UTF8, BAD_NAME",
+    {"msg-resend", NULL, "SendMessage again with the same client_msg_id: the same Sent, stored once; also after leaving the group",
+     "MC-107 MC-108 MC-109 MC-94 MC-105", NULL, sc_msg_resend},
+    {"msg-invalid", NULL, "SendMessage field checks: MALFORMED, TEXT_TOO_LONG before BAD_UTF8, BAD_UTF8, BAD_NAME; 800 bytes accepted",
      "MC-19 MC-20 MC-21 MC-13 MC-22 MC-24 MC-27 MC-97", NULL, sc_msg_invalid},
     {"val-prefix", NULL, "Short, wrong magic, wrong version, oversize, empty: dropped silently",
      "MC-3 MC-30", NULL, sc_val_prefix},
@@ -709,4 +760,9 @@ static const scenario scenarios[] = {
      sc_arq_queue_full},
     {"arq-bad-ack", NULL, "An ack of a seq never sent is ignored, the request in the datagram is served",
      "MC-83 MC-86", NULL, sc_arq_bad_ack},
+    /* Later cases go at the end: a case's number (in its names) and its
+     * random stream come from its place here, and the captures of the
+     * cases above keep theirs. */
+    {"hs-limits", NULL, "Handshake of 255 bytes dropped, of 256 answered; names of 32 and 33 bytes; passwords of 128 and 4 bytes",
+     "MC-36 MC-13 MC-15 MC-43", NULL, sc_hs_limits},
 };
