@@ -150,6 +150,28 @@ static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
 
 /* ---- substitution ---- */
 
+/* Replaces in |d| every 16 bytes equal to recorded token |rec|, or equal
+ * to it but for one byte (a token the script spoiled on purpose, sess-
+ * unknown), by live token |live| with the same byte spoiled the same way:
+ * a token wrong only in its last byte stays wrong only there. */
+static void subst_token(uint8_t *d, size_t len, const uint8_t *rec,
+                        const uint8_t *live) {
+  for (size_t i = 0; i + MC_TOKEN_LEN <= len; i++) {
+    size_t diffs = 0, at = 0;
+    for (size_t k = 0; k < MC_TOKEN_LEN && diffs < 2; k++)
+      if (d[i + k] != rec[k]) {
+        diffs++;
+        at = k;
+      }
+    if (diffs == 2)
+      continue;
+    uint8_t spoil = (uint8_t)(d[i + at] ^ rec[at]);
+    memcpy(d + i, live, MC_TOKEN_LEN);
+    d[i + at] ^= spoil;
+    i += MC_TOKEN_LEN - 1;
+  }
+}
+
 static void subst(replay *rp, uint8_t *d, size_t len) {
   mc_capture_replace(d, len, (const uint8_t *)MC_CAP_TAG,
                      (const uint8_t *)rp->o->tag, MC_CAP_TAG_LEN);
@@ -162,7 +184,7 @@ static void subst(replay *rp, uint8_t *d, size_t len) {
     mc_capture_replace(d, len, a, b, 8);
   }
   for (size_t i = 0; i < rp->n_tok; i++)
-    mc_capture_replace(d, len, rp->tok[i].rec, rp->tok[i].live, MC_TOKEN_LEN);
+    subst_token(d, len, rp->tok[i].rec, rp->tok[i].live);
 }
 
 /* ---- field comparison ---- */
