@@ -40,6 +40,7 @@
 
 typedef struct {
   int fd;
+  int host;                   /* client host: 127.0.0.(1 + host) */
   uint64_t sid;
   uint8_t tok[MC_TOKEN_LEN];
   int in_session;
@@ -93,6 +94,7 @@ static void log_pkt(rec *r, int from_client, int ep, const uint8_t *d,
   p->t_us = r->vclock_us;
   p->from_client = from_client;
   p->ep = ep;
+  p->host = r->ep[ep].host;
   p->len = len;
   memcpy(p->data, d, len);
   r->vclock_us += 1000;
@@ -225,20 +227,24 @@ static void wait_ms(rec *r, unsigned ms, unsigned pinging, unsigned every) {
   settle(r);
 }
 
-static int ep_new(rec *r) {
+/* A new endpoint on client host |host| (mc_capture.h). */
+static int ep_new_at(rec *r, int host) {
   if (r->n_ep == MC_CAP_ENDPOINTS_MAX)
     die("too many endpoints");
   char err[256];
   endpoint *e = &r->ep[r->n_ep];
   memset(e, 0, sizeof *e);
-  e->fd = mc_udp_connect((struct sockaddr *)&r->srv, r->srvlen, err,
-                         sizeof err);
+  e->host = host;
+  e->fd = mc_capture_socket((struct sockaddr *)&r->srv, r->srvlen, host, err,
+                            sizeof err);
   if (e->fd < 0)
     die("%s", err);
   e->seq_next = 1;
   e->autoack = 1;
   return r->n_ep++;
 }
+
+static int ep_new(rec *r) { return ep_new_at(r, 0); }
 
 /* A case's made-up name: tag, case number, role. Static ring of buffers,
  * with room for a name one byte too long (hs-limits). */

@@ -671,8 +671,49 @@ static void sc_arq_queue_full(rec *r) {
   ping(r, a, 0);                    /* ended: UNKNOWN_SESSION */
 }
 
-#define RATE_FLAGS "--rate-burst 5 --rate-refill-ms 2000"
+#define RATE_BURST 5
+#define RATE_REFILL_MS 2000
+#define RATE_FLAGS "--rate-burst " STR(RATE_BURST) " --rate-refill-ms " \
+  STR(RATE_REFILL_MS)
 #define BUSY_FLAGS "--rate-burst 1000 --max-sessions 1"
+
+/* The per-name bucket (MC-51, MC-52): logins for one name, each from its
+ * own address, so that no address bucket runs out first; then one token
+ * back after the refill interval, and no more. The hosts are this case's
+ * own (hs-rate uses host 0, hs-rate-retransmit host 9), so the cases of
+ * one run share no address bucket. */
+static void sc_hs_rate_name(rec *r) {
+  int host = 1;
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw"};
+  hs_send(r, ep_new_at(r, host++), &o);     /* Welcome: the first token */
+  o.reg = 0;
+  o.pw = "wrong-pw";
+  for (int i = 1; i <= RATE_BURST; i++)     /* 4 x AUTH_FAILED, RATE_LIMITED */
+    hs_send(r, ep_new_at(r, host++), &o);
+  wait_ms(r, RATE_REFILL_MS + 200, 0, RATE_REFILL_MS + 200);
+  hs_send(r, ep_new_at(r, host++), &o);     /* a token back: AUTH_FAILED */
+  hs_send(r, ep_new_at(r, host++), &o);     /* only one: RATE_LIMITED */
+}
+
+/* A Register sent six times takes one token, not six (MC-51): the
+ * retransmissions get the same Welcome (MC-40), and four wrong Logins
+ * from the same address still get AUTH_FAILED before the sixth attempt
+ * that counts is RATE_LIMITED. */
+static void sc_hs_rate_retransmit(rec *r) {
+  int e = ep_new_at(r, 9);
+  uint8_t d[MC_DATAGRAM_MAX];
+  uint64_t nonce;
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw"};
+  size_t len = hs_build(r, &o, d, &nonce);
+  for (int i = 0; i < 6; i++) {
+    raw(r, e, d, len);
+    settle(r);
+  }
+  o.reg = 0;
+  o.pw = "wrong-pw";
+  for (int i = 1; i <= RATE_BURST; i++)     /* 4 x AUTH_FAILED, RATE_LIMITED */
+    hs_send(r, e, &o);
+}
 
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
@@ -765,4 +806,10 @@ static const scenario scenarios[] = {
      * cases above keep theirs. */
     {"hs-limits", NULL, "Handshake of 255 bytes dropped, of 256 answered; names of 32 and 33 bytes; passwords of 128 and 4 bytes",
      "MC-36 MC-13 MC-15 MC-43", NULL, sc_hs_limits},
+    {"hs-rate-name", RATE_FLAGS, "Login rate limit per name, from six addresses: RATE_LIMITED on the sixth; one token back after 2 s",
+     "MC-51 MC-52 MC-44", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; every client on its own address (127.0.0.2 .. 127.0.0.9)",
+     sc_hs_rate_name},
+    {"hs-rate-retransmit", RATE_FLAGS, "A Register retransmitted five times takes one rate-limit token: four wrong Logins later still AUTH_FAILED, then RATE_LIMITED",
+     "MC-51 MC-52 MC-40", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; the client is on 127.0.0.10",
+     sc_hs_rate_retransmit},
 };

@@ -94,6 +94,7 @@ typedef struct {
   const mc_replay_opts *o;
   pinfo *pi;
   epst ep[MC_CAP_ENDPOINTS_MAX];
+  int host[MC_CAP_ENDPOINTS_MAX]; /* each endpoint's client host */
   int n_ep;
   struct { uint64_t rec, live; } sid[BINDS], mid[BINDS], mtime[BINDS];
   size_t n_sid, n_mid, n_mtime;
@@ -528,6 +529,7 @@ static void analyse(replay *rp) {
     q->awaits = -1;
     if (p->ep + 1 > rp->n_ep)
       rp->n_ep = p->ep + 1;
+    rp->host[p->ep] = p->host; /* one host per endpoint: the recorder's */
     Mychat__Envelope *env = lax(p->data, p->len);
     if (env != NULL) {
       q->seq = env->seq;
@@ -1148,8 +1150,9 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   for (int k = 0; k < rp->n_ep; k++) {
     char err[256];
     rp->ep[k].pend_unrel = -1;
-    rp->ep[k].fd = mc_udp_connect((const struct sockaddr *)&o->server,
-                                  o->server_len, err, sizeof err);
+    rp->ep[k].fd = mc_capture_socket((const struct sockaddr *)&o->server,
+                                     o->server_len, rp->host[k], err,
+                                     sizeof err);
     if (rp->ep[k].fd < 0) {
       snprintf(report, cap, "%s\n", err);
       rv = MC_ERR_STORAGE;
