@@ -139,8 +139,27 @@ static void sc_hs_limits(rec *r) {
 }
 
 static void sc_hs_busy(rec *r) {
-  hs(r, 1, N(r, "alice"), 0);
+  int a = hs(r, 1, N(r, "alice"), 0);
   hs(r, 1, N(r, "bob"), 0);         /* SERVER_BUSY: one session at most */
+  logout(r, a);                     /* room again for hs-busy-pending */
+}
+
+/* Two Registers at once against a cap of one session: when the second
+ * arrives the first one's auth job is pending (or its session live), and
+ * pending jobs count (MC-42), so the second gets SERVER_BUSY. Logout
+ * leaves room for the next case. */
+static void sc_hs_busy_pending(rec *r) {
+  int a = ep_new(r), b = ep_new(r);
+  uint8_t da[MC_DATAGRAM_MAX], db[MC_DATAGRAM_MAX];
+  uint64_t nonce;
+  hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw"};
+  size_t la = hs_build(r, &o, da, &nonce);
+  o.name = N(r, "bob");
+  size_t lb = hs_build(r, &o, db, &nonce);
+  raw(r, a, da, la);
+  raw(r, b, db, lb);
+  settle(r);
+  logout(r, a);
 }
 
 static void sc_hs_rate(rec *r) {
@@ -731,8 +750,8 @@ static const scenario scenarios[] = {
      "MC-24 MC-35 MC-36 MC-37 MC-39", NULL, sc_hs_header},
     {"hs-retransmit", NULL, "A retransmitted Register gets the same Welcome, even from another address",
      "MC-40 MC-45 MC-57", NULL, sc_hs_retransmit},
-    {"hs-busy", BUSY_FLAGS, "Sessions cap reached: Error SERVER_BUSY",
-     "MC-42 MC-39", NULL, sc_hs_busy},
+    {"hs-busy", BUSY_FLAGS, "Sessions cap reached: Error SERVER_BUSY; after Logout there is room again",
+     "MC-42 MC-39 MC-66", NULL, sc_hs_busy},
     {"hs-rate", RATE_FLAGS, "Login rate limit: burst 5 per address, then RATE_LIMITED; default keepalive and timeout",
      "MC-47 MC-51 MC-52 MC-44", "impair: no\nnote: a handshake retransmitted "
      "after a failure is a new attempt and takes a token, so loss changes the outcome",
@@ -812,4 +831,7 @@ static const scenario scenarios[] = {
     {"hs-rate-retransmit", RATE_FLAGS, "A Register retransmitted five times takes one rate-limit token: four wrong Logins later still AUTH_FAILED, then RATE_LIMITED",
      "MC-51 MC-52 MC-40", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; the client is on 127.0.0.10",
      sc_hs_rate_retransmit},
+    {"hs-busy-pending", BUSY_FLAGS, "Sessions cap 1, two Registers at once: the pending auth job counts, the second gets SERVER_BUSY",
+     "MC-42 MC-35 MC-66", "impair: no\nnote: the two Registers must arrive in their order; a lost first one would be resent after the second",
+     sc_hs_busy_pending},
 };
