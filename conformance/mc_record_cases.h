@@ -600,10 +600,16 @@ static void sc_arq_rto(rec *r) {
   sack(r, b, 3, 0, 0);
 }
 
+/* The fast retransmission comes at once, well before the 200 ms RTO, and
+ * only once per timed transmission: the same SACK again resends nothing,
+ * and the next transmission is the RTO's, counted from the fast one with
+ * the backoff unchanged (MC-79, MC-81). */
 static void sc_arq_fast(rec *r) {
   int b, a = alice_and_mute_bob(r, &b);
   burst_to_bob(r, a, 4, "fast");
   sack(r, b, 1, 3, 5);              /* 3 higher seqs SACKed: resend 2 */
+  sack(r, b, 1, 3, 5);              /* again: not again */
+  wait_ms(r, 300, 0, 300);          /* the RTO's, 200 ms after the fast one */
   sack(r, b, 5, 0, 0);
 }
 
@@ -734,6 +740,75 @@ static void sc_hs_rate_retransmit(rec *r) {
     hs_send(r, e, &o);
 }
 
+/* The receive window's edge (MC-91): with nothing taken yet, seq 32 is
+ * the last inside [1, 33) and is buffered (selectively acked); seq 33 is
+ * dropped. Seqs 1..31 follow (ListRequests, answered empty, in order),
+ * then 32 is handled. Seq 33 comes again with another body, a
+ * ListRequest, whose reply shows g32 only: the dropped CreateGroup g33
+ * was never acted on. */
+static void sc_arq_rwindow(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
+  env.body_case = G_CREATE;
+  env.create_group = &g;
+  g.name = (char *)N(r, "g32");
+  send_env(r, a, &env, ARQ_WINDOW);
+  settle(r);
+  g.name = (char *)N(r, "g33");
+  send_env(r, a, &env, ARQ_WINDOW + 1);
+  settle(r);
+  Mychat__Envelope le;
+  Mychat__ListRequest l;
+  list_env(&le, &l, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+  for (uint32_t seq = 1; seq < ARQ_WINDOW; seq++)
+    send_env(r, a, &le, seq);
+  settle(r);
+  send_env(r, a, &le, ARQ_WINDOW + 1);
+  settle(r);
+}
+
+/* Acks at the edge of what was sent (MC-83, MC-86). Bob's Deliver, seq 2,
+ * is the last seq the server sent him: an ack of cumulative 3, exactly
+ * the first seq not sent, is ignored as a whole, so seq 2 is resent at
+ * its RTO (200 ms) and alice gets no Receipt. Then bob misuses seq 0 for
+ * a SendMessage (Error BAD_REQUEST), and the ack of seq 2 it carries
+ * counts: the message is delivered, alice gets her Receipt. */
+static void sc_arq_ack_edge(rec *r) {
+  int b, a = alice_and_mute_bob(r, &b);
+  say(r, a, N(r, "bob"), NULL, "ack me right", 1);
+  sack(r, b, 3, 0, 0);              /* seq 3 never sent: ignored */
+  wait_ms(r, 400, 0, 400);          /* seq 2 resent once */
+  Mychat__Envelope env;
+  Mychat__SendMessage m;
+  msg_env(&env, &m, 9, N(r, "alice"), NULL, "seq 0");
+  send_env(r, b, &env, 0);          /* Error BAD_REQUEST; its ack counts */
+  settle(r);
+}
+
+/* A new ack resets the backoff (MC-80). Bob logs in to two missed
+ * messages and acks nothing: his backlog (Deliver 1 and 2, BacklogDone 3)
+ * goes out at one instant, so every timeout finds all three, at 0.5 s
+ * (the initial RTO, no RTT sample) and 1 s later (backoff 1). His ack of
+ * seq 1 alone resets the backoff: seq 2 is next resent 0.5 s after its
+ * last transmission, not 2 s. (Pushes sent at different instants would
+ * fall due in different timeouts, each adding to the backoff.) */
+static void sc_arq_backoff(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  logout(r, b);
+  say(r, a, N(r, "bob"), NULL, "one", 1);
+  say(r, a, N(r, "bob"), NULL, "two", 1);
+  int c = ep_new(r);
+  r->ep[c].autoack = 0;
+  hs_opt o = {.reg = 0, .name = N(r, "bob"), .pw = "secret-pw"};
+  hs_send(r, c, &o);
+  wait_ms(r, 1700, 0, 1700);        /* resent at 0.5 s and 1.5 s */
+  sack(r, c, 1, 0, 0);              /* resets the backoff */
+  wait_ms(r, 600, 0, 600);          /* seq 2 again at 2 s, not 3.5 s */
+  sack(r, c, 3, 0, 0);
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -808,8 +883,8 @@ static const scenario scenarios[] = {
      sc_arq_retransmit},
     {"arq-rto", NULL, "After an RTT sample on loopback the RTO is 200 ms, doubled per timeout",
      "MC-78 MC-79 MC-80", "retransmit: 1 3 150-380 300-650", sc_arq_rto},
-    {"arq-fast", NULL, "Three higher seqs SACKed: fast retransmission before the RTO",
-     "MC-81 MC-84", "retransmit: 1 2 0-350", sc_arq_fast},
+    {"arq-fast", NULL, "Three higher seqs SACKed: fast retransmission well before the RTO, once",
+     "MC-81 MC-84 MC-79", "retransmit: 1 2 0-120 150-380\nnote: seq 2 is resent at once on the SACK of 3..5 (the RTO is 200 ms), not again on the same SACK, then at the RTO counted from the fast retransmission", sc_arq_fast},
     {"arq-window", NULL, "At most 32 pushes in flight",
      "MC-73 MC-91", NULL, sc_arq_window},
     {"arq-giveup", GIVEUP_FLAGS, "A push never acked is resent 12 times; when it falls due again the server ends the session, sending nothing",
@@ -834,4 +909,12 @@ static const scenario scenarios[] = {
     {"hs-busy-pending", BUSY_FLAGS, "Sessions cap 1, two Registers at once: the pending auth job counts, the second gets SERVER_BUSY",
      "MC-42 MC-35 MC-66", "impair: no\nnote: the two Registers must arrive in their order; a lost first one would be resent after the second",
      sc_hs_busy_pending},
+    {"arq-rwindow", NULL, "Client seq 32 with nothing taken is buffered; seq 33 is dropped, never acted on",
+     "MC-91 MC-93 MC-89 MC-84", NULL, sc_arq_rwindow},
+    {"arq-ack-edge", NULL, "An ack of exactly the first unsent seq is ignored (the push is resent); an ack on a misused seq-0 datagram counts",
+     "MC-83 MC-86 MC-29 MC-114 MC-120", "retransmit: 1 2 150-450\nnote: seq 2 (the Deliver) is resent at the 200 ms RTO because the ack of seq 3 is ignored",
+     sc_arq_ack_edge},
+    {"arq-backoff", NULL, "An ack of one push resets the backoff: the next retransmission of another comes one RTO later, not four",
+     "MC-80 MC-79 MC-74", "retransmit: 2 2 400-750 850-1300 350-800\nnote: seq 2 is resent at 0.5 s, 1 s later (backoff 1), then 0.5 s later because the ack of seq 1 reset the backoff, not 2 s",
+     sc_arq_backoff},
 };

@@ -521,6 +521,36 @@ static void ack_mark(uint8_t *set, const Mychat__Ack *a) {
       set[s] = 1;
 }
 
+/* Whether capture datagram |q| acks seq |s|. */
+static int pinfo_acks(const pinfo *q, uint32_t s) {
+  if (!q->has_ack)
+    return 0;
+  if (s <= q->cum)
+    return 1;
+  for (uint32_t r = 0; r < q->n_ranges; r++)
+    if (s >= q->rf[r] && s <= q->rl[r])
+      return 1;
+  return 0;
+}
+
+/* Whether the capture's server acked client datagram |i| (its seq at its
+ * endpoint) before the client sent that seq again: one the reference
+ * dropped (beyond its window, arq-rwindow) is not to be resent, even if
+ * the same seq with another body was acked later. */
+static int acked_later(const replay *rp, size_t i) {
+  const mc_cap_pkt *p = &rp->c->pkts[i];
+  uint32_t s = rp->pi[i].seq;
+  for (size_t j = i + 1; j < rp->c->n_pkts; j++) {
+    if (rp->c->pkts[j].ep != p->ep)
+      continue;
+    if (rp->c->pkts[j].from_client && rp->pi[j].seq == s)
+      return 0;
+    if (!rp->c->pkts[j].from_client && pinfo_acks(&rp->pi[j], s))
+      return 1;
+  }
+  return 0;
+}
+
 static void analyse(replay *rp) {
   const mc_case *c = rp->c;
   for (size_t i = 0; i < c->n_pkts; i++) {
@@ -578,7 +608,7 @@ static void analyse(replay *rp) {
       continue;
     if (q->seq > 0 && q->seq < MAXSEQ && i >= last_ack[p->ep])
       rp->ep[p->ep].ack_free[q->seq] = 1;
-    q->retx_rel = q->seq > 0 && q->seq < MAXSEQ && rp->ep[p->ep].ack_ok[q->seq];
+    q->retx_rel = q->seq > 0 && q->seq < MAXSEQ && acked_later(rp, i);
     for (size_t j = i + 1; j < c->n_pkts; j++) {
       if (c->pkts[j].ep != p->ep)
         continue;
