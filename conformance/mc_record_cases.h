@@ -809,6 +809,41 @@ static void sc_arq_backoff(rec *r) {
   sack(r, c, 3, 0, 0);
 }
 
+/* Every kind of push comes again in the next session until acked
+ * (MC-127): bob never acks carol's group message, alice never acks the
+ * Receipt of her message to carol; each logs in again and gets it. */
+static void sc_msg_redeliver_push(rec *r) {
+  int b = hs(r, 1, N(r, "bob"), 0);
+  req_group(r, b, G_CREATE, N(r, "g"));
+  int c = hs(r, 1, N(r, "carol"), 0);
+  req_group(r, c, G_JOIN, N(r, "g"));
+  r->ep[b].autoack = 0;
+  say(r, c, NULL, N(r, "g"), "to the group", 1);
+  int a = hs(r, 1, N(r, "alice"), 0);
+  r->ep[a].autoack = 0;
+  say(r, a, N(r, "carol"), NULL, "receipt please", 1);
+  hs(r, 0, N(r, "bob"), 0);         /* the group Deliver again, missed */
+  hs(r, 0, N(r, "alice"), 0);       /* the Receipt again */
+}
+
+/* No request of a session is carried out after its Logout (MC-66):
+ * alice's CreateGroup, seq 2, arrives first and is buffered; her Logout,
+ * seq 1, then ends the session, and the CreateGroup taken with it is not
+ * carried out (no reply): bob can create the group. */
+static void sc_sess_logout_after(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
+  g.name = (char *)N(r, "g");
+  env.body_case = G_CREATE;
+  env.create_group = &g;
+  send_env(r, a, &env, 2);
+  settle(r);
+  logout(r, a);
+  req_group(r, b, G_CREATE, N(r, "g"));   /* OK: alice's never happened */
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -909,6 +944,10 @@ static const scenario scenarios[] = {
     {"hs-busy-pending", BUSY_FLAGS, "Sessions cap 1, two Registers at once: the pending auth job counts, the second gets SERVER_BUSY",
      "MC-42 MC-35 MC-66", "impair: no\nnote: the two Registers must arrive in their order; a lost first one would be resent after the second",
      sc_hs_busy_pending},
+    {"msg-redeliver-push", NULL, "A group Deliver and a Receipt never acked are pushed again in the next session",
+     "MC-127 MC-120 MC-116 MC-122 MC-123 MC-67", NULL, sc_msg_redeliver_push},
+    {"sess-logout-after", NULL, "A request buffered behind a Logout is not carried out",
+     "MC-66 MC-93 MC-96 MC-102", NULL, sc_sess_logout_after},
     {"arq-rwindow", NULL, "Client seq 32 with nothing taken is buffered; seq 33 is dropped, never acted on",
      "MC-91 MC-93 MC-89 MC-84", NULL, sc_arq_rwindow},
     {"arq-ack-edge", NULL, "An ack of exactly the first unsent seq is ignored (the push is resent); an ack on a misused seq-0 datagram counts",
