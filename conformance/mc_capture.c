@@ -128,6 +128,30 @@ static int parse_retransmit(mc_case *c, char *v) {
   return 0;
 }
 
+static int parse_acktime(mc_case *c, char *v) {
+  if (c->n_acktime == MC_CAP_DIRECTIVES_MAX)
+    return -1;
+  mc_cap_acktime *d = &c->acktime[c->n_acktime];
+  char *save = NULL, *ep = strtok_r(v, " \t", &save);
+  char *max = ep ? strtok_r(NULL, " \t", &save) : NULL;
+  if (max == NULL || sscanf(max, "%u", &d->max_ms) != 1)
+    return -1;
+  d->ep = atoi(ep);
+  for (char *t = strtok_r(NULL, " \t", &save); t != NULL;
+       t = strtok_r(NULL, " \t", &save)) {
+    unsigned seq, occ = 1;
+    if (d->n == MC_CAP_GAPS_MAX || sscanf(t, "%u/%u", &seq, &occ) < 1 ||
+        seq == 0 || occ == 0)
+      return -1;
+    d->seq[d->n] = seq;
+    d->occ[d->n++] = (int)occ;
+  }
+  if (d->ep < 0 || d->ep >= MC_CAP_ENDPOINTS_MAX || d->n == 0)
+    return -1;
+  c->n_acktime++;
+  return 0;
+}
+
 static int parse_line(mc_case *c, char *line) {
   char *colon = strchr(line, ':');
   if (line[0] == '#' || line[0] == '\0')
@@ -146,6 +170,8 @@ static int parse_line(mc_case *c, char *line) {
     c->impair_ok = strcmp(v, "no") != 0;
   } else if (strcmp(line, "retransmit") == 0) {
     return parse_retransmit(c, v);
+  } else if (strcmp(line, "ack") == 0) {
+    return parse_acktime(c, v);
   } else if (strcmp(line, "requires") == 0) {
     char *save = NULL;
     for (char *t = strtok_r(v, " \t", &save); t != NULL;

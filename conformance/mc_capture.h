@@ -58,6 +58,19 @@ typedef struct {
   unsigned gap_min[MC_CAP_GAPS_MAX], gap_max[MC_CAP_GAPS_MAX];
 } mc_cap_retransmit;
 
+/* "ack: EP MAX SEQ[/K] ...": of the listed transmissions from endpoint EP
+ * (the K-th, 1 by default, of client seq SEQ), the one acked soonest got
+ * a server datagram whose ack covers it within MAX milliseconds
+ * (MC-87..MC-89). With several listed, one slow answer of a loaded
+ * machine does not fail the case, while a server that always waits does. */
+typedef struct {
+  int ep;
+  unsigned max_ms;
+  int n;
+  uint32_t seq[MC_CAP_GAPS_MAX];
+  int occ[MC_CAP_GAPS_MAX];
+} mc_cap_acktime;
+
 typedef struct {
   char name[64];
   char desc[256];
@@ -67,6 +80,8 @@ typedef struct {
   int requires[MC_CAP_REQUIRES_MAX];
   int n_retransmit;
   mc_cap_retransmit retransmit[MC_CAP_DIRECTIVES_MAX];
+  int n_acktime;
+  mc_cap_acktime acktime[MC_CAP_DIRECTIVES_MAX];
   size_t n_pkts;
   mc_cap_pkt *pkts;       /* n_pkts entries, owned */
 } mc_case;

@@ -844,6 +844,40 @@ static void sc_sess_logout_after(rec *r) {
   req_group(r, b, G_CREATE, N(r, "g"));   /* OK: alice's never happened */
 }
 
+/* Ack timing (MC-87..MC-90) where nothing else carries the ack: alice
+ * stops acking after 32 ListRequests, so their 32 replies fill the
+ * server's send window and the reply to any later request waits; the
+ * replies' retransmissions (RTO 200 ms) would carry a late ack. Three of
+ * each: a lone request is acked within max_ack_delay (20 ms), by an
+ * ack-only datagram; of two sent together the second at once; a
+ * duplicate at once; one above a gap at once. */
+static void sc_arq_ack_timing(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  r->ep[a].deaf = 1;
+  Mychat__Envelope env;
+  Mychat__ListRequest l;
+  list_env(&env, &l, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+  for (int i = 0; i < ARQ_WINDOW; i++)
+    send_env(r, a, &env, r->ep[a].seq_next++);
+  settle(r);
+  for (int i = 0; i < 3; i++)       /* 33, 34, 35: within 20 ms */
+    req(r, a, &env);
+  for (int i = 0; i < 3; i++) {     /* 37, 39, 41: at once */
+    send_env(r, a, &env, r->ep[a].seq_next++);
+    send_env(r, a, &env, r->ep[a].seq_next++);
+    settle(r);
+  }
+  for (uint32_t seq = ARQ_WINDOW + 1; seq <= ARQ_WINDOW + 3; seq++) {
+    send_env(r, a, &env, seq);      /* duplicates: at once */
+    settle(r);
+  }
+  for (int i = 0; i < 3; i++) {     /* 43, 45, 47 above gaps: at once */
+    r->ep[a].seq_next++;
+    send_env(r, a, &env, r->ep[a].seq_next++);
+    settle(r);
+  }
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -948,6 +982,9 @@ static const scenario scenarios[] = {
      "MC-127 MC-120 MC-116 MC-122 MC-123 MC-67", NULL, sc_msg_redeliver_push},
     {"sess-logout-after", NULL, "A request buffered behind a Logout is not carried out",
      "MC-66 MC-93 MC-96 MC-102", NULL, sc_sess_logout_after},
+    {"arq-ack-timing", NULL, "Acks where no reply can carry them (send window full): within 20 ms, at once after two arrivals, a duplicate, a gap",
+     "MC-87 MC-88 MC-89 MC-90 MC-73", "ack: 0 30 33 34 35\nack: 0 12 37 39 41\nack: 0 12 33/2 34/2 35/2\nack: 0 12 43 45 47\nnote: 20 ms of max_ack_delay plus slack for a loaded machine; \"at once\" is 12 ms, well before the delayed ack's 20 ms; the soonest of three counts, so one slow answer of a loaded machine does not fail",
+     sc_arq_ack_timing},
     {"arq-rwindow", NULL, "Client seq 32 with nothing taken is buffered; seq 33 is dropped, never acted on",
      "MC-91 MC-93 MC-89 MC-84", NULL, sc_arq_rwindow},
     {"arq-ack-edge", NULL, "An ack of exactly the first unsent seq is ignored (the push is resent); an ack on a misused seq-0 datagram counts",

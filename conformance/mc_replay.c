@@ -69,6 +69,7 @@ typedef struct {
                                     ended first (MC-132), so an ack of them
                                     is neither owed nor wrong */
   int rx_count[MAXSEQ];
+  int tx_count[MAXSEQ];          /* our transmissions of each seq */
   uint64_t rx_time[MAXSEQ][RX_TIMES];
   uint8_t *rx_body[MAXSEQ];
   size_t rx_len[MAXSEQ];
@@ -107,6 +108,11 @@ typedef struct {
   size_t nq;
   pending *pend;
   size_t npend;
+  /* The transmissions each "ack:" directive lists: when each went out,
+   * and when an ack covering it first came after (0: not yet). */
+  struct {
+    uint64_t sent[MC_CAP_GAPS_MAX], acked[MC_CAP_GAPS_MAX];
+  } ackt[MC_CAP_DIRECTIVES_MAX];
   char *out;
   size_t cap, len;
   int failed;
@@ -631,6 +637,63 @@ static void analyse(replay *rp) {
   }
 }
 
+/* ---- ack timing ("ack:" directives) ---- */
+
+/* Notes our transmission of |seq| from |ep| where a directive lists it. */
+static void ackt_sent(replay *rp, int ep, uint32_t seq, uint64_t now) {
+  if (seq >= MAXSEQ)
+    return;
+  int occ = ++rp->ep[ep].tx_count[seq];
+  for (int k = 0; k < rp->c->n_acktime; k++) {
+    const mc_cap_acktime *d = &rp->c->acktime[k];
+    for (int i = 0; i < d->n && d->ep == ep; i++)
+      if (d->seq[i] == seq && d->occ[i] == occ)
+        rp->ackt[k].sent[i] = now;
+  }
+}
+
+static void ackt_acked(replay *rp, int ep, const Mychat__Ack *ack,
+                       uint64_t now) {
+  uint8_t set[MAXSEQ] = {0};
+  ack_mark(set, ack);
+  for (int k = 0; k < rp->c->n_acktime; k++) {
+    const mc_cap_acktime *d = &rp->c->acktime[k];
+    for (int i = 0; i < d->n && d->ep == ep; i++)
+      if (d->seq[i] < MAXSEQ && set[d->seq[i]] && rp->ackt[k].sent[i] &&
+          rp->ackt[k].acked[i] == 0)
+        rp->ackt[k].acked[i] = now;
+  }
+}
+
+/* The soonest acked of the transmissions directive |k| lists was acked
+ * within its bound. */
+static void check_acktime(replay *rp, int k) {
+  const mc_cap_acktime *d = &rp->c->acktime[k];
+  uint64_t best = UINT64_MAX;
+  int best_i = 0;
+  for (int i = 0; i < d->n; i++) {
+    if (rp->ackt[k].sent[i] == 0) {
+      fail(rp, "ack directive: endpoint %d never sent seq %u a %d%s time",
+           d->ep, d->seq[i], d->occ[i], d->occ[i] == 1 ? "st" : "th");
+      return;
+    }
+    uint64_t t = rp->ackt[k].acked[i];
+    if (t != 0 && t - rp->ackt[k].sent[i] < best) {
+      best = t - rp->ackt[k].sent[i];
+      best_i = i;
+    }
+  }
+  if (best == UINT64_MAX)
+    fail(rp, "endpoint %d: our seq %u (and the others of its ack line) "
+             "never acked, expected within %u ms (MC-87..MC-90)", d->ep,
+         d->seq[0], d->max_ms);
+  else if (best / 1000 > d->max_ms)
+    fail(rp, "endpoint %d: our seq %u acked after %" PRIu64 " ms%s, "
+             "expected within %u ms (MC-87..MC-89)", d->ep, d->seq[best_i],
+         best / 1000, d->n > 1 ? " (the soonest of its ack line)" : "",
+         d->max_ms);
+}
+
 /* ---- the wire, through the impairment model ---- */
 
 static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
@@ -799,8 +862,10 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
          mc_codec_body_name(l->body_case));
     goto done;
   }
-  if (l->ack != NULL)
+  if (l->ack != NULL) {
     ack_mark(e->acked, l->ack);
+    ackt_acked(rp, ep, l->ack, now);
+  }
   for (int s = 1; s < MAXSEQ; s++)
     if (e->acked[s] && !e->ack_ok[s] && !e->ack_free[s]) {
       fail(rp, "endpoint %d: the server acked our seq %d, which the "
@@ -969,6 +1034,7 @@ static void retransmit_due(replay *rp, uint64_t now) {
       p->last = now;
       rp->ep[p->ep].retrans++;
       out(rp, p->ep, p->data, p->len, now);
+      ackt_sent(rp, p->ep, p->seq, now);
     }
     i++;
   }
@@ -1108,6 +1174,8 @@ static void send_client(replay *rp, size_t i) {
   uint64_t now = mc_udp_now_us();
   out(rp, p->ep, d, p->len, now);
   note_sent(rp, p->ep, d, p->len, now);
+  if (q->seq > 0)
+    ackt_sent(rp, p->ep, q->seq, now);
   if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
     e->live = 0;
   if (q->retx_rel && rp->npend < QMAX) {
@@ -1213,6 +1281,8 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
   for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
     check_retransmit(rp, &c->retransmit[k]);
+  for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
+    check_acktime(rp, k);
   rv = rp->failed;
 out:
   for (int k = 0; k < rp->n_ep; k++) {
