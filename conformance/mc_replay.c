@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -42,6 +44,9 @@ typedef struct {
                                     of its endpoint waits for it */
   int ack_only;                  /* a datagram with neither seq nor body */
   int retx_rel;                  /* client: reliable, acked in the capture */
+  int code;                      /* server Error: its code */
+  uint64_t stamp_ns;             /* clean link: kernel receive time of the
+                                    live datagram matched to it */
   int awaits;                    /* client: server unreliable it awaits */
 } pinfo;
 
@@ -113,6 +118,7 @@ typedef struct {
   struct {
     uint64_t sent[MC_CAP_GAPS_MAX], acked[MC_CAP_GAPS_MAX];
   } ackt[MC_CAP_DIRECTIVES_MAX];
+  uint64_t rx_stamp_ns;          /* of the datagram on_server handles */
   char *out;
   size_t cap, len;
   int failed;
@@ -571,6 +577,8 @@ static void analyse(replay *rp) {
       q->seq = env->seq;
       q->body = env->body_case;
       q->ack_only = q->seq == 0 && q->body == 0;
+      if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR)
+        q->code = env->error->code;
       if (env->ack != NULL) {
         q->has_ack = 1;
         q->cum = env->ack->cumulative;
@@ -933,6 +941,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       first = j;
     if (compare(rp, j, l, 0)) {
       rp->pi[j].matched = 1;
+      rp->pi[j].stamp_ns = rp->rx_stamp_ns;
       if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
         e->live = 1;
         e->sid = l->welcome->session_id;
@@ -1081,10 +1090,16 @@ static void step(replay *rp, uint64_t until) {
         fail(rp, "endpoint %d: server datagram of %zd bytes (MC-2)", k, n);
         break;
       }
-      if (rp->o->impaired)
+      if (rp->o->impaired) {
         queue(rp, 0, k, buf, (size_t)n, now);
-      else
+      } else {
+        struct timespec ts;
+        rp->rx_stamp_ns = ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts) == 0
+                              ? (uint64_t)ts.tv_sec * 1000000000u +
+                                    (uint64_t)ts.tv_nsec
+                              : 0;
         on_server(rp, k, buf, (size_t)n, now);
+      }
     }
   }
   deliver_due(rp, now);
@@ -1224,6 +1239,37 @@ static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
   }
 }
 
+/* MC-67: the Error SESSION_REPLACED to a user's old session goes out
+ * before the new session's Welcome. Both answer one client datagram, at
+ * two endpoints, so only the kernel's receive times can order them (the
+ * loop reads its sockets in endpoint order). Clean link only. */
+static void check_replaced_order(replay *rp) {
+  const mc_case *c = rp->c;
+  for (size_t i = 0; i < c->n_pkts; i++) {
+    if (!c->pkts[i].from_client)
+      continue;
+    size_t err = SIZE_MAX, wel = SIZE_MAX;
+    for (size_t j = i + 1; j < c->n_pkts && !c->pkts[j].from_client; j++) {
+      if (rp->pi[j].kind != X_UNREL || rp->pi[j].stamp_ns == 0)
+        continue;
+      if (rp->pi[j].body == MYCHAT__ENVELOPE__BODY_ERROR &&
+          rp->pi[j].code == MYCHAT__ERROR_CODE__SESSION_REPLACED)
+        err = j;
+      else if (rp->pi[j].body == MYCHAT__ENVELOPE__BODY_WELCOME)
+        wel = j;
+    }
+    if (err != SIZE_MAX && wel != SIZE_MAX &&
+        rp->pi[wel].stamp_ns < rp->pi[err].stamp_ns) {
+      fail(rp, "endpoint %d got the new session's Welcome %" PRIu64 " us "
+               "before endpoint %d got SESSION_REPLACED for the old one: "
+               "the old session must end first (MC-67)", c->pkts[wel].ep,
+           (rp->pi[err].stamp_ns - rp->pi[wel].stamp_ns) / 1000,
+           c->pkts[err].ep);
+      return;
+    }
+  }
+}
+
 int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
                   size_t cap) {
   replay *rp = calloc(1, sizeof *rp);
@@ -1256,6 +1302,10 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
       rv = MC_ERR_STORAGE;
       goto out;
     }
+    /* The first SIOCGSTAMPNS has nothing to tell (ENOENT) but makes the
+     * kernel stamp every datagram from then on, the first included. */
+    struct timespec ts;
+    (void)ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts);
   }
   uint64_t prev_t = 0, prev_sent = 0;
   int any = 0;
@@ -1283,6 +1333,8 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     check_retransmit(rp, &c->retransmit[k]);
   for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
     check_acktime(rp, k);
+  if (!rp->failed && !o->impaired)
+    check_replaced_order(rp);
   rv = rp->failed;
 out:
   for (int k = 0; k < rp->n_ep; k++) {
