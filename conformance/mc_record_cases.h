@@ -19,6 +19,30 @@ static int alice_and_mute_bob(rec *r, int *b) {
   return a;
 }
 
+/* CreateGroup of this case's group |role| from |ep| with a seq of the
+ * script's choosing (out of order, beyond the window), then a settle. */
+static void create_at(rec *r, int ep, const char *role, uint32_t seq) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
+  g.name = (char *)N(r, role);
+  env.body_case = G_CREATE;
+  env.create_group = &g;
+  send_env(r, ep, &env, seq);
+  settle(r);
+}
+
+/* Registers |owner|, who creates the group g, and |member|, who joins it
+ * (each asking for Presence or not); returns the owner's endpoint and
+ * stores the member's in |*m|. */
+static int group_pair(rec *r, const char *owner, int owner_presence,
+                      const char *member, int member_presence, int *m) {
+  int o = hs(r, 1, N(r, owner), owner_presence);
+  req_group(r, o, G_CREATE, N(r, "g"));
+  *m = hs(r, 1, N(r, member), member_presence);
+  req_group(r, *m, G_JOIN, N(r, "g"));
+  return o;
+}
+
 /* |n| messages from |ep| to bob back to back, then a settle. */
 static void burst_to_bob(rec *r, int ep, int n, const char *text) {
   for (int i = 0; i < n; i++)
@@ -531,22 +555,10 @@ static void sc_val_malformed(rec *r) {
 
 static void sc_arq_reorder(rec *r) {
   int a = hs(r, 1, N(r, "alice"), 0);
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
-  env.body_case = G_CREATE;
-  env.create_group = &g;
-  g.name = (char *)N(r, "g2");
-  send_env(r, a, &env, 2);          /* seq 2 first: buffered, SACKed */
-  settle(r);
-  g.name = (char *)N(r, "g1");
-  send_env(r, a, &env, 1);          /* then 1: both handled, in order */
-  settle(r);
-  g.name = (char *)N(r, "g40");
-  send_env(r, a, &env, 40);         /* beyond the window: dropped */
-  settle(r);
-  g.name = (char *)N(r, "g3");
-  send_env(r, a, &env, 3);
-  settle(r);
+  create_at(r, a, "g2", 2);         /* seq 2 first: buffered, SACKed */
+  create_at(r, a, "g1", 1);         /* then 1: both handled, in order */
+  create_at(r, a, "g40", 40);       /* beyond the window: dropped */
+  create_at(r, a, "g3", 3);
   req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
 }
 
@@ -668,6 +680,14 @@ static void sc_arq_giveup(rec *r) {
 
 #define ARQ_WINDOW 32                /* MC-73 */
 #define QUEUE_MAX 4
+
+/* A window's worth of requests |env| from |ep| back to back, then a
+ * settle: with |ep| deaf, their replies fill the server's send window. */
+static void fill_window(rec *r, int ep, Mychat__Envelope *env) {
+  for (int i = 0; i < ARQ_WINDOW; i++)
+    send_env(r, ep, env, r->ep[ep].seq_next++);
+  settle(r);
+}
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define QUEUE_FLAGS MC_CAP_STD_FLAGS " --queue-max " STR(QUEUE_MAX)
@@ -677,19 +697,15 @@ static void sc_arq_giveup(rec *r) {
  * her session as if the server gave up (MC-132); bob hears she is
  * offline. */
 static void sc_arq_queue_full(rec *r) {
-  int b = hs(r, 1, N(r, "bob"), 1);
-  req_group(r, b, G_CREATE, N(r, "g"));
-  int a = hs(r, 1, N(r, "alice"), 0);
-  req_group(r, a, G_JOIN, N(r, "g"));
+  int a;
+  group_pair(r, "bob", 1, "alice", 0, &a);
   r->ep[a].deaf = 1;
   Mychat__Envelope env;
   Mychat__ListRequest l;
   list_env(&env, &l, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
   /* The window's worth first, so that the replies are sent before the
    * queue fills, whatever batches the server reads requests in. */
-  for (int i = 0; i < ARQ_WINDOW; i++)
-    send_env(r, a, &env, r->ep[a].seq_next++);
-  settle(r);
+  fill_window(r, a, &env);
   for (int i = 0; i < QUEUE_MAX + 1; i++)
     send_env(r, a, &env, r->ep[a].seq_next++);
   settle(r);
@@ -748,16 +764,8 @@ static void sc_hs_rate_retransmit(rec *r) {
  * was never acted on. */
 static void sc_arq_rwindow(rec *r) {
   int a = hs(r, 1, N(r, "alice"), 0);
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
-  env.body_case = G_CREATE;
-  env.create_group = &g;
-  g.name = (char *)N(r, "g32");
-  send_env(r, a, &env, ARQ_WINDOW);
-  settle(r);
-  g.name = (char *)N(r, "g33");
-  send_env(r, a, &env, ARQ_WINDOW + 1);
-  settle(r);
+  create_at(r, a, "g32", ARQ_WINDOW);
+  create_at(r, a, "g33", ARQ_WINDOW + 1);
   Mychat__Envelope le;
   Mychat__ListRequest l;
   list_env(&le, &l, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
@@ -813,10 +821,7 @@ static void sc_arq_backoff(rec *r) {
  * (MC-127): bob never acks carol's group message, alice never acks the
  * Receipt of her message to carol; each logs in again and gets it. */
 static void sc_msg_redeliver_push(rec *r) {
-  int b = hs(r, 1, N(r, "bob"), 0);
-  req_group(r, b, G_CREATE, N(r, "g"));
-  int c = hs(r, 1, N(r, "carol"), 0);
-  req_group(r, c, G_JOIN, N(r, "g"));
+  int c, b = group_pair(r, "bob", 0, "carol", 0, &c);
   r->ep[b].autoack = 0;
   say(r, c, NULL, N(r, "g"), "to the group", 1);
   int a = hs(r, 1, N(r, "alice"), 0);
@@ -833,13 +838,7 @@ static void sc_msg_redeliver_push(rec *r) {
 static void sc_sess_logout_after(rec *r) {
   int a = hs(r, 1, N(r, "alice"), 0);
   int b = hs(r, 1, N(r, "bob"), 0);
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
-  g.name = (char *)N(r, "g");
-  env.body_case = G_CREATE;
-  env.create_group = &g;
-  send_env(r, a, &env, 2);
-  settle(r);
+  create_at(r, a, "g", 2);
   logout(r, a);
   req_group(r, b, G_CREATE, N(r, "g"));   /* OK: alice's never happened */
 }
@@ -861,9 +860,7 @@ static void sc_arq_ack_timing(rec *r) {
   Mychat__Envelope env;
   Mychat__ListRequest l;
   list_env(&env, &l, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
-  for (int i = 0; i < ARQ_WINDOW; i++)
-    send_env(r, a, &env, r->ep[a].seq_next++);
-  settle(r);
+  fill_window(r, a, &env);
   for (int i = 0; i < 3; i++)       /* 33, 34, 35: within 20 ms */
     req(r, a, &env);
   for (int i = 0; i < 3; i++) {     /* 37, 39, 41: at once */
