@@ -718,6 +718,26 @@ static void sc_arq_queue_full(rec *r) {
   STR(RATE_REFILL_MS)
 #define BUSY_FLAGS "--rate-burst 1000 --max-sessions 1"
 
+/* A rejected attempt takes no token (MC-52): logins from one address for
+ * five names empty that address's bucket; a sixth from there, for alice,
+ * is RATE_LIMITED, and alice's bucket stays full: five logins for her
+ * from five other addresses all get AUTH_FAILED. Hosts 10..15, this
+ * case's own. */
+static void sc_hs_rate_reject(rec *r) {
+  int e = ep_new_at(r, 10);
+  hs_opt o = {.reg = 0, .pw = "wrong-pw"};
+  for (int i = 0; i < RATE_BURST; i++) {
+    char role[8];
+    snprintf(role, sizeof role, "n%d", i);
+    o.name = N(r, role);
+    hs_send(r, e, &o);                      /* AUTH_FAILED: no such user */
+  }
+  o.name = N(r, "alice");
+  hs_send(r, e, &o);                        /* RATE_LIMITED: the address */
+  for (int h = 11; h < 11 + RATE_BURST; h++)
+    hs_send(r, ep_new_at(r, h), &o);        /* AUTH_FAILED, all five */
+}
+
 /* The per-name bucket (MC-51, MC-52): logins for one name, each from its
  * own address, so that no address bucket runs out first; then one token
  * back after the refill interval, and no more. The hosts are this case's
@@ -979,6 +999,9 @@ static const scenario scenarios[] = {
     {"hs-rate-retransmit", RATE_FLAGS, "A Register retransmitted five times takes one rate-limit token: four wrong Logins later still AUTH_FAILED, then RATE_LIMITED",
      "MC-51 MC-52 MC-40", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; the client is on 127.0.0.10",
      sc_hs_rate_retransmit},
+    {"hs-rate-reject", RATE_FLAGS, "A handshake refused by one rate-limit bucket takes no token from the other",
+     "MC-52 MC-51 MC-44", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; clients on 127.0.0.11 .. 127.0.0.16",
+     sc_hs_rate_reject},
     {"hs-busy-pending", BUSY_FLAGS, "Sessions cap 1, two Registers at once: the pending auth job counts, the second gets SERVER_BUSY",
      "MC-42 MC-35 MC-66", "impair: no\nnote: the two Registers must arrive in their order; a lost first one would be resent after the second",
      sc_hs_busy_pending},
