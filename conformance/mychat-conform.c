@@ -15,6 +15,7 @@
 #include <CUnit/CUnit.h>
 #include <CUnit/TestRun.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@
 #include "mc_error.h"
 #include "mc_replay.h"
 #include "mc_rng.h"
+#include "mc_target.h"
 #include "mc_udp.h"
 
 #define PROG "mychat-conform"
@@ -39,6 +42,7 @@
 #define REPORT_MAX 8192
 #define MUT_SOURCES 12           /* client datagrams mutated per case */
 #define MUT_MAX 96
+#define PROBE_MS 2000            /* nothing answers the probe: give up */
 
 typedef struct {
   mc_case c;
@@ -543,6 +547,45 @@ static int selected(const char *name, const char *filter, int argc,
   return 0;
 }
 
+/* Refuses, before anything runs, an output path that could not be
+ * written at the end: a file whose directory is missing or read-only, or
+ * a directory (|is_dir|) that cannot be created or written. */
+static int check_output(const char *opt, const char *path, int is_dir) {
+  if (path == NULL)
+    return 0;
+  if (is_dir) {
+    if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+      fprintf(stderr, PROG ": --%s %s: %s\n", opt, path, strerror(errno));
+      return -1;
+    }
+  } else {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+      snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+      dir[1] = '\0';
+    else
+      *slash = '\0';
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+      fprintf(stderr, PROG ": --%s %s: is a directory\n", opt, path);
+      return -1;
+    }
+    if (access(path, F_OK) == 0 ? access(path, W_OK) < 0
+                                : access(dir, W_OK) < 0) {
+      fprintf(stderr, PROG ": --%s %s: %s\n", opt, path, strerror(errno));
+      return -1;
+    }
+    return 0;
+  }
+  if (access(path, W_OK) < 0) {
+    fprintf(stderr, PROG ": --%s %s: %s\n", opt, path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
 
 int main(int argc, char **argv) {
   const char *server = NULL, *dir = "captures", *filter = NULL,
@@ -600,11 +643,27 @@ int main(int argc, char **argv) {
       fprintf(stderr, PROG ": no cases in %s\n", dir);
     return 2;
   }
+  size_t n_sel = 0;
+  for (size_t i = 0; i < n_cases; i++)
+    n_sel += cases[i].run = selected(cases[i].c.name, filter, argc, argv);
+  for (size_t k = 0; k < N_MUTATION; k++) {
+    char name[80];
+    snprintf(name, sizeof name, "mutation-%s", mutation_bases[k]);
+    n_sel += selected(name, filter, argc, argv);
+  }
+  if (n_sel == 0) {
+    fprintf(stderr, PROG ": no case matches%s%s", filter ? " --filter " : "",
+            filter ? filter : "");
+    for (int a = optind; a < argc; a++)
+      fprintf(stderr, " %s", argv[a]);
+    fprintf(stderr, " (--list shows the cases)\n");
+    return 2;
+  }
   if (list) {
     for (size_t i = 0; i < n_cases; i++) {
       char req[400];
       requires_text(&cases[i].c, req, sizeof req);
-      if (selected(cases[i].c.name, filter, argc, argv))
+      if (cases[i].run)
         printf("%-20s %s\n%-20s   %s\n%-20s   server: %s\n", cases[i].c.name,
                cases[i].c.desc, "", req, "", cases[i].c.flags);
     }
@@ -621,6 +680,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": %s\n", err);
     return 2;
   }
+  if (check_output("junit", junit, 0) < 0)
+    return 2;
+  int probe = mc_target_probe((const struct sockaddr *)&opts.server,
+                              opts.server_len, PROBE_MS, err, sizeof err);
+  if (probe < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    return 2;
+  }
+  if (probe > 0)
+    fprintf(stderr, PROG ": warning: %s; running the cases anyway\n", err);
   opts.impaired = opts.netem.loss > 0 || opts.netem.duplicate > 0 ||
                   opts.netem.reorder > 0 || opts.netem.delay > 0;
   if (opts.impaired && !timeout_set)
@@ -641,7 +710,6 @@ int main(int argc, char **argv) {
   char cur[24] = "";
   for (size_t i = 0; i < n_cases; i++) {
     entry *e = &cases[i];
-    e->run = selected(e->c.name, filter, argc, argv);
     if (!e->run)
       continue;
     if (optind == argc && strcmp(e->c.flags, server_flags) != 0) {
@@ -703,8 +771,9 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < n_mutation_runs; i++)
     add_result(&mutation_runs[i], mutation_runs[i].c.name, MUTATION_REQUIRES);
-  printf("\n%u cases, %u passed, %u failed, %zu skipped\n", ran, ran - failed,
-         failed, n_skipped);
+  /* The same counts as the JUnit file: a skipped case is a case. */
+  printf("\n%zu cases: %u passed, %u failed, %zu skipped\n", ran + n_skipped,
+         ran - failed, failed, n_skipped);
   if (n_skipped > 0)
     printf("(skipped: cases that need other server flags than \"%s\"%s)\n",
            server_flags, opts.impaired ? " or a clean link" : "");
