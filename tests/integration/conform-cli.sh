@@ -44,19 +44,87 @@ t_unwritable() {
     ! grep -q "MyChat protocol" "$T/unw"
 }
 
-# The hs group has cases of other settings, skipped here: the console and
-# the JUnit file count them the same, and the file marks each <skipped/>.
+# The hs group has cases of other settings, UNSUPPORTED here: the console
+# and the JUnit file count them the same, and the file marks each
+# <skipped/> (JUnit's word for a case that did not run).
 t_junit_counts() {
   "$CONF" --server "$SRV" --filter 'hs-*' --junit "$T/hs.xml" > "$T/hs.txt" 2>&1 ||
     { cat "$T/hs.txt"; return 1; }
   line=$(grep -E '^[0-9]+ cases: ' "$T/hs.txt") || return 1
   n=$(echo "$line" | sed 's/ cases:.*//')
-  s=$(echo "$line" | sed 's/.* \([0-9]*\) skipped.*/\1/')
-  [ "$s" -gt 0 ] || { echo "  no skipped case in: $line"; return 1; }
+  u=$(echo "$line" | sed 's/.* \([0-9]*\) unsupported.*/\1/')
+  k=$(echo "$line" | sed 's/.* \([0-9]*\) skipped.*/\1/')
+  s=$((u + k))
+  [ "$s" -gt 0 ] || { echo "  no unsupported case in: $line"; return 1; }
   grep -q "<testsuites name=\"mychat-conform\" tests=\"$n\" failures=\"0\" skipped=\"$s\"" \
     "$T/hs.xml" || { echo "  console: $line"; head -2 "$T/hs.xml"; return 1; }
   [ "$(grep -c '<testcase ' "$T/hs.xml")" -eq "$n" ] &&
     [ "$(grep -c '<skipped' "$T/hs.xml")" -eq "$s" ]
+}
+
+# Without --impl the server is taken to run the standard flags: a case that
+# needs another setting is UNSUPPORTED with the reason, not skipped
+# silently, and does not fail the run.
+t_unsupported() {
+  "$CONF" --server "$SRV" hs-busy hs-login > "$T/uns.txt" 2>&1 ||
+    { cat "$T/uns.txt"; return 1; }
+  grep -q "hs-busy: UNSUPPORTED: .*needs max_sessions=1, runs with 100000" \
+    "$T/uns.txt" && grep -q "1 passed, 0 failed, 0 non-strict, 1 unsupported" \
+    "$T/uns.txt" || { cat "$T/uns.txt"; return 1; }
+}
+
+# With the reference's statement the suite starts a server per set of
+# settings itself (here two: the sessions cap of 1 and the standard set),
+# runs the cases on theirs and stops them.
+t_impl_start() {
+  "$CONF" --impl conformance/impl/reference.impl hs-busy hs-login \
+    > "$T/impl.txt" 2>&1 || { cat "$T/impl.txt"; return 1; }
+  grep -q "^server 2: started at 127.0.0.1:[0-9]* with .*max_sessions=1" \
+    "$T/impl.txt" && grep -q "2 cases: 2 passed, 0 failed" "$T/impl.txt" ||
+    { cat "$T/impl.txt"; return 1; }
+  port=$(sed -n 's/^server 2: started at 127.0.0.1:\([0-9]*\) .*/\1/p' "$T/impl.txt")
+  # Stopped afterwards: nothing answers there any more.
+  expect_refusal "$T/gone" "no answer to the probe" \
+    "$CONF" --server "127.0.0.1:$port" hs-login
+}
+
+t_impl_bad() {
+  printf 'name = x\nkeepalive_ms = soon\n' > "$T/bad.impl"
+  expect_refusal "$T/badimpl" "bad.impl:2: keepalive_ms: 'soon' is not a number" \
+    "$CONF" --impl "$T/bad.impl" hs-login &&
+    printf 'name = x\nstart = run {port} {colour}\n' > "$T/bad2.impl" &&
+    expect_refusal "$T/badimpl2" "{colour} is not a placeholder" \
+      "$CONF" --impl "$T/bad2.impl" hs-login
+}
+
+# Grading follows the spec's keywords. A statement that misstates the
+# keepalive (the server runs 600, it says 500) fails the case on the
+# Welcome; with a spec where the case's requirements are SHOULDs the
+# failure is NON-STRICT and does not fail the run, unless --strict; where
+# they are MAYs the case checks optional behaviours the statement does not
+# claim: UNSUPPORTED.
+t_grading() {
+  {
+    echo "name = misstated keepalive"
+    echo "keepalive_ms = 500"
+    echo "session_timeout_ms = 2000"
+    echo "rate_burst = 1000"
+    echo "start = exec $B/mychat-server --host {host} --port {port} --db {dir}/db --hash-cost min --log {dir}/log --keepalive-ms 600 --timeout-ms 2000 --rate-burst {rate_burst}"
+  } > "$T/liar.impl"
+  "$CONF" --impl "$T/liar.impl" hs-login > "$T/must.txt" 2>&1
+  [ $? -eq 1 ] && grep -q "keepalive_ms: expected 500, got 600" "$T/must.txt" &&
+    grep -q "0 passed, 1 failed" "$T/must.txt" || { cat "$T/must.txt"; return 1; }
+  sed 's/MUST/SHOULD/g' proto/PROTOCOL.md > "$T/should.md"
+  "$CONF" --impl "$T/liar.impl" --spec "$T/should.md" hs-login > "$T/should.txt" 2>&1 &&
+    grep -q "hs-login: .* NON-STRICT" "$T/should.txt" &&
+    grep -q "0 failed, 1 non-strict" "$T/should.txt" || { cat "$T/should.txt"; return 1; }
+  "$CONF" --impl "$T/liar.impl" --spec "$T/should.md" --strict hs-login \
+    > "$T/strict.txt" 2>&1
+  [ $? -eq 1 ] || { cat "$T/strict.txt"; return 1; }
+  sed 's/MUST/MAY/g' proto/PROTOCOL.md > "$T/may.md"
+  "$CONF" --impl "$T/liar.impl" --spec "$T/may.md" hs-login > "$T/may.txt" 2>&1 &&
+    grep -q "hs-login: UNSUPPORTED: checks MC-[0-9]*, an optional behaviour" "$T/may.txt" ||
+    { cat "$T/may.txt"; return 1; }
 }
 
 # shellcheck disable=SC2086 # the flags are words
@@ -65,4 +133,8 @@ check "no case selected: exit 2, no case matches" t_no_case
 check "nothing answers the probe: exit 2 within 4 s" t_nothing_there
 check "an unwritable output path is refused before the run" t_unwritable
 check "JUnit counts agree with the console, skipped cases marked" t_junit_counts
+check "a case whose settings the server lacks is UNSUPPORTED, with the reason" t_unsupported
+check "--impl with a start command starts and stops a server per setting" t_impl_start
+check "a bad statement file is refused" t_impl_bad
+check "MUST failures fail, SHOULD ones are NON-STRICT (--strict fails), MAY ones need a claim" t_grading
 finish
