@@ -41,7 +41,9 @@ t_nothing_there() {
 t_unwritable() {
   expect_refusal "$T/unw" "/nonexistent/dir/out.xml" \
     "$CONF" --server "$SRV" --junit /nonexistent/dir/out.xml hs-login &&
-    ! grep -q "MyChat protocol" "$T/unw"
+    ! grep -q "MyChat protocol" "$T/unw" &&
+    expect_refusal "$T/unw2" "pcap-dir /nonexistent/pc" \
+      "$CONF" --server "$SRV" --pcap-dir /nonexistent/pc hs-login
 }
 
 # The hs group has cases of other settings, UNSUPPORTED here: the console
@@ -103,7 +105,9 @@ t_impl_bad() {
 # failure is NON-STRICT and does not fail the run, unless --strict; where
 # they are MAYs the case checks optional behaviours the statement does not
 # claim: UNSUPPORTED.
-t_grading() {
+# liar_impl: $T/liar.impl, a statement whose server runs a keepalive of
+# 600 ms where it states 500, so every case fails on the first Welcome.
+liar_impl() {
   {
     echo "name = misstated keepalive"
     echo "keepalive_ms = 500"
@@ -111,6 +115,10 @@ t_grading() {
     echo "rate_burst = 1000"
     echo "start = exec $B/mychat-server --host {host} --port {port} --db {dir}/db --hash-cost min --log {dir}/log --keepalive-ms 600 --timeout-ms 2000 --rate-burst {rate_burst}"
   } > "$T/liar.impl"
+}
+
+t_grading() {
+  liar_impl
   "$CONF" --impl "$T/liar.impl" hs-login > "$T/must.txt" 2>&1
   [ $? -eq 1 ] && grep -q "keepalive_ms: expected 500, got 600" "$T/must.txt" &&
     grep -q "0 passed, 1 failed" "$T/must.txt" || { cat "$T/must.txt"; return 1; }
@@ -127,6 +135,39 @@ t_grading() {
     { cat "$T/may.txt"; return 1; }
 }
 
+# -v: the capture's exchange and this run's, as mychat-pcap dump lines.
+t_verbose() {
+  "$CONF" --server "$SRV" -v hs-login > "$T/v.txt" 2>&1 || { cat "$T/v.txt"; return 1; }
+  sed -n '/expected (captures\/hs-login.pcap, 14 datagrams)/,/received/p' "$T/v.txt" |
+    grep -c '127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* [CS]->[CS] ' > "$T/v.n" &&
+    [ "$(cat "$T/v.n")" -eq 14 ] &&
+    sed -n '/received (this run/,$p' "$T/v.txt" |
+      grep -q 'S->C welcome seq=0 session_id=[0-9a-f]* client_nonce=4d369ad8' ||
+    { cat "$T/v.txt"; return 1; }
+}
+
+# --pcap-dir: a failed case's exchange as a pcap that mychat-pcap (and
+# tshark with the dissector, when installed) reads; none for a pass.
+t_pcap_dir() {
+  liar_impl
+  "$CONF" --impl "$T/liar.impl" --pcap-dir "$T/pc" -v hs-login > "$T/pc.txt" 2>&1
+  [ $? -eq 1 ] && [ -s "$T/pc/hs-login.pcap" ] ||
+    { cat "$T/pc.txt"; ls -l "$T/pc"; return 1; }
+  grep -q "what was exchanged: $T/pc/hs-login.pcap" "$T/pc.txt" || return 1
+  n=$(sed -n 's/.*received (this run, \([0-9]*\) datagrams.*/\1/p' "$T/pc.txt")
+  "$B/mychat-pcap" dump -v "$T/pc/hs-login.pcap" > "$T/pc.dump" || return 1
+  grep -q "keepalive_ms: 600" "$T/pc.dump" &&
+    [ "$("$B/mychat-pcap" dump "$T/pc/hs-login.pcap" | wc -l)" -eq "$n" ] ||
+    { echo "  $n datagrams, dump:"; cat "$T/pc.dump"; return 1; }
+  if command -v tshark > /dev/null 2>&1; then
+    timeout 60 tshark -X lua_script:tools/wireshark/mychat.lua -r "$T/pc/hs-login.pcap" \
+      2> /dev/null | grep -c ' MyChat ' > "$T/pc.ts"
+    [ "$(cat "$T/pc.ts")" -eq "$n" ] || { echo "  tshark: $(cat "$T/pc.ts") of $n"; return 1; }
+  fi
+  "$CONF" --server "$SRV" --pcap-dir "$T/pc2" hs-login > "$T/pc2.txt" 2>&1 &&
+    [ -d "$T/pc2" ] && [ -z "$(ls "$T/pc2")" ]
+}
+
 # shellcheck disable=SC2086 # the flags are words
 start_server $STD || exit 1
 check "no case selected: exit 2, no case matches" t_no_case
@@ -136,5 +177,7 @@ check "JUnit counts agree with the console, skipped cases marked" t_junit_counts
 check "a case whose settings the server lacks is UNSUPPORTED, with the reason" t_unsupported
 check "--impl with a start command starts and stops a server per setting" t_impl_start
 check "a bad statement file is refused" t_impl_bad
+check "-v prints the expected and the received exchange, decoded" t_verbose
+check "--pcap-dir writes what a failed case exchanged, readable by mychat-pcap and tshark" t_pcap_dir
 check "MUST failures fail, SHOULD ones are NON-STRICT (--strict fails), MAY ones need a claim" t_grading
 finish
