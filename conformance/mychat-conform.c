@@ -42,6 +42,7 @@
 #include "mc_error.h"
 #include "mc_evidence.h"
 #include "mc_replay.h"
+#include "mc_report.h"
 #include "mc_rng.h"
 #include "mc_spec.h"
 #include "mc_target.h"
@@ -83,6 +84,7 @@ typedef struct {
   char *report;                  /* the failure report, owned */
   char *exchange;                /* -v: the decoded exchange, owned */
   char pcap[4096];               /* --pcap-dir: the pcap written, or "" */
+  int runs, passes;              /* --repeat */
 } entry;
 
 static entry *cases;
@@ -110,6 +112,10 @@ static mc_replay_opts opts;
 static mc_spec spec;
 static mc_target_impl impl;
 static int strict;
+static int repeat = 1;           /* --repeat: runs of each case */
+static int impl_index;           /* matrix: 1-based, else 0 */
+static const char *spec_path;
+static char link_text[160] = "clean";
 static int verbose;
 static const char *pcap_dir;
 static mc_evidence evidence;     /* the exchange of the case running */
@@ -121,6 +127,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROG " --server HOST:PORT [options] [CASE...]\n"
           "       " PROG " --impl FILE [options] [CASE...]\n"
+          "       " PROG " --matrix FILE [options] [CASE...]\n"
           "  --server HOST:PORT  the server under test (loopback), already\n"
           "                      running\n"
           "  --impl FILE         implementation statement: name, settings,\n"
@@ -138,6 +145,11 @@ static void usage(FILE *f) {
           "  --timeout SECONDS   longest wait for one expected datagram "
           "(default 5)\n"
           "  --junit FILE        also write JUnit XML\n"
+          "  --json FILE         also write the JSON report: every MC-n, the\n"
+          "                      cases that check it, their verdicts\n"
+          "  --report FILE.html  the same as one self-contained HTML page\n"
+          "  --matrix FILE       run every statement FILE lists (one a line)\n"
+          "                      and report an implementation x case grid\n"
           "  -v, --verbose       print each case's exchange, expected and\n"
           "                      received, as mychat-pcap dump lines\n"
           "  --pcap-dir DIR      write DIR/CASE.pcap, what was exchanged, for\n"
@@ -534,7 +546,11 @@ static void keep_evidence(entry *e) {
   e->pcap[0] = '\0';
   if (pcap_dir != NULL && e->v != V_PASS) {
     char err[512];
-    snprintf(e->pcap, sizeof e->pcap, "%s/%s.pcap", pcap_dir, e->c.name);
+    if (impl_index > 0) /* matrix: one pcap per implementation and case */
+      snprintf(e->pcap, sizeof e->pcap, "%s/%d-%s.pcap", pcap_dir,
+               impl_index, e->c.name);
+    else
+      snprintf(e->pcap, sizeof e->pcap, "%s/%s.pcap", pcap_dir, e->c.name);
     if (mc_capture_write(e->pcap, evidence.pkts, evidence.n, err,
                          sizeof err) < 0) {
       fprintf(stderr, PROG ": %s\n", err);
@@ -604,6 +620,8 @@ static void run_entry(entry *e) {
   free(e->report);
   e->report = strdup(report);
   e->v = rv == 0 ? V_PASS : grade(e);
+  e->runs = 1;
+  e->passes = e->v == V_PASS;
   keep_evidence(e);
 }
 
@@ -896,17 +914,167 @@ static void print_list(void) {
   }
 }
 
+/* Forgets the verdicts of the last implementation (matrix mode). */
+static void reset_cases(void) {
+  for (size_t i = 0; i < n_cases; i++) {
+    entry *e = &cases[i];
+    e->v = V_NOTRUN;
+    e->why[0] = '\0';
+    e->secs = 0;
+    e->server = -1;
+    e->pcap[0] = '\0';
+    e->runs = e->passes = 0;
+    free(e->report);
+    e->report = NULL;
+  }
+  n_servers = 0;
+}
+
+/* Runs the selected cases against |impl| (started, or at |server|):
+ * plans, brings the servers up, runs, stops them, prints the counts.
+ * Returns 0, 1 when a case failed, 2 on a setup error. */
+static int run_suite(const char *server, size_t n_sel) {
+  int start = impl.start[0] != '\0';
+  /* The fixed server is probed even when no case can run on it. */
+  if ((!start && server_for(&impl.settings, 0) < 0) || plan(start) < 0)
+    return 2;
+  printf("MyChat protocol v1 conformance (%s) against %s%s%s\n",
+         spec_path, impl.name, impl.version[0] ? " " : "", impl.version);
+  if (opts.impaired)
+    printf("link impaired: %s (seed %" PRIu64 "%s)\n", link_text, opts.seed,
+           repeat > 1 ? ", +1 each repetition" : "");
+  if (bring_up(start, server) < 0) {
+    stop_servers();
+    return 2;
+  }
+  if (CU_initialize_registry() != CUE_SUCCESS) {
+    stop_servers();
+    return 2;
+  }
+  CU_pSuite suite = NULL;
+  char cur[24] = "";
+  for (size_t i = 0; i < n_cases; i++) {
+    entry *e = &cases[i];
+    if (!e->run)
+      continue;
+    if (suite == NULL || strcmp(cur, e->suite) != 0) {
+      snprintf(cur, sizeof cur, "%s", e->suite);
+      suite = CU_add_suite(e->suite, NULL, NULL);
+    }
+    if (suite == NULL || CU_add_test(suite, e->c.name, test_case) == NULL) {
+      CU_cleanup_registry();
+      stop_servers();
+      return 2;
+    }
+  }
+  last_suite[0] = '\0';
+  CU_run_all_tests();
+  CU_cleanup_registry();
+  stop_servers();
+  size_t count[V_SKIPPED + 1] = {0};
+  for (size_t i = 0; i < n_cases; i++)
+    count[cases[i].v] += cases[i].run;
+  /* The same counts as the JUnit file: every selected case is a case. */
+  printf("\n%zu cases: %zu passed, %zu failed, %zu non-strict, %zu "
+         "unsupported, %zu skipped\n",
+         n_sel, count[V_PASS], count[V_FAIL], count[V_NONSTRICT],
+         count[V_UNSUPPORTED], count[V_SKIPPED]);
+  if (count[V_NONSTRICT] > 0)
+    printf("(non-strict: only SHOULD requirements broken; %s)\n",
+           strict ? "--strict counts them as failures"
+                  : "--strict would count them as failures");
+  return count[V_FAIL] > 0 || (strict && count[V_NONSTRICT] > 0);
+}
+
+/* A copy of this implementation's verdicts for the reports. */
+static int snapshot(mc_report_impl *r, const char *statement) {
+  mc_report_case *rc = calloc(n_cases ? n_cases : 1, sizeof *rc);
+  if (rc == NULL)
+    return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < n_cases; i++) {
+    const entry *e = &cases[i];
+    if (!e->run)
+      continue;
+    mc_report_case *c = &rc[n++];
+    c->name = e->c.name;
+    c->suite = e->suite;
+    c->desc = e->c.desc;
+    c->requires = e->c.requires;
+    c->n_requires = e->c.n_requires;
+    c->verdict = verdict_names[e->v];
+    c->detail = strdup(e->v == V_UNSUPPORTED || e->v == V_SKIPPED
+                           ? e->why
+                           : e->report ? e->report : "");
+    c->secs = e->secs;
+    c->runs = e->runs;
+    c->passes = e->passes;
+  }
+  r->name = strdup(impl.name);
+  r->version = strdup(impl.version);
+  r->statement = strdup(statement);
+  r->cases = rc;
+  r->n_cases = n;
+  return 0;
+}
+
+static void snapshot_free(mc_report_impl *r) {
+  for (size_t i = 0; i < r->n_cases; i++)
+    free((char *)r->cases[i].detail);
+  free((mc_report_case *)r->cases);
+  free((char *)r->name);
+  free((char *)r->version);
+  free((char *)r->statement);
+}
+
+/* The statement files a --matrix file lists, one a line ('#' comments).
+ * Returns how many, or -1 with a message printed. */
+static int read_matrix(const char *path, char ***out) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    fprintf(stderr, PROG ": --matrix %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char line[4096];
+  int n = 0;
+  char **list = NULL;
+  while (fgets(line, sizeof line, f) != NULL) {
+    char *l = line + strspn(line, " \t");
+    l[strcspn(l, "\r\n")] = '\0';
+    size_t k = strlen(l);
+    while (k > 0 && (l[k - 1] == ' ' || l[k - 1] == '\t'))
+      l[--k] = '\0';
+    if (*l == '\0' || *l == '#')
+      continue;
+    char **nl = realloc(list, (size_t)(n + 1) * sizeof *nl);
+    if (nl == NULL || (nl[n] = strdup(l)) == NULL) {
+      fclose(f);
+      fprintf(stderr, PROG ": out of memory\n");
+      return -1;
+    }
+    list = nl;
+    n++;
+  }
+  fclose(f);
+  if (n == 0)
+    fprintf(stderr, PROG ": --matrix %s: no statement file listed\n", path);
+  *out = list;
+  return n > 0 ? n : -1;
+}
+
 int main(int argc, char **argv) {
   const char *server = NULL, *dir = "captures", *filter = NULL,
-             *junit = NULL, *impl_path = NULL, *spec_path = NULL,
-             *server_flags = MC_CAP_STD_FLAGS;
+             *junit = NULL, *impl_path = NULL, *server_flags = MC_CAP_STD_FLAGS,
+             *json_path = NULL, *html_path = NULL, *matrix_path = NULL;
   int list = 0;
   opts.timeout_s = 5;
   opts.seed = 1;
-  enum { O_VERSION = 256, O_STRICT, O_IMPL, O_SPEC, O_PCAP_DIR };
+  enum { O_VERSION = 256, O_STRICT, O_IMPL, O_SPEC, O_PCAP_DIR, O_JSON,
+         O_REPORT, O_MATRIX, O_REPEAT };
   static const struct option lo[] = {
       {"server", required_argument, 0, 's'},
       {"impl", required_argument, 0, O_IMPL},
+      {"matrix", required_argument, 0, O_MATRIX},
       {"spec", required_argument, 0, O_SPEC},
       {"strict", no_argument, 0, O_STRICT},
       {"captures", required_argument, 0, 'c'},
@@ -914,6 +1082,9 @@ int main(int argc, char **argv) {
       {"filter", required_argument, 0, 'f'},
       {"timeout", required_argument, 0, 't'},
       {"junit", required_argument, 0, 'j'},
+      {"json", required_argument, 0, O_JSON},
+      {"report", required_argument, 0, O_REPORT},
+      {"repeat", required_argument, 0, O_REPEAT},
       {"server-flags", required_argument, 0, 'F'},
       {"loss", required_argument, 0, 'L'},
       {"dup", required_argument, 0, 'D'},
@@ -933,8 +1104,18 @@ int main(int argc, char **argv) {
     case O_PCAP_DIR: pcap_dir = optarg; break;
     case 's': server = optarg; break;
     case O_IMPL: impl_path = optarg; break;
+    case O_MATRIX: matrix_path = optarg; break;
     case O_SPEC: spec_path = optarg; break;
     case O_STRICT: strict = 1; break;
+    case O_JSON: json_path = optarg; break;
+    case O_REPORT: html_path = optarg; break;
+    case O_REPEAT:
+      repeat = atoi(optarg);
+      if (repeat < 1 || repeat > 10000) {
+        fprintf(stderr, PROG ": --repeat: '%s' is not 1..10000\n", optarg);
+        return 2;
+      }
+      break;
     case 'c': dir = optarg; break;
     case 'l': list = 1; break;
     case 'f': filter = optarg; break;
@@ -993,24 +1174,42 @@ int main(int argc, char **argv) {
     print_list();
     return 0;
   }
-  if (impl_path != NULL) {
-    if (mc_target_load(&impl, impl_path, err, sizeof err) < 0) {
-      fprintf(stderr, PROG ": %s\n", err);
+  char **statements = NULL;
+  int n_impl = 1;
+  if (matrix_path != NULL) {
+    if (server != NULL || impl_path != NULL || junit != NULL) {
+      fprintf(stderr, PROG ": --matrix runs the statements it lists: no "
+              "--server, --impl or --junit with it\n");
       return 2;
     }
-    if (server != NULL) /* a running server: what it runs, no starting */
-      impl.start[0] = '\0';
-    else if (impl.start[0] == '\0')
-      server = impl.server;
-  } else if (server != NULL) {
-    mc_target_from_flags(&impl, server, server_flags);
-  } else {
-    fprintf(stderr, PROG ": --server HOST:PORT or --impl FILE is required\n");
+    n_impl = read_matrix(matrix_path, &statements);
+    if (n_impl < 0)
+      return 2;
+  } else if (impl_path == NULL && server == NULL) {
+    fprintf(stderr, PROG ": --server HOST:PORT, --impl FILE or --matrix "
+            "FILE is required\n");
     usage(stderr);
     return 2;
   }
-  int start = impl.start[0] != '\0';
+  /* Every statement is read before anything runs: a bad one is a usage
+   * error, not a run cut short. */
+  mc_target_impl *impls = calloc((size_t)n_impl, sizeof *impls);
+  if (impls == NULL)
+    return 2;
+  for (int k = 0; k < n_impl; k++) {
+    const char *path = statements ? statements[k] : impl_path;
+    if (path == NULL) {
+      mc_target_from_flags(&impls[k], server, server_flags);
+    } else if (mc_target_load(&impls[k], path, err, sizeof err) < 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      return 2;
+    } else if (server != NULL) {
+      impls[k].start[0] = '\0'; /* a running server: no starting */
+    }
+  }
   if (check_output("junit", junit, 0) < 0 ||
+      check_output("json", json_path, 0) < 0 ||
+      check_output("report", html_path, 0) < 0 ||
       check_output("pcap-dir", pcap_dir, 1) < 0)
     return 2;
   opts.impaired = opts.netem.loss > 0 || opts.netem.duplicate > 0 ||
@@ -1021,66 +1220,78 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": bad impairment settings\n");
     return 2;
   }
-  /* The fixed server is probed even when no case can run on it. */
-  if ((!start && server_for(&impl.settings, 0) < 0) || plan(start) < 0)
-    return 2;
-  printf("MyChat protocol v1 conformance (%s) against %s%s%s\n", spec_path,
-         impl.name, impl.version[0] ? " " : "", impl.version);
   if (opts.impaired)
-    printf("link impaired: loss %.0f%%, duplicate %.0f%%, reorder %.0f%%, "
-           "delay %.0f ms (seed %" PRIu64 ")\n",
-           opts.netem.loss * 100, opts.netem.duplicate * 100,
-           opts.netem.reorder * 100, (double)opts.netem.delay / 1000,
-           opts.seed);
-  if (bring_up(start, server) < 0) {
-    stop_servers();
-    return 2;
-  }
+    snprintf(link_text, sizeof link_text,
+             "loss %g%%, duplicate %g%%, reorder %g%%, delay %g ms",
+             opts.netem.loss * 100, opts.netem.duplicate * 100,
+             opts.netem.reorder * 100, (double)opts.netem.delay / 1000);
   mc_rng_seed(&tag_rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^
                             mc_udp_now_us());
   use_color = isatty(1);
 
-  if (CU_initialize_registry() != CUE_SUCCESS) {
-    stop_servers();
-    return 2;
-  }
-  CU_pSuite suite = NULL;
-  char cur[24] = "";
-  for (size_t i = 0; i < n_cases; i++) {
-    entry *e = &cases[i];
-    if (!e->run)
-      continue;
-    if (suite == NULL || strcmp(cur, e->suite) != 0) {
-      snprintf(cur, sizeof cur, "%s", e->suite);
-      suite = CU_add_suite(e->suite, NULL, NULL);
+  mc_report_impl *snaps = calloc((size_t)n_impl, sizeof *snaps);
+  int rv = 0;
+  for (int k = 0; k < n_impl && snaps != NULL; k++) {
+    impl = impls[k];
+    impl_index = n_impl > 1 ? k + 1 : 0;
+    if (k > 0) {
+      reset_cases();
+      printf("\n");
     }
-    if (suite == NULL || CU_add_test(suite, e->c.name, test_case) == NULL) {
-      stop_servers();
-      return 2;
+    int r = run_suite(impl.start[0] ? NULL : server ? server : impl.server,
+                      n_sel);
+    if (r == 2) {
+      rv = 2;
+      break;
+    }
+    rv |= r;
+    if (snapshot(&snaps[k], statements ? statements[k]
+                            : impl_path ? impl_path : "(none: --server)") < 0) {
+      rv = 2;
+      break;
     }
   }
-  CU_run_all_tests();
-  CU_cleanup_registry();
-  stop_servers();
-  size_t count[V_SKIPPED + 1] = {0};
-  for (size_t i = 0; i < n_cases; i++)
-    count[cases[i].v] += cases[i].run;
-  /* The same counts as the JUnit file: every selected case is a case. */
-  printf("\n%zu cases: %zu passed, %zu failed, %zu non-strict, %zu "
-         "unsupported, %zu skipped\n",
-         n_sel, count[V_PASS], count[V_FAIL], count[V_NONSTRICT],
-         count[V_UNSUPPORTED], count[V_SKIPPED]);
-  if (count[V_NONSTRICT] > 0)
-    printf("(non-strict: only SHOULD requirements broken; %s)\n",
-           strict ? "--strict counts them as failures"
-                  : "--strict would count them as failures");
-  int rv = count[V_FAIL] > 0 || (strict && count[V_NONSTRICT] > 0);
-  if (junit != NULL && write_junit(junit) < 0) {
+  if (rv != 2 && n_impl > 1) {
+    printf("\nmatrix:\n");
+    for (int k = 0; k < n_impl; k++) {
+      int cnt[V_SKIPPED + 1] = {0};
+      for (size_t i = 0; i < snaps[k].n_cases; i++)
+        for (int v = 0; v <= V_SKIPPED; v++)
+          cnt[v] += strcmp(snaps[k].cases[i].verdict, verdict_names[v]) == 0;
+      printf("  %-44s %3d passed, %3d failed, %3d non-strict, %3d "
+             "unsupported, %3d skipped\n", snaps[k].name, cnt[V_PASS],
+             cnt[V_FAIL], cnt[V_NONSTRICT], cnt[V_UNSUPPORTED],
+             cnt[V_SKIPPED]);
+    }
+  }
+  mc_report_meta meta = {.spec_path = spec_path,
+                         .link = opts.impaired ? link_text : "clean",
+                         .strict = strict,
+                         .repeat = repeat};
+  const char *outs[2] = {json_path, html_path};
+  for (int h = 0; h < 2 && rv != 2; h++)
+    if (outs[h] != NULL) {
+      if (mc_report_write(outs[h], h, &spec, &meta, snaps, (size_t)n_impl,
+                          err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        rv = 2;
+      } else {
+        printf("%s report: %s\n", h ? "HTML" : "JSON", outs[h]);
+      }
+    }
+  if (rv != 2 && junit != NULL && write_junit(junit) < 0) {
     fprintf(stderr, PROG ": %s: cannot write\n", junit);
     rv = 2;
   }
+  for (int k = 0; snaps != NULL && k < n_impl; k++)
+    snapshot_free(&snaps[k]);
+  free(snaps);
+  for (int k = 0; statements != NULL && k < n_impl; k++)
+    free(statements[k]);
+  free(statements);
+  free(impls);
+  reset_cases();
   for (size_t i = 0; i < n_cases; i++) {
-    free(cases[i].report);
     free(cases[i].exchange);
     if (!cases[i].mutation_of)
       mc_case_free(&cases[i].c);

@@ -168,6 +168,43 @@ t_pcap_dir() {
     [ -d "$T/pc2" ] && [ -z "$(ls "$T/pc2")" ]
 }
 
+# json_ok FILE: FILE parses as JSON (when python3 is there to say so).
+json_ok() {
+  command -v python3 > /dev/null 2>&1 || return 0
+  python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$1"
+}
+
+# --json and --report: every MC-n of the spec, checked or with the reason
+# it is not; the HTML page is self-contained.
+t_reports() {
+  "$CONF" --server "$SRV" --json "$T/r.json" --report "$T/r.html" hs-login hs-busy \
+    > "$T/r.txt" 2>&1 || { cat "$T/r.txt"; return 1; }
+  all=$(grep -c '^- \*\*MC-[0-9]*\*\*' proto/PROTOCOL.md)
+  json_ok "$T/r.json" &&
+    [ "$(grep -c '"id": "MC-[0-9]*"' "$T/r.json")" -eq "$all" ] &&
+    [ "$(grep -c '<tr id="MC-[0-9]*">' "$T/r.html")" -eq "$all" ] &&
+    grep -q '"unchecked": "not \[wire\]' "$T/r.json" &&
+    grep -q '"verdict": "UNSUPPORTED"' "$T/r.json" &&
+    grep -q '<tr id="MC-45">.*hs-login.*PASS' "$T/r.html" &&
+    ! grep -qE '(src|href)="(https?:)?//' "$T/r.html" ||
+    { echo "  $all requirements; report:"; head -40 "$T/r.json"; return 1; }
+}
+
+# --matrix: each statement's run, then an implementation x case grid.
+t_matrix() {
+  liar_impl
+  printf '# two implementations\nconformance/impl/reference.impl\n%s\n' \
+    "$T/liar.impl" > "$T/matrix"
+  "$CONF" --matrix "$T/matrix" --json "$T/m.json" --report "$T/m.html" hs-login \
+    > "$T/m.txt" 2>&1
+  [ $? -eq 1 ] && json_ok "$T/m.json" &&
+    grep -q "^  MyChat reference server.* 1 passed,   0 failed" "$T/m.txt" &&
+    grep -q "^  misstated keepalive .* 0 passed,   1 failed" "$T/m.txt" &&
+    [ "$(grep -c '"statement": ' "$T/m.json")" -eq 2 ] &&
+    grep -q '<tr id="c-hs-login">.*PASS.*FAIL' "$T/m.html" ||
+    { cat "$T/m.txt"; return 1; }
+}
+
 # shellcheck disable=SC2086 # the flags are words
 start_server $STD || exit 1
 check "no case selected: exit 2, no case matches" t_no_case
@@ -179,5 +216,7 @@ check "--impl with a start command starts and stops a server per setting" t_impl
 check "a bad statement file is refused" t_impl_bad
 check "-v prints the expected and the received exchange, decoded" t_verbose
 check "--pcap-dir writes what a failed case exchanged, readable by mychat-pcap and tshark" t_pcap_dir
+check "--json and --report list every requirement with its cases and verdicts" t_reports
+check "--matrix runs each statement and writes the grid" t_matrix
 check "MUST failures fail, SHOULD ones are NON-STRICT (--strict fails), MAY ones need a claim" t_grading
 finish
