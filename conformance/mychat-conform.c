@@ -85,6 +85,8 @@ typedef struct {
   char *exchange;                /* -v: the decoded exchange, owned */
   char pcap[4096];               /* --pcap-dir: the pcap written, or "" */
   int runs, passes;              /* --repeat */
+  int fresh;                     /* a server of its own, restarted for
+                                    each repetition */
 } entry;
 
 static entry *cases;
@@ -158,6 +160,8 @@ static void usage(FILE *f) {
           "20%%)\n"
           "  --delay MS          impair the link: one-way delay\n"
           "  --seed N            impairment and mutation seed (default 1)\n"
+          "  --repeat N          run each case N times (seeds S, S+1, ...) and\n"
+          "                      print its pass rate, 95%% Wilson interval\n"
           "  -h, --help          this help;  --version: the version\n"
           "Verdicts: PASS, FAIL (a MUST broken), NON-STRICT (only SHOULDs),\n"
           "UNSUPPORTED (needs a setting or an optional behaviour the\n"
@@ -331,8 +335,11 @@ static void print_result(const entry *e) {
     fflush(stdout);
     return;
   }
-  printf("    %s %s: %s (%.2f s)%s\n", mark(e->v), e->c.name, e->c.desc,
-         e->secs, e->v == V_NONSTRICT ? " NON-STRICT" : "");
+  char runs[32] = "";
+  if (e->runs > 1)
+    snprintf(runs, sizeof runs, ", %d/%d passed", e->passes, e->runs);
+  printf("    %s %s: %s (%.2f s%s)%s\n", mark(e->v), e->c.name, e->c.desc,
+         e->secs, runs, e->v == V_NONSTRICT ? " NON-STRICT" : "");
   printf("        %s\n", req);
   if (e->v == V_FAIL || e->v == V_NONSTRICT)
     print_lines(e->report, "        -> ");
@@ -533,10 +540,10 @@ static mc_spec_level case_level(const mc_case *c) {
  * replayer names the rule a datagram breaks); one that cites none the
  * spec has is graded by the case's own. Breaking a MUST fails, breaking
  * only SHOULD or MAY requirements is NON-STRICT. */
-static verdict grade(const entry *e) {
-  mc_spec_level l = mc_spec_level_cited(&spec, e->report);
+static verdict grade(const mc_case *c, const char *report) {
+  mc_spec_level l = mc_spec_level_cited(&spec, report);
   if (l == MC_LEVEL_NONE)
-    l = case_level(&e->c);
+    l = case_level(c);
   return l == MC_LEVEL_MUST || l == MC_LEVEL_NONE ? V_FAIL : V_NONSTRICT;
 }
 
@@ -572,8 +579,9 @@ static void keep_evidence(entry *e) {
   e->exchange = b.s;
 }
 
-static void run_entry(entry *e) {
-  char report[REPORT_MAX];
+/* One run of |e|: its verdict, the report in |report| (|cap| bytes), the
+ * seconds it took added to e->secs. */
+static verdict run_once(entry *e, char *report, size_t cap) {
   new_tag(opts.tag);
   opts.server = servers[e->server].sa;
   opts.server_len = servers[e->server].salen;
@@ -596,34 +604,84 @@ static void run_entry(entry *e) {
     opts.trace = mc_evidence_trace;
     opts.trace_arg = &evidence;
   }
-  int rv = mc_replay_run(&e->c, &opts, report, sizeof report);
+  int rv = mc_replay_run(&e->c, &opts, report, cap);
   if (rv < 0 && report[0] == '\0')
-    snprintf(report, sizeof report, "could not run: %s\n", mc_strerror(rv));
+    snprintf(report, cap, "could not run: %s\n", mc_strerror(rv));
   size_t rl = strlen(report);
   if (job != NULL) {
     pthread_join(th, NULL);
     if (job->bad) {
-      snprintf(report + rl, sizeof report - rl,
+      snprintf(report + rl, cap - rl,
                "mutants (%d sent, %d bad answers):\n", job->sent, job->bad);
       rl = strlen(report);
-      snprintf(report + rl, sizeof report - rl, "%.4000s", job->report);
+      snprintf(report + rl, cap - rl, "%.4000s", job->report);
     }
     else if (job->sent == 0)
-      snprintf(report + rl, sizeof report - rl,
+      snprintf(report + rl, cap - rl,
                "no session datagram in the capture to mutate\n");
     rv = rv != 0 || job->bad || job->sent == 0;
     free(job);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  e->secs = (double)(t1.tv_sec - t0.tv_sec) +
-            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  free(e->report);
-  e->report = strdup(report);
-  e->v = rv == 0 ? V_PASS : grade(e);
-  e->runs = 1;
-  e->passes = e->v == V_PASS;
-  keep_evidence(e);
+  e->secs += (double)(t1.tv_sec - t0.tv_sec) +
+             (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  return rv == 0 ? V_PASS : grade(&e->c, report);
 }
+
+/* A new server for a slot (--repeat of a case that has its own). Returns
+ * 0, or -1 with the reason in |err|. */
+static int restart(server_slot *s, char *err, size_t errlen) {
+  mc_target_stop(&s->proc);
+  if (mc_target_start(&impl, &s->run, READY_MS, &s->proc, err, errlen) < 0)
+    return -1;
+  s->sa = s->proc.sa;
+  s->salen = s->proc.salen;
+  memcpy(s->addr, s->proc.addr, sizeof s->proc.addr);
+  return 0;
+}
+
+/* Runs |e| --repeat times, each with the next impairment seed. The
+ * verdict is the worst of the runs, reported with that run's report and
+ * evidence (the first of the worst). */
+static void run_entry(entry *e) {
+  uint64_t seed = opts.seed;
+  char report[REPORT_MAX];
+  e->runs = e->passes = 0;
+  e->secs = 0;
+  e->v = V_PASS;
+  for (int k = 0; k < repeat; k++) {
+    opts.seed = seed + (uint64_t)k;
+    if (k > 0 && e->fresh && restart(&servers[e->server], report,
+                                     sizeof report) < 0) {
+      e->v = V_FAIL;
+      free(e->report);
+      e->report = strdup(report);
+      break;
+    }
+    verdict v = run_once(e, report, sizeof report);
+    e->runs++;
+    e->passes += v == V_PASS;
+    int worse = (v == V_FAIL && e->v != V_FAIL) ||
+                (v == V_NONSTRICT && e->v == V_PASS);
+    if (worse || (k == repeat - 1 && e->v == V_PASS)) {
+      if (worse) {
+        e->v = v;
+        free(e->report);
+        e->report = NULL;
+        if (repeat > 1) {
+          size_t l = strlen(report);
+          snprintf(report + l, sizeof report - l, "(run %d of %d, seed %"
+                   PRIu64 ")\n", k + 1, repeat, opts.seed);
+        }
+        e->report = strdup(report);
+      }
+      keep_evidence(e);
+    }
+  }
+  opts.seed = seed;
+}
+
+
 
 static void test_case(void) {
   entry *e = find_entry(CU_get_current_test()->pName);
@@ -797,6 +855,14 @@ static int plan(int start) {
       e->v = V_UNSUPPORTED;
       continue;
     }
+    /* A case that drives a limit (the sessions cap, a login rate limit a
+     * few handshakes reach, the send queue) would find it used up by its
+     * own earlier runs (live sessions, spent tokens): with a start
+     * command each repetition gets a new server. */
+    e->fresh = start && (need.set[MC_SET_MAX_SESSIONS] ||
+                         need.set[MC_SET_QUEUE_MAX] ||
+                         (need.set[MC_SET_RATE_BURST] &&
+                          need.value[MC_SET_RATE_BURST] < 100));
     e->server = server_for(&run, start);
     if (e->server < 0) {
       fprintf(stderr, PROG ": more than %d sets of settings\n", SERVERS_MAX);
@@ -914,6 +980,22 @@ static void print_list(void) {
   }
 }
 
+/* --repeat: each case's pass rate with its 95 % Wilson interval. */
+static void print_rates(void) {
+  printf("\npass rates over %d runs (95%% Wilson interval):\n", repeat);
+  printf("  %-26s %7s %6s  %s\n", "case", "passed", "rate", "interval");
+  for (size_t i = 0; i < n_cases; i++) {
+    const entry *e = &cases[i];
+    if (!e->run || e->runs == 0)
+      continue;
+    double lo, hi;
+    mc_report_wilson(e->passes, e->runs, &lo, &hi);
+    printf("  %-26s %3d/%-3d %5.1f%%  [%5.1f%%, %5.1f%%]\n", e->c.name,
+           e->passes, e->runs, 100.0 * e->passes / e->runs, lo * 100,
+           hi * 100);
+  }
+}
+
 /* Forgets the verdicts of the last implementation (matrix mode). */
 static void reset_cases(void) {
   for (size_t i = 0; i < n_cases; i++) {
@@ -923,7 +1005,7 @@ static void reset_cases(void) {
     e->secs = 0;
     e->server = -1;
     e->pcap[0] = '\0';
-    e->runs = e->passes = 0;
+    e->runs = e->passes = e->fresh = 0;
     free(e->report);
     e->report = NULL;
   }
@@ -983,6 +1065,8 @@ static int run_suite(const char *server, size_t n_sel) {
     printf("(non-strict: only SHOULD requirements broken; %s)\n",
            strict ? "--strict counts them as failures"
                   : "--strict would count them as failures");
+  if (repeat > 1)
+    print_rates();
   return count[V_FAIL] > 0 || (strict && count[V_NONSTRICT] > 0);
 }
 

@@ -205,6 +205,17 @@ t_matrix() {
     { cat "$T/m.txt"; return 1; }
 }
 
+# --repeat: each case N times, its pass rate with the 95 % Wilson interval
+# (2 of 2: [34.2 %, 100 %]); hs-busy, which drives the sessions cap, gets
+# a new server for each run.
+t_repeat() {
+  "$CONF" --impl conformance/impl/reference.impl --repeat 2 --loss 5% hs-login hs-busy \
+    > "$T/rep.txt" 2>&1 || { cat "$T/rep.txt"; return 1; }
+  grep -q "hs-login: .*, 2/2 passed)" "$T/rep.txt" &&
+    grep -qE "^  hs-busy +2/2 +100.0%  \[ 34.2%, 100.0%\]" "$T/rep.txt" &&
+    grep -qE "^  hs-login +2/2 " "$T/rep.txt" || { cat "$T/rep.txt"; return 1; }
+}
+
 # shellcheck disable=SC2086 # the flags are words
 start_server $STD || exit 1
 check "no case selected: exit 2, no case matches" t_no_case
@@ -218,5 +229,6 @@ check "-v prints the expected and the received exchange, decoded" t_verbose
 check "--pcap-dir writes what a failed case exchanged, readable by mychat-pcap and tshark" t_pcap_dir
 check "--json and --report list every requirement with its cases and verdicts" t_reports
 check "--matrix runs each statement and writes the grid" t_matrix
+check "--repeat prints each case's pass rate with its Wilson interval" t_repeat
 check "MUST failures fail, SHOULD ones are NON-STRICT (--strict fails), MAY ones need a claim" t_grading
 finish
