@@ -135,17 +135,19 @@ static void usage(FILE *f) {
           "  --impl FILE         implementation statement: name, settings,\n"
           "                      claims, start command (conformance/impl/)\n"
           "  --server-flags STR  without --impl: the reference flags the\n"
-          "                      server runs with (default \"%s\")\n"
+          "                      server runs with (default:\n"
+          "                      \"%s\")\n"
           "  --captures DIR      cases to run (default: captures)\n"
           "  --spec FILE         the spec that grades failures (default:\n"
-          "                      DIR/../proto/PROTOCOL.md)\n"
+          "                      proto/PROTOCOL.md beside DIR)\n"
           "  --strict            a SHOULD failure (NON-STRICT) fails the run\n"
           "  --list              list the cases, the MC-n each checks and\n"
           "                      the settings it needs\n"
           "  --filter PATTERN    only cases whose name matches (glob or "
           "substring)\n"
           "  --timeout SECONDS   longest wait for one expected datagram "
-          "(default 5)\n"
+          "(default 5;\n"
+          "                      20 on an impaired link)\n"
           "  --junit FILE        also write JUnit XML\n"
           "  --json FILE         also write the JSON report: every MC-n, the\n"
           "                      cases that check it, their verdicts\n"
@@ -162,7 +164,8 @@ static void usage(FILE *f) {
           "  --seed N            impairment and mutation seed (default 1)\n"
           "  --repeat N          run each case N times (seeds S, S+1, ...) and\n"
           "                      print its pass rate, 95%% Wilson interval\n"
-          "  -h, --help          this help;  --version: the version\n"
+          "  -h, --help          this help\n"
+          "  --version           the version\n"
           "Verdicts: PASS, FAIL (a MUST broken), NON-STRICT (only SHOULDs),\n"
           "UNSUPPORTED (needs a setting or an optional behaviour the\n"
           "implementation lacks), SKIPPED (cannot run on an impaired link).\n"
@@ -1025,6 +1028,7 @@ static int run_suite(const char *server, size_t n_sel) {
   if (opts.impaired)
     printf("link impaired: %s (seed %" PRIu64 "%s)\n", link_text, opts.seed,
            repeat > 1 ? ", +1 each repetition" : "");
+  fflush(stdout); /* before any error bring_up() prints */
   if (bring_up(start, server) < 0) {
     stop_servers();
     return 2;
@@ -1231,7 +1235,22 @@ int main(int argc, char **argv) {
   captures_dir = dir;
   char err[2048], spec_buf[4096];
   if (spec_path == NULL) {
-    snprintf(spec_buf, sizeof spec_buf, "%s/../proto/PROTOCOL.md", dir);
+    /* proto/ beside the captures directory: its parent's, spelled as
+     * simply as the directory was ("captures": proto/PROTOCOL.md). */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    size_t l = strlen(parent);
+    while (l > 1 && parent[l - 1] == '/')
+      parent[--l] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *base = slash ? slash + 1 : parent;
+    if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+      snprintf(spec_buf, sizeof spec_buf, "%s/../proto/PROTOCOL.md", parent);
+    else if (slash == NULL)
+      snprintf(spec_buf, sizeof spec_buf, "proto/PROTOCOL.md");
+    else
+      snprintf(spec_buf, sizeof spec_buf, "%.*s/proto/PROTOCOL.md",
+               (int)(slash - parent), parent);
     spec_path = spec_buf;
   }
   if (mc_spec_load(&spec, spec_path, err, sizeof err) < 0) {
