@@ -165,8 +165,8 @@ void mc_target_settings_text(const mc_target_settings *s, char *b,
                             settings[i].name, s->value[i]);
 }
 
-void mc_target_from_flags(mc_target_impl *im, const char *server,
-                          const char *flags) {
+int mc_target_from_flags(mc_target_impl *im, const char *server,
+                         const char *flags, char *err, size_t errlen) {
   memset(im, 0, sizeof *im);
   snprintf(im->name, sizeof im->name, "server at %s", server);
   snprintf(im->server, sizeof im->server, "%s", server);
@@ -176,11 +176,12 @@ void mc_target_from_flags(mc_target_impl *im, const char *server,
     im->settings.set[k] = 1;
   }
   mc_target_settings f;
-  char err[128];
-  if (mc_target_needs(&f, flags, err, sizeof err) == 0)
-    for (int k = 0; k < MC_SET_N; k++)
-      if (f.set[k])
-        im->settings.value[k] = f.value[k];
+  if (mc_target_needs(&f, flags, err, errlen) < 0)
+    return -1;
+  for (int k = 0; k < MC_SET_N; k++)
+    if (f.set[k])
+      im->settings.value[k] = f.value[k];
+  return 0;
 }
 
 int mc_target_meets(const mc_target_impl *im, const mc_target_settings *need,

@@ -67,9 +67,10 @@ int mc_target_load(mc_target_impl *im, const char *path, char *err,
 
 /* The statement of a server started by hand with the reference server's
  * flags |flags| (the settings they give over the reference's defaults),
- * reached at |server|: what mychat-conform assumes without --impl. */
-void mc_target_from_flags(mc_target_impl *im, const char *server,
-                          const char *flags);
+ * reached at |server|: what mychat-conform assumes without --impl.
+ * Returns 0, or -1 with the flag no setting maps in |err|. */
+int mc_target_from_flags(mc_target_impl *im, const char *server,
+                         const char *flags, char *err, size_t errlen);
 
 /* Turns a case's `server:` flags (the reference's) into the settings it
  * needs. Returns 0, or -1 with the flag no setting maps in |err|. */

@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -875,6 +876,17 @@ static int plan(int start) {
   return 0;
 }
 
+/* Interrupted (Ctrl-C, a test's timeout): the servers started are
+ * stopped too, not left running. kill() is async-signal-safe; the
+ * process groups are those mc_target_start made. */
+static void on_signal(int sig) {
+  for (int i = 0; i < n_servers; i++)
+    if (servers[i].proc.pid > 0)
+      kill(-servers[i].proc.pid, SIGTERM);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 static void stop_servers(void) {
   for (int i = 0; i < n_servers; i++)
     mc_target_stop(&servers[i].proc);
@@ -896,6 +908,7 @@ static int bring_up(int start, const char *fixed) {
       s->salen = s->proc.salen;
       snprintf(s->addr, sizeof s->addr, "%s", s->proc.addr);
       printf("server %d: started at %s with %s\n", i + 1, s->addr, s->key);
+      fflush(stdout);
       continue;
     }
     snprintf(s->addr, sizeof s->addr, "%s", fixed);
@@ -1302,7 +1315,11 @@ int main(int argc, char **argv) {
   for (int k = 0; k < n_impl; k++) {
     const char *path = statements ? statements[k] : impl_path;
     if (path == NULL) {
-      mc_target_from_flags(&impls[k], server, server_flags);
+      if (mc_target_from_flags(&impls[k], server, server_flags, err,
+                               sizeof err) < 0) {
+        fprintf(stderr, PROG ": --server-flags: %s\n", err);
+        return 2;
+      }
     } else if (mc_target_load(&impls[k], path, err, sizeof err) < 0) {
       fprintf(stderr, PROG ": %s\n", err);
       return 2;
@@ -1331,6 +1348,9 @@ int main(int argc, char **argv) {
   mc_rng_seed(&tag_rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^
                             mc_udp_now_us());
   use_color = isatty(1);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_signal);
 
   mc_report_impl *snaps = calloc((size_t)n_impl, sizeof *snaps);
   int rv = 0;

@@ -90,13 +90,27 @@ t_impl_start() {
     "$CONF" --server "127.0.0.1:$port" hs-login
 }
 
+# Stopped from outside (Ctrl-C, a timeout) in the middle of a case, the
+# suite stops the servers it started.
+t_interrupted() {
+  timeout -s TERM 3 "$CONF" --impl conformance/impl/reference.impl arq-giveup \
+    > "$T/int.txt" 2>&1
+  port=$(sed -n 's/^server 1: started at 127.0.0.1:\([0-9]*\) .*/\1/p' "$T/int.txt")
+  [ -n "$port" ] || { cat "$T/int.txt"; return 1; }
+  sleep 0.5
+  expect_refusal "$T/int2" "no answer to the probe" \
+    "$CONF" --server "127.0.0.1:$port" hs-login
+}
+
 t_impl_bad() {
   printf 'name = x\nkeepalive_ms = soon\n' > "$T/bad.impl"
   expect_refusal "$T/badimpl" "bad.impl:2: keepalive_ms: 'soon' is not a number" \
     "$CONF" --impl "$T/bad.impl" hs-login &&
     printf 'name = x\nstart = run {port} {colour}\n' > "$T/bad2.impl" &&
     expect_refusal "$T/badimpl2" "{colour} is not a placeholder" \
-      "$CONF" --impl "$T/bad2.impl" hs-login
+      "$CONF" --impl "$T/bad2.impl" hs-login &&
+    expect_refusal "$T/badflags" "server flag --colour 3 maps to no setting" \
+      "$CONF" --server "$SRV" --server-flags "--colour 3" hs-login
 }
 
 # Grading follows the spec's keywords. A statement that misstates the
@@ -224,6 +238,7 @@ check "an unwritable output path is refused before the run" t_unwritable
 check "JUnit counts agree with the console, skipped cases marked" t_junit_counts
 check "a case whose settings the server lacks is UNSUPPORTED, with the reason" t_unsupported
 check "--impl with a start command starts and stops a server per setting" t_impl_start
+check "interrupted, the suite stops the servers it started" t_interrupted
 check "a bad statement file is refused" t_impl_bad
 check "-v prints the expected and the received exchange, decoded" t_verbose
 check "--pcap-dir writes what a failed case exchanged, readable by mychat-pcap and tshark" t_pcap_dir
