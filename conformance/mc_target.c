@@ -421,9 +421,10 @@ static void tail_output(const mc_target_proc *p, char *b, size_t cap) {
   memcpy(b, all + from, n - from + 1);
 }
 
-int mc_target_start(const mc_target_impl *im, const mc_target_settings *run,
-                    int ready_ms, mc_target_proc *p, char *err,
-                    size_t errlen) {
+/* One attempt of mc_target_start(): -2 when the server exited at once. */
+static int start_once(const mc_target_impl *im, const mc_target_settings *run,
+                      int ready_ms, mc_target_proc *p, char *err,
+                      size_t errlen) {
   memset(p, 0, sizeof *p);
   const char *tmp = getenv("TMPDIR");
   snprintf(p->dir, sizeof p->dir, "%s/mychat-conform.XXXXXX",
@@ -487,7 +488,7 @@ int mc_target_start(const mc_target_impl *im, const mc_target_settings *run,
                WIFEXITED(st) ? "status" : "signal",
                WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), cmd, t);
       mc_target_stop(p);
-      return -1;
+     return -2;
     }
     if (mc_target_probe((const struct sockaddr *)&p->sa, p->salen, 300, perr,
                         sizeof perr) >= 0)
@@ -499,6 +500,18 @@ int mc_target_start(const mc_target_impl *im, const mc_target_settings *run,
            ready_ms, cmd, t);
   mc_target_stop(p);
   return -1;
+}
+
+int mc_target_start(const mc_target_impl *im, const mc_target_settings *run,
+                    int ready_ms, mc_target_proc *p, char *err,
+                    size_t errlen) {
+  /* The free port was released before the server bound it: another
+   * program may have taken it meanwhile, so a server that exits at once
+   * gets two more ports. */
+  int rv = -2;
+  for (int attempt = 0; attempt < 3 && rv == -2; attempt++)
+    rv = start_once(im, run, ready_ms, p, err, errlen);
+  return rv < 0 ? -1 : 0;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag,

@@ -110,7 +110,11 @@ t_impl_bad() {
     expect_refusal "$T/badimpl2" "{colour} is not a placeholder" \
       "$CONF" --impl "$T/bad2.impl" hs-login &&
     expect_refusal "$T/badflags" "server flag --colour 3 maps to no setting" \
-      "$CONF" --server "$SRV" --server-flags "--colour 3" hs-login
+      "$CONF" --server "$SRV" --server-flags "--colour 3" hs-login &&
+    printf 'name = x\nkeepalive_ms = 500\nsession_timeout_ms = 2000\nrate_burst = 1000\nstart = echo cannot bind {port} >&2; exit 3\n' \
+      > "$T/bad3.impl" &&
+    expect_refusal "$T/badimpl3" "exited at once (status 3)" \
+      "$CONF" --impl "$T/bad3.impl" hs-login
 }
 
 # Grading follows the spec's keywords. A statement that misstates the
@@ -239,7 +243,7 @@ check "JUnit counts agree with the console, skipped cases marked" t_junit_counts
 check "a case whose settings the server lacks is UNSUPPORTED, with the reason" t_unsupported
 check "--impl with a start command starts and stops a server per setting" t_impl_start
 check "interrupted, the suite stops the servers it started" t_interrupted
-check "a bad statement file is refused" t_impl_bad
+check "a bad statement file, or a server that does not start, is refused" t_impl_bad
 check "-v prints the expected and the received exchange, decoded" t_verbose
 check "--pcap-dir writes what a failed case exchanged, readable by mychat-pcap and tshark" t_pcap_dir
 check "--json and --report list every requirement with its cases and verdicts" t_reports
