@@ -707,6 +707,8 @@ static void check_acktime(replay *rp, int k) {
 static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
   if (send(rp->ep[ep].fd, d, len, 0) < 0 && errno != ECONNREFUSED)
     fail(rp, "send: %s", strerror(errno));
+  else if (rp->o->trace != NULL)
+    rp->o->trace(rp->o->trace_arg, ep, 1, d, len, mc_udp_now_us());
 }
 
 static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
@@ -1086,6 +1088,8 @@ static void step(replay *rp, uint64_t until) {
     ssize_t n;
     while (!rp->failed &&
            (n = recv(rp->ep[k].fd, buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
+      if (rp->o->trace != NULL)
+        rp->o->trace(rp->o->trace_arg, k, 0, buf, (size_t)n, now);
       if ((size_t)n > MC_DATAGRAM_MAX + 64) {
         fail(rp, "endpoint %d: server datagram of %zd bytes (MC-2)", k, n);
         break;
