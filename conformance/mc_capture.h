@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 
 #define MC_CAP_SERVER_PORT 8000
 #define MC_CAP_CLIENT_PORT0 40001

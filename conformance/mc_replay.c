@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "mc_arq.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_udp.h"
 

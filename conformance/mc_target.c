@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_rng.h"
 #include "mc_udp.h"

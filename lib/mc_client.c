@@ -16,7 +16,7 @@
 /* A request waiting for its reply. */
 typedef struct {
   uint32_t seq;
-  Mychat__Envelope__BodyCase kind;
+  mc_body_kind kind;
   uint64_t client_msg_id;       /* SendMessage only */
 } pending_req;
 
@@ -277,7 +277,7 @@ static int request_submit(mc_client *c, const Mychat__Envelope *env,
   if (rv < 0)
     return rv;
   c->reqs[c->n_reqs++] = (pending_req){
-      .seq = seq, .kind = env->body_case, .client_msg_id = client_msg_id};
+      .seq = seq, .kind = (mc_body_kind)env->body_case, .client_msg_id = client_msg_id};
   if (request)
     *request = seq;
   return 0;
@@ -383,7 +383,7 @@ int mc_client_send_text(mc_client *c, const char *to_user,
   return 0;
 }
 
-int mc_client_group(mc_client *c, Mychat__Envelope__BodyCase kind,
+int mc_client_group(mc_client *c, mc_body_kind kind,
                     const char *group, mc_tstamp now, uint32_t *request) {
   (void)now;
   if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
@@ -395,26 +395,26 @@ int mc_client_group(mc_client *c, Mychat__Envelope__BodyCase kind,
   Mychat__JoinGroup jg = MYCHAT__JOIN_GROUP__INIT;
   Mychat__LeaveGroup lg = MYCHAT__LEAVE_GROUP__INIT;
   switch (kind) {
-  case MYCHAT__ENVELOPE__BODY_CREATE_GROUP:
+  case MC_KIND_CREATE_GROUP:
     cg.name = (char *)group;
     env.create_group = &cg;
     break;
-  case MYCHAT__ENVELOPE__BODY_JOIN_GROUP:
+  case MC_KIND_JOIN_GROUP:
     jg.name = (char *)group;
     env.join_group = &jg;
     break;
-  case MYCHAT__ENVELOPE__BODY_LEAVE_GROUP:
+  case MC_KIND_LEAVE_GROUP:
     lg.name = (char *)group;
     env.leave_group = &lg;
     break;
   default:
     return MC_ERR_INVAL;
   }
-  env.body_case = kind;
+  env.body_case = (Mychat__Envelope__BodyCase)kind;
   return request_submit(c, &env, 0, request);
 }
 
-int mc_client_list(mc_client *c, Mychat__ListKind kind, const char *after,
+int mc_client_list(mc_client *c, mc_list_kind kind, const char *after,
                    mc_tstamp now, uint32_t *request) {
   (void)now;
   if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
@@ -425,7 +425,7 @@ int mc_client_list(mc_client *c, Mychat__ListKind kind, const char *after,
     return MC_ERR_BAD_NAME;
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__ListRequest lr = MYCHAT__LIST_REQUEST__INIT;
-  lr.kind = kind;
+  lr.kind = (Mychat__ListKind)kind;
   lr.after = (char *)after;
   env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
   env.list = &lr;
@@ -494,9 +494,9 @@ static void handle_push(mc_client *c, const Mychat__Envelope *env) {
   case MYCHAT__ENVELOPE__BODY_RESULT:
     if (!take_request(c, env->result->request_seq, &req))
       return;
-    if (req.kind == MYCHAT__ENVELOPE__BODY_SEND)
+    if (req.kind == MC_KIND_SEND)
       unconfirmed_drop(c, req.client_msg_id); /* refused: not retried */
-    if (req.kind == MYCHAT__ENVELOPE__BODY_LOGOUT) {
+    if (req.kind == MC_KIND_LOGOUT) {
       /* The final ack still has to go out: poll_tx closes after it. */
       c->logging_out = 2;
       return;
@@ -505,7 +505,7 @@ static void handle_push(mc_client *c, const Mychat__Envelope *env) {
     if (e) {
       e->request = req.seq;
       e->request_kind = req.kind;
-      e->code = env->result->code;
+      e->code = (mc_wire_code)env->result->code;
       copy_str(e->text, sizeof e->text, env->result->text);
     }
     return;
@@ -517,7 +517,7 @@ static void handle_push(mc_client *c, const Mychat__Envelope *env) {
       const Mychat__ListReply *lr = env->list_reply;
       e->request = req.seq;
       e->request_kind = req.kind;
-      e->list_kind = lr->kind;
+      e->list_kind = (mc_list_kind)lr->kind;
       e->more = lr->more;
       e->n_entries = lr->n_entries;
       for (size_t i = 0; i < lr->n_entries; i++) {
@@ -592,7 +592,7 @@ static int recv_handshake(mc_client *c, const Mychat__Envelope *env,
     c->state = MC_CLIENT_CLOSED;
     mc_client_event *e = ev_push(c, MC_CEV_CONNECT_FAILED);
     if (e) {
-      e->code = env->error->code;
+      e->code = (mc_wire_code)env->error->code;
       copy_str(e->text, sizeof e->text, env->error->text);
     }
     return 0;

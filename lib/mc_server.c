@@ -78,28 +78,28 @@ void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
   srv->cb.log(srv->cb.user_data, &rec);
 }
 
-Mychat__ErrorCode mc_server_wire_code(int err) {
+mc_wire_code mc_server_wire_code(int err) {
   switch (err) {
   case MC_ERR_DECODE:
   case MC_ERR_NO_BODY:
   case MC_ERR_MISSING_FIELD:
   case MC_ERR_BAD_FIELD:
   case MC_ERR_INVAL:
-    return MYCHAT__ERROR_CODE__MALFORMED;
+    return MC_WIRE_MALFORMED;
   case MC_ERR_BAD_NAME:
-    return MYCHAT__ERROR_CODE__BAD_NAME;
+    return MC_WIRE_BAD_NAME;
   case MC_ERR_BAD_PASSWORD:
-    return MYCHAT__ERROR_CODE__BAD_PASSWORD;
+    return MC_WIRE_BAD_PASSWORD;
   case MC_ERR_BAD_UTF8:
-    return MYCHAT__ERROR_CODE__BAD_UTF8;
+    return MC_WIRE_BAD_UTF8;
   case MC_ERR_TEXT_TOO_LONG:
-    return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
+    return MC_WIRE_TEXT_TOO_LONG;
   case MC_ERR_STATE:
-    return MYCHAT__ERROR_CODE__BAD_REQUEST;
+    return MC_WIRE_BAD_REQUEST;
   case MC_ERR_AUTH:
-    return MYCHAT__ERROR_CODE__AUTH_FAILED;
+    return MC_WIRE_AUTH_FAILED;
   default:
-    return MYCHAT__ERROR_CODE__INTERNAL;
+    return MC_WIRE_INTERNAL;
   }
 }
 

@@ -72,7 +72,7 @@ typedef struct {
   const char *user;              /* "" before login */
   uint64_t session_id;
   const char *type;              /* body name: "login", "send", ... */
-  int code;                      /* Mychat__ErrorCode; 0 = success */
+  mc_wire_code code;             /* MC_WIRE_OK = success */
   const char *detail;            /* short text, "" if none */
 } mc_server_log;
 
@@ -154,7 +154,7 @@ const mc_server_stats *mc_server_get_stats(const mc_server *srv);
  * depend on context (PROTOCOL.md MC-130): the decode and validation errors
  * map to MALFORMED or to the code of the same name, STATE to BAD_REQUEST,
  * AUTH to AUTH_FAILED, anything else to INTERNAL. */
-Mychat__ErrorCode mc_server_wire_code(int err);
+mc_wire_code mc_server_wire_code(int err);
 
 /* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them
  * naming the host. */

@@ -143,7 +143,7 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   /* 3. Fields. */
   int rv = mc_codec_validate_body(env);
   if (rv < 0) {
-    code = mc_server_wire_code(rv);
+    code = (Mychat__ErrorCode)mc_server_wire_code(rv);
     send_error(srv, from, 0, NULL, code, mc_strerror(rv), nonce, len);
     slog(srv, now, from, "", 0, type, code, mc_strerror(rv));
     return;

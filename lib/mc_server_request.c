@@ -240,7 +240,7 @@ void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
     code = MYCHAT__ERROR_CODE__BAD_REQUEST;
     snprintf(why, sizeof why, "'%s' is not a client request", type);
   } else if ((rv = mc_codec_validate_body(env)) < 0) {
-    code = mc_server_wire_code(rv);
+    code = (Mychat__ErrorCode)mc_server_wire_code(rv);
     snprintf(why, sizeof why, "%s", mc_strerror(rv));
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {

@@ -9,9 +9,9 @@ $(B)/libmcref.a: $(REF_CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # mychat-server (issue 4, server half) and mc-probe, the integration tests'
-# scripted client. mc_udp (sockets, addresses, clocks) and mc_names go into
-# libmcref.a for every reference program; mc_authpool is the server's alone.
-REF_UDP_OBJ := $(B)/reference/mc_udp.o $(B)/reference/mc_names.o
+# scripted client. mc_udp (sockets, addresses, clocks) goes into libmcref.a
+# for every reference program; mc_authpool is the server's alone.
+REF_UDP_OBJ := $(B)/reference/mc_udp.o
 $(B)/libmcref.a: $(REF_UDP_OBJ)
 
 SERVER_OBJ := $(B)/reference/mychat-server.o $(B)/reference/mc_authpool.o

@@ -33,7 +33,6 @@
 
 #include "mc_authpool.h"
 #include "mc_error.h"
-#include "mc_names.h"
 #include "mc_server.h"
 #include "mc_sqlstore.h"
 #include "mc_udp.h"
@@ -317,7 +316,7 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
           (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
           rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
-          mc_names_error_code(rec->code), rec->detail[0] ? " " : "",
+          mc_codec_code_name(rec->code), rec->detail[0] ? " " : "",
           rec->detail);
 }
 

@@ -351,8 +351,8 @@ static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
 static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
   mc_peek pk;
   if (mc_codec_peek(data, len, &pk) == 0 &&
-      (pk.body == MYCHAT__ENVELOPE__BODY_LOGIN ||
-       pk.body == MYCHAT__ENVELOPE__BODY_REGISTER))
+      (pk.body == MC_KIND_LOGIN ||
+       pk.body == MC_KIND_REGISTER))
     cl->nonce = pk.client_nonce;
 }
 
@@ -475,7 +475,7 @@ static void join_groups(sim *s, sim_client *cl) {
                                         .joined = UINT64_MAX};
       sl->state = 1;
     }
-    mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP,
+    mc_client_group(cl->c, MC_KIND_JOIN_GROUP,
                     s->groups[sl->group].name, s->now, &sl->request);
   }
 }
@@ -489,7 +489,7 @@ static void slot_joined(sim *s, sim_slot *sl) {
 }
 
 static void on_result(sim *s, sim_client *cl, const mc_client_event *ev) {
-  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+  if (ev->request_kind == MC_KIND_SEND) {
     /* A refused message: the core forgets it, so it is owed to nobody. */
     uint64_t idx;
     if (map_get(&s->by_req, (uint64_t)cl->idx << 32 | ev->request, &idx) &&
@@ -505,16 +505,16 @@ static void on_result(sim *s, sim_client *cl, const mc_client_event *ev) {
       continue;
     const char *g = s->groups[sl->group].name;
     switch (ev->code) {
-    case MYCHAT__ERROR_CODE__ERROR_NONE:
-    case MYCHAT__ERROR_CODE__ALREADY_MEMBER:
+    case MC_WIRE_OK:
+    case MC_WIRE_ALREADY_MEMBER:
       slot_joined(s, sl);
       break;
-    case MYCHAT__ERROR_CODE__NO_SUCH_GROUP: /* first one creates it */
-      mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_CREATE_GROUP, g, s->now,
+    case MC_WIRE_NO_SUCH_GROUP: /* first one creates it */
+      mc_client_group(cl->c, MC_KIND_CREATE_GROUP, g, s->now,
                       &sl->request);
       break;
-    case MYCHAT__ERROR_CODE__GROUP_EXISTS: /* someone else was first */
-      mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP, g, s->now,
+    case MC_WIRE_GROUP_EXISTS: /* someone else was first */
+      mc_client_group(cl->c, MC_KIND_JOIN_GROUP, g, s->now,
                       &sl->request);
       break;
     default:
@@ -676,7 +676,7 @@ static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
       s->n_failed++;
     }
     r->last_connect_code = ev->code;
-    if (ev->code == MYCHAT__ERROR_CODE__RATE_LIMITED)
+    if (ev->code == MC_WIRE_RATE_LIMITED)
       r->connect_rate_limited++;
     if (r->connects == 0 && s->n_failed == s->n_cl) {
       /* Every client tried and none got in: the server is not there (or
@@ -684,7 +684,7 @@ static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
       r->stopped_no_connect = 1;
       s->stop = 1;
     }
-    if (ev->code == MYCHAT__ERROR_CODE__NAME_TAKEN)
+    if (ev->code == MC_WIRE_NAME_TAKEN)
       cl->create = 0;
     if (cl->want_online)
       ev_push(s, s->now + RETRY_DELAY + mc_rng_below(&cl->rng, MC_SEC),
@@ -1034,10 +1034,10 @@ static void udp_demux(sim *s, uint32_t k, const uint8_t *data, size_t len) {
   if (mc_codec_peek(data, len, &pk) < 0)
     return;
   uint64_t sid = pk.session_id, nonce = 0, welcome_sid = 0;
-  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+  if (pk.body == MC_KIND_WELCOME) {
     nonce = pk.client_nonce;
     welcome_sid = pk.welcome_session_id;
-  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+  } else if (pk.body == MC_KIND_ERROR) {
     nonce = pk.client_nonce;
   }
   for (uint32_t i = k; i < s->n_cl; i += s->n_socks) {

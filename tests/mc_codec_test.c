@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_rng.h"
 #include "mc_tests.h"
@@ -746,6 +746,40 @@ static void test_mc_codec_maximal_fits(void) {
   }
 }
 
+/* The wire-code names are the schema's: every value of the generated
+ * ErrorCode enum (mc_codec.c asserts the numbers at compile time) has the
+ * descriptor's name, ERROR_NONE is "OK", and a value past the schema is
+ * "UNKNOWN". */
+static void test_mc_codec_code_names(void) {
+  const ProtobufCEnumDescriptor *d = &mychat__error_code__descriptor;
+  CU_ASSERT_EQUAL(d->n_values, MC_WIRE_BAD_REQUEST + 1);
+  for (unsigned i = 1; i < d->n_values; i++)
+    CU_ASSERT_STRING_EQUAL(mc_codec_code_name(d->values[i].value),
+                           d->values[i].name);
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_OK), "OK");
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_AUTH_FAILED),
+                         "AUTH_FAILED");
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_BAD_REQUEST + 1),
+                         "UNKNOWN");
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(-1), "UNKNOWN");
+}
+
+/* A sessionless Ping decodes as one, and a buffer too small is refused. */
+static void test_mc_codec_encode_ping(void) {
+  uint8_t d[MC_DATAGRAM_MAX];
+  size_t len = 0;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_ping(1234567, d, sizeof d, &len), 0);
+  Mychat__Envelope *env = NULL;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(d, len, &env), 0);
+  CU_ASSERT_EQUAL(env->body_case, MYCHAT__ENVELOPE__BODY_PING);
+  CU_ASSERT_EQUAL(env->ping->time_us, 1234567);
+  CU_ASSERT_EQUAL(env->session_id, 0);
+  CU_ASSERT_EQUAL(env->seq, 0);
+  mc_codec_free(env);
+  CU_ASSERT_EQUAL(mc_codec_encode_ping(1234567, d, len - 1, &len),
+                  MC_ERR_TOO_BIG);
+}
+
 static void test_mc_codec_body_names_and_classes(void) {
   CU_ASSERT_STRING_EQUAL(mc_codec_body_name(MYCHAT__ENVELOPE__BODY__NOT_SET),
                          "none");
@@ -1037,6 +1071,8 @@ static CU_TestInfo tests[] = {
     {"parse_lax", test_mc_codec_parse_lax},
     {"pad_handshake", test_mc_codec_pad_handshake},
     {"body_names_and_classes", test_mc_codec_body_names_and_classes},
+    {"code_names", test_mc_codec_code_names},
+    {"encode_ping", test_mc_codec_encode_ping},
     {"random_datagrams", test_mc_codec_random_datagrams},
     CU_TEST_INFO_NULL,
 };
