@@ -15,6 +15,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(WERROR) $(SAN) -MMD -MP \
              -Ilib -I$(B)/gen $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# What libmychat.a itself needs (as mychat.pc says): a program of the core
+# alone links this, not every package above.
+LIBMC_LIBS = $(shell pkg-config --libs libprotobuf-c libsodium 2>/dev/null) $(LDLIBS)
 
 DEPS_STAMP := build/.deps-ok
 
