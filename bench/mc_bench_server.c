@@ -838,7 +838,7 @@ static void client_service(bench *b, uint32_t who, mc_tstamp now) {
   for (;;) {
     unsigned k = sock_slot(b, s);
     size_t len;
-    if (!mc_client_poll_tx(v->c, now, s->tx_buf[k], MC_DATAGRAM_MAX, &len))
+    if (mc_client_poll_tx(v->c, now, s->tx_buf[k], MC_DATAGRAM_MAX, &len) != 1)
       break;
     s->tx_iov[k].iov_len = len;
     s->tx_n++;

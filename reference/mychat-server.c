@@ -372,7 +372,7 @@ static void flush_tx(app *a) {
     mc_addr to;
     size_t len;
     while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, a->tx_buf[n],
-                                          sizeof a->tx_buf[n], &len)) {
+                                          sizeof a->tx_buf[n], &len) == 1) {
       socklen_t tolen = addr_to_sockaddr(&to, &a->tx_to[n]);
       a->tx_iov[n] = (struct iovec){.iov_base = a->tx_buf[n], .iov_len = len};
       a->tx_msg[n] = (struct mmsghdr){

@@ -268,7 +268,8 @@ static void flush_client(void) {
   static mc_client_event ev;
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  while (mc_client_poll_tx(client, mc_udp_now_us(), buf, sizeof buf, &len)) {
+  while (mc_client_poll_tx(client, mc_udp_now_us(), buf, sizeof buf, &len) ==
+         1) {
     if (send(cfd, buf, len, 0) < 0 && errno != ECONNREFUSED)
       fprintf(stderr, PROG ": send: %s\n", strerror(errno));
   }
