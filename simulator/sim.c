@@ -1898,6 +1898,7 @@ int sim_run(const sim_config *cfg, sim_result *res) {
       run_loop(s);
     else
       vloop(s);
+    res->threads = s->have_worker ? 2 : 1;
     worker_stop(s);
     if (s->progress)
       progress(s, 1);
@@ -1907,6 +1908,7 @@ int sim_run(const sim_config *cfg, sim_result *res) {
   free(s);
   getrusage(RUSAGE_SELF, &ru1);
   res->wall_s = wall_now() - w0;
+  res->max_rss_mb = (double)ru1.ru_maxrss / 1024.0; /* Linux: in KiB */
   res->cpu_s = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
                (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +

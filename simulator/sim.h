@@ -184,6 +184,8 @@ typedef struct {
   mc_tstamp drain;         /* how long the drain took */
   int drain_cut;           /* it ended at --drain with something owed */
   double wall_s, cpu_s;
+  uint32_t threads;        /* threads the run used (--threads, as far as used) */
+  double max_rss_mb;       /* the process's peak resident set size */
   mc_tstamp lag_max;       /* real time: latest an event ran, us */
   uint64_t lag_sum, lag_n;
   sim_tick *tick;
