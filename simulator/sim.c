@@ -64,6 +64,7 @@ enum {
   EV_SEND,      /* a client's next message */
   EV_OFFLINE,   /* a client drops off (arg: mode) */
   EV_ONLINE,    /* a client comes back */
+  EV_LOGOUT,    /* a client's final logout, after the drain */
   /* From here on: global events, run between two windows (sim_vloop). */
   EV_NET,       /* network change (arg: index) */
   EV_SEND_END,  /* sending stops; everyone comes back for the drain */
@@ -1563,6 +1564,14 @@ static void dispatch(sim *s, sim_ev *e) {
   case EV_ONLINE:
     client_online(s, cl);
     break;
+  case EV_LOGOUT:
+    /* Unless its session ended on its own since (CLOSED counted it). */
+    if (mc_client_get_state(cl->c) == MC_CLIENT_ESTABLISHED &&
+        !cl->logging_out && mc_client_logout(cl->c, s->now) == 0) {
+      cl->logging_out = 1;
+      client_pump(s, cl);
+    }
+    break;
   case EV_NET:
     for (uint32_t i = 0; i < s->n_cl; i++) {
       net_change(&s->cl[i].up, &s->cfg->chg[e->arg].net);
@@ -1592,14 +1601,18 @@ static void dispatch(sim *s, sim_ev *e) {
     s->res->drain_cut = !drained(s);
     s->stop_at = s->now + LOGOUT_GRACE;
     ev_push(s, s->stop_at, EV_STOP, 0, 0, NULL, 0);
+    /* The logouts are spread like the logins: all at one instant, every
+     * client's logout would push Presence to all its peers at once, and
+     * those bodies, queued and in flight together, made the run's peak
+     * memory. */
+    mc_tstamp spread = s->cfg->ramp < LOGOUT_GRACE / 2 ? s->cfg->ramp
+                                                       : LOGOUT_GRACE / 2;
     for (uint32_t i = 0; i < s->n_cl; i++) {
       sim_client *c = &s->cl[i];
       c->want_online = 0;
-      if (mc_client_get_state(c->c) == MC_CLIENT_ESTABLISHED &&
-          mc_client_logout(c->c, s->now) == 0) {
-        c->logging_out = 1;
-        client_pump(s, c);
-      } else if (mc_client_get_state(c->c) != MC_CLIENT_ESTABLISHED) {
+      if (mc_client_get_state(c->c) == MC_CLIENT_ESTABLISHED) {
+        ev_push(s, s->now + spread * i / s->n_cl, EV_LOGOUT, i, 0, NULL, 0);
+      } else {
         if (mc_client_get_state(c->c) == MC_CLIENT_HANDSHAKE)
           mc_client_abandon(c->c);
         s->closed_final++;
