@@ -1755,9 +1755,10 @@ static void vloop(sim *s) {
 }
 
 /* --threads >= 2 in the virtual mode: the server's lane gets a thread.
- * Returns 0, or -1 after an error. */
+ * Not without lookahead: a window of one instant holds a handful of events,
+ * fewer than two barriers cost. Returns 0, or -1 after an error. */
 static int worker_start(sim *s) {
-  if (s->real || s->cfg->threads < 2)
+  if (s->real || s->cfg->threads < 2 || s->lookahead == 0)
     return 0;
   int rv = pthread_barrier_init(&s->win_start, NULL, 2);
   if (rv == 0 && (rv = pthread_barrier_init(&s->win_done, NULL, 2)) != 0)

@@ -301,8 +301,9 @@ static const setting SETTINGS[] = {
      CFG(sockets), 1, SOCKETS_MAX, NULL},
     {"threads", "N", "the number of cores",
      "virtual mode: with 2 or more the embedded server runs on a thread of "
-     "its own beside the clients (more than 2 are not used yet); the "
-     "result is the same for any N", V_U32, CFG(threads), 1, 1024, NULL},
+     "its own beside the clients (more than 2 are not used yet; none "
+     "without a least delay, e.g. with --reorder); the result is the same "
+     "for any N", V_U32, CFG(threads), 1, 1024, NULL},
     {"json", "FILE", "", "write the results as JSON", V_PATH, CFG(json), 0, 0,
      NULL},
     {"html", "FILE", "", "write a self-contained HTML report with charts",

@@ -89,7 +89,8 @@ check "same seed repeats exactly (byte-identical JSON)" repeat
 # --threads 2 (the embedded server on a thread of its own): the same seed and
 # thread count give the same JSON twice, and the same as one thread (the
 # windows do not depend on the thread count); with reordering the windows
-# have no lookahead and are one instant each, also repeatable. A broken
+# have no lookahead and are one instant each (on one thread), also
+# repeatable. A broken
 # handover between the lanes shows as a difference or a failed guarantee.
 threads() {
   for extra in "" "--reorder 10% --jitter 5ms"; do
