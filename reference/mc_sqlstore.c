@@ -927,6 +927,13 @@ int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
   return 0;
 }
 
+int mc_sqlstore_single_thread(void) {
+  if (sqlite3_config(SQLITE_CONFIG_SINGLETHREAD) != SQLITE_OK ||
+      sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+    return MC_ERR_STATE;
+  return 0;
+}
+
 void mc_sqlstore_close(mc_sqlstore *ss) {
   if (!ss)
     return;

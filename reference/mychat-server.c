@@ -567,6 +567,11 @@ static void setup(app *a, options *o) {
    * each turn, and exit() (also die_storage's) flushes what is left. */
   setvbuf(a->log, NULL, _IOFBF, LOG_BUF);
 
+  /* Only this thread touches the database; the auth workers never do. */
+  if (mc_sqlstore_single_thread() < 0) {
+    fprintf(stderr, PROG ": SQLite: cannot turn its locking off\n");
+    exit(1);
+  }
   if (mc_sqlstore_open(o->db, &a->db, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
