@@ -1281,8 +1281,13 @@ static void store_one(mc_sqlstore *ss, const mc_store *st, uint64_t from,
   }
 }
 
+typedef struct {
+  double msgs;                   /* messages per second */
+  double cpu_us;                 /* CPU microseconds per message */
+} store_result;
+
 /* Phase 3: messages per second through the store alone. */
-static double phase_store(bench *b) {
+static store_result phase_store(bench *b) {
   const options *o = b->o;
   char dir[256], path[300], err[512];
   snprintf(dir, sizeof dir, "%s/mc-bench.XXXXXX", o->tmp_parent);
@@ -1311,6 +1316,7 @@ static double phase_store(bench *b) {
   say("storage: %u users, %u messages per transaction, synchronous=FULL, "
       "in %s\n", n, o->store_batch, dir);
   uint64_t cmid = 0, done0 = 0;
+  double cpu0 = 0;
   mc_tstamp warm = mc_udp_now_us() + (mc_tstamp)(o->warmup * 1e6), t0 = 0;
   mc_tstamp until = warm + (mc_tstamp)(o->seconds * 1e6);
   for (mc_tstamp now = mc_udp_now_us(); now < until && !g_stop;
@@ -1318,6 +1324,7 @@ static double phase_store(bench *b) {
     if (t0 == 0 && now >= warm) {
       t0 = now;
       done0 = cmid;
+      cpu0 = proc_cpu(getpid());
     }
     store_check(ss, mc_sqlstore_begin(ss), "begin");
     for (unsigned k = 0; k < o->store_batch; k++, cmid++) {
@@ -1328,13 +1335,18 @@ static double phase_store(bench *b) {
     store_check(ss, mc_sqlstore_commit(ss), "commit");
   }
   mc_tstamp t1 = mc_udp_now_us();
+  double cpu = proc_cpu(getpid()) - cpu0;
   mc_sqlstore_close(ss);
   rm_tree(dir);
   free(ids);
   free(upto);
   free(names);
-  return t0 && t1 > t0 ? (double)(cmid - done0) / ((double)(t1 - t0) / 1e6)
-                       : 0.0;
+  store_result r = {0};
+  if (t0 && t1 > t0 && cmid > done0) {
+    r.msgs = (double)(cmid - done0) / ((double)(t1 - t0) / 1e6);
+    r.cpu_us = cpu * 1e6 / (double)(cmid - done0);
+  }
+  return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1468,7 +1480,9 @@ int main(int argc, char **argv) {
   if (g_stop)
     return 1;
 
-  double store_msgs = o.store_batch > 0 ? phase_store(&b) : 0;
+  store_result store = {0};
+  if (o.store_batch > 0)
+    store = phase_store(&b);
   if (g_stop)
     return 1;
 
@@ -1502,11 +1516,11 @@ int main(int argc, char **argv) {
       chat.srv_cpu >= 0 && chat.msgs > 0 ? chat.srv_cpu * 1e6 / chat.msgs
                                          : -1.0);
   if (o.store_batch > 0)
-    say("  storage alone: %.0f messages/s (%u per transaction); ratio chat "
-        "/ storage = %.3f, storage / echo = %.3f\n",
-        store_msgs, o.store_batch,
-        store_msgs > 0 ? chat.msgs / store_msgs : 0.0,
-        echo.msgs > 0 ? store_msgs / echo.msgs : 0.0);
+    say("  storage alone: %.0f messages/s (%u per transaction, CPU %.1f us "
+        "per message); ratio chat / storage = %.3f, storage / echo = %.3f\n",
+        store.msgs, o.store_batch, store.cpu_us,
+        store.msgs > 0 ? chat.msgs / store.msgs : 0.0,
+        echo.msgs > 0 ? store.msgs / echo.msgs : 0.0);
   if (rss_ok == 0) {
     unsigned half = o.idle_clients / 2;
     say("  memory: VmRSS %" PRIu64 " kB before the sessions, %" PRIu64
