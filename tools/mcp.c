@@ -23,10 +23,18 @@ void *mcp_xrealloc(void *p, size_t n) {
 
 /* ---- table ---- */
 
+/* Mixes the key in 8-byte words: dump and stats look up every datagram,
+ * and a byte-at-a-time hash of 40 bytes was a tenth of dump's time. */
+_Static_assert(MCP_KEY_LEN % 8 == 0, "key_hash reads whole words");
 static uint64_t key_hash(const uint8_t *k) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < MCP_KEY_LEN; i++) h = (h ^ k[i]) * 1099511628211ull;
-  return h ^ (h >> 29);
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < MCP_KEY_LEN; i += 8) {
+    uint64_t w;
+    memcpy(&w, k + i, sizeof w);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  return h;
 }
 
 static void table_grow(mcp_table *t) {
