@@ -21,7 +21,14 @@
  *    Figure: round trips per second. The ratios of 1 to 2 are the result:
  *    ratios against a baseline of the same run, not absolute numbers, since
  *    the machine is shared.
- * 3. Memory. A fresh server, --idle-clients sessions logged in and left
+ * 3. Storage. The ceiling of the store alone: an mc_sqlstore (WAL,
+ *    synchronous=FULL) in the same temporary place, fed the store calls the
+ *    server core makes for each direct message (duplicate lookup, name
+ *    lookup, insert, delivery, receipt query, receipt done) between the
+ *    same clients, --store-batch messages per transaction, for --seconds
+ *    after --warmup, without any network. Figure: messages per second;
+ *    next to the chat figure it tells whether the store or the rest binds.
+ * 4. Memory. A fresh server, --idle-clients sessions logged in and left
  *    idle with keepalives flowing for --idle-seconds; the server's VmRSS
  *    before the sessions, with half of them and with all of them, and the
  *    differences per session.
@@ -54,6 +61,10 @@
 
 #include "mc_client.h"
 #include "mc_codec.h"
+#include "mc_error.h"
+#include "mc_heap.h"
+#include "mc_map.h"
+#include "mc_sqlstore.h"
 #include "mc_udp.h"
 
 #define PROG "mc-bench-server"
@@ -76,6 +87,7 @@ typedef struct {
   const char *tmp_parent;
   unsigned clients, sockets, window, text_len, echo_inflight;
   unsigned idle_clients;
+  unsigned store_batch;          /* messages per transaction, phase 3 */
   double seconds, warmup, idle_seconds;
 } options;
 
@@ -113,13 +125,9 @@ typedef struct {
   char name[MC_NAME_MAX + 1];
 } vclient;
 
-/* uint64 -> client index, open addressing; keys are never removed (a
- * client connects once). Key 0 marks an empty slot. */
-typedef struct {
-  uint64_t *keys;
-  uint32_t *vals;
-  size_t mask;
-} table;
+/* uint64 -> client index (the core's map); keys are never removed (a
+ * client connects once). */
+typedef mc__map table;
 
 typedef struct {
   mc_tstamp t;
@@ -141,8 +149,7 @@ typedef struct {
   int sending;                   /* chat phase: keep windows full */
   int record;                    /* keep datagram sizes for the echo */
   table by_nonce, by_session;
-  tnode *heap;
-  size_t heap_n, heap_cap;
+  mc__heap timers;               /* of tnode, earliest first */
   uint32_t *dirty;
   size_t n_dirty;
   counters cnt;
@@ -197,6 +204,8 @@ static void usage(FILE *f) {
           "  --warmup S          unmeasured time before it (default 1)\n"
           "  --echo-inflight N   echo datagrams in flight per socket\n"
           "                      (default 8)\n"
+          "  --store-batch N     messages per transaction in the storage\n"
+          "                      phase (default 128; 0 skips it)\n"
           "  --idle-clients N    idle sessions for the memory figure\n"
           "                      (default 10000; 0 skips it)\n"
           "  --idle-seconds S    how long they idle (default 7)\n"
@@ -233,7 +242,7 @@ static double parse_secs(const char *s, double max) {
 static void parse_args(int argc, char **argv, options *o) {
   enum {
     O_SERVER = 256, O_ATTACH, O_PID, O_CLIENTS, O_SOCKETS, O_WINDOW, O_TEXT,
-    O_SECONDS, O_WARMUP, O_ECHO, O_IDLE, O_IDLE_SECS, O_TMP
+    O_SECONDS, O_WARMUP, O_ECHO, O_IDLE, O_IDLE_SECS, O_TMP, O_STORE
   };
   static const struct option longopts[] = {
       {"server", required_argument, NULL, O_SERVER},
@@ -246,6 +255,7 @@ static void parse_args(int argc, char **argv, options *o) {
       {"seconds", required_argument, NULL, O_SECONDS},
       {"warmup", required_argument, NULL, O_WARMUP},
       {"echo-inflight", required_argument, NULL, O_ECHO},
+      {"store-batch", required_argument, NULL, O_STORE},
       {"idle-clients", required_argument, NULL, O_IDLE},
       {"idle-seconds", required_argument, NULL, O_IDLE_SECS},
       {"tmp", required_argument, NULL, O_TMP},
@@ -256,6 +266,7 @@ static void parse_args(int argc, char **argv, options *o) {
                  .tmp_parent = tmpdir && tmpdir[0] ? tmpdir : "/tmp",
                  .clients = 200, .sockets = 32, .window = 32, .text_len = 64,
                  .echo_inflight = 8, .idle_clients = 10000,
+                 .store_batch = 128,
                  .seconds = 10, .warmup = 1, .idle_seconds = 7};
   opterr = 0;
   int c;
@@ -271,6 +282,7 @@ static void parse_args(int argc, char **argv, options *o) {
     case O_SECONDS: o->seconds = parse_secs(optarg, 600); break;
     case O_WARMUP: o->warmup = parse_secs(optarg, 60); break;
     case O_ECHO: o->echo_inflight = parse_uint(optarg, 1, 4096); break;
+    case O_STORE: o->store_batch = parse_uint(optarg, 0, 100000); break;
     case O_IDLE: o->idle_clients = parse_uint(optarg, 0, 50000); break;
     case O_IDLE_SECS: o->idle_seconds = parse_secs(optarg, 600); break;
     case O_TMP: o->tmp_parent = optarg; break;
@@ -528,87 +540,40 @@ static void server_start(server_proc *sp, const char *bin,
 /* ------------------------------------------------------------------ */
 /* client index tables and the timer heap                              */
 
+/* Sized for |n| keys up front, so the map never rehashes mid-run. */
 static void table_init(table *t, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n)
-    cap *= 2;
-  t->keys = calloc(cap, sizeof *t->keys);
-  t->vals = calloc(cap, sizeof *t->vals);
-  if (t->keys == NULL || t->vals == NULL)
+  mc__map_init(t, NULL);
+  if (mc__map_reserve(t, n) < 0)
     die("out of memory");
-  t->mask = cap - 1;
 }
 
-static void table_free(table *t) {
-  free(t->keys);
-  free(t->vals);
-  memset(t, 0, sizeof *t);
-}
-
-/* Slot of |key|, or of the empty slot where it would go. The table is at
- * most half full, so the probe ends. */
-static size_t table_slot(const table *t, uint64_t key) {
-  size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull >> 32) & t->mask;
-  while (t->keys[i] != 0 && t->keys[i] != key)
-    i = (i + 1) & t->mask;
-  return i;
-}
-
-/* Maps non-zero |key| to |val|; the caller adds at most n keys (the size
- * given to table_init). */
+/* Maps non-zero |key| to |val|. */
 static void table_put(table *t, uint64_t key, uint32_t val) {
   if (key == 0)
     return;
-  size_t i = table_slot(t, key);
-  t->keys[i] = key;
-  t->vals[i] = val;
+  uint64_t *v = mc__map_at(t, key);
+  if (v == NULL)
+    die("out of memory");
+  *v = val;
 }
 
 /* Returns 1 with |*val| set when |key| is mapped, else 0. */
 static int table_get(const table *t, uint64_t key, uint32_t *val) {
-  if (key == 0)
+  const uint64_t *v = mc__map_find(t, key);
+  if (v == NULL)
     return 0;
-  size_t i = table_slot(t, key);
-  if (t->keys[i] != key)
-    return 0;
-  *val = t->vals[i];
+  *val = (uint32_t)*v;
   return 1;
 }
 
-static void heap_push(bench *b, mc_tstamp t, uint32_t who) {
-  if (b->heap_n == b->heap_cap) {
-    size_t ncap = b->heap_cap ? b->heap_cap * 2 : 1024;
-    tnode *nh = realloc(b->heap, ncap * sizeof *nh);
-    if (nh == NULL)
-      die("out of memory");
-    b->heap = nh;
-    b->heap_cap = ncap;
-  }
-  size_t i = b->heap_n++;
-  while (i > 0 && b->heap[(i - 1) / 2].t > t) {
-    b->heap[i] = b->heap[(i - 1) / 2];
-    i = (i - 1) / 2;
-  }
-  b->heap[i] = (tnode){.t = t, .who = who};
+static int tnode_less(const void *a, const void *b) {
+  return ((const tnode *)a)->t < ((const tnode *)b)->t;
 }
 
-static tnode heap_pop(bench *b) {
-  tnode top = b->heap[0], last = b->heap[--b->heap_n];
-  size_t i = 0;
-  for (;;) {
-    size_t k = 2 * i + 1;
-    if (k >= b->heap_n)
-      break;
-    if (k + 1 < b->heap_n && b->heap[k + 1].t < b->heap[k].t)
-      k++;
-    if (b->heap[k].t >= last.t)
-      break;
-    b->heap[i] = b->heap[k];
-    i = k;
-  }
-  if (b->heap_n > 0)
-    b->heap[i] = last;
-  return top;
+static void heap_push(bench *b, mc_tstamp t, uint32_t who) {
+  tnode n = {.t = t, .who = who};
+  if (mc__heap_push(&b->timers, &n) < 0)
+    die("out of memory");
 }
 
 /* ------------------------------------------------------------------ */
@@ -767,7 +732,8 @@ static void clients_new(bench *b, unsigned n, unsigned n_socks,
   }
   b->next_login = b->n_connected = 0;
   b->login_limit = n;
-  b->heap_n = b->n_dirty = 0;
+  mc__heap_init(&b->timers, sizeof(tnode), tnode_less, NULL, NULL);
+  b->n_dirty = 0;
   memset(&b->cnt, 0, sizeof b->cnt);
 }
 
@@ -778,8 +744,9 @@ static void clients_del(bench *b) {
   free(b->dirty);
   b->cl = NULL;
   b->n_cl = 0;
-  table_free(&b->by_nonce);
-  table_free(&b->by_session);
+  mc__map_free(&b->by_nonce);
+  mc__map_free(&b->by_session);
+  mc__heap_free(&b->timers);
   socks_close(b);
 }
 
@@ -801,29 +768,15 @@ static void client_connect(bench *b, uint32_t who, mc_tstamp now) {
   vclient *v = &b->cl[who];
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  Mychat__Envelope *env;
+  mc_peek pk;
   if (mc_client_connect(v->c, v->name, PASSWORD, 1, now) < 0 ||
       !mc_client_poll_tx(v->c, now, buf, sizeof buf, &len) ||
-      mc_codec_unpack(buf, len, &env) < 0)
+      mc_codec_peek(buf, len, &pk) < 0)
     die("client %s cannot start its handshake", v->name);
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER)
-    table_put(&b->by_nonce, env->register_->client_nonce, who);
-  mc_codec_free(env);
+  if (pk.body == MYCHAT__ENVELOPE__BODY_REGISTER)
+    table_put(&b->by_nonce, pk.client_nonce, who);
   client_queue(b, v, buf, len);
   mark_dirty(b, who);
-}
-
-/* The session id of a datagram of a session, read without decoding: the
- * codec writes the header fields in field order, so such a datagram starts
- * after its prefix with field 1's tag (fixed64: 0x09) and the id in little
- * endian. Returns 0 when it does not start so. */
-static uint64_t header_session(const uint8_t *d, size_t len) {
-  if (len < MC_PREFIX_LEN + 9 || d[MC_PREFIX_LEN] != 0x09)
-    return 0;
-  uint64_t id = 0;
-  for (int i = 8; i >= 1; i--)
-    id = id << 8 | d[MC_PREFIX_LEN + i];
-  return id;
 }
 
 /* Finds the client a datagram from the server is for: by session id, else
@@ -831,20 +784,19 @@ static uint64_t header_session(const uint8_t *d, size_t len) {
  * also teaches the session id. Returns 1 with |*who| set, or 0. The client
  * checks everything again, so a wrong guess costs only a rejection. */
 static int route(bench *b, const uint8_t *d, size_t len, uint32_t *who) {
-  if (table_get(&b->by_session, header_session(d, len), who))
-    return 1;
-  Mychat__Envelope *env;
-  if (mc_codec_unpack(d, len, &env) < 0)
+  mc_peek pk;
+  if (mc_codec_peek(d, len, &pk) < 0)
     return 0;
+  if (table_get(&b->by_session, pk.session_id, who))
+    return 1;
   int found = 0;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
-    found = table_get(&b->by_nonce, env->welcome->client_nonce, who);
+  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+    found = table_get(&b->by_nonce, pk.client_nonce, who);
     if (found)
-      table_put(&b->by_session, env->welcome->session_id, *who);
-  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-    found = table_get(&b->by_nonce, env->error->client_nonce, who);
+      table_put(&b->by_session, pk.welcome_session_id, *who);
+  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+    found = table_get(&b->by_nonce, pk.client_nonce, who);
   }
-  mc_codec_free(env);
   return found;
 }
 
@@ -919,8 +871,10 @@ static void client_service(bench *b, uint32_t who, mc_tstamp now) {
 
 /* Runs the clients' timers that are due. */
 static void clients_expire(bench *b, mc_tstamp now) {
-  while (b->heap_n > 0 && b->heap[0].t <= now) {
-    tnode n = heap_pop(b);
+  const tnode *first;
+  while ((first = mc__heap_top(&b->timers)) != NULL && first->t <= now) {
+    tnode n;
+    mc__heap_pop(&b->timers, &n);
     vclient *v = &b->cl[n.who];
     if (n.t != v->timer)
       continue; /* superseded by an earlier entry, already run */
@@ -975,8 +929,8 @@ static void chat_loop(bench *b, mc_tstamp until, int (*done)(const bench *),
     }
     b->n_dirty = 0;
     socks_flush(b);
-    mc_tstamp wake = b->heap_n > 0 && b->heap[0].t < until ? b->heap[0].t
-                                                           : until;
+    const tnode *first = mc__heap_top(&b->timers);
+    mc_tstamp wake = first != NULL && first->t < until ? first->t : until;
     struct epoll_event evs[64];
     int n = epoll_wait(b->ep, evs, 64, wait_ms(now, wake));
     for (int i = 0; i < n; i++)
@@ -1224,7 +1178,118 @@ static void phase_echo(bench *b, window_result *r) {
 }
 
 /* ------------------------------------------------------------------ */
-/* phase 3: memory per idle session                                    */
+/* phase 3: the store's own ceiling                                    */
+
+/* Dies with the store's message unless |err| is 0. */
+static void store_check(mc_sqlstore *ss, int err, const char *what) {
+  if (err < 0)
+    die("storage phase: %s: %s (%s)", what, mc_strerror(err),
+        mc_sqlstore_errmsg(ss));
+}
+
+/* One direct message from |from| to |to| (named |to_name|), through the
+ * store calls the server core makes for it: do_send's duplicate lookup
+ * and recipient lookup, msg_add, then on the recipient's ack delivered(),
+ * the sender's receipts() and on its ack receipt_done(). */
+static void store_one(mc_sqlstore *ss, const mc_store *st, uint64_t from,
+                      uint64_t to, const char *to_name, uint64_t cmid,
+                      const char *text, uint64_t *receipt_upto) {
+  const mc_store_ops *ops = st->ops;
+  mc_store_msg m;
+  memset(&m, 0, sizeof m);
+  int rv = ops->msg_find(st->st, from, cmid, &m);
+  if (rv != MC_ERR_NOT_FOUND)
+    store_check(ss, rv < 0 ? rv : MC_ERR_EXISTS, "msg_find");
+  m.sender_id = from;
+  m.client_msg_id = cmid;
+  snprintf(m.text, sizeof m.text, "%s", text);
+  store_check(ss, ops->user_find(st->st, to_name, &m.to_id, NULL, 0),
+              "user_find");
+  snprintf(m.to, sizeof m.to, "%s", to_name);
+  int dup;
+  store_check(ss, ops->msg_add(st->st, &m, cmid, &dup), "msg_add");
+  store_check(ss, ops->delivered(st->st, to, &m, cmid), "delivered");
+  mc_store_receipt r[16];
+  size_t n;
+  store_check(ss, ops->receipts(st->st, from, *receipt_upto, r, 16, &n),
+              "receipts");
+  for (size_t i = 0; i < n; i++) {
+    store_check(ss, ops->receipt_done(st->st, r[i].message_id),
+                "receipt_done");
+    *receipt_upto = r[i].seq;
+  }
+}
+
+typedef struct {
+  double msgs;                   /* messages per second */
+  double cpu_us;                 /* CPU microseconds per message */
+} store_result;
+
+/* Phase 3: messages per second through the store alone. */
+static store_result phase_store(bench *b) {
+  const options *o = b->o;
+  char dir[256], path[300], err[512];
+  snprintf(dir, sizeof dir, "%s/mc-bench.XXXXXX", o->tmp_parent);
+  if (mkdtemp(dir) == NULL)
+    die("mkdtemp(%s): %s", dir, strerror(errno));
+  snprintf(path, sizeof path, "%s/store.db", dir);
+  mc_sqlstore *ss;
+  if (mc_sqlstore_open(path, &ss, err, sizeof err) < 0) {
+    rm_tree(dir);
+    die("storage phase: %s", err);
+  }
+  mc_store st;
+  mc_sqlstore_as_store(ss, &st);
+  unsigned n = o->clients;
+  uint64_t *ids = calloc(n, sizeof *ids), *upto = calloc(n, sizeof *upto);
+  char(*names)[MC_NAME_MAX + 1] = calloc(n, sizeof *names);
+  if (!ids || !upto || !names)
+    die("out of memory");
+  store_check(ss, mc_sqlstore_begin(ss), "begin");
+  for (unsigned i = 0; i < n; i++) {
+    snprintf(names[i], sizeof names[i], "s%u", i);
+    store_check(ss, st.ops->user_add(st.st, names[i], "bench-hash", &ids[i]),
+                "user_add");
+  }
+  store_check(ss, mc_sqlstore_commit(ss), "commit");
+  say("storage: %u users, %u messages per transaction, synchronous=FULL, "
+      "in %s\n", n, o->store_batch, dir);
+  uint64_t cmid = 0, done0 = 0;
+  double cpu0 = 0;
+  mc_tstamp warm = mc_udp_now_us() + (mc_tstamp)(o->warmup * 1e6), t0 = 0;
+  mc_tstamp until = warm + (mc_tstamp)(o->seconds * 1e6);
+  for (mc_tstamp now = mc_udp_now_us(); now < until && !g_stop;
+       now = mc_udp_now_us()) {
+    if (t0 == 0 && now >= warm) {
+      t0 = now;
+      done0 = cmid;
+      cpu0 = proc_cpu(getpid());
+    }
+    store_check(ss, mc_sqlstore_begin(ss), "begin");
+    for (unsigned k = 0; k < o->store_batch; k++, cmid++) {
+      unsigned from = (unsigned)(cmid % n), to = from ^ 1u;
+      store_one(ss, &st, ids[from], ids[to], names[to], cmid + 1, b->text,
+                &upto[from]);
+    }
+    store_check(ss, mc_sqlstore_commit(ss), "commit");
+  }
+  mc_tstamp t1 = mc_udp_now_us();
+  double cpu = proc_cpu(getpid()) - cpu0;
+  mc_sqlstore_close(ss);
+  rm_tree(dir);
+  free(ids);
+  free(upto);
+  free(names);
+  store_result r = {0};
+  if (t0 && t1 > t0 && cmid > done0) {
+    r.msgs = (double)(cmid - done0) / ((double)(t1 - t0) / 1e6);
+    r.cpu_us = cpu * 1e6 / (double)(cmid - done0);
+  }
+  return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* phase 4: memory per idle session                                    */
 
 typedef struct {
   uint64_t before;               /* VmRSS before the sessions (a server
@@ -1354,6 +1419,12 @@ int main(int argc, char **argv) {
   if (g_stop)
     return 1;
 
+  store_result store = {0};
+  if (o.store_batch > 0)
+    store = phase_store(&b);
+  if (g_stop)
+    return 1;
+
   if (o.idle_clients > 0) {
     pid = server_up(&b);
     if (pid == 0)
@@ -1374,6 +1445,21 @@ int main(int argc, char **argv) {
       echo.msgs > 0 ? chat.msgs / echo.msgs : 0.0);
   say("  ratio: chat server datagrams/s / echo datagrams/s = %.3f\n",
       echo.dgrams > 0 ? chat.dgrams / echo.dgrams : 0.0);
+  /* Echo moves 2 datagrams per round trip, so at the chat's datagrams per
+   * message the datagrams alone allow 2 / that of the echo's rate. */
+  double per_msg = chat.msgs > 0 ? chat.dgrams / chat.msgs : 0.0;
+  say("  datagrams per delivered message: %.2f (echo: 2 per round trip); "
+      "bound of the ratio by datagrams alone %.3f\n",
+      per_msg, per_msg > 0 ? 2.0 / per_msg : 0.0);
+  say("  chat: server CPU %.1f us per delivered message\n",
+      chat.srv_cpu >= 0 && chat.msgs > 0 ? chat.srv_cpu * 1e6 / chat.msgs
+                                         : -1.0);
+  if (o.store_batch > 0)
+    say("  storage alone: %.0f messages/s (%u per transaction, CPU %.1f us "
+        "per message); ratio chat / storage = %.3f, storage / echo = %.3f\n",
+        store.msgs, o.store_batch, store.cpu_us,
+        store.msgs > 0 ? chat.msgs / store.msgs : 0.0,
+        echo.msgs > 0 ? store.msgs / echo.msgs : 0.0);
   if (rss_ok == 0) {
     unsigned half = o.idle_clients / 2;
     say("  memory: VmRSS %" PRIu64 " kB before the sessions, %" PRIu64
