@@ -7,7 +7,8 @@
 #                         (build/faulty/<name>/mychat-server by default)
 
 CONF_COMMON_OBJ := $(B)/conformance/mc_capture.o $(B)/tools/mc_pcap.o
-CONF_OBJ        := $(B)/conformance/mychat-conform.o $(B)/conformance/mc_replay.o
+CONF_OBJ        := $(B)/conformance/mychat-conform.o $(B)/conformance/mc_replay.o \
+                   $(B)/tools/mcp.o
 RECORD_OBJ      := $(B)/conformance/mc_record.o
 PROGRAMS        += $(B)/mychat-conform $(B)/mc-record
 

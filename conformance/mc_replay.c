@@ -17,6 +17,7 @@
 #include "mc_codec.h"
 #include "mc_error.h"
 #include "mc_udp.h"
+#include "mcp.h"
 
 #define MAXSEQ 1024
 #define RX_TIMES (MC_CAP_GAPS_MAX + 1) /* arrival times kept per seq */
@@ -26,6 +27,9 @@
 #define TIME_SLACK_MS 600000     /* server times within 10 min of ours */
 #define KEEPALIVE_US 300000      /* impaired: our own Pings, this often */
 #define OWN_PING 0xC0FFEE0000000000ULL /* time_us of our own Pings */
+#define RXLOG 64                 /* received datagrams kept for reports */
+#define RXLOG_SHOWN 12           /* of them, listed under a timeout */
+#define DUMP_LINE_MAX 240             /* one decoded datagram */
 
 enum { X_CLIENT, X_REL, X_RETX, X_UNREL, X_ACKONLY };
 
@@ -109,6 +113,14 @@ typedef struct {
   char *out;
   size_t cap, len;
   int failed;
+  /* What arrived, decoded one line each (`mychat-pcap dump` style, with
+   * the capture's synthetic addresses), so that a failure can show what
+   * came instead of what it waited for. */
+  mcp_ctx mcx;
+  uint64_t t0, frames;
+  char (*rxlog)[DUMP_LINE_MAX];
+  size_t n_rx;                     /* lines ever logged; ring of RXLOG */
+  size_t rx_mark;                  /* n_rx when the current wait began */
 } replay;
 
 static void emit(replay *rp, const char *fmt, ...) {
@@ -148,6 +160,59 @@ static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
                                   d + MC_PREFIX_LEN);
 }
 
+/* Decodes datagram |d| into one line, as `mychat-pcap dump` prints it, from
+ * the capture's point of view: the server at 127.0.0.1:8000, client
+ * endpoint |ep| at 127.0.0.1:40001+ep. */
+static void dump_line(replay *rp, int ep, int to_server, const uint8_t *d,
+                      size_t len, char *out, size_t cap) {
+  mc_pcap_frame f;
+  memset(&f, 0, sizeof f);
+  f.frame = ++rp->frames;
+  f.ts_us = mc_udp_now_us() - rp->t0;
+  char client[32], server[] = "127.0.0.1:8000";
+  snprintf(client, sizeof client, "127.0.0.1:%d", MC_CAP_CLIENT_PORT0 + ep);
+  snprintf(f.src_text, sizeof f.src_text, "%s", to_server ? client : server);
+  snprintf(f.dst_text, sizeof f.dst_text, "%s", to_server ? server : client);
+  mc_pcap_endpoint_parse(&f.src, f.src_text);
+  mc_pcap_endpoint_parse(&f.dst, f.dst_text);
+  f.payload = d;
+  f.len = len;
+  mcp_dgram dg;
+  mcp_decode(&rp->mcx, &f, &dg);
+  mcp_buf b = {0};
+  mcp_format(&b, &rp->mcx, &dg, MCP_SHORT);
+  /* The frame number counts this run's lines, not the capture's: drop it. */
+  const char *line = b.s ? b.s + strspn(b.s, " 0123456789") : "";
+  snprintf(out, cap, "%s", line);
+  mcp_buf_free(&b);
+  mc_codec_free(dg.env);
+}
+
+/* The capture's datagram |j| (substituted), decoded on one line. */
+static void capture_line(replay *rp, size_t j, char *out, size_t cap);
+
+static void log_rx(replay *rp, int ep, const uint8_t *d, size_t len) {
+  dump_line(rp, ep, 0, d, len, rp->rxlog[rp->n_rx % RXLOG], DUMP_LINE_MAX);
+  rp->n_rx++;
+}
+
+/* Lists what arrived since the current wait began (the last RXLOG_SHOWN
+ * of it), for a report of what came instead of what was awaited. */
+static void emit_arrivals(replay *rp) {
+  size_t n = rp->n_rx - rp->rx_mark;
+  if (n == 0) {
+    emit(rp, "nothing arrived meanwhile\n");
+    return;
+  }
+  size_t first = rp->rx_mark;
+  if (n > RXLOG_SHOWN)
+    first = rp->n_rx - RXLOG_SHOWN;
+  emit(rp, "received meanwhile (%zu datagram%s%s):\n", n, n == 1 ? "" : "s",
+       first > rp->rx_mark ? ", the last ones" : "");
+  for (size_t i = first; i < rp->n_rx; i++)
+    emit(rp, "  %s\n", rp->rxlog[i % RXLOG]);
+}
+
 /* ---- substitution ---- */
 
 static void subst(replay *rp, uint8_t *d, size_t len) {
@@ -163,6 +228,17 @@ static void subst(replay *rp, uint8_t *d, size_t len) {
   }
   for (size_t i = 0; i < rp->n_tok; i++)
     mc_capture_replace(d, len, rp->tok[i].rec, rp->tok[i].live, MC_TOKEN_LEN);
+}
+
+static void capture_line(replay *rp, size_t j, char *out, size_t cap) {
+  const mc_cap_pkt *p = &rp->c->pkts[j];
+  uint8_t d[MC_DATAGRAM_MAX + 64];
+  memcpy(d, p->data, p->len);
+  subst(rp, d, p->len);
+  /* Capture lines do not count as frames of this run. */
+  uint64_t frames = rp->frames;
+  dump_line(rp, p->ep, p->from_client, d, p->len, out, cap);
+  rp->frames = frames;
 }
 
 /* ---- field comparison ---- */
@@ -635,6 +711,15 @@ static int live_session(const replay *rp, uint64_t sid) {
   return 0;
 }
 
+/* Returns the endpoint our keepalive keeps session |sid| alive from, or
+ * -1. */
+static int live_at(const replay *rp, uint64_t sid) {
+  for (int k = 0; k < rp->n_ep; k++)
+    if (rp->ep[k].live && rp->ep[k].sid == sid)
+      return k;
+  return -1;
+}
+
 /* Notes what our datagram |d| tells the server: its ack, if it belongs
  * to a live session. */
 static void note_sent(replay *rp, int ep, const uint8_t *d, size_t len,
@@ -723,15 +808,47 @@ static void report_mismatch(replay *rp, size_t j, int ep,
   mychat__envelope__free_unpacked(e, NULL);
   fail(rp, "endpoint %d, capture datagram %zu: expected %s, received %s",
        ep, j + 1, a, b);
+  char line[DUMP_LINE_MAX];
+  capture_line(rp, j, line, sizeof line);
+  emit(rp, "expected: %s\n", line);
+  emit(rp, "received: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
   rp->failed = 0; /* let compare() add the field lines, then fail again */
   compare(rp, j, l, 1);
   rp->failed = 1;
+}
+
+/* Why the reference did not acknowledge our seq |s| at |ep|, from what
+ * the capture sent with that seq there: nothing (the ack is of the
+ * session's stream from another endpoint, so the session moved here),
+ * something malformed (never taken), or a body beyond the window. */
+static const char *why_not_acked(const replay *rp, int ep, uint32_t s) {
+  int sent = 0, valid = 0;
+  for (size_t i = 0; i < rp->c->n_pkts; i++) {
+    const mc_cap_pkt *p = &rp->c->pkts[i];
+    if (!p->from_client || p->ep != ep || rp->pi[i].seq != s)
+      continue;
+    sent = 1;
+    Mychat__Envelope *env;
+    if (mc_codec_unpack(p->data, p->len, &env) == 0) {
+      valid = 1;
+      mc_codec_free(env);
+    }
+  }
+  if (!sent)
+    return "no datagram with that seq went from this endpoint, so the "
+           "session's datagrams came here, where it was not used last "
+           "(MC-56, MC-57)";
+  if (!valid)
+    return "it was sent in a malformed datagram, which must not be acted "
+           "on (MC-25)";
+  return "it was beyond the receive window, which must be dropped (MC-91)";
 }
 
 static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
                       uint64_t now) {
   epst *e = &rp->ep[ep];
   Mychat__Envelope *l;
+  log_rx(rp, ep, d, len);
   int rv = mc_codec_decode(d, len, &l);
   if (rv < 0) {
     fail(rp, "endpoint %d: server datagram of %zu bytes does not decode "
@@ -750,7 +867,8 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
   for (int s = 1; s < MAXSEQ; s++)
     if (e->acked[s] && !e->ack_ok[s] && !e->ack_free[s]) {
       fail(rp, "endpoint %d: the server acked our seq %d, which the "
-               "reference never acked (MC-91, MC-92)", ep, s);
+               "reference never acked: %s", ep, s, why_not_acked(rp, ep, s));
+      emit(rp, "in: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
       goto done;
     }
   if (l->seq > 0) {
@@ -814,7 +932,11 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       first = j;
     if (compare(rp, j, l, 0)) {
       rp->pi[j].matched = 1;
-      if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
+      if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME &&
+          live_at(rp, l->welcome->session_id) < 0) {
+        /* A copy of the Welcome at another endpoint (a handshake resent
+         * from there, MC-40) does not move the session: our keepalive
+         * from here would (MC-56), and the session's acks would follow. */
         e->live = 1;
         e->sid = l->welcome->session_id;
         memcpy(e->tok, l->welcome->token.data, MC_TOKEN_LEN);
@@ -1025,6 +1147,7 @@ static void describe_wait(replay *rp, size_t j) {
 /* Waits until every expectation before capture index |upto| holds. */
 static void wait_for(replay *rp, size_t upto) {
   uint64_t deadline = mc_udp_now_us() + (uint64_t)(rp->o->timeout_s * 1e6);
+  rp->rx_mark = rp->n_rx;
   for (;;) {
     size_t j = 0;
     while (j < upto && satisfied(rp, j))
@@ -1033,6 +1156,7 @@ static void wait_for(replay *rp, size_t upto) {
       return;
     if (mc_udp_now_us() >= deadline) {
       describe_wait(rp, j);
+      emit_arrivals(rp);
       return;
     }
     step(rp, deadline);
@@ -1120,6 +1244,13 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     rv = MC_ERR_NOMEM;
     goto out;
   }
+  rp->rxlog = calloc(RXLOG, sizeof *rp->rxlog);
+  if (rp->rxlog == NULL) {
+    rv = MC_ERR_NOMEM;
+    goto out;
+  }
+  mcp_ctx_init(&rp->mcx, MC_CAP_SERVER_PORT);
+  rp->t0 = mc_udp_now_us();
   mc_netem_init(&rp->nout, &o->netem, o->seed * 2 + 1);
   mc_netem_init(&rp->nin, &o->netem, o->seed * 2 + 2);
   analyse(rp);
@@ -1169,6 +1300,9 @@ out:
   free(rp->pi);
   free(rp->q);
   free(rp->pend);
+  if (rp->rxlog != NULL)
+    mcp_ctx_free(&rp->mcx);
+  free(rp->rxlog);
   free(rp);
   return rv;
 }
