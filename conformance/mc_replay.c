@@ -49,6 +49,7 @@ typedef struct {
   int awaits;                    /* client: server unreliable it awaits */
   int chain;                     /* server reliable: its order chain */
   char who[MC_NAME_MAX + 8];     /* Presence: whose (its chain is per user) */
+  int optional;                  /* unreliable that may not come ("allow:") */
 } pinfo;
 
 /* The order chains of a session's pushes (PROTOCOL.md section 8.6): the
@@ -536,6 +537,25 @@ static void cmp_list(cmpctx *x, const char *path, const Mychat__ListReply *e,
     diff(x, path, "more: expected %d, got %d", e->more, l->more);
 }
 
+/* 1 when the case allows the live value |got| where the capture has |want|
+ * in field |path| (an "allow:" line: the spec allows either answer). */
+static int allowed(const replay *rp, const char *path, const char *want,
+                   const char *got) {
+  for (int i = 0; i < rp->c->n_allow; i++) {
+    const mc_cap_allow *a = &rp->c->allow[i];
+    if (strcmp(a->path, path) != 0 || strcmp(a->expected, want) != 0)
+      continue;
+    size_t n = strlen(got);
+    for (const char *t = a->alts; *t != '\0';) {
+      size_t k = strcspn(t, "|");
+      if (k == n && strncmp(t, got, n) == 0)
+        return 1;
+      t += k + (t[k] == '|');
+    }
+  }
+  return 0;
+}
+
 static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescriptor *f,
                       const void *ev, const void *lv, const char *msgname) {
   char eb[80], lb[80];
@@ -552,17 +572,20 @@ static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescripto
     if (a == b)
       return;
     if (f->type == PROTOBUF_C_TYPE_ENUM) {
-      if (x->bad == 0)
-        x->rp->why_code = (int)a;
       const ProtobufCEnumValue *va =
           protobuf_c_enum_descriptor_get_value(f->descriptor, (int)a);
       const ProtobufCEnumValue *vb =
           protobuf_c_enum_descriptor_get_value(f->descriptor, (int)b);
-      diff(x, path, "expected %s, got %s", va ? va->name : "?",
-           vb ? vb->name : "?");
+      snprintf(eb, sizeof eb, "%s", va ? va->name : "?");
+      snprintf(lb, sizeof lb, "%s", vb ? vb->name : "?");
+      if (x->bad == 0 && !allowed(x->rp, path, eb, lb))
+        x->rp->why_code = (int)a;
     } else {
-      diff(x, path, "expected %u, got %u", a, b);
+      snprintf(eb, sizeof eb, "%u", a);
+      snprintf(lb, sizeof lb, "%u", b);
     }
+    if (!allowed(x->rp, path, eb, lb))
+      diff(x, path, "expected %s, got %s", eb, lb);
     return;
   }
   case PROTOBUF_C_TYPE_INT64:
@@ -599,7 +622,10 @@ static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescripto
         diff(x, path, "%" PRIu64 " differs from the time given for the "
              "same message before", b);
     } else if (a != b) {
-      diff(x, path, "expected %" PRIu64 ", got %" PRIu64, a, b);
+      snprintf(eb, sizeof eb, "%" PRIu64, a);
+      snprintf(lb, sizeof lb, "%" PRIu64, b);
+      if (!allowed(x->rp, path, eb, lb))
+        diff(x, path, "expected %s, got %s", eb, lb);
     }
     return;
   }
@@ -613,7 +639,7 @@ static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescripto
         diff(x, path, "%zu bytes, more than 120 (MC-22)", strlen(b));
       return;
     }
-    if (strcmp(a, b) != 0)
+    if (strcmp(a, b) != 0 && !allowed(x->rp, path, a, b))
       diff(x, path, "expected '%.60s', got '%.60s'", a, b);
     return;
   }
@@ -800,6 +826,10 @@ static void analyse(replay *rp) {
                        c->retransmit[k].seq == q->seq;
     } else {
       q->kind = q->body ? X_UNREL : X_ACKONLY;
+      for (int k = 0; k < c->n_allow && q->body; k++)
+        q->optional |= strcmp(c->allow[k].path, "absent") == 0 &&
+                       strcmp(c->allow[k].expected,
+                              mc_codec_body_name(q->body)) == 0;
     }
   }
   size_t last_ack[MC_CAP_ENDPOINTS_MAX] = {0}; /* index + 1 */
@@ -1267,8 +1297,8 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       }
       goto done;
     }
-    if (!rp->o->impaired)
-      break; /* in order on a clean link */
+    if (!rp->o->impaired && !rp->pi[j].optional)
+      break; /* in order on a clean link; one that may be missing aside */
   }
   /* Another copy of an answer already matched (a Welcome to a resent
    * Register, say): allowed as the answer to our retransmissions. */
@@ -1431,6 +1461,8 @@ static int satisfied(replay *rp, size_t j) {
    * impaired link it may be lost for good. */
   if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->o->impaired)
     return 1;
+  if (q->kind == X_UNREL && !q->matched && q->optional)
+    return 1; /* the spec lets it be missing */
   if ((q->kind == X_REL || q->kind == X_UNREL) && !q->matched)
     return 0;
   /* A retransmission the case demands must be seen before the client

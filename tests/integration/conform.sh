@@ -228,8 +228,24 @@ t_faults() {
   return $bad
 }
 
+# An "allow:" line lets an answer the spec allows pass: the server whose
+# Login answers NO_SUCH_USER fails hs-login-fail (t_faults) but passes a
+# copy of the case that allows that code there.
+t_allow() {
+  mkdir -p "$T/allowcap"
+  cp captures/hs-login-fail.pcap captures/hs-login-fail.case "$T/allowcap/"
+  echo "allow: error.code AUTH_FAILED=NO_SUCH_USER" \
+    >> "$T/allowcap/hs-login-fail.case"
+  serve "$B/faulty/WRONG_ERROR_CODE/mychat-server" allow $STD || return 1
+  conform "$PORT" "$T/allow.txt" --captures "$T/allowcap" hs-login-fail || {
+    cat "$T/allow.txt"
+    return 1
+  }
+}
+
 bg_start
 check "every [wire] requirement is cited by a case" t_coverage
+check "an allow: line accepts the answer it names" t_allow
 check "the reference server passes every case" t_reference
 check "the reference server passes at 20% loss" t_reference_loss
 check "each faulty server fails exactly its cases" t_faults
