@@ -215,7 +215,10 @@ static void dump_line(replay *rp, int ep, int to_server, const uint8_t *d,
   mcp_buf b = {0};
   mcp_format(&b, &rp->mcx, &dg, MCP_SHORT);
   /* No frame number: the line is not from one pcap. */
-  const char *line = b.s ? b.s + strspn(b.s, " 0123456789") : "";
+  const char *line = b.s ? b.s : "";
+  line += strspn(line, " ");
+  line += strspn(line, "0123456789");
+  line += strspn(line, " ");
   snprintf(out, cap, "%s", line);
   mcp_buf_free(&b);
   mc_codec_free(dg.env);
@@ -296,8 +299,10 @@ static const struct {
 };
 
 /* The requirements that make a server send each body: for a body that did
- * not come, or came in the place of another. */
-static const char *body_reqs(int body, int code) {
+ * not come, or came in the place of another. |code| is an Error's code;
+ * |online| a Presence's status (an offline one comes from the end of a
+ * session, so the rule that ends it is the cause). */
+static const char *body_reqs(int body, int code, int online) {
   switch (body) {
   case MYCHAT__ENVELOPE__BODY_WELCOME:
     return "MC-43 MC-40 MC-35";
@@ -319,7 +324,8 @@ static const char *body_reqs(int body, int code) {
   case MYCHAT__ENVELOPE__BODY_BACKLOG_DONE:
     return "MC-123";
   case MYCHAT__ENVELOPE__BODY_PRESENCE:
-    return "MC-124 MC-125";
+    return online ? "MC-125 MC-124"
+                  : "MC-125 MC-64 MC-66 MC-82 MC-132 MC-124";
   case MYCHAT__ENVELOPE__BODY_PONG:
     return "MC-63";
   default:
@@ -343,21 +349,22 @@ static const char *extra_push_reqs(int body) {
   }
 }
 
-/* Of the space-separated requirements |reqs|, the first that the case
- * checks (its "requires:" line) is the one to name; when the case checks
+/* Of the space-separated requirements |reqs|, the one that comes first in
+ * the case's "requires:" line is the one to name; when the case checks
  * none of them, all are named. The result lives until the next call. */
 static const char *cite(replay *rp, const char *reqs) {
-  char copy[96], *save = NULL;
-  snprintf(copy, sizeof copy, "%s", reqs);
-  for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-    int n;
-    if (sscanf(t, "MC-%d", &n) != 1)
-      continue;
-    for (int k = 0; k < rp->c->n_requires; k++)
-      if (rp->c->requires[k] == n) {
+  /* In the case's order: a case names its main requirement first. */
+  for (int k = 0; k < rp->c->n_requires; k++) {
+    char copy[96], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", reqs);
+    for (char *t = strtok_r(copy, " ", &save); t;
+         t = strtok_r(NULL, " ", &save)) {
+      int n;
+      if (sscanf(t, "MC-%d", &n) == 1 && n == rp->c->requires[k]) {
         snprintf(rp->cite_buf, sizeof rp->cite_buf, "breaks MC-%d", n);
         return rp->cite_buf;
       }
+    }
   }
   snprintf(rp->cite_buf, sizeof rp->cite_buf, "breaks one of %s", reqs);
   return rp->cite_buf;
@@ -365,15 +372,15 @@ static const char *cite(replay *rp, const char *reqs) {
 
 /* The requirements the first difference of the latest comparison with
  * capture body |body| breaks. */
-static const char *diff_reqs(const replay *rp, int body) {
+static const char *diff_reqs(const replay *rp, int body, int online) {
   const char *p = rp->why_path;
   size_t n = strlen(p);
   if (n > 5 && strcmp(p + n - 5, ".code") == 0)
-    return body_reqs(MYCHAT__ENVELOPE__BODY_ERROR, rp->why_code);
+    return body_reqs(MYCHAT__ENVELOPE__BODY_ERROR, rp->why_code, 0);
   for (size_t i = 0; i < sizeof field_reqs / sizeof field_reqs[0]; i++)
     if (strstr(p, field_reqs[i].field) != NULL)
       return field_reqs[i].reqs;
-  return body_reqs(body, -1);
+  return body_reqs(body, -1, online);
 }
 
 /* ---- substitution ---- */
@@ -1023,10 +1030,11 @@ static void report_mismatch(replay *rp, size_t j, int ep,
   summary(a, sizeof a, e);
   summary(b, sizeof b, l);
   int body = e->body_case;
+  int online = body == MYCHAT__ENVELOPE__BODY_PRESENCE && e->presence->online;
   mychat__envelope__free_unpacked(e, NULL);
   compare(rp, j, l, 0); /* a trial, for the first difference */
   fail(rp, "endpoint %d, capture datagram %zu: expected %s, received %s (%s)",
-       ep, j + 1, a, b, cite(rp, diff_reqs(rp, body)));
+       ep, j + 1, a, b, cite(rp, diff_reqs(rp, body, online)));
   char line[DUMP_LINE_MAX];
   capture_line(rp, j, line, sizeof line);
   emit(rp, "expected: %s\n", line);
@@ -1097,11 +1105,14 @@ static const char *chain_reqs(const pinfo *q) {
  * capture's push it is, among those the order rules let come now, found
  * by content, and its recorded seq bound to |s|. When none is equal, the
  * report names the cause: a push of the capture that is equal but may
- * not come yet (an order rule), else the push of its kind that was due. */
+ * not come yet (an order rule), else the push of its kind that was due,
+ * else the one its chain was due to send (missing: a backlog Deliver
+ * where a BacklogDone came), else any push of its kind. */
 static void match_push(replay *rp, int ep, uint32_t s,
                        const Mychat__Envelope *l, const char *got) {
   epst *e = &rp->ep[ep];
-  size_t due = SIZE_MAX, any = SIZE_MAX, early = SIZE_MAX;
+  size_t due = SIZE_MAX, any = SIZE_MAX, early = SIZE_MAX, head = SIZE_MAX;
+  int chain = chain_of(l);
   for (size_t j = 0; j < rp->c->n_pkts; j++) {
     pinfo *q = &rp->pi[j];
     if (rp->c->pkts[j].ep != ep || q->kind != X_REL || q->matched)
@@ -1116,6 +1127,8 @@ static void match_push(replay *rp, int ep, uint32_t s,
     }
     if (due == SIZE_MAX && q->body == (int)l->body_case)
       due = j;
+    if (head == SIZE_MAX && chain != CH_FREE && q->chain == chain)
+      head = j;
     if (!compare(rp, j, l, 0))
       continue;
     q->matched = 1;
@@ -1135,7 +1148,7 @@ static void match_push(replay *rp, int ep, uint32_t s,
     emit(rp, "received: %s\n", got);
     return;
   }
-  size_t j = due != SIZE_MAX ? due : any;
+  size_t j = due != SIZE_MAX ? due : head != SIZE_MAX ? head : any;
   if (j != SIZE_MAX) {
     rp->pi[j].matched = 1;
     report_mismatch(rp, j, ep, l, got);
@@ -1489,16 +1502,18 @@ static void describe_wait(replay *rp, size_t j) {
     subst(rp, d, rp->c->pkts[j].len);
     Mychat__Envelope *e = lax(d, rp->c->pkts[j].len);
     char a[160] = "?";
-    int body = -1, code = -1;
+    int body = -1, code = -1, online = 0;
     if (e != NULL) {
       summary(a, sizeof a, e);
       body = e->body_case;
       if (body == MYCHAT__ENVELOPE__BODY_ERROR && e->error != NULL)
         code = e->error->code;
+      if (body == MYCHAT__ENVELOPE__BODY_PRESENCE && e->presence != NULL)
+        online = e->presence->online;
       mychat__envelope__free_unpacked(e, NULL);
     }
     fail(rp, "endpoint %d: timed out waiting for capture datagram %zu: %s "
-             "(%s)", ep, j + 1, a, cite(rp, body_reqs(body, code)));
+             "(%s)", ep, j + 1, a, cite(rp, body_reqs(body, code, online)));
     char line[DUMP_LINE_MAX];
     capture_line(rp, j, line, sizeof line);
     emit(rp, "awaited: %s\n", line);
