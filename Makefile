@@ -40,7 +40,13 @@ help:
 	@echo "make demo   build and run the simulated chat demo"
 	@echo "make asan   run the tests under AddressSanitizer + UBSan"
 	@echo "make fuzz   run the libFuzzer targets (FUZZ_SECONDS each, clang)"
-	@echo "make bench  run the benchmarks"
+	@echo "make bench  run the benchmarks (bench-server, bench-sim, bench-pcap)"
+	@echo "make captures  regenerate captures/ from the reference server"
+	@echo "make faulty    build the deliberately broken servers"
+	@echo "make man    man pages of the programs, in \$$(B)/man (help2man)"
+	@echo "make install   programs, man pages, completion, library, headers,"
+	@echo "               mychat.pc (PREFIX=/usr/local, DESTDIR=)"
+	@echo "make uninstall remove what make install put in place"
 	@echo "make clean  remove build/"
 
 deps: $(DEPS_STAMP)
@@ -72,6 +78,7 @@ include reference/build.mk
 -include conformance/build.mk
 -include tools/build.mk
 -include bench/build.mk
+include scripts/install.mk
 
 programs: $(PROGRAMS)
 
