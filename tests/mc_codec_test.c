@@ -584,6 +584,9 @@ static void test_mc_codec_send_rules(void) {
   CU_ASSERT_EQUAL(enc_dec(&e), 0);
   sm.client_msg_id = 0;
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
+  /* The table order of PROTOCOL.md 4.2: client_msg_id before the name. */
+  sm.group = S("g!");
+  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
 }
 
 static int error_text_rc(const char *text) {
