@@ -243,8 +243,62 @@ t_allow() {
   }
 }
 
+# Push order is free where PROTOCOL.md 8.6 leaves it free: msg-direct with
+# the Sent of the message to oneself and its Deliver swapped (records and
+# seqs) still passes the reference, which sends the Sent first.
+t_order() {
+  mkdir -p "$T/ordercap"
+  "$B/mychat-pcap" dump captures/msg-direct.pcap > "$T/order.dump" || return 1
+  mid=$(sed -n 's/.*S->C deliver .*message_id=\([0-9]*\) .*text="note to self".*/\1/p' \
+          "$T/order.dump")
+  d=$(sed -n "s/^ *\([0-9]*\) .*S->C deliver .*message_id=$mid .*/\1/p" "$T/order.dump")
+  s=$(sed -n "s/^ *\([0-9]*\) .*-> 127.0.0.1:40001 S->C sent .*message_id=$mid\$/\1/p" \
+        "$T/order.dump")
+  [ -n "$d" ] && [ -n "$s" ] || return 1
+  cp captures/msg-direct.case "$T/ordercap/"
+  python3 - captures/msg-direct.pcap "$T/ordercap/msg-direct.pcap" "$s" "$d" <<'EOF' || return 1
+import struct, sys
+src, dst, a, b = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+data = open(src, "rb").read()
+out, recs, off = [data[:24]], [], 24
+while off < len(data):
+    n = struct.unpack("<I", data[off + 8:off + 12])[0]
+    recs.append([data[off:off + 8], bytearray(data[off + 8:off + 16 + n])])
+    off += 16 + n
+
+def seq_at(pkt):  # offset of the seq varint: IPv4 (20) + UDP (8) + "MYC\1"
+    i = 8 + 20 + 8 + 4
+    while i < len(pkt):
+        tag = pkt[i]; i += 1
+        if tag == 0x18:
+            return i
+        wt = tag & 7
+        if wt == 1: i += 8
+        elif wt == 5: i += 4
+        elif wt == 2: i += 1 + pkt[i]
+        else:
+            while pkt[i] & 0x80: i += 1
+            i += 1
+    sys.exit("no seq")
+
+ra, rb = recs[a - 1][1], recs[b - 1][1]
+sa, sb = ra[seq_at(ra)], rb[seq_at(rb)]
+ra[seq_at(ra)], rb[seq_at(rb)] = sb, sa
+recs[a - 1][1], recs[b - 1][1] = rb, ra
+open(dst, "wb").write(b"".join(out + [h + bytes(p) for h, p in recs]))
+EOF
+  "$B/mychat-pcap" dump "$T/ordercap/msg-direct.pcap" |
+    grep -q "^ *$s .*S->C deliver .*message_id=$mid" || return 1
+  serve "$B/mychat-server" order $STD || return 1
+  conform "$PORT" "$T/order.txt" --captures "$T/ordercap" msg-direct || {
+    cat "$T/order.txt"
+    return 1
+  }
+}
+
 bg_start
 check "every [wire] requirement is cited by a case" t_coverage
+check "a push order the spec leaves free passes (Deliver to oneself first)" t_order
 check "an allow: line accepts the answer it names" t_allow
 check "the reference server passes every case" t_reference
 check "the reference server passes at 20% loss" t_reference_loss
