@@ -1435,8 +1435,13 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
         e->live = 1;
         e->sid = l->welcome->session_id;
         memcpy(e->tok, l->welcome->token.data, MC_TOKEN_LEN);
-      } else if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-        e->live = 0; /* replaced, shut down or unknown: no more Pings */
+      } else if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+                 l->session_id == e->sid && l->token.len == MC_TOKEN_LEN &&
+                 memcmp(l->token.data, e->tok, MC_TOKEN_LEN) == 0) {
+        /* Replaced, shut down or unknown: no more Pings. An Error of no
+         * session (MALFORMED) or echoing another token (a probe's) says
+         * nothing about the session, whose keepalive must go on. */
+        e->live = 0;
       }
       goto done;
     }

@@ -204,14 +204,14 @@ while IFS=: read -r fault want; do
   fi
 done < "$T/faults"
 if order_capture; then
-  job order --impl "$T/ref.impl" --captures "$T/ordercap" msg-direct
+  job order --impl "$T/ref.impl" --spec proto/PROTOCOL.md --captures "$T/ordercap" msg-direct
 fi
 mkdir -p "$T/allowcap"
 cp captures/hs-login-fail.pcap captures/hs-login-fail.case "$T/allowcap/"
 echo "allow: error.code AUTH_FAILED=NO_SUCH_USER" \
   >> "$T/allowcap/hs-login-fail.case"
 impl_for "$B/faulty/WRONG_ERROR_CODE/mychat-server" "$T/allow.impl"
-job allow --impl "$T/allow.impl" --captures "$T/allowcap" hs-login-fail
+job allow --impl "$T/allow.impl" --spec proto/PROTOCOL.md --captures "$T/allowcap" hs-login-fail
 wait_jobs
 
 check "every [wire] requirement is cited by a case" t_coverage
