@@ -33,6 +33,7 @@
 #include "mc_time.h"
 
 #define MC_ADDR_MAX 28
+#define MC_RATE_KEY_LEN 16 /* crypto_shorthash_KEYBYTES */
 
 /* A peer address. The first |host_len| bytes name the host (the IP
  * address): login rate limits are per host, whatever the port. */
@@ -48,8 +49,15 @@ typedef struct {
   uint32_t keepalive_ms;         /* told to clients (default 5000: a live client is heard
                                     six times per timeout even when idle) */
   uint32_t session_timeout_ms;   /* silence that ends a session (30000) */
-  uint32_t rate_burst;           /* login attempts per address/name (5) */
-  uint32_t rate_refill_ms;       /* one attempt back every (2000) */
+  uint32_t rate_burst;           /* login attempts per address and per
+                                    name-and-address pair (5) */
+  uint32_t rate_refill_ms;       /* one attempt back every (2000); each
+                                    failed Login doubles it for its pair */
+  /* Keys the hash that places rate-limit buckets (SipHash-2-4), so that no
+   * one who does not know it can aim two keys at one place (MC-134). The
+   * host draws it at random at every start; the core calls no RNG.
+   * Default: all zero, which only tests and simulations may keep. */
+  uint8_t rate_key[MC_RATE_KEY_LEN];
   uint32_t push_window;          /* Delivers/Receipts in flight (32) */
   mc_auth_cost auth_cost;        /* password hash cost (INTERACTIVE) */
   int64_t wall_offset_ms;        /* server time = now/1000 + this */

@@ -1,13 +1,17 @@
 /*
  * mc_server_handshake.c: Register and Login (PROTOCOL.md 5.1 to 5.3): the
- * checks of section 5.1 in order, the per-host and per-name rate limits,
+ * checks of section 5.1 in order, the per-host and per-pair rate limits,
  * the password jobs handed to the host (mc_server_poll_auth,
  * mc_server_auth_done), and the Welcome that starts a session.
  */
 #include "mc_server_int.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+
+_Static_assert(MC_RATE_KEY_LEN == crypto_shorthash_KEYBYTES,
+               "the rate-limit key is a SipHash-2-4 key");
 
 /* ------------------------------------------------------------------ */
 /* Welcome                                                            */
@@ -68,49 +72,96 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
 /* ------------------------------------------------------------------ */
 /* rate limits                                                        */
 
-/* Refills bucket |key| to |now| and returns it (a collision restarts the
- * bucket: that errs towards letting a user in, never towards locking one
- * out for someone else's attempts). */
-static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
-                                   mc_tstamp now) {
-  rate_bucket *b = &srv->rate[key % RATE_BUCKETS];
+/* Brings |b|'s tokens up to |now|. A new bucket comes in with more tokens
+ * than any burst and leaves full. Each failed Login of a pair doubles the
+ * time a token takes to come back, up to RATE_BACKOFF_MAX doublings (MC-51).
+ * Returns 1 when the bucket is full: its failures are then forgiven, it
+ * carries no information, and the table may forget it (MC-134). */
+static int rate_refill(const mc_server *srv, rate_bucket *b, mc_tstamp now) {
   uint32_t full = srv->cfg.rate_burst * 1000;
-  if (b->key != key) {
-    b->key = key;
-    b->t = now;
-    b->tokens_milli = full;
-  }
   uint64_t refill = srv->cfg.rate_refill_ms ? srv->cfg.rate_refill_ms : 1;
+  refill <<= b->fails < RATE_BACKOFF_MAX ? b->fails : RATE_BACKOFF_MAX;
   uint64_t gained = (now - b->t) / MC_MSEC * 1000 / refill;
-  if (gained > 0) {
-    uint64_t t = b->tokens_milli + gained;
-    b->tokens_milli = t > full ? full : (uint32_t)t;
+  uint64_t t = b->tokens_milli + gained;
+  b->tokens_milli = t > full ? full : (uint32_t)t;
+  if (gained > 0)
     b->t = now;
+  if (b->tokens_milli < full)
+    return 0;
+  b->fails = 0;
+  return 1;
+}
+
+/* The bucket of |key| refilled to |now|, a new full one if it had none, or
+ * NULL when its set is taken by buckets none of which is full (or |keep|):
+ * forgetting one of those would hand its owner fresh tokens, the bypass of
+ * issue 12, so the attempt is refused instead (MC-52). Two keys share a
+ * bucket only if their 64-bit keyed hashes are equal, which no one without
+ * the key can arrange. */
+static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
+                                   const rate_bucket *keep, mc_tstamp now) {
+  rate_bucket *set = &srv->rate[(key >> 1) % RATE_SETS * RATE_WAYS];
+  rate_bucket *spare = NULL;
+  for (size_t i = 0; i < RATE_WAYS; i++) {
+    rate_bucket *b = &set[i];
+    if (b->key == key) {
+      rate_refill(srv, b, now);
+      return b;
+    }
+    if (spare == NULL && b != keep && (b->key == 0 || rate_refill(srv, b, now)))
+      spare = b;
   }
-  return b;
+  if (spare != NULL) {
+    *spare = (rate_bucket){.key = key, .t = now, .tokens_milli = UINT32_MAX};
+    rate_refill(srv, spare, now);
+  }
+  return spare;
 }
 
-static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n) {
-  const uint8_t *b = p;
-  uint64_t h = 0xcbf29ce484222325ULL ^ seed; /* FNV-1a */
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ b[i]) * 0x100000001b3ULL;
-  return h | 1;
+/* The key of the bucket of |from|'s host, or with |name| of the pair of
+ * that name and host: SipHash-2-4 under the server's random key (MC-134),
+ * never 0 (a free bucket). The host's length goes in first, so no host and
+ * name can spell another pair. */
+static uint64_t rate_key(const mc_server *srv, const mc_addr *from,
+                         const char *name) {
+  uint8_t in[2 + MC_ADDR_MAX + MC_NAME_MAX];
+  size_t hl = from->host_len ? from->host_len : from->len;
+  size_t nl = name ? strlen(name) : 0;
+  in[0] = name != NULL;
+  in[1] = (uint8_t)hl;
+  memcpy(in + 2, from->bytes, hl);
+  memcpy(in + 2 + hl, name ? name : "", nl);
+  uint8_t h[crypto_shorthash_BYTES];
+  crypto_shorthash(h, in, 2 + hl + nl, srv->cfg.rate_key);
+  uint64_t v;
+  memcpy(&v, h, sizeof v);
+  return v | 1;
 }
 
-/* Takes one attempt from the host's bucket and one from the name's, or from
- * neither when either is empty (MC-51, MC-52). Returns 1 when allowed. */
+/* Takes one attempt from the host's bucket and one from the pair's, or from
+ * neither when either is empty or cannot be kept (MC-51, MC-52). Returns 1
+ * when allowed. */
 static int rate_take(mc_server *srv, const mc_addr *from, const char *name,
                      mc_tstamp now) {
-  size_t hl = from->host_len ? from->host_len : from->len;
-  rate_bucket *h = rate_bucket_at(srv, hash_bytes(1, from->bytes, hl), now);
-  rate_bucket *n = rate_bucket_at(srv, hash_bytes(2, name, strlen(name)), now);
+  rate_bucket *h = rate_bucket_at(srv, rate_key(srv, from, NULL), NULL, now);
+  rate_bucket *n =
+      h ? rate_bucket_at(srv, rate_key(srv, from, name), h, now) : NULL;
+  if (h == NULL || n == NULL)
+    return 0;
   if (h->tokens_milli < 1000 || n->tokens_milli < 1000)
     return 0;
   h->tokens_milli -= 1000;
-  if (n != h) /* both keys may land in one slot only by collision */
-    n->tokens_milli -= 1000;
+  n->tokens_milli -= 1000;
   return 1;
+}
+
+/* Records how a Login of the pair (|from|'s host, |name|) ended: a failure
+ * lengthens the pair's refill (the backoff of MC-51), a success ends it. */
+static void rate_note_login(mc_server *srv, const mc_addr *from,
+                            const char *name, int ok, mc_tstamp now) {
+  rate_bucket *n = rate_bucket_at(srv, rate_key(srv, from, name), NULL, now);
+  if (n != NULL)
+    n->fails = ok ? 0 : n->fails + 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -198,8 +249,10 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
     /* Conformance fault: Login tells unknown names apart (MC-44). */
     code = is_reg ? code : MYCHAT__ERROR_CODE__NO_SUCH_USER;
 #endif
-    if (!is_reg)
+    if (!is_reg) {
       srv->stats.login_failures++;
+      rate_note_login(srv, from, name, 0, now);
+    }
     send_error(srv, from, 0, NULL, code,
                is_reg ? "that user name is taken"
                       : "wrong user name or password",
@@ -258,8 +311,10 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
   if (job->result != 0) {
     Mychat__ErrorCode code = p.is_register ? MYCHAT__ERROR_CODE__INTERNAL
                                            : MYCHAT__ERROR_CODE__AUTH_FAILED;
-    if (!p.is_register)
+    if (!p.is_register) {
       srv->stats.login_failures++;
+      rate_note_login(srv, &p.addr, p.name, 0, now);
+    }
     send_error(srv, &p.addr, 0, NULL, code,
                p.is_register ? "could not hash the password"
                              : "wrong user name or password",
@@ -282,6 +337,8 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
       return 0;
     }
     srv->stats.registrations++;
+  } else {
+    rate_note_login(srv, &p.addr, p.name, 1, now);
   }
   auth_succeeded(srv, &p, now);
   return 0;

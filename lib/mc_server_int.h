@@ -91,13 +91,21 @@ typedef struct {
   size_t req_len;              /* anti-amplification bound */
 } auth_pending;
 
+/* A login rate-limit bucket (MC-51, MC-134). A full bucket carries no
+ * information, so it is the only kind the table may forget. */
 typedef struct {
-  uint64_t key;
-  mc_tstamp t;
-  uint32_t tokens_milli;       /* attempts * 1000 */
+  uint64_t key;                /* keyed hash of what it counts; 0: free */
+  mc_tstamp t;                 /* tokens_milli is as of t */
+  uint32_t tokens_milli;       /* attempts * 1000, at most rate_burst * 1000 */
+  uint32_t fails;              /* pair buckets: failed Logins since the
+                                  bucket was last full (the backoff) */
 } rate_bucket;
 
-#define RATE_BUCKETS 4096
+/* The table: RATE_SETS sets of RATE_WAYS buckets; a key lives in the set
+ * its hash picks, in any way of it. */
+#define RATE_SETS 2048
+#define RATE_WAYS 8
+#define RATE_BACKOFF_MAX 6     /* refill interval at most 64 times longer */
 
 typedef struct {
   mc_addr to;
@@ -123,7 +131,7 @@ struct mc_server {
   size_t auth_n, auth_cap;
   uint64_t next_job_id;
 
-  rate_bucket rate[RATE_BUCKETS];
+  rate_bucket rate[RATE_SETS * RATE_WAYS];
   uint32_t mark_gen;
 };
 

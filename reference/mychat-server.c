@@ -102,7 +102,8 @@ static void usage(FILE *f) {
           "                    (default %" PRIu32 ")\n"
           "  --timeout-ms N    silence that ends a session (default %" PRIu32
           ")\n"
-          "  --rate-burst N    login attempts per host and per name at once\n"
+          "  --rate-burst N    login attempts per host and per name and host\n"
+          "                    at once; wrong passwords slow the pair down\n"
           "                    (default %" PRIu32 ")\n"
           "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
           ")\n"
@@ -624,6 +625,9 @@ static void setup(app *a, options *o) {
   a->log_tokens = LOG_BURST;
   a->log_refilled = mc_udp_now_us();
   o->cfg.wall_offset_ms = a->wall_offset_ms;
+  /* A new key every start: no one can learn, from one run, which names and
+   * addresses share a place in the rate-limit table of the next. */
+  randombytes_buf(o->cfg.rate_key, sizeof o->cfg.rate_key);
   mc_server_callbacks cb = {.user_data = a, .random = cb_random, .log = cb_log};
   a->srv = mc_server_new(&o->cfg, &store, &cb);
   if (a->srv == NULL) {

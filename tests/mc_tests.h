@@ -15,5 +15,6 @@ extern CU_SuiteInfo mc_arq_suite;
 extern CU_SuiteInfo mc_memstore_suite;
 extern CU_SuiteInfo mc_sqlstore_suite;
 extern CU_SuiteInfo mc_session_suite;
+extern CU_SuiteInfo mc_server_handshake_suite;
 
 #endif

@@ -1,0 +1,229 @@
+/*
+ * mc_server_handshake_test.c: Register and Login against the server core
+ * alone, each datagram from an address the test picks (lib/mc_server_handshake.c):
+ * the rate limits of MC-51, MC-52 and MC-134 and the equal work of MC-135.
+ */
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mc_codec.h"
+#include "mc_memstore.h"
+#include "mc_rng.h"
+#include "mc_server.h"
+#include "mc_tests.h"
+
+typedef struct {
+  mc_memstore *ms;
+  mc_store store;
+  mc_server *srv;
+  mc_rng rng;
+  mc_tstamp now;
+  uint64_t nonce;
+  unsigned jobs_verify, jobs_hash;   /* password jobs run, by kind */
+} hs_bench;
+
+static void hs_random(void *ud, uint8_t *buf, size_t len) {
+  mc_rng_bytes(&((hs_bench *)ud)->rng, buf, len);
+}
+
+static void hs_init(hs_bench *t, const mc_server_config *cfg) {
+  memset(t, 0, sizeof *t);
+  t->now = 1000 * MC_SEC;
+  mc_rng_seed(&t->rng, 12);
+  t->ms = mc_memstore_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t->ms);
+  mc_memstore_as_store(t->ms, &t->store);
+  mc_server_callbacks cb = {.user_data = t, .random = hs_random};
+  t->srv = mc_server_new(cfg, &t->store, &cb);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t->srv);
+}
+
+static void hs_free(hs_bench *t) {
+  mc_server_del(t->srv);
+  mc_memstore_del(t->ms);
+}
+
+static mc_server_config hs_config(void) {
+  mc_server_config cfg;
+  mc_server_config_default(&cfg);
+  cfg.auth_cost = MC_AUTH_COST_MIN;
+  for (size_t i = 0; i < sizeof cfg.rate_key; i++)
+    cfg.rate_key[i] = (uint8_t)(0xa5 ^ i);
+  return cfg;
+}
+
+/* The IPv4 address 10.h2.h1.h0 (h = |host|), port 4000. */
+static mc_addr hs_addr(uint32_t host) {
+  uint8_t ip[4] = {10, (uint8_t)(host >> 16), (uint8_t)(host >> 8),
+                   (uint8_t)host};
+  mc_addr a;
+  mc_addr_set_ip(&a, ip, sizeof ip, 4000);
+  return a;
+}
+
+/* Sends a padded Register (|reg|) or Login from |from|, runs the password
+ * jobs it causes, and returns the answer: 0 for a Welcome, the Error's
+ * code, or -1 when nothing came back. */
+static int hs_try(hs_bench *t, const mc_addr *from, int reg, const char *name,
+                  const char *pw) {
+  Mychat__Handshake h = MYCHAT__HANDSHAKE__INIT;
+  uint8_t pad[MC_HANDSHAKE_MIN] = {0};
+  h.name = (char *)name;
+  h.password = (char *)pw;
+  h.client_nonce = ++t->nonce;
+  h.padding.data = pad;
+  h.padding.len = sizeof pad;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  env.body_case = reg ? MYCHAT__ENVELOPE__BODY_REGISTER
+                      : MYCHAT__ENVELOPE__BODY_LOGIN;
+  if (reg)
+    env.register_ = &h;
+  else
+    env.login = &h;
+  uint8_t body[MC_DATAGRAM_MAX], dg[MC_DATAGRAM_MAX];
+  size_t blen, len;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(&env, body, sizeof body, &blen), 0);
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&env, body, blen, dg, sizeof dg, &len), 0);
+  mc_server_recv(t->srv, from, dg, len, t->now);
+  mc_auth_job job;
+  while (mc_server_poll_auth(t->srv, &job)) {
+    if (job.kind == MC_AUTH_JOB_VERIFY)
+      t->jobs_verify++;
+    else
+      t->jobs_hash++;
+    mc_auth_job_run(&job);
+    mc_server_auth_done(t->srv, &job, t->now);
+  }
+  int answer = -1;
+  mc_addr to;
+  while (mc_server_poll_tx(t->srv, t->now, &to, dg, sizeof dg, &len)) {
+    Mychat__Envelope *r = NULL;
+    if (to.len != from->len || memcmp(to.bytes, from->bytes, to.len) != 0 ||
+        mc_codec_unpack(dg, len, &r) < 0)
+      continue;
+    if (r->body_case == MYCHAT__ENVELOPE__BODY_WELCOME)
+      answer = 0;
+    else if (r->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+             r->error->client_nonce == h.client_nonce)
+      answer = (int)r->error->code;
+    mc_codec_free(r);
+  }
+  return answer;
+}
+
+/* Issue 12: the old table of 4,096 slots under an unkeyed hash reset a slot
+ * to full whenever another key landed in it, so one address trying many
+ * names hit its own slot now and then and got a fresh burst: 40 guesses
+ * passed where 4 should have. Now every name from one address draws on the
+ * one address bucket, whatever the names hash to. */
+static void test_mc_server_handshake_rate_collision(void) {
+  mc_server_config cfg = hs_config();
+  hs_bench t;
+  hs_init(&t, &cfg);
+  mc_addr a = hs_addr(1);
+  unsigned passed = 0, limited = 0;
+  char name[32];
+  for (unsigned i = 0; i < 20000; i++) {
+    snprintf(name, sizeof name, "n%u", i);
+    int code = hs_try(&t, &a, 0, name, "guess-guess");
+    if (code == MYCHAT__ERROR_CODE__RATE_LIMITED)
+      limited++;
+    else if (code == MYCHAT__ERROR_CODE__AUTH_FAILED)
+      passed++;
+  }
+  printf("\n  collision attack: %u of 20000 guesses passed, %u limited "
+         "(burst %u)\n", passed, limited, cfg.rate_burst);
+  CU_ASSERT_EQUAL(passed, cfg.rate_burst);
+  CU_ASSERT_EQUAL(limited, 20000 - cfg.rate_burst);
+  hs_free(&t);
+}
+
+/* Buckets that are not full are never forgotten (MC-134): with the table
+ * taken by half-used buckets of many addresses, a new address is refused,
+ * the first address still has only what it had left, and room comes back
+ * once the buckets have refilled. */
+static void test_mc_server_handshake_rate_table_full(void) {
+  mc_server_config cfg = hs_config();
+  hs_bench t;
+  hs_init(&t, &cfg);
+  unsigned refused = 0;
+  const unsigned hosts = 20000; /* two buckets each: more than the table */
+  for (uint32_t h = 1; h <= hosts; h++) {
+    mc_addr a = hs_addr(h);
+    if (hs_try(&t, &a, 0, "victim", "guess-guess") ==
+        MYCHAT__ERROR_CODE__RATE_LIMITED)
+      refused++;
+  }
+  CU_ASSERT(refused > 0 && refused < hosts);
+  mc_addr first = hs_addr(1), late = hs_addr(hosts + 1);
+  CU_ASSERT_EQUAL(hs_try(&t, &late, 0, "victim", "guess-guess"),
+                  MYCHAT__ERROR_CODE__RATE_LIMITED);
+  int left = 0;
+  for (unsigned i = 0; i < cfg.rate_burst; i++)
+    left += hs_try(&t, &first, 0, "victim", "guess-guess") ==
+            MYCHAT__ERROR_CODE__AUTH_FAILED;
+  CU_ASSERT_EQUAL(left, (int)cfg.rate_burst - 1);
+  /* Every bucket is full again after burst * refill (backoff included:
+   * one failure doubles the refill of one missing token). */
+  t.now += (uint64_t)cfg.rate_burst * 2 * cfg.rate_refill_ms * MC_MSEC;
+  CU_ASSERT_EQUAL(hs_try(&t, &late, 0, "victim", "guess-guess"),
+                  MYCHAT__ERROR_CODE__AUTH_FAILED);
+  hs_free(&t);
+}
+
+/* Issue 12's targeted lockout: wrong Logins for a name from other
+ * addresses draw on their own buckets, not on the owner's (MC-51). */
+static void test_mc_server_handshake_rate_owner(void) {
+  mc_server_config cfg = hs_config();
+  hs_bench t;
+  hs_init(&t, &cfg);
+  mc_addr owner = hs_addr(1);
+  CU_ASSERT_EQUAL_FATAL(hs_try(&t, &owner, 1, "alice", "alice-pw"), 0);
+  unsigned failed = 0;
+  for (uint32_t h = 2; h < 12; h++) {
+    mc_addr a = hs_addr(h);
+    for (unsigned i = 0; i < cfg.rate_burst + 2; i++)
+      failed += hs_try(&t, &a, 0, "alice", "guess-guess") ==
+                MYCHAT__ERROR_CODE__AUTH_FAILED;
+  }
+  CU_ASSERT_EQUAL(failed, 10 * cfg.rate_burst);
+  CU_ASSERT_EQUAL(hs_try(&t, &owner, 0, "alice", "alice-pw"), 0);
+  hs_free(&t);
+}
+
+/* The backoff of MC-51: after a burst of failures the pair's tokens come
+ * back 2^5 times slower; the same address's bucket is not slowed, so it
+ * may still try another name. */
+static void test_mc_server_handshake_rate_backoff(void) {
+  mc_server_config cfg = hs_config();
+  hs_bench t;
+  hs_init(&t, &cfg);
+  mc_addr a = hs_addr(7), owner = hs_addr(8);
+  CU_ASSERT_EQUAL_FATAL(hs_try(&t, &owner, 1, "alice", "alice-pw"), 0);
+  for (unsigned i = 0; i < cfg.rate_burst; i++)
+    CU_ASSERT_EQUAL(hs_try(&t, &a, 0, "alice", "guess-guess"),
+                    MYCHAT__ERROR_CODE__AUTH_FAILED);
+  t.now += (cfg.rate_refill_ms + 100) * MC_MSEC;
+  CU_ASSERT_EQUAL(hs_try(&t, &a, 0, "alice", "guess-guess"),
+                  MYCHAT__ERROR_CODE__RATE_LIMITED);
+  CU_ASSERT_EQUAL(hs_try(&t, &a, 0, "bob", "guess-guess"),
+                  MYCHAT__ERROR_CODE__AUTH_FAILED);
+  /* 2^5 refill intervals after the burst, one try for the pair again. */
+  t.now += (32 * cfg.rate_refill_ms) * MC_MSEC;
+  CU_ASSERT_EQUAL(hs_try(&t, &a, 0, "alice", "alice-pw"), 0);
+  hs_free(&t);
+}
+
+static CU_TestInfo tests[] = {
+    {"rate_collision", test_mc_server_handshake_rate_collision},
+    {"rate_table_full", test_mc_server_handshake_rate_table_full},
+    {"rate_owner", test_mc_server_handshake_rate_owner},
+    {"rate_backoff", test_mc_server_handshake_rate_backoff},
+    CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo mc_server_handshake_suite = {
+    .pName = "server_handshake",
+    .pTests = tests,
+};
