@@ -241,23 +241,13 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
     slog(srv, now, from, name, 0, type, code, "session limit");
     return;
   }
-  /* 8. The account question that needs no password work. */
-  if (is_reg == (found == 0)) {
-    code = is_reg ? MYCHAT__ERROR_CODE__NAME_TAKEN
-                  : MYCHAT__ERROR_CODE__AUTH_FAILED;
-#ifdef MC_FAULT_WRONG_ERROR_CODE
-    /* Conformance fault: Login tells unknown names apart (MC-44). */
-    code = is_reg ? code : MYCHAT__ERROR_CODE__NO_SUCH_USER;
-#endif
-    if (!is_reg) {
-      srv->stats.login_failures++;
-      rate_note_login(srv, from, name, 0, now);
-    }
-    send_error(srv, from, 0, NULL, code,
-               is_reg ? "that user name is taken"
-                      : "wrong user name or password",
-               nonce, len);
-    slog(srv, now, from, name, 0, type, code, is_reg ? "" : "no such user");
+  /* 8. The account question that needs no password work. A Login for an
+   * unknown name is not answered here: it is verified against a dummy
+   * hash, so that its answer takes as long as a wrong password's (MC-135). */
+  if (is_reg && found == 0) {
+    code = MYCHAT__ERROR_CODE__NAME_TAKEN;
+    send_error(srv, from, 0, NULL, code, "that user name is taken", nonce, len);
+    slog(srv, now, from, name, 0, type, code, "");
     return;
   }
   if (mc__reserve(&srv->auth, &srv->auth_cap, srv->auth_n + 1,
@@ -274,13 +264,16 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   p->nonce = nonce;
   p->presence = presence;
   p->user_id = uid;
+  p->no_user = !is_reg && found != 0;
   p->addr = *from;
   p->req_len = len;
   p->job.id = p->job_id;
   p->job.kind = is_reg ? MC_AUTH_JOB_HASH : MC_AUTH_JOB_VERIFY;
   p->job.cost = srv->cfg.auth_cost;
   snprintf(p->job.password, sizeof p->job.password, "%s", pw);
-  if (!is_reg)
+  if (p->no_user)
+    mc_auth_dummy_hash(srv->cfg.auth_cost, p->job.hash);
+  else if (!is_reg)
     snprintf(p->job.hash, sizeof p->job.hash, "%s", hash);
   srv->stats.auth_jobs = (uint32_t)srv->auth_n;
 }
@@ -308,9 +301,14 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
   srv->auth[i] = srv->auth[--srv->auth_n];
   srv->stats.auth_jobs = (uint32_t)srv->auth_n;
   const char *type = p.is_register ? "register" : "login";
-  if (job->result != 0) {
+  if (job->result != 0 || p.no_user) {
     Mychat__ErrorCode code = p.is_register ? MYCHAT__ERROR_CODE__INTERNAL
                                            : MYCHAT__ERROR_CODE__AUTH_FAILED;
+#ifdef MC_FAULT_WRONG_ERROR_CODE
+    /* Conformance fault: Login tells unknown names apart (MC-44). */
+    if (p.no_user)
+      code = MYCHAT__ERROR_CODE__NO_SUCH_USER;
+#endif
     if (!p.is_register) {
       srv->stats.login_failures++;
       rate_note_login(srv, &p.addr, p.name, 0, now);
@@ -319,7 +317,8 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
                p.is_register ? "could not hash the password"
                              : "wrong user name or password",
                p.nonce, p.req_len);
-    slog(srv, now, &p.addr, p.name, 0, type, code, "");
+    slog(srv, now, &p.addr, p.name, 0, type, code,
+         p.no_user ? "no such user" : "");
     return 0;
   }
   if (p.is_register) {

@@ -87,6 +87,8 @@ typedef struct {
   uint64_t nonce;
   int presence;
   uint64_t user_id;            /* login: the user being checked */
+  int no_user;                 /* login of an unknown name: verified
+                                  against a dummy hash, then AUTH_FAILED */
   mc_addr addr;
   size_t req_len;              /* anti-amplification bound */
 } auth_pending;
