@@ -54,6 +54,8 @@
 
 #include "mc_client.h"
 #include "mc_codec.h"
+#include "mc_heap.h"
+#include "mc_map.h"
 #include "mc_udp.h"
 
 #define PROG "mc-bench-server"
@@ -113,13 +115,9 @@ typedef struct {
   char name[MC_NAME_MAX + 1];
 } vclient;
 
-/* uint64 -> client index, open addressing; keys are never removed (a
- * client connects once). Key 0 marks an empty slot. */
-typedef struct {
-  uint64_t *keys;
-  uint32_t *vals;
-  size_t mask;
-} table;
+/* uint64 -> client index (the core's map); keys are never removed (a
+ * client connects once). */
+typedef mc__map table;
 
 typedef struct {
   mc_tstamp t;
@@ -141,8 +139,7 @@ typedef struct {
   int sending;                   /* chat phase: keep windows full */
   int record;                    /* keep datagram sizes for the echo */
   table by_nonce, by_session;
-  tnode *heap;
-  size_t heap_n, heap_cap;
+  mc__heap timers;               /* of tnode, earliest first */
   uint32_t *dirty;
   size_t n_dirty;
   counters cnt;
@@ -528,87 +525,40 @@ static void server_start(server_proc *sp, const char *bin,
 /* ------------------------------------------------------------------ */
 /* client index tables and the timer heap                              */
 
+/* Sized for |n| keys up front, so the map never rehashes mid-run. */
 static void table_init(table *t, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n)
-    cap *= 2;
-  t->keys = calloc(cap, sizeof *t->keys);
-  t->vals = calloc(cap, sizeof *t->vals);
-  if (t->keys == NULL || t->vals == NULL)
+  mc__map_init(t, NULL);
+  if (mc__map_reserve(t, n) < 0)
     die("out of memory");
-  t->mask = cap - 1;
 }
 
-static void table_free(table *t) {
-  free(t->keys);
-  free(t->vals);
-  memset(t, 0, sizeof *t);
-}
-
-/* Slot of |key|, or of the empty slot where it would go. The table is at
- * most half full, so the probe ends. */
-static size_t table_slot(const table *t, uint64_t key) {
-  size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull >> 32) & t->mask;
-  while (t->keys[i] != 0 && t->keys[i] != key)
-    i = (i + 1) & t->mask;
-  return i;
-}
-
-/* Maps non-zero |key| to |val|; the caller adds at most n keys (the size
- * given to table_init). */
+/* Maps non-zero |key| to |val|. */
 static void table_put(table *t, uint64_t key, uint32_t val) {
   if (key == 0)
     return;
-  size_t i = table_slot(t, key);
-  t->keys[i] = key;
-  t->vals[i] = val;
+  uint64_t *v = mc__map_at(t, key);
+  if (v == NULL)
+    die("out of memory");
+  *v = val;
 }
 
 /* Returns 1 with |*val| set when |key| is mapped, else 0. */
 static int table_get(const table *t, uint64_t key, uint32_t *val) {
-  if (key == 0)
+  const uint64_t *v = mc__map_find(t, key);
+  if (v == NULL)
     return 0;
-  size_t i = table_slot(t, key);
-  if (t->keys[i] != key)
-    return 0;
-  *val = t->vals[i];
+  *val = (uint32_t)*v;
   return 1;
 }
 
-static void heap_push(bench *b, mc_tstamp t, uint32_t who) {
-  if (b->heap_n == b->heap_cap) {
-    size_t ncap = b->heap_cap ? b->heap_cap * 2 : 1024;
-    tnode *nh = realloc(b->heap, ncap * sizeof *nh);
-    if (nh == NULL)
-      die("out of memory");
-    b->heap = nh;
-    b->heap_cap = ncap;
-  }
-  size_t i = b->heap_n++;
-  while (i > 0 && b->heap[(i - 1) / 2].t > t) {
-    b->heap[i] = b->heap[(i - 1) / 2];
-    i = (i - 1) / 2;
-  }
-  b->heap[i] = (tnode){.t = t, .who = who};
+static int tnode_less(const void *a, const void *b) {
+  return ((const tnode *)a)->t < ((const tnode *)b)->t;
 }
 
-static tnode heap_pop(bench *b) {
-  tnode top = b->heap[0], last = b->heap[--b->heap_n];
-  size_t i = 0;
-  for (;;) {
-    size_t k = 2 * i + 1;
-    if (k >= b->heap_n)
-      break;
-    if (k + 1 < b->heap_n && b->heap[k + 1].t < b->heap[k].t)
-      k++;
-    if (b->heap[k].t >= last.t)
-      break;
-    b->heap[i] = b->heap[k];
-    i = k;
-  }
-  if (b->heap_n > 0)
-    b->heap[i] = last;
-  return top;
+static void heap_push(bench *b, mc_tstamp t, uint32_t who) {
+  tnode n = {.t = t, .who = who};
+  if (mc__heap_push(&b->timers, &n) < 0)
+    die("out of memory");
 }
 
 /* ------------------------------------------------------------------ */
@@ -767,7 +717,8 @@ static void clients_new(bench *b, unsigned n, unsigned n_socks,
   }
   b->next_login = b->n_connected = 0;
   b->login_limit = n;
-  b->heap_n = b->n_dirty = 0;
+  mc__heap_init(&b->timers, sizeof(tnode), tnode_less, NULL, NULL);
+  b->n_dirty = 0;
   memset(&b->cnt, 0, sizeof b->cnt);
 }
 
@@ -778,8 +729,9 @@ static void clients_del(bench *b) {
   free(b->dirty);
   b->cl = NULL;
   b->n_cl = 0;
-  table_free(&b->by_nonce);
-  table_free(&b->by_session);
+  mc__map_free(&b->by_nonce);
+  mc__map_free(&b->by_session);
+  mc__heap_free(&b->timers);
   socks_close(b);
 }
 
@@ -801,29 +753,15 @@ static void client_connect(bench *b, uint32_t who, mc_tstamp now) {
   vclient *v = &b->cl[who];
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  Mychat__Envelope *env;
+  mc_peek pk;
   if (mc_client_connect(v->c, v->name, PASSWORD, 1, now) < 0 ||
       !mc_client_poll_tx(v->c, now, buf, sizeof buf, &len) ||
-      mc_codec_unpack(buf, len, &env) < 0)
+      mc_codec_peek(buf, len, &pk) < 0)
     die("client %s cannot start its handshake", v->name);
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER)
-    table_put(&b->by_nonce, env->register_->client_nonce, who);
-  mc_codec_free(env);
+  if (pk.body == MYCHAT__ENVELOPE__BODY_REGISTER)
+    table_put(&b->by_nonce, pk.client_nonce, who);
   client_queue(b, v, buf, len);
   mark_dirty(b, who);
-}
-
-/* The session id of a datagram of a session, read without decoding: the
- * codec writes the header fields in field order, so such a datagram starts
- * after its prefix with field 1's tag (fixed64: 0x09) and the id in little
- * endian. Returns 0 when it does not start so. */
-static uint64_t header_session(const uint8_t *d, size_t len) {
-  if (len < MC_PREFIX_LEN + 9 || d[MC_PREFIX_LEN] != 0x09)
-    return 0;
-  uint64_t id = 0;
-  for (int i = 8; i >= 1; i--)
-    id = id << 8 | d[MC_PREFIX_LEN + i];
-  return id;
 }
 
 /* Finds the client a datagram from the server is for: by session id, else
@@ -831,20 +769,19 @@ static uint64_t header_session(const uint8_t *d, size_t len) {
  * also teaches the session id. Returns 1 with |*who| set, or 0. The client
  * checks everything again, so a wrong guess costs only a rejection. */
 static int route(bench *b, const uint8_t *d, size_t len, uint32_t *who) {
-  if (table_get(&b->by_session, header_session(d, len), who))
-    return 1;
-  Mychat__Envelope *env;
-  if (mc_codec_unpack(d, len, &env) < 0)
+  mc_peek pk;
+  if (mc_codec_peek(d, len, &pk) < 0)
     return 0;
+  if (table_get(&b->by_session, pk.session_id, who))
+    return 1;
   int found = 0;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
-    found = table_get(&b->by_nonce, env->welcome->client_nonce, who);
+  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+    found = table_get(&b->by_nonce, pk.client_nonce, who);
     if (found)
-      table_put(&b->by_session, env->welcome->session_id, *who);
-  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-    found = table_get(&b->by_nonce, env->error->client_nonce, who);
+      table_put(&b->by_session, pk.welcome_session_id, *who);
+  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+    found = table_get(&b->by_nonce, pk.client_nonce, who);
   }
-  mc_codec_free(env);
   return found;
 }
 
@@ -919,8 +856,10 @@ static void client_service(bench *b, uint32_t who, mc_tstamp now) {
 
 /* Runs the clients' timers that are due. */
 static void clients_expire(bench *b, mc_tstamp now) {
-  while (b->heap_n > 0 && b->heap[0].t <= now) {
-    tnode n = heap_pop(b);
+  const tnode *first;
+  while ((first = mc__heap_top(&b->timers)) != NULL && first->t <= now) {
+    tnode n;
+    mc__heap_pop(&b->timers, &n);
     vclient *v = &b->cl[n.who];
     if (n.t != v->timer)
       continue; /* superseded by an earlier entry, already run */
@@ -975,8 +914,8 @@ static void chat_loop(bench *b, mc_tstamp until, int (*done)(const bench *),
     }
     b->n_dirty = 0;
     socks_flush(b);
-    mc_tstamp wake = b->heap_n > 0 && b->heap[0].t < until ? b->heap[0].t
-                                                           : until;
+    const tnode *first = mc__heap_top(&b->timers);
+    mc_tstamp wake = first != NULL && first->t < until ? first->t : until;
     struct epoll_event evs[64];
     int n = epoll_wait(b->ep, evs, 64, wait_ms(now, wake));
     for (int i = 0; i < n; i++)

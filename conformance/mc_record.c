@@ -286,26 +286,31 @@ static size_t hs_build(rec *r, const hs_opt *o, uint8_t *d, uint64_t *nonce) {
     env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
     env.login = &reg;
   }
-  uint8_t pad[MC_HANDSHAKE_MIN];
-  memset(pad, 0, sizeof pad);
-  Mychat__Envelope h = MYCHAT__ENVELOPE__INIT;
-  h.session_id = o->sid;
-  h.seq = o->seq;
+  env.session_id = o->sid;
+  env.seq = o->seq;
   uint8_t tok[MC_TOKEN_LEN] = {0};
   if (o->sid) {
-    h.token.data = tok;
-    h.token.len = MC_TOKEN_LEN;
+    env.token.data = tok;
+    env.token.len = MC_TOKEN_LEN;
   }
   size_t bl, dl = 0;
   uint8_t b[MC_DATAGRAM_MAX];
-  for (size_t p = 0; p < sizeof pad; p++) {
-    reg.padding.data = pad;
-    reg.padding.len = p;
+  /* The padding rule, or for a case that needs exactly o->size bytes (one
+   * under the minimum, say) padding grown byte by byte until it gets
+   * there. */
+  static uint8_t zeros[MC_DATAGRAM_MAX];
+  if (o->size) {
+    reg.padding.data = zeros;
+  } else if (!o->unpadded && mc_codec_pad_handshake(&env) < 0) {
+    die("pad handshake");
+  }
+  for (;;) {
     if (mc_codec_encode_body(&env, b, sizeof b, &bl) < 0 ||
-        mc_codec_encode(&h, b, bl, d, MC_DATAGRAM_MAX, &dl) < 0)
+        mc_codec_encode(&env, b, bl, d, MC_DATAGRAM_MAX, &dl) < 0)
       die("encode handshake");
-    if (o->unpadded || dl >= (o->size ? o->size : MC_HANDSHAKE_MIN))
+    if (!o->size || dl >= o->size || reg.padding.len == sizeof zeros)
       break;
+    reg.padding.len++;
   }
   if (o->size && dl != o->size)
     die("no handshake of exactly %zu bytes", o->size);

@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "mc_arq.h"
 #include "mc_codec.h"
 #include "mc_error.h"
 #include "mc_udp.h"
@@ -155,10 +156,8 @@ static uint64_t wall_ms(void) {
 
 /* Lax decoding (no validation) of a datagram the capture holds. */
 static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
-  if (len < MC_PREFIX_LEN || memcmp(d, "MYC\x01", 4) != 0)
-    return NULL;
-  return mychat__envelope__unpack(NULL, len - MC_PREFIX_LEN,
-                                  d + MC_PREFIX_LEN);
+  Mychat__Envelope *env;
+  return mc_codec_parse(d, len, &env) == 0 ? env : NULL;
 }
 
 /* ---- substitution ---- */
@@ -884,9 +883,10 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     }
   if (l->seq > 0) {
     uint32_t s = l->seq;
-    if (s > e->ack_sent_cum + 32) {
-      fail(rp, "endpoint %d: push seq %u with only %u acked: more than 32 "
-               "in flight (MC-73)", ep, s, e->ack_sent_cum);
+    if (s > e->ack_sent_cum + MC_ARQ_WINDOW_DEFAULT) {
+      fail(rp, "endpoint %d: push seq %u with only %u acked: more than %d "
+               "in flight (MC-73)", ep, s, e->ack_sent_cum,
+           MC_ARQ_WINDOW_DEFAULT);
       goto done;
     }
     if (s >= MAXSEQ) {

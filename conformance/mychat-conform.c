@@ -464,10 +464,9 @@ static void *mutate(void *arg) {
     add_mutant(ms, &n, p->data, len, "stale datagram (ended session)", 0,
                1);
     memcpy(d, p->data, len);
-    /* The token follows the fixed64 session id: prefix, 0x09, 8 bytes,
-     * 0x12, 0x10, then 16 bytes. */
-    if (d[4] == 0x09 && d[13] == 0x12 && d[14] == MC_TOKEN_LEN) {
-      d[15] ^= 0x01;
+    mc_peek pk;
+    if (mc_codec_peek(d, len, &pk) == 0 && pk.token_len == MC_TOKEN_LEN) {
+      d[pk.token_off] ^= 0x01;
       add_mutant(ms, &n, d, len, "wrong token", 0, 1);
     }
     add_mutant(ms, &n, p->data, len / 2, "truncated to half", 0, 0);

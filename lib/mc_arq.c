@@ -25,14 +25,15 @@
 
 void mc_arq_config_default(mc_arq_config *cfg) {
   *cfg = (mc_arq_config){
-      .window = 32,
-      .queue_max = 1024,
+      .window = MC_ARQ_WINDOW_DEFAULT,
+      .queue_max = MC_ARQ_QUEUE_DEFAULT,
       .max_retries = 12,
       .initial_rto = 500 * MC_MSEC,
       .min_rto = 200 * MC_MSEC,
       .max_rto = 4 * MC_SEC,
       .max_ack_delay = 20 * MC_MSEC,
       .item_free = NULL,
+      .mem = NULL,
   };
 }
 
@@ -56,11 +57,11 @@ int mc_arq_init(mc_arq *a, const mc_arq_config *cfg) {
     return MC_ERR_INVAL;
   uint32_t limit = c.window + c.queue_max;
   a->out_cap = limit < MC__ARQ_OUT_INITIAL ? limit : MC__ARQ_OUT_INITIAL;
-  a->out = calloc(a->out_cap, sizeof *a->out);
-  a->in = calloc(c.window, sizeof *a->in);
+  a->out = mc__calloc(c.mem, a->out_cap, sizeof *a->out);
+  a->in = mc__calloc(c.mem, c.window, sizeof *a->in);
   if (!a->out || !a->in) {
-    free(a->out);
-    free(a->in);
+    mc__free(c.mem, a->out);
+    mc__free(c.mem, a->in);
     memset(a, 0, sizeof *a);
     return MC_ERR_NOMEM;
   }
@@ -86,13 +87,13 @@ static void **in_slot(const mc_arq *a, uint64_t seq) {
 void mc_arq_free(mc_arq *a) {
   if (a->out)
     for (uint64_t s = a->snd_popped; s < a->snd_next; s++)
-      free(out_slot(a, s)->body);
+      mc__free(a->cfg.mem, out_slot(a, s)->body);
   if (a->in)
     for (uint32_t i = 0; i < a->cfg.window; i++)
       if (a->in[i] && a->cfg.item_free)
-        a->cfg.item_free(a->in[i]);
-  free(a->out);
-  free(a->in);
+        a->cfg.item_free(a->in[i], a->cfg.mem);
+  mc__free(a->cfg.mem, a->out);
+  mc__free(a->cfg.mem, a->in);
   memset(a, 0, sizeof *a);
 }
 
@@ -116,13 +117,13 @@ size_t mc_arq_room(const mc_arq *a) {
 static int out_grow(mc_arq *a) {
   uint32_t limit = a->cfg.window + a->cfg.queue_max;
   uint32_t cap = a->out_cap * 2 < limit ? a->out_cap * 2 : limit;
-  mc__arq_out *out = calloc(cap, sizeof *out);
+  mc__arq_out *out = mc__calloc(a->cfg.mem, cap, sizeof *out);
   if (!out)
     return MC_ERR_NOMEM;
   uint32_t n = (uint32_t)(a->snd_next - a->snd_popped);
   for (uint32_t i = 0; i < n; i++)
     out[i] = *out_slot(a, a->snd_popped + i);
-  free(a->out);
+  mc__free(a->cfg.mem, a->out);
   a->out = out;
   a->out_cap = cap;
   a->out_head = 0;
@@ -142,7 +143,7 @@ int mc_arq_submit(mc_arq *a, const uint8_t *body, size_t len, uint64_t tag,
   if (a->snd_next - a->snd_popped == a->out_cap && out_grow(a) != 0)
     return MC_ERR_NOMEM;
   /* malloc(0) may return NULL, which would read as out of memory. */
-  uint8_t *copy = malloc(len ? len : 1);
+  uint8_t *copy = mc__malloc(a->cfg.mem, len ? len : 1);
   if (!copy)
     return MC_ERR_NOMEM;
   if (len)
@@ -341,7 +342,7 @@ int mc_arq_on_ack(mc_arq *a, const Mychat__Ack *ack, mc_tstamp now) {
     mc__arq_out *o = out_slot(a, a->snd_una);
     if (!o->sacked)
       newly_acked(o, &newly, &have_sample, &sample_sent);
-    free(o->body);
+    mc__free(a->cfg.mem, o->body);
     o->body = NULL;
     a->stats.acked++;
   }

@@ -73,6 +73,7 @@
 #include <stdint.h>
 
 #include "mc_codec.h" /* MC_ACK_RANGES_MAX */
+#include "mc_mem.h"
 #include "mc_time.h"
 #include "mychat.pb-c.h"
 
@@ -88,8 +89,11 @@ typedef struct {
   mc_tstamp min_rto;        /* (200 ms) */
   mc_tstamp max_rto;        /* (4 s: also caps the backed-off interval) */
   mc_tstamp max_ack_delay;  /* (20 ms) */
-  /* Frees items left in the receive buffer at mc_arq_free(); may be NULL. */
-  void (*item_free)(void *item);
+  /* Frees items left in the receive buffer at mc_arq_free(); may be NULL.
+   * It gets |mem| below, so items allocated with it go back to it. */
+  void (*item_free)(void *item, const mc_mem *mem);
+  const mc_mem *mem;        /* allocator of the arq's own memory (NULL:
+                               libc); must outlive the arq */
 } mc_arq_config;
 
 typedef struct {
@@ -105,6 +109,10 @@ typedef struct {
   uint64_t rx_reordered;    /* bodies taken out of order */
   uint64_t acks_sent;       /* acks filled by mc_arq_fill_ack */
 } mc_arq_stats;
+
+/* Defaults of the configuration (PROTOCOL.md section 3). */
+#define MC_ARQ_WINDOW_DEFAULT 32
+#define MC_ARQ_QUEUE_DEFAULT 1024
 
 /* Limits of the configuration, checked by mc_arq_init. */
 #define MC_ARQ_WINDOW_MAX 256

@@ -11,7 +11,6 @@
 #include "mc_map.h"
 #include "mc_wire.h"
 
-#define HANDSHAKE_RTO_MAX (2 * MC_SEC)
 #define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
 
 /* A request waiting for its reply. */
@@ -64,19 +63,42 @@ struct mc_client {
 
   mc_client_event *ev;
   size_t ev_head, ev_n, ev_cap;
+  /* The CLOSED or CONNECT_FAILED event the ring had no memory for: it is
+   * taken after the |end_after| events before it. */
+  mc_client_event end_ev;
+  int end_pending;
+  size_t end_after;
+  const mc_mem *mem;            /* cb.mem */
 };
 
 /* ------------------------------------------------------------------ */
 /* events                                                              */
 
-/* Returns a zeroed event at the tail of the queue, or NULL when out of
- * memory (the event is then lost; nothing else is). */
+/* Makes room for |n| more events. Returns 0 or MC_ERR_NOMEM. */
+static int ev_reserve(mc_client *c, size_t n) {
+  while (c->ev_cap - c->ev_n < n)
+    if (mc__ring_grow(c->mem, (void **)&c->ev, &c->ev_head, c->ev_n,
+                      &c->ev_cap, sizeof *c->ev, 4) < 0)
+      return MC_ERR_NOMEM;
+  return 0;
+}
+
+/* Returns a zeroed event at the tail of the queue. mc_client_recv reserves
+ * room for every event a datagram can make, and a session's end, which
+ * may come from a timer, has a slot of its own; so only an event of some
+ * other path can find no memory, and is then lost (NULL). */
 static mc_client_event *ev_push(mc_client *c, mc_client_event_type t) {
-  if (c->ev_n == c->ev_cap &&
-      mc__ring_grow((void **)&c->ev, &c->ev_head, c->ev_n, &c->ev_cap,
-                    sizeof *c->ev, 4) < 0)
+  mc_client_event *e;
+  if (ev_reserve(c, 1) == 0) {
+    e = &c->ev[(c->ev_head + c->ev_n++) % c->ev_cap];
+  } else if ((t == MC_CEV_CLOSED || t == MC_CEV_CONNECT_FAILED) &&
+             !c->end_pending) {
+    c->end_pending = 1;
+    c->end_after = c->ev_n;
+    e = &c->end_ev;
+  } else {
     return NULL;
-  mc_client_event *e = &c->ev[(c->ev_head + c->ev_n++) % c->ev_cap];
+  }
   memset(e, 0, offsetof(mc_client_event, entries));
   e->n_entries = 0;
   e->type = t;
@@ -84,8 +106,15 @@ static mc_client_event *ev_push(mc_client *c, mc_client_event_type t) {
 }
 
 int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
+  if (c->end_pending && c->end_after == 0) {
+    c->end_pending = 0;
+    *ev = c->end_ev;
+    return 1;
+  }
   if (c->ev_n == 0)
     return 0;
+  if (c->end_pending)
+    c->end_after--;
   *ev = c->ev[c->ev_head];
   c->ev_head = (c->ev_head + 1) % c->ev_cap;
   c->ev_n--;
@@ -101,8 +130,8 @@ static void copy_str(char *dst, size_t cap, const char *src) {
 
 void mc_client_config_default(mc_client_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
-  cfg->connect_timeout_ms = 15000;
-  cfg->handshake_rto_ms = 500;
+  cfg->connect_timeout_ms = MC_CONNECT_TIMEOUT_MS_DEFAULT;
+  cfg->handshake_rto_ms = MC_HANDSHAKE_RTO_MS_DEFAULT;
   cfg->presence = 1;
   mc_arq_config_default(&cfg->arq);
 }
@@ -111,16 +140,17 @@ mc_client *mc_client_new(const mc_client_config *cfg,
                          const mc_client_callbacks *cb) {
   if (cb == NULL || cb->random == NULL)
     return NULL;
-  mc_client *c = calloc(1, sizeof *c);
+  mc_client *c = mc__calloc(cb->mem, 1, sizeof *c);
   if (c == NULL)
     return NULL;
+  c->mem = cb->mem;
   if (cfg)
     c->cfg = *cfg;
   else
     mc_client_config_default(&c->cfg);
   c->cb = *cb;
   c->state = MC_CLIENT_IDLE;
-  mc__map_init(&c->seen);
+  mc__map_init(&c->seen, c->mem);
   return c;
 }
 
@@ -137,16 +167,16 @@ void mc_client_del(mc_client *c) {
     return;
   session_drop(c);
   for (size_t i = 0; i < c->n_unconf; i++)
-    free(c->unconf[i].text);
-  free(c->unconf);
-  free(c->reqs);
-  free(c->ev);
+    mc__free(c->mem, c->unconf[i].text);
+  mc__free(c->mem, c->unconf);
+  mc__free(c->mem, c->reqs);
+  mc__free(c->mem, c->ev);
   mc__map_free(&c->seen);
   /* volatile keeps the wipe from being optimised away before free. */
   volatile char *p = c->password;
   for (size_t i = 0; i < sizeof c->password; i++)
     p[i] = 0;
-  free(c);
+  mc__free(c->mem, c);
 }
 
 mc_client_state mc_client_get_state(const mc_client *c) { return c->state; }
@@ -218,13 +248,10 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
                            size_t *len) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
-  uint8_t pad[MC_HANDSHAKE_MIN] = {0};
   hs.name = c->name;
   hs.password = c->password;
   hs.client_nonce = c->nonce;
   hs.presence = c->cfg.presence;
-  hs.padding.data = pad;
-  hs.padding.len = 0;
   if (c->create) {
     env.body_case = MYCHAT__ENVELOPE__BODY_REGISTER;
     env.register_ = &hs;
@@ -232,23 +259,17 @@ static int handshake_build(mc_client *c, uint8_t *buf, size_t cap,
     env.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
     env.login = &hs;
   }
-  /* The padding field's own tag and length take 2-3 bytes, so grow it until
-   * the datagram reaches the minimum (at most two rounds). */
-  for (;;) {
-    int rv = mc__wire_single(&env, 0, NULL, cap, buf, len);
-    if (rv < 0)
-      return rv;
-    if (*len >= MC_HANDSHAKE_MIN)
-      return 0;
-    size_t more = MC_HANDSHAKE_MIN - *len;
-    hs.padding.len += more > 2 && hs.padding.len == 0 ? more - 2 : more;
-  }
+  int rv = mc_codec_pad_handshake(&env);
+  if (rv == 0)
+    rv = mc__wire_single(&env, 0, NULL, cap, buf, len);
+  return rv < 0 ? rv : 0;
 }
 
 /* Sends a request body and remembers it for its reply. */
 static int request_submit(mc_client *c, const Mychat__Envelope *env,
                           uint64_t client_msg_id, uint32_t *request) {
-  int rv = mc__reserve(&c->reqs, &c->cap_reqs, c->n_reqs + 1, sizeof *c->reqs);
+  int rv = mc__reserve(c->mem, &c->reqs, &c->cap_reqs, c->n_reqs + 1,
+                       sizeof *c->reqs);
   if (rv < 0)
     return rv;
   uint32_t seq;
@@ -281,12 +302,15 @@ static int send_unconfirmed(mc_client *c, const unconfirmed *u,
 }
 
 /* The receive stream holds decoded envelopes. */
-static void env_free(void *env) { mc_codec_free(env); }
+static void env_free(void *env, const mc_mem *mem) {
+  mc__codec_free(mem, env);
+}
 
 static void established(mc_client *c, const Mychat__Welcome *w,
                         mc_tstamp now) {
   mc_arq_config acfg = c->cfg.arq;
   acfg.item_free = env_free;
+  acfg.mem = c->mem;
   if (mc_arq_init(&c->arq, &acfg) < 0) {
     closed(c, MYCHAT__ERROR_CODE__ERROR_NONE, MC_ERR_NOMEM, "out of memory");
     return;
@@ -295,8 +319,9 @@ static void established(mc_client *c, const Mychat__Welcome *w,
   c->state = MC_CLIENT_ESTABLISHED;
   c->id.session_id = w->session_id;
   memcpy(c->id.token, w->token.data, MC_TOKEN_LEN);
-  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : 5000;
-  c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms : 30000;
+  c->keepalive_ms = w->keepalive_ms ? w->keepalive_ms : MC_KEEPALIVE_MS_DEFAULT;
+  c->timeout_ms = w->session_timeout_ms ? w->session_timeout_ms
+                                        : MC_SESSION_TIMEOUT_MS_DEFAULT;
   c->last_sent = c->last_heard = now;
   c->last_ping = 0;
   mc_client_event *e = ev_push(c, MC_CEV_CONNECTED);
@@ -304,9 +329,16 @@ static void established(mc_client *c, const Mychat__Welcome *w,
     copy_str(e->name, sizeof e->name, w->name);
     e->time_ms = w->server_time_ms;
   }
-  /* Messages the last session did not get confirmed go again, in order. */
-  for (size_t i = 0; i < c->n_unconf; i++)
-    send_unconfirmed(c, &c->unconf[i], NULL);
+  /* Messages the last session did not get confirmed go again, in order.
+   * One that cannot be queued (memory) ends the session: they all stay
+   * unconfirmed, and the next session sends them again. */
+  for (size_t i = 0; i < c->n_unconf; i++) {
+    int rv = send_unconfirmed(c, &c->unconf[i], NULL);
+    if (rv < 0) {
+      closed(c, 0, rv, "could not send the unconfirmed messages again");
+      return;
+    }
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -326,7 +358,7 @@ int mc_client_send_text(mc_client *c, const char *to_user,
     return MC_ERR_TEXT_TOO_LONG;
   if (!mc_codec_utf8_valid((const uint8_t *)text, tl))
     return MC_ERR_BAD_UTF8;
-  if (mc__reserve(&c->unconf, &c->cap_unconf, c->n_unconf + 1,
+  if (mc__reserve(c->mem, &c->unconf, &c->cap_unconf, c->n_unconf + 1,
                   sizeof *c->unconf) < 0)
     return MC_ERR_NOMEM;
   unconfirmed *u = &c->unconf[c->n_unconf];
@@ -336,12 +368,13 @@ int mc_client_send_text(mc_client *c, const char *to_user,
   } while (u->client_msg_id == 0);
   u->to_group = to_user == NULL;
   copy_str(u->to, sizeof u->to, to);
-  u->text = strdup(text);
+  u->text = mc__malloc(c->mem, tl + 1);
   if (u->text == NULL)
     return MC_ERR_NOMEM;
+  memcpy(u->text, text, tl + 1);
   int rv = send_unconfirmed(c, u, request);
   if (rv < 0) {
-    free(u->text);
+    mc__free(c->mem, u->text);
     return rv;
   }
   c->n_unconf++;
@@ -432,7 +465,7 @@ static int take_request(mc_client *c, uint32_t seq, pending_req *out) {
 static void unconfirmed_drop(mc_client *c, uint64_t client_msg_id) {
   for (size_t i = 0; i < c->n_unconf; i++)
     if (c->unconf[i].client_msg_id == client_msg_id) {
-      free(c->unconf[i].text);
+      mc__free(c->mem, c->unconf[i].text);
       memmove(&c->unconf[i], &c->unconf[i + 1],
               (c->n_unconf - i - 1) * sizeof *c->unconf);
       c->n_unconf--;
@@ -569,23 +602,28 @@ static int recv_handshake(mc_client *c, const Mychat__Envelope *env,
 
 int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
                    mc_tstamp now) {
+  /* Room first for every event one datagram can make (a window of pushes
+   * taken at once, CONNECTED, CLOSED): a datagram the client cannot take
+   * is left as if lost, and the server sends it again. */
+  if (ev_reserve(c, c->cfg.arq.window + 2) < 0)
+    return MC_ERR_NOMEM;
   Mychat__Envelope *env = NULL;
-  int rv = mc_codec_decode(dgram, len, &env);
+  int rv = mc__codec_decode(c->mem, dgram, len, &env);
   if (rv < 0)
     return rv;
   if (c->state == MC_CLIENT_HANDSHAKE) {
     rv = recv_handshake(c, env, now);
-    mc_codec_free(env);
+    mc__codec_free(c->mem, env);
     return rv;
   }
   if (c->state != MC_CLIENT_ESTABLISHED ||
       env->session_id != c->id.session_id) {
-    mc_codec_free(env);
+    mc__codec_free(c->mem, env);
     return MC_ERR_AUTH;
   }
   if (env->token.len != MC_TOKEN_LEN ||
       memcmp(env->token.data, c->id.token, MC_TOKEN_LEN) != 0) {
-    mc_codec_free(env);
+    mc__codec_free(c->mem, env);
     return MC_ERR_AUTH;
   }
   /* An Error of our session ends it. It must carry our token too: the
@@ -596,7 +634,7 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     int code = env->error->code;
     char text[MC_ERROR_TEXT_MAX + 1];
     copy_str(text, sizeof text, env->error->text);
-    mc_codec_free(env);
+    mc__codec_free(c->mem, env);
     closed(c, code, 0, text);
     return 0;
   }
@@ -604,7 +642,7 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
   int taken = 0;
   rv = mc__wire_take(&c->arq, env, now, &taken);
   if (!taken)
-    mc_codec_free(env);
+    mc__codec_free(c->mem, env);
   if (rv < 0)
     return rv;
   /* Acked bodies hold send-ring slots until their tags are popped; the
@@ -617,7 +655,7 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
   Mychat__Envelope *push;
   while (c->arq_live && (push = mc_arq_pop(&c->arq)) != NULL) {
     handle_push(c, push);
-    mc_codec_free(push);
+    mc__codec_free(c->mem, push);
   }
   return 0;
 }
@@ -641,15 +679,20 @@ static mc_tstamp ping_due(const mc_client *c) {
 
 int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
                       size_t *len) {
+  /* A smaller buffer could stall what is due: say so rather than return 0
+   * with a deadline left in the past. */
+  if (cap < MC_DATAGRAM_MAX)
+    return MC_ERR_BUFFER_TOO_SMALL;
   if (c->state == MC_CLIENT_HANDSHAKE) {
     if (now < c->hs_next || now >= c->hs_start +
                                        c->cfg.connect_timeout_ms * MC_MSEC)
       return 0;
-    if (handshake_build(c, buf, cap, len) < 0)
-      return 0;
+    int rv = handshake_build(c, buf, cap, len);
+    if (rv < 0)
+      return rv;
     c->hs_next = now + c->hs_rto;
-    c->hs_rto = c->hs_rto * 2 > HANDSHAKE_RTO_MAX ? HANDSHAKE_RTO_MAX
-                                                   : c->hs_rto * 2;
+    mc_tstamp rto_max = MC_HANDSHAKE_RTO_MS_MAX * MC_MSEC;
+    c->hs_rto = c->hs_rto * 2 > rto_max ? rto_max : c->hs_rto * 2;
     return 1;
   }
   if (c->state != MC_CLIENT_ESTABLISHED)
@@ -675,7 +718,7 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
     return 0;
   }
   if (rv <= 0)
-    return 0;
+    return rv;
   c->last_sent = now;
   if (rv == MC__WIRE_UNREL)
     c->last_ping = now;

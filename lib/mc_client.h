@@ -11,6 +11,24 @@
  *   mc_client_expiry()       when to call mc_client_handle_expiry()
  *   mc_client_poll_event()   what happened (loop until 0)
  *
+ * The drive contract (as ngtcp2 states its own). Whenever something may have
+ * changed what the client has to do at |now| (a connect or request, a
+ * datagram in, the clock reaching mc_client_expiry()), the host runs, all
+ * at the same |now|:
+ *
+ *   1. mc_client_handle_expiry(c, now) if mc_client_expiry(c) <= now
+ *      (calling it when nothing is due is harmless);
+ *   2. mc_client_poll_tx(c, now, ...) until it returns 0, sending each
+ *      datagram; poll_tx itself sends what the timers owe (handshake
+ *      retransmissions, reliable retransmissions, Pings, delayed acks);
+ *   3. mc_client_poll_event(c, ...) until it returns 0; a request made in
+ *      answer to an event means starting again at 1;
+ *   4. waits for a datagram or until mc_client_expiry(c).
+ *
+ * After steps 1 and 2 mc_client_expiry(c) is later than |now| (or
+ * MC_TSTAMP_NEVER): a host never has to clamp it to avoid spinning. Steps
+ * taken late only delay timers; nothing is lost.
+ *
  * The client retransmits the handshake until answered or connect_timeout_ms
  * passes, keeps the session alive with Pings, drops duplicate messages by
  * message id, and keeps every message it sent until the server confirmed it
@@ -39,6 +57,9 @@ typedef struct {
   void *user_data;
   /* Fills |buf| with |len| random bytes (nonces, client_msg_ids). Required. */
   void (*random)(void *user_data, uint8_t *buf, size_t len);
+  /* What the client allocates with (mc_mem.h); NULL: libc. It must outlive
+   * the client. */
+  const mc_mem *mem;
 } mc_client_callbacks;
 
 typedef enum {
@@ -138,16 +159,21 @@ int mc_client_logout(mc_client *c, mc_tstamp now);
 void mc_client_abandon(mc_client *c);
 
 /* Takes a datagram from the server. Returns 0, or the reason it was
- * ignored (a codec error, MC_ERR_AUTH for another session's datagram). */
+ * ignored (a codec error, MC_ERR_AUTH for another session's datagram, or
+ * MC_ERR_NOMEM: nothing was taken, as if the datagram had been lost, and
+ * the server will send it again). */
 int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
                    mc_tstamp now);
 
-/* Takes the next datagram to send at |now| into |buf| (|cap| >=
- * MC_DATAGRAM_MAX). Returns 1 with |*len| set, or 0. */
+/* Takes the next datagram to send at |now| into |buf| of |cap| bytes.
+ * Returns 1 with |*len| set, 0 when nothing more is to be sent at |now|, or
+ * MC_ERR_BUFFER_TOO_SMALL when |cap| < MC_DATAGRAM_MAX (nothing taken). */
 int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
                       size_t *len);
 
-/* The next time mc_client_handle_expiry() has work, or MC_TSTAMP_NEVER. */
+/* The next time the client has work (see the drive contract above), or
+ * MC_TSTAMP_NEVER: 0 or a time at or before now when something is to be
+ * sent already. */
 mc_tstamp mc_client_expiry(const mc_client *c);
 
 /* Runs timers due at |now|: handshake retransmission and give-up,

@@ -120,16 +120,28 @@ int mc_codec_utf8_valid(const uint8_t *s, size_t len) {
   return 1;
 }
 
-int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
+/* The prefix's magic and version, not the size limit. */
+static int check_magic(const uint8_t *dgram, size_t len) {
   if (dgram == NULL || len < MC_PREFIX_LEN)
     return MC_ERR_TRUNCATED;
-  if (len > MC_DATAGRAM_MAX)
-    return MC_ERR_TOO_BIG;
   if (dgram[0] != MC_MAGIC0 || dgram[1] != MC_MAGIC1 || dgram[2] != MC_MAGIC2)
     return MC_ERR_BAD_MAGIC;
   if (dgram[3] != MC_PROTOCOL_VERSION)
     return MC_ERR_BAD_VERSION;
   return 0;
+}
+
+void mc_codec_write_prefix(uint8_t *out) {
+  out[0] = MC_MAGIC0;
+  out[1] = MC_MAGIC1;
+  out[2] = MC_MAGIC2;
+  out[3] = MC_PROTOCOL_VERSION;
+}
+
+int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
+  if (dgram != NULL && len > MC_DATAGRAM_MAX)
+    return MC_ERR_TOO_BIG;
+  return check_magic(dgram, len);
 }
 
 /* A name field: |required| names may not be empty (proto3 cannot tell an
@@ -372,6 +384,55 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
 /* Field numbers are 1 to 2^29 - 1 in protobuf. */
 #define MC__FIELD_NUMBER_MAX 536870911u
 
+/* One field of a message in wire form. */
+typedef struct {
+  uint32_t number;
+  int type;            /* PROTOBUF_C_WIRE_TYPE_* */
+  uint64_t value;      /* a varint or fixed value; the length of bytes */
+  const uint8_t *data; /* the bytes of a length-prefixed field */
+} pb_field;
+
+/* Reads the field at |*p| (before |end|) into |*f| and advances |*p|.
+ * Returns 1, 0 at the end, or MC_ERR_DECODE (bad tag, field number out of
+ * range, unknown wire type, or the bytes run out). */
+static int wire_next(const uint8_t **p, const uint8_t *end, pb_field *f) {
+  uint64_t tag;
+  if (*p == end)
+    return 0;
+  if (read_varint(p, end, &tag) || tag >> 3 == 0 ||
+      tag >> 3 > MC__FIELD_NUMBER_MAX)
+    return MC_ERR_DECODE;
+  f->number = (uint32_t)(tag >> 3);
+  f->type = (int)(tag & 7);
+  f->data = NULL;
+  size_t fixed = 0;
+  switch (f->type) {
+  case PROTOBUF_C_WIRE_TYPE_VARINT:
+    return read_varint(p, end, &f->value) ? MC_ERR_DECODE : 1;
+  case PROTOBUF_C_WIRE_TYPE_64BIT:
+    fixed = 8;
+    break;
+  case PROTOBUF_C_WIRE_TYPE_32BIT:
+    fixed = 4;
+    break;
+  case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+    if (read_varint(p, end, &f->value) || f->value > (uint64_t)(end - *p))
+      return MC_ERR_DECODE;
+    f->data = *p;
+    *p += f->value;
+    return 1;
+  default:
+    return MC_ERR_DECODE;
+  }
+  if ((size_t)(end - *p) < fixed)
+    return MC_ERR_DECODE;
+  f->value = 0;
+  for (size_t i = fixed; i > 0; i--) /* little endian */
+    f->value = f->value << 8 | (*p)[i - 1];
+  *p += fixed;
+  return 1;
+}
+
 /*
  * Checks the wire form of message type |d| for what protobuf-c accepts but
  * should not, recursing into known submessages (the schema has no recursive
@@ -387,107 +448,163 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
  */
 static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                       const uint8_t *end) {
-  while (p < end) {
-    uint64_t tag, v;
-    if (read_varint(&p, end, &tag) || tag >> 3 == 0 ||
-        tag >> 3 > MC__FIELD_NUMBER_MAX)
-      return MC_ERR_DECODE;
-    switch (tag & 7) {
-    case PROTOBUF_C_WIRE_TYPE_VARINT:
-      if (read_varint(&p, end, &v))
-        return MC_ERR_DECODE;
-      break;
-    case PROTOBUF_C_WIRE_TYPE_64BIT:
-      if (end - p < 8)
-        return MC_ERR_DECODE;
-      p += 8;
-      break;
-    case PROTOBUF_C_WIRE_TYPE_32BIT:
-      if (end - p < 4)
-        return MC_ERR_DECODE;
-      p += 4;
-      break;
-    case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED: {
-      if (read_varint(&p, end, &v) || v > (uint64_t)(end - p))
-        return MC_ERR_DECODE;
-      const ProtobufCFieldDescriptor *f =
-          protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-      int rc = 0;
-      if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, v))
-        rc = MC_ERR_BAD_FIELD;
-      else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE)
-        rc = check_wire(f->descriptor, p, p + v);
-      if (rc)
-        return rc;
-      p += v;
-      break;
-    }
-    default:
-      return MC_ERR_DECODE;
-    }
+  pb_field f;
+  int rc;
+  while ((rc = wire_next(&p, end, &f)) == 1) {
+    if (f.type != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+      continue;
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field(d, f.number);
+    if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(f.data, 0, f.value))
+      return MC_ERR_BAD_FIELD;
+    if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
+        (rc = check_wire(fd->descriptor, f.data, f.data + f.value)) != 0)
+      return rc;
   }
-  return 0;
+  return rc;
 }
 
-/* protobuf-c reports every unpack failure the same way; this allocator
- * remembers whether one was an allocation failure, so decode can tell
- * MC_ERR_NOMEM from MC_ERR_DECODE. It allocates with malloc/free, so
- * mychat__envelope__free_unpacked() with the default allocator matches. */
-static void *track_alloc(void *data, size_t size) {
-  void *p = malloc(size);
+/* protobuf-c's allocator over an mc_mem. protobuf-c reports every unpack
+ * failure the same way; |oom| remembers whether one was an allocation
+ * failure, so decode can tell MC_ERR_NOMEM from MC_ERR_DECODE. */
+typedef struct {
+  const mc_mem *mem;
+  int oom;
+} pb_mem;
+
+static void *pb_alloc(void *data, size_t size) {
+  pb_mem *m = data;
+  void *p = mc__malloc(m->mem, size);
   if (p == NULL)
-    *(int *)data = 1;
+    m->oom = 1;
   return p;
 }
 
-static void track_free(void *data, void *p) {
-  (void)data;
-  free(p);
+static void pb_free(void *data, void *p) { mc__free(((pb_mem *)data)->mem, p); }
+
+/* The client_nonce of a Handshake, Welcome or Error body (field 3, fixed64,
+ * in all three), and a Welcome's session_id (field 1). */
+static int peek_body(const uint8_t *p, const uint8_t *end, mc_peek *pk) {
+  pb_field f;
+  int rc;
+  while ((rc = wire_next(&p, end, &f)) == 1) {
+    if (f.type != PROTOBUF_C_WIRE_TYPE_64BIT)
+      continue;
+    if (f.number == 3)
+      pk->client_nonce = f.value;
+    else if (f.number == 1 && pk->body == MYCHAT__ENVELOPE__BODY_WELCOME)
+      pk->welcome_session_id = f.value;
+  }
+  return rc;
 }
 
-int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk) {
+  memset(pk, 0, sizeof *pk);
+  int rc = mc_codec_check_prefix(dgram, len);
+  if (rc)
+    return rc;
+  const uint8_t *p = dgram + MC_PREFIX_LEN, *end = dgram + len;
+  pb_field f;
+  while ((rc = wire_next(&p, end, &f)) == 1) {
+    /* Header fields are numbered below 10 (PROTOCOL.md 2.2), bodies from
+     * 10 up; the last of each wins, as in protobuf. */
+    if (f.number == 1 && f.type == PROTOBUF_C_WIRE_TYPE_64BIT) {
+      pk->session_id = f.value;
+    } else if (f.number == 2 && f.data != NULL) {
+      pk->token_off = (size_t)(f.data - dgram);
+      pk->token_len = (size_t)f.value;
+    } else if (f.number == 3 && f.type == PROTOBUF_C_WIRE_TYPE_VARINT) {
+      pk->seq = (uint32_t)f.value;
+    } else if (f.number >= 10 && f.data != NULL) {
+      pk->body = (Mychat__Envelope__BodyCase)f.number;
+      pk->client_nonce = pk->welcome_session_id = 0;
+      if (f.number == MYCHAT__ENVELOPE__BODY_REGISTER ||
+          f.number == MYCHAT__ENVELOPE__BODY_LOGIN ||
+          f.number == MYCHAT__ENVELOPE__BODY_WELCOME ||
+          f.number == MYCHAT__ENVELOPE__BODY_ERROR)
+        rc = peek_body(f.data, f.data + f.value, pk);
+      if (rc < 0)
+        break;
+    }
+  }
+  if (rc < 0)
+    memset(pk, 0, sizeof *pk);
+  return rc;
+}
+
+static int parse(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                 Mychat__Envelope **out) {
+  if (out == NULL)
+    return MC_ERR_INVAL;
+  *out = NULL;
+  int rc = check_magic(dgram, len);
+  if (rc)
+    return rc;
+  pb_mem m = {mem, 0};
+  ProtobufCAllocator alloc = {pb_alloc, pb_free, &m};
+  *out = mychat__envelope__unpack(&alloc, len - MC_PREFIX_LEN,
+                                  dgram + MC_PREFIX_LEN);
+  if (*out == NULL)
+    return m.oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
+  return 0;
+}
+
+int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  return parse(NULL, dgram, len, out);
+}
+
+int mc__codec_unpack(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out) {
   if (out == NULL)
     return MC_ERR_INVAL;
   *out = NULL;
   int rc = mc_codec_check_prefix(dgram, len);
+  if (rc == 0)
+    rc = parse(mem, dgram, len, out);
   if (rc)
     return rc;
-  int oom = 0;
-  ProtobufCAllocator alloc = {track_alloc, track_free, &oom};
-  const uint8_t *pb = dgram + MC_PREFIX_LEN;
-  size_t pb_len = len - MC_PREFIX_LEN;
-  Mychat__Envelope *env = mychat__envelope__unpack(&alloc, pb_len, pb);
-  if (env == NULL)
-    return oom ? MC_ERR_NOMEM : MC_ERR_DECODE;
-  rc = check_wire(&mychat__envelope__descriptor, pb, pb + pb_len);
+  rc = check_wire(&mychat__envelope__descriptor, dgram + MC_PREFIX_LEN,
+                  dgram + len);
   if (!rc)
-    rc = check_header(env);
+    rc = check_header(*out);
   if (rc) {
-    mc_codec_free(env);
-    return rc;
+    mc__codec_free(mem, *out);
+    *out = NULL;
   }
-  *out = env;
-  return 0;
+  return rc;
 }
 
-int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
-  int rc = mc_codec_unpack(dgram, len, out);
+int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  return mc__codec_unpack(NULL, dgram, len, out);
+}
+
+int mc__codec_decode(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out) {
+  int rc = mc__codec_unpack(mem, dgram, len, out);
   if (rc)
     return rc;
   rc = mc_codec_check_class(*out);
   if (!rc)
     rc = mc_codec_validate_body(*out);
   if (rc) {
-    mc_codec_free(*out);
+    mc__codec_free(mem, *out);
     *out = NULL;
   }
   return rc;
 }
 
-void mc_codec_free(Mychat__Envelope *env) {
-  if (env)
-    mychat__envelope__free_unpacked(env, NULL);
+int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out) {
+  return mc__codec_decode(NULL, dgram, len, out);
 }
+
+void mc__codec_free(const mc_mem *mem, Mychat__Envelope *env) {
+  pb_mem m = {mem, 0};
+  ProtobufCAllocator alloc = {pb_alloc, pb_free, &m};
+  if (env)
+    mychat__envelope__free_unpacked(env, &alloc);
+}
+
+void mc_codec_free(Mychat__Envelope *env) { mc__codec_free(NULL, env); }
 
 int mc_codec_encode_body(const Mychat__Envelope *env, uint8_t *buf, size_t cap,
                          size_t *len) {
@@ -520,13 +637,49 @@ int mc_codec_encode(const Mychat__Envelope *hdr, const uint8_t *body,
   size_t total = MC_PREFIX_LEN + hlen + body_len;
   if (body_len > MC_DATAGRAM_MAX || total > MC_DATAGRAM_MAX || total > cap)
     return MC_ERR_TOO_BIG;
-  out[0] = MC_MAGIC0;
-  out[1] = MC_MAGIC1;
-  out[2] = MC_MAGIC2;
-  out[3] = MC_PROTOCOL_VERSION;
+  mc_codec_write_prefix(out);
   mychat__envelope__pack(&h, out + MC_PREFIX_LEN);
   if (body_len > 0)
     memcpy(out + MC_PREFIX_LEN + hlen, body, body_len);
   *out_len = total;
   return 0;
+}
+
+/* The length of |env|'s datagram, or an encoding error. */
+static int encoded_len(const Mychat__Envelope *env, size_t *len) {
+  uint8_t body[MC_DATAGRAM_MAX], dgram[MC_DATAGRAM_MAX];
+  size_t blen;
+  int rc = mc_codec_encode_body(env, body, sizeof body, &blen);
+  if (rc == 0)
+    rc = mc_codec_encode(env, body, blen, dgram, sizeof dgram, len);
+  return rc;
+}
+
+int mc_codec_pad_handshake(Mychat__Envelope *env) {
+  static const uint8_t zeros[MC_HANDSHAKE_MIN];
+  Mychat__Handshake *hs =
+      env == NULL                                            ? NULL
+      : env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ? env->register_
+      : env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN    ? env->login
+                                                             : NULL;
+  if (hs == NULL)
+    return MC_ERR_INVAL;
+  hs->padding.data = (uint8_t *)zeros; /* protobuf-c's type; never written */
+  hs->padding.len = 0;
+  size_t len;
+  int rc = encoded_len(env, &len);
+  if (rc || len >= MC_HANDSHAKE_MIN)
+    return rc;
+  /* n bytes of padding add at most n + 4 (the field's tag, a two-byte
+   * length, a byte more for the handshake's own length), so the fewest
+   * that reach the minimum are no fewer than this; the length grows with
+   * n, so counting up from here finds them. */
+  size_t n = MC_HANDSHAKE_MIN - len > 4 ? MC_HANDSHAKE_MIN - len - 4 : 1;
+  for (; n <= sizeof zeros; n++) {
+    hs->padding.len = n;
+    rc = encoded_len(env, &len);
+    if (rc || len >= MC_HANDSHAKE_MIN)
+      return rc;
+  }
+  return MC_ERR_TOO_BIG; /* unreachable: MC_HANDSHAKE_MIN zeros suffice */
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_mem.h"
 #include "mychat.pb-c.h"
 
 #define MC_MAGIC0 'M'
@@ -39,6 +40,15 @@
 #define MC_HANDSHAKE_MIN 256     /* Register/Login datagrams are padded to this */
 #define MC_LIST_PAGE_MAX 20      /* entries in one ListReply */
 #define MC_GROUPS_PER_USER_MAX 32
+
+/* Defaults (PROTOCOL.md section 3): the server's keepalive and timeout,
+ * which a Welcome carries (a client falls back on them if it carries 0),
+ * and the client's handshake retransmission and give-up (MC-33). */
+#define MC_KEEPALIVE_MS_DEFAULT 5000
+#define MC_SESSION_TIMEOUT_MS_DEFAULT 30000
+#define MC_HANDSHAKE_RTO_MS_DEFAULT 500
+#define MC_HANDSHAKE_RTO_MS_MAX 2000
+#define MC_CONNECT_TIMEOUT_MS_DEFAULT 15000
 
 /* What a body is, for the direction and reliability rules. */
 typedef enum {
@@ -65,6 +75,10 @@ int mc_codec_name_valid(const char *s);
 /* Returns 1 if the |len| bytes at |s| are valid UTF-8 (no overlongs, no
  * surrogates, nothing above U+10FFFF). */
 int mc_codec_utf8_valid(const uint8_t *s, size_t len);
+
+/* Writes the MC_PREFIX_LEN bytes every datagram starts with ("MYC" and the
+ * version) to |out|. */
+void mc_codec_write_prefix(uint8_t *out);
 
 /* Checks the prefix of a datagram only. Returns 0, or one of:
  * MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION. */
@@ -93,6 +107,36 @@ int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
  * Returns 0 (|*out| owned by the caller), or the errors of
  * mc_codec_decode() other than the class and body-field ones. */
 int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
+
+/* The prefix's magic and version and the protobuf parse, none of the
+ * other checks (not even the size limit): for a program that must read
+ * whatever a peer sent, however wrong (the conformance replayer comparing a
+ * capture). Returns 0 (|*out| owned by the caller, released with
+ * mc_codec_free()), or MC_ERR_INVAL (|out| NULL), MC_ERR_TRUNCATED,
+ * MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION, MC_ERR_DECODE, MC_ERR_NOMEM. */
+int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
+
+/* What mc_codec_peek() reads from a datagram without decoding it. */
+typedef struct {
+  uint64_t session_id;          /* header; 0 when absent */
+  size_t token_off, token_len;  /* the header token's bytes: dgram +
+                                   token_off, token_len of them (0: none) */
+  uint32_t seq;
+  Mychat__Envelope__BodyCase body; /* the body's field number (an unknown
+                                      one too); NOT_SET when none */
+  uint64_t client_nonce;        /* of a Register, Login, Welcome or Error */
+  uint64_t welcome_session_id;  /* of a Welcome */
+} mc_peek;
+
+/* Reads the header fields, the body kind and the handshake nonce of
+ * datagram |dgram| by walking its wire form, without allocating: for
+ * routing a datagram to its session or client (a load generator, the
+ * simulator over UDP) before whoever owns it decodes it. It validates
+ * nothing beyond the wire form: the receiver must still decode the datagram
+ * (mc_codec_decode), and on a well-formed datagram the two agree. Returns 0,
+ * or a prefix error of mc_codec_check_prefix(), or MC_ERR_DECODE (|*pk| is
+ * then all zero). */
+int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk);
 
 /* Returns 0 when |env|'s seq suits its body's class (reliable bodies have
  * seq > 0, others seq 0), else MC_ERR_BAD_FIELD. */
@@ -133,12 +177,29 @@ int mc_codec_validate(const Mychat__Envelope *env);
 /* Releases an envelope from mc_codec_decode(). NULL is allowed. */
 void mc_codec_free(Mychat__Envelope *env);
 
+/* Internal to the core: mc_codec_unpack(), mc_codec_decode() and
+ * mc_codec_free() with the allocator |mem| (NULL: libc). An envelope goes
+ * back to the allocator it came from. */
+int mc__codec_unpack(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out);
+int mc__codec_decode(const mc_mem *mem, const uint8_t *dgram, size_t len,
+                     Mychat__Envelope **out);
+void mc__codec_free(const mc_mem *mem, Mychat__Envelope *env);
+
 /* Serializes only the body of |env| (the header fields are ignored) into
  * |buf| of |cap| bytes; stores the length in |*len|. It does not validate.
  * Returns 0, or one of: MC_ERR_NO_BODY (|env| NULL, no body, or a NULL body
  * pointer), MC_ERR_BUFFER_TOO_SMALL. */
 int mc_codec_encode_body(const Mychat__Envelope *env, uint8_t *buf, size_t cap,
                          size_t *len);
+
+/* Sets the padding of Register or Login |env| to the fewest zero bytes that
+ * make its datagram (|env|'s header fields and body, as mc_codec_encode()
+ * builds it) at least MC_HANDSHAKE_MIN bytes long (MC-47); the padding then
+ * points to a static buffer of zeros. Returns 0, or MC_ERR_INVAL (not a
+ * Register or Login), or an error of mc_codec_encode_body() or
+ * mc_codec_encode(). */
+int mc_codec_pad_handshake(Mychat__Envelope *env);
 
 /* Builds a datagram: prefix, then the header fields of |hdr| (session_id,
  * token, seq, ack; its body is ignored), then |body| (|body_len| bytes from

@@ -9,6 +9,8 @@
 #ifndef MC_ERROR_H
 #define MC_ERROR_H
 
+/* -16 (WINDOW_FULL) and -25 (WRONG_DIRECTION) were never returned and are
+ * retired; their numbers are not reused. */
 #define MC_ERRNO_MAP(X)                                                       \
   X(NOMEM, -1, "out of memory")                                               \
   X(INVAL, -2, "invalid argument")                                            \
@@ -25,7 +27,6 @@
   X(BAD_NAME, -13, "name breaks the name rules")                              \
   X(BAD_PASSWORD, -14, "password length out of range")                        \
   X(BUFFER_TOO_SMALL, -15, "output buffer too small")                         \
-  X(WINDOW_FULL, -16, "send window full")                                     \
   X(QUEUE_FULL, -17, "queue full")                                            \
   X(STATE, -18, "operation not allowed in the current state")                 \
   X(NOT_FOUND, -19, "not found")                                              \
@@ -33,8 +34,7 @@
   X(STORAGE, -21, "storage failure")                                          \
   X(LIMIT, -22, "limit reached")                                              \
   X(GAVE_UP, -23, "peer did not acknowledge; gave up")                        \
-  X(AUTH, -24, "authentication failed")                                       \
-  X(WRONG_DIRECTION, -25, "body not allowed in this direction")
+  X(AUTH, -24, "authentication failed")
 
 typedef enum {
   MC_OK = 0,

@@ -23,25 +23,13 @@ typedef struct {
   size_t head, len, cap;
 } ms_idq;
 
-/* An open-addressing hash slot; id 0 marks an empty slot. The hash is kept
- * so growing the table needs no key lookups. */
-typedef struct {
-  uint64_t id, hash;
-} ms_slot;
-
-typedef struct {
-  ms_slot *slot;
-  size_t mask; /* slot count - 1; the count is a power of two */
-  size_t used; /* kept below half the slots so probes stay short */
-} ms_tab;
-
 /* Users or groups: names by id, a hash index and a name-sorted index. */
 typedef struct {
   char (*name)[MC_NAME_MAX + 1]; /* name[id - 1] */
   size_t n, cap;
   uint64_t *sorted; /* all n ids in name order (strcmp, i.e. memcmp) */
   size_t scap;
-  ms_tab index;     /* name -> id */
+  mc__map index;    /* hash of a name -> id */
 } ms_names;
 
 typedef struct {
@@ -76,7 +64,7 @@ struct mc_memstore {
   size_t gcap;
   ms_msg *msgs; /* msgs[id - 1] */
   size_t nmsgs, mcap;
-  ms_tab keys;          /* (sender_id, client_msg_id) -> message id */
+  mc__map keys;         /* hash of (sender_id, client_msg_id) -> msg id */
   uint64_t receipt_seq; /* last receipt seq handed out */
   long fail_after;      /* operations left before failing; -1: never */
 };
@@ -87,7 +75,7 @@ struct mc_memstore {
  * this function without breaking the aliasing rules. */
 /* The store reports any failure as a storage failure. */
 static int ms_reserve(void *pp, size_t *cap, size_t need, size_t elem) {
-  return mc__reserve(pp, cap, need, elem) < 0 ? MC_ERR_STORAGE : 0;
+  return mc__reserve(NULL, pp, cap, need, elem) < 0 ? MC_ERR_STORAGE : 0;
 }
 
 /* Makes room to append one id to |q|, reusing the consumed prefix first. */
@@ -157,64 +145,27 @@ static uint64_t ms_hash_key(uint64_t sender_id, uint64_t client_msg_id) {
   return ms_mix(ms_mix(sender_id) ^ client_msg_id);
 }
 
-/* Makes room for one more entry in |t|, growing and rehashing at half
- * full. */
-static int ms_tab_reserve(ms_tab *t) {
-  size_t n = t->slot ? t->mask + 1 : 0;
-  if (2 * (t->used + 1) <= n)
-    return 0;
-  size_t nn = n ? 2 * n : 64;
-  ms_slot *ns = calloc(nn, sizeof *ns);
-  if (!ns)
-    return MC_ERR_STORAGE;
-  for (size_t i = 0; i < n; i++) {
-    if (!t->slot[i].id)
-      continue;
-    size_t j = t->slot[i].hash & (nn - 1);
-    while (ns[j].id)
-      j = (j + 1) & (nn - 1);
-    ns[j] = t->slot[i];
-  }
-  free(t->slot);
-  t->slot = ns;
-  t->mask = nn - 1;
-  return 0;
+/* Makes room for one more entry in the hash index |t|. */
+static int ms_index_reserve(mc__map *t) {
+  return mc__map_reserve(t, 1) < 0 ? MC_ERR_STORAGE : 0;
 }
 
-/* Tells whether the entry |id| of a table has the key |key|. */
-typedef int (*ms_eq)(const mc_memstore *s, const void *ctx, uint64_t id,
-                     const void *key);
-
-/* The slot holding the id whose key is |key| (hash |h|), or the empty slot
- * where it would go; NULL when the table has no slots yet. */
-static ms_slot *ms_tab_probe(const mc_memstore *s, const ms_tab *t,
-                             uint64_t h, ms_eq eq, const void *ctx,
-                             const void *key) {
-  if (!t->slot)
-    return NULL;
-  for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
-    ms_slot *sl = &t->slot[i];
-    if (!sl->id || (sl->hash == h && eq(s, ctx, sl->id, key)))
-      return sl;
-  }
-}
-
-static int ms_eq_name(const mc_memstore *s, const void *ctx, uint64_t id,
-                      const void *key) {
-  (void)s;
-  const ms_names *ns = ctx;
-  return !strcmp(ns->name[id - 1], key);
-}
-
+/* What a hash index lookup compares an entry with. */
 typedef struct {
+  const mc_memstore *s;
+  const ms_names *ns;
+  const char *name;
   uint64_t sender_id, client_msg_id;
-} ms_msgkey;
+} ms_index_key;
 
-static int ms_eq_msgkey(const mc_memstore *s, const void *ctx, uint64_t id,
-                        const void *key) {
-  (void)ctx;
-  const ms_msgkey *k = key;
-  const ms_msg *m = &s->msgs[id - 1];
+static int ms_eq_name(const void *ctx, uint64_t id) {
+  const ms_index_key *k = ctx;
+  return !strcmp(k->ns->name[id - 1], k->name);
+}
+
+static int ms_eq_msgkey(const void *ctx, uint64_t id) {
+  const ms_index_key *k = ctx;
+  const ms_msg *m = &k->s->msgs[id - 1];
   return m->sender_id == k->sender_id && m->client_msg_id == k->client_msg_id;
 }
 
@@ -226,9 +177,10 @@ static int ms_name_ok(const char *name) {
 static uint64_t ms_names_find(const ms_names *ns, const char *name) {
   if (!ms_name_ok(name))
     return 0;
-  const ms_slot *sl =
-      ms_tab_probe(NULL, &ns->index, ms_hash_name(name), ms_eq_name, ns, name);
-  return sl ? sl->id : 0;
+  ms_index_key key = {.ns = ns, .name = name};
+  const uint64_t *id =
+      mc__map_probe(&ns->index, ms_hash_name(name), ms_eq_name, &key);
+  return id ? *id : 0;
 }
 
 /* First index in ids[0..n) (name-sorted ids of |ns|) whose name sorts
@@ -253,7 +205,7 @@ static size_t ms_names_after(const ms_names *ns, const uint64_t *ids,
 static uint64_t ms_names_add(ms_names *ns, const char *name) {
   if (ms_reserve(&ns->name, &ns->cap, ns->n + 1, sizeof *ns->name) ||
       ms_reserve(&ns->sorted, &ns->scap, ns->n + 1, sizeof *ns->sorted) ||
-      ms_tab_reserve(&ns->index))
+      ms_index_reserve(&ns->index))
     return 0;
   uint64_t id = ++ns->n;
   memcpy(ns->name[id - 1], name, strlen(name) + 1);
@@ -261,11 +213,7 @@ static uint64_t ms_names_add(ms_names *ns, const char *name) {
   memmove(ns->sorted + at + 1, ns->sorted + at,
           (ns->n - 1 - at) * sizeof *ns->sorted);
   ns->sorted[at] = id;
-  uint64_t h = ms_hash_name(name);
-  ms_slot *sl = ms_tab_probe(NULL, &ns->index, h, ms_eq_name, ns, name);
-  sl->id = id;
-  sl->hash = h;
-  ns->index.used++;
+  mc__map_add(&ns->index, ms_hash_name(name), id); /* room reserved */
   return id;
 }
 
@@ -283,7 +231,7 @@ static void ms_names_list(const ms_names *ns, const char *after,
 static void ms_names_free(ms_names *ns) {
   free(ns->name);
   free(ns->sorted);
-  free(ns->index.slot);
+  mc__map_free(&ns->index);
 }
 
 /* Counts one operation; tells whether it must fail (mc_memstore_fail_after).
@@ -506,10 +454,11 @@ static void ms_fill(const mc_memstore *s, uint64_t id, mc_store_msg *out) {
 /* The id stored under (sender_id, client_msg_id), or 0. */
 static uint64_t ms_key_find(const mc_memstore *s, uint64_t sender_id,
                             uint64_t client_msg_id) {
-  ms_msgkey key = {sender_id, client_msg_id};
-  uint64_t h = ms_hash_key(sender_id, client_msg_id);
-  const ms_slot *found = ms_tab_probe(s, &s->keys, h, ms_eq_msgkey, NULL, &key);
-  return found ? found->id : 0;
+  ms_index_key key = {
+      .s = s, .sender_id = sender_id, .client_msg_id = client_msg_id};
+  const uint64_t *id = mc__map_probe(
+      &s->keys, ms_hash_key(sender_id, client_msg_id), ms_eq_msgkey, &key);
+  return id ? *id : 0;
 }
 
 static int ms_msg_find(void *st, uint64_t sender_id, uint64_t client_msg_id,
@@ -531,8 +480,6 @@ static int ms_msg_add(void *st, mc_store_msg *m, uint64_t now_ms, int *dup) {
   *dup = 0;
   if (!ms_user_get(s, m->sender_id))
     return MC_ERR_NOT_FOUND;
-  ms_msgkey key = {m->sender_id, m->client_msg_id};
-  uint64_t h = ms_hash_key(key.sender_id, key.client_msg_id);
   uint64_t old = ms_key_find(s, m->sender_id, m->client_msg_id);
   if (old) {
     ms_fill(s, old, m);
@@ -549,7 +496,7 @@ static int ms_msg_add(void *st, mc_store_msg *m, uint64_t now_ms, int *dup) {
   char *text = malloc(tlen + 1);
   if (!text ||
       ms_reserve(&s->msgs, &s->mcap, s->nmsgs + 1, sizeof *s->msgs) ||
-      ms_tab_reserve(&s->keys) || ms_idq_reserve(q)) {
+      ms_index_reserve(&s->keys) || ms_idq_reserve(q)) {
     free(text);
     return MC_ERR_STORAGE;
   }
@@ -562,10 +509,8 @@ static int ms_msg_add(void *st, mc_store_msg *m, uint64_t now_ms, int *dup) {
                              .client_msg_id = m->client_msg_id,
                              .text = text,
                              .state = MS_PENDING};
-  ms_slot *sl = ms_tab_probe(s, &s->keys, h, ms_eq_msgkey, NULL, &key);
-  sl->id = id;
-  sl->hash = h;
-  s->keys.used++;
+  /* room reserved above */
+  mc__map_add(&s->keys, ms_hash_key(m->sender_id, m->client_msg_id), id);
   q->v[q->len++] = id;
   ms_fill(s, id, m);
   return 0;
@@ -752,7 +697,7 @@ void mc_memstore_del(mc_memstore *s) {
   free(s->users);
   free(s->groups);
   free(s->msgs);
-  free(s->keys.slot);
+  mc__map_free(&s->keys);
   free(s);
 }
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "mc_error.h"
-#include "mc_map.h"
 
 /* Saturating arithmetic: the line's numbers only overflow for absurd
  * datagram lengths, and then "busy for ever" is the honest answer. */
@@ -43,6 +42,15 @@ int mc_netem_init(mc_netem *n, const mc_netem_config *cfg, uint64_t seed) {
   memset(n, 0, sizeof *n);
   n->cfg = *cfg;
   mc_rng_seed(&n->rng, seed);
+  return 0;
+}
+
+int mc_netem_reconfigure(mc_netem *n, const mc_netem_config *cfg) {
+  int rv = mc_netem_config_check(cfg);
+  if (rv < 0)
+    return rv;
+  n->cfg = *cfg;
+  n->busy_frac = 0;
   return 0;
 }
 
@@ -148,67 +156,27 @@ void mc_netem_decide(mc_netem *n, size_t len, mc_tstamp now,
   n->stats.delivered += (uint64_t)v->copies;
 }
 
+/* Delivery order: by time, ties in offer order (|order| is unique, so the
+ * order is one whatever the heap does with ties). */
+static int pkt_before(const void *a, const void *b) {
+  const mc_netem_pkt *x = a, *y = b;
+  return x->at != y->at ? x->at < y->at : x->order < y->order;
+}
+
 int mc_netem_link_init(mc_netem_link *l, const mc_netem_config *cfg,
                        uint64_t seed) {
   int rv = mc_netem_init(&l->model, cfg, seed);
   if (rv < 0)
     return rv;
-  l->heap = NULL;
-  l->n = 0;
-  l->cap = 0;
+  mc__heap_init(&l->q, sizeof(mc_netem_pkt), pkt_before, NULL, NULL);
   l->order = 0;
   return 0;
 }
 
 void mc_netem_link_free(mc_netem_link *l) {
-  for (size_t i = 0; i < l->n; i++)
-    free(l->heap[i].data);
-  free(l->heap);
-  l->heap = NULL;
-  l->n = 0;
-  l->cap = 0;
-}
-
-static int pkt_before(const mc_netem_pkt *a, const mc_netem_pkt *b) {
-  return a->at != b->at ? a->at < b->at : a->order < b->order;
-}
-
-static void pkt_swap(mc_netem_pkt *a, mc_netem_pkt *b) {
-  mc_netem_pkt t = *a;
-  *a = *b;
-  *b = t;
-}
-
-/* Appends |p| (capacity already ensured) and sifts it up. */
-static void heap_push(mc_netem_link *l, const mc_netem_pkt *p) {
-  size_t i = l->n++;
-  l->heap[i] = *p;
-  while (i > 0 && pkt_before(&l->heap[i], &l->heap[(i - 1) / 2])) {
-    pkt_swap(&l->heap[i], &l->heap[(i - 1) / 2]);
-    i = (i - 1) / 2;
-  }
-}
-
-/* Removes the root (the heap is not empty) and sifts the last entry down. */
-static void heap_pop(mc_netem_link *l) {
-  l->heap[0] = l->heap[--l->n];
-  size_t i = 0;
-  for (;;) {
-    size_t least = i, kid = 2 * i + 1;
-    for (size_t k = kid; k < kid + 2 && k < l->n; k++)
-      if (pkt_before(&l->heap[k], &l->heap[least]))
-        least = k;
-    if (least == i)
-      return;
-    pkt_swap(&l->heap[i], &l->heap[least]);
-    i = least;
-  }
-}
-
-/* Makes room for two more entries, so a verdict is queued whole or not at
- * all. */
-static int heap_reserve(mc_netem_link *l) {
-  return mc__reserve(&l->heap, &l->cap, l->n + 2, sizeof *l->heap);
+  for (size_t i = 0; i < l->q.n; i++)
+    free(((mc_netem_pkt *)mc__heap_at(&l->q, i))->data);
+  mc__heap_free(&l->q);
 }
 
 int mc_netem_link_send(mc_netem_link *l, const uint8_t *data, size_t len,
@@ -220,7 +188,9 @@ int mc_netem_link_send(mc_netem_link *l, const uint8_t *data, size_t len,
   if (v.copies == 0)
     return 0;
   uint8_t *copy[2] = {NULL, NULL};
-  int ok = heap_reserve(l) == 0;
+  /* Room for both copies first, so a verdict is queued whole or not at
+   * all. */
+  int ok = mc__heap_reserve(&l->q, 2) == 0;
   for (int i = 0; ok && i < v.copies; i++)
     ok = (copy[i] = malloc(len)) != NULL;
   if (!ok) {
@@ -236,26 +206,27 @@ int mc_netem_link_send(mc_netem_link *l, const uint8_t *data, size_t len,
     mc_netem_pkt p = {
         .at = v.at[i], .order = l->order++, .ctx = ctx, .len = len,
         .data = copy[i]};
-    heap_push(l, &p);
+    mc__heap_push(&l->q, &p); /* cannot fail: room was reserved */
   }
   return v.copies;
 }
 
 int mc_netem_link_recv(mc_netem_link *l, mc_tstamp now, uint8_t *buf,
                        size_t cap, uint64_t *ctx) {
-  if (l->n == 0 || l->heap[0].at > now)
+  mc_netem_pkt *p = mc__heap_top(&l->q);
+  if (p == NULL || p->at > now)
     return 0;
-  mc_netem_pkt *p = &l->heap[0];
   if (p->len > cap)
     return MC_ERR_BUFFER_TOO_SMALL;
   memcpy(buf, p->data, p->len);
   int len = (int)p->len;
   *ctx = p->ctx;
   free(p->data);
-  heap_pop(l);
+  mc__heap_pop(&l->q, NULL);
   return len;
 }
 
 mc_tstamp mc_netem_link_expiry(const mc_netem_link *l) {
-  return l->n == 0 ? MC_TSTAMP_NEVER : l->heap[0].at;
+  const mc_netem_pkt *p = mc__heap_top(&l->q);
+  return p == NULL ? MC_TSTAMP_NEVER : p->at;
 }

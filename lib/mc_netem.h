@@ -56,6 +56,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mc_heap.h"
 #include "mc_rng.h"
 #include "mc_time.h"
 
@@ -117,6 +118,13 @@ int mc_netem_config_check(const mc_netem_config *cfg);
  * stats. Returns 0 or MC_ERR_INVAL (bad |cfg|; |n| is left untouched). */
 int mc_netem_init(mc_netem *n, const mc_netem_config *cfg, uint64_t seed);
 
+/* Changes |n|'s settings to |cfg| mid-run (a link that gets worse or
+ * better): the random stream, the Gilbert-Elliott state, the line's busy
+ * time and the stats carry over; the line's sub-microsecond remainder is
+ * dropped, being only meaningful at the old rate (busy_frac < rate_bps).
+ * Returns 0 or MC_ERR_INVAL (bad |cfg|; |n| is left untouched). */
+int mc_netem_reconfigure(mc_netem *n, const mc_netem_config *cfg);
+
 /* Decides the fate of a datagram of |len| bytes offered at |now| and fills
  * |v| (see the semantics above). |now| should not go backwards between
  * calls; if it does, the line is simply still busy. Updates the stats, the
@@ -136,8 +144,7 @@ typedef struct {
 
 typedef struct {
   mc_netem model;
-  mc_netem_pkt *heap;         /* binary min-heap on (at, order) */
-  size_t n, cap;              /* entries used and allocated */
+  mc__heap q;                 /* of mc_netem_pkt, on (at, order) */
   uint64_t order;             /* order of the next copy queued */
 } mc_netem_link;
 

@@ -95,7 +95,6 @@ Mychat__ErrorCode mc_server_wire_code(int err) {
   case MC_ERR_TEXT_TOO_LONG:
     return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
   case MC_ERR_STATE:
-  case MC_ERR_WRONG_DIRECTION:
     return MYCHAT__ERROR_CODE__BAD_REQUEST;
   case MC_ERR_AUTH:
     return MYCHAT__ERROR_CODE__AUTH_FAILED;
@@ -170,7 +169,9 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv;
   }
   Mychat__Envelope *env = NULL;
-  rv = mc_codec_unpack(dgram, len, &env);
+  rv = mc__codec_unpack(srv->mem, dgram, len, &env);
+  if (rv == MC_ERR_NOMEM)
+    return rv; /* not the datagram's fault: as if lost, it comes again */
   if (rv < 0) {
     srv->stats.rx_malformed++;
 #ifdef MC_FAULT_AMPLIFY
@@ -186,7 +187,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
       env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
     handle_handshake(srv, from, env, len, now);
-    mc_codec_free(env);
+    mc__codec_free(srv->mem, env);
     return 0;
   }
   sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
@@ -198,7 +199,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
                env->session_id ? "unknown session or wrong token; log in again"
                                : "log in first",
                0, len);
-    mc_codec_free(env);
+    mc__codec_free(srv->mem, env);
     return MC_ERR_AUTH;
   }
   /* Authenticated: the session follows its client to a new address. */
@@ -219,7 +220,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   int taken = 0;
   rv = mc__wire_take(&s->arq, env, now, &taken);
   if (!taken)
-    mc_codec_free(env);
+    mc__codec_free(srv->mem, env);
   if (rv < 0)
     srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
   handle_acked(srv, s, now);
@@ -228,7 +229,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
    * outstanding), never freed, so the loop may go on with it. */
   while ((req = mc_arq_pop(&s->arq)) != NULL) {
     handle_request(srv, s, req, now);
-    mc_codec_free(req);
+    mc__codec_free(srv->mem, req);
   }
   make_ready(srv, s);
   return 0;
@@ -239,10 +240,11 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
 
 int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
                       uint8_t *buf, size_t cap, size_t *len) {
+  /* A smaller buffer would stall all output while expiry says "now". */
+  if (cap < MC_DATAGRAM_MAX)
+    return MC_ERR_BUFFER_TOO_SMALL;
   if (srv->unrel_n > 0) {
     unrel_dgram *d = &srv->unrel[srv->unrel_head];
-    if (d->len > cap)
-      return 0;
     *to = d->to;
     memcpy(buf, d->data, d->len);
     *len = d->len;
@@ -304,12 +306,13 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
 mc_tstamp mc_server_expiry(mc_server *srv) {
   if (srv->unrel_n > 0 || srv->ready_head != NULL)
     return 0;
-  return srv->heap_n > 0 ? srv->heap[0]->deadline : MC_TSTAMP_NEVER;
+  sess *first = heap_first(srv);
+  return first ? first->deadline : MC_TSTAMP_NEVER;
 }
 
 void mc_server_handle_expiry(mc_server *srv, mc_tstamp now) {
-  while (srv->heap_n > 0 && srv->heap[0]->deadline <= now) {
-    sess *s = srv->heap[0];
+  sess *s;
+  while ((s = heap_first(srv)) != NULL && s->deadline <= now) {
     if (s->state == SESS_CLOSING && now >= s->closing_deadline) {
       sess_free(srv, s);
       continue;
@@ -325,8 +328,8 @@ void mc_server_handle_expiry(mc_server *srv, mc_tstamp now) {
 }
 
 void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
-  while (srv->heap_n > 0 || srv->ready_head != NULL) {
-    sess *s = srv->heap_n > 0 ? srv->heap[0] : srv->ready_head;
+  while (heap_first(srv) != NULL || srv->ready_head != NULL) {
+    sess *s = heap_first(srv) ? heap_first(srv) : srv->ready_head;
     if (s->state == SESS_ESTABLISHED)
       sess_end(srv, s, MYCHAT__ERROR_CODE__SHUTTING_DOWN,
                "server shutting down", 0, now);
@@ -341,8 +344,8 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
 void mc_server_config_default(mc_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_sessions = 100000;
-  cfg->keepalive_ms = 5000;
-  cfg->session_timeout_ms = 30000;
+  cfg->keepalive_ms = MC_KEEPALIVE_MS_DEFAULT;
+  cfg->session_timeout_ms = MC_SESSION_TIMEOUT_MS_DEFAULT;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;
   cfg->push_window = 32;
@@ -354,9 +357,10 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
                          const mc_server_callbacks *cb) {
   if (cb == NULL || cb->random == NULL || store == NULL)
     return NULL;
-  mc_server *srv = calloc(1, sizeof *srv);
+  mc_server *srv = mc__calloc(cb->mem, 1, sizeof *srv);
   if (srv == NULL)
     return NULL;
+  srv->mem = cb->mem;
   if (cfg)
     srv->cfg = *cfg;
   else
@@ -365,10 +369,11 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
     srv->cfg.push_window = 1;
   srv->store = *store;
   srv->cb = *cb;
-  mc__map_init(&srv->by_id);
-  mc__map_init(&srv->by_user);
-  mc__map_init(&srv->groups_online);
-  srv->unrel = malloc(UNREL_QUEUE_MAX * sizeof *srv->unrel);
+  mc__map_init(&srv->by_id, srv->mem);
+  mc__map_init(&srv->by_user, srv->mem);
+  mc__map_init(&srv->groups_online, srv->mem);
+  heap_init(srv);
+  srv->unrel = mc__malloc(srv->mem, UNREL_QUEUE_MAX * sizeof *srv->unrel);
   if (srv->unrel == NULL) {
     mc_server_del(srv);
     return NULL;
@@ -379,8 +384,8 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
 void mc_server_del(mc_server *srv) {
   if (srv == NULL)
     return;
-  while (srv->heap_n > 0 || srv->ready_head != NULL) {
-    sess *s = srv->heap_n > 0 ? srv->heap[0] : srv->ready_head;
+  while (heap_first(srv) != NULL || srv->ready_head != NULL) {
+    sess *s = heap_first(srv) ? heap_first(srv) : srv->ready_head;
     while (s->n_groups > 0)
       sess_leave_group(srv, s, s->groups[0]);
     sess_free(srv, s);
@@ -388,12 +393,12 @@ void mc_server_del(mc_server *srv) {
   mc__map_free(&srv->by_id);
   mc__map_free(&srv->by_user);
   mc__map_free(&srv->groups_online);
-  free(srv->heap);
-  free(srv->unrel);
+  mc__heap_free(&srv->heap);
+  mc__free(srv->mem, srv->unrel);
   if (srv->auth)
     memset(srv->auth, 0, srv->auth_cap * sizeof *srv->auth); /* passwords */
-  free(srv->auth);
-  free(srv);
+  mc__free(srv->mem, srv->auth);
+  mc__free(srv->mem, srv);
 }
 
 const mc_server_stats *mc_server_get_stats(const mc_server *srv) {

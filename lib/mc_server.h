@@ -11,6 +11,15 @@
  *   mc_server_poll_auth()    take a password job; run it with
  *   mc_server_auth_done()    mc_auth_job_run() anywhere, then hand it back
  *
+ * The drive contract is the client's (mc_client.h): after anything that
+ * may have changed what the server has to do at |now| (a datagram in, a
+ * password job done, the clock reaching mc_server_expiry()), the host runs
+ * at that same |now| mc_server_handle_expiry() if mc_server_expiry() <= now,
+ * then mc_server_poll_tx() until it returns 0, and hands out password jobs
+ * (mc_server_poll_auth()); then it waits for a datagram, a finished job or
+ * mc_server_expiry(). After handle_expiry and poll_tx, mc_server_expiry() is
+ * later than |now| (or MC_TSTAMP_NEVER).
+ *
  * Ordering rule for durability (PROTOCOL.md, "Durability"): every "sent"
  * confirmation is queued when the store returns from msg_add. A host that
  * batches store writes in a transaction must commit it before it takes
@@ -82,6 +91,9 @@ typedef struct {
   void (*random)(void *user_data, uint8_t *buf, size_t len);
   /* Called once per request handled or refused. May be NULL. */
   void (*log)(void *user_data, const mc_server_log *rec);
+  /* What the server allocates with (mc_mem.h); NULL: libc. It must outlive
+   * the server. */
+  const mc_mem *mem;
 } mc_server_callbacks;
 
 typedef struct {
@@ -117,13 +129,15 @@ void mc_server_del(mc_server *srv);
 int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
                    size_t len, mc_tstamp now);
 
-/* Takes the next datagram to send at |now| into |buf| (|cap| >=
- * MC_DATAGRAM_MAX) and its destination into |to|. Returns 1 with |*len|
- * set, or 0 when nothing more is to be sent now. */
+/* Takes the next datagram to send at |now| into |buf| of |cap| bytes and
+ * its destination into |to|. Returns 1 with |*len| set, 0 when nothing more
+ * is to be sent at |now|, or MC_ERR_BUFFER_TOO_SMALL when |cap| <
+ * MC_DATAGRAM_MAX (nothing taken). */
 int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
                       uint8_t *buf, size_t cap, size_t *len);
 
-/* The next time mc_server_handle_expiry() has work, or MC_TSTAMP_NEVER. */
+/* The next time the server has work (see the drive contract above), or
+ * MC_TSTAMP_NEVER: 0 while datagrams wait for poll_tx. */
 mc_tstamp mc_server_expiry(mc_server *srv);
 
 /* Runs the timers due at |now|: retransmissions, delayed acks, session
@@ -146,9 +160,8 @@ const mc_server_stats *mc_server_get_stats(const mc_server *srv);
 
 /* The wire ErrorCode for library error |err| where the answer does not
  * depend on context (PROTOCOL.md MC-130): the decode and validation errors
- * map to MALFORMED or to the code of the same name, STATE and
- * WRONG_DIRECTION to BAD_REQUEST, AUTH to AUTH_FAILED, anything else to
- * INTERNAL. */
+ * map to MALFORMED or to the code of the same name, STATE to BAD_REQUEST,
+ * AUTH to AUTH_FAILED, anything else to INTERNAL. */
 Mychat__ErrorCode mc_server_wire_code(int err);
 
 /* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them

@@ -250,7 +250,7 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
     slog(srv, now, from, name, 0, type, code, "");
     return;
   }
-  if (mc__reserve(&srv->auth, &srv->auth_cap, srv->auth_n + 1,
+  if (mc__reserve(srv->mem, &srv->auth, &srv->auth_cap, srv->auth_n + 1,
                   sizeof *srv->auth) < 0) {
     send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
                "server out of memory", nonce, len);

@@ -16,6 +16,7 @@
 #include "mc_server.h"
 
 #include "mc_error.h"
+#include "mc_heap.h"
 #include "mc_map.h"
 #include "mc_wire.h"
 
@@ -119,11 +120,11 @@ struct mc_server {
   mc_server_config cfg;
   mc_store store;
   mc_server_callbacks cb;
+  const mc_mem *mem;           /* cb.mem */
   mc_server_stats stats;
 
   mc__map by_id, by_user, groups_online;
-  sess **heap;
-  size_t heap_n, heap_cap;
+  mc__heap heap;               /* of sess *, least deadline first */
   sess *ready_head, *ready_tail;
 
   unrel_dgram *unrel;
@@ -146,6 +147,7 @@ struct mc_server {
 #define slog mc__server_slog
 #define unrel_push mc__server_unrel_push
 #define send_error mc__server_send_error
+#define heap_init mc__server_heap_init
 #define heap_schedule mc__server_heap_schedule
 #define make_ready mc__server_make_ready
 #define ready_remove mc__server_ready_remove
@@ -176,7 +178,13 @@ void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
                 uint64_t nonce, size_t limit);
 
 /* mc_server_session.c */
-int heap_schedule(mc_server *srv, sess *s);
+/* The session with the earliest deadline in the timer heap, or NULL. */
+static inline sess *heap_first(const mc_server *srv) {
+  sess **top = mc__heap_top(&srv->heap);
+  return top ? *top : NULL;
+}
+void heap_init(mc_server *srv);
+void heap_schedule(mc_server *srv, sess *s);
 void make_ready(mc_server *srv, sess *s);
 void ready_remove(mc_server *srv, sess *s);
 int sess_join_group(mc_server *srv, sess *s, uint64_t gid);

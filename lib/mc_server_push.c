@@ -12,10 +12,10 @@
 /* ------------------------------------------------------------------ */
 /* reliable pushes                                                    */
 
-static int rec_push(sess *s, const push_rec *r) {
+static int rec_push(mc_server *srv, sess *s, const push_rec *r) {
   if (s->rec_n == s->rec_cap &&
-      mc__ring_grow((void **)&s->recs, &s->rec_head, s->rec_n, &s->rec_cap,
-                    sizeof *s->recs, 16) < 0)
+      mc__ring_grow(srv->mem, (void **)&s->recs, &s->rec_head, s->rec_n,
+                    &s->rec_cap, sizeof *s->recs, 16) < 0)
     return MC_ERR_NOMEM;
   s->recs[(s->rec_head + s->rec_n++) % s->rec_cap] = *r;
   return 0;
@@ -27,7 +27,7 @@ int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
   static const push_rec other = {.kind = REC_OTHER};
   int rv = mc__wire_submit(&s->arq, env, 0, NULL);
   if (rv == 0)
-    rv = rec_push(s, r ? r : &other);
+    rv = rec_push(srv, s, r ? r : &other);
   /* A session whose queue is full (or memory short) cannot keep its
    * promise of a reply or a push; poll_tx ends it, outside whatever loop
    * this call sits in (MC-132). */

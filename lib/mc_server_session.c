@@ -13,42 +13,14 @@
 /* ------------------------------------------------------------------ */
 /* timer heap and ready list                                          */
 
-static int heap_less(const sess *a, const sess *b) {
-  return a->deadline < b->deadline;
+static int heap_less(const void *a, const void *b) {
+  return (*(sess *const *)a)->deadline < (*(sess *const *)b)->deadline;
 }
 
-static void heap_set(mc_server *srv, size_t i, sess *s) {
-  srv->heap[i] = s;
-  s->heap_idx = i;
-}
+static void heap_moved(void *e, size_t i) { (*(sess **)e)->heap_idx = i; }
 
-static void heap_up(mc_server *srv, size_t i) {
-  sess *s = srv->heap[i];
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!heap_less(s, srv->heap[p]))
-      break;
-    heap_set(srv, i, srv->heap[p]);
-    i = p;
-  }
-  heap_set(srv, i, s);
-}
-
-static void heap_down(mc_server *srv, size_t i) {
-  sess *s = srv->heap[i];
-  for (;;) {
-    size_t l = 2 * i + 1, m = i;
-    sess *best = s;
-    if (l < srv->heap_n && heap_less(srv->heap[l], best))
-      m = l, best = srv->heap[l];
-    if (l + 1 < srv->heap_n && heap_less(srv->heap[l + 1], best))
-      m = l + 1, best = srv->heap[l + 1];
-    if (m == i)
-      break;
-    heap_set(srv, i, best);
-    i = m;
-  }
-  heap_set(srv, i, s);
+void heap_init(mc_server *srv) {
+  mc__heap_init(&srv->heap, sizeof(sess *), heap_less, heap_moved, srv->mem);
 }
 
 static void heap_remove(mc_server *srv, sess *s) {
@@ -56,12 +28,7 @@ static void heap_remove(mc_server *srv, sess *s) {
   if (i == SIZE_MAX)
     return;
   s->heap_idx = SIZE_MAX;
-  sess *last = srv->heap[--srv->heap_n];
-  if (i == srv->heap_n)
-    return;
-  heap_set(srv, i, last);
-  heap_up(srv, i);
-  heap_down(srv, last->heap_idx);
+  mc__heap_remove(&srv->heap, i);
 }
 
 static mc_tstamp sess_deadline(const mc_server *srv, const sess *s) {
@@ -73,22 +40,16 @@ static mc_tstamp sess_deadline(const mc_server *srv, const sess *s) {
 }
 
 /* Puts |s| back in the heap under its current deadline; a session on the
- * ready list is rescheduled when poll_tx has drained it. */
-int heap_schedule(mc_server *srv, sess *s) {
+ * ready list is rescheduled when poll_tx has drained it. It cannot run out
+ * of memory: sess_create made room in the heap for every session. */
+void heap_schedule(mc_server *srv, sess *s) {
   if (s->in_ready)
-    return 0;
+    return;
   s->deadline = sess_deadline(srv, s);
-  if (s->heap_idx != SIZE_MAX) {
-    heap_up(srv, s->heap_idx);
-    heap_down(srv, s->heap_idx);
-    return 0;
-  }
-  if (mc__reserve(&srv->heap, &srv->heap_cap, srv->heap_n + 1,
-                  sizeof *srv->heap) < 0)
-    return MC_ERR_NOMEM;
-  heap_set(srv, srv->heap_n++, s);
-  heap_up(srv, s->heap_idx);
-  return 0;
+  if (s->heap_idx != SIZE_MAX)
+    mc__heap_update(&srv->heap, s->heap_idx);
+  else
+    (void)mc__heap_push(&srv->heap, &s); /* room made by sess_create */
 }
 
 /* Moves |s| to the ready list: poll_tx will look at it next. */
@@ -127,14 +88,19 @@ void ready_remove(mc_server *srv, sess *s) {
 static int online_add(mc_server *srv, uint64_t gid, sess *s) {
   sess_list *l = mc__map_get(&srv->groups_online, gid);
   if (l == NULL) {
-    l = calloc(1, sizeof *l);
+    l = mc__calloc(srv->mem, 1, sizeof *l);
     if (l == NULL || mc__map_put(&srv->groups_online, gid, l) < 0) {
-      free(l);
+      mc__free(srv->mem, l);
       return MC_ERR_NOMEM;
     }
   }
-  if (mc__reserve(&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+  if (mc__reserve(srv->mem, &l->v, &l->cap, l->n + 1, sizeof *l->v) < 0) {
+    if (l->n == 0) { /* just made: no session would ever free it */
+      mc__map_del(&srv->groups_online, gid);
+      mc__free(srv->mem, l);
+    }
     return MC_ERR_NOMEM;
+  }
   l->v[l->n++] = s;
   return 0;
 }
@@ -150,8 +116,8 @@ static void online_del(mc_server *srv, uint64_t gid, sess *s) {
     }
   if (l->n == 0) {
     mc__map_del(&srv->groups_online, gid);
-    free(l->v);
-    free(l);
+    mc__free(srv->mem, l->v);
+    mc__free(srv->mem, l);
   }
 }
 
@@ -181,8 +147,8 @@ void sess_free(mc_server *srv, sess *s) {
   ready_remove(srv, s);
   mc__map_del(&srv->by_id, s->id);
   mc_arq_free(&s->arq);
-  free(s->recs);
-  free(s);
+  mc__free(srv->mem, s->recs);
+  mc__free(srv->mem, s);
   srv->stats.sessions--;
 }
 
@@ -208,7 +174,11 @@ void sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
     ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
     send_error(srv, &s->addr, s->id, &tok, code, why, 0, MC_DATAGRAM_MAX);
   }
-  if (linger && mc_arq_outstanding(&s->arq) > 0) {
+  /* Even with nothing outstanding (a logout Result that could not be
+   * queued for lack of memory) a lingering session is not freed here:
+   * mc_server_recv goes on with it after handle_request; poll_tx frees
+   * it. */
+  if (linger) {
     s->state = SESS_CLOSING;
     s->closing_deadline = now + CLOSING_LINGER;
     make_ready(srv, s);
@@ -229,13 +199,16 @@ int sess_load_groups(mc_server *srv, sess *s) {
 }
 
 /* The receive stream holds decoded envelopes. */
-static void env_free(void *env) { mc_codec_free(env); }
+static void env_free(void *env, const mc_mem *mem) {
+  mc__codec_free(mem, env);
+}
 
 sess *sess_create(mc_server *srv, const auth_pending *p,
                   mc_tstamp now) {
-  sess *s = calloc(1, sizeof *s);
+  sess *s = mc__calloc(srv->mem, 1, sizeof *s);
   mc_arq_config acfg = srv->cfg.arq;
   acfg.item_free = env_free;
+  acfg.mem = srv->mem;
 #ifdef MC_FAULT_GIVEUP_LATE
   /* Conformance fault: one retransmission more before giving up (MC-82). */
   acfg.max_retries++;
@@ -243,7 +216,7 @@ sess *sess_create(mc_server *srv, const auth_pending *p,
   if (s == NULL)
     return NULL;
   if (mc_arq_init(&s->arq, &acfg) < 0) {
-    free(s);
+    mc__free(srv->mem, s);
     return NULL;
   }
   do {
@@ -257,9 +230,15 @@ sess *sess_create(mc_server *srv, const auth_pending *p,
   s->presence = p->presence;
   s->last_heard = now;
   s->heap_idx = SIZE_MAX;
-  if (mc__map_put(&srv->by_id, s->id, s) < 0) {
+  /* Every session is in the heap or on the ready list, so a heap slot for
+   * each (and the heap's scratch slot) means heap_schedule never fails: a
+   * session it dropped would never time out, nor be freed by
+   * mc_server_del. */
+  size_t heap_need = srv->stats.sessions + 1 - srv->heap.n;
+  if (mc__heap_reserve(&srv->heap, heap_need) < 0 ||
+      mc__map_put(&srv->by_id, s->id, s) < 0) {
     mc_arq_free(&s->arq);
-    free(s);
+    mc__free(srv->mem, s);
     return NULL;
   }
   srv->stats.sessions++;

@@ -108,7 +108,7 @@ static void usage(FILE *f) {
           "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
           ")\n"
           "  --queue-max N     replies and pushes a session may queue beyond\n"
-          "                    the 32 in flight; a session whose queue is\n"
+          "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
           "  --no-console      do not read stdin (for services and scripts)\n"
           "  -h, --help        show this help\n"
@@ -118,7 +118,7 @@ static void usage(FILE *f) {
           "is given or stdin is a terminal this process does not own (started\n"
           "in the background with '&'), so the server never stops on tty input.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms, d.arq.queue_max);
+          d.rate_refill_ms, d.arq.window, d.arq.queue_max);
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {

@@ -144,9 +144,9 @@
 #define OUTQ_MAX 4096 /* output lines a WAITFOR may still look at */
 #define OPS_MAX 128   /* requests remembered for their replies */
 /* Messages remembered for their confirmations: twice what the core keeps
- * outstanding in a session (window 32 + queue 1024), so a message is only
+ * outstanding in a session (window and queue), so a message is only
  * forgotten after that many newer ones. */
-#define SENDS_MAX 2048
+#define SENDS_MAX (2 * (MC_ARQ_WINDOW_DEFAULT + MC_ARQ_QUEUE_DEFAULT))
 #define LINE_MAX_IN 4096 /* longest command line */
 #define PROBE_TRIES 75   /* server check: 75 x 0.2 s, the original's 15 s */
 #define LOGIN_TRIES 3    /* a wrong password or taken name asked again */
@@ -453,7 +453,7 @@ static void refuse(app *a, const char *cmd, const char *why) {
 static void flush_tx(app *a, mc_tstamp now) {
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  while (mc_client_poll_tx(a->cl, now, buf, sizeof buf, &len))
+  while (mc_client_poll_tx(a->cl, now, buf, sizeof buf, &len) == 1)
     /* Loss is the protocol's business: the core retransmits. */
     (void)send(a->fd, buf, len, 0);
 }
@@ -1581,12 +1581,8 @@ static mc_tstamp pump(app *a) {
       handle_event(a, &ev, now);
       any = 1;
     }
-    if (!any) {
-      /* The core has had its turn at |now|; a deadline it left in the
-       * past must not make the loop spin. */
-      mc_tstamp e = mc_client_expiry(a->cl);
-      return min_t(next, e > now ? e : now + MC_MSEC);
-    }
+    if (!any) /* the drive contract: now later than |now| */
+      return min_t(next, mc_client_expiry(a->cl));
   }
 }
 

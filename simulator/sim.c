@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include "mc_client.h"
+#include "mc_heap.h"
+#include "mc_map.h"
 #include "mc_error.h"
 #include "mc_memstore.h"
 #include "mc_rng.h"
@@ -131,11 +133,9 @@ typedef struct {
   uint8_t direct_got;
 } sim_msg;
 
-/* uint64 -> uint64 open-addressing map (keys stored +1 so 0 means empty). */
-typedef struct {
-  uint64_t *k, *v;
-  size_t cap, n;
-} sim_map;
+/* uint64 -> uint64 (the core's map; keys stored +1, since it keeps 0 for
+ * empty slots). */
+typedef mc__map sim_map;
 
 typedef struct {
   const sim_config *cfg;
@@ -145,8 +145,7 @@ typedef struct {
   mc_rng rng;                /* scenario decisions */
   mc_rng srv_rng;
 
-  sim_ev *heap;
-  size_t n_ev, cap_ev;
+  mc__heap events;           /* of sim_ev, on (at, order) */
   uint64_t order;
 
   sim_client *cl;
@@ -228,108 +227,48 @@ static void *xrealloc(void *p, size_t n) {
   return q;
 }
 
-static void map_grow(sim_map *m);
-
-static size_t map_slot(const sim_map *m, uint64_t key) {
-  /* Fibonacci hashing: the top bits of key * 2^64/phi spread any keys. */
-  size_t mask = m->cap - 1;
-  size_t i = (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
-  while (m->k[i] != 0 && m->k[i] != key + 1)
-    i = (i + 1) & mask;
-  return i;
+static void oom(const char *what) {
+  fprintf(stderr, "mychat-sim: out of memory (%s)\n", what);
+  exit(SIM_EXIT_ERROR);
 }
 
 /* Returns a pointer to the value of |key|, inserting 0 if absent. */
 static uint64_t *map_at(sim_map *m, uint64_t key) {
-  if ((m->n + 1) * 4 >= m->cap * 3)
-    map_grow(m);
-  size_t i = map_slot(m, key);
-  if (m->k[i] == 0) {
-    m->k[i] = key + 1;
-    m->v[i] = 0;
-    m->n++;
-  }
-  return &m->v[i];
+  uint64_t *v = mc__map_at(m, key + 1);
+  if (v == NULL)
+    oom("map");
+  return v;
 }
 
 static int map_get(const sim_map *m, uint64_t key, uint64_t *val) {
-  if (m->cap == 0)
+  const uint64_t *v = mc__map_find(m, key + 1);
+  if (v == NULL)
     return 0;
-  size_t i = map_slot(m, key);
-  if (m->k[i] == 0)
-    return 0;
-  *val = m->v[i];
+  *val = *v;
   return 1;
-}
-
-static void map_grow(sim_map *m) {
-  sim_map old = *m;
-  m->cap = old.cap ? old.cap * 2 : 1024;
-  m->k = calloc(m->cap, sizeof *m->k);
-  m->v = calloc(m->cap, sizeof *m->v);
-  if (m->k == NULL || m->v == NULL) {
-    fprintf(stderr, "mychat-sim: out of memory (map of %zu)\n", m->cap);
-    exit(SIM_EXIT_ERROR);
-  }
-  m->n = 0;
-  for (size_t i = 0; i < old.cap; i++)
-    if (old.k[i] != 0)
-      *map_at(m, old.k[i] - 1) = old.v[i];
-  free(old.k);
-  free(old.v);
-}
-
-static void map_free(sim_map *m) {
-  free(m->k);
-  free(m->v);
 }
 
 /* ------------------------------------------------------------------ */
 /* the event queue                                                     */
 
-static int ev_less(const sim_ev *a, const sim_ev *b) {
-  return a->at < b->at || (a->at == b->at && a->order < b->order);
+/* |order| is unique, so events come out in one order whatever the heap
+ * does with ties. */
+static int ev_less(const void *a, const void *b) {
+  const sim_ev *x = a, *y = b;
+  return x->at < y->at || (x->at == y->at && x->order < y->order);
 }
 
 static void ev_push(sim *s, mc_tstamp at, uint32_t kind, uint32_t who,
                     uint32_t arg, uint8_t *data, uint32_t len) {
-  if (s->n_ev == s->cap_ev) {
-    s->cap_ev = s->cap_ev ? s->cap_ev * 2 : 4096;
-    s->heap = xrealloc(s->heap, s->cap_ev * sizeof *s->heap);
-  }
   sim_ev e = {.at = at, .order = s->order++, .kind = kind, .who = who,
               .arg = arg, .len = len, .data = data};
-  size_t i = s->n_ev++;
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (!ev_less(&e, &s->heap[p]))
-      break;
-    s->heap[i] = s->heap[p];
-    i = p;
-  }
-  s->heap[i] = e;
+  if (mc__heap_push(&s->events, &e) < 0)
+    oom("event queue");
 }
 
 static sim_ev ev_pop(sim *s) {
-  sim_ev top = s->heap[0];
-  sim_ev last = s->heap[--s->n_ev];
-  size_t i = 0, n = s->n_ev;
-  for (;;) {
-    size_t l = 2 * i + 1, m = i;
-    const sim_ev *best = &last;
-    if (l < n && ev_less(&s->heap[l], best)) {
-      m = l;
-      best = &s->heap[l];
-    }
-    if (l + 1 < n && ev_less(&s->heap[l + 1], best))
-      m = l + 1;
-    if (m == i)
-      break;
-    s->heap[i] = s->heap[m];
-    i = m;
-  }
-  if (n > 0)
-    s->heap[i] = last;
+  sim_ev top;
+  mc__heap_pop(&s->events, &top);
   return top;
 }
 
@@ -410,23 +349,20 @@ static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
 /* --server: a handshake answer is matched to its client by the nonce the
  * client chose, read back from the client's own Register/Login. */
 static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
-  Mychat__Envelope *env = NULL;
-  if (mc_codec_decode(data, len, &env) < 0)
-    return;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN)
-    cl->nonce = env->login->client_nonce;
-  else if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER)
-    cl->nonce = env->register_->client_nonce;
-  mc_codec_free(env);
+  mc_peek pk;
+  if (mc_codec_peek(data, len, &pk) == 0 &&
+      (pk.body == MYCHAT__ENVELOPE__BODY_LOGIN ||
+       pk.body == MYCHAT__ENVELOPE__BODY_REGISTER))
+    cl->nonce = pk.client_nonce;
 }
 
-/* Changes a link's settings mid-run (the scenario's `net at`): the
- * Gilbert-Elliott state, the line's busy time and the stats carry over. The
- * line's sub-microsecond remainder is dropped, because it is only
- * meaningful below the old rate (mc_netem.h, busy_frac). */
+/* Changes a link's settings mid-run (the scenario's `net at`); the
+ * options were checked when the scenario was read. */
 static void net_change(mc_netem *n, const mc_netem_config *cfg) {
-  n->cfg = *cfg;
-  n->busy_frac = 0;
+  if (mc_netem_reconfigure(n, cfg) < 0) {
+    fprintf(stderr, "mychat-sim: invalid network settings in `net at`\n");
+    exit(SIM_EXIT_ERROR);
+  }
 }
 
 static void send_up(sim *s, sim_client *cl, const uint8_t *data, size_t len) {
@@ -474,15 +410,12 @@ static void arq_reset(sim_client *cl) {
 }
 
 /* Queues a timer entry for deadline |e| unless the one already queued at
- * |*armed| comes first (it looks again when it fires). A deadline that is
- * due but idle (nothing to send yet) must not spin the loop at one
- * instant, so it moves a little into the future. */
+ * |*armed| comes first (it looks again when it fires). The pumps follow the
+ * core's drive contract, so |e| is later than now. */
 static void timer_arm(sim *s, mc_tstamp e, mc_tstamp *armed, uint32_t kind,
                       uint32_t who) {
   if (e == MC_TSTAMP_NEVER)
     return;
-  if (e <= s->now)
-    e = s->now + 100;
   if (*armed > s->now && *armed <= e)
     return;
   *armed = e;
@@ -937,6 +870,8 @@ static void server_pump(sim *s) {
   size_t len;
   mc_addr to;
   uint32_t i;
+  if (mc_server_expiry(s->srv) <= s->now)
+    mc_server_handle_expiry(s->srv, s->now);
   while (mc_server_poll_auth(s->srv, &job) == 1) {
     mc_auth_job_run(&job);
     mc_server_auth_done(s->srv, &job, s->now);
@@ -1095,31 +1030,16 @@ static void udp_send(sim *s, uint32_t who, const uint8_t *data, size_t len) {
  * client put in its Register/Login (see remember_nonce). The datagram then
  * goes through the client's down-link impairment like any other. */
 static void udp_demux(sim *s, uint32_t k, const uint8_t *data, size_t len) {
-  /* Fast path: protobuf-c writes fields in number order, so a session's
-   * datagram starts with field 1 (fixed64 session_id, tag 0x09) right
-   * after the prefix. Anything else, or an id no client has yet (a
-   * Welcome), takes the full decode below. */
-  if (len >= MC_PREFIX_LEN + 9 && data[MC_PREFIX_LEN] == 0x09) {
-    uint64_t fast = 0;
-    for (int b = 8; b >= 1; b--)
-      fast = fast << 8 | data[MC_PREFIX_LEN + b];
-    for (uint32_t i = k; fast != 0 && i < s->n_cl; i += s->n_socks)
-      if (s->cl[i].session_id == fast) {
-        impair(s, &s->cl[i].down, EV_DOWN, i, data, len);
-        return;
-      }
-  }
-  Mychat__Envelope *env = NULL;
-  if (mc_codec_decode(data, len, &env) < 0)
+  mc_peek pk;
+  if (mc_codec_peek(data, len, &pk) < 0)
     return;
-  uint64_t sid = env->session_id, nonce = 0, welcome_sid = 0;
-  if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
-    nonce = env->welcome->client_nonce;
-    welcome_sid = env->welcome->session_id;
-  } else if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-    nonce = env->error->client_nonce;
+  uint64_t sid = pk.session_id, nonce = 0, welcome_sid = 0;
+  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+    nonce = pk.client_nonce;
+    welcome_sid = pk.welcome_session_id;
+  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+    nonce = pk.client_nonce;
   }
-  mc_codec_free(env);
   for (uint32_t i = k; i < s->n_cl; i += s->n_socks) {
     sim_client *cl = &s->cl[i];
     int mine = nonce != 0 ? cl->nonce == nonce
@@ -1161,6 +1081,7 @@ static void udp_read(sim *s, int timeout_ms) {
 
 static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   memset(s, 0, sizeof *s);
+  mc__heap_init(&s->events, sizeof(sim_ev), ev_less, NULL, NULL);
   memset(res, 0, sizeof *res);
   sim_hist_init(&res->lat_live);
   sim_hist_init(&res->lat_backlog);
@@ -1301,13 +1222,13 @@ static void teardown(sim *s) {
   for (size_t m = 0; m < s->n_msgs; m++)
     free(s->msgs[m].bits);
   free(s->msgs);
-  for (size_t e = 0; e < s->n_ev; e++)
-    free(s->heap[e].data);
-  free(s->heap);
-  map_free(&s->by_cmid);
-  map_free(&s->by_req);
-  map_free(&s->last_id);
-  map_free(&s->last_idx);
+  for (size_t e = 0; e < s->events.n; e++)
+    free(((sim_ev *)mc__heap_at(&s->events, e))->data);
+  mc__heap_free(&s->events);
+  mc__map_free(&s->by_cmid);
+  mc__map_free(&s->by_req);
+  mc__map_free(&s->last_id);
+  mc__map_free(&s->last_idx);
   if (s->srv)
     mc_server_del(s->srv);
   if (s->ms)
@@ -1401,7 +1322,6 @@ static void dispatch(sim *s, sim_ev *e) {
     if (e->at != s->srv_timer_at)
       break;
     s->srv_timer_at = MC_TSTAMP_NEVER;
-    mc_server_handle_expiry(s->srv, s->now);
     server_pump(s);
     break;
   case EV_LOGIN:
@@ -1467,14 +1387,15 @@ static void dispatch(sim *s, sim_ev *e) {
 
 static void run_loop(sim *s) {
   uint64_t n = 0;
-  while (!s->stop && s->n_ev > 0) {
+  const sim_ev *next;
+  while (!s->stop && (next = mc__heap_top(&s->events)) != NULL) {
     if (s->real) {
       /* Sleep in epoll until the next event is due (at most 50 ms, so the
        * progress line moves), and look at the sockets now and then even
        * when events are due back to back. */
       mc_tstamp now = real_now(s);
-      if (s->heap[0].at > now) {
-        int ms = (int)((s->heap[0].at - now + 999) / 1000);
+      if (next->at > now) {
+        int ms = (int)((next->at - now + 999) / 1000);
         udp_read(s, ms > 50 ? 50 : ms);
         if (s->progress)
           progress(s, 0);

@@ -7,9 +7,12 @@
 
 int main(int argc, char **argv) {
   CU_SuiteInfo all[] = {
-      mc_error_suite,    mc_rng_suite,      mc_codec_suite,
-      mc_netem_suite,    mc_arq_suite,      mc_memstore_suite,
-      mc_sqlstore_suite, mc_session_suite,  mc_server_handshake_suite,
+      mc_error_suite,      mc_rng_suite,      mc_codec_suite,
+      mc_map_suite,        mc_heap_suite,     mc_netem_suite,
+      mc_arq_suite,        mc_memstore_suite, mc_sqlstore_suite,
+      mc_auth_suite,       mc_wire_suite,     mc_server_suite,
+      mc_client_suite,     mc_session_suite,  mc_failmalloc_suite,
+      mc_server_handshake_suite,
       CU_SUITE_INFO_NULL,
   };
   if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {

@@ -684,9 +684,9 @@ static void test_mc_arq_rx_reorder(void) {
 }
 
 static int freed;
-static void count_free(void *item) {
+static void count_free(void *item, const mc_mem *mem) {
   freed++;
-  free(item);
+  mc__free(mem, item);
 }
 
 static void test_mc_arq_rx_window(void) {
@@ -901,7 +901,7 @@ static void run_link(const mc_netem_config *nc, int bidir, uint64_t seed,
   for (int i = 0; i < 2; i++) {
     mc_arq_config cfg;
     mc_arq_config_default(&cfg);
-    cfg.item_free = free;
+    cfg.item_free = count_free;
     /* At 30 % loss each way, a body left alone at the head of the window
      * gets through and back with p = 0.7 * 0.7, so 8 failed retries in a
      * row (the default max_retries; fast ones count too) happen with more

@@ -809,6 +809,163 @@ static int defined_error(int rc) {
 /* Random datagrams with a valid prefix: pure noise, and valid datagrams with
  * a few bytes changed (which get further into the validation). Decoding must
  * never crash and must give a valid envelope or a defined error. */
+/* The nonce a decoded envelope carries where mc_codec_peek looks for one. */
+static uint64_t env_nonce(const Mychat__Envelope *e) {
+  switch (e->body_case) {
+  case MYCHAT__ENVELOPE__BODY_REGISTER:
+    return e->register_->client_nonce;
+  case MYCHAT__ENVELOPE__BODY_LOGIN:
+    return e->login->client_nonce;
+  case MYCHAT__ENVELOPE__BODY_WELCOME:
+    return e->welcome->client_nonce;
+  case MYCHAT__ENVELOPE__BODY_ERROR:
+    return e->error->client_nonce;
+  default:
+    return 0;
+  }
+}
+
+/* Peeks at datagram |dg| and checks it agrees with its decoding |e|. */
+static void check_peek(const uint8_t *dg, size_t n, const Mychat__Envelope *e) {
+  mc_peek pk;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_peek(dg, n, &pk), 0);
+  CU_ASSERT_EQUAL(pk.session_id, e->session_id);
+  CU_ASSERT_EQUAL(pk.seq, e->seq);
+  CU_ASSERT_EQUAL(pk.body, e->body_case);
+  CU_ASSERT_EQUAL(pk.token_len, e->token.len);
+  if (e->token.len > 0)
+    CU_ASSERT(memcmp(dg + pk.token_off, e->token.data, e->token.len) == 0);
+  CU_ASSERT_EQUAL(pk.client_nonce, env_nonce(e));
+  CU_ASSERT_EQUAL(pk.welcome_session_id,
+                  e->body_case == MYCHAT__ENVELOPE__BODY_WELCOME
+                      ? e->welcome->session_id
+                      : 0);
+}
+
+/* Encodes |e|, decodes it, and checks the peek against the decoding. */
+static void peek_roundtrip(const Mychat__Envelope *e) {
+  uint8_t dg[MC_DATAGRAM_MAX];
+  size_t n = encode_dgram(e, dg, sizeof dg);
+  Mychat__Envelope *d = NULL;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_unpack(dg, n, &d), 0);
+  check_peek(dg, n, d);
+  mc_codec_free(d);
+}
+
+static void test_mc_codec_peek(void) {
+  Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
+  hs.name = S("alice"), hs.password = S("secret"), hs.client_nonce = 77;
+  hs.padding.len = 200, hs.padding.data = (uint8_t[200]){0};
+  Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_REGISTER, &hs);
+  peek_roundtrip(&e);
+  e.body_case = MYCHAT__ENVELOPE__BODY_LOGIN;
+  peek_roundtrip(&e);
+
+  Mychat__Welcome w = MYCHAT__WELCOME__INIT;
+  w.session_id = 0x0102030405060708ULL, w.client_nonce = ~0ULL;
+  w.token.len = MC_TOKEN_LEN, w.token.data = token16, w.name = S("alice");
+  e = with_body(MYCHAT__ENVELOPE__BODY_WELCOME, &w);
+  peek_roundtrip(&e);
+
+  Mychat__Error er = MYCHAT__ERROR__INIT;
+  er.code = MYCHAT__ERROR_CODE__AUTH_FAILED, er.text = S("no"),
+  er.client_nonce = 5;
+  e = with_body(MYCHAT__ENVELOPE__BODY_ERROR, &er);
+  peek_roundtrip(&e);
+
+  /* In a session: header fields, a reliable body with no nonce. */
+  Mychat__SendMessage sm = MYCHAT__SEND_MESSAGE__INIT;
+  sm.client_msg_id = 3, sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
+  sm.user = S("bob"), sm.text = S("hi");
+  e = with_body(MYCHAT__ENVELOPE__BODY_SEND, &sm);
+  e.session_id = 99, e.token.len = MC_TOKEN_LEN, e.token.data = token16;
+  e.seq = 1234567;
+  peek_roundtrip(&e);
+
+  /* Ack only: no body. */
+  Mychat__Ack ack = MYCHAT__ACK__INIT;
+  ack.cumulative = 4;
+  Mychat__Envelope a = MYCHAT__ENVELOPE__INIT;
+  a.session_id = 99, a.token.len = MC_TOKEN_LEN, a.token.data = token16;
+  a.ack = &ack;
+  peek_roundtrip(&a);
+
+  /* Errors: the prefix's, and a wire form that runs out. */
+  mc_peek pk;
+  CU_ASSERT_EQUAL(mc_codec_peek((const uint8_t *)"MYC", 3, &pk),
+                  MC_ERR_TRUNCATED);
+  CU_ASSERT_EQUAL(mc_codec_peek((const uint8_t *)"MYC\x02", 4, &pk),
+                  MC_ERR_BAD_VERSION);
+  CU_ASSERT_EQUAL(
+      mc_codec_peek((const uint8_t *)"MYC\x01\x09\x01\x02", 7, &pk),
+      MC_ERR_DECODE);
+  CU_ASSERT_EQUAL(pk.session_id, 0);
+  CU_ASSERT_EQUAL(mc_codec_peek((const uint8_t *)"MYC\x01", 4, &pk), 0);
+  CU_ASSERT_EQUAL(pk.body, MYCHAT__ENVELOPE__BODY__NOT_SET);
+}
+
+/* mc_codec_parse reads what mc_codec_decode refuses, but not junk. */
+static void test_mc_codec_parse_lax(void) {
+  Mychat__Envelope e = MYCHAT__ENVELOPE__INIT;
+  e.session_id = 7, e.token.len = 3, e.token.data = token16; /* bad token */
+  uint8_t dg[MC_DATAGRAM_MAX + 16];
+  size_t n = encode_dgram(&e, dg, sizeof dg);
+  Mychat__Envelope *d = (Mychat__Envelope *)1;
+  CU_ASSERT_EQUAL(mc_codec_decode(dg, n, &d), MC_ERR_BAD_FIELD);
+  CU_ASSERT_EQUAL_FATAL(mc_codec_parse(dg, n, &d), 0);
+  CU_ASSERT_EQUAL(d->session_id, 7);
+  CU_ASSERT_EQUAL(d->token.len, 3);
+  mc_codec_free(d);
+  /* Over the size limit (an unknown field pads it): parsed all the same. */
+  memset(dg + n, 0, sizeof dg - n);
+  size_t pad = sizeof dg - n - 3; /* field 9 (unknown), a 2-byte length */
+  dg[n] = 0x4a, dg[n + 1] = (uint8_t)(0x80 | (pad & 0x7f));
+  dg[n + 2] = (uint8_t)(pad >> 7);
+  CU_ASSERT_EQUAL(mc_codec_unpack(dg, sizeof dg, &d), MC_ERR_TOO_BIG);
+  CU_ASSERT_EQUAL_FATAL(mc_codec_parse(dg, sizeof dg, &d), 0);
+  mc_codec_free(d);
+  CU_ASSERT_EQUAL(mc_codec_parse((const uint8_t *)"MYX\x01", 4, &d),
+                  MC_ERR_BAD_MAGIC);
+  CU_ASSERT_PTR_NULL(d);
+  CU_ASSERT_EQUAL(mc_codec_parse((const uint8_t *)"MYC\x01\xff", 5, &d),
+                  MC_ERR_DECODE);
+  CU_ASSERT_EQUAL(mc_codec_parse(dg, n, NULL), MC_ERR_INVAL);
+}
+
+/* The datagram length of |e| (header and body). */
+static size_t dgram_len(const Mychat__Envelope *e) {
+  uint8_t dg[MC_DATAGRAM_MAX];
+  return encode_dgram(e, dg, sizeof dg);
+}
+
+/* The padding reaches MC_HANDSHAKE_MIN with the fewest bytes, whatever
+ * the name's length and the header (MC-47). */
+static void test_mc_codec_pad_handshake(void) {
+  char name[MC_NAME_MAX + 1];
+  for (size_t n = 1; n <= MC_NAME_MAX; n++) {
+    memset(name, 'a', n);
+    name[n] = '\0';
+    Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
+    hs.name = name, hs.password = S("secret"), hs.client_nonce = 1;
+    Mychat__Envelope e = with_body(n % 2 ? MYCHAT__ENVELOPE__BODY_REGISTER
+                                         : MYCHAT__ENVELOPE__BODY_LOGIN,
+                                   &hs);
+    if (n % 3 == 0) /* a header that does not belong, as a test sends */
+      e.session_id = 1, e.token.len = MC_TOKEN_LEN, e.token.data = token16;
+    CU_ASSERT_EQUAL_FATAL(mc_codec_pad_handshake(&e), 0);
+    CU_ASSERT(dgram_len(&e) >= MC_HANDSHAKE_MIN);
+    hs.padding.len--;
+    CU_ASSERT(dgram_len(&e) < MC_HANDSHAKE_MIN);
+  }
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  Mychat__Envelope p = with_body(MYCHAT__ENVELOPE__BODY_PING, &ping);
+  CU_ASSERT_EQUAL(mc_codec_pad_handshake(&p), MC_ERR_INVAL);
+  CU_ASSERT_EQUAL(mc_codec_pad_handshake(NULL), MC_ERR_INVAL);
+  uint8_t pre[MC_PREFIX_LEN];
+  mc_codec_write_prefix(pre);
+  CU_ASSERT_EQUAL(mc_codec_check_prefix(pre, sizeof pre), 0);
+}
+
 static void test_mc_codec_random_datagrams(void) {
   Mychat__SendMessage sm = MYCHAT__SEND_MESSAGE__INIT;
   sm.client_msg_id = 3, sm.to_case = MYCHAT__SEND_MESSAGE__TO_USER;
@@ -841,6 +998,7 @@ static void test_mc_codec_random_datagrams(void) {
     if (rc == 0) {
       CU_ASSERT_FATAL(d != NULL);
       CU_ASSERT_EQUAL_FATAL(mc_codec_validate(d), 0);
+      check_peek(dg, n, d); /* wherever decoding succeeds, peek agrees */
       ok++;
     } else {
       CU_ASSERT_FATAL(d == NULL);
@@ -875,6 +1033,9 @@ static CU_TestInfo tests[] = {
     {"wire_oddities", test_mc_codec_wire_oddities},
     {"encode_limits", test_mc_codec_encode_limits},
     {"maximal_fits", test_mc_codec_maximal_fits},
+    {"peek", test_mc_codec_peek},
+    {"parse_lax", test_mc_codec_parse_lax},
+    {"pad_handshake", test_mc_codec_pad_handshake},
     {"body_names_and_classes", test_mc_codec_body_names_and_classes},
     {"random_datagrams", test_mc_codec_random_datagrams},
     CU_TEST_INFO_NULL,

@@ -567,6 +567,21 @@ static void test_mc_netem_extremes(void) {
   CU_ASSERT_EQUAL(v.corrupt_bit[1], -1);
 }
 
+/* A link changed mid-run keeps its random stream and stats and takes the
+ * new settings from the next datagram on; a bad config changes nothing. */
+static void test_mc_netem_reconfigure(void) {
+  mc_netem_config clean = {0}, lossy = {.loss = 1.0};
+  mc_netem n = make(&clean, 4);
+  CU_ASSERT_EQUAL(count_verdicts(&n, 1), SAMPLE);
+  mc_netem_config bad = {.loss = 2.0};
+  CU_ASSERT_EQUAL(mc_netem_reconfigure(&n, &bad), MC_ERR_INVAL);
+  CU_ASSERT_EQUAL(n.cfg.loss, 0.0);
+  CU_ASSERT_EQUAL(mc_netem_reconfigure(&n, &lossy), 0);
+  CU_ASSERT_EQUAL(count_verdicts(&n, 0), SAMPLE);
+  CU_ASSERT_EQUAL(n.stats.offered, 2 * SAMPLE);
+  CU_ASSERT_EQUAL(n.stats.dropped_loss, SAMPLE);
+}
+
 static CU_TestInfo tests[] = {
     {"bernoulli_loss", test_mc_netem_bernoulli_loss},
     {"gilbert_elliott", test_mc_netem_gilbert_elliott},
@@ -584,6 +599,7 @@ static CU_TestInfo tests[] = {
     {"repeatable", test_mc_netem_repeatable},
     {"config_check", test_mc_netem_config_check},
     {"extremes", test_mc_netem_extremes},
+    {"reconfigure", test_mc_netem_reconfigure},
     CU_TEST_INFO_NULL,
 };
 

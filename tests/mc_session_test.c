@@ -138,6 +138,50 @@ static void test_mc_session_no_server(void) {
   world_free(&w);
 }
 
+/* ---- the drive contract ---- */
+
+/* The host's loop of mc_client.h and mc_server.h: world_run asserts after
+ * every instant that no deadline is left at or before it. These runs take
+ * every timer there is through it: handshake retransmission and give-up,
+ * retransmission under loss, keepalive, silence on both sides, the linger
+ * after a logout. */
+static void test_mc_session_drive_contract(void) {
+  world w;
+  mc_netem_config lossy = {.loss = 0.3, .delay = 20 * MC_MSEC,
+                           .jitter = 10 * MC_MSEC, .duplicate = 0.05};
+  world_init(&w, 2, &lossy, 24);
+  int up = 0;
+  for (int k = 0; !up && k < 4; k++)
+    up = world_connect(&w, ALICE, "alice", k == 0);
+  CU_ASSERT_TRUE_FATAL(up);
+  for (int k = 0; k < 20; k++)
+    say(&w, ALICE, "alice", NULL, "to myself");
+  run_until(&w, ALICE, MC_CEV_MESSAGE, 20);
+  CU_ASSERT_EQUAL(mc_client_logout(w.cl[ALICE].c, w.now), 0);
+  run_until(&w, ALICE, MC_CEV_CLOSED, 1);
+  run_for(&w, 20 * MC_SEC); /* the server's linger runs out */
+  CU_ASSERT_EQUAL(mc_server_get_stats(w.srv)->sessions, 0);
+
+  /* The server goes deaf: the client pings, then gives the session up;
+   * the server times it out on its side. */
+  up = 0;
+  for (int k = 0; !up && k < 4; k++)
+    up = world_connect(&w, BOB, "bob", k == 0);
+  CU_ASSERT_TRUE_FATAL(up);
+  w.server_deaf = 1;
+  run_until(&w, BOB, MC_CEV_CLOSED, 1);
+  CU_ASSERT_EQUAL(mc_client_get_state(w.cl[BOB].c), MC_CLIENT_CLOSED);
+  run_for(&w, 40 * MC_SEC);
+  CU_ASSERT_EQUAL(mc_server_get_stats(w.srv)->sessions, 0);
+  CU_ASSERT(mc_server_get_stats(w.srv)->sessions_timed_out >= 1);
+  /* A handshake to a deaf server gives up. */
+  CU_ASSERT_FALSE(world_connect(&w, BOB, "bob", 0));
+  CU_ASSERT_EQUAL(world_count(&w, BOB, MC_CEV_CONNECT_FAILED), 1);
+  CU_ASSERT_EQUAL(mc_client_expiry(w.cl[BOB].c), MC_TSTAMP_NEVER);
+  CU_ASSERT_EQUAL(mc_server_expiry(w.srv), MC_TSTAMP_NEVER);
+  world_free(&w);
+}
+
 /* ---- chat ---- */
 
 static void test_mc_session_group_fanout(void) {
@@ -698,6 +742,7 @@ static CU_TestInfo tests[] = {
     {"wrong_password", test_mc_session_wrong_password},
     {"rate_limited", test_mc_session_rate_limited},
     {"no_server", test_mc_session_no_server},
+    {"drive_contract", test_mc_session_drive_contract},
     {"group_fanout", test_mc_session_group_fanout},
     {"direct_sent_delivered", test_mc_session_direct_sent_delivered},
     {"offline_direct_backlog", test_mc_session_offline_direct_backlog},

@@ -10,11 +10,18 @@
 extern CU_SuiteInfo mc_error_suite;
 extern CU_SuiteInfo mc_rng_suite;
 extern CU_SuiteInfo mc_codec_suite;
+extern CU_SuiteInfo mc_map_suite;
+extern CU_SuiteInfo mc_heap_suite;
 extern CU_SuiteInfo mc_netem_suite;
 extern CU_SuiteInfo mc_arq_suite;
 extern CU_SuiteInfo mc_memstore_suite;
 extern CU_SuiteInfo mc_sqlstore_suite;
+extern CU_SuiteInfo mc_auth_suite;
+extern CU_SuiteInfo mc_wire_suite;
+extern CU_SuiteInfo mc_server_suite;
+extern CU_SuiteInfo mc_client_suite;
 extern CU_SuiteInfo mc_session_suite;
+extern CU_SuiteInfo mc_failmalloc_suite;
 extern CU_SuiteInfo mc_server_handshake_suite;
 
 #endif

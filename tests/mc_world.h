@@ -35,11 +35,18 @@ typedef struct {
   int n;
   uint64_t seed;
   size_t server_tx_max;       /* largest datagram the server sent */
+  int server_deaf;            /* drop every datagram to the server */
 } world;
 
 /* Makes a world with |n| clients on links configured by |net| (NULL: a
  * perfect link with 1 ms delay). */
 void world_init(world *w, int n, const mc_netem_config *net, uint64_t seed);
+
+/* The same with |mem| (may be NULL) as the server's and clients'
+ * allocator. Returns 0, or -1 when mc_server_new or mc_client_new failed
+ * (|w| then holds what was made, for world_free). */
+int world_init_mem(world *w, int n, const mc_netem_config *net, uint64_t seed,
+                   const mc_mem *mem);
 void world_free(world *w);
 
 /* Runs the world until |until| (virtual time) or until |done| returns 1. */

@@ -479,7 +479,7 @@ static size_t make_raw(const options *o, raw_mode m, unsigned i, uint8_t *out,
       len = MC_PREFIX_LEN + randombytes_uniform(MC_DATAGRAM_MAX);
     randombytes_buf(out, len);
     if (i % 4 != 1 && len >= MC_PREFIX_LEN)
-      memcpy(out, "MYC\x01", MC_PREFIX_LEN);
+      mc_codec_write_prefix(out);
     return len;
   case RAW_TRUNCATED:
     len = i % 2 ? make_forged(random_sid(), i, "nobody", out, cap)
