@@ -717,6 +717,7 @@ static void sc_arq_queue_full(rec *r) {
 #define RATE_FLAGS "--rate-burst " STR(RATE_BURST) " --rate-refill-ms " \
   STR(RATE_REFILL_MS)
 #define BUSY_FLAGS "--rate-burst 1000 --max-sessions 1"
+#define REG_FLAGS RATE_FLAGS " --reg-per-hour 2 --reg-per-hour-prefix 3"
 
 /* A rejected attempt takes no token (MC-52): logins from one address for
  * five names empty that address's bucket; a sixth from there, for alice,
@@ -912,6 +913,29 @@ static void sc_arq_ack_timing(rec *r) {
   }
 }
 
+/* Registrations per hour (MC-137), on hosts of this case's own (20..22,
+ * all in 127.0.0.0/24): two from one address, then its third is
+ * RATE_LIMITED; one from a second address is the prefix's third and last;
+ * a fourth from a third address is RATE_LIMITED by the prefix. A Login
+ * is not a registration: the first account still logs in from there. */
+static void sc_hs_reg_hourly(rec *r) {
+  hs_opt o = {.reg = 1, .pw = "secret-pw"};
+  int a = ep_new_at(r, 20);
+  const char *names[] = {"r1", "r2", "r3"};
+  for (int i = 0; i < 3; i++) {             /* Welcome, Welcome, RATE_LIMITED */
+    o.name = N(r, names[i]);
+    hs_send(r, a, &o);
+  }
+  o.name = N(r, "r4");
+  hs_send(r, ep_new_at(r, 21), &o);         /* Welcome: the prefix's third */
+  int c = ep_new_at(r, 22);
+  o.name = N(r, "r5");
+  hs_send(r, c, &o);                        /* RATE_LIMITED: the prefix */
+  o.reg = 0;
+  o.name = N(r, "r1");
+  hs_send(r, c, &o);                        /* Welcome: a Login */
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -1030,4 +1054,7 @@ static const scenario scenarios[] = {
     {"arq-backoff", NULL, "An ack of one push resets the backoff: the next retransmission of another comes one RTO later, not four",
      "MC-80 MC-79 MC-74", "retransmit: 2 2 400-750 850-1300 350-800\nnote: seq 2 is resent at 0.5 s, 1 s later (backoff 1), then 0.5 s later because the ack of seq 1 reset the backoff, not 2 s",
      sc_arq_backoff},
+    {"hs-reg-hourly", REG_FLAGS, "Registrations per address (2) and per /24 (3) per hour: beyond either, RATE_LIMITED; a Login from there still works",
+     "MC-137 MC-52 MC-39", "impair: no\nnote: a Register resent after a RATE_LIMITED is a new attempt; clients on 127.0.0.21 .. 127.0.0.23",
+     sc_hs_reg_hourly},
 };

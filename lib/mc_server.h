@@ -67,6 +67,16 @@ typedef struct {
    * host draws it at random at every start; the core calls no RNG.
    * Default: all zero, which only tests and simulations may keep. */
   uint8_t rate_key[MC_RATE_KEY_LEN];
+  /* Password work (MC-136): pending jobs of one address prefix (/24,
+   * /56) at most (32), of all prefixes at most (256, Registers only half
+   * of it, so Logins always find room). */
+  uint32_t auth_per_prefix;
+  uint32_t auth_queue_max;
+  /* Registrations per hour per address and per prefix (MC-137); 0: 4 and
+   * 20 times rate_burst (20 and 100 by default), so that a server set up
+   * for many logins from one address allows as many sign-ups. */
+  uint32_t reg_per_hour;
+  uint32_t reg_per_hour_prefix;
   uint32_t push_window;          /* Delivers/Receipts in flight (32) */
   mc_auth_cost auth_cost;        /* password hash cost (INTERACTIVE) */
   int64_t wall_offset_ms;        /* server time = now/1000 + this */
@@ -145,7 +155,9 @@ mc_tstamp mc_server_expiry(mc_server *srv);
 void mc_server_handle_expiry(mc_server *srv, mc_tstamp now);
 
 /* Takes the next password job, copying it into |job|. Returns 1, or 0 when
- * none is waiting. */
+ * none is waiting. The core picks it (MC-136): Logins before Registers, and
+ * the prefixes with the fewest jobs queued ahead first, so a host should
+ * take a job only when a worker is free to start it. */
 int mc_server_poll_auth(mc_server *srv, mc_auth_job *job);
 
 /* Hands back a job run by mc_auth_job_run(). Returns 0, or MC_ERR_NOT_FOUND

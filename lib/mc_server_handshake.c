@@ -72,14 +72,45 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
 /* ------------------------------------------------------------------ */
 /* rate limits                                                        */
 
+/* The length of the prefix of |a|'s host that registrations and password
+ * work are shared out by (MC-136, MC-137): a /24 for IPv4 (IPv4-mapped
+ * IPv6 too), a /56 for IPv6, the whole host for any other address. */
+static size_t addr_prefix_len(const mc_addr *a) {
+  static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  size_t hl = a->host_len ? a->host_len : a->len;
+  if (hl == 4)
+    return 3;
+  if (hl == 16)
+    return memcmp(a->bytes, v4mapped, sizeof v4mapped) == 0 ? 15 : 7;
+  return hl;
+}
+
+static int addr_same_prefix(const mc_addr *a, const mc_addr *b) {
+  size_t n = addr_prefix_len(a);
+  return n == addr_prefix_len(b) && memcmp(a->bytes, b->bytes, n) == 0;
+}
+
+/* Registrations allowed per hour to one bucket of |kind| (MC-137). */
+static uint32_t reg_per_hour(const mc_server *srv, rate_kind kind) {
+  uint32_t set = kind == RATE_REG_HOST ? srv->cfg.reg_per_hour
+                                       : srv->cfg.reg_per_hour_prefix;
+  uint32_t scale = kind == RATE_REG_HOST ? 4 : 20;
+  return set ? set : scale * srv->cfg.rate_burst;
+}
+
 /* Brings |b|'s tokens up to |now|. A new bucket comes in with more tokens
  * than any burst and leaves full. Each failed Login of a pair doubles the
  * time a token takes to come back, up to RATE_BACKOFF_MAX doublings (MC-51).
  * Returns 1 when the bucket is full: its failures are then forgiven, it
  * carries no information, and the table may forget it (MC-134). */
 static int rate_refill(const mc_server *srv, rate_bucket *b, mc_tstamp now) {
-  uint32_t full = srv->cfg.rate_burst * 1000;
+  uint32_t burst = srv->cfg.rate_burst;
   uint64_t refill = srv->cfg.rate_refill_ms ? srv->cfg.rate_refill_ms : 1;
+  if (b->kind == RATE_REG_HOST || b->kind == RATE_REG_PREFIX) {
+    burst = reg_per_hour(srv, b->kind);
+    refill = burst ? 3600000 / burst + 1 : 1;
+  }
+  uint32_t full = burst * 1000;
   refill <<= b->fails < RATE_BACKOFF_MAX ? b->fails : RATE_BACKOFF_MAX;
   uint64_t gained = (now - b->t) / MC_MSEC * 1000 / refill;
   uint64_t t = b->tokens_milli + gained;
@@ -92,14 +123,15 @@ static int rate_refill(const mc_server *srv, rate_bucket *b, mc_tstamp now) {
   return 1;
 }
 
-/* The bucket of |key| refilled to |now|, a new full one if it had none, or
- * NULL when its set is taken by buckets none of which is full (or |keep|):
- * forgetting one of those would hand its owner fresh tokens, the bypass of
- * issue 12, so the attempt is refused instead (MC-52). Two keys share a
- * bucket only if their 64-bit keyed hashes are equal, which no one without
- * the key can arrange. */
+/* The bucket of |key| refilled to |now|, a new full one of |kind| if it had
+ * none, or NULL when its set is taken by buckets none of which is full (or
+ * |keep|): forgetting one of those would hand its owner fresh tokens, the
+ * bypass of issue 12, so the attempt is refused instead (MC-52). Two keys
+ * share a bucket only if their 64-bit keyed hashes are equal, which no one
+ * without the key can arrange. */
 static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
-                                   const rate_bucket *keep, mc_tstamp now) {
+                                   rate_kind kind, const rate_bucket *keep,
+                                   mc_tstamp now) {
   rate_bucket *set = &srv->rate[(key >> 1) % RATE_SETS * RATE_WAYS];
   rate_bucket *spare = NULL;
   for (size_t i = 0; i < RATE_WAYS; i++) {
@@ -112,25 +144,28 @@ static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
       spare = b;
   }
   if (spare != NULL) {
-    *spare = (rate_bucket){.key = key, .t = now, .tokens_milli = UINT32_MAX};
+    *spare = (rate_bucket){
+        .key = key, .t = now, .tokens_milli = UINT32_MAX, .kind = kind};
     rate_refill(srv, spare, now);
   }
   return spare;
 }
 
-/* The key of the bucket of |from|'s host, or with |name| of the pair of
- * that name and host: SipHash-2-4 under the server's random key (MC-134),
- * never 0 (a free bucket). The host's length goes in first, so no host and
- * name can spell another pair. */
-static uint64_t rate_key(const mc_server *srv, const mc_addr *from,
-                         const char *name) {
+/* The key of the bucket of |kind| for |from| (its host, or its prefix for
+ * RATE_REG_PREFIX), with |name| for RATE_PAIR: SipHash-2-4 under the
+ * server's random key (MC-134), never 0 (a free bucket). The kind and the
+ * host's length go in first, so no host and name can spell another pair. */
+static uint64_t rate_key(const mc_server *srv, rate_kind kind,
+                         const mc_addr *from, const char *name) {
   uint8_t in[2 + MC_ADDR_MAX + MC_NAME_MAX];
-  size_t hl = from->host_len ? from->host_len : from->len;
-  size_t nl = name ? strlen(name) : 0;
-  in[0] = name != NULL;
+  size_t hl = kind == RATE_REG_PREFIX ? addr_prefix_len(from)
+              : from->host_len        ? from->host_len
+                                      : from->len;
+  size_t nl = kind == RATE_PAIR ? strlen(name) : 0;
+  in[0] = (uint8_t)kind;
   in[1] = (uint8_t)hl;
   memcpy(in + 2, from->bytes, hl);
-  memcpy(in + 2 + hl, name ? name : "", nl);
+  memcpy(in + 2 + hl, name, nl);
   uint8_t h[crypto_shorthash_BYTES];
   crypto_shorthash(h, in, 2 + hl + nl, srv->cfg.rate_key);
   uint64_t v;
@@ -138,28 +173,45 @@ static uint64_t rate_key(const mc_server *srv, const mc_addr *from,
   return v | 1;
 }
 
-/* Takes one attempt from the host's bucket and one from the pair's, or from
- * neither when either is empty or cannot be kept (MC-51, MC-52). Returns 1
- * when allowed. */
+/* Takes one token from each of the buckets of |kinds| (|n| of them) for
+ * |from| and |name|, or from none when any is empty or cannot be kept
+ * (MC-51, MC-52, MC-137). Returns 1 when allowed. */
+static int rate_take_all(mc_server *srv, const rate_kind *kinds, size_t n,
+                         const mc_addr *from, const char *name,
+                         mc_tstamp now) {
+  rate_bucket *b[2] = {NULL, NULL};
+  for (size_t i = 0; i < n; i++) {
+    b[i] = rate_bucket_at(srv, rate_key(srv, kinds[i], from, name), kinds[i],
+                          i ? b[0] : NULL, now);
+    if (b[i] == NULL || b[i]->tokens_milli < 1000)
+      return 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    b[i]->tokens_milli -= 1000;
+  return 1;
+}
+
+/* The login limit: a token from the host's bucket and one from the
+ * pair's (MC-51, MC-52). Returns 1 when allowed. */
 static int rate_take(mc_server *srv, const mc_addr *from, const char *name,
                      mc_tstamp now) {
-  rate_bucket *h = rate_bucket_at(srv, rate_key(srv, from, NULL), NULL, now);
-  rate_bucket *n =
-      h ? rate_bucket_at(srv, rate_key(srv, from, name), h, now) : NULL;
-  if (h == NULL || n == NULL)
-    return 0;
-  if (h->tokens_milli < 1000 || n->tokens_milli < 1000)
-    return 0;
-  h->tokens_milli -= 1000;
-  n->tokens_milli -= 1000;
-  return 1;
+  static const rate_kind kinds[] = {RATE_HOST, RATE_PAIR};
+  return rate_take_all(srv, kinds, 2, from, name, now);
+}
+
+/* The registration limit: a token from the host's hourly bucket and one
+ * from its prefix's (MC-137). Returns 1 when allowed. */
+static int reg_take(mc_server *srv, const mc_addr *from, mc_tstamp now) {
+  static const rate_kind kinds[] = {RATE_REG_HOST, RATE_REG_PREFIX};
+  return rate_take_all(srv, kinds, 2, from, "", now);
 }
 
 /* Records how a Login of the pair (|from|'s host, |name|) ended: a failure
  * lengthens the pair's refill (the backoff of MC-51), a success ends it. */
 static void rate_note_login(mc_server *srv, const mc_addr *from,
                             const char *name, int ok, mc_tstamp now) {
-  rate_bucket *n = rate_bucket_at(srv, rate_key(srv, from, name), NULL, now);
+  rate_bucket *n = rate_bucket_at(srv, rate_key(srv, RATE_PAIR, from, name),
+                                  RATE_PAIR, NULL, now);
   if (n != NULL)
     n->fails = ok ? 0 : n->fails + 1;
 }
@@ -250,6 +302,30 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
     slog(srv, now, from, name, 0, type, code, "");
     return;
   }
+  /* Password work is bounded per prefix and in all, Registers to half of
+   * it (MC-136); then registrations per hour (MC-137). */
+  uint32_t same = 0, regs = 0;
+  for (size_t i = 0; i < srv->auth_n; i++) {
+    same += addr_same_prefix(&srv->auth[i].addr, from);
+    regs += srv->auth[i].is_register;
+  }
+  if (same >= srv->cfg.auth_per_prefix ||
+      (is_reg ? regs >= srv->cfg.auth_queue_max / 2
+              : srv->auth_n >= srv->cfg.auth_queue_max)) {
+    code = MYCHAT__ERROR_CODE__SERVER_BUSY;
+    send_error(srv, from, 0, NULL, code,
+               "too many logins waiting; try again later", nonce, len);
+    slog(srv, now, from, name, 0, type, code, "password work queue");
+    return;
+  }
+  if (is_reg && !reg_take(srv, from, now)) {
+    code = MYCHAT__ERROR_CODE__RATE_LIMITED;
+    send_error(srv, from, 0, NULL, code,
+               "too many new accounts from your network; try again later",
+               nonce, len);
+    slog(srv, now, from, name, 0, type, code, "registrations per hour");
+    return;
+  }
   if (mc__reserve(srv->mem, &srv->auth, &srv->auth_cap, srv->auth_n + 1,
                   sizeof *srv->auth) < 0) {
     send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
@@ -265,6 +341,7 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   p->presence = presence;
   p->user_id = uid;
   p->no_user = !is_reg && found != 0;
+  p->turn = same;
   p->addr = *from;
   p->req_len = len;
   p->job.id = p->job_id;
@@ -278,16 +355,30 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   srv->stats.auth_jobs = (uint32_t)srv->auth_n;
 }
 
+/* Whether pending job |a| goes before |b| (MC-136): Logins first, then the
+ * lower turn within its prefix, so that every prefix's first job goes
+ * before any prefix's second; then the older. */
+static int auth_before(const auth_pending *a, const auth_pending *b) {
+  if (a->is_register != b->is_register)
+    return b->is_register;
+  if (a->turn != b->turn)
+    return a->turn < b->turn;
+  return a->job_id < b->job_id;
+}
+
 int mc_server_poll_auth(mc_server *srv, mc_auth_job *job) {
+  auth_pending *next = NULL;
   for (size_t i = 0; i < srv->auth_n; i++)
-    if (!srv->auth[i].polled) {
-      srv->auth[i].polled = 1;
-      *job = srv->auth[i].job;
-      /* The core keeps no copy of the password once the host has it. */
-      memset(srv->auth[i].job.password, 0, sizeof srv->auth[i].job.password);
-      return 1;
-    }
-  return 0;
+    if (!srv->auth[i].polled &&
+        (next == NULL || auth_before(&srv->auth[i], next)))
+      next = &srv->auth[i];
+  if (next == NULL)
+    return 0;
+  next->polled = 1;
+  *job = next->job;
+  /* The core keeps no copy of the password once the host has it. */
+  memset(next->job.password, 0, sizeof next->job.password);
+  return 1;
 }
 
 int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,

@@ -1,7 +1,9 @@
 /*
  * mc_server_handshake_test.c: Register and Login against the server core
  * alone, each datagram from an address the test picks (lib/mc_server_handshake.c):
- * the rate limits of MC-51, MC-52 and MC-134 and the equal work of MC-135.
+ * the rate limits of MC-51, MC-52 and MC-134, the equal work of MC-135,
+ * the share-out of password work (MC-136) and the hourly registrations
+ * (MC-137).
  */
 #include <CUnit/CUnit.h>
 #include <sodium.h>
@@ -23,6 +25,7 @@ typedef struct {
   mc_tstamp now;
   uint64_t nonce;
   unsigned jobs_verify, jobs_hash;   /* password jobs run, by kind */
+  int hold;                          /* leave the jobs pending */
 } hs_bench;
 
 static void hs_random(void *ud, uint8_t *buf, size_t len) {
@@ -70,26 +73,21 @@ static mc_addr hs_addr(uint32_t host) {
 static int hs_try(hs_bench *t, const mc_addr *from, int reg, const char *name,
                   const char *pw) {
   Mychat__Handshake h = MYCHAT__HANDSHAKE__INIT;
-  uint8_t pad[MC_HANDSHAKE_MIN] = {0};
   h.name = (char *)name;
   h.password = (char *)pw;
   h.client_nonce = ++t->nonce;
-  h.padding.data = pad;
-  h.padding.len = sizeof pad;
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   env.body_case = reg ? MYCHAT__ENVELOPE__BODY_REGISTER
                       : MYCHAT__ENVELOPE__BODY_LOGIN;
-  if (reg)
-    env.register_ = &h;
-  else
-    env.login = &h;
+  env.register_ = &h; /* the union member of either case */
+  CU_ASSERT_EQUAL_FATAL(mc_codec_pad_handshake(&env), 0);
   uint8_t body[MC_DATAGRAM_MAX], dg[MC_DATAGRAM_MAX];
   size_t blen, len;
   CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(&env, body, sizeof body, &blen), 0);
   CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&env, body, blen, dg, sizeof dg, &len), 0);
   mc_server_recv(t->srv, from, dg, len, t->now);
   mc_auth_job job;
-  while (mc_server_poll_auth(t->srv, &job)) {
+  while (!t->hold && mc_server_poll_auth(t->srv, &job)) {
     if (job.kind == MC_AUTH_JOB_VERIFY)
       t->jobs_verify++;
     else
@@ -264,6 +262,98 @@ static void test_mc_server_handshake_dummy_hash(void) {
   CU_ASSERT_EQUAL(mc_auth_verify(h, "any-password"), MC_ERR_AUTH);
 }
 
+/* Takes every pending job in the order the core hands them out, into
+ * |ids| (|cap| of them); returns how many. */
+static size_t hs_poll_all(hs_bench *t, uint64_t *ids, size_t cap) {
+  mc_auth_job job;
+  size_t n = 0;
+  while (n < cap && mc_server_poll_auth(t->srv, &job))
+    ids[n++] = job.id;
+  return n;
+}
+
+/* MC-136: Logins before Registers, and each prefix's first job before any
+ * prefix's second (issue 12: Registers of a flood queued a Login for
+ * minutes). */
+static void test_mc_server_handshake_auth_order(void) {
+  mc_server_config cfg = hs_config();
+  hs_bench t;
+  hs_init(&t, &cfg);
+  mc_addr owner = hs_addr(0x0201);
+  CU_ASSERT_EQUAL_FATAL(hs_try(&t, &owner, 1, "alice", "alice-pw"), 0);
+  t.hold = 1;
+  char name[16];
+  for (uint32_t h = 1; h <= 3; h++) { /* jobs 2, 3, 4: prefix 10.0.0 */
+    mc_addr a = hs_addr(h);
+    snprintf(name, sizeof name, "a%u", h);
+    CU_ASSERT_EQUAL(hs_try(&t, &a, 1, name, "flood-pw"), -1);
+  }
+  mc_addr b = hs_addr(0x0101);                  /* job 5: prefix 10.0.1 */
+  CU_ASSERT_EQUAL(hs_try(&t, &b, 1, "b1", "flood-pw"), -1);
+  CU_ASSERT_EQUAL(hs_try(&t, &owner, 0, "alice", "alice-pw"), -1); /* 6 */
+  uint64_t ids[8];
+  CU_ASSERT_EQUAL_FATAL(hs_poll_all(&t, ids, 8), 5);
+  const uint64_t want[5] = {6, 2, 5, 3, 4};
+  for (size_t i = 0; i < 5; i++)
+    CU_ASSERT_EQUAL(ids[i], want[i]);
+  hs_free(&t);
+}
+
+/* MC-136: pending jobs are bounded per prefix and in all, Registers to
+ * half of it; a Login still finds room. */
+static void test_mc_server_handshake_auth_bound(void) {
+  mc_server_config cfg = hs_config();
+  cfg.auth_per_prefix = 3;
+  cfg.auth_queue_max = 8;
+  hs_bench t;
+  hs_init(&t, &cfg);
+  mc_addr owner = hs_addr(0x0901);
+  CU_ASSERT_EQUAL_FATAL(hs_try(&t, &owner, 1, "alice", "alice-pw"), 0);
+  t.hold = 1;
+  char name[16];
+  unsigned busy = 0;
+  for (uint32_t h = 1; h <= 4; h++) { /* one prefix: the fourth is refused */
+    mc_addr a = hs_addr(h);
+    snprintf(name, sizeof name, "a%u", h);
+    busy += hs_try(&t, &a, 1, name, "flood-pw") ==
+            MYCHAT__ERROR_CODE__SERVER_BUSY;
+  }
+  CU_ASSERT_EQUAL(busy, 1);
+  mc_addr b = hs_addr(0x0101), c = hs_addr(0x0201);
+  CU_ASSERT_EQUAL(hs_try(&t, &b, 1, "b1", "flood-pw"), -1); /* 4 Registers */
+  CU_ASSERT_EQUAL(hs_try(&t, &c, 1, "c1", "flood-pw"),
+                  MYCHAT__ERROR_CODE__SERVER_BUSY);         /* half of 8 */
+  CU_ASSERT_EQUAL(hs_try(&t, &owner, 0, "alice", "alice-pw"), -1);
+  CU_ASSERT_EQUAL(mc_server_get_stats(t.srv)->auth_jobs, 5);
+  hs_free(&t);
+}
+
+/* MC-137: two registrations per address and three per /24 an hour; a
+ * token comes back after an hour over the limit. */
+static void test_mc_server_handshake_reg_hourly(void) {
+  mc_server_config cfg = hs_config();
+  cfg.reg_per_hour = 2;
+  cfg.reg_per_hour_prefix = 3;
+  hs_bench t;
+  hs_init(&t, &cfg);
+  mc_addr a = hs_addr(1), b = hs_addr(2), c = hs_addr(3);
+  CU_ASSERT_EQUAL(hs_try(&t, &a, 1, "r1", "secret-pw"), 0);
+  CU_ASSERT_EQUAL(hs_try(&t, &a, 1, "r2", "secret-pw"), 0);
+  CU_ASSERT_EQUAL(hs_try(&t, &a, 1, "r3", "secret-pw"),
+                  MYCHAT__ERROR_CODE__RATE_LIMITED);
+  CU_ASSERT_EQUAL(hs_try(&t, &b, 1, "r4", "secret-pw"), 0);
+  CU_ASSERT_EQUAL(hs_try(&t, &c, 1, "r5", "secret-pw"),
+                  MYCHAT__ERROR_CODE__RATE_LIMITED);
+  CU_ASSERT_EQUAL(hs_try(&t, &c, 0, "r1", "secret-pw"), 0);
+  t.now += 1199 * MC_SEC;
+  CU_ASSERT_EQUAL(hs_try(&t, &c, 1, "r5", "secret-pw"),
+                  MYCHAT__ERROR_CODE__RATE_LIMITED);
+  t.now += 2 * MC_SEC;                  /* an hour / 3: one token back */
+  CU_ASSERT_EQUAL(hs_try(&t, &c, 1, "r5", "secret-pw"), 0);
+  CU_ASSERT_EQUAL(mc_server_get_stats(t.srv)->registrations, 4);
+  hs_free(&t);
+}
+
 static CU_TestInfo tests[] = {
     {"rate_collision", test_mc_server_handshake_rate_collision},
     {"rate_table_full", test_mc_server_handshake_rate_table_full},
@@ -271,6 +361,9 @@ static CU_TestInfo tests[] = {
     {"rate_backoff", test_mc_server_handshake_rate_backoff},
     {"unknown_name_verified", test_mc_server_handshake_unknown_name_verified},
     {"dummy_hash", test_mc_server_handshake_dummy_hash},
+    {"auth_order", test_mc_server_handshake_auth_order},
+    {"auth_bound", test_mc_server_handshake_auth_bound},
+    {"reg_hourly", test_mc_server_handshake_reg_hourly},
     CU_TEST_INFO_NULL,
 };
 

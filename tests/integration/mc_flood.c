@@ -8,13 +8,16 @@
  *       timing known_ms K unknown_ms U ratio R
  *
  *   mc-flood --server H:P --flood HOSTS --seconds S --rate R
- *            --user NAME --password PW [--after A]
- *     Registers for fresh names, R a second for S seconds, each from one of
+ *            --user NAME --password PW [--after A] [--every MS]
+ *     Registers and Logins (alternating) for fresh names, R a second for S
+ *     seconds, each from one of
  *     HOSTS addresses 127.1.x.y (one socket: the source address is picked
  *     per datagram with IP_PKTINFO), while the account NAME logs in from
- *     127.0.0.1 every 250 ms, during the flood and for A seconds after it.
+ *     127.0.0.1 every MS ms (2500: within its own rate limit, MC-51),
+ *     during the flood and for A seconds after it.
  *     Prints what the flood got and the slowest legitimate Login:
- *       flood sent N hosts H welcome W rate_limited L busy B other O
+ *       flood sent N hosts H welcome W rate_limited L busy B auth_failed F
+ *         other O
  *       legit logins N ok K max_ms M
  *     Exit status 1 when a legitimate Login failed or took over 3 s.
  *
@@ -37,7 +40,6 @@
 #include "mc_udp.h"
 
 #define PROG "mc-flood"
-#define LEGIT_EVERY_US (250 * MC_MSEC)
 #define LEGIT_MAX_US (3 * MC_SEC)
 #define ANSWER_WAIT_US (10 * MC_SEC) /* a Login not answered by then fails */
 #define TIMING_MAX 200
@@ -73,22 +75,17 @@ static int udp_socket(uint32_t ip_host_order, int pktinfo) {
 static size_t handshake(int reg, const char *name, const char *pw,
                         uint64_t nonce, uint8_t *out) {
   Mychat__Handshake h = MYCHAT__HANDSHAKE__INIT;
-  uint8_t pad[MC_HANDSHAKE_MIN] = {0};
   h.name = (char *)name;
   h.password = (char *)pw;
   h.client_nonce = nonce;
-  h.padding.data = pad;
-  h.padding.len = sizeof pad;
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   env.body_case = reg ? MYCHAT__ENVELOPE__BODY_REGISTER
                       : MYCHAT__ENVELOPE__BODY_LOGIN;
-  if (reg)
-    env.register_ = &h;
-  else
-    env.login = &h;
+  env.register_ = &h; /* the union member of either case */
   uint8_t body[MC_DATAGRAM_MAX];
   size_t blen, len;
-  if (mc_codec_encode_body(&env, body, sizeof body, &blen) < 0 ||
+  if (mc_codec_pad_handshake(&env) < 0 ||
+      mc_codec_encode_body(&env, body, sizeof body, &blen) < 0 ||
       mc_codec_encode(&env, body, blen, out, MC_DATAGRAM_MAX, &len) < 0) {
     fprintf(stderr, PROG ": cannot encode a handshake for %s\n", name);
     exit(2);
@@ -231,8 +228,10 @@ static int run_timing(bench *b, int n, const char *user, const char *unknown) {
 }
 
 static int run_flood(bench *b, unsigned hosts, double seconds, double rate,
-                     double after, const char *user, const char *pw) {
-  unsigned long sent = 0, welcome = 0, limited = 0, busy = 0, other = 0;
+                     double after, uint64_t every, const char *user,
+                     const char *pw) {
+  unsigned long sent = 0, welcome = 0, limited = 0, busy = 0, failed = 0;
+  unsigned long other = 0;
   unsigned logins = 0, ok = 0;
   uint64_t worst = 0;
   uint64_t start = mc_udp_now_us();
@@ -250,7 +249,11 @@ static int run_flood(bench *b, unsigned hosts, double seconds, double rate,
       unsigned h = (unsigned)(sent % hosts);
       char name[32];
       snprintf(name, sizeof name, "f%ux%lu", h, sent / hosts);
-      size_t len = handshake(1, name, "flood-password", ++b->nonce, d);
+      /* Half Registers, half Logins for names that do not exist: both
+       * cost password work (MC-135), and the Logins compete with the
+       * legitimate user's. */
+      size_t len = handshake(sent % 2 == 0, name, "flood-password",
+                             ++b->nonce, d);
       send_from(b, b->flood_fd, (127u << 24) | (1u << 16) | (h + 1), d, len);
       sent++;
     }
@@ -263,6 +266,8 @@ static int run_flood(bench *b, unsigned hosts, double seconds, double rate,
         limited++;
       else if (code == MYCHAT__ERROR_CODE__SERVER_BUSY)
         busy++;
+      else if (code == MYCHAT__ERROR_CODE__AUTH_FAILED)
+        failed++;
       else
         other++;
     }
@@ -285,7 +290,7 @@ static int run_flood(bench *b, unsigned hosts, double seconds, double rate,
           fprintf(stderr, PROG ": legit login %u: code %d after %.0f ms\n",
                   logins, code, took / 1e3);
         legit_busy = 0;
-        next_legit = l.first + LEGIT_EVERY_US;
+        next_legit = l.first + every;
       }
       if (legit_busy && now - l.first > ANSWER_WAIT_US) {
         fprintf(stderr, PROG ": legit login %u: no answer\n", logins);
@@ -301,7 +306,8 @@ static int run_flood(bench *b, unsigned hosts, double seconds, double rate,
     now = mc_udp_now_us();
   }
   printf("flood sent %lu hosts %u welcome %lu rate_limited %lu busy %lu "
-         "other %lu\n", sent, hosts, welcome, limited, busy, other);
+         "auth_failed %lu other %lu\n", sent, hosts, welcome, limited, busy,
+         failed, other);
   printf("legit logins %u ok %u max_ms %.0f\n", logins, ok, worst / 1e3);
   return logins > 0 && ok == logins ? 0 : 1;
 }
@@ -310,7 +316,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: " PROG " --server H:P --timing N --user NAME --unknown NAME\n"
           "       " PROG " --server H:P --flood HOSTS --seconds S --rate R\n"
-          "                --user NAME --password PW [--after A]\n");
+          "                --user NAME --password PW [--after A] [--every MS]\n");
   exit(2);
 }
 
@@ -318,9 +324,9 @@ int main(int argc, char **argv) {
   const char *server = NULL, *user = NULL, *pw = NULL, *unknown = NULL;
   int timing = 0;
   unsigned hosts = 0;
-  double seconds = 0, rate = 0, after = 0;
+  double seconds = 0, rate = 0, after = 0, every_ms = 2500;
   enum { O_SERVER = 256, O_TIMING, O_USER, O_PW, O_UNKNOWN, O_FLOOD,
-         O_SECONDS, O_RATE, O_AFTER };
+         O_SECONDS, O_RATE, O_AFTER, O_EVERY };
   static const struct option opts[] = {
       {"server", required_argument, NULL, O_SERVER},
       {"timing", required_argument, NULL, O_TIMING},
@@ -331,6 +337,7 @@ int main(int argc, char **argv) {
       {"seconds", required_argument, NULL, O_SECONDS},
       {"rate", required_argument, NULL, O_RATE},
       {"after", required_argument, NULL, O_AFTER},
+      {"every", required_argument, NULL, O_EVERY},
       {NULL, 0, NULL, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -344,6 +351,7 @@ int main(int argc, char **argv) {
     case O_SECONDS: seconds = atof(optarg); break;
     case O_RATE: rate = atof(optarg); break;
     case O_AFTER: after = atof(optarg); break;
+    case O_EVERY: every_ms = atof(optarg); break;
     default: usage();
     }
   }
@@ -361,7 +369,8 @@ int main(int argc, char **argv) {
     return run_timing(&b, timing, user, unknown);
   if (hosts > 0 && hosts < 65000 && seconds > 0 && rate > 0 && pw != NULL) {
     b.flood_fd = udp_socket(INADDR_ANY, 1);
-    return run_flood(&b, hosts, seconds, rate, after, user, pw);
+    return run_flood(&b, hosts, seconds, rate, after,
+                     (uint64_t)(every_ms * 1e3), user, pw);
   }
   usage();
 }
