@@ -46,6 +46,9 @@
 #define RX_ROUNDS 8              /* batches at most per store transaction */
 #define AUTH_THREADS 2
 #define CONSOLE_MAX 256          /* longest console line kept */
+#define SOCK_BUF (8 << 20)       /* socket buffers: a commit's fsync of
+                                    arrivals at full load, and more */
+#define LOG_BUF (1 << 16)        /* request-log buffer, flushed each turn */
 
 typedef struct {
   const char *host;
@@ -65,6 +68,8 @@ typedef struct {
   int stdin_open;                /* still watching the console */
   int stop;                      /* shutdown asked for */
   FILE *log;
+  time_t log_secs;               /* the second log_when shows */
+  char log_when[32];             /* "YYYY-MM-DDTHH:MM:SS" of log_secs */
   double log_tokens;             /* no-session lines that may be logged */
   mc_tstamp log_refilled;        /* when log_tokens was last topped up */
   uint64_t log_suppressed;       /* no-session lines not logged since */
@@ -313,10 +318,15 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   }
   int64_t ms = (int64_t)(rec->now / MC_MSEC) + a->wall_offset_ms;
   time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char when[32], peer[MC_UDP_ADDRSTRLEN];
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* Thousands of lines a second share their second: format it once. */
+  if (secs != a->log_secs || a->log_when[0] == '\0') {
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(a->log_when, sizeof a->log_when, "%Y-%m-%dT%H:%M:%S", &tm);
+    a->log_secs = secs;
+  }
+  const char *when = a->log_when;
+  char peer[MC_UDP_ADDRSTRLEN];
   if (a->log_suppressed > 0) {
     fprintf(a->log, "%s.%03dZ %" PRIu64 " lines about datagrams of no "
             "session not logged (more than %.0f a second)\n", when,
@@ -586,8 +596,15 @@ static void setup(app *a, options *o) {
   } else {
     a->log = stderr;
   }
-  setvbuf(a->log, NULL, _IOLBF, 0);
+  /* One write() per loop turn instead of one per line: run() flushes after
+   * each turn, and exit() (also die_storage's) flushes what is left. */
+  setvbuf(a->log, NULL, _IOFBF, LOG_BUF);
 
+  /* Only this thread touches the database; the auth workers never do. */
+  if (mc_sqlstore_single_thread() < 0) {
+    fprintf(stderr, PROG ": SQLite: cannot turn its locking off\n");
+    exit(1);
+  }
   if (mc_sqlstore_open(o->db, &a->db, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
@@ -603,6 +620,10 @@ static void setup(app *a, options *o) {
   }
   a->fd = mc_udp_bind((struct sockaddr *)&sa, salen, err, sizeof err);
   if (a->fd < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    exit(1);
+  }
+  if (mc_udp_set_buffers(a->fd, SOCK_BUF, NULL, NULL, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
   }
@@ -696,6 +717,7 @@ static void run(app *a) {
     on_expiry(a);
     flush_tx(a);
     dispatch_auth(a);
+    fflush(a->log);
   }
 }
 
