@@ -81,6 +81,7 @@ void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
 Mychat__ErrorCode mc_server_wire_code(int err) {
   switch (err) {
   case MC_ERR_DECODE:
+  case MC_ERR_BAD_UTF8: /* a string that is not UTF-8 is malformed (MC-21) */
   case MC_ERR_NO_BODY:
   case MC_ERR_MISSING_FIELD:
   case MC_ERR_BAD_FIELD:
@@ -90,8 +91,6 @@ Mychat__ErrorCode mc_server_wire_code(int err) {
     return MYCHAT__ERROR_CODE__BAD_NAME;
   case MC_ERR_BAD_PASSWORD:
     return MYCHAT__ERROR_CODE__BAD_PASSWORD;
-  case MC_ERR_BAD_UTF8:
-    return MYCHAT__ERROR_CODE__BAD_UTF8;
   case MC_ERR_TEXT_TOO_LONG:
     return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
   case MC_ERR_STATE:
