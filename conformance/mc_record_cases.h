@@ -736,6 +736,7 @@ static void sc_arq_queue_full(rec *r) {
 #define RATE_FLAGS "--rate-burst " STR(RATE_BURST) " --rate-refill-ms " \
   STR(RATE_REFILL_MS)
 #define BUSY_FLAGS "--rate-burst 1000 --max-sessions 1"
+#define REG_FLAGS RATE_FLAGS " --reg-per-hour 2 --reg-per-hour-prefix 3"
 
 /* A rejected attempt takes no token (MC-52): logins from one address for
  * five names empty that address's bucket; a sixth from there, for alice,
@@ -757,22 +758,32 @@ static void sc_hs_rate_reject(rec *r) {
     hs_send(r, ep_new_at(r, h), &o);        /* AUTH_FAILED, all five */
 }
 
-/* The per-name bucket (MC-51, MC-52): logins for one name, each from its
- * own address, so that no address bucket runs out first; then one token
- * back after the refill interval, and no more. The hosts are this case's
- * own (hs-rate uses host 0, hs-rate-retransmit host 9), so the cases of
- * one run share no address bucket. */
+/* The per-pair bucket and its backoff (MC-51, MC-52). Wrong Logins for a
+ * name from six other addresses all get AUTH_FAILED, and its owner still
+ * logs in (a bucket per name would refuse the sixth guess and the owner,
+ * issue 12's targeted lockout). From one address, a burst of wrong Logins
+ * for the name, then RATE_LIMITED; 2.2 s later the address has a token back
+ * but the pair does not, its refill being backed off to 64 s: the same name
+ * is still refused there, another name is answered. The hosts are this
+ * case's own (hs-rate uses host 0, hs-rate-retransmit host 9), so the cases
+ * of one run share no address bucket. */
 static void sc_hs_rate_name(rec *r) {
-  int host = 1;
   hs_opt o = {.reg = 1, .name = N(r, "alice"), .pw = "secret-pw"};
-  hs_send(r, ep_new_at(r, host++), &o);     /* Welcome: the first token */
+  hs_send(r, ep_new_at(r, 1), &o);          /* Welcome */
   o.reg = 0;
   o.pw = "wrong-pw";
-  for (int i = 1; i <= RATE_BURST; i++)     /* 4 x AUTH_FAILED, RATE_LIMITED */
-    hs_send(r, ep_new_at(r, host++), &o);
+  for (int h = 2; h <= RATE_BURST + 2; h++) /* 6 x AUTH_FAILED */
+    hs_send(r, ep_new_at(r, h), &o);
+  o.pw = "secret-pw";
+  hs_send(r, ep_new_at(r, 1), &o);          /* the owner: Welcome */
+  o.pw = "wrong-pw";
+  int e = ep_new_at(r, 8);
+  for (int i = 0; i <= RATE_BURST; i++)     /* 5 x AUTH_FAILED, RATE_LIMITED */
+    hs_send(r, e, &o);
   wait_ms(r, RATE_REFILL_MS + 200, 0, RATE_REFILL_MS + 200);
-  hs_send(r, ep_new_at(r, host++), &o);     /* a token back: AUTH_FAILED */
-  hs_send(r, ep_new_at(r, host++), &o);     /* only one: RATE_LIMITED */
+  hs_send(r, e, &o);                        /* the pair: RATE_LIMITED */
+  o.name = N(r, "bob");
+  hs_send(r, e, &o);                        /* the address: AUTH_FAILED */
 }
 
 /* A Register sent six times takes one token, not six (MC-51): the
@@ -921,6 +932,29 @@ static void sc_arq_ack_timing(rec *r) {
   }
 }
 
+/* Registrations per hour (MC-137), on hosts of this case's own (20..22,
+ * all in 127.0.0.0/24): two from one address, then its third is
+ * RATE_LIMITED; one from a second address is the prefix's third and last;
+ * a fourth from a third address is RATE_LIMITED by the prefix. A Login
+ * is not a registration: the first account still logs in from there. */
+static void sc_hs_reg_hourly(rec *r) {
+  hs_opt o = {.reg = 1, .pw = "secret-pw"};
+  int a = ep_new_at(r, 20);
+  const char *names[] = {"r1", "r2", "r3"};
+  for (int i = 0; i < 3; i++) {             /* Welcome, Welcome, RATE_LIMITED */
+    o.name = N(r, names[i]);
+    hs_send(r, a, &o);
+  }
+  o.name = N(r, "r4");
+  hs_send(r, ep_new_at(r, 21), &o);         /* Welcome: the prefix's third */
+  int c = ep_new_at(r, 22);
+  o.name = N(r, "r5");
+  hs_send(r, c, &o);                        /* RATE_LIMITED: the prefix */
+  o.reg = 0;
+  o.name = N(r, "r1");
+  hs_send(r, c, &o);                        /* Welcome: a Login */
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -1012,7 +1046,7 @@ static const scenario scenarios[] = {
      * cases above keep theirs. */
     {"hs-limits", NULL, "Handshake of 255 bytes dropped, of 256 answered; names of 32 and 33 bytes; passwords of 128 and 4 bytes",
      "MC-36 MC-13 MC-15 MC-43", NULL, sc_hs_limits},
-    {"hs-rate-name", RATE_FLAGS, "Login rate limit per name, from six addresses: RATE_LIMITED on the sixth; one token back after 2 s",
+    {"hs-rate-name", RATE_FLAGS, "Login rate limit per name and address: six other addresses guess, the owner still logs in; a burst from one address, then its pair backs off while the address refills",
      "MC-51 MC-52 MC-44", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; every client on its own address (127.0.0.2 .. 127.0.0.9)",
      sc_hs_rate_name},
     {"hs-rate-retransmit", RATE_FLAGS, "A Register retransmitted five times takes one rate-limit token: four wrong Logins later still AUTH_FAILED, then RATE_LIMITED",
@@ -1039,4 +1073,7 @@ static const scenario scenarios[] = {
     {"arq-backoff", NULL, "An ack of one push resets the backoff: the next retransmission of another comes one RTO later, not four",
      "MC-80 MC-79 MC-74", "retransmit: 2 2 400-750 850-1300 350-800\nnote: seq 2 is resent at 0.5 s, 1 s later (backoff 1), then 0.5 s later because the ack of seq 1 reset the backoff, not 2 s",
      sc_arq_backoff},
+    {"hs-reg-hourly", REG_FLAGS, "Registrations per address (2) and per /24 (3) per hour: beyond either, RATE_LIMITED; a Login from there still works",
+     "MC-137 MC-52 MC-39", "impair: no\nnote: a Register resent after a RATE_LIMITED is a new attempt; clients on 127.0.0.21 .. 127.0.0.23",
+     sc_hs_reg_hourly},
 };

@@ -347,6 +347,8 @@ void mc_server_config_default(mc_server_config *cfg) {
   cfg->session_timeout_ms = MC_SESSION_TIMEOUT_MS_DEFAULT;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;
+  cfg->auth_per_prefix = 32;
+  cfg->auth_queue_max = 256;
   cfg->push_window = 32;
   cfg->auth_cost = MC_AUTH_COST_INTERACTIVE;
   mc_arq_config_default(&cfg->arq);
