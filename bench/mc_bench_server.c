@@ -21,7 +21,14 @@
  *    Figure: round trips per second. The ratios of 1 to 2 are the result:
  *    ratios against a baseline of the same run, not absolute numbers, since
  *    the machine is shared.
- * 3. Memory. A fresh server, --idle-clients sessions logged in and left
+ * 3. Storage. The ceiling of the store alone: an mc_sqlstore (WAL,
+ *    synchronous=FULL) in the same temporary place, fed the store calls the
+ *    server core makes for each direct message (duplicate lookup, name
+ *    lookup, insert, delivery, receipt query, receipt done) between the
+ *    same clients, --store-batch messages per transaction, for --seconds
+ *    after --warmup, without any network. Figure: messages per second;
+ *    next to the chat figure it tells whether the store or the rest binds.
+ * 4. Memory. A fresh server, --idle-clients sessions logged in and left
  *    idle with keepalives flowing for --idle-seconds; the server's VmRSS
  *    before the sessions, with half of them and with all of them, and the
  *    differences per session.
@@ -54,8 +61,10 @@
 
 #include "mc_client.h"
 #include "mc_codec.h"
+#include "mc_error.h"
 #include "mc_heap.h"
 #include "mc_map.h"
+#include "mc_sqlstore.h"
 #include "mc_udp.h"
 
 #define PROG "mc-bench-server"
@@ -78,6 +87,7 @@ typedef struct {
   const char *tmp_parent;
   unsigned clients, sockets, window, text_len, echo_inflight;
   unsigned idle_clients;
+  unsigned store_batch;          /* messages per transaction, phase 3 */
   double seconds, warmup, idle_seconds;
 } options;
 
@@ -194,6 +204,8 @@ static void usage(FILE *f) {
           "  --warmup S          unmeasured time before it (default 1)\n"
           "  --echo-inflight N   echo datagrams in flight per socket\n"
           "                      (default 8)\n"
+          "  --store-batch N     messages per transaction in the storage\n"
+          "                      phase (default 128; 0 skips it)\n"
           "  --idle-clients N    idle sessions for the memory figure\n"
           "                      (default 10000; 0 skips it)\n"
           "  --idle-seconds S    how long they idle (default 7)\n"
@@ -230,7 +242,7 @@ static double parse_secs(const char *s, double max) {
 static void parse_args(int argc, char **argv, options *o) {
   enum {
     O_SERVER = 256, O_ATTACH, O_PID, O_CLIENTS, O_SOCKETS, O_WINDOW, O_TEXT,
-    O_SECONDS, O_WARMUP, O_ECHO, O_IDLE, O_IDLE_SECS, O_TMP
+    O_SECONDS, O_WARMUP, O_ECHO, O_IDLE, O_IDLE_SECS, O_TMP, O_STORE
   };
   static const struct option longopts[] = {
       {"server", required_argument, NULL, O_SERVER},
@@ -243,6 +255,7 @@ static void parse_args(int argc, char **argv, options *o) {
       {"seconds", required_argument, NULL, O_SECONDS},
       {"warmup", required_argument, NULL, O_WARMUP},
       {"echo-inflight", required_argument, NULL, O_ECHO},
+      {"store-batch", required_argument, NULL, O_STORE},
       {"idle-clients", required_argument, NULL, O_IDLE},
       {"idle-seconds", required_argument, NULL, O_IDLE_SECS},
       {"tmp", required_argument, NULL, O_TMP},
@@ -253,6 +266,7 @@ static void parse_args(int argc, char **argv, options *o) {
                  .tmp_parent = tmpdir && tmpdir[0] ? tmpdir : "/tmp",
                  .clients = 200, .sockets = 32, .window = 32, .text_len = 64,
                  .echo_inflight = 8, .idle_clients = 10000,
+                 .store_batch = 128,
                  .seconds = 10, .warmup = 1, .idle_seconds = 7};
   opterr = 0;
   int c;
@@ -268,6 +282,7 @@ static void parse_args(int argc, char **argv, options *o) {
     case O_SECONDS: o->seconds = parse_secs(optarg, 600); break;
     case O_WARMUP: o->warmup = parse_secs(optarg, 60); break;
     case O_ECHO: o->echo_inflight = parse_uint(optarg, 1, 4096); break;
+    case O_STORE: o->store_batch = parse_uint(optarg, 0, 100000); break;
     case O_IDLE: o->idle_clients = parse_uint(optarg, 0, 50000); break;
     case O_IDLE_SECS: o->idle_seconds = parse_secs(optarg, 600); break;
     case O_TMP: o->tmp_parent = optarg; break;
@@ -1163,7 +1178,118 @@ static void phase_echo(bench *b, window_result *r) {
 }
 
 /* ------------------------------------------------------------------ */
-/* phase 3: memory per idle session                                    */
+/* phase 3: the store's own ceiling                                    */
+
+/* Dies with the store's message unless |err| is 0. */
+static void store_check(mc_sqlstore *ss, int err, const char *what) {
+  if (err < 0)
+    die("storage phase: %s: %s (%s)", what, mc_strerror(err),
+        mc_sqlstore_errmsg(ss));
+}
+
+/* One direct message from |from| to |to| (named |to_name|), through the
+ * store calls the server core makes for it: do_send's duplicate lookup
+ * and recipient lookup, msg_add, then on the recipient's ack delivered(),
+ * the sender's receipts() and on its ack receipt_done(). */
+static void store_one(mc_sqlstore *ss, const mc_store *st, uint64_t from,
+                      uint64_t to, const char *to_name, uint64_t cmid,
+                      const char *text, uint64_t *receipt_upto) {
+  const mc_store_ops *ops = st->ops;
+  mc_store_msg m;
+  memset(&m, 0, sizeof m);
+  int rv = ops->msg_find(st->st, from, cmid, &m);
+  if (rv != MC_ERR_NOT_FOUND)
+    store_check(ss, rv < 0 ? rv : MC_ERR_EXISTS, "msg_find");
+  m.sender_id = from;
+  m.client_msg_id = cmid;
+  snprintf(m.text, sizeof m.text, "%s", text);
+  store_check(ss, ops->user_find(st->st, to_name, &m.to_id, NULL, 0),
+              "user_find");
+  snprintf(m.to, sizeof m.to, "%s", to_name);
+  int dup;
+  store_check(ss, ops->msg_add(st->st, &m, cmid, &dup), "msg_add");
+  store_check(ss, ops->delivered(st->st, to, &m, cmid), "delivered");
+  mc_store_receipt r[16];
+  size_t n;
+  store_check(ss, ops->receipts(st->st, from, *receipt_upto, r, 16, &n),
+              "receipts");
+  for (size_t i = 0; i < n; i++) {
+    store_check(ss, ops->receipt_done(st->st, r[i].message_id),
+                "receipt_done");
+    *receipt_upto = r[i].seq;
+  }
+}
+
+typedef struct {
+  double msgs;                   /* messages per second */
+  double cpu_us;                 /* CPU microseconds per message */
+} store_result;
+
+/* Phase 3: messages per second through the store alone. */
+static store_result phase_store(bench *b) {
+  const options *o = b->o;
+  char dir[256], path[300], err[512];
+  snprintf(dir, sizeof dir, "%s/mc-bench.XXXXXX", o->tmp_parent);
+  if (mkdtemp(dir) == NULL)
+    die("mkdtemp(%s): %s", dir, strerror(errno));
+  snprintf(path, sizeof path, "%s/store.db", dir);
+  mc_sqlstore *ss;
+  if (mc_sqlstore_open(path, &ss, err, sizeof err) < 0) {
+    rm_tree(dir);
+    die("storage phase: %s", err);
+  }
+  mc_store st;
+  mc_sqlstore_as_store(ss, &st);
+  unsigned n = o->clients;
+  uint64_t *ids = calloc(n, sizeof *ids), *upto = calloc(n, sizeof *upto);
+  char(*names)[MC_NAME_MAX + 1] = calloc(n, sizeof *names);
+  if (!ids || !upto || !names)
+    die("out of memory");
+  store_check(ss, mc_sqlstore_begin(ss), "begin");
+  for (unsigned i = 0; i < n; i++) {
+    snprintf(names[i], sizeof names[i], "s%u", i);
+    store_check(ss, st.ops->user_add(st.st, names[i], "bench-hash", &ids[i]),
+                "user_add");
+  }
+  store_check(ss, mc_sqlstore_commit(ss), "commit");
+  say("storage: %u users, %u messages per transaction, synchronous=FULL, "
+      "in %s\n", n, o->store_batch, dir);
+  uint64_t cmid = 0, done0 = 0;
+  double cpu0 = 0;
+  mc_tstamp warm = mc_udp_now_us() + (mc_tstamp)(o->warmup * 1e6), t0 = 0;
+  mc_tstamp until = warm + (mc_tstamp)(o->seconds * 1e6);
+  for (mc_tstamp now = mc_udp_now_us(); now < until && !g_stop;
+       now = mc_udp_now_us()) {
+    if (t0 == 0 && now >= warm) {
+      t0 = now;
+      done0 = cmid;
+      cpu0 = proc_cpu(getpid());
+    }
+    store_check(ss, mc_sqlstore_begin(ss), "begin");
+    for (unsigned k = 0; k < o->store_batch; k++, cmid++) {
+      unsigned from = (unsigned)(cmid % n), to = from ^ 1u;
+      store_one(ss, &st, ids[from], ids[to], names[to], cmid + 1, b->text,
+                &upto[from]);
+    }
+    store_check(ss, mc_sqlstore_commit(ss), "commit");
+  }
+  mc_tstamp t1 = mc_udp_now_us();
+  double cpu = proc_cpu(getpid()) - cpu0;
+  mc_sqlstore_close(ss);
+  rm_tree(dir);
+  free(ids);
+  free(upto);
+  free(names);
+  store_result r = {0};
+  if (t0 && t1 > t0 && cmid > done0) {
+    r.msgs = (double)(cmid - done0) / ((double)(t1 - t0) / 1e6);
+    r.cpu_us = cpu * 1e6 / (double)(cmid - done0);
+  }
+  return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* phase 4: memory per idle session                                    */
 
 typedef struct {
   uint64_t before;               /* VmRSS before the sessions (a server
@@ -1293,6 +1419,12 @@ int main(int argc, char **argv) {
   if (g_stop)
     return 1;
 
+  store_result store = {0};
+  if (o.store_batch > 0)
+    store = phase_store(&b);
+  if (g_stop)
+    return 1;
+
   if (o.idle_clients > 0) {
     pid = server_up(&b);
     if (pid == 0)
@@ -1313,6 +1445,21 @@ int main(int argc, char **argv) {
       echo.msgs > 0 ? chat.msgs / echo.msgs : 0.0);
   say("  ratio: chat server datagrams/s / echo datagrams/s = %.3f\n",
       echo.dgrams > 0 ? chat.dgrams / echo.dgrams : 0.0);
+  /* Echo moves 2 datagrams per round trip, so at the chat's datagrams per
+   * message the datagrams alone allow 2 / that of the echo's rate. */
+  double per_msg = chat.msgs > 0 ? chat.dgrams / chat.msgs : 0.0;
+  say("  datagrams per delivered message: %.2f (echo: 2 per round trip); "
+      "bound of the ratio by datagrams alone %.3f\n",
+      per_msg, per_msg > 0 ? 2.0 / per_msg : 0.0);
+  say("  chat: server CPU %.1f us per delivered message\n",
+      chat.srv_cpu >= 0 && chat.msgs > 0 ? chat.srv_cpu * 1e6 / chat.msgs
+                                         : -1.0);
+  if (o.store_batch > 0)
+    say("  storage alone: %.0f messages/s (%u per transaction, CPU %.1f us "
+        "per message); ratio chat / storage = %.3f, storage / echo = %.3f\n",
+        store.msgs, o.store_batch, store.cpu_us,
+        store.msgs > 0 ? chat.msgs / store.msgs : 0.0,
+        echo.msgs > 0 ? store.msgs / echo.msgs : 0.0);
   if (rss_ok == 0) {
     unsigned half = o.idle_clients / 2;
     say("  memory: VmRSS %" PRIu64 " kB before the sessions, %" PRIu64

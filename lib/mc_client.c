@@ -12,6 +12,8 @@
 #include "mc_wire.h"
 
 #define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
+#define SEEN_FIRST 64 /* the ring's first size; it doubles up to SEEN_MAX */
+#define EV_FIRST 4    /* the event queue's size when it is not in a burst */
 
 /* A request waiting for its reply. */
 typedef struct {
@@ -56,10 +58,14 @@ struct mc_client {
   unconfirmed *unconf;
   size_t n_unconf, cap_unconf;
 
-  /* Duplicate drops: ids in |seen|, oldest evicted through |seen_ring|. */
+  /* Duplicate drops: ids in |seen|, oldest evicted through |seen_ring|.
+   * The ring grows as ids come (most clients see far fewer than
+   * SEEN_MAX, and thousands of clients share one simulator process);
+   * it only grows when unwrapped (seen_next == 0), so ring order is
+   * index order from seen_next. seen_n <= seen_cap <= SEEN_MAX. */
   mc__map seen;
-  uint64_t seen_ring[SEEN_MAX];
-  size_t seen_next;
+  uint64_t *seen_ring;
+  size_t seen_n, seen_cap, seen_next;
 
   mc_client_event *ev;
   size_t ev_head, ev_n, ev_cap;
@@ -78,7 +84,7 @@ struct mc_client {
 static int ev_reserve(mc_client *c, size_t n) {
   while (c->ev_cap - c->ev_n < n)
     if (mc__ring_grow(c->mem, (void **)&c->ev, &c->ev_head, c->ev_n,
-                      &c->ev_cap, sizeof *c->ev, 4) < 0)
+                      &c->ev_cap, sizeof *c->ev, EV_FIRST) < 0)
       return MC_ERR_NOMEM;
   return 0;
 }
@@ -118,6 +124,14 @@ int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
   *ev = c->ev[c->ev_head];
   c->ev_head = (c->ev_head + 1) % c->ev_cap;
   c->ev_n--;
+  /* A burst (presence pushes, a backlog) grew the queue; events are
+   * large, so an emptied queue goes back to nothing rather than keeping
+   * the burst's size for the client's life. */
+  if (c->ev_n == 0 && c->ev_cap > EV_FIRST) {
+    mc__free(c->mem, c->ev);
+    c->ev = NULL;
+    c->ev_head = c->ev_cap = 0;
+  }
   return 1;
 }
 
@@ -171,6 +185,7 @@ void mc_client_del(mc_client *c) {
   mc__free(c->mem, c->unconf);
   mc__free(c->mem, c->reqs);
   mc__free(c->mem, c->ev);
+  mc__free(c->mem, c->seen_ring);
   mc__map_free(&c->seen);
   /* volatile keeps the wipe from being optimised away before free. */
   volatile char *p = c->password;
@@ -477,11 +492,24 @@ static void unconfirmed_drop(mc_client *c, uint64_t client_msg_id) {
 static int first_sight(mc_client *c, uint64_t id) {
   if (id == 0 || mc__map_get(&c->seen, id) != NULL)
     return id == 0;
-  uint64_t old = c->seen_ring[c->seen_next];
-  if (old != 0)
-    mc__map_del(&c->seen, old);
-  c->seen_ring[c->seen_next] = id;
-  c->seen_next = (c->seen_next + 1) % SEEN_MAX;
+  if (c->seen_n == c->seen_cap && c->seen_cap < SEEN_MAX &&
+      c->seen_next == 0) {
+    size_t ncap = c->seen_cap ? c->seen_cap * 2 : SEEN_FIRST;
+    uint64_t *nr = mc__realloc(c->mem, c->seen_ring, ncap * sizeof *nr);
+    if (nr != NULL) { /* else: evict within the ring there is */
+      c->seen_ring = nr;
+      c->seen_cap = ncap;
+    }
+  }
+  if (c->seen_n < c->seen_cap) {
+    c->seen_ring[c->seen_n++] = id;
+  } else if (c->seen_cap > 0) {
+    mc__map_del(&c->seen, c->seen_ring[c->seen_next]);
+    c->seen_ring[c->seen_next] = id;
+    c->seen_next = (c->seen_next + 1) % c->seen_cap;
+  } else {
+    return 1; /* no memory to remember it: a duplicate may pass */
+  }
   mc__map_put(&c->seen, id, c);
   return 1;
 }

@@ -179,15 +179,18 @@ int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
   return check_magic(dgram, len);
 }
 
-/* A name field: |required| names may not be empty (proto3 cannot tell an
- * empty string from an absent one, so empty means missing). */
+/* A name field: |required| names may not be empty. proto3 cannot tell an
+ * empty string from an absent one, and an empty name is one that breaks
+ * the name rules (MC-13), not a missing field. */
 static int check_name(const char *s, int required) {
   if (s == NULL || s[0] == '\0')
-    return required ? MC_ERR_MISSING_FIELD : 0;
+    return required ? MC_ERR_BAD_NAME : 0;
   return mc_codec_name_valid(s) ? 0 : MC_ERR_BAD_NAME;
 }
 
-/* Chat message text: 1 to MC_TEXT_MAX bytes of valid UTF-8. */
+/* Chat message text: 1 to MC_TEXT_MAX bytes of valid UTF-8. A decoded
+ * envelope never fails the UTF-8 check here (check_wire() refused it as
+ * malformed, MC-21); one built by hand, as a client does, may. */
 static int check_text(const char *s) {
   size_t n = s ? strnlen(s, MC_TEXT_MAX + 1) : 0;
   if (n == 0)
@@ -197,9 +200,9 @@ static int check_text(const char *s) {
   return mc_codec_utf8_valid((const uint8_t *)s, n) ? 0 : MC_ERR_BAD_UTF8;
 }
 
-/* Error.text and Result.text: optional, short. They are shown to people but
- * the server cuts them to fit (anti-amplification), possibly inside a UTF-8
- * sequence, so only the length is enforced here. */
+/* Error.text and Result.text: optional, short. A sender cuts them to fit
+ * (anti-amplification) at a UTF-8 boundary; their UTF-8 is checked with
+ * every string's in check_wire(), so only the length is enforced here. */
 static int check_short_text(const char *s) {
   if (s != NULL && strnlen(s, MC_ERROR_TEXT_MAX + 1) > MC_ERROR_TEXT_MAX)
     return MC_ERR_TEXT_TOO_LONG;
@@ -475,11 +478,16 @@ static int wire_next(const uint8_t **p, const uint8_t *end, pb_field *f) {
  * - A string field with a NUL byte inside. protobuf-c hands strings out
  *   NUL-terminated, so the application would see it cut short: "alice\0x"
  *   would look like "alice", a text would silently lose its tail.
+ * - A string field that is not valid UTF-8. proto3 requires UTF-8 in
+ *   strings and most proto3 libraries refuse such a message while parsing;
+ *   protobuf-c does not check, so this does (MC-21).
  * - A field number out of range. protobuf-c keeps field 0 as an unknown
  *   field when its tag is written in two bytes (80 00) and then packs it in
  *   one byte (00), which it refuses to parse: such an envelope would not
  *   survive being re-encoded (found by fuzz/fuzz_decode.c).
- * Returns 0, MC_ERR_BAD_FIELD (a NUL), or MC_ERR_DECODE.
+ * A known field with another wire type needs no check here: protobuf-c
+ * refuses it while unpacking (MC-8).
+ * Returns 0, MC_ERR_BAD_FIELD (a NUL), MC_ERR_BAD_UTF8, or MC_ERR_DECODE.
  */
 static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                       const uint8_t *end) {
@@ -492,6 +500,9 @@ static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
         protobuf_c_message_descriptor_get_field(d, f.number);
     if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(f.data, 0, f.value))
       return MC_ERR_BAD_FIELD;
+    if (fd && fd->type == PROTOBUF_C_TYPE_STRING &&
+        !mc_codec_utf8_valid(f.data, (size_t)f.value))
+      return MC_ERR_BAD_UTF8;
     if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
         (rc = check_wire(fd->descriptor, f.data, f.data + f.value)) != 0)
       return rc;

@@ -18,7 +18,8 @@
  * mc_codec_free(); on failure stores NULL. Besides mc_codec_validate()'s
  * checks it rejects a string field with a NUL byte inside (MC_ERR_BAD_FIELD):
  * protobuf-c hands strings out NUL-terminated, so the receiver would see
- * them cut short; and field number 0 (MC_ERR_DECODE), which protobuf-c
+ * them cut short; a string field that is not valid UTF-8 (MC_ERR_BAD_UTF8,
+ * malformed: MC-21); and field number 0 (MC_ERR_DECODE), which protobuf-c
  * accepts in some spellings but could not read back once re-encoded.
  * Unknown fields inside known messages are ignored, so messages may grow new
  * fields. Returns 0, or one of: MC_ERR_INVAL (|out| is NULL),
@@ -69,15 +70,18 @@ int mc_codec_validate_body(const Mychat__Envelope *env);
  *                         MC_BODY_PUSH) or seq 0 with one that is; an enum
  *                         value outside the schema; Welcome token not
  *                         MC_TOKEN_LEN bytes; over MC_LIST_PAGE_MAX entries;
- *   MC_ERR_MISSING_FIELD  an empty required name or text, SendMessage
+ *   MC_ERR_MISSING_FIELD  an empty text, SendMessage
  *                         without a target or with client_msg_id 0, Welcome
  *                         with session_id 0, Error with code ERROR_NONE, a
  *                         NULL body or list entry or ack range;
- *   MC_ERR_BAD_NAME       a name that breaks mc_codec_name_valid();
+ *   MC_ERR_BAD_NAME       a name that breaks mc_codec_name_valid(), an
+ *                         empty required one included (MC-13);
  *   MC_ERR_BAD_PASSWORD   a password outside MC_PASSWORD_MIN..MAX bytes;
  *   MC_ERR_TEXT_TOO_LONG  text over MC_TEXT_MAX, Error/Result text over
  *                         MC_ERROR_TEXT_MAX bytes;
- *   MC_ERR_BAD_UTF8       message text that is not valid UTF-8.
+ *   MC_ERR_BAD_UTF8       message text that is not valid UTF-8 (only in an
+ *                         envelope built by hand: decoding refuses any
+ *                         string that is not UTF-8 first).
  * Error and Result texts are only length-checked: senders cut them to fit. */
 int mc_codec_validate(const Mychat__Envelope *env);
 

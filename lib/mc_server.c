@@ -81,6 +81,7 @@ void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
 mc_wire_code mc_server_wire_code(int err) {
   switch (err) {
   case MC_ERR_DECODE:
+  case MC_ERR_BAD_UTF8: /* a string that is not UTF-8 is malformed (MC-21) */
   case MC_ERR_NO_BODY:
   case MC_ERR_MISSING_FIELD:
   case MC_ERR_BAD_FIELD:
@@ -90,8 +91,6 @@ mc_wire_code mc_server_wire_code(int err) {
     return MC_WIRE_BAD_NAME;
   case MC_ERR_BAD_PASSWORD:
     return MC_WIRE_BAD_PASSWORD;
-  case MC_ERR_BAD_UTF8:
-    return MC_WIRE_BAD_UTF8;
   case MC_ERR_TEXT_TOO_LONG:
     return MC_WIRE_TEXT_TOO_LONG;
   case MC_ERR_STATE:
@@ -348,6 +347,8 @@ void mc_server_config_default(mc_server_config *cfg) {
   cfg->session_timeout_ms = MC_SESSION_TIMEOUT_MS_DEFAULT;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;
+  cfg->auth_per_prefix = 32;
+  cfg->auth_queue_max = 256;
   cfg->push_window = 32;
   cfg->auth_cost = MC_AUTH_COST_INTERACTIVE;
   mc_arq_config_default(&cfg->arq);

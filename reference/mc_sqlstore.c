@@ -73,9 +73,11 @@ static const char sq_schema[] =
 enum {
   SQ_USER_ADD,
   SQ_USER_FIND,
+  SQ_USER_NAME,
   SQ_USER_LIST,
   SQ_GROUP_ADD,
   SQ_GROUP_FIND,
+  SQ_GROUP_NAME,
   SQ_GROUP_LIST,
   SQ_USER_GROUPS,
   SQ_MEMBER_ADD,
@@ -104,14 +106,21 @@ enum {
   SQ_COUNT
 };
 
+/* The columns sq_msg_row() reads, in its order. */
+#define SQ_MSG_COLUMNS                                                        \
+  "id, sender_id, IFNULL(group_id, 0), IFNULL(to_id, 0), time_ms,"            \
+  " client_msg_id, text"
+
 /* The list statements bind ?1 = after, ?2 = limit (and ?3 = user). */
 static const char *const sq_sql[SQ_COUNT] = {
     [SQ_USER_ADD] = "INSERT INTO users(name, pwhash) VALUES(?1, ?2)",
     [SQ_USER_FIND] = "SELECT id, pwhash FROM users WHERE name = ?1",
+    [SQ_USER_NAME] = "SELECT name FROM users WHERE id = ?1",
     [SQ_USER_LIST] = "SELECT id, name FROM users WHERE name > ?1"
                      " ORDER BY name LIMIT ?2",
     [SQ_GROUP_ADD] = "INSERT INTO chat_groups(name) VALUES(?1)",
     [SQ_GROUP_FIND] = "SELECT id FROM chat_groups WHERE name = ?1",
+    [SQ_GROUP_NAME] = "SELECT name FROM chat_groups WHERE id = ?1",
     [SQ_GROUP_LIST] = "SELECT id, name FROM chat_groups WHERE name > ?1"
                       " ORDER BY name LIMIT ?2",
     [SQ_USER_GROUPS] = "SELECT g.id, g.name FROM members b"
@@ -129,18 +138,13 @@ static const char *const sq_sql[SQ_COUNT] = {
                           " WHERE user_id = ?1",
     [SQ_CURSOR_UP] = "UPDATE members SET cursor = MAX(cursor, ?3)"
                      " WHERE user_id = ?1 AND group_id = ?2",
-    [SQ_MSG_BY_KEY] = "SELECT id FROM messages WHERE sender_id = ?1"
-                      " AND client_msg_id = ?2",
+    [SQ_MSG_BY_KEY] = "SELECT " SQ_MSG_COLUMNS " FROM messages"
+                      " WHERE sender_id = ?1 AND client_msg_id = ?2",
     [SQ_MSG_INSERT] = "INSERT INTO messages(sender_id, group_id, to_id,"
                       " time_ms, client_msg_id, text)"
                       " VALUES(?1, NULLIF(?2, 0), NULLIF(?3, 0), ?4, ?5, ?6)",
-    [SQ_MSG_GET] = "SELECT m.sender_id, s.name, IFNULL(m.group_id, 0),"
-                   " IFNULL(g.name, ''), IFNULL(m.to_id, 0),"
-                   " IFNULL(t.name, ''), m.time_ms, m.client_msg_id, m.text"
-                   " FROM messages m JOIN users s ON s.id = m.sender_id"
-                   " LEFT JOIN chat_groups g ON g.id = m.group_id"
-                   " LEFT JOIN users t ON t.id = m.to_id WHERE m.id = ?1",
-    [SQ_MSG_ROUTE] = "SELECT IFNULL(group_id, 0), IFNULL(to_id, 0)"
+    [SQ_MSG_GET] = "SELECT " SQ_MSG_COLUMNS " FROM messages WHERE id = ?1",
+    [SQ_MSG_ROUTE] = "SELECT sender_id, IFNULL(group_id, 0), IFNULL(to_id, 0)"
                      " FROM messages WHERE id = ?1",
     [SQ_MSG_MAX] = "SELECT IFNULL(MAX(id), 0) FROM messages",
     [SQ_PENDING_DIRECT] = "SELECT message_id FROM pending_direct"
@@ -154,13 +158,10 @@ static const char *const sq_sql[SQ_COUNT] = {
     [SQ_DIRECT_DEL] = "DELETE FROM pending_direct WHERE user_id = ?1"
                       " AND message_id = ?2",
     [SQ_RECEIPT_ADD] = "INSERT INTO receipts(message_id, sender_id,"
-                       " delivered_ms) SELECT id, sender_id, ?2"
-                       " FROM messages WHERE id = ?1",
-    [SQ_RECEIPTS] = "SELECT r.message_id, u.name, r.delivered_ms, r.seq"
-                    " FROM receipts r JOIN messages m ON m.id = r.message_id"
-                    " JOIN users u ON u.id = m.to_id"
-                    " WHERE r.sender_id = ?1 AND r.seq > ?2"
-                    " ORDER BY r.seq LIMIT ?3",
+                       " delivered_ms) VALUES(?1, ?2, ?3)",
+    [SQ_RECEIPTS] = "SELECT message_id, delivered_ms, seq FROM receipts"
+                    " WHERE sender_id = ?1 AND seq > ?2"
+                    " ORDER BY seq LIMIT ?3",
     [SQ_RECEIPT_DEL] = "DELETE FROM receipts WHERE message_id = ?1",
     [SQ_SAVEPOINT] = "SAVEPOINT mc_op",
     [SQ_RELEASE] = "RELEASE mc_op",
@@ -170,9 +171,38 @@ static const char *const sq_sql[SQ_COUNT] = {
     [SQ_ROLLBACK] = "ROLLBACK",
 };
 
+/* What every message would otherwise read back: names by id and ids by
+ * name (users, groups), and a message's sender and recipient by its id.
+ * Nothing is ever renamed or deleted, so an entry stays true as long as
+ * what it was learned from is committed; a rollback may undo that, so
+ * every rollback empties the caches (sq_forget). Direct-mapped: a
+ * collision only costs the query the cache saves. */
+#define SQ_CACHE 4096 /* entries per table, a power of two */
+
+typedef struct {
+  uint64_t id; /* 0: an empty slot (SQLite ids start at 1) */
+  char name[MC_NAME_MAX + 1];
+} sq_name;
+
+typedef struct {
+  sq_name by_id[SQ_CACHE];   /* slot: id */
+  sq_name by_name[SQ_CACHE]; /* slot: a hash of the name */
+} sq_names;
+
+typedef struct {
+  uint64_t id; /* message id; 0: an empty slot */
+  uint64_t sender_id, group_id, to_id;
+} sq_route;
+
+typedef struct {
+  sq_names users, groups;
+  sq_route routes[SQ_CACHE]; /* slot: message id */
+} sq_cache;
+
 struct mc_sqlstore {
   sqlite3 *db;
   sqlite3_stmt *stmt[SQ_COUNT];
+  sq_cache *cache;
   char *path;      /* for error messages */
   int in_txn;      /* between mc_sqlstore_begin() and _commit() */
   char errmsg[256];
@@ -183,6 +213,31 @@ static int sq_fail(mc_sqlstore *ss, const char *what) {
   snprintf(ss->errmsg, sizeof ss->errmsg, "%s(%s): %s", what, ss->path,
            sqlite3_errmsg(ss->db));
   return MC_ERR_STORAGE;
+}
+
+static void sq_forget(mc_sqlstore *ss) {
+  memset(ss->cache, 0, sizeof *ss->cache);
+}
+
+/* FNV-1a: names are short; any spread will do. */
+static size_t sq_name_slot(const char *name) {
+  uint32_t h = 2166136261u;
+  for (; *name; name++)
+    h = (h ^ (uint8_t)*name) * 16777619u;
+  return h & (SQ_CACHE - 1);
+}
+
+static void sq_names_put(sq_names *c, uint64_t id, const char *name) {
+  sq_name e = {.id = id};
+  snprintf(e.name, sizeof e.name, "%s", name);
+  c->by_id[id & (SQ_CACHE - 1)] = e;
+  c->by_name[sq_name_slot(name)] = e;
+}
+
+/* The id cached for |name|, or 0. */
+static uint64_t sq_names_id(const sq_names *c, const char *name) {
+  const sq_name *e = &c->by_name[sq_name_slot(name)];
+  return e->id && strcmp(e->name, name) == 0 ? e->id : 0;
 }
 
 /* Returns statement |i|, reset and with its parameters bound: |fmt| has
@@ -248,6 +303,7 @@ static int sq_run(sqlite3_stmt *st) {
  * is batching. */
 static int sq_check_txn(mc_sqlstore *ss) {
   if (ss->in_txn && sqlite3_get_autocommit(ss->db)) {
+    sq_forget(ss);
     snprintf(ss->errmsg, sizeof ss->errmsg,
              "transaction(%s): rolled back after an earlier error", ss->path);
     return MC_ERR_STORAGE;
@@ -270,6 +326,8 @@ static int sq_savepoint(mc_sqlstore *ss) {
 static int sq_end(mc_sqlstore *ss, int err) {
   if (!err && sq_run(ss->stmt[SQ_RELEASE]) != SQLITE_DONE)
     err = sq_fail(ss, "commit");
+  if (err)
+    sq_forget(ss);
   if (err && !sqlite3_get_autocommit(ss->db)) {
     sq_run(ss->stmt[SQ_ROLLBACK_TO]);
     sq_run(ss->stmt[SQ_RELEASE]);
@@ -308,8 +366,10 @@ static int sq_user_add(void *p, const char *name, const char *pwhash,
   if (!err)
     err = sq_write_result(
         ss, sq_run(sq_bind(ss, SQ_USER_ADD, "ss", name, pwhash)), "user_add");
-  if (!err)
+  if (!err) {
     *id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
+    sq_names_put(&ss->cache->users, *id, name);
+  }
   return err;
 }
 
@@ -323,22 +383,52 @@ static int sq_row(mc_sqlstore *ss, sqlite3_stmt *st, const char *what) {
   return rc == SQLITE_DONE ? 0 : sq_fail(ss, what);
 }
 
-/* Looks |name| up with statement |i| (id in column 0) and sets |*id|.
- * Returns 1 with the statement on its row (the caller resets it), or
- * MC_ERR_NOT_FOUND, or MC_ERR_STORAGE. */
-static int sq_find(mc_sqlstore *ss, int i, const char *name, uint64_t *id) {
+/* Looks |name| up with statement |i| (id in column 0), caches it in |c|
+ * and sets |*id|. Returns 1 with the statement on its row (the caller
+ * resets it), or MC_ERR_NOT_FOUND, or MC_ERR_STORAGE. */
+static int sq_find(mc_sqlstore *ss, int i, sq_names *c, const char *name,
+                   uint64_t *id) {
   if (!sq_name_ok(name))
     return MC_ERR_NOT_FOUND;
   int r = sq_row(ss, sq_bind(ss, i, "s", name), "find");
-  if (r > 0)
+  if (r > 0) {
     *id = sq_u64(ss->stmt[i], 0);
+    sq_names_put(c, *id, name);
+  }
   return r ? r : MC_ERR_NOT_FOUND;
+}
+
+/* Copies the name of |id| from the cache |c| or else from statement |i|
+ * (name in column 0) into |dst| (MC_NAME_MAX + 1 bytes). Returns 0,
+ * MC_ERR_NOT_FOUND, or MC_ERR_STORAGE. */
+static int sq_name_of(mc_sqlstore *ss, int i, sq_names *c, uint64_t id,
+                      char *dst) {
+  const sq_name *e = &c->by_id[id & (SQ_CACHE - 1)];
+  if (e->id == id) {
+    memcpy(dst, e->name, sizeof e->name);
+    return 0;
+  }
+  sqlite3_stmt *st = sq_bind(ss, i, "i", id);
+  int r = sq_row(ss, st, "name");
+  if (r <= 0)
+    return r ? r : MC_ERR_NOT_FOUND;
+  r = sq_text(st, 0, dst, MC_NAME_MAX + 1) ? sq_corrupt(ss, "name") : 0;
+  sqlite3_reset(st);
+  if (!r)
+    sq_names_put(c, id, dst);
+  return r;
 }
 
 static int sq_user_find(void *p, const char *name, uint64_t *id, char *pwhash,
                         size_t cap) {
   mc_sqlstore *ss = p;
-  int r = sq_find(ss, SQ_USER_FIND, name, id);
+  /* Only a caller that wants the hash (a login) needs the row itself. */
+  uint64_t cached = pwhash ? 0 : sq_names_id(&ss->cache->users, name);
+  if (cached) {
+    *id = cached;
+    return 0;
+  }
+  int r = sq_find(ss, SQ_USER_FIND, &ss->cache->users, name, id);
   if (r < 0)
     return r;
   r = pwhash && sq_text(ss->stmt[SQ_USER_FIND], 1, pwhash, cap)
@@ -383,14 +473,21 @@ static int sq_group_add(void *p, const char *name, uint64_t *id) {
   if (!err)
     err = sq_write_result(ss, sq_run(sq_bind(ss, SQ_GROUP_ADD, "s", name)),
                           "group_add");
-  if (!err)
+  if (!err) {
     *id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
+    sq_names_put(&ss->cache->groups, *id, name);
+  }
   return err;
 }
 
 static int sq_group_find(void *p, const char *name, uint64_t *id) {
   mc_sqlstore *ss = p;
-  int r = sq_find(ss, SQ_GROUP_FIND, name, id);
+  uint64_t cached = sq_names_id(&ss->cache->groups, name);
+  if (cached) {
+    *id = cached;
+    return 0;
+  }
+  int r = sq_find(ss, SQ_GROUP_FIND, &ss->cache->groups, name, id);
   sqlite3_reset(ss->stmt[SQ_GROUP_FIND]);
   return r < 0 ? r : 0;
 }
@@ -435,64 +532,113 @@ static int sq_member_check(void *p, uint64_t group_id, uint64_t user_id) {
   return r < 0 ? r : r ? 0 : MC_ERR_NOT_FOUND;
 }
 
-/* Fills |m| from stored message |id|. */
-static int sq_msg_get(mc_sqlstore *ss, uint64_t id, mc_store_msg *m) {
-  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_GET, "i", id);
+static void sq_route_put(mc_sqlstore *ss, const mc_store_msg *m) {
+  ss->cache->routes[m->id & (SQ_CACHE - 1)] =
+      (sq_route){.id = m->id, .sender_id = m->sender_id,
+                 .group_id = m->group_id, .to_id = m->to_id};
+}
+
+/* Sets |*r| to the sender and recipient of message |id|, from the cache
+ * or the database. Returns 0, MC_ERR_NOT_FOUND, or MC_ERR_STORAGE. */
+static int sq_route_get(mc_sqlstore *ss, uint64_t id, sq_route *r) {
+  const sq_route *e = &ss->cache->routes[id & (SQ_CACHE - 1)];
+  if (e->id == id) {
+    *r = *e;
+    return 0;
+  }
+  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_ROUTE, "i", id);
+  int n = sq_row(ss, st, "route");
+  if (n <= 0)
+    return n ? n : MC_ERR_NOT_FOUND;
+  *r = (sq_route){.id = id, .sender_id = sq_u64(st, 0),
+                  .group_id = sq_u64(st, 1), .to_id = sq_u64(st, 2)};
+  sqlite3_reset(st);
+  return 0;
+}
+
+/* Fills the names of |m| from its ids. */
+static int sq_msg_names(mc_sqlstore *ss, mc_store_msg *m) {
+  m->group[0] = m->to[0] = '\0';
+  int err = sq_name_of(ss, SQ_USER_NAME, &ss->cache->users, m->sender_id,
+                       m->sender);
+  if (!err && m->group_id)
+    err = sq_name_of(ss, SQ_GROUP_NAME, &ss->cache->groups, m->group_id,
+                     m->group);
+  if (!err && m->to_id)
+    err = sq_name_of(ss, SQ_USER_NAME, &ss->cache->users, m->to_id, m->to);
+  /* The foreign keys promise the names; a missing one is a damaged
+   * database, not an unknown message. */
+  return err == MC_ERR_NOT_FOUND ? sq_corrupt(ss, "msg_names") : err;
+}
+
+/* Fills |m| from the row (SQ_MSG_COLUMNS) that statement |st| is about to
+ * step to, and resets |st|. Returns 0, MC_ERR_NOT_FOUND when there is no
+ * row, or MC_ERR_STORAGE. */
+static int sq_msg_row(mc_sqlstore *ss, sqlite3_stmt *st, mc_store_msg *m) {
   int r = sq_row(ss, st, "msg_get");
   if (r <= 0)
     return r ? r : MC_ERR_NOT_FOUND;
-  m->id = id;
-  m->sender_id = sq_u64(st, 0);
+  m->id = sq_u64(st, 0);
+  m->sender_id = sq_u64(st, 1);
   m->group_id = sq_u64(st, 2);
-  m->to_id = sq_u64(st, 4);
-  m->time_ms = sq_u64(st, 6);
-  m->client_msg_id = sq_u64(st, 7);
-  int bad = sq_text(st, 1, m->sender, sizeof m->sender) ||
-            sq_text(st, 3, m->group, sizeof m->group) ||
-            sq_text(st, 5, m->to, sizeof m->to) ||
-            sq_text(st, 8, m->text, sizeof m->text);
+  m->to_id = sq_u64(st, 3);
+  m->time_ms = sq_u64(st, 4);
+  m->client_msg_id = sq_u64(st, 5);
+  int bad = sq_text(st, 6, m->text, sizeof m->text);
   sqlite3_reset(st);
-  return bad ? sq_corrupt(ss, "msg_get") : 0;
+  if (bad)
+    return sq_corrupt(ss, "msg_get");
+  sq_route_put(ss, m);
+  return sq_msg_names(ss, m);
+}
+
+static int sq_msg_get(mc_sqlstore *ss, uint64_t id, mc_store_msg *m) {
+  return sq_msg_row(ss, sq_bind(ss, SQ_MSG_GET, "i", id), m);
 }
 
 static int sq_msg_find(void *p, uint64_t sender_id, uint64_t client_msg_id,
                        mc_store_msg *out) {
   mc_sqlstore *ss = p;
-  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_BY_KEY, "ii", sender_id, client_msg_id);
-  int r = sq_row(ss, st, "msg_find");
-  if (r <= 0)
-    return r < 0 ? r : MC_ERR_NOT_FOUND;
-  uint64_t id = sq_u64(st, 0);
-  sqlite3_reset(st);
-  return sq_msg_get(ss, id, out);
+  return sq_msg_row(
+      ss, sq_bind(ss, SQ_MSG_BY_KEY, "ii", sender_id, client_msg_id), out);
 }
 
+/* The insert itself finds a duplicate (the UNIQUE key), so a new message,
+ * the common case, costs no lookup before it, and nothing is read back
+ * after it: the caches have the names. */
 static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   mc_sqlstore *ss = p;
   *dup = 0;
-  int r = sq_msg_find(p, m->sender_id, m->client_msg_id, m);
-  if (r != MC_ERR_NOT_FOUND) {
-    *dup = r == 0;
-    return r;
-  }
+  int err = 0;
   if (!m->group_id == !m->to_id ||
       strnlen(m->text, sizeof m->text) == sizeof m->text)
-    return MC_ERR_INVAL;
-  int err = sq_savepoint(ss);
+    err = MC_ERR_INVAL; /* unless it repeats a stored message */
+  /* A direct message is two rows; a group message's one insert is atomic
+   * by itself. */
+  else if (!(err = m->to_id ? sq_savepoint(ss) : sq_check_txn(ss))) {
+    err = sq_write_result(ss,
+                          sq_run(sq_bind(ss, SQ_MSG_INSERT, "iiiiis",
+                                         m->sender_id, m->group_id, m->to_id,
+                                         now_ms, m->client_msg_id, m->text)),
+                          "msg_add");
+    m->id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
+    if (!err && m->to_id)
+      err = sq_write_result(
+          ss, sq_run(sq_bind(ss, SQ_DIRECT_ADD, "ii", m->to_id, m->id)),
+          "msg_add");
+    if (m->to_id)
+      err = sq_end(ss, err);
+  }
+  if (err == MC_ERR_INVAL || err == MC_ERR_EXISTS) {
+    int r = sq_msg_find(p, m->sender_id, m->client_msg_id, m);
+    *dup = r == 0;
+    return r == MC_ERR_NOT_FOUND ? err : r;
+  }
   if (err)
     return err;
-  err = sq_write_result(ss,
-                        sq_run(sq_bind(ss, SQ_MSG_INSERT, "iiiiis",
-                                       m->sender_id, m->group_id, m->to_id,
-                                       now_ms, m->client_msg_id, m->text)),
-                        "msg_add");
-  uint64_t id = (uint64_t)sqlite3_last_insert_rowid(ss->db);
-  if (!err && m->to_id)
-    err = sq_write_result(
-        ss, sq_run(sq_bind(ss, SQ_DIRECT_ADD, "ii", m->to_id, id)),
-        "msg_add");
-  err = sq_end(ss, err);
-  return err ? err : sq_msg_get(ss, id, m);
+  m->time_ms = now_ms;
+  sq_route_put(ss, m);
+  return sq_msg_names(ss, m);
 }
 
 static int sq_msg_max_id(void *p, uint64_t *id) {
@@ -575,55 +721,59 @@ static int sq_pending(void *p, uint64_t user_id, uint64_t after,
 static int sq_delivered(void *p, uint64_t user_id, const mc_store_msg *m,
                         uint64_t now_ms) {
   mc_sqlstore *ss = p;
-  sqlite3_stmt *st = sq_bind(ss, SQ_MSG_ROUTE, "i", m->id);
-  int r = sq_row(ss, st, "delivered");
-  if (r <= 0)
-    return r ? r : MC_ERR_NOT_FOUND;
-  uint64_t group_id = sq_u64(st, 0), to_id = sq_u64(st, 1);
-  sqlite3_reset(st);
-  int err = sq_check_txn(ss);
+  sq_route r;
+  int err = sq_route_get(ss, m->id, &r);
+  if (!err)
+    err = sq_check_txn(ss);
   if (err)
     return err;
-  if (group_id) {
-    if (sq_run(sq_bind(ss, SQ_CURSOR_UP, "iii", user_id, group_id, m->id)) !=
-        SQLITE_DONE)
+  if (r.group_id) {
+    if (sq_run(sq_bind(ss, SQ_CURSOR_UP, "iii", user_id, r.group_id,
+                       m->id)) != SQLITE_DONE)
       return sq_fail(ss, "delivered");
     return sqlite3_changes(ss->db) ? 0 : MC_ERR_NOT_FOUND;
   }
-  if (to_id != user_id)
+  if (r.to_id != user_id)
     return MC_ERR_NOT_FOUND;
   if ((err = sq_savepoint(ss)))
     return err;
   if (sq_run(sq_bind(ss, SQ_DIRECT_DEL, "ii", user_id, m->id)) != SQLITE_DONE)
     err = sq_fail(ss, "delivered");
   else if (sqlite3_changes(ss->db) &&
-           sq_run(sq_bind(ss, SQ_RECEIPT_ADD, "ii", m->id, now_ms)) !=
-               SQLITE_DONE)
+           sq_run(sq_bind(ss, SQ_RECEIPT_ADD, "iii", m->id, r.sender_id,
+                          now_ms)) != SQLITE_DONE)
     err = sq_fail(ss, "delivered");
   return sq_end(ss, err);
 }
 
+/* The recipient's name comes from the message's route and the name cache,
+ * not from a join per row. */
 static int sq_receipts(void *p, uint64_t user_id, uint64_t after,
                        mc_store_receipt *out, size_t cap, size_t *n) {
   mc_sqlstore *ss = p;
   sqlite3_stmt *st =
       sq_bind(ss, SQ_RECEIPTS, "iii", user_id, after, sq_limit(cap));
-  int rc;
+  int rc = SQLITE_DONE, err = 0;
   *n = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+  while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     mc_store_receipt *r = &out[*n];
+    sq_route route;
     r->message_id = sq_u64(st, 0);
-    if (sq_text(st, 1, r->to, sizeof r->to)) {
-      sqlite3_reset(st);
-      *n = 0;
-      return sq_corrupt(ss, "receipts");
-    }
-    r->delivered_ms = sq_u64(st, 2);
-    r->seq = sq_u64(st, 3);
+    r->delivered_ms = sq_u64(st, 1);
+    r->seq = sq_u64(st, 2);
+    if (!(err = sq_route_get(ss, r->message_id, &route)))
+      err = sq_name_of(ss, SQ_USER_NAME, &ss->cache->users, route.to_id,
+                       r->to);
+    if (err == MC_ERR_NOT_FOUND)
+      err = sq_corrupt(ss, "receipts"); /* the foreign keys promise both */
     (*n)++;
   }
   sqlite3_reset(st);
-  return rc == SQLITE_DONE ? 0 : sq_fail(ss, "receipts");
+  if (!err && rc != SQLITE_DONE)
+    err = sq_fail(ss, "receipts");
+  if (err)
+    *n = 0;
+  return err;
 }
 
 static int sq_receipt_done(void *p, uint64_t message_id) {
@@ -730,16 +880,26 @@ int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
                      size_t errlen) {
   *out = NULL;
   mc_sqlstore *ss = calloc(1, sizeof *ss);
-  if (ss)
+  if (ss) {
     ss->path = strdup(path);
-  if (!ss || !ss->path) {
+    ss->cache = calloc(1, sizeof *ss->cache);
+  }
+  if (!ss || !ss->path || !ss->cache) {
     if (errlen)
       snprintf(err, errlen, "open(%s): out of memory", path);
+    if (ss) {
+      free(ss->path);
+      free(ss->cache);
+    }
     free(ss);
     return MC_ERR_NOMEM;
   }
+  /* One thread uses a store (mc_sqlstore.h), so SQLite's per-connection
+   * mutex only costs. */
   int rc = sqlite3_open_v2(path, &ss->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
   int e = 0;
   if (rc != SQLITE_OK) {
     snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): %s", path,
@@ -767,6 +927,13 @@ int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
   return 0;
 }
 
+int mc_sqlstore_single_thread(void) {
+  if (sqlite3_config(SQLITE_CONFIG_SINGLETHREAD) != SQLITE_OK ||
+      sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+    return MC_ERR_STATE;
+  return 0;
+}
+
 void mc_sqlstore_close(mc_sqlstore *ss) {
   if (!ss)
     return;
@@ -775,6 +942,7 @@ void mc_sqlstore_close(mc_sqlstore *ss) {
   /* Closing with a transaction open rolls it back. */
   sqlite3_close(ss->db);
   free(ss->path);
+  free(ss->cache);
   free(ss);
 }
 
@@ -799,6 +967,7 @@ int mc_sqlstore_commit(mc_sqlstore *ss) {
   if (sq_run(ss->stmt[SQ_COMMIT]) == SQLITE_DONE)
     return 0;
   int err = sq_fail(ss, "commit");
+  sq_forget(ss);
   if (!sqlite3_get_autocommit(ss->db))
     sq_run(ss->stmt[SQ_ROLLBACK]);
   return err;

@@ -34,6 +34,13 @@ typedef struct mc_sqlstore mc_sqlstore;
 int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
                      size_t errlen);
 
+/* Turns SQLite's own locking off for the whole process (its global
+ * mutexes and memory statistics): for a program in which only one thread
+ * ever calls SQLite, such as mychat-server, whose worker threads only
+ * hash passwords. Must be called before the first mc_sqlstore_open().
+ * Returns 0, or MC_ERR_STATE when SQLite was already initialised. */
+int mc_sqlstore_single_thread(void);
+
 /* Closes |ss|; a transaction still open is rolled back. NULL is allowed. */
 void mc_sqlstore_close(mc_sqlstore *ss);
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,30 @@ int mc_udp_bind(const struct sockaddr *sa, socklen_t salen, char *err,
 int mc_udp_connect(const struct sockaddr *peer, socklen_t salen, char *err,
                    size_t errlen) {
   return udp_open(peer, salen, connect, "connect", err, errlen);
+}
+
+/* Sets one buffer: the FORCE variant first, which only root may use. */
+static int udp_buffer(int fd, int force, int plain, int bytes, int *got) {
+  if (setsockopt(fd, SOL_SOCKET, force, &bytes, sizeof bytes) < 0 &&
+      setsockopt(fd, SOL_SOCKET, plain, &bytes, sizeof bytes) < 0)
+    return -1;
+  socklen_t len = sizeof *got;
+  return getsockopt(fd, SOL_SOCKET, plain, got, &len);
+}
+
+int mc_udp_set_buffers(int fd, int bytes, int *rcv, int *snd, char *err,
+                       size_t errlen) {
+  int r = 0, s = 0;
+  if (udp_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, bytes, &r) < 0 ||
+      udp_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, bytes, &s) < 0) {
+    ERRF("setsockopt(SO_RCVBUF/SO_SNDBUF, %d): %s", bytes, strerror(errno));
+    return -1;
+  }
+  if (rcv)
+    *rcv = r;
+  if (snd)
+    *snd = s;
+  return 0;
 }
 
 int mc_udp_local(int fd, struct sockaddr_storage *sa, socklen_t *salen,

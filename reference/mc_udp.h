@@ -61,6 +61,16 @@ int mc_udp_bind(const struct sockaddr *sa, socklen_t salen, char *err,
 int mc_udp_connect(const struct sockaddr *peer, socklen_t salen, char *err,
                    size_t errlen);
 
+/* Asks for |bytes| of kernel receive and send buffer on |fd|. A busy
+ * server that stops reading for a commit's fsync needs far more than the
+ * default (about 200 KiB) or the kernel drops what arrives meanwhile, and
+ * every dropped datagram costs a retransmission timeout. SO_RCVBUFFORCE
+ * (privileged) may pass net.core.rmem_max; otherwise the kernel caps the
+ * request there. Sets |*rcv| and |*snd| (either may be NULL) to what the
+ * kernel granted. Returns 0, or -1 with a message. */
+int mc_udp_set_buffers(int fd, int bytes, int *rcv, int *snd, char *err,
+                       size_t errlen);
+
 /* Stores the address |fd| is bound to (the real port after a bind to port
  * 0) in |*sa| and |*salen|. Returns 0, or -1 with a message. */
 int mc_udp_local(int fd, struct sockaddr_storage *sa, socklen_t *salen,

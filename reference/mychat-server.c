@@ -45,6 +45,9 @@
 #define RX_ROUNDS 8              /* batches at most per store transaction */
 #define AUTH_THREADS 2
 #define CONSOLE_MAX 256          /* longest console line kept */
+#define SOCK_BUF (8 << 20)       /* socket buffers: a commit's fsync of
+                                    arrivals at full load, and more */
+#define LOG_BUF (1 << 16)        /* request-log buffer, flushed each turn */
 
 typedef struct {
   const char *host;
@@ -59,10 +62,13 @@ typedef struct {
   mc_server *srv;
   mc_sqlstore *db;
   mc_authpool *auth;
+  unsigned auth_busy;            /* jobs handed to the pool, not yet back */
   int fd, ep, sigfd;
   int stdin_open;                /* still watching the console */
   int stop;                      /* shutdown asked for */
   FILE *log;
+  time_t log_secs;               /* the second log_when shows */
+  char log_when[32];             /* "YYYY-MM-DDTHH:MM:SS" of log_secs */
   double log_tokens;             /* no-session lines that may be logged */
   mc_tstamp log_refilled;        /* when log_tokens was last topped up */
   uint64_t log_suppressed;       /* no-session lines not logged since */
@@ -101,10 +107,15 @@ static void usage(FILE *f) {
           "                    (default %" PRIu32 ")\n"
           "  --timeout-ms N    silence that ends a session (default %" PRIu32
           ")\n"
-          "  --rate-burst N    login attempts per host and per name at once\n"
+          "  --rate-burst N    login attempts per host and per name and host\n"
+          "                    at once; wrong passwords slow the pair down\n"
           "                    (default %" PRIu32 ")\n"
           "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
           ")\n"
+          "  --reg-per-hour N  new accounts per host per hour (default and 0:\n"
+          "                    4 x --rate-burst)\n"
+          "  --reg-per-hour-prefix N  new accounts per /24 or /56 per hour\n"
+          "                    (default and 0: 20 x --rate-burst)\n"
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
@@ -159,6 +170,9 @@ static const struct {
      3600000},
     {"queue-max", offsetof(mc_server_config, arq.queue_max), 0,
      MC_ARQ_QUEUE_MAX},
+    {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
+    {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
+     1000000},
 };
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 
@@ -303,10 +317,15 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   }
   int64_t ms = (int64_t)(rec->now / MC_MSEC) + a->wall_offset_ms;
   time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char when[32], peer[MC_UDP_ADDRSTRLEN];
-  strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* Thousands of lines a second share their second: format it once. */
+  if (secs != a->log_secs || a->log_when[0] == '\0') {
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(a->log_when, sizeof a->log_when, "%Y-%m-%dT%H:%M:%S", &tm);
+    a->log_secs = secs;
+  }
+  const char *when = a->log_when;
+  char peer[MC_UDP_ADDRSTRLEN];
   if (a->log_suppressed > 0) {
     fprintf(a->log, "%s.%03dZ %" PRIu64 " lines about datagrams of no "
             "session not logged (more than %.0f a second)\n", when,
@@ -392,8 +411,13 @@ static void flush_tx(app *a) {
  * (out of memory) is handed back failed, so its client gets an answer. */
 static void dispatch_auth(app *a) {
   mc_auth_job job;
-  while (mc_server_poll_auth(a->srv, &job)) {
-    if (mc_authpool_submit(a->auth, &job) < 0) {
+  /* One job per free worker: the core picks the next one when a worker is
+   * free, so its order (Logins first, prefixes in turn: MC-136) holds
+   * instead of a FIFO in the pool. */
+  while (a->auth_busy < AUTH_THREADS && mc_server_poll_auth(a->srv, &job)) {
+    if (mc_authpool_submit(a->auth, &job) == 0) {
+      a->auth_busy++;
+    } else {
       job.result = MC_ERR_NOMEM;
       sodium_memzero(job.password, sizeof job.password);
       txn_begin(a);
@@ -452,6 +476,7 @@ static void on_auth(app *a) {
   mc_auth_job job;
   int any = 0;
   while (mc_authpool_take(a->auth, &job)) {
+    a->auth_busy--;
     if (!any) {
       txn_begin(a);
       any = 1;
@@ -570,8 +595,15 @@ static void setup(app *a, options *o) {
   } else {
     a->log = stderr;
   }
-  setvbuf(a->log, NULL, _IOLBF, 0);
+  /* One write() per loop turn instead of one per line: run() flushes after
+   * each turn, and exit() (also die_storage's) flushes what is left. */
+  setvbuf(a->log, NULL, _IOFBF, LOG_BUF);
 
+  /* Only this thread touches the database; the auth workers never do. */
+  if (mc_sqlstore_single_thread() < 0) {
+    fprintf(stderr, PROG ": SQLite: cannot turn its locking off\n");
+    exit(1);
+  }
   if (mc_sqlstore_open(o->db, &a->db, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
@@ -587,6 +619,10 @@ static void setup(app *a, options *o) {
   }
   a->fd = mc_udp_bind((struct sockaddr *)&sa, salen, err, sizeof err);
   if (a->fd < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    exit(1);
+  }
+  if (mc_udp_set_buffers(a->fd, SOCK_BUF, NULL, NULL, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
   }
@@ -623,6 +659,9 @@ static void setup(app *a, options *o) {
   a->log_tokens = LOG_BURST;
   a->log_refilled = mc_udp_now_us();
   o->cfg.wall_offset_ms = a->wall_offset_ms;
+  /* A new key every start: no one can learn, from one run, which names and
+   * addresses share a place in the rate-limit table of the next. */
+  randombytes_buf(o->cfg.rate_key, sizeof o->cfg.rate_key);
   mc_server_callbacks cb = {.user_data = a, .random = cb_random, .log = cb_log};
   a->srv = mc_server_new(&o->cfg, &store, &cb);
   if (a->srv == NULL) {
@@ -677,6 +716,7 @@ static void run(app *a) {
     on_expiry(a);
     flush_tx(a);
     dispatch_auth(a);
+    fflush(a->log);
   }
 }
 

@@ -199,6 +199,58 @@ static void test_mc_sqlstore_transactions(void) {
   sqlstore_close(t);
 }
 
+/* The store's name and route caches are direct-mapped with 4096 slots:
+ * users 4096 ids apart share a slot, so every message between them
+ * evicts the other's entry. Names and receipts must still be those of the
+ * right users (a cache that kept a colliding entry would name the wrong
+ * one). */
+static void test_mc_sqlstore_cache_collisions(void) {
+  enum { USERS = 4096 * 2 + 8, SLOTS = 4096 };
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  static uint64_t id[USERS];
+  char name[MC_NAME_MAX + 1];
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  for (int i = 0; i < USERS; i++) {
+    snprintf(name, sizeof name, "u%d", i);
+    CU_ASSERT_EQUAL_FATAL(s.ops->user_add(s.st, name, "h", &id[i]), 0);
+  }
+  /* From u<i> to u<i + 4096>, whose id shares u<i>'s slot. */
+  for (int i = 0; i < 8; i++) {
+    mc_store_msg m = {.sender_id = id[i], .to_id = id[i + SLOTS],
+                      .client_msg_id = (uint64_t)i + 1};
+    snprintf(m.text, sizeof m.text, "m%d", i);
+    int dup;
+    CU_ASSERT_EQUAL_FATAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+    snprintf(name, sizeof name, "u%d", i);
+    CU_ASSERT_STRING_EQUAL(m.sender, name);
+    snprintf(name, sizeof name, "u%d", i + SLOTS);
+    CU_ASSERT_STRING_EQUAL(m.to, name);
+  }
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_commit(t->ss), 0);
+  for (int i = 0; i < 8; i++) {
+    uint64_t found;
+    snprintf(name, sizeof name, "u%d", i + 2 * SLOTS);
+    CU_ASSERT_EQUAL(s.ops->user_find(s.st, name, &found, NULL, 0), 0);
+    CU_ASSERT_EQUAL(found, id[i + 2 * SLOTS]); /* evicts u<i + 4096> */
+    mc_store_msg out[2];
+    size_t n;
+    CU_ASSERT_EQUAL(s.ops->pending(s.st, id[i + SLOTS], 0, out, 2, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    snprintf(name, sizeof name, "u%d", i);
+    CU_ASSERT_STRING_EQUAL(out[0].sender, name);
+    CU_ASSERT_EQUAL(s.ops->delivered(s.st, id[i + SLOTS], &out[0], 2), 0);
+    mc_store_receipt r[2];
+    CU_ASSERT_EQUAL(s.ops->receipts(s.st, id[i], 0, r, 2, &n), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 1);
+    snprintf(name, sizeof name, "u%d", i + SLOTS);
+    CU_ASSERT_STRING_EQUAL(r[0].to, name);
+    CU_ASSERT_EQUAL(r[0].message_id, out[0].id);
+  }
+  sqlstore_close(t);
+}
+
 /* Open failures say what and where; a newer schema is refused. */
 static void test_mc_sqlstore_open_errors(void) {
   mc_sqlstore *ss = (mc_sqlstore *)&ss; /* not NULL: open must clear it */
@@ -232,6 +284,7 @@ static CU_TestInfo tests[] = {
     MC_STORE_CASES(SQLSTORE_INFO)
     {"reopen", test_mc_sqlstore_reopen},
     {"transactions", test_mc_sqlstore_transactions},
+    {"cache_collisions", test_mc_sqlstore_cache_collisions},
     {"open_errors", test_mc_sqlstore_open_errors},
     CU_TEST_INFO_NULL,
 };

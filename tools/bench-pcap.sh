@@ -1,8 +1,10 @@
 #!/bin/sh
-# make bench-pcap: times `mychat-pcap stats` and a full tshark dissection
-# with tools/wireshark/mychat.lua on the same generated capture of N
-# datagrams (default 1,000,000), and prints packets/s for each and their
-# ratio. Usage: tools/bench-pcap.sh BUILD_DIR [N]
+# make bench-pcap: on one generated capture of N datagrams (default
+# 1,000,000), times `mychat-pcap stats` against a full tshark dissection
+# with tools/wireshark/mychat.lua, and `mychat-pcap dump` against
+# `tcpdump -r FILE -nn` (TZ=UTC, output to /dev/null), and prints
+# packets/s for each and the ratios (above 1: mychat-pcap is faster).
+# Usage: tools/bench-pcap.sh BUILD_DIR [N]
 set -eu
 B=${1:-build}
 N=${2:-1000000}
@@ -13,24 +15,36 @@ echo "bench-pcap: $F: $N datagrams, $(du -h "$F" | cut -f1)"
 # now: wall-clock seconds with nanoseconds.
 now() { date +%s.%N; }
 
-t0=$(now)
-"$B/mychat-pcap" stats "$F" > /dev/null
-t1=$(now)
-mp=$(echo "$N / ($t1 - $t0)" | bc -l)
-printf "mychat-pcap stats:          %8.2f s  %10.0f packets/s\n" \
-  "$(echo "$t1 - $t0" | bc -l)" "$mp"
-
-if command -v tshark > /dev/null 2>&1; then
+# timed LABEL COMMAND...: runs COMMAND with its output discarded, prints
+# its time and packets/s, and leaves the packets/s in $pps.
+timed() {
+  label=$1
+  shift
   t0=$(now)
+  "$@" > /dev/null 2>&1
+  t1=$(now)
+  pps=$(echo "$N / ($t1 - $t0)" | bc -l)
+  printf "%-27s %8.2f s  %10.0f packets/s\n" "$label:" \
+    "$(echo "$t1 - $t0" | bc -l)" "$pps"
+}
+
+timed "mychat-pcap stats" "$B/mychat-pcap" stats "$F"
+mp=$pps
+if command -v tshark > /dev/null 2>&1; then
   # -z io,stat,0 with a mychat field forces every packet through the
   # dissector (tshark skips the tree otherwise).
-  tshark -X lua_script:tools/wireshark/mychat.lua -r "$F" -q \
-    -z io,stat,0,mychat.envelope.seq > /dev/null 2>&1
-  t1=$(now)
-  ts=$(echo "$N / ($t1 - $t0)" | bc -l)
-  printf "tshark + mychat.lua:        %8.2f s  %10.0f packets/s\n" \
-    "$(echo "$t1 - $t0" | bc -l)" "$ts"
-  printf "ratio (mychat-pcap/tshark): %8.1f x\n" "$(echo "$mp / $ts" | bc -l)"
+  timed "tshark + mychat.lua" tshark -X lua_script:tools/wireshark/mychat.lua \
+    -r "$F" -q -z io,stat,0,mychat.envelope.seq
+  printf "ratio (mychat-pcap/tshark): %8.1f x\n" "$(echo "$mp / $pps" | bc -l)"
 else
-  echo "tshark not installed: only mychat-pcap timed (make deps installs it)"
+  echo "tshark not installed: only mychat-pcap stats timed (make deps installs it)"
+fi
+
+timed "mychat-pcap dump" "$B/mychat-pcap" dump "$F"
+md=$pps
+if command -v tcpdump > /dev/null 2>&1; then
+  timed "tcpdump -r -nn (TZ=UTC)" env TZ=UTC tcpdump -r "$F" -nn
+  printf "ratio (dump/tcpdump):       %8.2f x\n" "$(echo "$md / $pps" | bc -l)"
+else
+  echo "tcpdump not installed: only mychat-pcap dump timed (make deps installs it)"
 fi

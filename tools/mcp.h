@@ -44,6 +44,16 @@ typedef struct {
 
 void mcp_buf_printf(mcp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The appenders the per-datagram line uses, so that it is built without
+ * parsing a printf format per field. */
+void mcp_buf_put(mcp_buf *b, const char *s, size_t n);
+void mcp_buf_puts(mcp_buf *b, const char *s);
+void mcp_buf_putc(mcp_buf *b, char ch);
+/* |v| in decimal, left-padded with |pad| to |width| characters. */
+void mcp_buf_uint(mcp_buf *b, uint64_t v, int width, char pad);
+void mcp_buf_int(mcp_buf *b, int64_t v);
+/* The low |digits| hex digits of |v|, lower case, zero-padded. */
+void mcp_buf_hex(mcp_buf *b, uint64_t v, int digits);
 void mcp_buf_reset(mcp_buf *b);
 void mcp_buf_free(mcp_buf *b);
 

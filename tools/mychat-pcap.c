@@ -143,8 +143,8 @@ static void print_dgram(const mcp_ctx *c, const mcp_dgram *d, mcp_style st,
                         mcp_buf *b) {
   mcp_buf_reset(b);
   mcp_format(b, c, d, st);
-  fputs(b->s, stdout);
-  if (st != MCP_TREE) fputc('\n', stdout);
+  if (st != MCP_TREE) mcp_buf_putc(b, '\n');
+  fwrite(b->s, 1, b->len, stdout); /* one write per line */
 }
 
 static void print_skipped(const mc_pcap_frame *f, mcp_style st) {
@@ -217,7 +217,12 @@ static int cmd_dump(int argc, char **argv) {
   }
   mc_pcap_reader *r;
   if (mcp_open(&r, argv[optind]) < 0) return 1;
+  /* A file is read to its end without waiting: lines go out in large
+   * blocks (capture, which shows them live, flushes each). */
+  static char out[1 << 16];
+  setvbuf(stdout, out, _IOFBF, sizeof out);
   int rc = show_all(r, port, &flt, st, NULL, 0, NULL, 0);
+  fflush(stdout); /* the lines before a read error's message */
   int status = mcp_finish_read(r, rc, argv[optind]);
   mc_pcap_close(r);
   return status;
