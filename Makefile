@@ -76,11 +76,12 @@ $(LIBMC): $(LIB_OBJ)
 $(TEST_BIN): $(TEST_OBJ) $(B)/libmcref.a $(LIBMC)
 	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
 
+# Every fragment exists; a missing one is an error, not a silent skip.
 include reference/build.mk
--include simulator/build.mk
--include conformance/build.mk
--include tools/build.mk
--include bench/build.mk
+include simulator/build.mk
+include conformance/build.mk
+include tools/build.mk
+include bench/build.mk
 include scripts/install.mk
 
 programs: $(PROGRAMS)
@@ -106,14 +107,11 @@ fuzz: $(DEPS_STAMP)
 	@sh scripts/deps.sh clang
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk B=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) run
 
-# Benchmarks, not part of `make test`: the server's, then the simulator's
-# and the pcap tools' when their modules define bench-sim and bench-pcap.
+# Benchmarks, not part of `make test`: each module's fragment defines its
+# own (bench-server, bench-sim, bench-pcap), run one after the other.
+BENCHES := bench-server bench-sim bench-pcap
 bench: all
-	@$(MAKE) --no-print-directory bench-server
-	@if grep -q '^bench-sim:' simulator/build.mk 2>/dev/null; then \
-	  $(MAKE) --no-print-directory bench-sim || exit 1; fi
-	@if grep -q '^bench-pcap:' tools/build.mk 2>/dev/null; then \
-	  $(MAKE) --no-print-directory bench-pcap || exit 1; fi
+	@for t in $(BENCHES); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 demo: all
 	@sh scripts/demo.sh $(B)

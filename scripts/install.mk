@@ -1,4 +1,4 @@
-# scripts/install.mk: `make man` and `make install` (-included by the
+# scripts/install.mk: `make man` and `make install` (included by the
 # Makefile). Installs the programs, their man pages (generated from each
 # program's --help and --version by help2man, so they cannot drift from the
 # program), bash completion, the core library with mychat.pc, and its
