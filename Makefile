@@ -41,6 +41,8 @@ help:
 	@echo "make asan   run the tests under AddressSanitizer + UBSan"
 	@echo "make fuzz   run the libFuzzer targets (FUZZ_SECONDS each, clang)"
 	@echo "make bench  run the benchmarks"
+	@echo "make mutants  the conformance suite against every mutant server"
+	@echo "            (mutants/*.mut) and allowed variant; prints the score"
 	@echo "make clean  remove build/"
 
 deps: $(DEPS_STAMP)
@@ -70,6 +72,7 @@ $(TEST_BIN): $(TEST_OBJ) $(B)/libmcref.a $(LIBMC)
 include reference/build.mk
 -include simulator/build.mk
 -include conformance/build.mk
+-include mutants/build.mk
 -include tools/build.mk
 -include bench/build.mk
 
