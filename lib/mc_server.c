@@ -154,13 +154,6 @@ static uint64_t wall_ms(const mc_server *srv, mc_tstamp now) {
   return (uint64_t)((int64_t)(now / MC_MSEC) + srv->cfg.wall_offset_ms);
 }
 
-#ifdef MC_FAULT_NO_TOKEN_CHECK
-/* Conformance fault: any 16-byte token passes (MC-53). */
-#define MC__TOKEN_CHECKED 0
-#else
-#define MC__TOKEN_CHECKED 1
-#endif
-
 /* Constant time, so a wrong token does not reveal how much of it matched. */
 static int token_eq(const uint8_t *a, const uint8_t *b) {
   uint8_t d = 0;
@@ -394,12 +387,8 @@ static int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
   /* A session whose queue is full (or memory short) cannot keep its
    * promise of a reply or a push; poll_tx ends it, outside whatever loop
    * this call sits in (MC-132). */
-#ifndef MC_FAULT_QUEUE_FULL_KEPT
   if (rv < 0)
     s->failed = 1;
-#else
-  /* Conformance fault: the push is dropped, the session goes on (MC-132). */
-#endif
   make_ready(srv, s);
   return rv;
 }
@@ -472,14 +461,6 @@ static void sess_pump(mc_server *srv, sess *s) {
       return; /* store trouble: try again on the next event */
     for (size_t i = 0; i < n; i++) {
       int missed = batch[i].id <= s->watermark;
-#ifdef MC_FAULT_NO_BACKLOG
-      /* Conformance fault: messages stored while away are skipped
-       * (MC-115, MC-122, MC-127). */
-      if (missed) {
-        s->enqueued_upto = batch[i].id;
-        continue;
-      }
-#endif
       if (!missed && !s->backlog_done)
         push_backlog_done(srv, s);
       if (push_deliver(srv, s, &batch[i], missed) < 0)
@@ -693,10 +674,6 @@ static sess *sess_create(mc_server *srv, const auth_pending *p,
   sess *s = calloc(1, sizeof *s);
   mc_arq_config acfg = srv->cfg.arq;
   acfg.item_free = env_free;
-#ifdef MC_FAULT_GIVEUP_LATE
-  /* Conformance fault: one retransmission more before giving up (MC-82). */
-  acfg.max_retries++;
-#endif
   if (s == NULL)
     return NULL;
   if (mc_arq_init(&s->arq, &acfg) < 0) {
@@ -849,11 +826,6 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
   }
   if (found == 0) {
     sess *s = mc__map_get(&srv->by_user, uid);
-#ifdef MC_FAULT_NO_DEDUP
-    /* Conformance fault: a retransmitted handshake is not recognised
-     * (MC-40). */
-    s = NULL;
-#endif
     if (s != NULL && s->nonce == nonce && s->state == SESS_ESTABLISHED) {
       welcome_send(srv, s, from, len, now);
       return;
@@ -882,10 +854,6 @@ static void handle_handshake(mc_server *srv, const mc_addr *from,
   if (is_reg == (found == 0)) {
     code = is_reg ? MYCHAT__ERROR_CODE__NAME_TAKEN
                   : MYCHAT__ERROR_CODE__AUTH_FAILED;
-#ifdef MC_FAULT_WRONG_ERROR_CODE
-    /* Conformance fault: Login tells unknown names apart (MC-44). */
-    code = is_reg ? code : MYCHAT__ERROR_CODE__NO_SUCH_USER;
-#endif
     if (!is_reg)
       srv->stats.login_failures++;
     send_error(srv, from, 0, NULL, code,
@@ -1148,19 +1116,12 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
     snprintf(m.group, sizeof m.group, "%s", sm->group);
   }
   int dup = 0;
-#ifdef MC_FAULT_SENT_BEFORE_STORE
-  /* Conformance fault: "sent" before the store gave the message an id and
-   * a time (MC-109, MC-110). */
-  send_sent(srv, s, seq, &m);
-#endif
   rv = srv->store.ops->msg_add(srv->store.st, &m, wall_ms(srv, now), &dup);
   if (rv < 0) {
     snprintf(why, wlen, "the message could not be stored");
     return MYCHAT__ERROR_CODE__INTERNAL;
   }
-#ifndef MC_FAULT_SENT_BEFORE_STORE
   send_sent(srv, s, seq, &m);
-#endif
   if (dup)
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   srv->stats.messages_stored++;
@@ -1292,10 +1253,6 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   rv = mc_codec_unpack(dgram, len, &env);
   if (rv < 0) {
     srv->stats.rx_malformed++;
-#ifdef MC_FAULT_AMPLIFY
-    /* Conformance fault: the Error may outgrow what it answers (MC-60). */
-    len = MC_DATAGRAM_MAX;
-#endif
     send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
                mc_strerror(rv), 0, len);
     slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
@@ -1310,7 +1267,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   }
   sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
-      (MC__TOKEN_CHECKED && !token_eq(env->token.data, s->token))) {
+      !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
     send_error(srv, from, env->session_id, &env->token,
                MYCHAT__ERROR_CODE__UNKNOWN_SESSION,

@@ -13,11 +13,15 @@ MUT_NAMES := $(basename $(notdir $(wildcard mutants/*.mut mutants/variants/*.mut
 MUT_BINS  := $(MUT_NAMES:%=$(B)/mutants/%/mychat-server)
 vpath %.mut mutants mutants/variants
 
+# Mutant servers are compiled without optimisation: the harness builds a
+# hundred and more of them in `make test`, and none is timed.
+MUT_CFLAGS = $(filter-out $(OPT),$(CFLAGS_ALL)) -O0
+
 # An edit may land in any file linked into the server, so each mutant
 # depends on all of them.
 $(B)/mutants/%/mychat-server: %.mut mutants/mutants.py $(SERVER_OBJ) \
     $(B)/libmcref.a $(LIBMC) $(wildcard lib/*.c lib/*.h reference/*.c reference/*.h)
-	@B=$(B) CC="$(CC)" CFLAGS="$(CFLAGS_ALL)" SAN="$(SAN)" \
+	@B=$(B) CC="$(CC)" CFLAGS="$(MUT_CFLAGS)" SAN="$(SAN)" \
 	  LDLIBS="$(LDLIBS_ALL)" SERVER_OBJ="$(SERVER_OBJ)" $(MUT_RUN) build $*
 
 .PHONY: mutants mutants-build

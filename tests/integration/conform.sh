@@ -1,8 +1,8 @@
 #!/bin/sh
 # The conformance suite (issue 6) in `make test`: mychat-conform passes the
-# reference server, on a clean link and at 20 % loss; each deliberately
-# broken server (`make faulty`, conformance/faults.txt) fails exactly the
-# cases named for its fault; every [wire] requirement of PROTOCOL.md is
+# reference server, on a clean link and at 20 % loss; each mutant server
+# with a killed-by: line (mutants/*.mut, built by `make mutants-build`)
+# fails each case it names; every [wire] requirement of PROTOCOL.md is
 # cited by a case.
 . "$(dirname "$0")/common.sh"
 
@@ -40,12 +40,6 @@ conform() {
   c_out=$2
   shift 2
   timeout 120 "$CONF" --server "127.0.0.1:$c_port" "$@" > "$c_out" 2>&1
-}
-
-# failed_cases FILE: the names of the failed cases in an output, sorted.
-failed_cases() {
-  sed -n 's/^ *\(\x1b\[[0-9;]*m\)\{0,1\}\xe2\x9c\x97\(\x1b\[0m\)\{0,1\} \([^:]*\):.*/\3/p' "$1" |
-    sort | tr '\n' ' '
 }
 
 # std_cases PREFIX...: the cases recorded with the standard flags whose
@@ -102,15 +96,14 @@ bg_conform() {
 }
 
 # The cases that need other server flags, each set on its own server (and
-# on another at 20 % loss, those that allow it), and
-# the faulty servers on such cases named in faults.txt, all in the
-# background from the start (arq-giveup takes 40 s of waiting for
-# retransmissions); t_reference_flags and t_faults check them at the end.
+# on another at 20 % loss, those that allow it), and the mutants on their
+# killed-by: cases, all in the background from the start (arq-giveup takes
+# 40 s of waiting for retransmissions); t_reference_flags and t_mutants
+# check them at the end.
 bg_start() {
   sed -n 's/^server: //p' captures/*.case | sort -u | grep -vx -- "$STD" \
     > "$T/flagsets"
   : > "$T/flagjobs"
-  : > "$T/faultjobs"
   n=0
   while IFS= read -r flags; do
     n=$((n + 1))
@@ -127,15 +120,8 @@ bg_start() {
       bg_conform flagjobs "$B/mychat-server" "flagsloss$n" "$flags" \
         --loss 20% --seed "$n" $lossy
   done < "$T/flagsets"
-  grep -v '^#' conformance/faults.txt > "$T/faults"
-  while IFS=: read -r fault want; do
-    for c in $want; do
-      flags=$(sed -n 's/^server: //p' "captures/$c.case" 2>/dev/null)
-      [ -n "$flags" ] && [ "$flags" != "$STD" ] || continue
-      bg_conform faultjobs "$B/faulty/$fault/mychat-server" \
-        "ff_${fault}_$c" "$flags" "$c"
-    done
-  done < "$T/faults"
+  B="$B" python3 mutants/mutants.py kills > "$T/kills.txt" 2>&1 &
+  KILLS_PID=$!
 }
 
 t_reference_flags() {
@@ -187,51 +173,19 @@ t_reference_loss() {
   return $ok
 }
 
-# Every fault fails exactly its cases; the faulty servers run six at a
-# time (on the cases of other flags, from bg_start).
-t_faults() {
-  [ -s "$T/faults" ] || return 1
-  : > "$T/fjobs"
-  n=0
-  while IFS=: read -r fault want; do
-    [ -x "$B/faulty/$fault/mychat-server" ] || {
-      echo "  $B/faulty/$fault/mychat-server missing (make faulty)"
-      return 1
-    }
-    serve "$B/faulty/$fault/mychat-server" "f_$fault" $STD || return 1
-    conform "$PORT" "$T/f_$fault.txt" &
-    echo "$! $fault $want" >> "$T/fjobs"
-    n=$((n + 1))
-    if [ $((n % 6)) -eq 0 ]; then
-      for pid in $(tail -6 "$T/fjobs" | cut -d' ' -f1); do
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-      done
-    fi
-  done < "$T/faults"
-  for pid in $(cut -d' ' -f1 "$T/fjobs"); do
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  done
-  while read -r pid _; do
-    [ "$pid" -eq 0 ] || wait "$pid"
-  done < "$T/faultjobs"
-  bad=0
-  while read -r _ fault want; do
-    cat "$T/f_$fault.txt" "$T/ff_${fault}_"*.txt > "$T/all_$fault.txt" \
-      2>/dev/null
-    got=$(failed_cases "$T/all_$fault.txt")
-    want=$(echo "$want" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
-    if [ "$got" != "$want" ]; then
-      echo "  $fault: failed [$got], expected [$want]"
-      bad=1
-    fi
-  done < "$T/fjobs"
-  return $bad
+# Each converted fault (a mutant with a killed-by: line) fails each of its
+# cases (run in the background from bg_start, on those cases only).
+t_mutants() {
+  wait "$KILLS_PID" || {
+    cat "$T/kills.txt"
+    return 1
+  }
 }
 
 bg_start
 check "every [wire] requirement is cited by a case" t_coverage
 check "the reference server passes every case" t_reference
 check "the reference server passes at 20% loss" t_reference_loss
-check "each faulty server fails exactly its cases" t_faults
+check "each mutant with killed-by: fails its cases" t_mutants
 check "the reference server passes the cases of other flags (also at 20% loss)" t_reference_flags
 finish
