@@ -40,9 +40,14 @@ help:
 	@echo "make demo   build and run the simulated chat demo"
 	@echo "make asan   run the tests under AddressSanitizer + UBSan"
 	@echo "make fuzz   run the libFuzzer targets (FUZZ_SECONDS each, clang)"
-	@echo "make bench  run the benchmarks"
-	@echo "make mutants  the conformance suite against every mutant server"
-	@echo "            (mutants/*.mut) and allowed variant; prints the score"
+	@echo "make bench  run the benchmarks (bench-server, bench-sim, bench-pcap)"
+	@echo "make captures  regenerate captures/ from the reference server"
+	@echo "make mutants   the conformance suite against every mutant server"
+	@echo "               (mutants/*.mut) and allowed variant; the score"
+	@echo "make man    man pages of the programs, in \$$(B)/man (help2man)"
+	@echo "make install   programs, man pages, completion, library, headers,"
+	@echo "               mychat.pc (PREFIX=/usr/local, DESTDIR=)"
+	@echo "make uninstall remove what make install put in place"
 	@echo "make clean  remove build/"
 
 deps: $(DEPS_STAMP)
@@ -75,6 +80,7 @@ include reference/build.mk
 -include mutants/build.mk
 -include tools/build.mk
 -include bench/build.mk
+include scripts/install.mk
 
 programs: $(PROGRAMS)
 

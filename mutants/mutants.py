@@ -24,7 +24,9 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
+import threading
 import sys
 import tempfile
 import time
@@ -42,6 +44,36 @@ KEYS = ("breaks", "allows", "why", "killed-by", "equivalent", "file", "find",
 
 class MutantError(Exception):
     """A mutant file that does not parse or no longer applies."""
+
+
+# Every child process running now (servers and suite runs), so that an
+# interrupted run ends them all instead of leaving servers behind.
+CHILDREN = set()
+CHILDREN_LOCK = threading.Lock()
+STOPPING = threading.Event()
+
+
+def spawn(cmd, **kw):
+    p = subprocess.Popen(cmd, **kw)
+    with CHILDREN_LOCK:
+        CHILDREN.add(p)
+    return p
+
+
+def reap(p):
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    with CHILDREN_LOCK:
+        CHILDREN.discard(p)
+
+
+def stop_everything(*_):
+    STOPPING.set()
+    with CHILDREN_LOCK:
+        for p in list(CHILDREN):
+            if p.poll() is None:
+                p.kill()
 
 
 # ---- .mut files ----
@@ -237,7 +269,7 @@ class Server:
     def __init__(self, binary, flags, tmp, tag):
         self.out = os.path.join(tmp, tag + ".out")
         with open(self.out, "w") as o:
-            self.proc = subprocess.Popen(
+            self.proc = spawn(
                 [binary, "--host", "127.0.0.1", "--port", "0", "--db",
                  os.path.join(tmp, tag + ".db"), "--hash-cost", "min",
                  "--log", os.path.join(tmp, tag + ".log")] + flags.split(),
@@ -256,9 +288,7 @@ class Server:
         return self.port is not None and self.proc.poll() is None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        reap(self.proc)
 
 
 def conform(b, port, cases, out, extra=()):
@@ -266,14 +296,16 @@ def conform(b, port, cases, out, extra=()):
     |port|, output to file |out|. Returns its exit status (124: timed
     out)."""
     with open(out, "w") as o:
+        p = spawn([os.path.join(b, "mychat-conform"), "--server",
+                   "127.0.0.1:" + port] + list(extra) + list(cases),
+                  stdout=o, stderr=subprocess.STDOUT,
+                  stdin=subprocess.DEVNULL)
         try:
-            return subprocess.run(
-                [os.path.join(b, "mychat-conform"), "--server",
-                 "127.0.0.1:" + port] + list(extra) + list(cases),
-                stdout=o, stderr=subprocess.STDOUT, timeout=CASE_TIMEOUT,
-                stdin=subprocess.DEVNULL).returncode
+            return p.wait(timeout=CASE_TIMEOUT)
         except subprocess.TimeoutExpired:
             return 124
+        finally:
+            reap(p)
 
 
 def case_results(out):
@@ -311,6 +343,8 @@ class Runner:
 
     def case(self, name, flags):
         """Runs case |name|. Returns (passed, note)."""
+        if STOPPING.is_set():
+            raise KeyboardInterrupt
         self.runs += 1
         s = self.server(flags)
         if not s.alive():
@@ -504,6 +538,8 @@ def cmd_kills(b):
 
 def main(argv):
     b = os.environ.get("B", "build")
+    signal.signal(signal.SIGTERM, stop_everything)
+    signal.signal(signal.SIGINT, stop_everything)
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -521,6 +557,10 @@ def main(argv):
     except MutantError as e:
         print("mutants: " + str(e), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        stop_everything()
+        print("mutants: interrupted", file=sys.stderr)
+        return 130
     except subprocess.CalledProcessError as e:
         print(f"mutants: {' '.join(e.cmd)} failed (exit {e.returncode})",
               file=sys.stderr)

@@ -52,6 +52,7 @@ typedef struct {
   uint16_t port;
   const char *db;
   const char *log;
+  int no_console;                /* --no-console: never read stdin */
   mc_server_config cfg;
 } options;
 
@@ -108,10 +109,13 @@ static void usage(FILE *f) {
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the 32 in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
+          "  --no-console      do not read stdin (for services and scripts)\n"
           "  -h, --help        show this help\n"
           "  --version         show the version\n"
           "Console: type E and press ENTER to turn the server off; SIGINT\n"
-          "and SIGTERM do the same.\n",
+          "and SIGTERM do the same. Stdin is the console unless --no-console\n"
+          "is given or stdin is a terminal this process does not own (started\n"
+          "in the background with '&'), so the server never stops on tty input.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
           d.rate_refill_ms, d.arq.queue_max);
 }
@@ -160,7 +164,7 @@ static const struct {
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 
 static void parse_args(int argc, char **argv, options *o) {
-  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_VER, O_NUM };
+  enum { O_HOST = 256, O_PORT, O_DB, O_LOG, O_COST, O_VER, O_NOCON, O_NUM };
   struct option longopts[] = {
       {"host", required_argument, NULL, O_HOST},
       {"port", required_argument, NULL, O_PORT},
@@ -169,9 +173,10 @@ static void parse_args(int argc, char **argv, options *o) {
       {"hash-cost", required_argument, NULL, O_COST},
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, O_VER},
-      [7 + N_NUM_FLAGS] = {NULL, 0, NULL, 0}};
+      {"no-console", no_argument, NULL, O_NOCON},
+      [8 + N_NUM_FLAGS] = {NULL, 0, NULL, 0}};
   for (size_t i = 0; i < N_NUM_FLAGS; i++)
-    longopts[7 + i] = (struct option){num_flags[i].name, required_argument,
+    longopts[8 + i] = (struct option){num_flags[i].name, required_argument,
                                       NULL, O_NUM + (int)i};
   o->host = "0.0.0.0";
   o->port = 8000;
@@ -193,6 +198,7 @@ static void parse_args(int argc, char **argv, options *o) {
       break;
     case 'h': usage(stdout); exit(0);
     case O_VER: printf(PROG " " VERSION "\n"); exit(0);
+    case O_NOCON: o->no_console = 1; break;
     case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
     default:
       if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
@@ -510,6 +516,17 @@ static void on_stdin(app *a) {
     console_close(a);
 }
 
+/* Whether stdin is the console. A terminal whose foreground process group is
+ * not ours (the server was started with '&') is not: reading it would stop
+ * the server with SIGTTIN. Pipes and files are, so scripts can send "E". */
+static int console_wanted(const options *o) {
+  if (o->no_console)
+    return 0;
+  if (!isatty(STDIN_FILENO))
+    return 1;
+  return tcgetpgrp(STDIN_FILENO) == getpgrp();
+}
+
 /* A stdin epoll cannot watch (a regular file) is read to its end at once. */
 static void console_slurp(app *a) {
   char buf[512];
@@ -625,14 +642,18 @@ static void setup(app *a, options *o) {
   if (watch(a, a->fd) < 0 || watch(a, a->sigfd) < 0 ||
       watch(a, mc_authpool_fd(a->auth)) < 0)
     fail("epoll_ctl");
-  a->stdin_open = watch(a, STDIN_FILENO) == 0;
+  int console = console_wanted(o);
+  a->stdin_open = console && watch(a, STDIN_FILENO) == 0;
 
   char where[MC_UDP_ADDRSTRLEN];
   printf("--> [MyChat server is now online] %s\n",
          mc_udp_format((struct sockaddr *)&sa, salen, where, sizeof where));
-  printf("--> [type 'E' and press ENTER to turn server off]\n");
+  if (console)
+    printf("--> [type 'E' and press ENTER to turn server off]\n");
+  else
+    printf("--> [no console: SIGTERM or SIGINT turns server off]\n");
   fflush(stdout);
-  if (!a->stdin_open)
+  if (console && !a->stdin_open)
     console_slurp(a);
 }
 

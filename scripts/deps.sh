@@ -6,7 +6,8 @@
 set -eu
 
 pkgs="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libcunit1-dev \
-libpcap-dev libsqlite3-dev libsodium-dev libedit-dev libjansson-dev tmux tshark $*"
+libpcap-dev libsqlite3-dev libsodium-dev libedit-dev libjansson-dev tmux tshark \
+help2man man-db $*"
 
 missing=""
 for p in $pkgs; do

@@ -365,7 +365,8 @@ static const char main_help[] =
     "  capture -i IFACE   live capture, decoded as it arrives\n"
     "  anonymize IN OUT   replace names, passwords, tokens and texts\n"
     "  slice IN OUT       keep a session, a user or a time window\n"
-    "'" PROG " COMMAND --help' describes each.\n";
+    "'" PROG " COMMAND --help' describes each; '" PROG " --version' shows\n"
+    "the version.\n";
 
 int main(int argc, char **argv) {
   static const struct {
@@ -381,6 +382,10 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
     fputs(main_help, stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    puts(PROG " 1.0 (MyChat protocol v1)");
     return 0;
   }
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)

@@ -339,6 +339,39 @@ t_stdin_eof_keeps_running() {
     grep -q "now offline" "$T/eof.out"
 }
 
+t_no_console() {
+  printf 'E\n' | timeout 10 "$SERVER" --host 127.0.0.1 --port 0 --no-console \
+    --db "$T/db.sqlite" --hash-cost min --log "$T/nc.log" > "$T/nc.out" 2>&1 &
+  pid=$!
+  wait_for "$T/nc.out" "now online" || return 1
+  sleep 0.3
+  kill -0 "$pid" || return 1
+  grep -q "^--> \[no console: SIGTERM or SIGINT turns server off\]\$" \
+    "$T/nc.out" || return 1
+  kill -TERM "$pid" && wait "$pid" && grep -q "now offline" "$T/nc.out"
+}
+
+# Regression: `mychat-server ... &` in an interactive shell read its
+# terminal from the background and was stopped by SIGTTIN.
+t_background_in_shell() {
+  sock="$T/tmux.sock"
+  tmux -S "$sock" new-session -d -x 160 -y 40 "sh -i" || return 1
+  tmux -S "$sock" send-keys "'$SERVER' --host 127.0.0.1 --port 0 \
+--db '$T/bg.db' --hash-cost min --log '$T/bg.log' > '$T/bg.out' 2>&1 & \
+echo \$! > '$T/bg.pid'" Enter
+  ok=0
+  if wait_for "$T/bg.out" "now online"; then
+    sleep 0.5
+    pid=$(cat "$T/bg.pid")
+    st=$(ps -o stat= -p "$pid" | tr -d ' ')
+    case "$st" in T*|'') ;; *) ok=1 ;; esac
+    kill -TERM "$pid" 2>/dev/null
+    wait_for "$T/bg.out" "now offline" || ok=0
+  fi
+  tmux -S "$sock" kill-server 2>/dev/null
+  [ "$ok" -eq 1 ] && grep -q "no console" "$T/bg.out"
+}
+
 start_server $FLAGS || exit 1
 check "ready line shows the bound address" t_ready_line
 check "port in use: bind error" t_port_in_use
@@ -359,4 +392,6 @@ check "SIGTERM shuts down cleanly" t_sigterm
 check "IPv6 loopback" t_ipv6
 check "E on the console shuts down cleanly" t_console_e
 check "EOF on stdin does not shut down" t_stdin_eof_keeps_running
+check "--no-console: stdin is not read" t_no_console
+check "started with & in a shell: not stopped by tty input" t_background_in_shell
 finish

@@ -1,0 +1,212 @@
+/*
+ * mc_server_push.c: what the server sends on a session unasked
+ * (PROTOCOL.md section 8): reliable submission with a record of each body,
+ * Delivers from the store (the backlog first, then live messages, then
+ * BacklogDone), Receipts, Presence fan-out, and acting on the client's
+ * acknowledgements of all of them.
+ */
+#include "mc_server_int.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* reliable pushes                                                    */
+
+static int rec_push(sess *s, const push_rec *r) {
+  if (s->rec_n == s->rec_cap &&
+      mc__ring_grow((void **)&s->recs, &s->rec_head, s->rec_n, &s->rec_cap,
+                    sizeof *s->recs, 16) < 0)
+    return MC_ERR_NOMEM;
+  s->recs[(s->rec_head + s->rec_n++) % s->rec_cap] = *r;
+  return 0;
+}
+
+/* Submits a reliable body on |s| and remembers what it was. */
+int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
+                const push_rec *r) {
+  static const push_rec other = {.kind = REC_OTHER};
+  int rv = mc__wire_submit(&s->arq, env, 0, NULL);
+  if (rv == 0)
+    rv = rec_push(s, r ? r : &other);
+  /* A session whose queue is full (or memory short) cannot keep its
+   * promise of a reply or a push; poll_tx ends it, outside whatever loop
+   * this call sits in (MC-132). */
+  if (rv < 0)
+    s->failed = 1;
+  make_ready(srv, s);
+  return rv;
+}
+
+static int push_deliver(mc_server *srv, sess *s, const mc_store_msg *m,
+                        int missed) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__Deliver d = MYCHAT__DELIVER__INIT;
+  d.message_id = m->id;
+  d.from = (char *)m->sender;
+  d.group = (char *)m->group;
+  d.text = (char *)m->text;
+  d.server_time_ms = m->time_ms;
+  d.missed = missed;
+  env.body_case = MYCHAT__ENVELOPE__BODY_DELIVER;
+  env.deliver = &d;
+  push_rec r = {.kind = REC_DELIVER,
+                .msg_id = m->id,
+                .group_id = m->group_id,
+                .sender_id = m->sender_id,
+                .to_id = m->to_id};
+  int rv = sess_submit(srv, s, &env, &r);
+  if (rv == 0) {
+    s->pushes_inflight++;
+    s->enqueued_upto = m->id;
+    if (missed)
+      s->missed++;
+    srv->stats.delivers_sent++;
+  }
+  return rv;
+}
+
+static void push_backlog_done(mc_server *srv, sess *s) {
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__BacklogDone bd = MYCHAT__BACKLOG_DONE__INIT;
+  bd.count = s->missed;
+  env.body_case = MYCHAT__ENVELOPE__BODY_BACKLOG_DONE;
+  env.backlog_done = &bd;
+  if (sess_submit(srv, s, &env, NULL) == 0)
+    s->backlog_done = 1;
+}
+
+/* Fills the push window of |s| from the store: missed messages first (the
+ * BacklogDone marker after the last of them), then live ones, then
+ * receipts. Bounded by push_window per call. */
+void sess_pump(mc_server *srv, sess *s) {
+  mc_store_msg batch[16];
+  if (s->state != SESS_ESTABLISHED)
+    return;
+  while (!s->caught_up && s->pushes_inflight < srv->cfg.push_window) {
+    size_t want = srv->cfg.push_window - s->pushes_inflight, n = 0;
+    if (want > sizeof batch / sizeof batch[0])
+      want = sizeof batch / sizeof batch[0];
+    if (srv->store.ops->pending(srv->store.st, s->user_id, s->enqueued_upto,
+                                batch, want, &n) < 0)
+      return; /* store trouble: try again on the next event */
+    for (size_t i = 0; i < n; i++) {
+      int missed = batch[i].id <= s->watermark;
+      if (!missed && !s->backlog_done)
+        push_backlog_done(srv, s);
+      if (push_deliver(srv, s, &batch[i], missed) < 0)
+        return;
+    }
+    if (n < want)
+      s->caught_up = 1;
+  }
+  if (s->caught_up && !s->backlog_done)
+    push_backlog_done(srv, s);
+
+  mc_store_receipt rb[16];
+  while (!s->receipts_caught_up &&
+         s->pushes_inflight < srv->cfg.push_window) {
+    size_t want = srv->cfg.push_window - s->pushes_inflight, n = 0;
+    if (want > sizeof rb / sizeof rb[0])
+      want = sizeof rb / sizeof rb[0];
+    if (srv->store.ops->receipts(srv->store.st, s->user_id, s->receipt_upto,
+                                 rb, want, &n) < 0)
+      return;
+    for (size_t i = 0; i < n; i++) {
+      Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+      Mychat__Receipt rc = MYCHAT__RECEIPT__INIT;
+      rc.message_id = rb[i].message_id;
+      rc.to = rb[i].to;
+      rc.delivered_time_ms = rb[i].delivered_ms;
+      env.body_case = MYCHAT__ENVELOPE__BODY_RECEIPT;
+      env.receipt = &rc;
+      push_rec r = {.kind = REC_RECEIPT, .msg_id = rb[i].message_id};
+      if (sess_submit(srv, s, &env, &r) < 0)
+        return;
+      s->pushes_inflight++;
+      s->receipt_upto = rb[i].seq;
+    }
+    if (n < want)
+      s->receipts_caught_up = 1;
+  }
+}
+
+/* A message for |s|'s user was just stored. */
+void sess_notify_message(mc_server *srv, sess *s,
+                         const mc_store_msg *m) {
+  if (s->state != SESS_ESTABLISHED)
+    return;
+  /* Pushing directly keeps the common case free of store queries; it is
+   * only correct when nothing older is still waiting in the store. */
+  if (s->caught_up && s->backlog_done &&
+      s->pushes_inflight < srv->cfg.push_window && m->id > s->enqueued_upto) {
+    push_deliver(srv, s, m, 0);
+    return;
+  }
+  s->caught_up = 0;
+  sess_pump(srv, s);
+}
+
+void push_presence(mc_server *srv, const sess *subject, int online) {
+  srv->mark_gen++;
+  for (size_t g = 0; g < subject->n_groups; g++) {
+    sess_list *l = mc__map_get(&srv->groups_online, subject->groups[g]);
+    if (l == NULL)
+      continue;
+    for (size_t i = 0; i < l->n; i++) {
+      sess *t = l->v[i];
+      if (t == subject || !t->presence || t->mark == srv->mark_gen ||
+          t->state != SESS_ESTABLISHED)
+        continue;
+      t->mark = srv->mark_gen;
+      Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+      Mychat__Presence p = MYCHAT__PRESENCE__INIT;
+      p.name = (char *)subject->name;
+      p.online = online;
+      env.body_case = MYCHAT__ENVELOPE__BODY_PRESENCE;
+      env.presence = &p;
+      sess_submit(srv, t, &env, NULL);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* acknowledgements                                                   */
+
+/* Acts on what the client has now acknowledged, in order. */
+void handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
+  uint64_t tag;
+  int more = 0;
+  while (mc_arq_pop_acked(&s->arq, &tag) == 1 && s->rec_n > 0) {
+    push_rec r = s->recs[s->rec_head];
+    s->rec_head = (s->rec_head + 1) % s->rec_cap;
+    s->rec_n--;
+    if (r.kind == REC_OTHER)
+      continue;
+    s->pushes_inflight--;
+    more = 1;
+    if (r.kind == REC_RECEIPT) {
+      srv->store.ops->receipt_done(srv->store.st, r.msg_id);
+      srv->stats.receipts_acked++;
+      continue;
+    }
+    mc_store_msg m;
+    memset(&m, 0, sizeof m);
+    m.id = r.msg_id;
+    m.group_id = r.group_id;
+    m.sender_id = r.sender_id;
+    m.to_id = r.to_id;
+    srv->stats.delivers_acked++;
+    if (srv->store.ops->delivered(srv->store.st, s->user_id, &m,
+                                  wall_ms(srv, now)) < 0 ||
+        r.group_id != 0)
+      continue;
+    /* A direct message arrived: its sender, if online, gets the receipt. */
+    sess *sender = mc__map_get(&srv->by_user, r.sender_id);
+    if (sender != NULL && sender->state == SESS_ESTABLISHED) {
+      sender->receipts_caught_up = 0;
+      sess_pump(srv, sender);
+    }
+  }
+  if (more)
+    sess_pump(srv, s);
+}

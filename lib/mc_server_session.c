@@ -1,0 +1,263 @@
+/*
+ * mc_server_session.c: the life of a server session (PROTOCOL.md 5.6 to
+ * 5.8): creating one after a handshake, ending it (logout, timeout, give-up,
+ * replacement, shutdown) and freeing it; where it waits, in the timer heap
+ * under its next deadline or on the ready list for poll_tx; and the online
+ * lists of the groups it is in.
+ */
+#include "mc_server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ------------------------------------------------------------------ */
+/* timer heap and ready list                                          */
+
+static int heap_less(const sess *a, const sess *b) {
+  return a->deadline < b->deadline;
+}
+
+static void heap_set(mc_server *srv, size_t i, sess *s) {
+  srv->heap[i] = s;
+  s->heap_idx = i;
+}
+
+static void heap_up(mc_server *srv, size_t i) {
+  sess *s = srv->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!heap_less(s, srv->heap[p]))
+      break;
+    heap_set(srv, i, srv->heap[p]);
+    i = p;
+  }
+  heap_set(srv, i, s);
+}
+
+static void heap_down(mc_server *srv, size_t i) {
+  sess *s = srv->heap[i];
+  for (;;) {
+    size_t l = 2 * i + 1, m = i;
+    sess *best = s;
+    if (l < srv->heap_n && heap_less(srv->heap[l], best))
+      m = l, best = srv->heap[l];
+    if (l + 1 < srv->heap_n && heap_less(srv->heap[l + 1], best))
+      m = l + 1, best = srv->heap[l + 1];
+    if (m == i)
+      break;
+    heap_set(srv, i, best);
+    i = m;
+  }
+  heap_set(srv, i, s);
+}
+
+static void heap_remove(mc_server *srv, sess *s) {
+  size_t i = s->heap_idx;
+  if (i == SIZE_MAX)
+    return;
+  s->heap_idx = SIZE_MAX;
+  sess *last = srv->heap[--srv->heap_n];
+  if (i == srv->heap_n)
+    return;
+  heap_set(srv, i, last);
+  heap_up(srv, i);
+  heap_down(srv, last->heap_idx);
+}
+
+static mc_tstamp sess_deadline(const mc_server *srv, const sess *s) {
+  mc_tstamp d = mc_arq_expiry(&s->arq);
+  mc_tstamp limit = s->state == SESS_CLOSING
+                        ? s->closing_deadline
+                        : s->last_heard + srv->cfg.session_timeout_ms * MC_MSEC;
+  return limit < d ? limit : d;
+}
+
+/* Puts |s| back in the heap under its current deadline; a session on the
+ * ready list is rescheduled when poll_tx has drained it. */
+int heap_schedule(mc_server *srv, sess *s) {
+  if (s->in_ready)
+    return 0;
+  s->deadline = sess_deadline(srv, s);
+  if (s->heap_idx != SIZE_MAX) {
+    heap_up(srv, s->heap_idx);
+    heap_down(srv, s->heap_idx);
+    return 0;
+  }
+  if (mc__reserve(&srv->heap, &srv->heap_cap, srv->heap_n + 1,
+                  sizeof *srv->heap) < 0)
+    return MC_ERR_NOMEM;
+  heap_set(srv, srv->heap_n++, s);
+  heap_up(srv, s->heap_idx);
+  return 0;
+}
+
+/* Moves |s| to the ready list: poll_tx will look at it next. */
+void make_ready(mc_server *srv, sess *s) {
+  if (s->in_ready)
+    return;
+  heap_remove(srv, s);
+  s->in_ready = 1;
+  s->ready_next = NULL;
+  s->ready_prev = srv->ready_tail;
+  if (srv->ready_tail)
+    srv->ready_tail->ready_next = s;
+  else
+    srv->ready_head = s;
+  srv->ready_tail = s;
+}
+
+void ready_remove(mc_server *srv, sess *s) {
+  if (!s->in_ready)
+    return;
+  if (s->ready_prev)
+    s->ready_prev->ready_next = s->ready_next;
+  else
+    srv->ready_head = s->ready_next;
+  if (s->ready_next)
+    s->ready_next->ready_prev = s->ready_prev;
+  else
+    srv->ready_tail = s->ready_prev;
+  s->in_ready = 0;
+  s->ready_next = s->ready_prev = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* group online lists                                                 */
+
+static int online_add(mc_server *srv, uint64_t gid, sess *s) {
+  sess_list *l = mc__map_get(&srv->groups_online, gid);
+  if (l == NULL) {
+    l = calloc(1, sizeof *l);
+    if (l == NULL || mc__map_put(&srv->groups_online, gid, l) < 0) {
+      free(l);
+      return MC_ERR_NOMEM;
+    }
+  }
+  if (mc__reserve(&l->v, &l->cap, l->n + 1, sizeof *l->v) < 0)
+    return MC_ERR_NOMEM;
+  l->v[l->n++] = s;
+  return 0;
+}
+
+static void online_del(mc_server *srv, uint64_t gid, sess *s) {
+  sess_list *l = mc__map_get(&srv->groups_online, gid);
+  if (l == NULL)
+    return;
+  for (size_t i = 0; i < l->n; i++)
+    if (l->v[i] == s) {
+      l->v[i] = l->v[--l->n];
+      break;
+    }
+  if (l->n == 0) {
+    mc__map_del(&srv->groups_online, gid);
+    free(l->v);
+    free(l);
+  }
+}
+
+int sess_join_group(mc_server *srv, sess *s, uint64_t gid) {
+  if (s->n_groups == MC_GROUPS_PER_USER_MAX)
+    return MC_ERR_LIMIT;
+  int rv = online_add(srv, gid, s);
+  if (rv == 0)
+    s->groups[s->n_groups++] = gid;
+  return rv;
+}
+
+void sess_leave_group(mc_server *srv, sess *s, uint64_t gid) {
+  for (size_t i = 0; i < s->n_groups; i++)
+    if (s->groups[i] == gid) {
+      s->groups[i] = s->groups[--s->n_groups];
+      online_del(srv, gid, s);
+      return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* session life                                                       */
+
+void sess_free(mc_server *srv, sess *s) {
+  heap_remove(srv, s);
+  ready_remove(srv, s);
+  mc__map_del(&srv->by_id, s->id);
+  mc_arq_free(&s->arq);
+  free(s->recs);
+  free(s);
+  srv->stats.sessions--;
+}
+
+/* Takes |s| offline: out of the user and group indexes, presence pushed.
+ * With |linger| the session stays to finish retransmitting what it owes
+ * (the logout Result); otherwise it is freed now. |code| != 0 also tells
+ * the client why, in an unreliable Error. */
+void sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
+              const char *why, int linger, mc_tstamp now) {
+  if (s->state == SESS_ESTABLISHED) {
+    /* Replacement keeps the user online and shutdown has no one left to
+     * tell, so only logout, timeout and give-up push Presence (MC-125). */
+    if (code == MYCHAT__ERROR_CODE__ERROR_NONE)
+      push_presence(srv, s, 0);
+    while (s->n_groups > 0)
+      sess_leave_group(srv, s, s->groups[0]);
+    if (mc__map_get(&srv->by_user, s->user_id) == s)
+      mc__map_del(&srv->by_user, s->user_id);
+    srv->stats.sessions_ended++;
+    slog(srv, now, &s->addr, s->name, s->id, "end", code, why);
+  }
+  if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
+    ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
+    send_error(srv, &s->addr, s->id, &tok, code, why, 0, MC_DATAGRAM_MAX);
+  }
+  if (linger && mc_arq_outstanding(&s->arq) > 0) {
+    s->state = SESS_CLOSING;
+    s->closing_deadline = now + CLOSING_LINGER;
+    make_ready(srv, s);
+    return;
+  }
+  sess_free(srv, s);
+}
+
+/* Loads the user's groups into the session and the online lists. */
+int sess_load_groups(mc_server *srv, sess *s) {
+  mc_store_user g[MC_GROUPS_PER_USER_MAX];
+  size_t n = 0;
+  int rv = srv->store.ops->user_groups(srv->store.st, s->user_id, "", g,
+                                       MC_GROUPS_PER_USER_MAX, &n);
+  for (size_t i = 0; rv == 0 && i < n; i++)
+    rv = sess_join_group(srv, s, g[i].id);
+  return rv;
+}
+
+/* The receive stream holds decoded envelopes. */
+static void env_free(void *env) { mc_codec_free(env); }
+
+sess *sess_create(mc_server *srv, const auth_pending *p,
+                  mc_tstamp now) {
+  sess *s = calloc(1, sizeof *s);
+  mc_arq_config acfg = srv->cfg.arq;
+  acfg.item_free = env_free;
+  if (s == NULL)
+    return NULL;
+  if (mc_arq_init(&s->arq, &acfg) < 0) {
+    free(s);
+    return NULL;
+  }
+  do {
+    srv->cb.random(srv->cb.user_data, (uint8_t *)&s->id, sizeof s->id);
+  } while (s->id == 0 || mc__map_get(&srv->by_id, s->id) != NULL);
+  srv->cb.random(srv->cb.user_data, s->token, MC_TOKEN_LEN);
+  s->user_id = p->user_id;
+  snprintf(s->name, sizeof s->name, "%s", p->name);
+  s->nonce = p->nonce;
+  s->addr = p->addr;
+  s->presence = p->presence;
+  s->last_heard = now;
+  s->heap_idx = SIZE_MAX;
+  if (mc__map_put(&srv->by_id, s->id, s) < 0) {
+    mc_arq_free(&s->arq);
+    free(s);
+    return NULL;
+  }
+  srv->stats.sessions++;
+  return s;
+}
