@@ -182,6 +182,7 @@ static void parse_args(int argc, char **argv, options *o) {
   o->port = 8000;
   o->db = "./mychat.db";
   o->log = NULL;
+  o->no_console = 0;
   mc_server_config_default(&o->cfg);
   opterr = 0; /* our messages, with the usage hint */
   int c;

@@ -25,7 +25,7 @@ man: $(MAN_PAGES)
 
 $(B)/man/%.1: $(B)/% scripts/install.mk
 	@mkdir -p $(@D)
-	help2man --no-info --no-discard-stderr --section=1 \
+	help2man --no-info --no-discard-stderr --section=1 --source="MyChat Lab" \
 	  --name="$$(sed -n 's/^$*: //p' scripts/man-names.txt)" \
 	  --output=$@ ./$<
 

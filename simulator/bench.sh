@@ -17,24 +17,27 @@ while [ $# -gt 0 ]; do
   n=$1
   shift
   "$BIN" --clients "$n" --loss 10% --duration 20s --ramp 5s --seed 1 \
-    --no-progress --json "$T/r.json" > "$T/out" 2>&1
+    --no-progress --json "$T/r.json" --json-host > "$T/out" 2>&1
   rc=$?
   if [ ! -s "$T/r.json" ]; then
     echo "bench-sim: run with $n clients failed (exit $rc):" >&2
     cat "$T/out" >&2
     break
   fi
-  # One-line JSON fields, read without a JSON tool.
+  # The JSON has one field per line; read without a JSON tool.
   get() { sed -n "s/.*\"$1\": \([0-9.]*\).*/\1/p" "$T/r.json" | head -1; }
-  sent=$(sed -n 's/.*"all": {"sent": \([0-9]*\).*/\1/p' "$T/r.json")
-  deliv=$(sed -n 's/.*"all": {.*"delivered": \([0-9]*\).*/\1/p' "$T/r.json")
+  # A field of the "all" message counts (after the group and direct ones).
+  all() { awk -v k="\"$1\":" '/"all": [{]/ { a = 1 }
+    a && $1 == k { gsub(/[^0-9]/, "", $2); print $2; exit }' "$T/r.json"; }
+  sent=$(all sent)
+  deliv=$(all delivered)
   wall=$(get wall_s)
   cpu=$(get cpu_s)
   per=$(get cpu_us_per_message)
   perd=$(get cpu_us_per_delivery)
   ok=no
   [ "$rc" -eq 0 ] && ok=yes
-  printf '%8s %4s %9s %11s %8s %8s %11s %11s\n' "$n" "$ok" "$sent" "$deliv" "$wall" "$cpu" "$per" "$perd"
+  printf '%8s %4s %9s %11s %8.2f %8.2f %11.1f %11.2f\n' "$n" "$ok" "$sent" "$deliv" "$wall" "$cpu" "$per" "$perd"
   [ "$ok" = yes ] || break
   best=$n
   # Stop before a count that would take longer than the budget: time grows

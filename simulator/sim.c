@@ -107,6 +107,7 @@ typedef struct {
   int create;                /* next connect registers */
   int want_online;
   int known;                 /* connected once: others may write to it */
+  int failed;                /* a handshake of it failed */
   int logging_out;
   mc_tstamp timer_at;
   sim_slot slot[SIM_MEMBERSHIPS_MAX];
@@ -193,6 +194,12 @@ typedef struct {
   sim_pcap *pcap;
   double next_progress;
   int progress;
+  uint32_t n_failed;         /* clients with a failed handshake */
+
+  /* Live latencies of the second |win_tick|, summed up into that tick's
+   * percentiles when a delivery of a later second comes (or at the end). */
+  sim_hist win;
+  size_t win_tick;
 } sim;
 
 /* ------------------------------------------------------------------ */
@@ -215,7 +222,7 @@ static mc_tstamp real_now(const sim *s) {
 static void *xrealloc(void *p, size_t n) {
   void *q = realloc(p, n);
   if (q == NULL) {
-    fprintf(stderr, "mychat-sim: out of memory (%zu bytes)\n", n);
+    fprintf(stderr, "mychat-sim: %zu bytes: out of memory\n", n);
     exit(SIM_EXIT_ERROR);
   }
   return q;
@@ -618,6 +625,20 @@ static const sim_slot *client_slot(const sim_client *cl, uint32_t group) {
   return NULL;
 }
 
+/* Stores the latency percentiles of the second the window holds into its
+ * tick and empties the window. */
+static void lat_window_close(sim *s) {
+  if (s->win.n == 0)
+    return;
+  sim_tick *tk = tick_at(s, T0 + s->win_tick * MC_SEC);
+  tk->lat_n = s->win.n;
+  tk->p50 = sim_hist_quantile(&s->win, 0.5);
+  tk->p95 = sim_hist_quantile(&s->win, 0.95);
+  tk->p99 = sim_hist_quantile(&s->win, 0.99);
+  tk->max = s->win.max;
+  sim_hist_init(&s->win);
+}
+
 /* Checks a delivered message against the ground truth. */
 static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
   size_t idx;
@@ -692,6 +713,13 @@ static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
   tick_at(s, s->now)->delivered++;
   mc_tstamp lat = s->now - m->t_send;
   sim_hist_add(ev->missed ? &r->lat_backlog : &r->lat_live, lat);
+  if (!ev->missed) {
+    size_t t = (size_t)tick_index(s->now);
+    if (t != s->win_tick)
+      lat_window_close(s);
+    s->win_tick = t;
+    sim_hist_add(&s->win, lat);
+  }
 }
 
 static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
@@ -710,6 +738,19 @@ static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
     break;
   case MC_CEV_CONNECT_FAILED:
     r->connect_failures++;
+    if (!cl->failed) {
+      cl->failed = 1;
+      s->n_failed++;
+    }
+    r->last_connect_code = ev->code;
+    if (ev->code == MYCHAT__ERROR_CODE__RATE_LIMITED)
+      r->connect_rate_limited++;
+    if (r->connects == 0 && s->n_failed == s->n_cl) {
+      /* Every client tried and none got in: the server is not there (or
+       * the network lets nothing through). Waiting longer shows nothing. */
+      r->stopped_no_connect = 1;
+      s->stop = 1;
+    }
     if (ev->code == MYCHAT__ERROR_CODE__NAME_TAKEN)
       cl->create = 0;
     if (cl->want_online)
@@ -1123,6 +1164,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   memset(res, 0, sizeof *res);
   sim_hist_init(&res->lat_live);
   sim_hist_init(&res->lat_backlog);
+  sim_hist_init(&s->win);
   s->cfg = cfg;
   s->res = res;
   s->now = T0;
@@ -1141,11 +1183,12 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   res->embedded = cfg->server == NULL;
 
   s->n_groups = cfg->groups ? cfg->groups : (cfg->clients + 49) / 50;
+  res->groups = s->n_groups;
   s->groups = calloc(s->n_groups, sizeof *s->groups);
   s->n_cl = cfg->clients;
   s->cl = calloc(s->n_cl, sizeof *s->cl);
   if (s->groups == NULL || s->cl == NULL) {
-    fprintf(stderr, "mychat-sim: out of memory for %u clients\n", s->n_cl);
+    fprintf(stderr, "mychat-sim: %u clients: out of memory\n", s->n_cl);
     return -1;
   }
   for (uint32_t g = 0; g < s->n_groups; g++)
@@ -1154,6 +1197,9 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   mc_client_config ccfg;
   mc_client_config_default(&ccfg);
   ccfg.presence = 1;
+  ccfg.connect_timeout_ms = cfg->connect_timeout / MC_MSEC > UINT32_MAX
+                                ? UINT32_MAX
+                                : (uint32_t)(cfg->connect_timeout / MC_MSEC);
   uint32_t memberships = cfg->memberships < s->n_groups ? cfg->memberships
                                                         : s->n_groups;
   for (uint32_t i = 0; i < s->n_cl; i++) {
@@ -1165,12 +1211,12 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     mc_client_callbacks cb = {.user_data = cl, .random = client_random};
     cl->c = mc_client_new(&ccfg, &cb);
     if (cl->c == NULL) {
-      fprintf(stderr, "mychat-sim: out of memory for client %u\n", i);
+      fprintf(stderr, "mychat-sim: client %u: out of memory\n", i);
       return -1;
     }
     if (mc_netem_init(&cl->up, &cfg->net, mc_rng_next(&cl->rng)) < 0 ||
         mc_netem_init(&cl->down, &cfg->net, mc_rng_next(&cl->rng)) < 0) {
-      fprintf(stderr, "mychat-sim: invalid network settings\n");
+      fprintf(stderr, "mychat-sim: network settings: invalid\n");
       return -1;
     }
     cl->create = 1;
@@ -1184,7 +1230,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   if (cfg->server == NULL) {
     s->ms = mc_memstore_new();
     if (s->ms == NULL) {
-      fprintf(stderr, "mychat-sim: out of memory for the store\n");
+      fprintf(stderr, "mychat-sim: embedded store: out of memory\n");
       return -1;
     }
     mc_memstore_as_store(s->ms, &s->store);
@@ -1200,7 +1246,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     mc_server_callbacks scb = {.user_data = s, .random = server_random};
     s->srv = mc_server_new(&scfg, &s->store, &scb);
     if (s->srv == NULL) {
-      fprintf(stderr, "mychat-sim: out of memory for the server\n");
+      fprintf(stderr, "mychat-sim: embedded server: out of memory\n");
       return -1;
     }
   }
@@ -1293,10 +1339,16 @@ static void progress(sim *s, int final) {
   double pct = s->owed_total ? 100.0 * (double)s->delivered_total /
                                    (double)s->owed_total
                              : 100.0;
+  /* The stage, and the time out of the planned length: sending, then the
+   * drain at its longest (it ends as soon as everything owed arrived). */
+  const char *stage = s->now < s->send_end ? "sending"
+                      : !s->stopping      ? "drain"
+                                          : "logout";
   fprintf(stderr,
-          "\r%7.1fs  clients %u/%u up  sent %" PRIu64 "  delivered %" PRIu64
-          " (%.1f%%)  datagrams %" PRIu64 "   %s",
-          (double)(s->now - T0) / 1e6, s->online, s->n_cl, sent,
+          "\r%-7s %5.1fs/%.0fs  clients %u/%u up  sent %" PRIu64
+          "  delivered %" PRIu64 " (%.1f%%)  datagrams %" PRIu64 "   %s",
+          stage, (double)(s->now - T0) / 1e6,
+          (double)(s->drain_end - T0) / 1e6, s->online, s->n_cl, sent,
           s->delivered_total, pct, s->res->dgrams_up + s->res->dgrams_down,
           final ? "\n" : "");
   fflush(stderr);
@@ -1445,6 +1497,7 @@ static void run_loop(sim *s) {
         s->res->lag_max = lag;
     }
     dispatch(s, &e);
+    tick_at(s, s->now)->online = s->online;
     free(e.data);
     n++;
     s->res->events++;
@@ -1528,6 +1581,20 @@ static void tally(sim *s) {
   if (s->srv)
     r->srv = *mc_server_get_stats(s->srv);
   r->vtime = s->now - T0;
+  if (r->connects == 0) {
+    char why[64];
+    if (r->connect_failures == 0)
+      snprintf(why, sizeof why, "no handshake finished");
+    else if (r->last_connect_code == 0)
+      snprintf(why, sizeof why, "no answer within %.1f s",
+               (double)s->cfg->connect_timeout / 1e6);
+    else
+      snprintf(why, sizeof why, "refused with error code %d",
+               r->last_connect_code);
+    fprintf(stderr, "mychat-sim: %s: no client connected: %s\n",
+            s->cfg->server ? s->cfg->server : "embedded server", why);
+  }
+  lat_window_close(s);
   /* The time series covers the run; trim the growth slack. */
   size_t last = (size_t)tick_index(s->now) + 1;
   if (last < r->n_tick)
@@ -1544,8 +1611,10 @@ int sim_result_ok(const sim_result *r) {
 
 int sim_run(const sim_config *cfg, sim_result *res) {
   sim *s = calloc(1, sizeof *s);
-  if (s == NULL)
+  if (s == NULL) {
+    fprintf(stderr, "mychat-sim: simulator state: out of memory\n");
     return -1;
+  }
   double w0 = wall_now();
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);

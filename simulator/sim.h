@@ -28,12 +28,53 @@
 #define SIM_OFFLINE_MAX 64
 #define SIM_NETCHG_MAX 64
 #define SIM_MEMBERSHIPS_MAX 16
+#define SIM_THRESHOLDS_MAX 32
+#define SIM_VERSION "1.0"
 
-/* Exit codes. */
-#define SIM_EXIT_OK 0
-#define SIM_EXIT_VIOLATION 1
-#define SIM_EXIT_USAGE 2
-#define SIM_EXIT_ERROR 3
+/* Exit codes (documented in --help and simulator/README.md). When more
+ * than one applies, usage and setup errors win, then the order below
+ * VIOLATION, NO_CONNECT, THRESHOLD: a broken guarantee says more than a
+ * missed threshold. */
+#define SIM_EXIT_OK 0          /* guarantees held, every threshold passed */
+#define SIM_EXIT_VIOLATION 1   /* a delivery guarantee was broken */
+#define SIM_EXIT_USAGE 2       /* bad command line or scenario file */
+#define SIM_EXIT_ERROR 3       /* setup failed, a report not written */
+#define SIM_EXIT_THRESHOLD 4   /* a --threshold (or the default) failed */
+#define SIM_EXIT_NO_CONNECT 5  /* no client ever connected */
+
+/* Applies unless a --threshold on connect_fail replaces it. */
+#define SIM_CONNECT_FAIL_DEFAULT "connect_fail<10%"
+
+typedef enum {
+  SIM_M_LAT_P,          /* live latency percentile |q|, ms */
+  SIM_M_LAT_MEAN,
+  SIM_M_LAT_MAX,
+  SIM_M_BACKLOG_P,      /* the same for backlog deliveries */
+  SIM_M_BACKLOG_MEAN,
+  SIM_M_BACKLOG_MAX,
+  SIM_M_DELIVERY,       /* percent of owed deliveries that arrived */
+  SIM_M_CONNECT_FAIL,   /* percent of finished handshakes that failed */
+  SIM_M_RETRANS         /* client transmissions per reliable body */
+} sim_metric;
+
+typedef enum { SIM_OP_LT, SIM_OP_LE, SIM_OP_GT, SIM_OP_GE } sim_op;
+
+/* One pass/fail criterion (grammar in sim_threshold.c). */
+typedef struct {
+  char text[48];        /* as given, for the summary */
+  sim_metric metric;
+  double q;             /* SIM_M_*_P: the quantile, 0 < q <= 1 */
+  sim_op op;
+  double limit;         /* in the metric's unit: ms, percent or a ratio */
+  int is_default;       /* not asked for: SIM_CONNECT_FAIL_DEFAULT */
+} sim_threshold;
+
+enum { SIM_THR_PASS, SIM_THR_FAIL, SIM_THR_NO_DATA };
+
+typedef struct {
+  double value;         /* measured, in the metric's unit */
+  int state;            /* SIM_THR_* */
+} sim_threshold_result;
 
 /* A stretch of the run with one message rate. Phases follow each other. */
 typedef struct {
@@ -81,6 +122,10 @@ typedef struct {
   const char *json, *html, *pcap;
   const char *scenario;    /* the file it came from, for the report */
   int progress;            /* -1: when stderr is a terminal */
+  int json_host;           /* --json-host: wall and CPU time in the JSON */
+  mc_tstamp connect_timeout; /* a client gives up a handshake after */
+  sim_threshold thr[SIM_THRESHOLDS_MAX];
+  int n_thr;
 } sim_config;
 
 enum { SIM_K_GROUP, SIM_K_DIRECT, SIM_K_N };
@@ -103,12 +148,22 @@ typedef struct {
 /* Per-second time series for the charts. */
 typedef struct {
   uint64_t sent, delivered, owed, dgrams;
+  uint32_t online;         /* clients connected at the second's last event */
+  /* Live deliveries that arrived in this second and their latency
+   * percentiles, us (0 when lat_n is 0). */
+  uint64_t lat_n, p50, p95, p99, max;
 } sim_tick;
 
 typedef struct {
+  uint32_t groups;         /* groups of the run (cfg->groups or its default) */
   sim_kind k[SIM_K_N];
   sim_hist lat_live, lat_backlog;
   uint64_t connects, connect_failures, sessions_lost, logouts, abandons;
+  uint64_t connect_rate_limited; /* failures the server refused as such */
+  /* Every client failed a handshake and none ever connected: the run
+   * stopped there, since nothing more could be learnt. */
+  int stopped_no_connect;
+  int last_connect_code;   /* ErrorCode of the last failure, 0: no answer */
   uint64_t client_tx_first, client_tx_retrans;
   /* Server bodies the clients took (each seq once) and duplicates: the
    * server's first transmissions, as far as they arrived. */
@@ -129,10 +184,14 @@ typedef struct {
   uint64_t lag_sum, lag_n;
   sim_tick *tick;
   size_t n_tick;
+  /* The verdict (sim_verdict_eval): one result per cfg->thr. */
+  sim_threshold_result thr[SIM_THRESHOLDS_MAX];
+  int n_thr_failed;
 } sim_result;
 
 /* sim_opts.c */
-/* Parses the command line into |cfg|. Returns 0, 1 after printing --help,
+/* Parses the command line into |cfg|. Returns 0, 1 after printing --help
+ * or --version,
  * or -1 after printing an error to stderr (usage error). */
 int sim_opts_parse(sim_config *cfg, int argc, char **argv);
 /* Frees the copies of path settings |cfg| points to. */
@@ -145,14 +204,57 @@ mc_tstamp sim_send_period(const sim_config *cfg);
  * an error (setup failed: out of memory, socket errors). */
 int sim_run(const sim_config *cfg, sim_result *res);
 
-/* sim_report.c */
+/* sim_report.c: the table, and the figures every report shares. */
+extern const char *const SIM_KIND_NAME[SIM_K_N]; /* "group", "direct" */
 void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r);
+/* Every kind added up. */
+sim_kind sim_kind_total(const sim_result *r);
+/* 100 * a / b, or 100 when b is 0 (nothing owed, nothing missing). */
+double sim_pct(uint64_t a, uint64_t b);
+/* The long-run datagram loss rate of |n| (Bernoulli or Gilbert-Elliott). */
+double sim_loss_rate(const mc_netem_config *n);
+/* Transmissions per reliable body, 0 when nothing was sent. */
+double sim_tx_per_body(uint64_t first, uint64_t retrans);
+/* Messages sent per second of the sending period. */
+double sim_msgs_per_s(const sim_result *r);
+static inline double sim_ms(uint64_t us) { return (double)us / 1000.0; }
+/* fopen (with |mode|) and fclose of a report file given with --|flag|,
+ * with an error "mychat-sim: --json FILE: why" on failure (NULL, -1). */
+FILE *sim_report_open(const char *path, const char *flag, const char *mode);
+int sim_report_close(FILE *f, const char *path, const char *flag);
+
+/* sim_json.c: --json, through jansson. Returns 0, or -1 after an error. */
 int sim_report_json(const char *path, const sim_config *cfg,
                     const sim_result *r);
+
+/* sim_html.c: --html, one self-contained page. Returns 0 or -1. */
 int sim_report_html(const char *path, const sim_config *cfg,
                     const sim_result *r);
+/* One line on the verdict of an evaluated run, in |buf| or static. */
+const char *sim_verdict_text(const sim_config *cfg, const sim_result *r,
+                             char *buf, size_t cap);
 /* 1 when every delivery guarantee held. */
 int sim_result_ok(const sim_result *r);
+
+/* sim_threshold.c */
+/* Parses |text| (grammar in sim_threshold.c) into |t|. Returns 0, or -1
+ * after printing why to stderr. */
+int sim_threshold_parse(const char *text, sim_threshold *t);
+/* Adds SIM_CONNECT_FAIL_DEFAULT unless |cfg| has a connect_fail threshold.
+ * Returns 0, or -1 when the table is full. */
+int sim_threshold_default(sim_config *cfg);
+/* Measures every threshold of |cfg| on |r| and fills r->thr. */
+void sim_verdict_eval(const sim_config *cfg, sim_result *r);
+/* The exit status of an evaluated run: SIM_EXIT_OK, _VIOLATION,
+ * _NO_CONNECT or _THRESHOLD. */
+int sim_verdict_exit(const sim_result *r);
+/* |v| in the unit of |t|'s metric ("620.5 ms", "99.500%", "1.117"). */
+void sim_threshold_value(const sim_threshold *t, double v, char *buf,
+                         size_t cap);
+/* The unit of |t|'s metric and limit: "ms", "%" or "" (a ratio). */
+const char *sim_threshold_unit(const sim_threshold *t);
+/* "ok", "FAILED" or "FAILED (nothing measured)". */
+const char *sim_threshold_state_name(int state);
 
 /* sim_pcap.c: every datagram of a run as IPv4/UDP in a DLT_RAW pcap. */
 typedef struct sim_pcap sim_pcap;

@@ -12,9 +12,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "mc_codec.h"
 #include "mc_error.h"
 #include "sim.h"
 
@@ -30,6 +32,10 @@ typedef struct {
 } opts;
 
 static opts O; /* the parse in progress (one per process) */
+
+#define SOCKETS_DEFAULT 128
+#define SOCKETS_MAX 16384
+#define FDS_SPARE 64 /* descriptors left for epoll, reports, the pcap */
 
 /* ------------------------------------------------------------------ */
 /* values                                                              */
@@ -170,6 +176,18 @@ static int set_names(mc_netem_config *n, const char *v) {
   O.names_set = 1;
   return 0;
 }
+static int set_threshold(mc_netem_config *n, const char *v) {
+  (void)n;
+  if (O.cfg->n_thr == SIM_THRESHOLDS_MAX) {
+    fprintf(stderr, "mychat-sim: --threshold: more than %d\n",
+            SIM_THRESHOLDS_MAX);
+    return -2;
+  }
+  if (sim_threshold_parse(v, &O.cfg->thr[O.cfg->n_thr]) < 0)
+    return -2;
+  O.cfg->n_thr++;
+  return 0;
+}
 static int set_loss(mc_netem_config *n, const char *v) {
   n->ge = 0;
   return parse_pct(v, &n->loss);
@@ -259,15 +277,28 @@ static const setting SETTINGS[] = {
     {"queue-limit", "N", "0",
      "datagrams waiting for a rate-limited link (0 = unlimited)", V_U32,
      NET(queue_limit), 0, UINT32_MAX, NULL},
+    {"connect-timeout", "D", "15s",
+     "a client gives up a handshake without an answer after D", V_DUR,
+     CFG(connect_timeout), 1, 0, NULL},
+    {"threshold", "EXPR", "connect_fail<10%",
+     "pass/fail criterion, repeatable: METRIC OP VALUE with OP one of < <= > "
+     ">= and METRIC pN (live latency percentile, p99 or p(99.9)), mean, max, "
+     "backlog_pN, backlog_mean, backlog_max (ms; also us, s), delivery, "
+     "connect_fail (%), retrans (tx per body); e.g. 'p99<500ms' "
+     "'delivery>=100%'; a metric with nothing measured fails; a connect_fail "
+     "threshold replaces the default",
+     FN(set_threshold)},
     {"server", "HOST:PORT", "embedded",
      "real time over UDP against that server instead", FN(set_server)},
     {"names", "PREFIX", "none; with --server a fresh one per run",
      "prefix of user and group names (letters and digits, <= 12), so runs "
      "against one server do not share accounts",
      FN(set_names)},
-    {"sockets", "N", "128",
-     "--server, --embedded-udp: UDP sockets the clients share", V_U32,
-     CFG(sockets), 1, 16384, NULL},
+    {"sockets", "N", "128; with --server clients/4 when more",
+     "--server, --embedded-udp: UDP sockets the clients share (on "
+     "loopback each has its own address; the reference server lets 5 "
+     "logins per address in at once)", V_U32,
+     CFG(sockets), 1, SOCKETS_MAX, NULL},
     {"json", "FILE", "", "write the results as JSON", V_PATH, CFG(json), 0, 0,
      NULL},
     {"html", "FILE", "", "write a self-contained HTML report with charts",
@@ -340,9 +371,12 @@ static void usage(FILE *f) {
           "  %-24s damaged datagrams escape the UDP checksum and reach\n"
           "  %-24s the receiver (MyChat v1 has no checksum of its own:\n"
           "  %-24s delivery guarantees may then break; MC-131)\n"
+          "  %-24s also put wall and CPU time in the --json file (which\n"
+          "  %-24s then differs between runs of one seed)\n"
           "  %-24s progress line on stderr (default: when a terminal)\n"
           "  %-24s no progress line\n"
           "  %-24s this text\n"
+          "  %-24s the version of mychat-sim and of the protocol\n"
           "\n"
           "Scenario files (simulator/scenarios/*.sim): one directive per "
           "line, # starts\n"
@@ -363,12 +397,21 @@ static void usage(FILE *f) {
           "\n"
           "Impairment applies to each client's link, both directions, "
           "independently.\n"
-          "Exit status: 0 every delivery guarantee held; 1 a confirmed "
-          "message was lost,\n"
-          "duplicated or reordered (or went to someone it was not for); 2 "
-          "usage error;\n"
-          "3 setup failed.\n",
-          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--progress", "--no-progress", "--help");
+          "\n"
+          "Exit status (the first that applies):\n"
+          "  2  usage error\n"
+          "  3  setup failed or a report could not be written\n"
+          "  1  a confirmed message was lost, duplicated or reordered, or "
+          "went to someone\n"
+          "     it was not for\n"
+          "  5  no client ever connected (the run stops once every client's "
+          "handshake\n"
+          "     has failed)\n"
+          "  4  a threshold failed (%s applies unless a connect_fail\n"
+          "     threshold is given)\n"
+          "  0  every guarantee held and every threshold passed\n",
+          "--scenario FILE", "--embedded-udp", "", "", "--corrupt-undetected", "", "", "--json-host", "", "--progress", "--no-progress", "--help", "--version",
+          SIM_CONNECT_FAIL_DEFAULT);
 }
 
 /* Parses |v| into the field of |st|; network settings go to |net| (the
@@ -408,6 +451,8 @@ static int apply(const setting *st, mc_netem_config *net, const char *v,
     rv = st->fn(net, v);
     break;
   }
+  if (rv == -2) /* the setter said why */
+    return -1;
   if (rv < 0) {
     fprintf(stderr, "mychat-sim: %s%s: bad value '%s' (expected %s)\n", where,
             st->name, v, st->arg);
@@ -422,14 +467,13 @@ static int apply(const setting *st, mc_netem_config *net, const char *v,
 static int kv_net(mc_netem_config *net, char *tok, const char *where) {
   char *eq = strchr(tok, '=');
   if (eq == NULL) {
-    fprintf(stderr, "mychat-sim: %sexpected KEY=VALUE, got '%s'\n", where,
-            tok);
+    fprintf(stderr, "mychat-sim: %s%s: expected KEY=VALUE\n", where, tok);
     return -1;
   }
   *eq = '\0';
   const setting *st = find_setting(tok);
   if (st == NULL || st->in != IN_NET) {
-    fprintf(stderr, "mychat-sim: %sunknown network setting '%s'\n", where,
+    fprintf(stderr, "mychat-sim: %s%s: unknown network setting\n", where,
             tok);
     return -1;
   }
@@ -440,14 +484,18 @@ static int directive(char **tok, int n, const char *where) {
   sim_config *cfg = O.cfg;
   if (strcmp(tok[0], "phase") == 0) {
     if (n < 2 || cfg->n_phase == SIM_PHASES_MAX) {
-      fprintf(stderr, "mychat-sim: %sphase D [rate=R] [direct=P]\n", where);
+      fprintf(stderr,
+              "mychat-sim: %sphase: %s\n", where,
+              n < 2 ? "expected phase D [rate=R] [direct=P]"
+                    : "too many phases");
       return -1;
     }
     sim_phase *p = &cfg->phase[cfg->n_phase];
     p->rate = O.rate;
     p->direct = O.direct;
     if (parse_dur(tok[1], &p->len) < 0 || p->len == 0) {
-      fprintf(stderr, "mychat-sim: %sbad phase length '%s'\n", where, tok[1]);
+      fprintf(stderr, "mychat-sim: %sphase: bad length '%s'\n", where,
+              tok[1]);
       return -1;
     }
     for (int i = 2; i < n; i++) {
@@ -457,7 +505,7 @@ static int directive(char **tok, int n, const char *where) {
       else if (strncmp(tok[i], "direct=", 7) == 0)
         bad = parse_pct(tok[i] + 7, &p->direct) < 0;
       if (bad) {
-        fprintf(stderr, "mychat-sim: %sbad phase setting '%s'\n", where,
+        fprintf(stderr, "mychat-sim: %sphase: bad setting '%s'\n", where,
                 tok[i]);
         return -1;
       }
@@ -480,8 +528,8 @@ static int directive(char **tok, int n, const char *where) {
       bad = strncmp(tok[6], "mode=", 5) != 0 || parse_mode(tok[6] + 5, &o->mode);
     if (bad) {
       fprintf(stderr,
-              "mychat-sim: %soffline P at D|random for D [mode=abandon|"
-              "logout|mix]\n",
+              "mychat-sim: %soffline: expected offline P at D|random for D "
+              "[mode=abandon|logout|mix]\n",
               where);
       return -1;
     }
@@ -493,14 +541,16 @@ static int directive(char **tok, int n, const char *where) {
     mc_netem_config *net = &cfg->net;
     if (n >= 3 && strcmp(tok[1], "at") == 0) {
       if (cfg->n_chg == SIM_NETCHG_MAX) {
-        fprintf(stderr, "mychat-sim: %stoo many net changes\n", where);
+        fprintf(stderr, "mychat-sim: %snet: more than %d changes\n", where,
+                SIM_NETCHG_MAX);
         return -1;
       }
       sim_netchange *c = &cfg->chg[cfg->n_chg];
       /* A change starts from the latest settings and edits them. */
       c->net = cfg->n_chg ? cfg->chg[cfg->n_chg - 1].net : cfg->net;
       if (parse_dur(tok[2], &c->at) < 0) {
-        fprintf(stderr, "mychat-sim: %sbad time '%s'\n", where, tok[2]);
+        fprintf(stderr, "mychat-sim: %snet at: bad time '%s'\n", where,
+                tok[2]);
         return -1;
       }
       net = &c->net;
@@ -513,9 +563,17 @@ static int directive(char **tok, int n, const char *where) {
     return 0;
   }
   const setting *st = find_setting(tok[0]);
+  if (st != NULL && st->fn == set_threshold && n > 2) {
+    /* "threshold p99 < 500ms": the expression may contain spaces. */
+    char expr[256] = "";
+    for (int i = 1; i < n; i++)
+      snprintf(expr + strlen(expr), sizeof expr - strlen(expr), "%s%s",
+               i > 1 ? " " : "", tok[i]);
+    return apply(st, &cfg->net, expr, where);
+  }
   if (st == NULL || n != 2) {
-    fprintf(stderr, "mychat-sim: %s%s '%s'\n", where,
-            st ? "expected one value for" : "unknown directive", tok[0]);
+    fprintf(stderr, "mychat-sim: %s%s: %s\n", where, tok[0],
+            st ? "expected one value" : "unknown directive");
     return -1;
   }
   return apply(st, &cfg->net, tok[1], where);
@@ -568,9 +626,10 @@ static void defaults(sim_config *cfg) {
   cfg->ramp = 5 * MC_SEC;
   cfg->drain = 60 * MC_SEC;
   cfg->seed = 1;
-  cfg->sockets = 128;
+  cfg->sockets = 0; /* chosen once the client count is known */
   cfg->progress = -1;
   cfg->net.delay = 10 * MC_MSEC;
+  cfg->connect_timeout = 15 * MC_SEC;
   O.rate = 0.2;
   O.direct = 0.3;
   O.duration = 30 * MC_SEC;
@@ -586,6 +645,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       usage(stdout);
       return 1;
     }
+    if (strcmp(a, "--version") == 0) {
+      printf("mychat-sim %s (MyChat protocol v%d)\n", SIM_VERSION,
+             MC_PROTOCOL_VERSION);
+      return 1;
+    }
     if (strcmp(a, "--progress") == 0 || strcmp(a, "--no-progress") == 0) {
       cfg->progress = a[2] == 'p';
       continue;
@@ -598,8 +662,12 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       cfg->corrupt_undetected = 1;
       continue;
     }
+    if (strcmp(a, "--json-host") == 0) {
+      cfg->json_host = 1;
+      continue;
+    }
     if (strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "mychat-sim: unexpected argument '%s' (try --help)\n",
+      fprintf(stderr, "mychat-sim: %s: unexpected argument (try --help)\n",
               a);
       return -1;
     }
@@ -615,11 +683,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     }
     const setting *st = find_setting(name);
     if (st == NULL && strcmp(name, "scenario") != 0) {
-      fprintf(stderr, "mychat-sim: unknown option '%s' (try --help)\n", a);
+      fprintf(stderr, "mychat-sim: %s: unknown option (try --help)\n", a);
       return -1;
     }
     if (val == NULL) {
-      fprintf(stderr, "mychat-sim: option '%s' needs a value\n", a);
+      fprintf(stderr, "mychat-sim: %s: needs a value (try --help)\n", a);
       return -1;
     }
     if (st == NULL) {
@@ -641,8 +709,8 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
                                            .len = O.churn_len,
                                            .mode = O.churn_mode};
   if (cfg->embedded_udp && cfg->server) {
-    fprintf(stderr, "mychat-sim: --server and --embedded-udp exclude each "
-                    "other\n");
+    fprintf(stderr, "mychat-sim: --embedded-udp: cannot be used with "
+                    "--server\n");
     return -1;
   }
   if (cfg->server && !O.names_set) {
@@ -654,13 +722,33 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       cfg->names[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[x % 36];
     cfg->names[7] = '\0';
   }
+  if (cfg->sockets == 0) {
+    /* A real server limits logins per source address (the reference
+     * server: 5 at once, then one every 2 s); more clients per socket than
+     * that would turn the simulator's own setup into connect failures. */
+    uint32_t per4 = cfg->clients / 4 + 1;
+    cfg->sockets = cfg->server && per4 > SOCKETS_DEFAULT ? per4
+                                                         : SOCKETS_DEFAULT;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 2 * FDS_SPARE &&
+        cfg->sockets > rl.rlim_cur - FDS_SPARE)
+      cfg->sockets = (uint32_t)(rl.rlim_cur - FDS_SPARE);
+    if (cfg->sockets > SOCKETS_MAX)
+      cfg->sockets = SOCKETS_MAX;
+  }
+  if (sim_threshold_default(cfg) < 0) {
+    fprintf(stderr, "mychat-sim: --threshold: no room for the default %s\n",
+            SIM_CONNECT_FAIL_DEFAULT);
+    return -1;
+  }
   if (mc_netem_config_check(&cfg->net) < 0) {
-    fprintf(stderr, "mychat-sim: network settings out of range\n");
+    fprintf(stderr, "mychat-sim: network settings: out of range\n");
     return -1;
   }
   for (int c = 0; c < cfg->n_chg; c++)
     if (mc_netem_config_check(&cfg->chg[c].net) < 0) {
-      fprintf(stderr, "mychat-sim: network change %d out of range\n", c + 1);
+      fprintf(stderr, "mychat-sim: network change %d: out of range\n",
+              c + 1);
       return -1;
     }
   return 0;

@@ -20,11 +20,13 @@ struct sim_pcap {
 
 sim_pcap *sim_pcap_open(const char *path) {
   sim_pcap *sp = calloc(1, sizeof *sp);
-  if (sp == NULL)
+  if (sp == NULL) {
+    fprintf(stderr, "mychat-sim: --pcap %s: out of memory\n", path);
     return NULL;
+  }
   sp->p = pcap_open_dead(DLT_RAW, 65535);
   if (sp->p == NULL) {
-    fprintf(stderr, "mychat-sim: pcap_open_dead failed\n");
+    fprintf(stderr, "mychat-sim: --pcap %s: pcap_open_dead failed\n", path);
     free(sp);
     return NULL;
   }
