@@ -7,7 +7,10 @@
 # The deliberately broken servers are mutants now (mutants/build.mk).
 
 CONF_COMMON_OBJ := $(B)/conformance/mc_capture.o $(B)/tools/mc_pcap.o
-CONF_OBJ        := $(B)/conformance/mychat-conform.o $(B)/conformance/mc_replay.o
+CONF_OBJ        := $(B)/conformance/mychat-conform.o $(B)/conformance/mc_replay.o \
+                   $(B)/conformance/mc_target.o $(B)/conformance/mc_spec.o \
+                   $(B)/conformance/mc_evidence.o $(B)/conformance/mc_report.o \
+                   $(B)/tools/mcp.o
 RECORD_OBJ      := $(B)/conformance/mc_record.o
 PROGRAMS        += $(B)/mychat-conform $(B)/mc-record
 

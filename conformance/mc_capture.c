@@ -3,18 +3,24 @@
  */
 #include "mc_capture.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "mc_error.h"
 #include "mc_pcap.h"
+#include "mc_udp.h"
 
-static void endpoint_of(mc_pcap_endpoint *e, uint16_t port) {
+static void endpoint_of(mc_pcap_endpoint *e, int host, uint16_t port) {
   memset(e, 0, sizeof *e);
   e->family = 4;
   e->ip[0] = 127;
-  e->ip[3] = 1;
+  e->ip[3] = (uint8_t)(1 + host);
   e->port = port;
 }
 
@@ -26,8 +32,9 @@ int mc_capture_write(const char *path, const mc_cap_pkt *pkts, size_t n,
     return rv;
   for (size_t i = 0; i < n && rv == 0; i++) {
     mc_pcap_endpoint srv, cli;
-    endpoint_of(&srv, MC_CAP_SERVER_PORT);
-    endpoint_of(&cli, (uint16_t)(MC_CAP_CLIENT_PORT0 + pkts[i].ep));
+    endpoint_of(&srv, 0, MC_CAP_SERVER_PORT);
+    endpoint_of(&cli, pkts[i].host,
+                (uint16_t)(MC_CAP_CLIENT_PORT0 + pkts[i].ep));
     rv = mc_pcap_write_udp(w, MC_CAP_TIME_BASE_US + pkts[i].t_us,
                            pkts[i].from_client ? &cli : &srv,
                            pkts[i].from_client ? &srv : &cli, pkts[i].data,
@@ -61,10 +68,12 @@ static int load_pcap(mc_case *c, const char *path, char *err, size_t errlen) {
     if (rv != MC_PCAP_DATAGRAM)
       continue;
     int from_client = f.dst.port == MC_CAP_SERVER_PORT;
-    int port = from_client ? f.src.port : f.dst.port;
-    int ep = port - MC_CAP_CLIENT_PORT0;
+    const mc_pcap_endpoint *cli = from_client ? &f.src : &f.dst;
+    int ep = cli->port - MC_CAP_CLIENT_PORT0;
+    int host = cli->ip[3] - 1;
     if (c->n_pkts == MC_CAP_PKTS_MAX || ep < 0 ||
-        ep >= MC_CAP_ENDPOINTS_MAX || f.len > sizeof c->pkts[0].data) {
+        ep >= MC_CAP_ENDPOINTS_MAX || host < 0 || host >= MC_CAP_HOSTS_MAX ||
+        f.len > sizeof c->pkts[0].data) {
       snprintf(err, errlen, "%s: frame %llu: not a conformance capture",
                path, (unsigned long long)f.frame);
       rv = MC_ERR_BAD_FIELD;
@@ -76,6 +85,7 @@ static int load_pcap(mc_case *c, const char *path, char *err, size_t errlen) {
     p->t_us = f.ts_us - t0;
     p->from_client = from_client;
     p->ep = ep;
+    p->host = host;
     p->len = f.len;
     memcpy(p->data, f.payload, f.len);
   }
@@ -118,6 +128,30 @@ static int parse_retransmit(mc_case *c, char *v) {
   return 0;
 }
 
+static int parse_acktime(mc_case *c, char *v) {
+  if (c->n_acktime == MC_CAP_DIRECTIVES_MAX)
+    return -1;
+  mc_cap_acktime *d = &c->acktime[c->n_acktime];
+  char *save = NULL, *ep = strtok_r(v, " \t", &save);
+  char *max = ep ? strtok_r(NULL, " \t", &save) : NULL;
+  if (max == NULL || sscanf(max, "%u", &d->max_ms) != 1)
+    return -1;
+  d->ep = atoi(ep);
+  for (char *t = strtok_r(NULL, " \t", &save); t != NULL;
+       t = strtok_r(NULL, " \t", &save)) {
+    unsigned seq, occ = 1;
+    if (d->n == MC_CAP_GAPS_MAX || sscanf(t, "%u/%u", &seq, &occ) < 1 ||
+        seq == 0 || occ == 0)
+      return -1;
+    d->seq[d->n] = seq;
+    d->occ[d->n++] = (int)occ;
+  }
+  if (d->ep < 0 || d->ep >= MC_CAP_ENDPOINTS_MAX || d->n == 0)
+    return -1;
+  c->n_acktime++;
+  return 0;
+}
+
 static int parse_line(mc_case *c, char *line) {
   char *colon = strchr(line, ':');
   if (line[0] == '#' || line[0] == '\0')
@@ -136,6 +170,8 @@ static int parse_line(mc_case *c, char *line) {
     c->impair_ok = strcmp(v, "no") != 0;
   } else if (strcmp(line, "retransmit") == 0) {
     return parse_retransmit(c, v);
+  } else if (strcmp(line, "ack") == 0) {
+    return parse_acktime(c, v);
   } else if (strcmp(line, "requires") == 0) {
     char *save = NULL;
     for (char *t = strtok_r(v, " \t", &save); t != NULL;
@@ -195,6 +231,36 @@ void mc_case_free(mc_case *c) {
   free(c->pkts);
   c->pkts = NULL;
   c->n_pkts = 0;
+}
+
+int mc_capture_socket(const struct sockaddr *server, socklen_t len, int host,
+                      char *err, size_t errlen) {
+  if (host == 0)
+    return mc_udp_connect(server, len, err, errlen);
+  const struct sockaddr_in *in = (const struct sockaddr_in *)server;
+  if (server->sa_family != AF_INET || len < sizeof *in ||
+      (ntohl(in->sin_addr.s_addr) >> 24) != 127) {
+    snprintf(err, errlen, "client host 127.0.0.%d needs a server on an IPv4 "
+             "loopback address (127.0.0.0/8)", 1 + host);
+    return -1;
+  }
+  struct sockaddr_in from;
+  memset(&from, 0, sizeof from);
+  from.sin_family = AF_INET;
+  from.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)host);
+  int fd = mc_udp_bind((const struct sockaddr *)&from, sizeof from, err,
+                       errlen);
+  if (fd < 0)
+    return -1;
+  if (connect(fd, server, len) < 0) {
+    char a[MC_UDP_ADDRSTRLEN];
+    snprintf(err, errlen, "connect(%s) from 127.0.0.%d: %s",
+             mc_udp_format(server, len, a, sizeof a), 1 + host,
+             strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 size_t mc_capture_replace(uint8_t *buf, size_t len, const uint8_t *from,

@@ -7,6 +7,10 @@
  * Addresses in a capture are synthetic: the server is MC_CAP_SERVER_PORT on
  * 127.0.0.1 and client endpoint k (0-based) is MC_CAP_CLIENT_PORT0 + k, so a
  * regenerated capture does not change with the ports the kernel picked.
+ * An endpoint's IP address is 127.0.0.(1 + its host number): host 0 for
+ * most, other hosts where a case needs clients on several addresses (the
+ * per-name login rate limit); recorder and replayer bind such an endpoint
+ * to that loopback address.
  *
  * Names: every user and group name a case makes up starts with the tag
  * MC_CAP_TAG ("q0000."); the replayer swaps it, byte for byte, for a tag of
@@ -17,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "mc_codec.h"
 
@@ -30,11 +35,13 @@
 #define MC_CAP_REQUIRES_MAX 48
 #define MC_CAP_DIRECTIVES_MAX 8
 #define MC_CAP_GAPS_MAX 16   /* gaps in one retransmit directive (MC-82: 13) */
+#define MC_CAP_HOSTS_MAX 64  /* client hosts 127.0.0.1 .. 127.0.0.64 */
 
 typedef struct {
   uint64_t t_us;          /* capture time since the first datagram */
   int from_client;        /* 1: client -> server, 0: server -> client */
   int ep;                 /* client endpoint, 0-based */
+  int host;               /* its host: 127.0.0.(1 + host), < MC_CAP_HOSTS_MAX */
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64]; /* oversize probes are a bit longer */
 } mc_cap_pkt;
@@ -51,6 +58,19 @@ typedef struct {
   unsigned gap_min[MC_CAP_GAPS_MAX], gap_max[MC_CAP_GAPS_MAX];
 } mc_cap_retransmit;
 
+/* "ack: EP MAX SEQ[/K] ...": of the listed transmissions from endpoint EP
+ * (the K-th, 1 by default, of client seq SEQ), the one acked soonest got
+ * a server datagram whose ack covers it within MAX milliseconds
+ * (MC-87..MC-89). With several listed, one slow answer of a loaded
+ * machine does not fail the case, while a server that always waits does. */
+typedef struct {
+  int ep;
+  unsigned max_ms;
+  int n;
+  uint32_t seq[MC_CAP_GAPS_MAX];
+  int occ[MC_CAP_GAPS_MAX];
+} mc_cap_acktime;
+
 typedef struct {
   char name[64];
   char desc[256];
@@ -60,6 +80,8 @@ typedef struct {
   int requires[MC_CAP_REQUIRES_MAX];
   int n_retransmit;
   mc_cap_retransmit retransmit[MC_CAP_DIRECTIVES_MAX];
+  int n_acktime;
+  mc_cap_acktime acktime[MC_CAP_DIRECTIVES_MAX];
   size_t n_pkts;
   mc_cap_pkt *pkts;       /* n_pkts entries, owned */
 } mc_case;
@@ -80,6 +102,13 @@ int mc_case_load(mc_case *c, const char *case_path, char *err, size_t errlen);
 
 /* Frees what mc_case_load allocated. */
 void mc_case_free(mc_case *c);
+
+/* Opens a UDP socket connected to |server| from client host |host|:
+ * from an address the kernel picks for host 0, from 127.0.0.(1 + host)
+ * otherwise (then |server| must be an IPv4 loopback address). Returns the
+ * descriptor, or -1 with a message in |err|. */
+int mc_capture_socket(const struct sockaddr *server, socklen_t len, int host,
+                      char *err, size_t errlen);
 
 /* Replaces every occurrence of the |n|-byte pattern |from| in |buf| (|len|
  * bytes) by the |n| bytes of |to|. Returns the number replaced. */

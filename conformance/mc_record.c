@@ -40,6 +40,7 @@
 
 typedef struct {
   int fd;
+  int host;                   /* client host: 127.0.0.(1 + host) */
   uint64_t sid;
   uint8_t tok[MC_TOKEN_LEN];
   int in_session;
@@ -93,6 +94,7 @@ static void log_pkt(rec *r, int from_client, int ep, const uint8_t *d,
   p->t_us = r->vclock_us;
   p->from_client = from_client;
   p->ep = ep;
+  p->host = r->ep[ep].host;
   p->len = len;
   memcpy(p->data, d, len);
   r->vclock_us += 1000;
@@ -225,14 +227,16 @@ static void wait_ms(rec *r, unsigned ms, unsigned pinging, unsigned every) {
   settle(r);
 }
 
-static int ep_new(rec *r) {
+/* A new endpoint on client host |host| (mc_capture.h). */
+static int ep_new_at(rec *r, int host) {
   if (r->n_ep == MC_CAP_ENDPOINTS_MAX)
     die("too many endpoints");
   char err[256];
   endpoint *e = &r->ep[r->n_ep];
   memset(e, 0, sizeof *e);
-  e->fd = mc_udp_connect((struct sockaddr *)&r->srv, r->srvlen, err,
-                         sizeof err);
+  e->host = host;
+  e->fd = mc_capture_socket((struct sockaddr *)&r->srv, r->srvlen, host, err,
+                            sizeof err);
   if (e->fd < 0)
     die("%s", err);
   e->seq_next = 1;
@@ -240,12 +244,17 @@ static int ep_new(rec *r) {
   return r->n_ep++;
 }
 
-/* A case's made-up name: tag, case number, role. Static ring of buffers. */
+static int ep_new(rec *r) { return ep_new_at(r, 0); }
+
+/* A case's made-up name: tag, case number, role. Static ring of buffers,
+ * with room for a name one byte too long (hs-limits). */
 static const char *N(rec *r, const char *role) {
-  static char buf[8][MC_NAME_MAX + 1];
+  static char buf[8][MC_NAME_MAX + 2];
   static int k;
   char *b = buf[k++ % 8];
-  snprintf(b, MC_NAME_MAX + 1, MC_CAP_TAG "c%02d%s", r->case_idx, role);
+  if (snprintf(b, sizeof buf[0], MC_CAP_TAG "c%02d%s", r->case_idx, role) >=
+      (int)sizeof buf[0])
+    die("name for role '%s' too long", role);
   return b;
 }
 
@@ -256,6 +265,7 @@ typedef struct {
   const char *name, *pw;
   uint64_t nonce;             /* 0: a fresh one */
   int zero_nonce, presence, unpadded;
+  size_t size;                /* exactly this many bytes (0: the minimum) */
   uint64_t sid;               /* a session header where none belongs */
   uint32_t seq;
 } hs_opt;
@@ -294,9 +304,11 @@ static size_t hs_build(rec *r, const hs_opt *o, uint8_t *d, uint64_t *nonce) {
     if (mc_codec_encode_body(&env, b, sizeof b, &bl) < 0 ||
         mc_codec_encode(&h, b, bl, d, MC_DATAGRAM_MAX, &dl) < 0)
       die("encode handshake");
-    if (o->unpadded || dl >= MC_HANDSHAKE_MIN)
+    if (o->unpadded || dl >= (o->size ? o->size : MC_HANDSHAKE_MIN))
       break;
   }
+  if (o->size && dl != o->size)
+    die("no handshake of exactly %zu bytes", o->size);
   return dl;
 }
 

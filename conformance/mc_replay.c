@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -42,6 +44,9 @@ typedef struct {
                                     of its endpoint waits for it */
   int ack_only;                  /* a datagram with neither seq nor body */
   int retx_rel;                  /* client: reliable, acked in the capture */
+  int code;                      /* server Error: its code */
+  uint64_t stamp_ns;             /* clean link: kernel receive time of the
+                                    live datagram matched to it */
   int awaits;                    /* client: server unreliable it awaits */
 } pinfo;
 
@@ -69,6 +74,7 @@ typedef struct {
                                     ended first (MC-132), so an ack of them
                                     is neither owed nor wrong */
   int rx_count[MAXSEQ];
+  int tx_count[MAXSEQ];          /* our transmissions of each seq */
   uint64_t rx_time[MAXSEQ][RX_TIMES];
   uint8_t *rx_body[MAXSEQ];
   size_t rx_len[MAXSEQ];
@@ -94,6 +100,7 @@ typedef struct {
   const mc_replay_opts *o;
   pinfo *pi;
   epst ep[MC_CAP_ENDPOINTS_MAX];
+  int host[MC_CAP_ENDPOINTS_MAX]; /* each endpoint's client host */
   int n_ep;
   struct { uint64_t rec, live; } sid[BINDS], mid[BINDS], mtime[BINDS];
   size_t n_sid, n_mid, n_mtime;
@@ -106,6 +113,12 @@ typedef struct {
   size_t nq;
   pending *pend;
   size_t npend;
+  /* The transmissions each "ack:" directive lists: when each went out,
+   * and when an ack covering it first came after (0: not yet). */
+  struct {
+    uint64_t sent[MC_CAP_GAPS_MAX], acked[MC_CAP_GAPS_MAX];
+  } ackt[MC_CAP_DIRECTIVES_MAX];
+  uint64_t rx_stamp_ns;          /* of the datagram on_server handles */
   char *out;
   size_t cap, len;
   int failed;
@@ -150,6 +163,28 @@ static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
 
 /* ---- substitution ---- */
 
+/* Replaces in |d| every 16 bytes equal to recorded token |rec|, or equal
+ * to it but for one byte (a token the script spoiled on purpose, sess-
+ * unknown), by live token |live| with the same byte spoiled the same way:
+ * a token wrong only in its last byte stays wrong only there. */
+static void subst_token(uint8_t *d, size_t len, const uint8_t *rec,
+                        const uint8_t *live) {
+  for (size_t i = 0; i + MC_TOKEN_LEN <= len; i++) {
+    size_t diffs = 0, at = 0;
+    for (size_t k = 0; k < MC_TOKEN_LEN && diffs < 2; k++)
+      if (d[i + k] != rec[k]) {
+        diffs++;
+        at = k;
+      }
+    if (diffs == 2)
+      continue;
+    uint8_t spoil = (uint8_t)(d[i + at] ^ rec[at]);
+    memcpy(d + i, live, MC_TOKEN_LEN);
+    d[i + at] ^= spoil;
+    i += MC_TOKEN_LEN - 1;
+  }
+}
+
 static void subst(replay *rp, uint8_t *d, size_t len) {
   mc_capture_replace(d, len, (const uint8_t *)MC_CAP_TAG,
                      (const uint8_t *)rp->o->tag, MC_CAP_TAG_LEN);
@@ -162,7 +197,7 @@ static void subst(replay *rp, uint8_t *d, size_t len) {
     mc_capture_replace(d, len, a, b, 8);
   }
   for (size_t i = 0; i < rp->n_tok; i++)
-    mc_capture_replace(d, len, rp->tok[i].rec, rp->tok[i].live, MC_TOKEN_LEN);
+    subst_token(d, len, rp->tok[i].rec, rp->tok[i].live);
 }
 
 /* ---- field comparison ---- */
@@ -498,6 +533,36 @@ static void ack_mark(uint8_t *set, const Mychat__Ack *a) {
       set[s] = 1;
 }
 
+/* Whether capture datagram |q| acks seq |s|. */
+static int pinfo_acks(const pinfo *q, uint32_t s) {
+  if (!q->has_ack)
+    return 0;
+  if (s <= q->cum)
+    return 1;
+  for (uint32_t r = 0; r < q->n_ranges; r++)
+    if (s >= q->rf[r] && s <= q->rl[r])
+      return 1;
+  return 0;
+}
+
+/* Whether the capture's server acked client datagram |i| (its seq at its
+ * endpoint) before the client sent that seq again: one the reference
+ * dropped (beyond its window, arq-rwindow) is not to be resent, even if
+ * the same seq with another body was acked later. */
+static int acked_later(const replay *rp, size_t i) {
+  const mc_cap_pkt *p = &rp->c->pkts[i];
+  uint32_t s = rp->pi[i].seq;
+  for (size_t j = i + 1; j < rp->c->n_pkts; j++) {
+    if (rp->c->pkts[j].ep != p->ep)
+      continue;
+    if (rp->c->pkts[j].from_client && rp->pi[j].seq == s)
+      return 0;
+    if (!rp->c->pkts[j].from_client && pinfo_acks(&rp->pi[j], s))
+      return 1;
+  }
+  return 0;
+}
+
 static void analyse(replay *rp) {
   const mc_case *c = rp->c;
   for (size_t i = 0; i < c->n_pkts; i++) {
@@ -506,11 +571,14 @@ static void analyse(replay *rp) {
     q->awaits = -1;
     if (p->ep + 1 > rp->n_ep)
       rp->n_ep = p->ep + 1;
+    rp->host[p->ep] = p->host; /* one host per endpoint: the recorder's */
     Mychat__Envelope *env = lax(p->data, p->len);
     if (env != NULL) {
       q->seq = env->seq;
       q->body = env->body_case;
       q->ack_only = q->seq == 0 && q->body == 0;
+      if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR)
+        q->code = env->error->code;
       if (env->ack != NULL) {
         q->has_ack = 1;
         q->cum = env->ack->cumulative;
@@ -554,7 +622,7 @@ static void analyse(replay *rp) {
       continue;
     if (q->seq > 0 && q->seq < MAXSEQ && i >= last_ack[p->ep])
       rp->ep[p->ep].ack_free[q->seq] = 1;
-    q->retx_rel = q->seq > 0 && q->seq < MAXSEQ && rp->ep[p->ep].ack_ok[q->seq];
+    q->retx_rel = q->seq > 0 && q->seq < MAXSEQ && acked_later(rp, i);
     for (size_t j = i + 1; j < c->n_pkts; j++) {
       if (c->pkts[j].ep != p->ep)
         continue;
@@ -577,11 +645,70 @@ static void analyse(replay *rp) {
   }
 }
 
+/* ---- ack timing ("ack:" directives) ---- */
+
+/* Notes our transmission of |seq| from |ep| where a directive lists it. */
+static void ackt_sent(replay *rp, int ep, uint32_t seq, uint64_t now) {
+  if (seq >= MAXSEQ)
+    return;
+  int occ = ++rp->ep[ep].tx_count[seq];
+  for (int k = 0; k < rp->c->n_acktime; k++) {
+    const mc_cap_acktime *d = &rp->c->acktime[k];
+    for (int i = 0; i < d->n && d->ep == ep; i++)
+      if (d->seq[i] == seq && d->occ[i] == occ)
+        rp->ackt[k].sent[i] = now;
+  }
+}
+
+static void ackt_acked(replay *rp, int ep, const Mychat__Ack *ack,
+                       uint64_t now) {
+  uint8_t set[MAXSEQ] = {0};
+  ack_mark(set, ack);
+  for (int k = 0; k < rp->c->n_acktime; k++) {
+    const mc_cap_acktime *d = &rp->c->acktime[k];
+    for (int i = 0; i < d->n && d->ep == ep; i++)
+      if (d->seq[i] < MAXSEQ && set[d->seq[i]] && rp->ackt[k].sent[i] &&
+          rp->ackt[k].acked[i] == 0)
+        rp->ackt[k].acked[i] = now;
+  }
+}
+
+/* The soonest acked of the transmissions directive |k| lists was acked
+ * within its bound. */
+static void check_acktime(replay *rp, int k) {
+  const mc_cap_acktime *d = &rp->c->acktime[k];
+  uint64_t best = UINT64_MAX;
+  int best_i = 0;
+  for (int i = 0; i < d->n; i++) {
+    if (rp->ackt[k].sent[i] == 0) {
+      fail(rp, "ack directive: endpoint %d never sent seq %u a %d%s time",
+           d->ep, d->seq[i], d->occ[i], d->occ[i] == 1 ? "st" : "th");
+      return;
+    }
+    uint64_t t = rp->ackt[k].acked[i];
+    if (t != 0 && t - rp->ackt[k].sent[i] < best) {
+      best = t - rp->ackt[k].sent[i];
+      best_i = i;
+    }
+  }
+  if (best == UINT64_MAX)
+    fail(rp, "endpoint %d: our seq %u (and the others of its ack line) "
+             "never acked, expected within %u ms (MC-87..MC-90)", d->ep,
+         d->seq[0], d->max_ms);
+  else if (best / 1000 > d->max_ms)
+    fail(rp, "endpoint %d: our seq %u acked after %" PRIu64 " ms%s, "
+             "expected within %u ms (MC-87..MC-89)", d->ep, d->seq[best_i],
+         best / 1000, d->n > 1 ? " (the soonest of its ack line)" : "",
+         d->max_ms);
+}
+
 /* ---- the wire, through the impairment model ---- */
 
 static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
   if (send(rp->ep[ep].fd, d, len, 0) < 0 && errno != ECONNREFUSED)
     fail(rp, "send: %s", strerror(errno));
+  else if (rp->o->trace != NULL)
+    rp->o->trace(rp->o->trace_arg, ep, 1, d, len, mc_udp_now_us());
 }
 
 static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
@@ -745,8 +872,10 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
          mc_codec_body_name(l->body_case));
     goto done;
   }
-  if (l->ack != NULL)
+  if (l->ack != NULL) {
     ack_mark(e->acked, l->ack);
+    ackt_acked(rp, ep, l->ack, now);
+  }
   for (int s = 1; s < MAXSEQ; s++)
     if (e->acked[s] && !e->ack_ok[s] && !e->ack_free[s]) {
       fail(rp, "endpoint %d: the server acked our seq %d, which the "
@@ -814,6 +943,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       first = j;
     if (compare(rp, j, l, 0)) {
       rp->pi[j].matched = 1;
+      rp->pi[j].stamp_ns = rp->rx_stamp_ns;
       if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
         e->live = 1;
         e->sid = l->welcome->session_id;
@@ -915,6 +1045,7 @@ static void retransmit_due(replay *rp, uint64_t now) {
       p->last = now;
       rp->ep[p->ep].retrans++;
       out(rp, p->ep, p->data, p->len, now);
+      ackt_sent(rp, p->ep, p->seq, now);
     }
     i++;
   }
@@ -957,14 +1088,22 @@ static void step(replay *rp, uint64_t until) {
     ssize_t n;
     while (!rp->failed &&
            (n = recv(rp->ep[k].fd, buf, sizeof buf, MSG_DONTWAIT)) >= 0) {
+      if (rp->o->trace != NULL)
+        rp->o->trace(rp->o->trace_arg, k, 0, buf, (size_t)n, now);
       if ((size_t)n > MC_DATAGRAM_MAX + 64) {
         fail(rp, "endpoint %d: server datagram of %zd bytes (MC-2)", k, n);
         break;
       }
-      if (rp->o->impaired)
+      if (rp->o->impaired) {
         queue(rp, 0, k, buf, (size_t)n, now);
-      else
+      } else {
+        struct timespec ts;
+        rp->rx_stamp_ns = ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts) == 0
+                              ? (uint64_t)ts.tv_sec * 1000000000u +
+                                    (uint64_t)ts.tv_nsec
+                              : 0;
         on_server(rp, k, buf, (size_t)n, now);
+      }
     }
   }
   deliver_due(rp, now);
@@ -1054,6 +1193,8 @@ static void send_client(replay *rp, size_t i) {
   uint64_t now = mc_udp_now_us();
   out(rp, p->ep, d, p->len, now);
   note_sent(rp, p->ep, d, p->len, now);
+  if (q->seq > 0)
+    ackt_sent(rp, p->ep, q->seq, now);
   if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
     e->live = 0;
   if (q->retx_rel && rp->npend < QMAX) {
@@ -1102,6 +1243,37 @@ static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
   }
 }
 
+/* MC-67: the Error SESSION_REPLACED to a user's old session goes out
+ * before the new session's Welcome. Both answer one client datagram, at
+ * two endpoints, so only the kernel's receive times can order them (the
+ * loop reads its sockets in endpoint order). Clean link only. */
+static void check_replaced_order(replay *rp) {
+  const mc_case *c = rp->c;
+  for (size_t i = 0; i < c->n_pkts; i++) {
+    if (!c->pkts[i].from_client)
+      continue;
+    size_t err = SIZE_MAX, wel = SIZE_MAX;
+    for (size_t j = i + 1; j < c->n_pkts && !c->pkts[j].from_client; j++) {
+      if (rp->pi[j].kind != X_UNREL || rp->pi[j].stamp_ns == 0)
+        continue;
+      if (rp->pi[j].body == MYCHAT__ENVELOPE__BODY_ERROR &&
+          rp->pi[j].code == MYCHAT__ERROR_CODE__SESSION_REPLACED)
+        err = j;
+      else if (rp->pi[j].body == MYCHAT__ENVELOPE__BODY_WELCOME)
+        wel = j;
+    }
+    if (err != SIZE_MAX && wel != SIZE_MAX &&
+        rp->pi[wel].stamp_ns < rp->pi[err].stamp_ns) {
+      fail(rp, "endpoint %d got the new session's Welcome %" PRIu64 " us "
+               "before endpoint %d got SESSION_REPLACED for the old one: "
+               "the old session must end first (MC-67)", c->pkts[wel].ep,
+           (rp->pi[err].stamp_ns - rp->pi[wel].stamp_ns) / 1000,
+           c->pkts[err].ep);
+      return;
+    }
+  }
+}
+
 int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
                   size_t cap) {
   replay *rp = calloc(1, sizeof *rp);
@@ -1126,13 +1298,18 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   for (int k = 0; k < rp->n_ep; k++) {
     char err[256];
     rp->ep[k].pend_unrel = -1;
-    rp->ep[k].fd = mc_udp_connect((const struct sockaddr *)&o->server,
-                                  o->server_len, err, sizeof err);
+    rp->ep[k].fd = mc_capture_socket((const struct sockaddr *)&o->server,
+                                     o->server_len, rp->host[k], err,
+                                     sizeof err);
     if (rp->ep[k].fd < 0) {
       snprintf(report, cap, "%s\n", err);
       rv = MC_ERR_STORAGE;
       goto out;
     }
+    /* The first SIOCGSTAMPNS has nothing to tell (ENOENT) but makes the
+     * kernel stamp every datagram from then on, the first included. */
+    struct timespec ts;
+    (void)ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts);
   }
   uint64_t prev_t = 0, prev_sent = 0;
   int any = 0;
@@ -1158,6 +1335,10 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
   for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
     check_retransmit(rp, &c->retransmit[k]);
+  for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
+    check_acktime(rp, k);
+  if (!rp->failed && !o->impaired)
+    check_replaced_order(rp);
   rv = rp->failed;
 out:
   for (int k = 0; k < rp->n_ep; k++) {

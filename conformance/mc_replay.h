@@ -28,6 +28,12 @@ typedef struct {
   mc_netem_config netem;
   uint64_t seed;
   char tag[MC_CAP_TAG_LEN + 1]; /* this run's name tag, "abcde." */
+  /* Called with every datagram exchanged with the server, as it went on
+   * the wire: sent (|from_client| 1, after the impairment) or received
+   * (before it), at monotonic time |t_us|. NULL: no trace. */
+  void (*trace)(void *arg, int ep, int from_client, const uint8_t *d,
+                size_t len, uint64_t t_us);
+  void *trace_arg;
 } mc_replay_opts;
 
 /* Replays |c| and stores a readable report of the first failure (field

@@ -2,53 +2,92 @@
  * mychat-conform: the MyChat conformance suite.
  *
  *   mychat-conform --server HOST:PORT [options] [CASE...]
+ *   mychat-conform --impl FILE [options] [CASE...]
  *
  * Replays the cases of captures/ (recorded from the reference server by
  * mc-record) against a server and checks its answers field by field
  * (mc_replay.c; the rules are in conformance/README.md). Cases run as CUnit
  * tests, one suite per case-name prefix (hs, sess, msg, ...), registered at
  * run time from the .case files found; the "mutation" suite sends hostile
- * variants of captured datagrams while a normal case runs. Output is a
- * tree with a mark per case and the MC-n it checks; --junit writes JUnit
- * XML. Exit status: 0 all passed, 1 a case failed, 2 usage or setup error.
+ * variants of captured datagrams while a normal case runs.
+ *
+ * Each failure is graded by the requirements it cites, read from
+ * proto/PROTOCOL.md (mc_spec.c): breaking a MUST fails the case, breaking
+ * only SHOULDs is NON-STRICT (a failure with --strict). An implementation
+ * statement (--impl, mc_target.c) declares the server's settings and how to
+ * start it: a case whose needs it cannot meet is UNSUPPORTED, with the
+ * reason; with a start command the suite starts one server per set of
+ * settings the cases need. Exit status: 0 no case failed, 1 a case failed,
+ * 2 usage or setup error.
  */
 #include <CUnit/CUnit.h>
 #include <CUnit/TestRun.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mc_capture.h"
 #include "mc_codec.h"
 #include "mc_error.h"
+#include "mc_evidence.h"
 #include "mc_replay.h"
+#include "mc_report.h"
 #include "mc_rng.h"
+#include "mc_spec.h"
+#include "mc_target.h"
 #include "mc_udp.h"
 
 #define PROG "mychat-conform"
+#define VERSION "2.0"
 #define MUTATION_REQUIRES "MC-3 MC-26 MC-30 MC-58 MC-60 MC-61"
 #define REPORT_MAX 8192
 #define MUT_SOURCES 12           /* client datagrams mutated per case */
 #define MUT_MAX 96
+#define PROBE_MS 2000            /* nothing answers the probe: give up */
+#define READY_MS 10000           /* a started server must answer by then */
+#define SERVERS_MAX 16
+
+typedef enum {
+  V_NOTRUN = 0,
+  V_PASS,
+  V_FAIL,
+  V_NONSTRICT,                   /* only SHOULD (or MAY) requirements broken */
+  V_UNSUPPORTED,                 /* needs what the implementation lacks */
+  V_SKIPPED                      /* cannot run here: impaired link */
+} verdict;
+
+static const char *const verdict_names[] = {
+    [V_NOTRUN] = "not run", [V_PASS] = "PASS", [V_FAIL] = "FAIL",
+    [V_NONSTRICT] = "NON-STRICT", [V_UNSUPPORTED] = "UNSUPPORTED",
+    [V_SKIPPED] = "SKIPPED"};
 
 typedef struct {
   mc_case c;
   char suite[24];
   int run;                       /* selected */
-  int skipped;                   /* selected but not runnable here */
-  const char *skip_why;
-  int passed;
+  int mutation_of;               /* mutation entry: index of its base + 1 */
+  int server;                    /* index in servers[], -1: none */
+  verdict v;
+  char why[320];                 /* UNSUPPORTED, SKIPPED: the reason */
   double secs;
-  char *report;
+  char *report;                  /* the failure report, owned */
+  char *exchange;                /* -v: the decoded exchange, owned */
+  char pcap[4096];               /* --pcap-dir: the pcap written, or "" */
+  int runs, passes;              /* --repeat */
+  int fresh;                     /* a server of its own, restarted for
+                                    each repetition */
 } entry;
 
 static entry *cases;
@@ -58,34 +97,81 @@ static size_t n_cases;
  * datagrams, run for real while their mutants fly. */
 static const char *const mutation_bases[] = {"msg-direct", "grp-requests"};
 #define N_MUTATION (sizeof mutation_bases / sizeof mutation_bases[0])
-static char mutation_names[N_MUTATION][80]; /* CUnit keeps the pointers */
-static entry mutation_runs[N_MUTATION];     /* their results */
-static size_t n_mutation_runs;
+
+/* The servers the cases run against: one fixed address, or one started
+ * server per set of settings. */
+typedef struct {
+  char key[256];                 /* the settings, as text */
+  mc_target_settings run;
+  mc_target_proc proc;
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  char addr[128];
+} server_slot;
+
+static server_slot servers[SERVERS_MAX];
+static int n_servers;
 static mc_replay_opts opts;
-static const char *server_flags = MC_CAP_STD_FLAGS;
+static mc_spec spec;
+static mc_target_impl impl;
+static int strict;
+static int repeat = 1;           /* --repeat: runs of each case */
+static int impl_index;           /* matrix: 1-based, else 0 */
+static const char *spec_path;
+static char link_text[160] = "clean";
+static int verbose;
+static const char *pcap_dir;
+static mc_evidence evidence;     /* the exchange of the case running */
+static const char *captures_dir;
 static char last_suite[24];
 static int use_color;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: " PROG " --server HOST:PORT [options] [CASE...]\n"
-          "  --server HOST:PORT  the server under test (loopback)\n"
+          "       " PROG " --impl FILE [options] [CASE...]\n"
+          "       " PROG " --matrix FILE [options] [CASE...]\n"
+          "  --server HOST:PORT  the server under test (loopback), already\n"
+          "                      running\n"
+          "  --impl FILE         implementation statement: name, settings,\n"
+          "                      claims, start command (conformance/impl/)\n"
+          "  --server-flags STR  without --impl: the reference flags the\n"
+          "                      server runs with (default:\n"
+          "                      \"%s\")\n"
           "  --captures DIR      cases to run (default: captures)\n"
-          "  --list              list the cases and the MC-n each checks\n"
+          "  --spec FILE         the spec that grades failures (default:\n"
+          "                      proto/PROTOCOL.md beside DIR)\n"
+          "  --strict            a SHOULD failure (NON-STRICT) fails the run\n"
+          "  --list              list the cases, the MC-n each checks and\n"
+          "                      the settings it needs\n"
           "  --filter PATTERN    only cases whose name matches (glob or "
           "substring)\n"
           "  --timeout SECONDS   longest wait for one expected datagram "
-          "(default 5)\n"
+          "(default 5;\n"
+          "                      20 on an impaired link)\n"
           "  --junit FILE        also write JUnit XML\n"
-          "  --server-flags STR  the flags the server runs with: cases that\n"
-          "                      need others are skipped (default \"%s\")\n"
+          "  --json FILE         also write the JSON report: every MC-n, the\n"
+          "                      cases that check it, their verdicts\n"
+          "  --report FILE.html  the same as one self-contained HTML page\n"
+          "  --matrix FILE       run every statement FILE lists (one a line)\n"
+          "                      and report an implementation x case grid\n"
+          "  -v, --verbose       print each case's exchange, expected and\n"
+          "                      received, as mychat-pcap dump lines\n"
+          "  --pcap-dir DIR      write DIR/CASE.pcap, what was exchanged, for\n"
+          "                      each failed case\n"
           "  --loss P, --dup P, --reorder P   impair the link (P: 0.2 or "
           "20%%)\n"
           "  --delay MS          impair the link: one-way delay\n"
           "  --seed N            impairment and mutation seed (default 1)\n"
+          "  --repeat N          run each case N times (seeds S, S+1, ...) and\n"
+          "                      print its pass rate, 95%% Wilson interval\n"
           "  -h, --help          this help\n"
-          "Exit status: 0 when every case passed, 1 when one failed, 2 on "
-          "errors.\n",
+          "  --version           the version\n"
+          "Verdicts: PASS, FAIL (a MUST broken), NON-STRICT (only SHOULDs),\n"
+          "UNSUPPORTED (needs a setting or an optional behaviour the\n"
+          "implementation lacks), SKIPPED (cannot run on an impaired link).\n"
+          "Exit status: 0 when no case failed, 1 when one failed, 2 on "
+          "errors\n(no case matches, nothing answers, unwritable output).\n",
           MC_CAP_STD_FLAGS);
 }
 
@@ -103,8 +189,56 @@ static double parse_prob(const char *name, const char *s) {
   return v;
 }
 
+/* By name, the mutation suite last. */
 static int cmp_entry(const void *a, const void *b) {
-  return strcmp(((const entry *)a)->c.name, ((const entry *)b)->c.name);
+  const entry *x = a, *y = b;
+  if ((x->mutation_of != 0) != (y->mutation_of != 0))
+    return x->mutation_of != 0 ? 1 : -1;
+  return strcmp(x->c.name, y->c.name);
+}
+
+static entry *new_entry(size_t *cap) {
+  if (n_cases == *cap) {
+    size_t nc = *cap ? *cap * 2 : 64;
+    entry *n = realloc(cases, nc * sizeof *n);
+    if (n == NULL)
+      return NULL;
+    cases = n;
+    *cap = nc;
+  }
+  entry *e = &cases[n_cases];
+  memset(e, 0, sizeof *e);
+  e->server = -1;
+  return e;
+}
+
+/* A mutation entry shares its base's packets (it does not own them). */
+static int add_mutation_entries(size_t *cap) {
+  for (size_t k = 0; k < N_MUTATION; k++) {
+    size_t base = SIZE_MAX;
+    for (size_t i = 0; i < n_cases; i++)
+      if (cases[i].mutation_of == 0 &&
+          strcmp(cases[i].c.name, mutation_bases[k]) == 0)
+        base = i;
+    if (base == SIZE_MAX)
+      continue;
+    entry *e = new_entry(cap);
+    if (e == NULL)
+      return -1;
+    e->c = cases[base].c;
+    e->mutation_of = (int)base + 1;
+    snprintf(e->c.name, sizeof e->c.name, "mutation-%s", mutation_bases[k]);
+    snprintf(e->c.desc, sizeof e->c.desc, "hostile variants of %s's "
+             "datagrams, with the case itself running", mutation_bases[k]);
+    snprintf(e->suite, sizeof e->suite, "mutation");
+    e->c.impair_ok = 0;
+    e->c.n_requires = 0;
+    for (const char *p = MUTATION_REQUIRES; (p = strstr(p, "MC-")) != NULL;
+         p += 3)
+      e->c.requires[e->c.n_requires++] = atoi(p + 3);
+    n_cases++;
+  }
+  return 0;
 }
 
 static int load_cases(const char *dir) {
@@ -120,17 +254,11 @@ static int load_cases(const char *dir) {
     size_t l = strlen(de->d_name);
     if (l < 6 || strcmp(de->d_name + l - 5, ".case") != 0)
       continue;
-    if (n_cases == cap) {
-      cap = cap ? cap * 2 : 64;
-      entry *n = realloc(cases, cap * sizeof *n);
-      if (n == NULL) {
-        rv = -1;
-        break;
-      }
-      cases = n;
+    entry *e = new_entry(&cap);
+    if (e == NULL) {
+      rv = -1;
+      break;
     }
-    entry *e = &cases[n_cases];
-    memset(e, 0, sizeof *e);
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
     if (mc_case_load(&e->c, path, err, sizeof err) < 0) {
@@ -143,8 +271,17 @@ static int load_cases(const char *dir) {
     n_cases++;
   }
   closedir(d);
+  if (rv == 0 && add_mutation_entries(&cap) < 0)
+    rv = -1;
+  /* CUnit runs the suites in this order. */
   if (n_cases > 0)
     qsort(cases, n_cases, sizeof *cases, cmp_entry);
+  for (size_t i = 0; i < n_cases; i++)
+    if (cases[i].mutation_of)
+      for (size_t j = 0; j < n_cases; j++)
+        if (!cases[j].mutation_of &&
+            strcmp(cases[j].c.name, cases[i].c.name + 9) == 0)
+          cases[i].mutation_of = (int)j + 1;
   return rv;
 }
 
@@ -165,10 +302,15 @@ static entry *find_entry(const char *name) {
 
 /* ---- output ---- */
 
-static const char *mark(int ok) {
-  if (use_color)
-    return ok ? "\033[32m\xe2\x9c\x93\033[0m" : "\033[31m\xe2\x9c\x97\033[0m";
-  return ok ? "\xe2\x9c\x93" : "\xe2\x9c\x97";
+static const char *mark(verdict v) {
+  static const char *const plain[] = {
+      [V_NOTRUN] = "?", [V_PASS] = "\xe2\x9c\x93", [V_FAIL] = "\xe2\x9c\x97",
+      [V_NONSTRICT] = "!", [V_UNSUPPORTED] = "-", [V_SKIPPED] = "-"};
+  static const char *const color[] = {
+      [V_NOTRUN] = "?", [V_PASS] = "\033[32m\xe2\x9c\x93\033[0m",
+      [V_FAIL] = "\033[31m\xe2\x9c\x97\033[0m", [V_NONSTRICT] = "\033[33m!\033[0m",
+      [V_UNSUPPORTED] = "\033[33m-\033[0m", [V_SKIPPED] = "-"};
+  return use_color ? color[v] : plain[v];
 }
 
 static void print_suite(const char *suite) {
@@ -178,20 +320,37 @@ static void print_suite(const char *suite) {
   printf("  %s\n", suite);
 }
 
-static void print_result(const entry *e, const char *name, const char *desc,
-                         const char *req) {
-  print_suite(e->suite);
-  printf("    %s %s: %s (%.2f s)\n", mark(e->passed), name, desc, e->secs);
-  printf("        %s\n", req);
-  if (!e->passed) {
-    const char *s = e->report;
-    while (s != NULL && *s) {
-      const char *nl = strchr(s, '\n');
-      int n = nl ? (int)(nl - s) : (int)strlen(s);
-      printf("        -> %.*s\n", n, s);
-      s = nl ? nl + 1 : NULL;
-    }
+static void print_lines(const char *s, const char *lead) {
+  while (s != NULL && *s) {
+    const char *nl = strchr(s, '\n');
+    int n = nl ? (int)(nl - s) : (int)strlen(s);
+    printf("%s%.*s\n", lead, n, s);
+    s = nl ? nl + 1 : NULL;
   }
+}
+
+static void print_result(const entry *e) {
+  char req[400];
+  requires_text(&e->c, req, sizeof req);
+  print_suite(e->suite);
+  if (e->v == V_UNSUPPORTED || e->v == V_SKIPPED) {
+    printf("    %s %s: %s: %s\n", mark(e->v), e->c.name, verdict_names[e->v],
+           e->why);
+    fflush(stdout);
+    return;
+  }
+  char runs[32] = "";
+  if (e->runs > 1)
+    snprintf(runs, sizeof runs, ", %d/%d passed", e->passes, e->runs);
+  printf("    %s %s: %s (%.2f s%s)%s\n", mark(e->v), e->c.name, e->c.desc,
+         e->secs, runs, e->v == V_NONSTRICT ? " NON-STRICT" : "");
+  printf("        %s\n", req);
+  if (e->v == V_FAIL || e->v == V_NONSTRICT)
+    print_lines(e->report, "        -> ");
+  if (e->pcap[0] != '\0')
+    printf("        -> what was exchanged: %s\n", e->pcap);
+  if (e->exchange != NULL)
+    fputs(e->exchange, stdout);
   fflush(stdout);
 }
 
@@ -356,6 +515,7 @@ static void *mutate(void *arg) {
   return NULL;
 }
 
+
 /* ---- CUnit tests ---- */
 
 /* A fresh name tag for each run of a case: a letter, four more, a dot. */
@@ -369,14 +529,71 @@ static void new_tag(char *tag) {
   tag[MC_CAP_TAG_LEN] = '\0';
 }
 
-static void run_entry(entry *e, int with_mutants) {
-  char report[REPORT_MAX];
+/* The strongest level among the requirements a case cites. */
+static mc_spec_level case_level(const mc_case *c) {
+  mc_spec_level l = MC_LEVEL_NONE;
+  for (int i = 0; i < c->n_requires; i++) {
+    const mc_spec_req *r = mc_spec_find(&spec, c->requires[i]);
+    if (r != NULL && r->level > l)
+      l = r->level;
+  }
+  return l;
+}
+
+/* A failure is graded by the requirements its report cites (the
+ * replayer names the rule a datagram breaks); one that cites none the
+ * spec has is graded by the case's own. Breaking a MUST fails, breaking
+ * only SHOULD or MAY requirements is NON-STRICT. */
+static verdict grade(const mc_case *c, const char *report) {
+  mc_spec_level l = mc_spec_level_cited(&spec, report);
+  if (l == MC_LEVEL_NONE)
+    l = case_level(c);
+  return l == MC_LEVEL_MUST || l == MC_LEVEL_NONE ? V_FAIL : V_NONSTRICT;
+}
+
+/* -v: the exchange as decoded lines, the capture's then this run's;
+ * --pcap-dir: a failed case's exchange as a pcap. */
+static void keep_evidence(entry *e) {
+  e->pcap[0] = '\0';
+  if (pcap_dir != NULL && e->v != V_PASS) {
+    char err[512];
+    if (impl_index > 0) /* matrix: one pcap per implementation and case */
+      snprintf(e->pcap, sizeof e->pcap, "%s/%d-%s.pcap", pcap_dir,
+               impl_index, e->c.name);
+    else
+      snprintf(e->pcap, sizeof e->pcap, "%s/%s.pcap", pcap_dir, e->c.name);
+    if (mc_capture_write(e->pcap, evidence.pkts, evidence.n, err,
+                         sizeof err) < 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      e->pcap[0] = '\0';
+    }
+  }
+  if (!verbose)
+    return;
+  mcp_buf b = {0};
+  const entry *base = e->mutation_of ? &cases[e->mutation_of - 1] : e;
+  mcp_buf_printf(&b, "        expected (%s/%s.pcap, %zu datagrams%s):\n",
+                 captures_dir, base->c.name, e->c.n_pkts,
+                 e->mutation_of ? "; the mutants are not traced" : "");
+  mc_evidence_format(&b, e->c.pkts, e->c.n_pkts, "          ");
+  mcp_buf_printf(&b, "        received (this run, %zu datagrams%s):\n",
+                 evidence.n, evidence.truncated ? ", the first ones" : "");
+  mc_evidence_format(&b, evidence.pkts, evidence.n, "          ");
+  free(e->exchange);
+  e->exchange = b.s;
+}
+
+/* One run of |e|: its verdict, the report in |report| (|cap| bytes), the
+ * seconds it took added to e->secs. */
+static verdict run_once(entry *e, char *report, size_t cap) {
   new_tag(opts.tag);
+  opts.server = servers[e->server].sa;
+  opts.server_len = servers[e->server].salen;
   mut_job *job = NULL;
   pthread_t th;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (with_mutants) {
+  if (e->mutation_of) {
     job = calloc(1, sizeof *job);
     if (job != NULL) {
       job->c = &e->c;
@@ -386,57 +603,97 @@ static void run_entry(entry *e, int with_mutants) {
       }
     }
   }
-  int rv = mc_replay_run(&e->c, &opts, report, sizeof report);
+  mc_evidence_reset(&evidence);
+  if (verbose || pcap_dir != NULL) {
+    opts.trace = mc_evidence_trace;
+    opts.trace_arg = &evidence;
+  }
+  int rv = mc_replay_run(&e->c, &opts, report, cap);
   if (rv < 0 && report[0] == '\0')
-    snprintf(report, sizeof report, "could not run: %s\n", mc_strerror(rv));
+    snprintf(report, cap, "could not run: %s\n", mc_strerror(rv));
   size_t rl = strlen(report);
   if (job != NULL) {
     pthread_join(th, NULL);
     if (job->bad) {
-      snprintf(report + rl, sizeof report - rl,
+      snprintf(report + rl, cap - rl,
                "mutants (%d sent, %d bad answers):\n", job->sent, job->bad);
       rl = strlen(report);
-      snprintf(report + rl, sizeof report - rl, "%.4000s", job->report);
+      snprintf(report + rl, cap - rl, "%.4000s", job->report);
     }
     else if (job->sent == 0)
-      snprintf(report + rl, sizeof report - rl,
+      snprintf(report + rl, cap - rl,
                "no session datagram in the capture to mutate\n");
     rv = rv != 0 || job->bad || job->sent == 0;
     free(job);
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  e->secs = (double)(t1.tv_sec - t0.tv_sec) +
-            (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  e->passed = rv == 0;
-  free(e->report);
-  e->report = strdup(report);
+  e->secs += (double)(t1.tv_sec - t0.tv_sec) +
+             (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  return rv == 0 ? V_PASS : grade(&e->c, report);
 }
 
-static void test_case(void) {
-  CU_pTest t = CU_get_current_test();
-  const char *name = t->pName;
-  int mut = strncmp(name, "mutation-", 9) == 0;
-  entry *e = find_entry(mut ? name + 9 : name);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-  char req[400];
-  requires_text(&e->c, req, sizeof req);
-  if (mut) {
-    /* A mutation test reports under its own name, in suite "mutation". */
-    entry *m = &mutation_runs[n_mutation_runs++];
-    *m = *e;
-    snprintf(m->suite, sizeof m->suite, "mutation");
-    snprintf(m->c.name, sizeof m->c.name, "%s", name);
-    m->report = NULL;
-    run_entry(m, 1);
-    snprintf(m->c.desc, sizeof m->c.desc, "hostile variants of %s's "
-             "datagrams, with the case itself running", e->c.name);
-    print_result(m, name, m->c.desc, MUTATION_REQUIRES);
-    CU_ASSERT_TRUE(m->passed);
-    return;
+/* A new server for a slot (--repeat of a case that has its own). Returns
+ * 0, or -1 with the reason in |err|. */
+static int restart(server_slot *s, char *err, size_t errlen) {
+  mc_target_stop(&s->proc);
+  if (mc_target_start(&impl, &s->run, READY_MS, &s->proc, err, errlen) < 0)
+    return -1;
+  s->sa = s->proc.sa;
+  s->salen = s->proc.salen;
+  memcpy(s->addr, s->proc.addr, sizeof s->proc.addr);
+  return 0;
+}
+
+/* Runs |e| --repeat times, each with the next impairment seed. The
+ * verdict is the worst of the runs, reported with that run's report and
+ * evidence (the first of the worst). */
+static void run_entry(entry *e) {
+  uint64_t seed = opts.seed;
+  char report[REPORT_MAX];
+  e->runs = e->passes = 0;
+  e->secs = 0;
+  e->v = V_PASS;
+  for (int k = 0; k < repeat; k++) {
+    opts.seed = seed + (uint64_t)k;
+    if (k > 0 && e->fresh && restart(&servers[e->server], report,
+                                     sizeof report) < 0) {
+      e->v = V_FAIL;
+      free(e->report);
+      e->report = strdup(report);
+      break;
+    }
+    verdict v = run_once(e, report, sizeof report);
+    e->runs++;
+    e->passes += v == V_PASS;
+    int worse = (v == V_FAIL && e->v != V_FAIL) ||
+                (v == V_NONSTRICT && e->v == V_PASS);
+    if (worse || (k == repeat - 1 && e->v == V_PASS)) {
+      if (worse) {
+        e->v = v;
+        free(e->report);
+        e->report = NULL;
+        if (repeat > 1) {
+          size_t l = strlen(report);
+          snprintf(report + l, sizeof report - l, "(run %d of %d, seed %"
+                   PRIu64 ")\n", k + 1, repeat, opts.seed);
+        }
+        e->report = strdup(report);
+      }
+      keep_evidence(e);
+    }
   }
-  run_entry(e, 0);
-  print_result(e, e->c.name, e->c.desc, req);
-  CU_ASSERT_TRUE(e->passed);
+  opts.seed = seed;
+}
+
+
+
+static void test_case(void) {
+  entry *e = find_entry(CU_get_current_test()->pName);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+  if (e->v != V_UNSUPPORTED && e->v != V_SKIPPED)
+    run_entry(e);
+  print_result(e);
+  CU_ASSERT_TRUE(e->v != V_FAIL && !(strict && e->v == V_NONSTRICT));
 }
 
 /* ---- JUnit XML ---- */
@@ -455,80 +712,84 @@ static void xml_text(FILE *f, const char *s) {
   }
 }
 
-typedef struct {
-  char suite[24];
-  char name[80];
-  int passed, skipped;
-  double secs;
-  char *report;
-  char req[400];
-} result;
+static int counts_as_failure(verdict v) {
+  return v == V_FAIL || (strict && v == V_NONSTRICT);
+}
 
-static result *results;
-static size_t n_results;
-
-static void add_result(const entry *e, const char *name, const char *req) {
-  result *r = &results[n_results++];
-  snprintf(r->suite, sizeof r->suite, "%s", e->suite);
-  snprintf(r->name, sizeof r->name, "%s", name);
-  r->passed = e->passed;
-  r->skipped = e->skipped;
-  r->secs = e->secs;
-  r->report = e->report;
-  snprintf(r->req, sizeof r->req, "%s", req);
+static int counts_as_skip(verdict v) {
+  return v == V_UNSUPPORTED || v == V_SKIPPED;
 }
 
 static int write_junit(const char *path) {
   FILE *f = fopen(path, "w");
   if (f == NULL)
     return -1;
-  size_t fails = 0, skips = 0;
+  size_t n = 0, fails = 0, skips = 0;
   double total = 0;
-  for (size_t i = 0; i < n_results; i++) {
-    fails += !results[i].passed && !results[i].skipped;
-    skips += results[i].skipped;
-    total += results[i].secs;
+  for (size_t i = 0; i < n_cases; i++) {
+    if (!cases[i].run)
+      continue;
+    n++;
+    fails += counts_as_failure(cases[i].v);
+    skips += counts_as_skip(cases[i].v);
+    total += cases[i].secs;
   }
   fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
              "<testsuites name=\"" PROG "\" tests=\"%zu\" failures=\"%zu\" "
              "skipped=\"%zu\" time=\"%.3f\">\n",
-          n_results, fails, skips, total);
-  for (size_t i = 0; i < n_results;) {
-    size_t k = i, sf = 0, ss = 0;
+          n, fails, skips, total);
+  for (size_t i = 0; i < n_cases;) {
+    size_t k = i, sn = 0, sf = 0, ss = 0;
     double st = 0;
-    while (k < n_results && strcmp(results[k].suite, results[i].suite) == 0) {
-      sf += !results[k].passed && !results[k].skipped;
-      ss += results[k].skipped;
-      st += results[k].secs;
+    while (k < n_cases && strcmp(cases[k].suite, cases[i].suite) == 0) {
+      if (cases[k].run) {
+        sn++;
+        sf += counts_as_failure(cases[k].v);
+        ss += counts_as_skip(cases[k].v);
+        st += cases[k].secs;
+      }
       k++;
     }
-    fprintf(f, "  <testsuite name=\"%s\" tests=\"%zu\" failures=\"%zu\" "
-               "skipped=\"%zu\" time=\"%.3f\">\n",
-            results[i].suite, k - i, sf, ss, st);
+    if (sn > 0)
+      fprintf(f, "  <testsuite name=\"%s\" tests=\"%zu\" failures=\"%zu\" "
+                 "skipped=\"%zu\" time=\"%.3f\">\n",
+              cases[i].suite, sn, sf, ss, st);
     for (; i < k; i++) {
-      const result *r = &results[i];
+      const entry *r = &cases[i];
+      char req[400];
+      if (!r->run)
+        continue;
+      requires_text(&r->c, req, sizeof req);
       fprintf(f, "    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
-              r->suite, r->name, r->secs);
+              r->suite, r->c.name, r->secs);
       fprintf(f, "      <properties><property name=\"requires\" "
-                 "value=\"%s\"/></properties>\n", r->req);
-      if (r->skipped) {
-        fprintf(f, "      <skipped message=\"");
-        xml_text(f, r->report);
+                 "value=\"%s\"/><property name=\"verdict\" value=\"%s\"/>"
+                 "</properties>\n", req, verdict_names[r->v]);
+      if (counts_as_skip(r->v)) {
+        fprintf(f, "      <skipped message=\"%s: ", verdict_names[r->v]);
+        xml_text(f, r->why);
         fprintf(f, "\"/>\n");
-      } else if (!r->passed) {
-        fprintf(f, "      <failure message=\"conformance failure\">");
+      } else if (counts_as_failure(r->v)) {
+        fprintf(f, "      <failure message=\"conformance failure (%s)\">",
+                verdict_names[r->v]);
         xml_text(f, r->report);
         fprintf(f, "</failure>\n");
+      } else if (r->v == V_NONSTRICT) {
+        fprintf(f, "      <system-out>NON-STRICT (only SHOULD requirements "
+                   "broken):\n");
+        xml_text(f, r->report);
+        fprintf(f, "</system-out>\n");
       }
       fprintf(f, "    </testcase>\n");
     }
-    fprintf(f, "  </testsuite>\n");
+    if (sn > 0)
+      fprintf(f, "  </testsuite>\n");
   }
   fprintf(f, "</testsuites>\n");
   return fclose(f) == 0 ? 0 : -1;
 }
 
-/* ---- main ---- */
+/* ---- needs and servers ---- */
 
 static int selected(const char *name, const char *filter, int argc,
                     char **argv) {
@@ -543,33 +804,419 @@ static int selected(const char *name, const char *filter, int argc,
   return 0;
 }
 
+/* The server slot for settings |run|: the one fixed server, or the
+ * started server of those settings (made here, started later). */
+static int server_for(const mc_target_settings *run, int started) {
+  char key[256];
+  mc_target_settings_text(run, key, sizeof key);
+  if (!started)
+    key[0] = '\0';
+  for (int i = 0; i < n_servers; i++)
+    if (strcmp(servers[i].key, key) == 0)
+      return i;
+  if (n_servers == SERVERS_MAX)
+    return -1;
+  server_slot *s = &servers[n_servers];
+  memset(s, 0, sizeof *s);
+  snprintf(s->key, sizeof s->key, "%s", key);
+  s->run = *run;
+  return n_servers++;
+}
+
+/* Decides each selected case's verdict before the run (SKIPPED,
+ * UNSUPPORTED) or its server. Returns 0, or -1 when too many servers. */
+static int plan(int start) {
+  for (size_t i = 0; i < n_cases; i++) {
+    entry *e = &cases[i];
+    if (!e->run)
+      continue;
+    const mc_case *c = e->mutation_of ? &cases[e->mutation_of - 1].c : &e->c;
+    mc_target_settings need, run;
+    if (opts.impaired && !e->c.impair_ok) {
+      e->v = V_SKIPPED;
+      snprintf(e->why, sizeof e->why, "%s",
+               e->mutation_of ? "mutations run on a clean link only"
+                              : "the case cannot run on an impaired link "
+                                "(impair: no)");
+      continue;
+    }
+    if (mc_target_needs(&need, c->flags, e->why, sizeof e->why) < 0) {
+      e->v = V_UNSUPPORTED;
+      continue;
+    }
+    int optional = 0;
+    for (int k = 0; k < e->c.n_requires && !optional; k++) {
+      const mc_spec_req *r = mc_spec_find(&spec, e->c.requires[k]);
+      if (r != NULL && r->level == MC_LEVEL_MAY &&
+          !mc_target_claims(&impl, r->id)) {
+        snprintf(e->why, sizeof e->why, "checks MC-%d, an optional "
+                 "behaviour (MAY) the statement does not claim", r->id);
+        optional = 1;
+      }
+    }
+    if (optional || !mc_target_meets(&impl, &need, &run, e->why,
+                                     sizeof e->why)) {
+      e->v = V_UNSUPPORTED;
+      continue;
+    }
+    /* A case that drives a limit (the sessions cap, a login rate limit a
+     * few handshakes reach, the send queue) would find it used up by its
+     * own earlier runs (live sessions, spent tokens): with a start
+     * command each repetition gets a new server. */
+    e->fresh = start && (need.set[MC_SET_MAX_SESSIONS] ||
+                         need.set[MC_SET_QUEUE_MAX] ||
+                         (need.set[MC_SET_RATE_BURST] &&
+                          need.value[MC_SET_RATE_BURST] < 100));
+    e->server = server_for(&run, start);
+    if (e->server < 0) {
+      fprintf(stderr, PROG ": more than %d sets of settings\n", SERVERS_MAX);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Interrupted (Ctrl-C, a test's timeout): the servers started are
+ * stopped too, not left running. kill() is async-signal-safe; the
+ * process groups are those mc_target_start made. */
+static void on_signal(int sig) {
+  for (int i = 0; i < n_servers; i++)
+    if (servers[i].proc.pid > 0)
+      kill(-servers[i].proc.pid, SIGTERM);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void stop_servers(void) {
+  for (int i = 0; i < n_servers; i++)
+    mc_target_stop(&servers[i].proc);
+}
+
+/* Starts a server per slot, or probes the one fixed server. Returns 0, or
+ * -1 with the reason printed. */
+static int bring_up(int start, const char *fixed) {
+  char err[2048];
+  for (int i = 0; i < n_servers; i++) {
+    server_slot *s = &servers[i];
+    if (start) {
+      if (mc_target_start(&impl, &s->run, READY_MS, &s->proc, err,
+                          sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s: %s\n", impl.name, err);
+        return -1;
+      }
+      s->sa = s->proc.sa;
+      s->salen = s->proc.salen;
+      snprintf(s->addr, sizeof s->addr, "%s", s->proc.addr);
+      printf("server %d: started at %s with %s\n", i + 1, s->addr, s->key);
+      fflush(stdout);
+      continue;
+    }
+    snprintf(s->addr, sizeof s->addr, "%s", fixed);
+    if (mc_udp_parse(fixed, &s->sa, &s->salen, err, sizeof err) < 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      return -1;
+    }
+    int probe = mc_target_probe((const struct sockaddr *)&s->sa, s->salen,
+                                PROBE_MS, err, sizeof err);
+    if (probe < 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      return -1;
+    }
+    if (probe > 0)
+      fprintf(stderr, PROG ": warning: %s; running the cases anyway\n", err);
+    char set[256];
+    mc_target_settings_text(&impl.settings, set, sizeof set);
+    printf("server %s, running with %s (as stated)\n", fixed,
+           set[0] ? set : "no declared settings");
+  }
+  return 0;
+}
+
+/* ---- main ---- */
+
+/* Refuses, before anything runs, an output path that could not be
+ * written at the end: a file whose directory is missing or read-only, or
+ * a directory (|is_dir|) that cannot be created or written. */
+static int check_output(const char *opt, const char *path, int is_dir) {
+  if (path == NULL)
+    return 0;
+  const char *bad = NULL;
+  if (is_dir) {
+    if (mkdir(path, 0777) < 0 && errno != EEXIST)
+      bad = strerror(errno);
+    else if (access(path, W_OK) < 0)
+      bad = strerror(errno);
+  } else {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+      snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+      dir[1] = '\0';
+    else
+      *slash = '\0';
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      bad = "is a directory";
+    else if (access(path, F_OK) == 0 ? access(path, W_OK) < 0
+                                     : access(dir, W_OK) < 0)
+      bad = strerror(errno);
+  }
+  if (bad != NULL)
+    fprintf(stderr, PROG ": --%s %s: %s\n", opt, path, bad);
+  return bad != NULL ? -1 : 0;
+}
+
+static void print_list(void) {
+  for (size_t i = 0; i < n_cases; i++) {
+    const entry *e = &cases[i];
+    if (!e->run)
+      continue;
+    char req[400], needs[256], err[128];
+    size_t k = 0;
+    req[0] = '\0';
+    for (int r = 0; r < e->c.n_requires && k + 20 < sizeof req; r++) {
+      const mc_spec_req *q = mc_spec_find(&spec, e->c.requires[r]);
+      k += (size_t)snprintf(req + k, sizeof req - k, "%sMC-%d%s%s",
+                            r ? " " : "", e->c.requires[r],
+                            q && q->level != MC_LEVEL_MUST ? ":" : "",
+                            q && q->level != MC_LEVEL_MUST
+                                ? mc_spec_level_name(q->level)
+                                : "");
+    }
+    mc_target_settings need;
+    const mc_case *c = e->mutation_of ? &cases[e->mutation_of - 1].c : &e->c;
+    if (mc_target_needs(&need, c->flags, err, sizeof err) < 0)
+      snprintf(needs, sizeof needs, "? (%s)", err);
+    else
+      mc_target_settings_text(&need, needs, sizeof needs);
+    printf("%-20s %s\n%-20s   %s\n%-20s   needs: %s\n", e->c.name, e->c.desc,
+           "", req, "", needs[0] ? needs : "nothing");
+  }
+}
+
+/* --repeat: each case's pass rate with its 95 % Wilson interval. */
+static void print_rates(void) {
+  printf("\npass rates over %d runs (95%% Wilson interval):\n", repeat);
+  printf("  %-26s %7s %6s  %s\n", "case", "passed", "rate", "interval");
+  for (size_t i = 0; i < n_cases; i++) {
+    const entry *e = &cases[i];
+    if (!e->run || e->runs == 0)
+      continue;
+    double lo, hi;
+    mc_report_wilson(e->passes, e->runs, &lo, &hi);
+    printf("  %-26s %3d/%-3d %5.1f%%  [%5.1f%%, %5.1f%%]\n", e->c.name,
+           e->passes, e->runs, 100.0 * e->passes / e->runs, lo * 100,
+           hi * 100);
+  }
+}
+
+/* Forgets the verdicts of the last implementation (matrix mode). */
+static void reset_cases(void) {
+  for (size_t i = 0; i < n_cases; i++) {
+    entry *e = &cases[i];
+    e->v = V_NOTRUN;
+    e->why[0] = '\0';
+    e->secs = 0;
+    e->server = -1;
+    e->pcap[0] = '\0';
+    e->runs = e->passes = e->fresh = 0;
+    free(e->report);
+    e->report = NULL;
+  }
+  n_servers = 0;
+}
+
+/* Runs the selected cases against |impl| (started, or at |server|):
+ * plans, brings the servers up, runs, stops them, prints the counts.
+ * Returns 0, 1 when a case failed, 2 on a setup error. */
+static int run_suite(const char *server, size_t n_sel) {
+  int start = impl.start[0] != '\0';
+  /* The fixed server is probed even when no case can run on it. */
+  if ((!start && server_for(&impl.settings, 0) < 0) || plan(start) < 0)
+    return 2;
+  printf("MyChat protocol v1 conformance (%s) against %s%s%s\n",
+         spec_path, impl.name, impl.version[0] ? " " : "", impl.version);
+  if (opts.impaired)
+    printf("link impaired: %s (seed %" PRIu64 "%s)\n", link_text, opts.seed,
+           repeat > 1 ? ", +1 each repetition" : "");
+  fflush(stdout); /* before any error bring_up() prints */
+  if (bring_up(start, server) < 0) {
+    stop_servers();
+    return 2;
+  }
+  if (CU_initialize_registry() != CUE_SUCCESS) {
+    stop_servers();
+    return 2;
+  }
+  CU_pSuite suite = NULL;
+  char cur[24] = "";
+  for (size_t i = 0; i < n_cases; i++) {
+    entry *e = &cases[i];
+    if (!e->run)
+      continue;
+    if (suite == NULL || strcmp(cur, e->suite) != 0) {
+      snprintf(cur, sizeof cur, "%s", e->suite);
+      suite = CU_add_suite(e->suite, NULL, NULL);
+    }
+    if (suite == NULL || CU_add_test(suite, e->c.name, test_case) == NULL) {
+      CU_cleanup_registry();
+      stop_servers();
+      return 2;
+    }
+  }
+  last_suite[0] = '\0';
+  CU_run_all_tests();
+  CU_cleanup_registry();
+  stop_servers();
+  size_t count[V_SKIPPED + 1] = {0};
+  for (size_t i = 0; i < n_cases; i++)
+    count[cases[i].v] += cases[i].run;
+  /* The same counts as the JUnit file: every selected case is a case. */
+  printf("\n%zu cases: %zu passed, %zu failed, %zu non-strict, %zu "
+         "unsupported, %zu skipped\n",
+         n_sel, count[V_PASS], count[V_FAIL], count[V_NONSTRICT],
+         count[V_UNSUPPORTED], count[V_SKIPPED]);
+  if (count[V_NONSTRICT] > 0)
+    printf("(non-strict: only SHOULD requirements broken; %s)\n",
+           strict ? "--strict counts them as failures"
+                  : "--strict would count them as failures");
+  if (repeat > 1)
+    print_rates();
+  return count[V_FAIL] > 0 || (strict && count[V_NONSTRICT] > 0);
+}
+
+/* A copy of this implementation's verdicts for the reports. */
+static int snapshot(mc_report_impl *r, const char *statement) {
+  mc_report_case *rc = calloc(n_cases ? n_cases : 1, sizeof *rc);
+  if (rc == NULL)
+    return -1;
+  size_t n = 0;
+  for (size_t i = 0; i < n_cases; i++) {
+    const entry *e = &cases[i];
+    if (!e->run)
+      continue;
+    mc_report_case *c = &rc[n++];
+    c->name = e->c.name;
+    c->suite = e->suite;
+    c->desc = e->c.desc;
+    c->requires = e->c.requires;
+    c->n_requires = e->c.n_requires;
+    c->verdict = verdict_names[e->v];
+    c->detail = strdup(e->v == V_UNSUPPORTED || e->v == V_SKIPPED
+                           ? e->why
+                           : e->report ? e->report : "");
+    c->secs = e->secs;
+    c->runs = e->runs;
+    c->passes = e->passes;
+  }
+  r->name = strdup(impl.name);
+  r->version = strdup(impl.version);
+  r->statement = strdup(statement);
+  r->cases = rc;
+  r->n_cases = n;
+  return 0;
+}
+
+static void snapshot_free(mc_report_impl *r) {
+  for (size_t i = 0; i < r->n_cases; i++)
+    free((char *)r->cases[i].detail);
+  free((mc_report_case *)r->cases);
+  free((char *)r->name);
+  free((char *)r->version);
+  free((char *)r->statement);
+}
+
+/* The statement files a --matrix file lists, one a line ('#' comments).
+ * Returns how many, or -1 with a message printed. */
+static int read_matrix(const char *path, char ***out) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) {
+    fprintf(stderr, PROG ": --matrix %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char line[4096];
+  int n = 0;
+  char **list = NULL;
+  while (fgets(line, sizeof line, f) != NULL) {
+    char *l = line + strspn(line, " \t");
+    l[strcspn(l, "\r\n")] = '\0';
+    size_t k = strlen(l);
+    while (k > 0 && (l[k - 1] == ' ' || l[k - 1] == '\t'))
+      l[--k] = '\0';
+    if (*l == '\0' || *l == '#')
+      continue;
+    char **nl = realloc(list, (size_t)(n + 1) * sizeof *nl);
+    if (nl == NULL || (nl[n] = strdup(l)) == NULL) {
+      fclose(f);
+      fprintf(stderr, PROG ": out of memory\n");
+      return -1;
+    }
+    list = nl;
+    n++;
+  }
+  fclose(f);
+  if (n == 0)
+    fprintf(stderr, PROG ": --matrix %s: no statement file listed\n", path);
+  *out = list;
+  return n > 0 ? n : -1;
+}
 
 int main(int argc, char **argv) {
   const char *server = NULL, *dir = "captures", *filter = NULL,
-             *junit = NULL;
+             *junit = NULL, *impl_path = NULL, *server_flags = MC_CAP_STD_FLAGS,
+             *json_path = NULL, *html_path = NULL, *matrix_path = NULL;
   int list = 0;
   opts.timeout_s = 5;
   opts.seed = 1;
+  enum { O_VERSION = 256, O_STRICT, O_IMPL, O_SPEC, O_PCAP_DIR, O_JSON,
+         O_REPORT, O_MATRIX, O_REPEAT };
   static const struct option lo[] = {
       {"server", required_argument, 0, 's'},
+      {"impl", required_argument, 0, O_IMPL},
+      {"matrix", required_argument, 0, O_MATRIX},
+      {"spec", required_argument, 0, O_SPEC},
+      {"strict", no_argument, 0, O_STRICT},
       {"captures", required_argument, 0, 'c'},
       {"list", no_argument, 0, 'l'},
       {"filter", required_argument, 0, 'f'},
       {"timeout", required_argument, 0, 't'},
       {"junit", required_argument, 0, 'j'},
+      {"json", required_argument, 0, O_JSON},
+      {"report", required_argument, 0, O_REPORT},
+      {"repeat", required_argument, 0, O_REPEAT},
       {"server-flags", required_argument, 0, 'F'},
       {"loss", required_argument, 0, 'L'},
       {"dup", required_argument, 0, 'D'},
       {"reorder", required_argument, 0, 'R'},
       {"delay", required_argument, 0, 'd'},
       {"seed", required_argument, 0, 'S'},
+      {"verbose", no_argument, 0, 'v'},
+      {"pcap-dir", required_argument, 0, O_PCAP_DIR},
       {"help", no_argument, 0, 'h'},
+      {"version", no_argument, 0, O_VERSION},
       {0, 0, 0, 0}};
   int c;
   int timeout_set = 0;
-  while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
     switch (c) {
+    case 'v': verbose = 1; break;
+    case O_PCAP_DIR: pcap_dir = optarg; break;
     case 's': server = optarg; break;
+    case O_IMPL: impl_path = optarg; break;
+    case O_MATRIX: matrix_path = optarg; break;
+    case O_SPEC: spec_path = optarg; break;
+    case O_STRICT: strict = 1; break;
+    case O_JSON: json_path = optarg; break;
+    case O_REPORT: html_path = optarg; break;
+    case O_REPEAT:
+      repeat = atoi(optarg);
+      if (repeat < 1 || repeat > 10000) {
+        fprintf(stderr, PROG ": --repeat: '%s' is not 1..10000\n", optarg);
+        return 2;
+      }
+      break;
     case 'c': dir = optarg; break;
     case 'l': list = 1; break;
     case 'f': filter = optarg; break;
@@ -590,37 +1237,101 @@ int main(int argc, char **argv) {
     case 'd': opts.netem.delay = (mc_tstamp)(atof(optarg) * 1000); break;
     case 'S': opts.seed = strtoull(optarg, NULL, 10); break;
     case 'h': usage(stdout); return 0;
+    case O_VERSION:
+      printf(PROG " " VERSION " (MyChat protocol version 1)\n");
+      return 0;
     default:
       fprintf(stderr, "Try '" PROG " --help' for usage.\n");
       return 2;
     }
+  }
+  captures_dir = dir;
+  char err[2048], spec_buf[4096];
+  if (spec_path == NULL) {
+    /* proto/ beside the captures directory: its parent's, spelled as
+     * simply as the directory was ("captures": proto/PROTOCOL.md). */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    size_t l = strlen(parent);
+    while (l > 1 && parent[l - 1] == '/')
+      parent[--l] = '\0';
+    char *slash = strrchr(parent, '/');
+    const char *base = slash ? slash + 1 : parent;
+    if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+      snprintf(spec_buf, sizeof spec_buf, "%s/../proto/PROTOCOL.md", parent);
+    else if (slash == NULL)
+      snprintf(spec_buf, sizeof spec_buf, "proto/PROTOCOL.md");
+    else
+      snprintf(spec_buf, sizeof spec_buf, "%.*s/proto/PROTOCOL.md",
+               (int)(slash - parent), parent);
+    spec_path = spec_buf;
+  }
+  if (mc_spec_load(&spec, spec_path, err, sizeof err) < 0) {
+    fprintf(stderr, PROG ": %s\n", err);
+    return 2;
   }
   if (load_cases(dir) < 0 || n_cases == 0) {
     if (n_cases == 0)
       fprintf(stderr, PROG ": no cases in %s\n", dir);
     return 2;
   }
+  size_t n_sel = 0;
+  for (size_t i = 0; i < n_cases; i++)
+    n_sel += cases[i].run = selected(cases[i].c.name, filter, argc, argv);
+  if (n_sel == 0) {
+    fprintf(stderr, PROG ": no case matches%s%s", filter ? " --filter " : "",
+            filter ? filter : "");
+    for (int a = optind; a < argc; a++)
+      fprintf(stderr, " %s", argv[a]);
+    fprintf(stderr, " (--list shows the cases)\n");
+    return 2;
+  }
   if (list) {
-    for (size_t i = 0; i < n_cases; i++) {
-      char req[400];
-      requires_text(&cases[i].c, req, sizeof req);
-      if (selected(cases[i].c.name, filter, argc, argv))
-        printf("%-20s %s\n%-20s   %s\n%-20s   server: %s\n", cases[i].c.name,
-               cases[i].c.desc, "", req, "", cases[i].c.flags);
-    }
+    print_list();
     return 0;
   }
-  if (server == NULL) {
-    fprintf(stderr, PROG ": --server HOST:PORT is required\n");
+  char **statements = NULL;
+  int n_impl = 1;
+  if (matrix_path != NULL) {
+    if (server != NULL || impl_path != NULL || junit != NULL) {
+      fprintf(stderr, PROG ": --matrix runs the statements it lists: no "
+              "--server, --impl or --junit with it\n");
+      return 2;
+    }
+    n_impl = read_matrix(matrix_path, &statements);
+    if (n_impl < 0)
+      return 2;
+  } else if (impl_path == NULL && server == NULL) {
+    fprintf(stderr, PROG ": --server HOST:PORT, --impl FILE or --matrix "
+            "FILE is required\n");
     usage(stderr);
     return 2;
   }
-  char err[256];
-  if (mc_udp_parse(server, &opts.server, &opts.server_len, err, sizeof err) <
-      0) {
-    fprintf(stderr, PROG ": %s\n", err);
+  /* Every statement is read before anything runs: a bad one is a usage
+   * error, not a run cut short. */
+  mc_target_impl *impls = calloc((size_t)n_impl, sizeof *impls);
+  if (impls == NULL)
     return 2;
+  for (int k = 0; k < n_impl; k++) {
+    const char *path = statements ? statements[k] : impl_path;
+    if (path == NULL) {
+      if (mc_target_from_flags(&impls[k], server, server_flags, err,
+                               sizeof err) < 0) {
+        fprintf(stderr, PROG ": --server-flags: %s\n", err);
+        return 2;
+      }
+    } else if (mc_target_load(&impls[k], path, err, sizeof err) < 0) {
+      fprintf(stderr, PROG ": %s\n", err);
+      return 2;
+    } else if (server != NULL) {
+      impls[k].start[0] = '\0'; /* a running server: no starting */
+    }
   }
+  if (check_output("junit", junit, 0) < 0 ||
+      check_output("json", json_path, 0) < 0 ||
+      check_output("report", html_path, 0) < 0 ||
+      check_output("pcap-dir", pcap_dir, 1) < 0)
+    return 2;
   opts.impaired = opts.netem.loss > 0 || opts.netem.duplicate > 0 ||
                   opts.netem.reorder > 0 || opts.netem.delay > 0;
   if (opts.impaired && !timeout_set)
@@ -629,97 +1340,87 @@ int main(int argc, char **argv) {
     fprintf(stderr, PROG ": bad impairment settings\n");
     return 2;
   }
+  if (opts.impaired)
+    snprintf(link_text, sizeof link_text,
+             "loss %g%%, duplicate %g%%, reorder %g%%, delay %g ms",
+             opts.netem.loss * 100, opts.netem.duplicate * 100,
+             opts.netem.reorder * 100, (double)opts.netem.delay / 1000);
   mc_rng_seed(&tag_rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^
                             mc_udp_now_us());
   use_color = isatty(1);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGHUP, on_signal);
 
-  results = calloc(n_cases * 2 + 4, sizeof *results);
-  if (results == NULL || CU_initialize_registry() != CUE_SUCCESS)
-    return 2;
-  size_t n_skipped = 0;
-  CU_pSuite suite = NULL;
-  char cur[24] = "";
-  for (size_t i = 0; i < n_cases; i++) {
-    entry *e = &cases[i];
-    e->run = selected(e->c.name, filter, argc, argv);
-    if (!e->run)
-      continue;
-    if (optind == argc && strcmp(e->c.flags, server_flags) != 0) {
-      e->skipped = 1;
-      e->skip_why = "needs other server flags";
-    } else if (opts.impaired && !e->c.impair_ok) {
-      e->skipped = 1;
-      e->skip_why = "not under impairment";
+  mc_report_impl *snaps = calloc((size_t)n_impl, sizeof *snaps);
+  int rv = 0;
+  for (int k = 0; k < n_impl && snaps != NULL; k++) {
+    impl = impls[k];
+    impl_index = n_impl > 1 ? k + 1 : 0;
+    if (k > 0) {
+      reset_cases();
+      printf("\n");
     }
-    if (e->skipped) {
-      n_skipped++;
-      continue;
+    int r = run_suite(impl.start[0] ? NULL : server ? server : impl.server,
+                      n_sel);
+    if (r == 2) {
+      rv = 2;
+      break;
     }
-    if (suite == NULL || strcmp(cur, e->suite) != 0) {
-      snprintf(cur, sizeof cur, "%s", e->suite);
-      suite = CU_add_suite(e->suite, NULL, NULL);
-    }
-    if (suite == NULL || CU_add_test(suite, e->c.name, test_case) == NULL)
-      return 2;
-  }
-  if (!opts.impaired) {
-    suite = NULL;
-    for (size_t k = 0; k < N_MUTATION; k++) {
-      char *name = mutation_names[k];
-      snprintf(name, sizeof mutation_names[k], "mutation-%s",
-               mutation_bases[k]);
-      entry *e = find_entry(mutation_bases[k]);
-      if (e == NULL || !selected(name, filter, argc, argv) ||
-          strcmp(e->c.flags, server_flags) != 0)
-        continue;
-      if (suite == NULL)
-        suite = CU_add_suite("mutation", NULL, NULL);
-      if (suite == NULL || CU_add_test(suite, name, test_case) == NULL)
-        return 2;
+    rv |= r;
+    if (snapshot(&snaps[k], statements ? statements[k]
+                            : impl_path ? impl_path : "(none: --server)") < 0) {
+      rv = 2;
+      break;
     }
   }
-  printf("MyChat protocol v1 conformance (proto/PROTOCOL.md) against %s\n",
-         server);
-  if (opts.impaired)
-    printf("link impaired: loss %.0f%%, duplicate %.0f%%, reorder %.0f%%, "
-           "delay %.0f ms (seed %" PRIu64 ")\n",
-           opts.netem.loss * 100, opts.netem.duplicate * 100,
-           opts.netem.reorder * 100, (double)opts.netem.delay / 1000,
-           opts.seed);
-  CU_run_all_tests();
-  unsigned ran = CU_get_number_of_tests_run();
-  unsigned failed = CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  for (size_t i = 0; i < n_cases; i++) {
-    char req[400];
-    requires_text(&cases[i].c, req, sizeof req);
-    if (cases[i].skipped) {
-      free(cases[i].report);
-      cases[i].report = strdup(cases[i].skip_why);
-      add_result(&cases[i], cases[i].c.name, req);
-    } else if (cases[i].run && cases[i].report != NULL) {
-      add_result(&cases[i], cases[i].c.name, req);
+  if (rv != 2 && n_impl > 1) {
+    printf("\nmatrix:\n");
+    for (int k = 0; k < n_impl; k++) {
+      int cnt[V_SKIPPED + 1] = {0};
+      for (size_t i = 0; i < snaps[k].n_cases; i++)
+        for (int v = 0; v <= V_SKIPPED; v++)
+          cnt[v] += strcmp(snaps[k].cases[i].verdict, verdict_names[v]) == 0;
+      printf("  %-44s %3d passed, %3d failed, %3d non-strict, %3d "
+             "unsupported, %3d skipped\n", snaps[k].name, cnt[V_PASS],
+             cnt[V_FAIL], cnt[V_NONSTRICT], cnt[V_UNSUPPORTED],
+             cnt[V_SKIPPED]);
     }
   }
-  for (size_t i = 0; i < n_mutation_runs; i++)
-    add_result(&mutation_runs[i], mutation_runs[i].c.name, MUTATION_REQUIRES);
-  printf("\n%u cases, %u passed, %u failed, %zu skipped\n", ran, ran - failed,
-         failed, n_skipped);
-  if (n_skipped > 0)
-    printf("(skipped: cases that need other server flags than \"%s\"%s)\n",
-           server_flags, opts.impaired ? " or a clean link" : "");
-  int rv = failed ? 1 : 0;
-  if (junit != NULL && write_junit(junit) < 0) {
+  mc_report_meta meta = {.spec_path = spec_path,
+                         .link = opts.impaired ? link_text : "clean",
+                         .strict = strict,
+                         .repeat = repeat};
+  const char *outs[2] = {json_path, html_path};
+  for (int h = 0; h < 2 && rv != 2; h++)
+    if (outs[h] != NULL) {
+      if (mc_report_write(outs[h], h, &spec, &meta, snaps, (size_t)n_impl,
+                          err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        rv = 2;
+      } else {
+        printf("%s report: %s\n", h ? "HTML" : "JSON", outs[h]);
+      }
+    }
+  if (rv != 2 && junit != NULL && write_junit(junit) < 0) {
     fprintf(stderr, PROG ": %s: cannot write\n", junit);
     rv = 2;
   }
+  for (int k = 0; snaps != NULL && k < n_impl; k++)
+    snapshot_free(&snaps[k]);
+  free(snaps);
+  for (int k = 0; statements != NULL && k < n_impl; k++)
+    free(statements[k]);
+  free(statements);
+  free(impls);
+  reset_cases();
   for (size_t i = 0; i < n_cases; i++) {
-    free(cases[i].report);
-    mc_case_free(&cases[i].c);
+    free(cases[i].exchange);
+    if (!cases[i].mutation_of)
+      mc_case_free(&cases[i].c);
   }
-  for (size_t i = 0; i < n_mutation_runs; i++)
-    free(mutation_runs[i].report);
   free(cases);
-  free(results);
+  mc_evidence_free(&evidence);
+  mc_spec_free(&spec);
   return rv;
 }

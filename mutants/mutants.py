@@ -10,8 +10,6 @@ format is in conformance/README.md ("Mutants"). Subcommands:
                   only those, link $B/mutants/NAME/mychat-server against the
                   normal objects otherwise (make runs this, one per mutant)
   names           every mutant and variant name (for the Makefile)
-  kills           each mutant with a `killed-by:` line fails each of those
-                  cases, run on those cases only (tests/integration/conform.sh)
   run [NAME...]   the conformance suite against every mutant and variant,
                   two at a time; a mutant's run stops at its first failing
                   case; prints the table and the score (`make mutants`)
@@ -350,7 +348,8 @@ class Runner:
         if not s.alive():
             return False, "the server did not start"
         out = os.path.join(self.tmp, f"{self.runs}_{name}.txt")
-        rc = conform(self.b, s.port, [name], out)
+        rc = conform(self.b, s.port, [name], out,
+                     ["--strict", "--server-flags", flags])
         if rc == 0:
             return True, ""
         if not s.alive():
@@ -379,7 +378,7 @@ def baseline(b, flags_of, tmp):
         if not s.alive():
             raise MutantError(f"the reference server did not start ({flags})")
         out = os.path.join(tmp, f"ref{k}.txt")
-        conform(b, s.port, [], out, ["--server-flags", flags])
+        conform(b, s.port, [], out, ["--strict", "--server-flags", flags])
         s.stop()
         return [(c, ok, t, flags) for c, ok, t in case_results(out)]
 
@@ -503,39 +502,6 @@ def report(muts, results, secs):
     return 0 if ok else 1
 
 
-def cmd_kills(b):
-    """Each mutant with killed-by: fails each named case (run on those
-    only); all such mutants at once, PARALLEL at a time."""
-    flags_of = case_flags()
-    muts = [m for m in (parse(p) for p in mut_paths()) if m["killed_by"]]
-
-    def one(m):
-        tmp = tempfile.mkdtemp(prefix=f"mc-kill-{m['name']}.")
-        runner = Runner(b, os.path.join(b, "mutants", m["name"],
-                                        "mychat-server"), tmp)
-        bad = []
-        try:
-            for c in m["killed_by"]:
-                base = c[len("mutation-"):] if c.startswith("mutation-") \
-                    else c
-                if base not in flags_of:
-                    bad.append(f"{c}: no such case")
-                elif runner.case(c, flags_of[base])[0]:
-                    bad.append(f"{c} passed")
-        finally:
-            runner.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
-        return m, bad
-
-    rc = 0 if muts else 1
-    with ThreadPoolExecutor(PARALLEL) as ex:
-        for m, bad in ex.map(one, muts):
-            if bad:
-                rc = 1
-                print(f"  {m['name']}: {'; '.join(bad)}")
-    return rc
-
-
 def main(argv):
     b = os.environ.get("B", "build")
     signal.signal(signal.SIGTERM, stop_everything)
@@ -550,8 +516,6 @@ def main(argv):
         if argv[1] == "build" and len(argv) == 3:
             build(b, argv[2])
             return 0
-        if argv[1] == "kills":
-            return cmd_kills(b)
         if argv[1] == "run":
             return cmd_run(b, argv[2:])
     except MutantError as e:

@@ -29,7 +29,7 @@ $(B)/mc-probe: $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC)
 -include $(SERVER_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(REF_UDP_OBJ:.o=.d)
 
 # mychat: the command-line client (terminal and scripted modes).
-MYCHAT_OBJ := $(B)/reference/mychat.o
+MYCHAT_OBJ := $(B)/reference/mychat.o $(B)/reference/mc_term.o
 PROGRAMS += $(B)/mychat
 
 $(B)/mychat: $(MYCHAT_OBJ) $(B)/libmcref.a $(LIBMC)

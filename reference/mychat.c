@@ -1,21 +1,48 @@
 /*
- * mychat.c: the MyChat command-line client (issue 4).
+ * mychat.c: the MyChat command-line client (issues 4 and 14).
  *
- *   mychat [--server HOST:PORT] [--user NAME] [--new] [-h|--help] [--version]
+ *   mychat [--server HOST[:PORT]] [--user NAME] [--new] [-h|--help]
+ *          [--version]
  *
  * On a terminal it keeps the screens of the original MyChat design: the
  * banner, the username and password prompts, "--> [connecting to server]"
  * with a star every 0.2 s, the menu of group chats and users, JOIN / CHAT /
- * R / E (and CREATE, LEAVE, /help), and in a chat B to go back. Each message
- * sent shows "--> [Message sent - HH:MM:SS]", a direct one later also
- * "--> [Message delivered - HH:MM:SS]". Lines are edited with libedit,
- * driven through its callback interface from one poll() loop, so a message
- * that arrives while a line is being typed is printed at once above it.
- * --new registers the name; without it, a login refused for a wrong name or
- * password offers to create the account.
+ * R / E, and in a chat B to go back. Each message sent shows
+ * "--> [Message sent - HH:MM:SS]", a direct one later also
+ * "--> [Message delivered - HH:MM:SS]"; each message received shows its
+ * time, ">> [HH:MM:SS] bob: hi" (the date too when not today's), and
+ * outside its own chat where it belongs ("[group]" or "(direct)") and
+ * "(missed)" when it came while the user was away. Beyond the original:
+ *
+ *  - the server is checked (a Ping outside any session, answered with an
+ *    Error by any MyChat server) before the name and password are asked
+ *    for; a --server without a port means port 8000;
+ *  - a wrong password is asked for again, three tries in all; with --new a
+ *    taken name likewise;
+ *  - CHAT checks that the user exists (a page of the user list) and stays
+ *    in the menu when not; a number from the menu's lists stands for its
+ *    name (JOIN 1, CHAT 2), unless an entry has that very name; the menu
+ *    marks the groups the user joined; CREATE and LEAVE groups;
+ *  - entering a chat shows its last messages this client saw or sent (the
+ *    server keeps no history a client can ask for in protocol v1);
+ *  - in a chat a line starting with '/' is a menu command (/chat bob,
+ *    /join g, /leave g, /b, /help), "//" sends a line starting with '/';
+ *  - a message typed while the session is lost is kept, shown pending and
+ *    sent when the client is logged in again;
+ *  - input is UTF-8 (the locale's, or C.UTF-8 when the locale is not);
+ *  - lines are edited with libedit (mc_term.c) from the one poll() loop: a
+ *    message that arrives while a line is typed is printed above it, the
+ *    line, wrapped or not, drawn again below; Tab completes user and group
+ *    names (and the menu's commands); up and down recall lines; Ctrl-Z
+ *    suspends, the terminal's modes given back to the shell until fg;
+ *  - E (in a chat too), Ctrl-D on an empty line and Ctrl-C log out and
+ *    exit 0: first waiting (at most 5 s) for the server to confirm what was
+ *    sent, and with messages still pending saying so first (asking again
+ *    exits anyway); while logging out they exit at once.
  *
  * The password comes from the MYCHAT_PASSWORD environment variable when it
- * is set (for scripts), else from a prompt that does not echo.
+ * is set (for scripts), else from a prompt that does not echo. --new
+ * registers the name.
  *
  * A session that is lost (the server went silent, stopped acking, restarted
  * or is shutting down) is logged in again by itself; the core sends the
@@ -85,6 +112,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -98,15 +127,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <editline/readline.h>
-
 #include "mc_client.h"
 #include "mc_error.h"
 #include "mc_names.h"
+#include "mc_term.h"
 #include "mc_udp.h"
 
 #define MYCHAT_VERSION "1.0"
 #define DEFAULT_SERVER "127.0.0.1:8000"
+#define DEFAULT_PORT 8000 /* a --server without a port, as the original */
 #define STAR_INTERVAL (200 * MC_MSEC)
 #define LOGOUT_WAIT (3 * MC_SEC)
 #define DRAIN_WAIT (5 * MC_SEC)
@@ -119,6 +148,11 @@
  * forgotten after that many newer ones. */
 #define SENDS_MAX 2048
 #define LINE_MAX_IN 4096 /* longest command line */
+#define PROBE_TRIES 75   /* server check: 75 x 0.2 s, the original's 15 s */
+#define LOGIN_TRIES 3    /* a wrong password or taken name asked again */
+#define QUEUED_MAX 256   /* messages typed while disconnected */
+#define HIST_MAX 512     /* messages kept for "last messages" */
+#define HIST_SHOW 10     /* last messages shown on entering a chat */
 
 enum { EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_WAITFOR = 3 };
 
@@ -133,8 +167,17 @@ typedef enum {
   PH_DONE
 } phase;
 
-/* What a list that is being paged through is for. */
-typedef enum { LP_NONE, LP_MENU_GROUPS, LP_MENU_USERS, LP_SCRIPT } list_purpose;
+/* What a list that is being paged through is for: the menu's three lists
+ * one after the other, a script's LIST, or finding out whether the user
+ * of a CHAT exists. */
+typedef enum {
+  LP_NONE,
+  LP_MENU_GROUPS,
+  LP_MENU_MYGROUPS,
+  LP_MENU_USERS,
+  LP_SCRIPT,
+  LP_LOOKUP
+} list_purpose;
 
 /* A request waiting for its Result: the command and name to report. */
 typedef struct {
@@ -156,6 +199,23 @@ typedef struct {
   mc_client_list_entry *v;
   size_t n, cap;
 } entry_list;
+
+/* A message typed on the terminal while the client was not connected,
+ * sent when it is again. */
+typedef struct {
+  int group; /* |to| is a group, else a user */
+  char to[MC_NAME_MAX + 1];
+  char text[MC_TEXT_MAX + 1];
+} queued_msg;
+
+/* A message of a conversation, kept to show the last ones on entering
+ * it: the server keeps no history a client can ask for (protocol v1). */
+typedef struct {
+  char chat[MC_NAME_MAX + 2]; /* "#group", or the other user's name */
+  char from[MC_NAME_MAX + 1];
+  uint64_t time_ms;
+  char text[MC_TEXT_MAX + 1];
+} hist_msg;
 
 typedef struct {
   int interactive;
@@ -183,8 +243,17 @@ typedef struct {
   list_purpose lp;
   Mychat__ListKind lkind;
   uint32_t lrequest;
-  entry_list lacc, groups, users;
-  int menu_shown; /* the first menu was printed (readline on) */
+  entry_list lacc, groups, mygroups, users;
+  int menu_shown;               /* the first menu was printed (the editor on) */
+  char lookup[MC_NAME_MAX + 1]; /* LP_LOOKUP: the user looked for */
+
+  /* Terminal mode. */
+  int login_tries; /* handshakes refused for the password/name */
+  int quit_asked;  /* a quit was refused once for unsent messages */
+  queued_msg queued[QUEUED_MAX]; /* ring, oldest at queued_head */
+  size_t queued_head, queued_n;
+  hist_msg hist[HIST_MAX]; /* ring, oldest at hist_head */
+  size_t hist_head, hist_n;
 
   /* Scripted mode. */
   char inbuf[LINE_MAX_IN + 1];
@@ -198,21 +267,42 @@ typedef struct {
   mc_tstamp drain_until;   /* end of input: confirmation deadline, or 0 */
   char *outq[OUTQ_MAX];    /* output lines not yet taken by a WAITFOR */
   size_t outq_head, outq_n;
-
-  int rl_on;      /* the readline callback handler is installed */
-  int in_handler; /* inside the readline line handler */
-  int line_done;  /* the handler ran during this read */
 } app;
 
-static volatile sig_atomic_t g_stop;
-static app *g_app; /* for the readline line handler, which takes no user data */
+static volatile sig_atomic_t g_stop, g_winch, g_tstp;
 
 static void on_signal(int sig) {
-  (void)sig;
-  g_stop = 1;
+  if (sig == SIGWINCH)
+    g_winch = 1;
+  else if (sig == SIGTSTP)
+    g_tstp = 1;
+  else
+    g_stop = 1;
+}
+
+/* Ctrl-Z while a line is edited: the terminal gets its modes back before
+ * the process stops, and libedit's again after it was continued, or the
+ * shell and then the editor would each find the other's modes. */
+static void suspend(void) {
+  struct sigaction dfl = {.sa_handler = SIG_DFL},
+                   own = {.sa_handler = on_signal};
+  sigemptyset(&dfl.sa_mask);
+  sigemptyset(&own.sa_mask);
+  mc_term_suspend();
+  sigaction(SIGTSTP, &dfl, NULL);
+  raise(SIGTSTP); /* returns when continued */
+  sigaction(SIGTSTP, &own, NULL);
+  mc_term_resume();
 }
 
 static mc_tstamp now_us(void) { return mc_udp_now_us(); }
+
+/* The wall clock in ms since the epoch, as server times are. */
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void random_bytes(void *user_data, uint8_t *buf, size_t len) {
   (void)user_data;
@@ -236,6 +326,20 @@ static void fmt_time(uint64_t ms, char out[9]) {
   struct tm tm;
   if (localtime_r(&t, &tm) == NULL || strftime(out, 9, "%H:%M:%S", &tm) == 0)
     snprintf(out, 9, "??:??:??");
+}
+
+/* A message's time on the terminal: [HH:MM:SS], with the date in front
+ * when it is not today's (a message missed for days). */
+static void fmt_stamp(uint64_t ms, char out[24]) {
+  time_t t = (time_t)(ms / 1000), now = time(NULL);
+  struct tm tm, today;
+  if (localtime_r(&t, &tm) == NULL || localtime_r(&now, &today) == NULL ||
+      strftime(out, 24,
+               tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday
+                   ? "[%H:%M:%S]"
+                   : "[%Y-%m-%d %H:%M:%S]",
+               &tm) == 0)
+    snprintf(out, 24, "[??:??:??]");
 }
 
 /* Copies |in| to |out| with control characters (C0, DEL and the UTF-8
@@ -316,7 +420,7 @@ static int outq_match(app *a) {
 
 /* Prints one line. Scripted, it also goes into the WAITFOR queue. On a
  * terminal with a line being edited, the text goes above that line, which
- * libedit then draws again with the cursor where it was. */
+ * is then drawn again with the cursor where it was. */
 static void say(app *a, const char *fmt, ...) {
   char *line;
   va_list ap;
@@ -325,27 +429,14 @@ static void say(app *a, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return; /* out of memory: the line is lost, the client goes on */
-  if (!a->interactive) {
+  if (a->interactive) {
+    mc_term_print(line);
+  } else {
     printf("%s\n", line);
     fflush(stdout);
     outq_push(a, line);
-    free(line);
-    return;
   }
-  if (!a->rl_on) {
-    printf("%s\n", line);
-    fflush(stdout);
-    free(line);
-    return;
-  }
-  /* libedit redraws the prompt and the whole line being edited, cursor
-   * included, on a refresh; inside the line handler the line was just
-   * accepted and the cursor is already on a fresh line. */
-  printf("\r\033[K%s\n", line);
-  fflush(stdout);
   free(line);
-  if (!a->in_handler)
-    rl_forced_update_display();
 }
 
 /* A command was refused before reaching the server. */
@@ -458,11 +549,50 @@ static int do_send(app *a, const char *user, const char *group,
   return rv;
 }
 
-/* Asks for the first page of a list, for |p|. */
-static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
+/* Terminal: keeps a message typed while not connected, for
+ * send_queued(). Returns 0, or -1 when it was refused (and said why). */
+static int queue_add(app *a, const char *user, const char *group,
+                     const char *text) {
+  const char *why = NULL;
+  if (strlen(text) > MC_TEXT_MAX)
+    why = mc_strerror(MC_ERR_TEXT_TOO_LONG);
+  else if (!mc_codec_utf8_valid((const uint8_t *)text, strlen(text)))
+    why = mc_strerror(MC_ERR_BAD_UTF8);
+  else if (a->queued_n == QUEUED_MAX)
+    why = "too many messages waiting";
+  if (why) {
+    say(a, "--> [Message not sent: %s]", why);
+    return -1;
+  }
+  queued_msg *q = &a->queued[(a->queued_head + a->queued_n++) % QUEUED_MAX];
+  q->group = user == NULL;
+  snprintf(q->to, sizeof q->to, "%s", user ? user : group);
+  snprintf(q->text, sizeof q->text, "%s", text);
+  say(a, "--> [Message pending - not connected; it goes when the server is "
+         "back]");
+  return 0;
+}
+
+/* Sends the messages typed while not connected, oldest first, as far as
+ * the core has room (the rest go after the next confirmation). */
+static void send_queued(app *a) {
+  while (a->queued_n > 0 && a->ph == PH_ONLINE) {
+    const queued_msg *q = &a->queued[a->queued_head];
+    if (do_send(a, q->group ? NULL : q->to, q->group ? q->to : NULL, q->text) ==
+        MC_ERR_QUEUE_FULL)
+      return;
+    a->queued_head = (a->queued_head + 1) % QUEUED_MAX;
+    a->queued_n--;
+  }
+}
+
+/* Asks for the first page of a list, for |p|, from the names after
+ * |after| ("" for all). */
+static void list_from(app *a, list_purpose p, Mychat__ListKind kind,
+                      const char *after) {
   uint32_t req;
   a->lacc.n = 0;
-  int rv = mc_client_list(a->cl, kind, "", now_us(), &req);
+  int rv = mc_client_list(a->cl, kind, after, now_us(), &req);
   if (rv < 0) {
     refuse(a, "LIST", lib_why(rv));
     a->lp = LP_NONE;
@@ -473,10 +603,16 @@ static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
   a->lrequest = req;
 }
 
+static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
+  list_from(a, p, kind, "");
+}
+
 /* Appends |n| entries to |l|; out of memory, the list stays short (a
  * list is shown, not relied on). */
 static void entries_append(entry_list *l, const mc_client_list_entry *e,
                            size_t n) {
+  if (n == 0)
+    return; /* an empty page: |l->v| may still be NULL */
   if (l->n + n > l->cap) {
     size_t ncap = l->cap ? l->cap : 32;
     while (ncap < l->n + n)
@@ -501,40 +637,140 @@ static void entries_swap(entry_list *x, entry_list *y) {
 /* the terminal's screens                                              */
 
 static void print_hint(app *a) {
-  if (a->view == VIEW_MENU)
+  if (a->view == VIEW_MENU) {
     say(a, "--> [type 'JOIN' + 'group chat name' and press ENTER to join the "
            "group chat, 'CHAT' + 'username' and press ENTER to chat to a "
            "user, 'R' to refresh and 'E' to exit]");
-  else
+    say(a, "--> [a number picks from a list; CREATE or LEAVE + group; Tab "
+           "completes names; /help for more]");
+  } else {
     say(a, "--> [type message and press ENTER or type 'B' to return to "
            "menu]");
+  }
 }
 
 static void print_help(app *a) {
   say(a, "--> [menu: JOIN <group>, CHAT <user>, CREATE <group>, "
          "LEAVE <group>, R (refresh), E (exit), /help]");
+  say(a, "--> [a list's number stands for its name: JOIN 1, CHAT 2]");
   say(a, "--> [in a chat: type a message and press ENTER, B (back to menu), "
-         "E (exit), /help]");
+         "E (exit); a menu command with '/' in front (/chat bob, /join g, "
+         "/leave g); '//' in front sends a line starting with '/']");
+  say(a, "--> [keys: Tab completes a name, Ctrl-D on an empty line or "
+         "Ctrl-C exits, up and down arrows recall lines]");
+  say(a, "--> [messages typed while the server is away wait as pending and "
+         "are sent when it is back]");
+}
+
+static int list_has(const entry_list *l, const char *name) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->v[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+/* The |n|th (from 1) user of the menu's list, which leaves the user out,
+ * or NULL. */
+static const mc_client_list_entry *menu_user(const app *a, unsigned long n) {
+  for (size_t i = 0; i < a->users.n; i++)
+    if (strcmp(a->users.v[i].name, a->user) != 0 && --n == 0)
+      return &a->users.v[i];
+  return NULL;
+}
+
+/* What a menu argument names: a user (|users|) or group of the menu's
+ * lists as typed, else the entry a list number stands for, else |arg|
+ * itself (a name the lists do not have). A user named "3" is still found
+ * by name. */
+static const char *menu_pick(const app *a, const char *arg, int users) {
+  const entry_list *l = users ? &a->users : &a->groups;
+  if (list_has(l, arg) || *arg < '1' || *arg > '9')
+    return arg;
+  char *end;
+  unsigned long n = strtoul(arg, &end, 10);
+  if (*end != '\0')
+    return arg;
+  const mc_client_list_entry *e = users       ? menu_user(a, n)
+                                  : n <= l->n ? &l->v[n - 1]
+                                              : NULL;
+  return e ? e->name : arg;
 }
 
 static void print_menu(app *a) {
   say(a, "#####[you: %s]#####", a->user);
   say(a, "--> [available group chats]");
   for (size_t i = 0; i < a->groups.n; i++)
-    say(a, "%zu. %s", i + 1, a->groups.v[i].name);
+    say(a, "%zu. %s%s", i + 1, a->groups.v[i].name,
+        list_has(&a->mygroups, a->groups.v[i].name) ? " (joined)" : "");
   say(a, "");
-  size_t k = 0;
-  for (size_t i = 0; i < a->users.n; i++) {
-    const mc_client_list_entry *u = &a->users.v[i];
-    if (strcmp(u->name, a->user) == 0)
-      continue;
-    if (k == 0)
+  const mc_client_list_entry *u;
+  unsigned long k = 0;
+  while ((u = menu_user(a, k + 1)) != NULL) {
+    if (++k == 1)
       say(a, "--> [available users]");
-    say(a, "%zu. %s (%s)", ++k, u->name, u->online ? "online" : "offline");
+    say(a, "%lu. %s (%s)", k, u->name, u->online ? "online" : "offline");
   }
   if (k > 0)
     say(a, "");
   print_hint(a);
+}
+
+/* The conversation a message belongs to in the history: "#group", or the
+ * other user of a direct chat. */
+static void chat_key(const char *group, const char *peer,
+                     char out[MC_NAME_MAX + 2]) {
+  snprintf(out, MC_NAME_MAX + 2, "%s%s", group[0] ? "#" : "",
+           group[0] ? group : peer);
+}
+
+static void hist_add(app *a, const char *chat, const char *from,
+                     uint64_t time_ms, const char *text) {
+  hist_msg *h;
+  if (a->hist_n == HIST_MAX) {
+    h = &a->hist[a->hist_head]; /* the oldest goes */
+    a->hist_head = (a->hist_head + 1) % HIST_MAX;
+  } else {
+    h = &a->hist[(a->hist_head + a->hist_n++) % HIST_MAX];
+  }
+  snprintf(h->chat, sizeof h->chat, "%s", chat);
+  snprintf(h->from, sizeof h->from, "%s", from);
+  snprintf(h->text, sizeof h->text, "%s", text);
+  h->time_ms = time_ms;
+}
+
+/* One message on the terminal: ">> [TIME] FROM: TEXT", saying where it
+ * belongs unless it is part of the chat on screen (|here|): a group in
+ * brackets, a direct message "(direct)". */
+static void show_message(app *a, const char *from, const char *group,
+                         uint64_t time_ms, const char *raw, int missed,
+                         int here) {
+  char text[4 * MC_TEXT_MAX + 1], t[24];
+  escape_text(a, raw, text, sizeof text);
+  fmt_stamp(time_ms, t);
+  const char *m = missed ? " (missed)" : "";
+  if (here)
+    say(a, ">> %s %s: %s%s", t, from, text, m);
+  else if (group[0])
+    say(a, ">> %s [%s] %s: %s%s", t, group, from, text, m);
+  else
+    say(a, ">> %s %s (direct): %s%s", t, from, text, m);
+}
+
+/* The last messages of chat |key| this client saw or sent, oldest first. */
+static void show_history(app *a, const char *key) {
+  size_t idx[HIST_SHOW], n = 0;
+  for (size_t i = a->hist_n; i-- > 0 && n < HIST_SHOW;) {
+    size_t k = (a->hist_head + i) % HIST_MAX;
+    if (strcmp(a->hist[k].chat, key) == 0)
+      idx[n++] = k;
+  }
+  if (n == 0)
+    return;
+  say(a, "--> [last messages]");
+  while (n-- > 0) {
+    const hist_msg *h = &a->hist[idx[n]];
+    show_message(a, h->from, "", h->time_ms, h->text, 0, 1);
+  }
 }
 
 static void enter_view(app *a, view_kind v, const char *name) {
@@ -542,21 +778,73 @@ static void enter_view(app *a, view_kind v, const char *name) {
   snprintf(a->view_name, sizeof a->view_name, "%s", name);
   if (!a->interactive)
     return;
+  char key[MC_NAME_MAX + 2];
   if (v == VIEW_GROUP) {
     say(a, "#####[GROUP CHAT]#####");
     say(a, "--> [Access granted]");
     say(a, "--> [you joined '%s' group]", name);
+    chat_key(name, "", key);
   } else {
     say(a, "#####[CHAT WITH %s]#####", name);
+    chat_key("", name, key);
   }
   print_hint(a);
+  show_history(a, key);
 }
+
+/* Terminal CHAT: a user the lists know is entered at once; another name
+ * is looked up first, from the page of users where it would be, so that
+ * a chat with nobody is refused in the menu. */
+static void start_chat(app *a, const char *arg) {
+  const char *name = menu_pick(a, arg, 1);
+  if (!mc_codec_name_valid(name)) {
+    refuse(a, "CHAT", "bad user name");
+  } else if (list_has(&a->users, name)) {
+    enter_view(a, VIEW_DIRECT, name);
+  } else if (a->ph != PH_ONLINE) {
+    say(a, "--> [not connected to server; wait a moment]");
+  } else {
+    snprintf(a->lookup, sizeof a->lookup, "%s", name);
+    /* Names sort after every proper prefix of theirs: start there. */
+    char after[MC_NAME_MAX + 1];
+    snprintf(after, sizeof after, "%.*s", (int)strlen(name) - 1, name);
+    list_from(a, LP_LOOKUP, MYCHAT__LIST_KIND__LIST_USERS, after);
+  }
+}
+
+/* LP_LOOKUP: a page of users came. Returns 1 when it decided (the name is
+ * in it, or a later name is, or no page follows). */
+static int lookup_page(app *a, const mc_client_event *ev) {
+  int found = 0, past = 0;
+  for (size_t i = 0; i < ev->n_entries; i++) {
+    int c = strcmp(ev->entries[i].name, a->lookup);
+    found |= c == 0;
+    past |= c > 0;
+    if (c == 0)
+      entries_append(&a->users, &ev->entries[i], 1);
+  }
+  if (!found && !past && ev->more && ev->n_entries > 0)
+    return 0;
+  a->lp = LP_NONE;
+  if (found)
+    enter_view(a, VIEW_DIRECT, a->lookup);
+  else
+    say(a, "--> [no user '%s'; R shows who there is]", a->lookup);
+  return 1;
+}
+
+/* Defined with the commands and the start-up, used by the events. */
+static int ask_name(app *a);
+static int ask_password(app *a);
+static void back_to_menu(app *a);
 
 /* ------------------------------------------------------------------ */
 /* events                                                              */
 
 static void on_list(app *a, const mc_client_event *ev) {
   if (a->lp == LP_NONE || ev->request != a->lrequest)
+    return;
+  if (a->lp == LP_LOOKUP && lookup_page(a, ev))
     return;
   entries_append(&a->lacc, ev->entries, ev->n_entries);
   if (ev->more && ev->n_entries > 0) {
@@ -571,6 +859,11 @@ static void on_list(app *a, const mc_client_event *ev) {
   a->lp = LP_NONE;
   if (p == LP_MENU_GROUPS) {
     entries_swap(&a->groups, &a->lacc);
+    list_start(a, LP_MENU_MYGROUPS, MYCHAT__LIST_KIND__LIST_MY_GROUPS);
+    return;
+  }
+  if (p == LP_MENU_MYGROUPS) {
+    entries_swap(&a->mygroups, &a->lacc);
     list_start(a, LP_MENU_USERS, MYCHAT__LIST_KIND__LIST_USERS);
     return;
   }
@@ -578,6 +871,10 @@ static void on_list(app *a, const mc_client_event *ev) {
     entries_swap(&a->users, &a->lacc);
     print_menu(a);
     a->menu_shown = 1;
+    return;
+  }
+  if (p == LP_LOOKUP) { /* the next page could not be asked for */
+    say(a, "--> [couldn't look up '%s'; try again]", a->lookup);
     return;
   }
   const char *word = ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS ? "users"
@@ -645,6 +942,8 @@ static void on_result(app *a, const mc_client_event *ev) {
     say(a, "--> [group '%s' created]", name);
   } else if (ok) {
     say(a, "--> [you left '%s' group]", name);
+    if (a->view == VIEW_GROUP && strcmp(a->view_name, name) == 0)
+      back_to_menu(a); /* its chat cannot be written to any more */
   } else {
     say(a, "--> [%s '%s' failed: %s]", kind_word(ev->request_kind), name,
         text[0] ? text : mc_names_error_code(ev->code));
@@ -652,25 +951,25 @@ static void on_result(app *a, const mc_client_event *ev) {
 }
 
 static void on_message(app *a, const mc_client_event *ev) {
-  char text[4 * MC_TEXT_MAX + 1], t[9];
-  escape_text(a, ev->text, text, sizeof text);
   if (!a->interactive) {
+    char text[4 * MC_TEXT_MAX + 1], t[9];
+    escape_text(a, ev->text, text, sizeof text);
     fmt_time(ev->time_ms, t);
     say(a, "message id=%llu from=%s group=%s missed=%d time=%s text=%s",
         (unsigned long long)ev->message_id, ev->name,
         ev->group[0] ? ev->group : "-", ev->missed ? 1 : 0, t, text);
     return;
   }
-  const char *missed = ev->missed ? " (missed)" : "";
-  if (ev->group[0] &&
-      !(a->view == VIEW_GROUP && strcmp(a->view_name, ev->group) == 0))
-    say(a, ">> [%s] %s: %s%s", ev->group, ev->name, text, missed);
-  else if (!ev->group[0] && a->view != VIEW_MENU &&
-           !(a->view == VIEW_DIRECT && strcmp(a->view_name, ev->name) == 0))
-    /* In another chat a direct message must not pass for part of it. */
-    say(a, ">> %s (direct): %s%s", ev->name, text, missed);
-  else
-    say(a, ">> %s: %s%s", ev->name, text, missed);
+  char key[MC_NAME_MAX + 2];
+  chat_key(ev->group, ev->name, key);
+  hist_add(a, key, ev->name, ev->time_ms, ev->text);
+  /* Outside its own chat (the menu included, where missed messages come)
+   * a message says where it belongs. */
+  int here =
+      ev->group[0]
+          ? a->view == VIEW_GROUP && strcmp(a->view_name, ev->group) == 0
+          : a->view == VIEW_DIRECT && strcmp(a->view_name, ev->name) == 0;
+  show_message(a, ev->name, ev->group, ev->time_ms, ev->text, ev->missed, here);
 }
 
 static void start_logout(app *a, mc_tstamp now) {
@@ -701,6 +1000,7 @@ static void on_connected(app *a, const mc_client_event *ev) {
     if (!a->menu_shown) /* the session was lost before the first menu */
       list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
   }
+  send_queued(a);
 }
 
 /* Ends the client with status 1, saying |why| (if not NULL) on a
@@ -738,7 +1038,11 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
     give_up(a, "you logged in somewhere else; bye");
     return;
   }
-  if (a->interactive)
+  size_t unsent = mc_client_unconfirmed(a->cl);
+  if (a->interactive && unsent > 0)
+    say(a, "--> [connection lost, reconnecting; %zu message%s pending]", unsent,
+        unsent == 1 ? "" : "s");
+  else if (a->interactive)
     say(a, "--> [connection lost, reconnecting]");
   else
     say(a, "reconnecting");
@@ -746,8 +1050,29 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   a->reconnect_at = now;
 }
 
-/* A handshake failed: decides whether to offer a new account, try again,
- * or give up. */
+/* On a terminal, a first login refused for its password (AUTH_FAILED) or,
+ * with --new, its name (NAME_TAKEN) asks for it again, LOGIN_TRIES times
+ * in all. Returns 1 when a new handshake started. */
+static int retry_login(app *a, int code) {
+  int auth = code == MYCHAT__ERROR_CODE__AUTH_FAILED;
+  if ((!auth && code != MYCHAT__ERROR_CODE__NAME_TAKEN) ||
+      ++a->login_tries >= LOGIN_TRIES) {
+    if (auth && !a->create)
+      printf("--> [a new account: mychat --new --user NAME]\n");
+    return 0;
+  }
+  if ((auth ? ask_password(a) : ask_name(a)) < 0)
+    return 0;
+  mc_tstamp now = now_us();
+  mc_client_connect(a->cl, a->user, a->password, a->create, now);
+  printf("--> [connecting to server]");
+  fflush(stdout);
+  a->next_star = now;
+  return 1;
+}
+
+/* A handshake failed: decides whether to ask again, try again, or give
+ * up. */
 static void on_connect_failed(app *a, const mc_client_event *ev,
                               mc_tstamp now) {
   char text[4 * MC_ERROR_TEXT_MAX + 1];
@@ -781,20 +1106,8 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
     a->reconnect_at = now + RECONNECT_DELAY;
     return;
   }
-  if (auth && a->interactive && !a->create) {
-    char ans[16];
-    printf("Create account '%s'? [y/N] ", a->user);
-    fflush(stdout);
-    ssize_t n = read(STDIN_FILENO, ans, sizeof ans - 1);
-    if (n > 0 && (ans[0] == 'y' || ans[0] == 'Y')) {
-      a->create = 1;
-      mc_client_connect(a->cl, a->user, a->password, 1, now);
-      printf("--> [connecting to server]");
-      fflush(stdout);
-      a->next_star = now + STAR_INTERVAL;
-      return;
-    }
-  }
+  if (a->interactive && retry_login(a, ev->code))
+    return;
   give_up(a, NULL);
 }
 
@@ -826,6 +1139,7 @@ static void handle_event(app *a, const mc_client_event *ev, mc_tstamp now) {
           s && s->group ? "#" : "", s ? s->to : "-", t);
     if (s)
       s->client_msg_id = 0;
+    send_queued(a); /* a confirmation makes room in the core */
     return;
   }
   case MC_CEV_DELIVERED:
@@ -849,7 +1163,7 @@ static void handle_event(app *a, const mc_client_event *ev, mc_tstamp now) {
     if (!a->interactive)
       say(a, "backlog-done count=%u", ev->count);
     else if (ev->count > 0)
-      say(a, "--> [%u missed messages]", ev->count);
+      say(a, "--> [%u missed message%s]", ev->count, ev->count == 1 ? "" : "s");
     return;
   }
 }
@@ -891,8 +1205,22 @@ static int send_to_view(app *a, const char *text) {
     refuse(a, "SAY", "empty message");
     return 0;
   }
-  return a->view == VIEW_DIRECT ? do_send(a, a->view_name, NULL, text)
-                                : do_send(a, NULL, a->view_name, text);
+  const char *user = a->view == VIEW_DIRECT ? a->view_name : NULL;
+  const char *group = user ? NULL : a->view_name;
+  if (!a->interactive)
+    return do_send(a, user, group, text);
+  char key[MC_NAME_MAX + 2];
+  chat_key(group ? group : "", a->view_name, key);
+  if (a->ph == PH_LOGGING_OUT) {
+    refuse(a, "SAY", "logging out");
+    return 0;
+  }
+  /* Not connected, the message waits for the next session. */
+  int rv = a->ph == PH_ONLINE ? do_send(a, user, group, text)
+                              : queue_add(a, user, group, text);
+  if (rv == 0)
+    hist_add(a, key, a->user, wall_ms(), text);
+  return rv;
 }
 
 /* Returns 1 and sets |*kind| if |w| is JOIN, CREATE or LEAVE. */
@@ -906,61 +1234,122 @@ static int group_word(const char *w, Mychat__Envelope__BodyCase *kind) {
   return 0;
 }
 
-/* A line typed on the terminal. */
+/* E, Ctrl-D on an empty line, Ctrl-C: logs out and exits. Messages typed
+ * while not connected are named first, and only a second request leaves
+ * them behind; messages the server has not confirmed yet are waited for
+ * (DRAIN_WAIT at most). A request while that wait or the logout runs
+ * leaves at once. */
+static void request_quit(app *a) {
+  mc_tstamp now = now_us();
+  size_t unconfirmed = mc_client_unconfirmed(a->cl);
+  if (a->ph == PH_LOGGING_OUT) {
+    a->ph = PH_DONE;
+  } else if (a->queued_n > 0 && !a->quit_asked) {
+    a->quit_asked = 1;
+    say(a,
+        "--> [%zu message%s not sent yet (not connected); E, Ctrl-D or "
+        "Ctrl-C again quits anyway]",
+        a->queued_n, a->queued_n == 1 ? "" : "s");
+  } else if (a->ph == PH_ONLINE && unconfirmed > 0 && a->drain_until == 0) {
+    say(a, "--> [waiting for the server to confirm %zu message%s]", unconfirmed,
+        unconfirmed == 1 ? "" : "s");
+    a->drain_until = now + DRAIN_WAIT;
+  } else {
+    start_logout(a, now);
+  }
+}
+
+/* Says so and returns 0 when there is no session for a request. */
+static int need_online(app *a) {
+  if (a->ph == PH_ONLINE)
+    return 1;
+  say(a, "--> [not connected to server; wait a moment]");
+  return 0;
+}
+
+/* B: the menu, fetched again (or as last fetched while not connected). */
+static void back_to_menu(app *a) {
+  a->view = VIEW_MENU;
+  if (a->ph == PH_ONLINE && a->lp == LP_NONE)
+    list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+  else
+    print_menu(a);
+}
+
+/* A menu command (in a chat: one typed after '/'). */
+static void term_command(app *a, char *line) {
+  char *arg = split_word(line);
+  Mychat__Envelope__BodyCase kind;
+  int bare = *arg == '\0';
+  if (bare && (strcasecmp(line, "E") == 0 || strcasecmp(line, "QUIT") == 0))
+    request_quit(a);
+  else if (bare && strcasecmp(line, "HELP") == 0)
+    print_help(a);
+  else if (bare && strcasecmp(line, "B") == 0)
+    back_to_menu(a);
+  else if (bare && strcasecmp(line, "R") == 0) {
+    if (need_online(a) && a->lp == LP_NONE)
+      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+  } else if (!bare && group_word(line, &kind)) {
+    if (need_online(a))
+      do_group(a, kind,
+               kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP
+                   ? arg
+                   : menu_pick(a, arg, 0),
+               kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP);
+  } else if (!bare && strcasecmp(line, "CHAT") == 0)
+    start_chat(a, arg);
+  else
+    say(a, "--> [unknown command '%s'; type /help]", line);
+}
+
+/* A line typed on the terminal. In a chat it is a message, except B, E
+ * and a line starting with one '/', which is a menu command. */
 static void interactive_line(app *a, char *raw) {
   char *line = trim(raw);
   if (*line == '\0')
     return;
-  add_history(line);
-  if (strcasecmp(line, "E") == 0) {
-    start_logout(a, now_us());
-    return;
-  }
-  if (strcmp(line, "/help") == 0) {
-    print_help(a);
-    return;
-  }
-  if (a->ph != PH_ONLINE) {
-    say(a, "--> [not connected to server; wait a moment]");
-    return;
-  }
-  if (a->view != VIEW_MENU) {
-    if (strcasecmp(line, "B") == 0) {
-      a->view = VIEW_MENU;
-      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
-    } else {
-      send_to_view(a, line);
-    }
-    return;
-  }
-  char *arg = split_word(line);
-  Mychat__Envelope__BodyCase kind;
-  if (strcasecmp(line, "R") == 0 && *arg == '\0') {
-    if (a->lp == LP_NONE)
-      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
-  } else if (group_word(line, &kind) && *arg) {
-    do_group(a, kind, arg, kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP);
-  } else if (strcasecmp(line, "CHAT") == 0 && *arg) {
-    if (!mc_codec_name_valid(arg))
-      refuse(a, "CHAT", "bad user name");
-    else
-      enter_view(a, VIEW_DIRECT, arg);
-  } else {
-    say(a, "--> [unknown command '%s'; type /help]", line);
-  }
+  if (line[0] == '/' && line[1] != '/')
+    term_command(a, line + 1);
+  else if (a->view == VIEW_MENU)
+    term_command(a, line);
+  else if (strcasecmp(line, "B") == 0)
+    back_to_menu(a);
+  else if (strcasecmp(line, "E") == 0)
+    request_quit(a);
+  else
+    send_to_view(a, line[0] == '/' ? line + 1 : line);
 }
 
-/* The readline line handler: |line| is malloc'd, NULL at end of input. */
-static void rl_line(char *line) {
-  app *a = g_app;
-  a->in_handler = 1;
-  a->line_done = 1;
+/* The editor's line callback: |line| is NULL for Ctrl-D on an empty
+ * line. */
+static void on_term_line(void *user_data, const char *line) {
+  app *a = user_data;
+  char *copy = line ? strdup(line) : NULL;
   if (line == NULL)
-    start_logout(a, now_us());
+    request_quit(a);
+  else if (copy == NULL)
+    say(a, "--> [out of memory; line dropped]");
   else
-    interactive_line(a, line);
-  free(line);
-  a->in_handler = 0;
+    interactive_line(a, copy);
+  free(copy);
+}
+
+/* Tab's candidates: in the menu the command words first, then the users
+ * and groups of the lists. */
+static const char *complete_name(void *user_data, size_t i, int first) {
+  static const char *const words[] = {"JOIN", "CHAT", "CREATE", "LEAVE"};
+  const app *a = user_data;
+  size_t nw = sizeof words / sizeof words[0];
+  if (first && a->view == VIEW_MENU) {
+    if (i < nw)
+      return words[i];
+    i -= nw;
+  }
+  if (i < a->users.n)
+    return a->users.v[i].name;
+  i -= a->users.n;
+  return i < a->groups.n ? a->groups.v[i].name : NULL;
 }
 
 /* Parses a decimal number of seconds >= 0. Returns 0 on success. */
@@ -1101,18 +1490,6 @@ static void script_run(app *a, mc_tstamp now) {
   }
 }
 
-/* libedit (20221030) leaves the terminal in cooked mode after the line
- * handler ran, so the next read would wait for a whole line: installing
- * the handler again puts it back in character mode with a fresh line. */
-static void read_terminal(app *a) {
-  a->line_done = 0;
-  rl_callback_read_char();
-  if (a->line_done && a->rl_on) {
-    rl_callback_handler_remove();
-    rl_callback_handler_install("", rl_line);
-  }
-}
-
 static void read_stdin(app *a) {
   ssize_t n = read(STDIN_FILENO, a->inbuf + a->inlen, LINE_MAX_IN - a->inlen);
   if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
@@ -1217,23 +1594,41 @@ static int run(app *a) {
   while (a->ph != PH_DONE) {
     if (g_stop) {
       g_stop = 0;
-      if (a->ph == PH_ONLINE)
+      if (a->interactive)
+        request_quit(a);
+      else if (a->ph == PH_ONLINE)
         start_logout(a, now_us());
       else
         a->ph = PH_DONE;
       continue;
     }
+    if (g_winch) {
+      g_winch = 0;
+      mc_term_resize();
+    }
+    if (g_tstp) {
+      g_tstp = 0;
+      suspend();
+    }
     mc_tstamp next = pump(a);
     if (a->ph == PH_DONE)
       break;
-    if (a->interactive && !a->rl_on && a->menu_shown) {
-      rl_callback_handler_install("", rl_line);
-      a->rl_on = 1;
+    if (a->interactive && !mc_term_is_open() && a->menu_shown) {
+      mc_term_callbacks tcb = {
+          .user_data = a, .on_line = on_term_line, .complete = complete_name};
+      if (mc_term_open(&tcb) < 0) {
+        fprintf(stderr, "mychat: libedit: cannot edit lines here\n");
+        return EXIT_FAIL;
+      }
+      /* Only now: at the prompts before, Ctrl-Z stops as usual. */
+      struct sigaction own = {.sa_handler = on_signal};
+      sigemptyset(&own.sa_mask);
+      sigaction(SIGTSTP, &own, NULL);
     }
     struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN},
                           {.fd = STDIN_FILENO, .events = POLLIN}};
     int want_stdin = a->interactive
-                         ? a->rl_on && !a->in_eof
+                         ? mc_term_is_open() && !a->in_eof
                          : !a->in_eof && a->inlen < LINE_MAX_IN && !a->retry;
     mc_tstamp now = now_us();
     int timeout = -1;
@@ -1255,7 +1650,7 @@ static int run(app *a) {
       start_logout(a, now);
     } else if (want_stdin && p[1].revents) {
       if (a->interactive)
-        read_terminal(a);
+        mc_term_read();
       else
         read_stdin(a);
     }
@@ -1306,17 +1701,51 @@ static int tty_line(const char *prompt, char *buf, size_t cap, int hide) {
   return rv;
 }
 
+/* Messages are UTF-8 (MC-21), so the terminal is read as UTF-8 text: the
+ * user's locale when it is UTF-8, else C.UTF-8, since in a locale of
+ * single-byte characters libedit drops every byte above 127. */
+static void use_utf8(void) {
+  setlocale(LC_ALL, "");
+  if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0)
+    setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 static void usage(void) {
-  printf("usage: mychat [--server HOST:PORT] [--user NAME] [--new]\n"
+  printf("usage: mychat [--server HOST[:PORT]] [--user NAME] [--new]\n"
          "              [-h|--help] [--version]\n"
-         "  --server HOST:PORT  server address (default %s;\n"
-         "                      IPv6 as [ADDR]:PORT)\n"
-         "  --user NAME         log in as NAME (else asked for)\n"
-         "  --new               register NAME as a new account\n"
-         "The password is read from MYCHAT_PASSWORD, or asked for.\n"
-         "When standard input is not a terminal, commands are read from it\n"
-         "(see the top of reference/mychat.c).\n",
-         DEFAULT_SERVER);
+         "  --server HOST[:PORT]  server address (default %s; the port\n"
+         "                        is %d when left out; IPv6 as [ADDR]:PORT)\n"
+         "  --user NAME           log in as NAME (else asked for)\n"
+         "  --new                 register NAME as a new account\n"
+         "  -h, --help            show this help\n"
+         "  --version             show the version\n"
+         "The password is read from MYCHAT_PASSWORD, or asked for (three\n"
+         "tries). On a terminal the server is checked first, then:\n"
+         "  menu     JOIN g | CHAT u | CREATE g | LEAVE g   (a list's number\n"
+         "           stands for its name: JOIN 1, CHAT 2), R (refresh),\n"
+         "           E (exit), /help\n"
+         "  chat     type a message and press ENTER; B (back to the menu),\n"
+         "           E (exit), /CMD for a menu command (/chat u, /join g),\n"
+         "           //text sends '/text'\n"
+         "  keys     Tab completes names, up and down recall lines,\n"
+         "           Ctrl-D on an empty line or Ctrl-C exits, Ctrl-Z\n"
+         "           suspends\n"
+         "Messages typed while the server is away are kept and sent when it\n"
+         "is back; E, Ctrl-D or Ctrl-C waits up to 5 s for the server to\n"
+         "confirm what was sent, and with messages still pending asks again.\n"
+         "\n"
+         "When standard input is not a terminal: one command a line in, one\n"
+         "event a line out (listed at the top of reference/mychat.c):\n"
+         "  groups   JOIN g | CREATE g | LEAVE g\n"
+         "  chats    CHAT u | B | SAY text | text (in a chat)\n"
+         "  send     SEND @u text | SEND #g text\n"
+         "  lists    LIST USERS|GROUPS|MYGROUPS\n"
+         "  waits    WAIT SECONDS | WAITFOR PREFIX [SECONDS]\n"
+         "  exit     E\n"
+         "\n"
+         "Exit status: 0 logged out, 1 connecting or the session failed,\n"
+         "2 usage error, 3 a WAITFOR timed out.\n",
+         DEFAULT_SERVER, DEFAULT_PORT);
 }
 
 /* Reports a bad command line; returns the usage exit status. */
@@ -1370,19 +1799,9 @@ static int setup(app *a, int argc, char **argv, const char **server) {
   a->interactive = isatty(STDIN_FILENO);
   if (a->interactive)
     printf("#####[Welcome to MyChat]#####\n");
-  if (a->user[0] == '\0') {
-    if (!a->interactive) {
-      fprintf(stderr, "mychat: --user is required when not on a terminal\n");
-      return EXIT_USAGE;
-    }
-    do {
-      if (tty_line("Enter username: ", a->user, sizeof a->user, 0) < 0)
-        return EXIT_FAIL;
-      if (!mc_codec_name_valid(a->user))
-        printf("--> [a user name is 1 to %d letters, digits, '_', '.' or "
-               "'-']\n",
-               MC_NAME_MAX);
-    } while (!mc_codec_name_valid(a->user));
+  if (a->user[0] == '\0' && !a->interactive) {
+    fprintf(stderr, "mychat: --user is required when not on a terminal\n");
+    return EXIT_USAGE;
   }
   const char *env = getenv("MYCHAT_PASSWORD");
   if (env) {
@@ -1390,12 +1809,9 @@ static int setup(app *a, int argc, char **argv, const char **server) {
   } else if (!a->interactive) {
     fprintf(stderr, "mychat: set MYCHAT_PASSWORD when not on a terminal\n");
     return EXIT_USAGE;
-  } else if (tty_line("Enter password: ", a->password, sizeof a->password, 1) <
-             0) {
-    return EXIT_FAIL;
   }
   size_t pl = strlen(a->password);
-  if (pl < MC_PASSWORD_MIN || pl > MC_PASSWORD_MAX) {
+  if (env && (pl < MC_PASSWORD_MIN || pl > MC_PASSWORD_MAX)) {
     fprintf(stderr, "mychat: a password is %d to %d bytes\n", MC_PASSWORD_MIN,
             MC_PASSWORD_MAX);
     return EXIT_USAGE;
@@ -1403,10 +1819,113 @@ static int setup(app *a, int argc, char **argv, const char **server) {
   return -1;
 }
 
+/* Asks for the user name until a valid one is typed. Returns 0, or -1 at
+ * the end of input. */
+static int ask_name(app *a) {
+  for (;;) {
+    if (tty_line("Enter username: ", a->user, sizeof a->user, 0) < 0)
+      return -1;
+    if (mc_codec_name_valid(a->user))
+      return 0;
+    printf("--> [a user name is 1 to %d letters, digits, '_', '.' or '-', "
+           "not starting with '_', '.' or '-']\n",
+           MC_NAME_MAX);
+  }
+}
+
+/* Asks for the password, without echo, until one of a valid length is
+ * typed. Returns 0, or -1 at the end of input. */
+static int ask_password(app *a) {
+  for (;;) {
+    if (tty_line("Enter password: ", a->password, sizeof a->password, 1) < 0)
+      return -1;
+    size_t pl = strlen(a->password);
+    if (pl >= MC_PASSWORD_MIN && pl <= MC_PASSWORD_MAX)
+      return 0;
+    printf("--> [a password is %d to %d bytes]\n", MC_PASSWORD_MIN,
+           MC_PASSWORD_MAX);
+  }
+}
+
+/* Resolves --server: HOST:PORT, or a HOST (a name, an IPv4 address, an
+ * IPv6 address bare or in brackets) without a port, which means port
+ * 8000. Returns 0, or -1 with |err| set. */
+static int parse_server(const char *server, struct sockaddr_storage *sa,
+                        socklen_t *salen, char *err, size_t cap) {
+  const char *colon = strchr(server, ':');
+  size_t len = strlen(server);
+  int bracket = server[0] == '[';
+  if (len == 0) {
+    snprintf(err, cap, "empty server address");
+    return -1;
+  }
+  /* One colon, or one after "]", starts a port; more, unbracketed, are an
+   * IPv6 address's own. */
+  if (bracket ? server[len - 1] != ']'
+              : colon && strchr(colon + 1, ':') == NULL)
+    return mc_udp_parse(server, sa, salen, err, cap);
+  char host[MC_UDP_HOSTMAX];
+  snprintf(host, sizeof host, "%.*s", (int)(bracket ? len - 2 : len),
+           server + bracket);
+  return mc_udp_resolve(host, DEFAULT_PORT, sa, salen, err, cap);
+}
+
+/* Terminal mode: checks that a MyChat server answers before the user
+ * types a name and a password, with a star every 0.2 s for 15 s, as the
+ * original did when connecting. A Ping outside any session must be
+ * answered with Error UNKNOWN_SESSION (MC-58); its time makes it larger
+ * than that Error, which a server may not send bigger than what it
+ * answers (MC-60). Returns 0 when the server answered. */
+static int probe_server(int fd, const char *server) {
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  ping.time_us = now_us();
+  env.body_case = MYCHAT__ENVELOPE__BODY_PING;
+  env.ping = &ping;
+  uint8_t body[64], dgram[128], in[MC_DATAGRAM_MAX + 1];
+  size_t blen, dlen;
+  if (mc_codec_encode_body(&env, body, sizeof body, &blen) != 0 ||
+      mc_codec_encode(&env, body, blen, dgram, sizeof dgram, &dlen) != 0)
+    return -1;
+  printf("--> [checking server %s]", server);
+  fflush(stdout);
+  for (int i = 0; i < PROBE_TRIES && !g_stop; i++) {
+    (void)send(fd, dgram, dlen, 0);
+    putchar('*');
+    fflush(stdout);
+    mc_tstamp until = now_us() + STAR_INTERVAL, now;
+    while (!g_stop && (now = now_us()) < until) {
+      struct pollfd p = {.fd = fd, .events = POLLIN};
+      if (poll(&p, 1, (int)((until - now + 999) / 1000)) <= 0)
+        continue;
+      ssize_t n = recv(fd, in, sizeof in, 0);
+      Mychat__Envelope *reply = NULL;
+      int ok = n > 0 && mc_codec_decode(in, (size_t)n, &reply) == 0 &&
+               reply->body_case == MYCHAT__ENVELOPE__BODY_ERROR;
+      mc_codec_free(reply);
+      if (ok) {
+        printf("[server is online]\n");
+        /* What was typed while waiting is not a user name. */
+        tcflush(STDIN_FILENO, TCIFLUSH);
+        return 0;
+      }
+    }
+  }
+  printf("[couldn't connect to server]\n");
+  return -1;
+}
+
+/* Terminal mode: the name and password not given, asked for. Returns 0,
+ * or -1 at the end of input. */
+static int ask_missing(app *a) {
+  if (a->user[0] == '\0' && ask_name(a) < 0)
+    return -1;
+  return a->password[0] == '\0' ? ask_password(a) : 0;
+}
+
 int main(int argc, char **argv) {
   static app a; /* large (buffers); zeroed */
   const char *server;
-  g_app = &a;
   a.fd = -1;
   /* Installed first so that an interrupt during the password prompt still
    * lets tty_line() turn echo back on. */
@@ -1414,7 +1933,9 @@ int main(int argc, char **argv) {
   sigemptyset(&act.sa_mask);
   sigaction(SIGINT, &act, NULL);
   sigaction(SIGTERM, &act, NULL);
+  sigaction(SIGWINCH, &act, NULL);
   signal(SIGPIPE, SIG_IGN);
+  use_utf8();
   int rv = setup(&a, argc, argv, &server);
   if (rv >= 0)
     return rv;
@@ -1422,11 +1943,19 @@ int main(int argc, char **argv) {
   char err[256];
   struct sockaddr_storage peer;
   socklen_t salen;
-  if (mc_udp_parse(server, &peer, &salen, err, sizeof err) == 0)
+  if (parse_server(server, &peer, &salen, err, sizeof err) == 0)
     a.fd = mc_udp_connect((struct sockaddr *)&peer, salen, err, sizeof err);
   if (a.fd < 0) {
     fprintf(stderr, "mychat: %s\n", err);
     return EXIT_USAGE;
+  }
+  if (a.interactive) {
+    char shown[MC_UDP_ADDRSTRLEN];
+    mc_udp_format((struct sockaddr *)&peer, salen, shown, sizeof shown);
+    if (probe_server(a.fd, shown) < 0 || ask_missing(&a) < 0) {
+      close(a.fd);
+      return EXIT_FAIL;
+    }
   }
   mc_client_callbacks cb = {.random = random_bytes};
   a.cl = mc_client_new(NULL, &cb);
@@ -1434,7 +1963,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mychat: out of memory\n");
     return EXIT_FAIL;
   }
-  rl_catch_signals = 0;
 
   mc_tstamp now = now_us();
   mc_client_connect(a.cl, a.user, a.password, a.create, now);
@@ -1447,8 +1975,7 @@ int main(int argc, char **argv) {
   }
   rv = run(&a);
 
-  if (a.rl_on)
-    rl_callback_handler_remove();
+  mc_term_close();
   mc_client_del(a.cl);
   close(a.fd);
   for (size_t i = 0; i < a.outq_n; i++)

@@ -10,6 +10,9 @@
 
 TMUX_SOCK="$T/tmux.sock"
 trap 'tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; cleanup' EXIT
+# A time as the client prints it, HH:MM:SS.
+TIME='[0-2][0-9]:[0-5][0-9]:[0-6][0-9]'
+
 
 # Short keepalives let a client notice a restarted server quickly.
 SRV_FLAGS="--keepalive-ms 500 --timeout-ms 5000"
@@ -81,8 +84,6 @@ msg_id() {
   grep "$2" "$T/$1" | head -1 | sed -n 's/.* id=\([0-9][0-9]*\) .*/\1/p'
 }
 
-TIME='[0-2][0-9]:[0-5][0-9]:[0-6][0-9]'
-
 # usage ARGS...: runs mychat with ARGS and no terminal; output in
 # $T/usage.out, status in RC.
 usage() {
@@ -103,8 +104,9 @@ t_usage() {
   usage --user 'no spaces'
   [ "$RC" -eq 2 ] && has usage.out "^mychat: bad user name 'no spaces'\$" ||
     return 1
-  usage --user x --server nocolon
-  [ "$RC" -eq 2 ] && has usage.out '^mychat: nocolon: expected HOST:PORT$' ||
+  usage --user x --server 127.0.0.1:port
+  [ "$RC" -eq 2 ] &&
+    has usage.out '^mychat: 127.0.0.1:port: port must be a number' ||
     return 1
   # Without a terminal, the name and password must be given.
   usage
@@ -297,9 +299,17 @@ t_reconnect() {
     has ra.out '^message id=[0-9]* from=rb group=MyChat .*after the restart$'
 }
 
+# The terminal client runs in a tmux pane, session $TM (one at a time),
+# read as UTF-8 whatever the test's own locale.
+TM=
+TERM_N=0
+tmux_() {
+  LC_ALL=C.UTF-8 tmux -u -S "$TMUX_SOCK" "$@"
+}
+
 # screen: the tmux pane's text.
 screen() {
-  tmux -S "$TMUX_SOCK" capture-pane -p -t it
+  tmux_ capture-pane -p -t "$TM"
 }
 
 # on_screen PATTERN: the pane has a line matching the grep PATTERN.
@@ -307,10 +317,20 @@ on_screen() {
   screen | grep -q "$1"
 }
 
-# wait_screen PATTERN: waits (up to 10 s) for PATTERN on the pane.
+# wait_screen PATTERN [N]: waits (up to N s, 10) for PATTERN on the pane.
 wait_screen() {
   i=0
   while ! on_screen "$1"; do
+    i=$((i + 1))
+    [ "$i" -le $((${2:-10} * 20)) ] || return 1
+    sleep 0.05
+  done
+}
+
+# wait_screen_n PATTERN N: waits (up to 10 s) for N lines matching PATTERN.
+wait_screen_n() {
+  i=0
+  while [ "$(screen | grep -c "$1")" -lt "$2" ]; do
     i=$((i + 1))
     [ "$i" -le 200 ] || return 1
     sleep 0.05
@@ -319,20 +339,59 @@ wait_screen() {
 
 # keys KEYS...: types into the pane (tmux send-keys).
 keys() {
-  tmux -S "$TMUX_SOCK" send-keys -t it "$@"
+  tmux_ send-keys -t "$TM" "$@"
+}
+
+# term ARGS...: starts mychat ARGS in a new pane of 120 x 40, as a user
+# with a UTF-8 locale; "exit=STATUS" shows when it ends. It runs under no
+# `timeout`: with --foreground (needed to read the terminal) timeout passes
+# on the SIGINT of a Ctrl-C, which mychat would then get twice. The pane is
+# bounded all the same: every wait on it is, and ending its session (the
+# next term, or the trap at exit) hangs it up.
+term() {
+  pane "LC_ALL=C.UTF-8 $B/mychat $*; echo exit=\$?; sleep 60"
+}
+
+# pane COMMAND: runs the shell COMMAND in a new pane of 120 x 40. The
+# session before is ended after the new one started: a tmux server with no
+# session left exits, and could not take the new one meanwhile; so the
+# shell of a pane is not left to exit by itself.
+pane() {
+  old=$TM
+  TERM_N=$((TERM_N + 1))
+  TM=it$TERM_N
+  tmux_ new-session -d -s "$TM" -x 120 -y 40 "$1" || return 1
+  [ -z "$old" ] || tmux_ kill-session -t "$old" 2> /dev/null || true
+}
+
+# login NAME: in a pane started without --user, types NAME and its
+# password and waits for the menu.
+login() {
+  wait_screen '^Enter username:' && keys "$1" Enter &&
+    wait_screen '^Enter password:' && keys "pw-$1" Enter &&
+    wait_screen "^--> \[type 'JOIN'"
+}
+
+UTF8='naïve café Grüße 你好 🎉'
+
+# in_pane TEST: runs TEST; when it fails, shows the pane as it was.
+in_pane() {
+  "$@" && return 0
+  echo "# $1 failed; the pane:"
+  screen | sed '/^$/d; s/^/#   /'
+  return 1
 }
 
 t_terminal() {
   command -v tmux > /dev/null && register ta tb || return 1
-  # --foreground keeps mychat in the terminal's foreground process group,
-  # where it may read the terminal and change its modes.
-  cmd="timeout --foreground 60 $B/mychat --server $SRV; echo exit=\$?"
-  tmux -S "$TMUX_SOCK" new-session -d -s it -x 120 -y 40 "$cmd; sleep 60" &&
-    wait_screen '^Enter username:' && keys ta Enter &&
-    wait_screen '^Enter password:' && keys pw-ta Enter &&
-    wait_screen "^--> \[type 'JOIN'" || return 1
+  # A direct message waits for ta: it is shown at login, missed, direct,
+  # with its time.
+  run tb tb0.out 'SEND @ta before you came' 'WAITFOR sent' || return 1
+  term --server "$SRV" && login ta || return 1
   on_screen '^#####\[Welcome to MyChat\]#####$' &&
+    on_screen "^--> \[checking server $SRV\]\**\[server is online\]$" &&
     on_screen '^--> \[connecting to server\]\**\[connected to server\]$' &&
+    on_screen "^>> \[$TIME\] tb (direct): before you came (missed)\$" &&
     on_screen '^#####\[you: ta\]#####$' &&
     on_screen '^--> \[available group chats\]$' &&
     on_screen '^1\. MyChat$' &&
@@ -340,19 +399,128 @@ t_terminal() {
     on_screen '^[0-9]*\. tb (offline)$' &&
     # The password was not echoed.
     ! on_screen 'pw-ta' || return 1
-  keys 'JOIN MyChat' Enter &&
+  # An unknown user is answered in the menu, which goes on working: a
+  # number picks from the list of users, Tab completes a name.
+  keys 'CHAT nobody' Enter &&
+    wait_screen "^--> \[no user 'nobody'; R shows who there is\]$" &&
+    keys "CHAT $(screen | sed -n 's/^\([0-9]*\)\. tb (offline)$/\1/p')" \
+      Enter &&
+    wait_screen '^#####\[CHAT WITH tb\]#####$' &&
+    # Entering the chat shows its last messages.
+    wait_screen "^>> \[$TIME\] tb: before you came\$" &&
+    keys B Enter && keys 'JOIN MyCh' Tab Enter &&
     wait_screen "^--> \[you joined 'MyChat' group\]$" &&
     on_screen '^#####\[GROUP CHAT\]#####$' || return 1
   # A message arrives while a line is half typed; the line survives.
   keys half &&
-    run tb tb.out 'JOIN MyChat' 'hello terminal' 'WAITFOR sent' &&
-    wait_screen '^>> tb: hello terminal$' &&
-    keys ' typed' Enter &&
+    run tb tb.out 'JOIN MyChat' "hello terminal $UTF8" 'WAITFOR sent' &&
+    wait_screen "^>> \[$TIME\] tb: hello terminal $UTF8\$" &&
+    keys " typed $UTF8" Enter &&
     wait_screen "^--> \[Message sent - $TIME\]\$" &&
     run tb tb2.out 'WAITFOR message' &&
-    has tb2.out 'from=ta group=MyChat .*text=half typed$' &&
-    keys E Enter &&
-    wait_screen '^exit=0$'
+    has tb2.out "from=ta group=MyChat .*text=half typed $UTF8\$" || return 1
+  # Ctrl-D on an empty line exits (logged out, status 0).
+  keys C-d && wait_screen '^exit=0$'
+}
+
+# A wrapped line being typed is cleared whole when a message arrives above
+# it: no stale copy of its first row is left.
+t_terminal_wrap() {
+  term --server "$SRV" --user ta && wait_screen '^Enter password:' &&
+    keys pw-ta Enter && wait_screen "^--> \[type 'JOIN'" &&
+    keys 'CHAT tb' Enter && wait_screen '^#####\[CHAT WITH tb\]#####$' ||
+    return 1
+  # 150 z's take two rows; a stale copy of the first would add 120.
+  keys "$(printf 'z%.0s' $(seq 1 150))" &&
+    run tb wrap.out 'SEND @ta over the long line' 'WAITFOR sent' &&
+    wait_screen "^>> \[$TIME\] tb: over the long line\$" &&
+    [ "$(screen | tr -cd z | wc -c)" -eq 150 ] &&
+    screen | tail -n +2 | grep -q '^z\{120\}$' &&
+    # Ctrl-C exits, logged out.
+    keys C-c && wait_screen '^--> \[logged out\]$' && wait_screen '^exit=0$'
+}
+
+# Ctrl-Z stops the client in a shell with job control, and after fg the
+# line typed before goes on being edited (the terminal's modes restored).
+t_terminal_suspend() {
+  command -v bash > /dev/null || return 1
+  pane "env -i PATH=$PATH HOME=$T TERM=screen LC_ALL=C.UTF-8 PS1='$ ' \
+bash --norc --noprofile -i" &&
+    wait_screen '^\$' &&
+    keys "$B/mychat --server $SRV --user ta" Enter &&
+    wait_screen '^Enter password:' && keys pw-ta Enter &&
+    wait_screen "^--> \[type 'JOIN'" && keys 'CHAT tb' Enter &&
+    wait_screen '^#####\[CHAT WITH tb\]#####$' && keys 'before ' &&
+    wait_screen '^before *$' && keys C-z &&
+    wait_screen 'Stopped' && keys fg Enter &&
+    # Drawn again, and edited a key at a time (in the shell's modes the
+    # keys would wait for Enter, echoed by the terminal).
+    keys after && wait_screen '^before after$' &&
+    [ "$(screen | grep -c after)" -eq 1 ] &&
+    keys Enter && wait_screen "^--> \[Message sent - $TIME\]\$" &&
+    run tb susp.out 'WAITFOR backlog-done' &&
+    has susp.out 'from=ta group=- missed=1 .*text=before after$' &&
+    keys E Enter && wait_screen '^--> \[logged out\]$'
+}
+
+# A wrong password is asked for again (three tries in all).
+t_terminal_password() {
+  term --server "$SRV" --user ta && wait_screen '^Enter password:' &&
+    keys not-it Enter &&
+    wait_screen_n '^Enter password:' 2 &&
+    on_screen '^--> \[wrong user name or password\]$' &&
+    keys pw-ta Enter && wait_screen "^--> \[type 'JOIN'" &&
+    # Tab completes a user's name (alice registered before).
+    keys 'CHAT al' Tab && wait_screen '^CHAT alice *$' &&
+    keys C-u E Enter && wait_screen '^exit=0$' || return 1
+  term --server "$SRV" --user ta && wait_screen '^Enter password:' &&
+    keys bad-1 Enter && wait_screen_n '^Enter password:' 2 &&
+    keys bad-2 Enter && wait_screen_n '^Enter password:' 3 &&
+    keys bad-3 Enter && wait_screen '^exit=1$' &&
+    [ "$(screen | grep -c '^--> \[wrong user name or password\]$')" -eq 3 ] &&
+    on_screen '^--> \[a new account: mychat --new --user NAME\]$' 
+}
+
+# The server is checked before the name is asked for; a host without a
+# port is port 8000. Nothing should answer there, but a MyChat server that
+# someone runs on the default port may: then it must have been found.
+t_terminal_probe() {
+  term --server 127.0.0.1 &&
+    wait_screen '^--> \[checking server 127.0.0.1:8000\]\*\*' &&
+    { ! on_screen '^Enter username:' || on_screen 'server is online'; } &&
+    keys C-c && wait_screen '^exit=1$'
+}
+
+# A message typed while the server is down is shown pending and sent when
+# it is back. The server restarts with short timeouts so that the client
+# sees the loss in about a second.
+t_terminal_pending() {
+  FAST="--keepalive-ms 200 --timeout-ms 1000 --rate-burst 1000"
+  kill9_server
+  # shellcheck disable=SC2086
+  start_server $FAST --port "$SRV_PORT" || return 1
+  term --server "$SRV" --user ta && wait_screen '^Enter password:' &&
+    keys pw-ta Enter && wait_screen "^--> \[type 'JOIN'" &&
+    keys 'CHAT tb' Enter && wait_screen '^#####\[CHAT WITH tb\]#####$' ||
+    return 1
+  kill9_server
+  wait_screen '^--> \[connection lost, reconnecting\]$' &&
+    keys 'written while away' Enter &&
+    wait_screen '^--> \[Message pending - not connected' &&
+    # E with a message pending says so rather than exit.
+    keys E Enter && wait_screen '^--> \[1 message not sent yet' &&
+    ! on_screen '^exit=' || return 1
+  # shellcheck disable=SC2086
+  start_server $FAST --port "$SRV_PORT" &&
+    wait_screen '^--> \[connected to server\]$' 15 &&
+    wait_screen "^--> \[Message sent - $TIME\]\$" &&
+    run tb pend.out 'WAITFOR backlog-done' &&
+    has pend.out "^message id=[0-9]* from=ta group=- missed=1 time=$TIME \
+text=written while away\$" &&
+    keys E Enter && wait_screen '^exit=0$' || return 1
+  kill9_server
+  # shellcheck disable=SC2086
+  start_server $SRV_FLAGS --port "$SRV_PORT"
 }
 
 # shellcheck disable=SC2086
@@ -361,7 +529,13 @@ check "usage errors, --help, --version" t_usage
 check "register, then log in" t_register_login
 check "wrong password, unknown user and taken name are refused" t_wrong_password
 # Early, while the menu still fits the pane.
-check "terminal client in tmux: banner, menu, live message" t_terminal
+check "terminal: banner, menu, CHAT nobody, list numbers, UTF-8, times" \
+  in_pane t_terminal
+check "terminal: a wrapped line is redrawn cleanly" in_pane t_terminal_wrap
+check "terminal: a wrong password is asked again" in_pane t_terminal_password
+check "terminal: Ctrl-Z, then fg, goes on editing" in_pane t_terminal_suspend
+check "terminal: the server is checked first, port 8000 by default" \
+  in_pane t_terminal_probe
 check "presence online and offline" t_presence
 check "group message fans out to the members" t_group_fanout
 check "lists longer than a page" t_list_pages
@@ -371,5 +545,7 @@ check "group messages missed offline: in order, once" t_group_missed
 check "scripted errors and WAITFOR timeout" t_scripted_errors
 check "2000 messages in one session" t_long_session
 check "reconnects by itself after a server restart" t_reconnect
+check "terminal: a message typed while the server is down is sent" \
+  in_pane t_terminal_pending
 stop_server
 finish
