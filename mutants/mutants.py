@@ -387,7 +387,11 @@ def baseline(b, flags_of, tmp):
     runner = Runner(b, os.path.join(b, "mychat-server"), tmp)
     try:
         for c, ok, _, flags in rows:
-            if not ok and not runner.case(c, flags)[0]:
+            # Run alone, a case that failed in the crowd of the first round
+            # gets two more tries: the reference must pass, but a loaded
+            # machine can make a timing case miss.
+            if not ok and not (runner.case(c, flags)[0] or
+                               runner.case(c, flags)[0]):
                 raise MutantError(f"the reference server fails case {c}")
     finally:
         runner.stop()
