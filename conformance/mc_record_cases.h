@@ -955,6 +955,73 @@ static void sc_hs_reg_hourly(rec *r) {
   hs_send(r, c, &o);                        /* Welcome: a Login */
 }
 
+/* 22 users of this case: the first page of users holds 20 of them with
+ * more set (MC-100: a 21st exists), and the page after u19 starts after
+ * it, not at it (MC-99). */
+static void sc_list_users(rec *r) {
+  int a = ep_new(r);                /* one endpoint: 22 are too many */
+  hs_opt o = {.reg = 1, .pw = "secret-pw"};
+  for (int i = 0; i < 22; i++) {
+    char u[16];
+    snprintf(u, sizeof u, "u%02d", i);
+    o.name = N(r, u);
+    hs_send(r, a, &o);              /* a stays in the last session */
+  }
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_USERS, N(r, ""));
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_USERS, N(r, "u19"));
+}
+
+/* 17 messages to an offline bob, one more than a store batch of the
+ * reference: all 17 come in his next session, oldest first, then
+ * BacklogDone 17 (MC-115, MC-117). */
+static void sc_msg_backlog_long(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  logout(r, b);
+  burst_to_bob(r, a, 17, "while you were out");
+  hs(r, 0, N(r, "bob"), 0);
+}
+
+/* Group backlogs hold neither the member's own messages nor those from
+ * before it joined (MC-116): carol joins after "early" and gets only
+ * "late"; alice and carol log in again and have nothing missed. */
+static void sc_grp_backlog(rec *r) {
+  int b, a = group_pair(r, "alice", 0, "bob", 0, &b);
+  say(r, a, NULL, N(r, "g"), "early", 1);
+  int c = hs(r, 1, N(r, "carol"), 0);
+  req_group(r, c, G_JOIN, N(r, "g"));
+  say(r, a, NULL, N(r, "g"), "late", 1);
+  logout(r, a);
+  logout(r, c);
+  hs(r, 0, N(r, "alice"), 0);       /* BacklogDone 0: not her own */
+  hs(r, 0, N(r, "carol"), 0);       /* BacklogDone 0: nothing missed */
+  (void)b;
+}
+
+/* A Receipt acked in one session is not pushed again in the next
+ * (MC-127). */
+static void sc_msg_receipt_once(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  hs(r, 1, N(r, "bob"), 0);
+  say(r, a, N(r, "bob"), NULL, "receipt once", 1);
+  ping(r, a, 0);                    /* carries the ack of the Receipt */
+  logout(r, a);
+  int c = hs(r, 0, N(r, "alice"), 0);
+  req_list(r, c, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+}
+
+/* Alice and bob share two groups: bob's logout and login each give her
+ * one Presence, not one per group (MC-124). */
+static void sc_sess_presence_two(rec *r) {
+  int b, a = group_pair(r, "alice", 1, "bob", 1, &b);
+  req_group(r, a, G_CREATE, N(r, "h"));
+  req_group(r, b, G_JOIN, N(r, "h"));
+  logout(r, b);
+  int c = hs(r, 0, N(r, "bob"), 1);
+  req_list(r, a, MYCHAT__LIST_KIND__LIST_MY_GROUPS, "");
+  (void)c;
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -1076,4 +1143,14 @@ static const scenario scenarios[] = {
     {"hs-reg-hourly", REG_FLAGS, "Registrations per address (2) and per /24 (3) per hour: beyond either, RATE_LIMITED; a Login from there still works",
      "MC-137 MC-52 MC-39", "impair: no\nnote: a Register resent after a RATE_LIMITED is a new attempt; clients on 127.0.0.21 .. 127.0.0.23",
      sc_hs_reg_hourly},
+    {"list-users", NULL, "Users list: 22 users, the first page 20 with more, the page after a name starts after it",
+     "MC-99 MC-100 MC-101", NULL, sc_list_users},
+    {"msg-backlog-long", NULL, "17 missed direct messages: all of them in the next session, oldest first, then BacklogDone 17",
+     "MC-115 MC-117 MC-122 MC-123", NULL, sc_msg_backlog_long},
+    {"grp-backlog", NULL, "A group backlog holds neither the member's own messages nor those from before it joined",
+     "MC-116 MC-115 MC-123", NULL, sc_grp_backlog},
+    {"msg-receipt-once", NULL, "A Receipt acked in one session is not pushed again in the next",
+     "MC-127 MC-121 MC-123", NULL, sc_msg_receipt_once},
+    {"sess-presence-two", NULL, "A user sharing two groups gets one Presence per change, not one per group",
+     "MC-124 MC-125", NULL, sc_sess_presence_two},
 };
