@@ -983,18 +983,18 @@ static void sc_msg_backlog_long(rec *r) {
 }
 
 /* Group backlogs hold neither the member's own messages nor those from
- * before it joined (MC-116): carol joins after "early" and gets only
- * "late"; alice and carol log in again and have nothing missed. */
+ * before it joined (MC-116): carol joins after "early" and logs out, and
+ * her next session has only "late" missed; alice's has nothing. */
 static void sc_grp_backlog(rec *r) {
   int b, a = group_pair(r, "alice", 0, "bob", 0, &b);
   say(r, a, NULL, N(r, "g"), "early", 1);
   int c = hs(r, 1, N(r, "carol"), 0);
   req_group(r, c, G_JOIN, N(r, "g"));
+  logout(r, c);                     /* no later Deliver moves her cursor */
   say(r, a, NULL, N(r, "g"), "late", 1);
   logout(r, a);
-  logout(r, c);
   hs(r, 0, N(r, "alice"), 0);       /* BacklogDone 0: not her own */
-  hs(r, 0, N(r, "carol"), 0);       /* BacklogDone 0: nothing missed */
+  hs(r, 0, N(r, "carol"), 0);       /* "late" missed, not "early" */
   (void)b;
 }
 
