@@ -397,10 +397,6 @@ static const char *diff_reqs(const replay *rp, int body, int online) {
 
 /* ---- substitution ---- */
 
-/* Replaces in |d| every 16 bytes equal to recorded token |rec|, or equal
- * to it but for one byte (a token the script spoiled on purpose, sess-
- * unknown), by live token |live| with the same byte spoiled the same way:
- * a token wrong only in its last byte stays wrong only there. */
 /* How many of the MC_TOKEN_LEN bytes at |a| and |b| differ, counting up
  * to 2 only; |*at| is where the last difference found is. */
 static size_t tok_diffs(const uint8_t *a, const uint8_t *b, size_t *at) {
@@ -414,6 +410,10 @@ static size_t tok_diffs(const uint8_t *a, const uint8_t *b, size_t *at) {
   return diffs;
 }
 
+/* Replaces in |d| every 16 bytes equal to recorded token |rec|, or equal
+ * to it but for one byte (a token the script spoiled on purpose, sess-
+ * unknown), by live token |live| with the same byte spoiled the same way:
+ * a token wrong only in its last byte stays wrong only there. */
 static void subst_token(uint8_t *d, size_t len, const uint8_t *rec,
                         const uint8_t *live) {
   for (size_t i = 0; i + MC_TOKEN_LEN <= len; i++) {
