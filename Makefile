@@ -42,7 +42,8 @@ help:
 	@echo "make fuzz   run the libFuzzer targets (FUZZ_SECONDS each, clang)"
 	@echo "make bench  run the benchmarks (bench-server, bench-sim, bench-pcap)"
 	@echo "make captures  regenerate captures/ from the reference server"
-	@echo "make faulty    build the deliberately broken servers"
+	@echo "make mutants   the conformance suite against every mutant server"
+	@echo "               (mutants/*.mut) and allowed variant; the score"
 	@echo "make man    man pages of the programs, in \$$(B)/man (help2man)"
 	@echo "make install   programs, man pages, completion, library, headers,"
 	@echo "               mychat.pc (PREFIX=/usr/local, DESTDIR=)"
@@ -76,6 +77,7 @@ $(TEST_BIN): $(TEST_OBJ) $(B)/libmcref.a $(LIBMC)
 include reference/build.mk
 -include simulator/build.mk
 -include conformance/build.mk
+-include mutants/build.mk
 -include tools/build.mk
 -include bench/build.mk
 include scripts/install.mk

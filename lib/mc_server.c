@@ -48,13 +48,6 @@ uint64_t wall_ms(const mc_server *srv, mc_tstamp now) {
   return (uint64_t)((int64_t)(now / MC_MSEC) + srv->cfg.wall_offset_ms);
 }
 
-#ifdef MC_FAULT_NO_TOKEN_CHECK
-/* Conformance fault: any 16-byte token passes (MC-53). */
-#define MC__TOKEN_CHECKED 0
-#else
-#define MC__TOKEN_CHECKED 1
-#endif
-
 /* Constant time, so a wrong token does not reveal how much of it matched. */
 static int token_eq(const uint8_t *a, const uint8_t *b) {
   uint8_t d = 0;
@@ -173,10 +166,6 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv; /* not the datagram's fault: as if lost, it comes again */
   if (rv < 0) {
     srv->stats.rx_malformed++;
-#ifdef MC_FAULT_AMPLIFY
-    /* Conformance fault: the Error may outgrow what it answers (MC-60). */
-    len = MC_DATAGRAM_MAX;
-#endif
     send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
                mc_strerror(rv), 0, len);
     slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
@@ -191,7 +180,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   }
   sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
-      (MC__TOKEN_CHECKED && !token_eq(env->token.data, s->token))) {
+      !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
     send_error(srv, from, env->session_id, &env->token,
                MYCHAT__ERROR_CODE__UNKNOWN_SESSION,

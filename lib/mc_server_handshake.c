@@ -264,11 +264,6 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   }
   if (found == 0) {
     sess *s = mc__map_get(&srv->by_user, uid);
-#ifdef MC_FAULT_NO_DEDUP
-    /* Conformance fault: a retransmitted handshake is not recognised
-     * (MC-40). */
-    s = NULL;
-#endif
     if (s != NULL && s->nonce == nonce && s->state == SESS_ESTABLISHED) {
       welcome_send(srv, s, from, len, now);
       return;
@@ -395,11 +390,6 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
   if (job->result != 0 || p.no_user) {
     Mychat__ErrorCode code = p.is_register ? MYCHAT__ERROR_CODE__INTERNAL
                                            : MYCHAT__ERROR_CODE__AUTH_FAILED;
-#ifdef MC_FAULT_WRONG_ERROR_CODE
-    /* Conformance fault: Login tells unknown names apart (MC-44). */
-    if (p.no_user)
-      code = MYCHAT__ERROR_CODE__NO_SUCH_USER;
-#endif
     if (!p.is_register) {
       srv->stats.login_failures++;
       rate_note_login(srv, &p.addr, p.name, 0, now);

@@ -8,8 +8,9 @@
 #    itself: every case passes, none unsupported;
 #  - the same through an impaired link, three runs of each case with
 #    different seeds: every case at 100 %;
-#  - each faulty server (`make faulty`, conformance/faults.txt) fails every
-#    case named for its fault (run on those cases only).
+#  - each mutant server with a killed-by: line (mutants/*.mut, built by
+#    `make mutants-build`: the faults of issue 6) fails every case that line
+#    names (run on those cases only).
 . "$(dirname "$0")/common.sh"
 
 CONF="$B/mychat-conform"
@@ -37,7 +38,7 @@ wait_jobs() {
 }
 
 # impl_for BINARY FILE: the reference's statement, with the server binary
-# BINARY (this build's server, a faulty one), written to FILE.
+# BINARY (this build's server, a mutant one), written to FILE.
 impl_for() {
   sed "s|build/mychat-server|$1|" conformance/impl/reference.impl > "$2"
 }
@@ -100,18 +101,18 @@ t_reference_impaired() {
   return $ok
 }
 
-# Each faulty server fails every case faults.txt names for it.
-t_faults() {
-  [ -s "$T/faults" ] || return 1
+# Each mutant with a killed-by: line fails every case it names.
+t_mutants() {
+  [ -s "$T/mutants" ] || return 1
   bad=0
-  while IFS=: read -r fault want; do
-    got=$(failed_cases "$T/f_$fault.txt")
+  while read -r mut want; do
+    got=$(failed_cases "$T/m_$mut.txt")
     want=$(echo "$want" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
-    if [ "$(rc "f_$fault")" -ne 1 ] || [ "$got" != "$want" ]; then
-      echo "  $fault: failed [$got], expected [$want] (exit $(rc "f_$fault"))"
+    if [ "$(rc "m_$mut")" -ne 1 ] || [ "$got" != "$want" ]; then
+      echo "  $mut: failed [$got], expected [$want] (exit $(rc "m_$mut"))"
       bad=1
     fi
-  done < "$T/faults"
+  done < "$T/mutants"
   return $bad
 }
 
@@ -170,7 +171,7 @@ t_order() {
 }
 
 # An "allow:" line lets an answer the spec allows pass: the server whose
-# Login answers NO_SUCH_USER fails hs-login-fail (t_faults) but passes a
+# Login answers NO_SUCH_USER fails hs-login-fail (t_mutants) but passes a
 # copy of the case that allows that code there.
 t_allow() {
   [ "$(rc allow)" -eq 0 ] || { cat "$T/allow.txt"; return 1; }
@@ -191,18 +192,21 @@ for k in $IMP_JOBS; do
   job "imp$k" --impl "$T/ref.impl" --repeat 3 $IMPAIR --seed $((k * 100)) \
     $(awk -v k="$k" '(NR - 1) % 7 == k - 1' "$T/names")
 done
-# The faulty servers, each on its own cases.
-grep -v '^#' conformance/faults.txt > "$T/faults"
-while IFS=: read -r fault want; do
-  if [ -x "$B/faulty/$fault/mychat-server" ]; then
-    impl_for "$B/faulty/$fault/mychat-server" "$T/f_$fault.impl"
+# The mutants with a killed-by: line, each on its own cases.
+for f in mutants/*.mut; do
+  want=$(sed -n 's/^killed-by: //p' "$f")
+  [ -n "$want" ] && echo "$(basename "$f" .mut) $want"
+done > "$T/mutants"
+while read -r mut want; do
+  if [ -x "$B/mutants/$mut/mychat-server" ]; then
+    impl_for "$B/mutants/$mut/mychat-server" "$T/m_$mut.impl"
     # shellcheck disable=SC2086 # case names are words
-    job "f_$fault" --impl "$T/f_$fault.impl" $want
+    job "m_$mut" --impl "$T/m_$mut.impl" $want
   else
-    echo "  $B/faulty/$fault/mychat-server missing (make faulty)" > "$T/f_$fault.txt"
-    echo 255 > "$T/f_$fault.rc"
+    echo "  $B/mutants/$mut/mychat-server missing (make mutants-build)" > "$T/m_$mut.txt"
+    echo 255 > "$T/m_$mut.rc"
   fi
-done < "$T/faults"
+done < "$T/mutants"
 if order_capture; then
   job order --impl "$T/ref.impl" --spec proto/PROTOCOL.md --captures "$T/ordercap" msg-direct
 fi
@@ -210,7 +214,7 @@ mkdir -p "$T/allowcap"
 cp captures/hs-login-fail.pcap captures/hs-login-fail.case "$T/allowcap/"
 echo "allow: error.code AUTH_FAILED=NO_SUCH_USER" \
   >> "$T/allowcap/hs-login-fail.case"
-impl_for "$B/faulty/WRONG_ERROR_CODE/mychat-server" "$T/allow.impl"
+impl_for "$B/mutants/hs-login-unknown-name-code/mychat-server" "$T/allow.impl"
 job allow --impl "$T/allow.impl" --spec proto/PROTOCOL.md --captures "$T/allowcap" hs-login-fail
 wait_jobs
 
@@ -219,5 +223,5 @@ check "a push order the spec leaves free passes (Deliver to oneself first)" t_or
 check "an allow: line accepts the answer it names" t_allow
 check "the reference's statement runs every case in one command: all pass" t_reference
 check "through an impaired link, 3 runs of every case: all at 100%" t_reference_impaired
-check "each faulty server fails its cases" t_faults
+check "each mutant with killed-by: fails its cases" t_mutants
 finish
