@@ -1198,7 +1198,8 @@ int main(int argc, char **argv) {
       {0, 0, 0, 0}};
   int c;
   int timeout_set = 0;
-  while ((c = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
+  opterr = 0; /* our messages, in the style of every program */
+  while ((c = getopt_long(argc, argv, ":hv", lo, NULL)) != -1) {
     switch (c) {
     case 'v': verbose = 1; break;
     case O_PCAP_DIR: pcap_dir = optarg; break;
@@ -1239,8 +1240,13 @@ int main(int argc, char **argv) {
     case O_VERSION:
       printf(PROG " " VERSION " (MyChat protocol version 1)\n");
       return 0;
+    case ':':
+      fprintf(stderr, PROG ": %s: needs a value\nTry '" PROG
+              " --help' for usage.\n", argv[optind - 1]);
+      return 2;
     default:
-      fprintf(stderr, "Try '" PROG " --help' for usage.\n");
+      fprintf(stderr, PROG ": %s: unknown option\nTry '" PROG
+              " --help' for usage.\n", argv[optind - 1]);
       return 2;
     }
   }

@@ -213,10 +213,10 @@ static void parse_args(int argc, char **argv, options *o) {
     case 'h': usage(stdout); exit(0);
     case O_VER: printf(PROG " " VERSION "\n"); exit(0);
     case O_NOCON: o->no_console = 1; break;
-    case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+    case ':': usage_error("%s: needs a value", argv[optind - 1]);
     default:
       if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
-        usage_error("unknown option '%s'", argv[optind - 1]);
+        usage_error("%s: unknown option", argv[optind - 1]);
       const size_t i = (size_t)(c - O_NUM);
       uint32_t v = (uint32_t)parse_num(num_flags[i].name, optarg,
                                        num_flags[i].min, num_flags[i].max);
@@ -224,7 +224,7 @@ static void parse_args(int argc, char **argv, options *o) {
     }
   }
   if (optind < argc)
-    usage_error("unexpected argument '%s'", argv[optind]);
+    usage_error("%s: unexpected argument", argv[optind]);
   if (o->cfg.keepalive_ms >= o->cfg.session_timeout_ms) {
     fprintf(stderr, PROG ": --keepalive-ms (%" PRIu32 ") must be less than "
             "--timeout-ms (%" PRIu32 ")\nTry '" PROG " --help' for usage.\n",

@@ -47,7 +47,7 @@ int mcp_common_opt(int opt, const char *val, mcp_filter *flt, unsigned *port) {
 }
 
 int mcp_usage_error(const char *cmd) {
-  fprintf(stderr, "Try '" PROG " %s --help'.\n", cmd);
+  fprintf(stderr, "Try '" PROG " %s --help' for usage.\n", cmd);
   return 2;
 }
 
@@ -395,6 +395,6 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
-  fprintf(stderr, PROG ": unknown command '%s'\nTry '" PROG " --help'.\n", argv[1]);
+  fprintf(stderr, PROG ": %s: unknown command\nTry '" PROG " --help' for usage.\n", argv[1]);
   return 2;
 }
