@@ -125,7 +125,9 @@ static void usage(FILE *f) {
           "Console: type E and press ENTER to turn the server off; SIGINT\n"
           "and SIGTERM do the same. Stdin is the console unless --no-console\n"
           "is given or stdin is a terminal this process does not own (started\n"
-          "in the background with '&'), so the server never stops on tty input.\n",
+          "in the background with '&'), so the server never stops on tty input.\n"
+          "Exit status: 0 after a clean shutdown, 1 when the socket or the\n"
+          "database fails, 2 for usage errors.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
           d.rate_refill_ms, d.arq.window, d.arq.queue_max);
 }
