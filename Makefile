@@ -15,6 +15,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(WERROR) $(SAN) -MMD -MP \
              -Ilib -I$(B)/gen $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# What libmychat.a itself needs (as mychat.pc says): a program of the core
+# alone links this, not every package above.
+LIBMC_LIBS = $(shell pkg-config --libs libprotobuf-c libsodium 2>/dev/null) $(LDLIBS)
 
 DEPS_STAMP := build/.deps-ok
 
@@ -42,7 +45,8 @@ help:
 	@echo "make fuzz   run the libFuzzer targets (FUZZ_SECONDS each, clang)"
 	@echo "make bench  run the benchmarks (bench-server, bench-sim, bench-pcap)"
 	@echo "make captures  regenerate captures/ from the reference server"
-	@echo "make faulty    build the deliberately broken servers"
+	@echo "make mutants   the conformance suite against every mutant server"
+	@echo "               (mutants/*.mut) and allowed variant; the score"
 	@echo "make man    man pages of the programs, in \$$(B)/man (help2man)"
 	@echo "make install   programs, man pages, completion, library, headers,"
 	@echo "               mychat.pc (PREFIX=/usr/local, DESTDIR=)"
@@ -73,11 +77,13 @@ $(LIBMC): $(LIB_OBJ)
 $(TEST_BIN): $(TEST_OBJ) $(B)/libmcref.a $(LIBMC)
 	$(CC) $(SAN) -o $@ $(TEST_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
 
+# Every fragment exists; a missing one is an error, not a silent skip.
 include reference/build.mk
--include simulator/build.mk
--include conformance/build.mk
--include tools/build.mk
--include bench/build.mk
+include simulator/build.mk
+include conformance/build.mk
+include mutants/build.mk
+include tools/build.mk
+include bench/build.mk
 include scripts/install.mk
 
 programs: $(PROGRAMS)
@@ -103,14 +109,11 @@ fuzz: $(DEPS_STAMP)
 	@sh scripts/deps.sh clang
 	@$(MAKE) --no-print-directory -f fuzz/fuzz.mk B=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) run
 
-# Benchmarks, not part of `make test`: the server's, then the simulator's
-# and the pcap tools' when their modules define bench-sim and bench-pcap.
+# Benchmarks, not part of `make test`: each module's fragment defines its
+# own (bench-server, bench-sim, bench-pcap), run one after the other.
+BENCHES := bench-server bench-sim bench-pcap
 bench: all
-	@$(MAKE) --no-print-directory bench-server
-	@if grep -q '^bench-sim:' simulator/build.mk 2>/dev/null; then \
-	  $(MAKE) --no-print-directory bench-sim || exit 1; fi
-	@if grep -q '^bench-pcap:' tools/build.mk 2>/dev/null; then \
-	  $(MAKE) --no-print-directory bench-pcap || exit 1; fi
+	@for t in $(BENCHES); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 demo: all
 	@sh scripts/demo.sh $(B)

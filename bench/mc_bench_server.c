@@ -773,7 +773,7 @@ static void client_connect(bench *b, uint32_t who, mc_tstamp now) {
       !mc_client_poll_tx(v->c, now, buf, sizeof buf, &len) ||
       mc_codec_peek(buf, len, &pk) < 0)
     die("client %s cannot start its handshake", v->name);
-  if (pk.body == MYCHAT__ENVELOPE__BODY_REGISTER)
+  if (pk.body == MC_KIND_REGISTER)
     table_put(&b->by_nonce, pk.client_nonce, who);
   client_queue(b, v, buf, len);
   mark_dirty(b, who);
@@ -790,11 +790,11 @@ static int route(bench *b, const uint8_t *d, size_t len, uint32_t *who) {
   if (table_get(&b->by_session, pk.session_id, who))
     return 1;
   int found = 0;
-  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+  if (pk.body == MC_KIND_WELCOME) {
     found = table_get(&b->by_nonce, pk.client_nonce, who);
     if (found)
       table_put(&b->by_session, pk.welcome_session_id, *who);
-  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+  } else if (pk.body == MC_KIND_ERROR) {
     found = table_get(&b->by_nonce, pk.client_nonce, who);
   }
   return found;
@@ -853,7 +853,7 @@ static void client_service(bench *b, uint32_t who, mc_tstamp now) {
   for (;;) {
     unsigned k = sock_slot(b, s);
     size_t len;
-    if (!mc_client_poll_tx(v->c, now, s->tx_buf[k], MC_DATAGRAM_MAX, &len))
+    if (mc_client_poll_tx(v->c, now, s->tx_buf[k], MC_DATAGRAM_MAX, &len) != 1)
       break;
     s->tx_iov[k].iov_len = len;
     s->tx_n++;

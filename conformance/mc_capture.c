@@ -128,6 +128,29 @@ static int parse_retransmit(mc_case *c, char *v) {
   return 0;
 }
 
+static int parse_allow(mc_case *c, const char *v) {
+  if (c->n_allow == MC_CAP_DIRECTIVES_MAX)
+    return -1;
+  mc_cap_allow *a = &c->allow[c->n_allow];
+  char rest[160];
+  if (sscanf(v, "%47s %159s", a->path, rest) != 2)
+    return -1;
+  if (strcmp(a->path, "absent") == 0) {
+    snprintf(a->expected, sizeof a->expected, "%.47s", rest);
+    a->alts[0] = '\0';
+  } else {
+    char *eq = strchr(rest, '=');
+    if (eq == NULL || eq == rest || eq[1] == '\0' ||
+        (size_t)(eq - rest) >= sizeof a->expected ||
+        strlen(eq + 1) >= sizeof a->alts)
+      return -1;
+    snprintf(a->expected, sizeof a->expected, "%.*s", (int)(eq - rest), rest);
+    snprintf(a->alts, sizeof a->alts, "%s", eq + 1);
+  }
+  c->n_allow++;
+  return 0;
+}
+
 static int parse_acktime(mc_case *c, char *v) {
   if (c->n_acktime == MC_CAP_DIRECTIVES_MAX)
     return -1;
@@ -170,6 +193,8 @@ static int parse_line(mc_case *c, char *line) {
     c->impair_ok = strcmp(v, "no") != 0;
   } else if (strcmp(line, "retransmit") == 0) {
     return parse_retransmit(c, v);
+  } else if (strcmp(line, "allow") == 0) {
+    return parse_allow(c, v);
   } else if (strcmp(line, "ack") == 0) {
     return parse_acktime(c, v);
   } else if (strcmp(line, "requires") == 0) {

@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 
 #define MC_CAP_SERVER_PORT 8000
 #define MC_CAP_CLIENT_PORT0 40001
@@ -58,6 +58,17 @@ typedef struct {
   unsigned gap_min[MC_CAP_GAPS_MAX], gap_max[MC_CAP_GAPS_MAX];
 } mc_cap_retransmit;
 
+/* "allow: PATH EXPECTED=ALT|ALT...": wherever the capture has EXPECTED in
+ * field PATH of a server datagram (as failure reports name fields:
+ * "error.code", "result.code"), each ALT is accepted too, because the spec
+ * allows more than one answer there. "allow: absent BODY": an unreliable
+ * BODY ("pong", "error") of the capture may also not come at all. Values
+ * are enum names, decimal numbers or strings, as reports print them. */
+typedef struct {
+  char path[48];          /* "absent" for the second form */
+  char expected[48];      /* the body name for "absent" */
+  char alts[96];          /* "|"-separated; "" for "absent" */
+} mc_cap_allow;
 /* "ack: EP MAX SEQ[/K] ...": of the listed transmissions from endpoint EP
  * (the K-th, 1 by default, of client seq SEQ), the one acked soonest got
  * a server datagram whose ack covers it within MAX milliseconds
@@ -80,6 +91,8 @@ typedef struct {
   int requires[MC_CAP_REQUIRES_MAX];
   int n_retransmit;
   mc_cap_retransmit retransmit[MC_CAP_DIRECTIVES_MAX];
+  int n_allow;
+  mc_cap_allow allow[MC_CAP_DIRECTIVES_MAX];
   int n_acktime;
   mc_cap_acktime acktime[MC_CAP_DIRECTIVES_MAX];
   size_t n_pkts;

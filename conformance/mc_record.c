@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "mc_capture.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_rng.h"
 #include "mc_udp.h"

@@ -17,9 +17,10 @@
 #include <unistd.h>
 
 #include "mc_arq.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_udp.h"
+#include "mcp.h"
 
 #define MAXSEQ 1024
 #define RX_TIMES (MC_CAP_GAPS_MAX + 1) /* arrival times kept per seq */
@@ -29,6 +30,9 @@
 #define TIME_SLACK_MS 600000     /* server times within 10 min of ours */
 #define KEEPALIVE_US 300000      /* impaired: our own Pings, this often */
 #define OWN_PING 0xC0FFEE0000000000ULL /* time_us of our own Pings */
+#define RXLOG 64                 /* received datagrams kept for reports */
+#define RXLOG_SHOWN 12           /* of them, listed under a timeout */
+#define DUMP_LINE_MAX 240             /* one decoded datagram */
 
 enum { X_CLIENT, X_REL, X_RETX, X_UNREL, X_ACKONLY };
 
@@ -49,7 +53,15 @@ typedef struct {
   uint64_t stamp_ns;             /* clean link: kernel receive time of the
                                     live datagram matched to it */
   int awaits;                    /* client: server unreliable it awaits */
+  int chain;                     /* server reliable: its order chain */
+  char who[MC_NAME_MAX + 8];     /* Presence: whose (its chain is per user) */
+  int optional;                  /* unreliable that may not come ("allow:") */
 } pinfo;
+
+/* The order chains of a session's pushes (PROTOCOL.md section 8.6): the
+ * pushes of one chain keep the capture's order, pushes of different chains
+ * may come in any order. Receipts form no chain: each may come anywhere. */
+enum { CH_FREE, CH_REPLY, CH_MESSAGE, CH_PRESENCE };
 
 typedef struct {
   uint64_t at;
@@ -79,7 +91,20 @@ typedef struct {
   uint64_t rx_time[MAXSEQ][RX_TIMES];
   uint8_t *rx_body[MAXSEQ];
   size_t rx_len[MAXSEQ];
+  /* A push that came before a lower seq of its session: it waits here,
+   * with its decoded line, to be matched in stream order (a client sees
+   * its pushes in seq order, whatever order the network gives). */
+  Mychat__Envelope *rx_env[MAXSEQ];
+  char *rx_line[MAXSEQ];
   uint64_t acked_at[MAXSEQ];     /* when we first acked a server seq */
+  /* The server's seqs as the capture has them versus as they came: a
+   * push may take another place in the stream than in the capture when
+   * the spec leaves the order free, so recorded seq r is live seq
+   * live_of[r] (0: not seen yet) and our recorded acks are rewritten. */
+  uint32_t live_of[MAXSEQ], rec_of[MAXSEQ];
+  int remapped;                  /* some live_of[r] != r */
+  uint32_t top_seq;              /* highest live seq received */
+  uint64_t push_sid;             /* the session of the pushes here */
   uint32_t ack_sent_cum;
   uint8_t last_ack[MC_DATAGRAM_MAX + 64]; /* our latest datagram with ack */
   size_t last_ack_len;
@@ -91,6 +116,7 @@ typedef struct {
   uint64_t last_ping;
   int pinged;
   int pend_unrel;                /* capture index awaiting an answer, -1 */
+  int last_sent;                 /* capture index we sent last, -1 */
   uint64_t pend_unrel_last;
   size_t pend_unrel_len;
   uint8_t pend_unrel_data[MC_DATAGRAM_MAX + 64];
@@ -123,6 +149,25 @@ typedef struct {
   char *out;
   size_t cap, len;
   int failed;
+  /* What arrived, decoded one line each (`mychat-pcap dump` style, with
+   * the capture's synthetic addresses), so that a failure can show what
+   * came instead of what it waited for. */
+  mcp_ctx mcx;
+  uint64_t t0;                     /* start of the run, monotonic us */
+  char (*rxlog)[DUMP_LINE_MAX];
+  size_t n_rx;                     /* lines ever logged; ring of RXLOG */
+  size_t rx_mark;                  /* n_rx when the current wait began */
+  /* The first difference of the latest comparison: its field path and,
+   * for an enum field, the expected value (to name the requirement). */
+  char why_path[160];
+  int why_code;
+  char cite_buf[96];
+  /* Each session's push stream: the next live seq to match. */
+  struct {
+    uint64_t sid;
+    uint32_t next;
+  } stream[BINDS];
+  size_t n_stream;
 } replay;
 
 static void emit(replay *rp, const char *fmt, ...) {
@@ -160,7 +205,210 @@ static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
   return mc_codec_parse(d, len, &env) == 0 ? env : NULL;
 }
 
+/* Decodes datagram |d|, seen |t_us| into the run (or into the capture),
+ * into one line as `mychat-pcap dump` prints it, from the capture's point
+ * of view: the server at 127.0.0.1:8000, client endpoint |ep| at
+ * 127.0.0.1:40001+ep. */
+static void dump_line(replay *rp, int ep, int to_server, const uint8_t *d,
+                      size_t len, uint64_t t_us, char *out, size_t cap) {
+  mc_pcap_frame f;
+  memset(&f, 0, sizeof f);
+  f.ts_us = t_us;
+  char client[32], server[] = "127.0.0.1:8000";
+  snprintf(client, sizeof client, "127.0.0.1:%d", MC_CAP_CLIENT_PORT0 + ep);
+  snprintf(f.src_text, sizeof f.src_text, "%s", to_server ? client : server);
+  snprintf(f.dst_text, sizeof f.dst_text, "%s", to_server ? server : client);
+  mc_pcap_endpoint_parse(&f.src, f.src_text);
+  mc_pcap_endpoint_parse(&f.dst, f.dst_text);
+  f.payload = d;
+  f.len = len;
+  mcp_dgram dg;
+  mcp_decode(&rp->mcx, &f, &dg);
+  mcp_buf b = {0};
+  mcp_format(&b, &rp->mcx, &dg, MCP_SHORT);
+  /* No frame number: the line is not from one pcap. */
+  const char *line = b.s ? b.s : "";
+  line += strspn(line, " ");
+  line += strspn(line, "0123456789");
+  line += strspn(line, " ");
+  snprintf(out, cap, "%s", line);
+  mcp_buf_free(&b);
+  mc_codec_free(dg.env);
+}
+
+/* The capture's datagram |j| (substituted), decoded on one line. */
+static void capture_line(replay *rp, size_t j, char *out, size_t cap);
+
+static void log_rx(replay *rp, int ep, const uint8_t *d, size_t len) {
+  dump_line(rp, ep, 0, d, len, mc_udp_now_us() - rp->t0,
+            rp->rxlog[rp->n_rx % RXLOG], DUMP_LINE_MAX);
+  rp->n_rx++;
+}
+
+/* Lists what arrived since the current wait began (the last RXLOG_SHOWN
+ * of it), for a report of what came instead of what was awaited. */
+static void emit_arrivals(replay *rp) {
+  size_t n = rp->n_rx - rp->rx_mark;
+  if (n == 0) {
+    emit(rp, "nothing arrived meanwhile\n");
+    return;
+  }
+  size_t first = rp->rx_mark;
+  if (n > RXLOG_SHOWN)
+    first = rp->n_rx - RXLOG_SHOWN;
+  emit(rp, "received meanwhile (%zu datagram%s%s):\n", n, n == 1 ? "" : "s",
+       first > rp->rx_mark ? ", the last ones" : "");
+  for (size_t i = first; i < rp->n_rx; i++)
+    emit(rp, "  %s\n", rp->rxlog[i % RXLOG]);
+}
+
+/* ---- which requirement a failure breaks ---- */
+
+/* The requirements that decide when each wire code is the answer. */
+static const char *const code_reqs[] = {
+    [MYCHAT__ERROR_CODE__ERROR_NONE] = "MC-95",
+    [MYCHAT__ERROR_CODE__MALFORMED] = "MC-25 MC-8 MC-19 MC-17 MC-18 MC-38",
+    [MYCHAT__ERROR_CODE__UNKNOWN_SESSION] = "MC-58",
+    [MYCHAT__ERROR_CODE__AUTH_FAILED] = "MC-44",
+    [MYCHAT__ERROR_CODE__NAME_TAKEN] = "MC-43",
+    [MYCHAT__ERROR_CODE__BAD_NAME] = "MC-13 MC-14 MC-38",
+    [MYCHAT__ERROR_CODE__BAD_PASSWORD] = "MC-15 MC-38",
+    [MYCHAT__ERROR_CODE__RATE_LIMITED] = "MC-52 MC-51",
+    [MYCHAT__ERROR_CODE__NO_SUCH_USER] = "MC-108",
+    [MYCHAT__ERROR_CODE__NO_SUCH_GROUP] = "MC-103 MC-104 MC-108",
+    [MYCHAT__ERROR_CODE__GROUP_EXISTS] = "MC-102",
+    [MYCHAT__ERROR_CODE__NOT_MEMBER] = "MC-104 MC-108",
+    [MYCHAT__ERROR_CODE__ALREADY_MEMBER] = "MC-103",
+    [MYCHAT__ERROR_CODE__TOO_MANY_GROUPS] = "MC-102 MC-103",
+    [MYCHAT__ERROR_CODE__TEXT_TOO_LONG] = "MC-20",
+    [MYCHAT__ERROR_CODE__SERVER_BUSY] = "MC-42",
+    [MYCHAT__ERROR_CODE__SESSION_REPLACED] = "MC-67",
+    [MYCHAT__ERROR_CODE__BAD_REQUEST] = "MC-28 MC-29 MC-37",
+};
+
+/* The requirements a field of a server body carries out; the first entry
+ * that the field path contains decides. */
+static const struct {
+  const char *field, *reqs;
+} field_reqs[] = {
+    {"request_seq", "MC-94 MC-96"},
+    {"client_nonce", "MC-39 MC-45"},
+    {"session_id", "MC-4 MC-45 MC-58"},
+    {"token", "MC-4 MC-45 MC-58"},
+    {"message_id", "MC-107 MC-113"},
+    {"server_time_ms", "MC-107 MC-109 MC-118"},
+    {"sent.", "MC-109"},
+    {"deliver.missed", "MC-122"},
+    {"deliver.", "MC-118"},
+    {"backlog_done.", "MC-123"},
+    {"receipt.", "MC-120 MC-121"},
+    {"presence.", "MC-124 MC-125"},
+    {"list_reply.more", "MC-100"},
+    {"online", "MC-101"},
+    {"list_reply.", "MC-99"},
+    {"welcome.", "MC-45 MC-47"},
+    {"pong.", "MC-63"},
+};
+
+/* The requirements that make a server send each body: for a body that did
+ * not come, or came in the place of another. |code| is an Error's code;
+ * |online| a Presence's status (an offline one comes from the end of a
+ * session, so the rule that ends it is the cause). */
+static const char *body_reqs(int body, int code, int online) {
+  switch (body) {
+  case MYCHAT__ENVELOPE__BODY_WELCOME:
+    return "MC-43 MC-40 MC-35";
+  case MYCHAT__ENVELOPE__BODY_ERROR:
+    return code >= 0 && (size_t)code < sizeof code_reqs / sizeof code_reqs[0] &&
+                   code_reqs[code]
+               ? code_reqs[code]
+               : "MC-24";
+  case MYCHAT__ENVELOPE__BODY_RESULT:
+    return "MC-94 MC-95";
+  case MYCHAT__ENVELOPE__BODY_LIST_REPLY:
+    return "MC-94 MC-99";
+  case MYCHAT__ENVELOPE__BODY_SENT:
+    return "MC-94 MC-109";
+  case MYCHAT__ENVELOPE__BODY_DELIVER:
+    return "MC-119 MC-115 MC-116 MC-127";
+  case MYCHAT__ENVELOPE__BODY_RECEIPT:
+    return "MC-120 MC-121 MC-127";
+  case MYCHAT__ENVELOPE__BODY_BACKLOG_DONE:
+    return "MC-123";
+  case MYCHAT__ENVELOPE__BODY_PRESENCE:
+    return online ? "MC-125 MC-124"
+                  : "MC-125 MC-64 MC-66 MC-82 MC-132 MC-124";
+  case MYCHAT__ENVELOPE__BODY_PONG:
+    return "MC-63";
+  default:
+    return "MC-24";
+  }
+}
+
+/* The requirements a push breaks that the capture does not have at all. */
+static const char *extra_push_reqs(int body) {
+  switch (body) {
+  case MYCHAT__ENVELOPE__BODY_DELIVER:
+    return "MC-105 MC-116 MC-92 MC-115";
+  case MYCHAT__ENVELOPE__BODY_PRESENCE:
+    return "MC-124 MC-125";
+  case MYCHAT__ENVELOPE__BODY_RECEIPT:
+    return "MC-121 MC-120";
+  case MYCHAT__ENVELOPE__BODY_BACKLOG_DONE:
+    return "MC-123";
+  default:
+    return "MC-92 MC-94 MC-66"; /* a reply to nothing, or twice */
+  }
+}
+
+/* Of the space-separated requirements |reqs|, the one that comes first in
+ * the case's "requires:" line is the one to name; when the case checks
+ * none of them, all are named. The result lives until the next call. */
+static const char *cite(replay *rp, const char *reqs) {
+  /* In the case's order: a case names its main requirement first. */
+  for (int k = 0; k < rp->c->n_requires; k++) {
+    char copy[96], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", reqs);
+    for (char *t = strtok_r(copy, " ", &save); t;
+         t = strtok_r(NULL, " ", &save)) {
+      int n;
+      if (sscanf(t, "MC-%d", &n) == 1 && n == rp->c->requires[k]) {
+        snprintf(rp->cite_buf, sizeof rp->cite_buf, "breaks MC-%d", n);
+        return rp->cite_buf;
+      }
+    }
+  }
+  snprintf(rp->cite_buf, sizeof rp->cite_buf, "breaks one of %s", reqs);
+  return rp->cite_buf;
+}
+
+/* The requirements the first difference of the latest comparison with
+ * capture body |body| breaks. */
+static const char *diff_reqs(const replay *rp, int body, int online) {
+  const char *p = rp->why_path;
+  size_t n = strlen(p);
+  if (n > 5 && strcmp(p + n - 5, ".code") == 0)
+    return body_reqs(MYCHAT__ENVELOPE__BODY_ERROR, rp->why_code, 0);
+  for (size_t i = 0; i < sizeof field_reqs / sizeof field_reqs[0]; i++)
+    if (strstr(p, field_reqs[i].field) != NULL)
+      return field_reqs[i].reqs;
+  return body_reqs(body, -1, online);
+}
+
 /* ---- substitution ---- */
+
+/* How many of the MC_TOKEN_LEN bytes at |a| and |b| differ, counting up
+ * to 2 only; |*at| is where the last difference found is. */
+static size_t tok_diffs(const uint8_t *a, const uint8_t *b, size_t *at) {
+  size_t diffs = 0;
+  *at = 0;
+  for (size_t k = 0; k < MC_TOKEN_LEN && diffs < 2; k++)
+    if (a[k] != b[k]) {
+      diffs++;
+      *at = k;
+    }
+  return diffs;
+}
 
 /* Replaces in |d| every 16 bytes equal to recorded token |rec|, or equal
  * to it but for one byte (a token the script spoiled on purpose, sess-
@@ -169,13 +417,8 @@ static Mychat__Envelope *lax(const uint8_t *d, size_t len) {
 static void subst_token(uint8_t *d, size_t len, const uint8_t *rec,
                         const uint8_t *live) {
   for (size_t i = 0; i + MC_TOKEN_LEN <= len; i++) {
-    size_t diffs = 0, at = 0;
-    for (size_t k = 0; k < MC_TOKEN_LEN && diffs < 2; k++)
-      if (d[i + k] != rec[k]) {
-        diffs++;
-        at = k;
-      }
-    if (diffs == 2)
+    size_t at;
+    if (tok_diffs(d + i, rec, &at) == 2)
       continue;
     uint8_t spoil = (uint8_t)(d[i + at] ^ rec[at]);
     memcpy(d + i, live, MC_TOKEN_LEN);
@@ -199,6 +442,14 @@ static void subst(replay *rp, uint8_t *d, size_t len) {
     subst_token(d, len, rp->tok[i].rec, rp->tok[i].live);
 }
 
+static void capture_line(replay *rp, size_t j, char *out, size_t cap) {
+  const mc_cap_pkt *p = &rp->c->pkts[j];
+  uint8_t d[MC_DATAGRAM_MAX + 64];
+  memcpy(d, p->data, p->len);
+  subst(rp, d, p->len);
+  dump_line(rp, p->ep, p->from_client, d, p->len, p->t_us, out, cap);
+}
+
 /* ---- field comparison ---- */
 
 typedef struct {
@@ -209,6 +460,8 @@ typedef struct {
 } cmpctx;
 
 static void diff(cmpctx *x, const char *path, const char *fmt, ...) {
+  if (x->bad == 0)
+    snprintf(x->rp->why_path, sizeof x->rp->why_path, "%s", path);
   char b[400];
   va_list ap;
   va_start(ap, fmt);
@@ -253,9 +506,16 @@ static int bind_tok(replay *rp, const ProtobufCBinaryData *e,
   if (e->len != MC_TOKEN_LEN)
     return 0;
   for (size_t i = 0; i < rp->n_tok; i++) {
+    size_t at;
     if (memcmp(rp->tok[i].rec, e->data, MC_TOKEN_LEN) == 0)
       return memcmp(rp->tok[i].live, l->data, MC_TOKEN_LEN) == 0;
-    if (memcmp(rp->tok[i].live, l->data, MC_TOKEN_LEN) == 0)
+    /* A bound live token, or one spoiled in one byte (sess-unknown's
+     * probes), on either side was substituted already or is the
+     * session's own: the two differ, and binding them would make subst()
+     * spoil the good token in every later datagram (a late copy of one
+     * probe's answer taken for the other's, on an impaired link). */
+    if (tok_diffs(rp->tok[i].live, l->data, &at) < 2 ||
+        tok_diffs(rp->tok[i].live, e->data, &at) < 2)
       return 0;
   }
   if (rp->n_tok < BINDS) {
@@ -333,6 +593,25 @@ static void cmp_list(cmpctx *x, const char *path, const Mychat__ListReply *e,
     diff(x, path, "more: expected %d, got %d", e->more, l->more);
 }
 
+/* 1 when the case allows the live value |got| where the capture has |want|
+ * in field |path| (an "allow:" line: the spec allows either answer). */
+static int allowed(const replay *rp, const char *path, const char *want,
+                   const char *got) {
+  for (int i = 0; i < rp->c->n_allow; i++) {
+    const mc_cap_allow *a = &rp->c->allow[i];
+    if (strcmp(a->path, path) != 0 || strcmp(a->expected, want) != 0)
+      continue;
+    size_t n = strlen(got);
+    for (const char *t = a->alts; *t != '\0';) {
+      size_t k = strcspn(t, "|");
+      if (k == n && strncmp(t, got, n) == 0)
+        return 1;
+      t += k + (t[k] == '|');
+    }
+  }
+  return 0;
+}
+
 static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescriptor *f,
                       const void *ev, const void *lv, const char *msgname) {
   char eb[80], lb[80];
@@ -353,11 +632,16 @@ static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescripto
           protobuf_c_enum_descriptor_get_value(f->descriptor, (int)a);
       const ProtobufCEnumValue *vb =
           protobuf_c_enum_descriptor_get_value(f->descriptor, (int)b);
-      diff(x, path, "expected %s, got %s", va ? va->name : "?",
-           vb ? vb->name : "?");
+      snprintf(eb, sizeof eb, "%s", va ? va->name : "?");
+      snprintf(lb, sizeof lb, "%s", vb ? vb->name : "?");
+      if (x->bad == 0 && !allowed(x->rp, path, eb, lb))
+        x->rp->why_code = (int)a;
     } else {
-      diff(x, path, "expected %u, got %u", a, b);
+      snprintf(eb, sizeof eb, "%u", a);
+      snprintf(lb, sizeof lb, "%u", b);
     }
+    if (!allowed(x->rp, path, eb, lb))
+      diff(x, path, "expected %s, got %s", eb, lb);
     return;
   }
   case PROTOBUF_C_TYPE_INT64:
@@ -394,7 +678,10 @@ static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescripto
         diff(x, path, "%" PRIu64 " differs from the time given for the "
              "same message before", b);
     } else if (a != b) {
-      diff(x, path, "expected %" PRIu64 ", got %" PRIu64, a, b);
+      snprintf(eb, sizeof eb, "%" PRIu64, a);
+      snprintf(lb, sizeof lb, "%" PRIu64, b);
+      if (!allowed(x->rp, path, eb, lb))
+        diff(x, path, "expected %s, got %s", eb, lb);
     }
     return;
   }
@@ -408,7 +695,7 @@ static void cmp_field(cmpctx *x, const char *path, const ProtobufCFieldDescripto
         diff(x, path, "%zu bytes, more than 120 (MC-22)", strlen(b));
       return;
     }
-    if (strcmp(a, b) != 0)
+    if (strcmp(a, b) != 0 && !allowed(x->rp, path, a, b))
       diff(x, path, "expected '%.60s', got '%.60s'", a, b);
     return;
   }
@@ -532,6 +819,22 @@ static void ack_mark(uint8_t *set, const Mychat__Ack *a) {
       set[s] = 1;
 }
 
+static int chain_of(const Mychat__Envelope *env) {
+  switch (env->body_case) {
+  case MYCHAT__ENVELOPE__BODY_RESULT:
+  case MYCHAT__ENVELOPE__BODY_LIST_REPLY:
+  case MYCHAT__ENVELOPE__BODY_SENT:
+    return CH_REPLY; /* in request order, MC-96 */
+  case MYCHAT__ENVELOPE__BODY_DELIVER:
+  case MYCHAT__ENVELOPE__BODY_BACKLOG_DONE:
+    return CH_MESSAGE; /* in id order, BacklogDone between: MC-117, MC-123 */
+  case MYCHAT__ENVELOPE__BODY_PRESENCE:
+    return CH_PRESENCE; /* one user's in the order of changes, MC-124 */
+  default:
+    return CH_FREE;
+  }
+}
+
 /* Whether capture datagram |q| acks seq |s|. */
 static int pinfo_acks(const pinfo *q, uint32_t s) {
   if (!q->has_ack)
@@ -575,6 +878,10 @@ static void analyse(replay *rp) {
     if (env != NULL) {
       q->seq = env->seq;
       q->body = env->body_case;
+      q->chain = chain_of(env);
+      if (env->body_case == MYCHAT__ENVELOPE__BODY_PRESENCE &&
+          env->presence != NULL && env->presence->name != NULL)
+        snprintf(q->who, sizeof q->who, "%s", env->presence->name);
       q->ack_only = q->seq == 0 && q->body == 0;
       if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR)
         q->code = env->error->code;
@@ -608,6 +915,10 @@ static void analyse(replay *rp) {
                        c->retransmit[k].seq == q->seq;
     } else {
       q->kind = q->body ? X_UNREL : X_ACKONLY;
+      for (int k = 0; k < c->n_allow && q->body; k++)
+        q->optional |= strcmp(c->allow[k].path, "absent") == 0 &&
+                       strcmp(c->allow[k].expected,
+                              mc_codec_body_name(q->body)) == 0;
     }
   }
   size_t last_ack[MC_CAP_ENDPOINTS_MAX] = {0}; /* index + 1 */
@@ -761,6 +1072,15 @@ static int live_session(const replay *rp, uint64_t sid) {
   return 0;
 }
 
+/* Returns the endpoint our keepalive keeps session |sid| alive from, or
+ * -1. */
+static int live_at(const replay *rp, uint64_t sid) {
+  for (int k = 0; k < rp->n_ep; k++)
+    if (rp->ep[k].live && rp->ep[k].sid == sid)
+      return k;
+  return -1;
+}
+
 /* Notes what our datagram |d| tells the server: its ack, if it belongs
  * to a live session. */
 static void note_sent(replay *rp, int ep, const uint8_t *d, size_t len,
@@ -817,6 +1137,10 @@ static int compare(replay *rp, size_t j, const Mychat__Envelope *l,
     fail(rp, "capture datagram %zu does not decode", j + 1);
     return 0;
   }
+  /* A push's seq is its place in the live stream, which the order rules
+   * let differ from the capture's (stream order is checked by chain). */
+  if (e->seq > 0 && l->seq > 0)
+    e->seq = l->seq;
   size_t mark = rp->len;
   cmpctx x = {.rp = rp};
   /* A trial comparison must not bind: keep the maps and restore them. */
@@ -835,7 +1159,7 @@ static int compare(replay *rp, size_t j, const Mychat__Envelope *l,
 }
 
 static void report_mismatch(replay *rp, size_t j, int ep,
-                            const Mychat__Envelope *l) {
+                            const Mychat__Envelope *l, const char *got) {
   char a[160], b[160];
   uint8_t d[MC_DATAGRAM_MAX + 64];
   const mc_cap_pkt *p = &rp->c->pkts[j];
@@ -846,18 +1170,196 @@ static void report_mismatch(replay *rp, size_t j, int ep,
     return;
   summary(a, sizeof a, e);
   summary(b, sizeof b, l);
+  int body = e->body_case;
+  int online = body == MYCHAT__ENVELOPE__BODY_PRESENCE && e->presence->online;
   mychat__envelope__free_unpacked(e, NULL);
-  fail(rp, "endpoint %d, capture datagram %zu: expected %s, received %s",
-       ep, j + 1, a, b);
+  compare(rp, j, l, 0); /* a trial, for the first difference */
+  fail(rp, "endpoint %d, capture datagram %zu: expected %s, received %s (%s)",
+       ep, j + 1, a, b, cite(rp, diff_reqs(rp, body, online)));
+  char line[DUMP_LINE_MAX];
+  capture_line(rp, j, line, sizeof line);
+  emit(rp, "expected: %s\n", line);
+  emit(rp, "received: %s\n", got);
   rp->failed = 0; /* let compare() add the field lines, then fail again */
   compare(rp, j, l, 1);
   rp->failed = 1;
+}
+
+/* Why the reference did not acknowledge our seq |s| at |ep|, from what
+ * the capture sent with that seq there: nothing (the ack is of the
+ * session's stream from another endpoint, so the session moved here),
+ * something malformed (never taken), or a body beyond the window. */
+static const char *why_not_acked(const replay *rp, int ep, uint32_t s) {
+  int sent = 0, valid = 0;
+  for (size_t i = 0; i < rp->c->n_pkts; i++) {
+    const mc_cap_pkt *p = &rp->c->pkts[i];
+    if (!p->from_client || p->ep != ep || rp->pi[i].seq != s)
+      continue;
+    sent = 1;
+    Mychat__Envelope *env;
+    if (mc_codec_unpack(p->data, p->len, &env) == 0) {
+      valid = 1;
+      mc_codec_free(env);
+    }
+  }
+  if (!sent)
+    return "no datagram with that seq went from this endpoint, so the "
+           "session's datagrams came here, where it was not used last "
+           "(MC-56, MC-57)";
+  if (!valid)
+    return "it was sent in a malformed datagram, which must not be acted "
+           "on (MC-25)";
+  return "it was beyond the receive window, which must be dropped (MC-91)";
+}
+
+/* 1 when capture datagram |j|, an unmatched push, may come now: no
+ * unmatched push before it at its endpoint is of its order chain. */
+static int chain_head(const replay *rp, size_t j) {
+  const pinfo *q = &rp->pi[j];
+  if (q->chain == CH_FREE)
+    return 1;
+  for (size_t k = 0; k < j; k++) {
+    const pinfo *o = &rp->pi[k];
+    if (o->kind == X_REL && !o->matched && rp->c->pkts[k].ep == rp->c->pkts[j].ep &&
+        o->chain == q->chain &&
+        (q->chain != CH_PRESENCE || strcmp(o->who, q->who) == 0))
+      return 0;
+  }
+  return 1;
+}
+
+/* The requirement a push breaks that came before another of its order
+ * chain that the capture has first. */
+static const char *chain_reqs(const pinfo *q) {
+  switch (q->chain) {
+  case CH_REPLY:
+    return "MC-96";
+  case CH_MESSAGE:
+    return q->body == MYCHAT__ENVELOPE__BODY_BACKLOG_DONE ? "MC-123"
+                                                           : "MC-117 MC-123";
+  default:
+    return "MC-124";
+  }
+}
+
+/* The push at live seq |s| of its session, at |ep|, in stream order: the
+ * capture's push it is, among those the order rules let come now, found
+ * by content, and its recorded seq bound to |s|. When none is equal, the
+ * report names the cause: a push of the capture that is equal but may
+ * not come yet (an order rule), else the push of its kind that was due,
+ * else the one its chain was due to send (missing: a backlog Deliver
+ * where a BacklogDone came), else any push of its kind. */
+static void match_push(replay *rp, int ep, uint32_t s,
+                       const Mychat__Envelope *l, const char *got) {
+  epst *e = &rp->ep[ep];
+  size_t due = SIZE_MAX, any = SIZE_MAX, early = SIZE_MAX, head = SIZE_MAX;
+  int chain = chain_of(l);
+  for (size_t j = 0; j < rp->c->n_pkts; j++) {
+    pinfo *q = &rp->pi[j];
+    if (rp->c->pkts[j].ep != ep || q->kind != X_REL || q->matched)
+      continue;
+    if (any == SIZE_MAX && q->body == (int)l->body_case)
+      any = j;
+    if (!chain_head(rp, j)) {
+      if (early == SIZE_MAX && q->body == (int)l->body_case &&
+          compare(rp, j, l, 0))
+        early = j;
+      continue;
+    }
+    if (due == SIZE_MAX && q->body == (int)l->body_case)
+      due = j;
+    if (head == SIZE_MAX && chain != CH_FREE && q->chain == chain)
+      head = j;
+    if (!compare(rp, j, l, 0))
+      continue;
+    q->matched = 1;
+    if (q->seq < MAXSEQ) {
+      e->live_of[q->seq] = s;
+      e->rec_of[s] = q->seq;
+      e->remapped |= q->seq != s;
+    }
+    return;
+  }
+  char a[160];
+  summary(a, sizeof a, l);
+  if (early != SIZE_MAX) {
+    fail(rp, "endpoint %d: %s came before what the capture has before it "
+             "in the same order (capture datagram %zu; breaks %s)",
+         ep, a, early + 1, chain_reqs(&rp->pi[early]));
+    emit(rp, "received: %s\n", got);
+    return;
+  }
+  size_t j = due != SIZE_MAX ? due : head != SIZE_MAX ? head : any;
+  if (j != SIZE_MAX) {
+    rp->pi[j].matched = 1;
+    report_mismatch(rp, j, ep, l, got);
+    return;
+  }
+  fail(rp, "endpoint %d: unexpected push: %s (%s)", ep, a,
+       cite(rp, extra_push_reqs(l->body_case)));
+  emit(rp, "received: %s\n", got);
+}
+
+/* The stream of session |sid|: the next live seq to match. */
+static uint32_t *stream_next(replay *rp, uint64_t sid) {
+  for (size_t i = 0; i < rp->n_stream; i++)
+    if (rp->stream[i].sid == sid)
+      return &rp->stream[i].next;
+  if (rp->n_stream == BINDS)
+    return NULL;
+  rp->stream[rp->n_stream].sid = sid;
+  rp->stream[rp->n_stream].next = 1;
+  return &rp->stream[rp->n_stream++].next;
+}
+
+/* Matches the waiting pushes of session |sid| that are next in its
+ * stream, at whichever endpoint they came (the session may have moved,
+ * MC-56). */
+static void drain(replay *rp, uint64_t sid) {
+  uint32_t *next = stream_next(rp, sid);
+  while (next != NULL && *next < MAXSEQ && !rp->failed) {
+    int k = 0;
+    while (k < rp->n_ep && (rp->ep[k].rx_env[*next] == NULL ||
+                            rp->ep[k].rx_env[*next]->session_id != sid))
+      k++;
+    if (k == rp->n_ep)
+      return;
+    epst *e = &rp->ep[k];
+    uint32_t s = (*next)++;
+    match_push(rp, k, s, e->rx_env[s], e->rx_line[s]);
+    mc_codec_free(e->rx_env[s]);
+    e->rx_env[s] = NULL;
+    free(e->rx_line[s]);
+    e->rx_line[s] = NULL;
+  }
+}
+
+/* Which requirement an unreliable datagram the capture does not have
+ * breaks, from the client datagram it answers (the last one sent from
+ * |ep|): one that is to be dropped silently, or one already answered. */
+static const char *why_unexpected(const replay *rp, int ep) {
+  int i = rp->ep[ep].last_sent;
+  if (i < 0)
+    return "nothing was sent from this endpoint: breaks MC-57";
+  const mc_cap_pkt *p = &rp->c->pkts[i];
+  if (mc_codec_check_prefix(p->data, p->len) < 0)
+    return "it answers a datagram of bad size or prefix, which must be "
+           "dropped silently: breaks MC-3";
+  const pinfo *q = &rp->pi[i];
+  if ((q->body == MYCHAT__ENVELOPE__BODY_REGISTER ||
+       q->body == MYCHAT__ENVELOPE__BODY_LOGIN) &&
+      p->len < MC_HANDSHAKE_MIN)
+    return "it answers a handshake under 256 bytes, which must be dropped "
+           "silently: breaks MC-36";
+  return "a second answer, or one where the capture is silent: breaks "
+         "MC-61, or MC-64 if the session should have ended";
 }
 
 static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
                       uint64_t now) {
   epst *e = &rp->ep[ep];
   Mychat__Envelope *l;
+  log_rx(rp, ep, d, len);
   int rv = mc_codec_decode(d, len, &l);
   if (rv < 0) {
     fail(rp, "endpoint %d: server datagram of %zu bytes does not decode "
@@ -878,7 +1380,8 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
   for (int s = 1; s < MAXSEQ; s++)
     if (e->acked[s] && !e->ack_ok[s] && !e->ack_free[s]) {
       fail(rp, "endpoint %d: the server acked our seq %d, which the "
-               "reference never acked (MC-91, MC-92)", ep, s);
+               "reference never acked: %s", ep, s, why_not_acked(rp, ep, s));
+      emit(rp, "in: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
       goto done;
     }
   if (l->seq > 0) {
@@ -896,6 +1399,9 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     uint8_t b[MC_DATAGRAM_MAX];
     size_t bl;
     body_bytes(l, b, &bl);
+    if (s > e->top_seq)
+      e->top_seq = s;
+    e->push_sid = l->session_id;
     if (e->rx_count[s] < RX_TIMES)
       e->rx_time[s][e->rx_count[s]] = now;
     if (e->rx_count[s]++ > 0) {
@@ -914,18 +1420,10 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     if (e->rx_body[s] != NULL)
       memcpy(e->rx_body[s], b, bl);
     e->rx_len[s] = bl;
-    for (size_t j = 0; j < rp->c->n_pkts; j++) {
-      if (rp->c->pkts[j].from_client || rp->c->pkts[j].ep != ep ||
-          rp->pi[j].kind != X_REL || rp->pi[j].seq != s)
-        continue;
-      rp->pi[j].matched = 1;
-      if (!compare(rp, j, l, 0))
-        report_mismatch(rp, j, ep, l);
-      goto done;
-    }
-    char a[160];
-    summary(a, sizeof a, l);
-    fail(rp, "endpoint %d: unexpected push: %s", ep, a);
+    e->rx_env[s] = l;
+    e->rx_line[s] = strdup(rp->rxlog[(rp->n_rx - 1) % RXLOG]);
+    l = NULL; /* kept until drain() matches it */
+    drain(rp, e->rx_env[s]->session_id);
     goto done;
   }
   if (l->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET)
@@ -944,17 +1442,26 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     if (compare(rp, j, l, 0)) {
       rp->pi[j].matched = 1;
       rp->pi[j].stamp_ns = rp->rx_stamp_ns;
-      if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME) {
+      if (l->body_case == MYCHAT__ENVELOPE__BODY_WELCOME &&
+          live_at(rp, l->welcome->session_id) < 0) {
+        /* A copy of the Welcome at another endpoint (a handshake resent
+         * from there, MC-40) does not move the session: our keepalive
+         * from here would (MC-56), and the session's acks would follow. */
         e->live = 1;
         e->sid = l->welcome->session_id;
         memcpy(e->tok, l->welcome->token.data, MC_TOKEN_LEN);
-      } else if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
-        e->live = 0; /* replaced, shut down or unknown: no more Pings */
+      } else if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+                 l->session_id == e->sid && l->token.len == MC_TOKEN_LEN &&
+                 memcmp(l->token.data, e->tok, MC_TOKEN_LEN) == 0) {
+        /* Replaced, shut down or unknown: no more Pings. An Error of no
+         * session (MALFORMED) or echoing another token (a probe's) says
+         * nothing about the session, whose keepalive must go on. */
+        e->live = 0;
       }
       goto done;
     }
-    if (!rp->o->impaired)
-      break; /* in order on a clean link */
+    if (!rp->o->impaired && !rp->pi[j].optional)
+      break; /* in order on a clean link; one that may be missing aside */
   }
   /* Another copy of an answer already matched (a Welcome to a resent
    * Register, say): allowed as the answer to our retransmissions. */
@@ -972,12 +1479,13 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     /* A retransmission or keepalive that crossed the session's end (a
      * Logout whose Result was lost, say): a client sees the same. */
   } else if (first != SIZE_MAX) {
-    report_mismatch(rp, first, ep, l);
+    report_mismatch(rp, first, ep, l, rp->rxlog[(rp->n_rx - 1) % RXLOG]);
   } else {
     char a[160];
     summary(a, sizeof a, l);
-    fail(rp, "endpoint %d: unexpected datagram: %s (MC-61 or the case's "
-             "expected silence)", ep, a);
+    fail(rp, "endpoint %d: unexpected datagram: %s (%s)", ep, a,
+         why_unexpected(rp, ep));
+    emit(rp, "received: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
   }
 done:
   mc_codec_free(l);
@@ -1110,6 +1618,12 @@ static void step(replay *rp, uint64_t until) {
   retransmit_due(rp, now);
 }
 
+/* The live seq of the push recorded as |rec| at |ep| (itself until seen). */
+static uint32_t live_seq(const replay *rp, int ep, uint32_t rec) {
+  return rec < MAXSEQ && rp->ep[ep].live_of[rec] ? rp->ep[ep].live_of[rec]
+                                                 : rec;
+}
+
 static int satisfied(replay *rp, size_t j) {
   const pinfo *q = &rp->pi[j];
   if (q->kind == X_CLIENT)
@@ -1119,12 +1633,15 @@ static int satisfied(replay *rp, size_t j) {
    * impaired link it may be lost for good. */
   if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->o->impaired)
     return 1;
+  if (q->kind == X_UNREL && !q->matched && q->optional)
+    return 1; /* the spec lets it be missing */
   if ((q->kind == X_REL || q->kind == X_UNREL) && !q->matched)
     return 0;
   /* A retransmission the case demands must be seen before the client
    * goes on (its next ack would make it unnecessary). */
+  int ep = rp->c->pkts[j].ep;
   if (q->demanded && !rp->o->impaired &&
-      rp->ep[rp->c->pkts[j].ep].rx_count[q->seq] < q->occ)
+      rp->ep[ep].rx_count[live_seq(rp, ep, q->seq)] < q->occ)
     return 0;
   return !q->has_ack || ack_covers(rp->ep[rp->c->pkts[j].ep].acked, q);
 }
@@ -1132,23 +1649,33 @@ static int satisfied(replay *rp, size_t j) {
 static void describe_wait(replay *rp, size_t j) {
   const pinfo *q = &rp->pi[j];
   int ep = rp->c->pkts[j].ep;
+  uint32_t live = live_seq(rp, ep, q->seq);
   if (q->demanded && q->matched == 0 && q->kind == X_RETX &&
-      rp->ep[ep].rx_count[q->seq] < q->occ) {
+      rp->ep[ep].rx_count[live] < q->occ) {
     fail(rp, "endpoint %d: timed out waiting for retransmission %d of seq "
-             "%u (capture datagram %zu; MC-79, MC-81)", ep, q->occ - 1,
-         q->seq, j + 1);
+             "%u (capture datagram %zu; breaks MC-79, or MC-81 if it was "
+             "selectively acked past)", ep, q->occ - 1, live, j + 1);
   } else if ((q->kind == X_REL || q->kind == X_UNREL) && !q->matched) {
     uint8_t d[MC_DATAGRAM_MAX + 64];
     memcpy(d, rp->c->pkts[j].data, rp->c->pkts[j].len);
     subst(rp, d, rp->c->pkts[j].len);
     Mychat__Envelope *e = lax(d, rp->c->pkts[j].len);
     char a[160] = "?";
+    int body = -1, code = -1, online = 0;
     if (e != NULL) {
       summary(a, sizeof a, e);
+      body = e->body_case;
+      if (body == MYCHAT__ENVELOPE__BODY_ERROR && e->error != NULL)
+        code = e->error->code;
+      if (body == MYCHAT__ENVELOPE__BODY_PRESENCE && e->presence != NULL)
+        online = e->presence->online;
       mychat__envelope__free_unpacked(e, NULL);
     }
-    fail(rp, "endpoint %d: timed out waiting for capture datagram %zu: %s",
-         ep, j + 1, a);
+    fail(rp, "endpoint %d: timed out waiting for capture datagram %zu: %s "
+             "(%s)", ep, j + 1, a, cite(rp, body_reqs(body, code, online)));
+    char line[DUMP_LINE_MAX];
+    capture_line(rp, j, line, sizeof line);
+    emit(rp, "awaited: %s\n", line);
   } else {
     char rs[80] = "";
     size_t k = 0;
@@ -1164,6 +1691,7 @@ static void describe_wait(replay *rp, size_t j) {
 /* Waits until every expectation before capture index |upto| holds. */
 static void wait_for(replay *rp, size_t upto) {
   uint64_t deadline = mc_udp_now_us() + (uint64_t)(rp->o->timeout_s * 1e6);
+  rp->rx_mark = rp->n_rx;
   for (;;) {
     size_t j = 0;
     while (j < upto && satisfied(rp, j))
@@ -1172,6 +1700,7 @@ static void wait_for(replay *rp, size_t upto) {
       return;
     if (mc_udp_now_us() >= deadline) {
       describe_wait(rp, j);
+      emit_arrivals(rp);
       return;
     }
     step(rp, deadline);
@@ -1183,16 +1712,73 @@ static void idle(replay *rp, uint64_t until) {
     step(rp, until);
 }
 
+/* Rewrites the ack of our datagram |d| (|*len| bytes, room for
+ * MC_DATAGRAM_MAX) from the capture's server seqs to the live ones, when
+ * pushes took other places in the live stream (section 8.6 leaves their
+ * order free): the client acknowledges the same pushes, by their live
+ * seqs. Datagrams that do not decode (probes) are left as they are. */
+static void remap_ack(const replay *rp, int ep, uint8_t *d, size_t *len) {
+  const epst *e = &rp->ep[ep];
+  if (!e->remapped)
+    return;
+  Mychat__Envelope *env = lax(d, *len);
+  if (env == NULL)
+    return;
+  uint8_t rec[MAXSEQ] = {0}, live[MAXSEQ] = {0};
+  if (env->ack != NULL) {
+    ack_mark(rec, env->ack);
+    for (uint32_t r = 1; r < MAXSEQ; r++)
+      if (rec[r])
+        live[live_seq(rp, ep, r)] = 1;
+  }
+  if (env->ack == NULL || memcmp(rec, live, sizeof rec) == 0) {
+    mychat__envelope__free_unpacked(env, NULL);
+    return;
+  }
+  Mychat__Ack ack = MYCHAT__ACK__INIT;
+  Mychat__AckRange rv[MC_ACK_RANGES_MAX], *rp_[MC_ACK_RANGES_MAX];
+  ack.delay_us = env->ack->delay_us;
+  uint32_t s = 1;
+  while (s < MAXSEQ && live[s])
+    s++;
+  ack.cumulative = s - 1;
+  while (s < MAXSEQ && ack.n_ranges < MC_ACK_RANGES_MAX) {
+    while (s < MAXSEQ && !live[s])
+      s++;
+    if (s == MAXSEQ)
+      break;
+    Mychat__AckRange *r = &rv[ack.n_ranges];
+    mychat__ack_range__init(r);
+    r->first = s;
+    while (s < MAXSEQ && live[s])
+      s++;
+    r->last = s - 1;
+    rp_[ack.n_ranges++] = r;
+  }
+  ack.ranges = rp_;
+  Mychat__Ack *was = env->ack;
+  env->ack = &ack;
+  uint8_t b[MC_DATAGRAM_MAX];
+  size_t bl;
+  if (body_bytes(env, b, &bl) == 0)
+    mc_codec_encode(env, b, bl, d, MC_DATAGRAM_MAX, len);
+  env->ack = was;
+  mychat__envelope__free_unpacked(env, NULL);
+}
+
 static void send_client(replay *rp, size_t i) {
   const mc_cap_pkt *p = &rp->c->pkts[i];
   const pinfo *q = &rp->pi[i];
   epst *e = &rp->ep[p->ep];
   uint8_t d[MC_DATAGRAM_MAX + 64];
-  memcpy(d, p->data, p->len);
-  subst(rp, d, p->len);
+  size_t len = p->len;
+  memcpy(d, p->data, len);
+  subst(rp, d, len);
+  remap_ack(rp, p->ep, d, &len);
+  e->last_sent = (int)i;
   uint64_t now = mc_udp_now_us();
-  out(rp, p->ep, d, p->len, now);
-  note_sent(rp, p->ep, d, p->len, now);
+  out(rp, p->ep, d, len, now);
+  note_sent(rp, p->ep, d, len, now);
   if (q->seq > 0)
     ackt_sent(rp, p->ep, q->seq, now);
   if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
@@ -1202,14 +1788,31 @@ static void send_client(replay *rp, size_t i) {
     pd->ep = p->ep;
     pd->seq = q->seq;
     pd->last = now;
-    pd->len = p->len;
-    memcpy(pd->data, d, p->len);
+    pd->len = len;
+    memcpy(pd->data, d, len);
   }
   if (q->awaits >= 0) {
     e->pend_unrel = q->awaits;
     e->pend_unrel_last = now;
-    e->pend_unrel_len = p->len;
-    memcpy(e->pend_unrel_data, d, p->len);
+    e->pend_unrel_len = len;
+    memcpy(e->pend_unrel_data, d, len);
+  }
+}
+
+/* Pushes are matched by content, so a gap in the server's seqs would go
+ * unseen there: every seq up to the highest must have come (MC-70), at
+ * this endpoint or another its session moved to (MC-56). */
+static void check_seqs(replay *rp, int ep) {
+  const epst *e = &rp->ep[ep];
+  for (uint32_t s = 1; s <= e->top_seq && s < MAXSEQ; s++) {
+    int came = 0;
+    for (int k = 0; k < rp->n_ep; k++)
+      came |= rp->ep[k].rx_count[s] > 0 && rp->ep[k].push_sid == e->push_sid;
+    if (!came) {
+      fail(rp, "endpoint %d: push seq %u never came, though seq %u did: "
+               "seqs count up by one (breaks MC-70)", ep, s, e->top_seq);
+      return;
+    }
   }
 }
 
@@ -1220,7 +1823,8 @@ static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
              "capture", r->ep, r->seq);
     return;
   }
-  int n = e->rx_count[r->seq];
+  uint32_t seq = live_seq(rp, r->ep, r->seq);
+  int n = e->rx_count[seq];
   if (n < r->n_gaps + 1) {
     fail(rp, "endpoint %d: seq %u arrived %d times, expected at least %d "
              "(retransmission: MC-79)", r->ep, r->seq, n, r->n_gaps + 1);
@@ -1233,7 +1837,7 @@ static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
     return;
   }
   for (int k = 0; k < r->n_gaps; k++) {
-    uint64_t g = (e->rx_time[r->seq][k + 1] - e->rx_time[r->seq][k]) / 1000;
+    uint64_t g = (e->rx_time[seq][k + 1] - e->rx_time[seq][k]) / 1000;
     if (g < r->gap_min[k] || g > r->gap_max[k]) {
       fail(rp, "endpoint %d: seq %u transmission %d came %" PRIu64 " ms "
                "after the one before, expected %u..%u ms (MC-74, MC-78..81)",
@@ -1292,12 +1896,21 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     rv = MC_ERR_NOMEM;
     goto out;
   }
+  rp->rxlog = calloc(RXLOG, sizeof *rp->rxlog);
+  if (rp->rxlog == NULL) {
+    rv = MC_ERR_NOMEM;
+    goto out;
+  }
+  mcp_ctx_init(&rp->mcx, MC_CAP_SERVER_PORT);
+  rp->mcx.have_first = 1; /* times are given relative already */
+  rp->t0 = mc_udp_now_us();
   mc_netem_init(&rp->nout, &o->netem, o->seed * 2 + 1);
   mc_netem_init(&rp->nin, &o->netem, o->seed * 2 + 2);
   analyse(rp);
   for (int k = 0; k < rp->n_ep; k++) {
     char err[256];
     rp->ep[k].pend_unrel = -1;
+    rp->ep[k].last_sent = -1;
     rp->ep[k].fd = mc_capture_socket((const struct sockaddr *)&o->server,
                                      o->server_len, rp->host[k], err,
                                      sizeof err);
@@ -1335,6 +1948,8 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
   for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
     check_retransmit(rp, &c->retransmit[k]);
+  for (int k = 0; k < rp->n_ep && !rp->failed && !o->impaired; k++)
+    check_seqs(rp, k);
   for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
     check_acktime(rp, k);
   if (!rp->failed && !o->impaired)
@@ -1344,12 +1959,18 @@ out:
   for (int k = 0; k < rp->n_ep; k++) {
     if (rp->ep[k].fd > 0)
       close(rp->ep[k].fd);
-    for (int s = 0; s < MAXSEQ; s++)
+    for (int s = 0; s < MAXSEQ; s++) {
       free(rp->ep[k].rx_body[s]);
+      mc_codec_free(rp->ep[k].rx_env[s]);
+      free(rp->ep[k].rx_line[s]);
+    }
   }
   free(rp->pi);
   free(rp->q);
   free(rp->pend);
+  if (rp->rxlog != NULL)
+    mcp_ctx_free(&rp->mcx);
+  free(rp->rxlog);
   free(rp);
   return rv;
 }

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_rng.h"
 #include "mc_udp.h"
@@ -102,7 +102,8 @@ int mc_target_probe(const struct sockaddr *sa, socklen_t salen,
 
 /* Each setting, the reference server's flag for it, and the reference's
  * default (PROTOCOL.md section 3; the sessions cap is the reference's own
- * choice). */
+ * choice; the registrations per hour are 0, "derived from the login
+ * burst"). */
 static const struct {
   const char *name, *flag;
   long ref_default;
@@ -114,6 +115,10 @@ static const struct {
     [MC_SET_RATE_REFILL_MS] = {"rate_refill_ms", "--rate-refill-ms", 2000},
     [MC_SET_QUEUE_MAX] = {"queue_max", "--queue-max", 1024},
     [MC_SET_MAX_SESSIONS] = {"max_sessions", "--max-sessions", 100000},
+    /* 0: 4 and 20 times rate_burst (MC-137). */
+    [MC_SET_REG_PER_HOUR] = {"reg_per_hour", "--reg-per-hour", 0},
+    [MC_SET_REG_PER_HOUR_PREFIX] = {"reg_per_hour_prefix",
+                                    "--reg-per-hour-prefix", 0},
 };
 
 static int setting_by(const char *s, size_t n, int by_flag) {

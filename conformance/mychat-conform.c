@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "mc_capture.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_evidence.h"
 #include "mc_replay.h"

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "mc_client.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_memstore.h"
 #include "mc_rng.h"
 #include "mc_server.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 
 /* Encodes |e| (with |seq| and an Ack) into DIR/|name|. Returns 0 or 1. */

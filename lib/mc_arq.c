@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mc_error.h"
+#include "mychat.pb-c.h"
 
 /* The ring of the send stream starts this small and doubles on demand, so an
  * idle session costs little even with a large queue_max. */

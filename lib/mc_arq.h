@@ -75,7 +75,11 @@
 #include "mc_codec.h" /* MC_ACK_RANGES_MAX */
 #include "mc_mem.h"
 #include "mc_time.h"
-#include "mychat.pb-c.h"
+
+/* The two calls that take protobuf-c Ack messages (mychat.pb-c.h, the
+ * core's) name them by struct tag, so this header needs no generated one. */
+struct Mychat__Ack;
+struct Mychat__AckRange;
 
 typedef struct {
   uint32_t window;          /* bodies in flight at most; 1..256 (default 32) */
@@ -243,7 +247,7 @@ int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx);
  * MC_ACK_RANGES_MAX ranges, a NULL range, or ranges that are not ascending,
  * disjoint and above cumulative (the ack is then ignored as a whole), or
  * MC_ERR_INVAL for a NULL |ack|. */
-int mc_arq_on_ack(mc_arq *a, const Mychat__Ack *ack, mc_tstamp now);
+int mc_arq_on_ack(mc_arq *a, const struct Mychat__Ack *ack, mc_tstamp now);
 
 /* Pops the tag of the next cumulatively acked body, in seq order. Returns 1
  * and stores it in |*tag|, or 0 when none is left. */
@@ -277,8 +281,9 @@ int mc_arq_has_ack(const mc_arq *a);
  * entries point into |range_bufs| (caller storage of MC_ACK_RANGES_MAX
  * each; this function initializes them). Clears the owed ack and the count
  * of unacked in-order arrivals. Returns nothing. */
-void mc_arq_fill_ack(mc_arq *a, Mychat__Ack *ack, Mychat__AckRange *range_bufs,
-                     Mychat__AckRange **ranges, mc_tstamp now);
+void mc_arq_fill_ack(mc_arq *a, struct Mychat__Ack *ack,
+                     struct Mychat__AckRange *range_bufs,
+                     struct Mychat__AckRange **ranges, mc_tstamp now);
 
 /* ---- timers and state ---- */
 

@@ -34,6 +34,12 @@ int mc_auth_cost_parse(const char *s, mc_auth_cost *out);
 int mc_auth_hash(const char *password, mc_auth_cost cost,
                  char out[MC_PWHASH_MAX]);
 
+/* Writes into |out| a hash in crypto_pwhash_str's format, with the
+ * parameters of |cost|, that no password is known to match: a Login for an
+ * unknown name is verified against it, so that it costs the same hashing
+ * work as one for a known name (PROTOCOL.md MC-135). */
+void mc_auth_dummy_hash(mc_auth_cost cost, char out[MC_PWHASH_MAX]);
+
 /* Returns 0 when |password| matches |hash|, else MC_ERR_AUTH (also for a
  * malformed hash). */
 int mc_auth_verify(const char *hash, const char *password);

@@ -12,11 +12,13 @@
 #include "mc_wire.h"
 
 #define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
+#define SEEN_FIRST 64 /* the ring's first size; it doubles up to SEEN_MAX */
+#define EV_FIRST 4    /* the event queue's size when it is not in a burst */
 
 /* A request waiting for its reply. */
 typedef struct {
   uint32_t seq;
-  Mychat__Envelope__BodyCase kind;
+  mc_body_kind kind;
   uint64_t client_msg_id;       /* SendMessage only */
 } pending_req;
 
@@ -56,10 +58,14 @@ struct mc_client {
   unconfirmed *unconf;
   size_t n_unconf, cap_unconf;
 
-  /* Duplicate drops: ids in |seen|, oldest evicted through |seen_ring|. */
+  /* Duplicate drops: ids in |seen|, oldest evicted through |seen_ring|.
+   * The ring grows as ids come (most clients see far fewer than
+   * SEEN_MAX, and thousands of clients share one simulator process);
+   * it only grows when unwrapped (seen_next == 0), so ring order is
+   * index order from seen_next. seen_n <= seen_cap <= SEEN_MAX. */
   mc__map seen;
-  uint64_t seen_ring[SEEN_MAX];
-  size_t seen_next;
+  uint64_t *seen_ring;
+  size_t seen_n, seen_cap, seen_next;
 
   mc_client_event *ev;
   size_t ev_head, ev_n, ev_cap;
@@ -78,7 +84,7 @@ struct mc_client {
 static int ev_reserve(mc_client *c, size_t n) {
   while (c->ev_cap - c->ev_n < n)
     if (mc__ring_grow(c->mem, (void **)&c->ev, &c->ev_head, c->ev_n,
-                      &c->ev_cap, sizeof *c->ev, 4) < 0)
+                      &c->ev_cap, sizeof *c->ev, EV_FIRST) < 0)
       return MC_ERR_NOMEM;
   return 0;
 }
@@ -118,6 +124,14 @@ int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
   *ev = c->ev[c->ev_head];
   c->ev_head = (c->ev_head + 1) % c->ev_cap;
   c->ev_n--;
+  /* A burst (presence pushes, a backlog) grew the queue; events are
+   * large, so an emptied queue goes back to nothing rather than keeping
+   * the burst's size for the client's life. */
+  if (c->ev_n == 0 && c->ev_cap > EV_FIRST) {
+    mc__free(c->mem, c->ev);
+    c->ev = NULL;
+    c->ev_head = c->ev_cap = 0;
+  }
   return 1;
 }
 
@@ -171,6 +185,7 @@ void mc_client_del(mc_client *c) {
   mc__free(c->mem, c->unconf);
   mc__free(c->mem, c->reqs);
   mc__free(c->mem, c->ev);
+  mc__free(c->mem, c->seen_ring);
   mc__map_free(&c->seen);
   /* volatile keeps the wipe from being optimised away before free. */
   volatile char *p = c->password;
@@ -277,7 +292,7 @@ static int request_submit(mc_client *c, const Mychat__Envelope *env,
   if (rv < 0)
     return rv;
   c->reqs[c->n_reqs++] = (pending_req){
-      .seq = seq, .kind = env->body_case, .client_msg_id = client_msg_id};
+      .seq = seq, .kind = (mc_body_kind)env->body_case, .client_msg_id = client_msg_id};
   if (request)
     *request = seq;
   return 0;
@@ -383,7 +398,7 @@ int mc_client_send_text(mc_client *c, const char *to_user,
   return 0;
 }
 
-int mc_client_group(mc_client *c, Mychat__Envelope__BodyCase kind,
+int mc_client_group(mc_client *c, mc_body_kind kind,
                     const char *group, mc_tstamp now, uint32_t *request) {
   (void)now;
   if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
@@ -395,26 +410,26 @@ int mc_client_group(mc_client *c, Mychat__Envelope__BodyCase kind,
   Mychat__JoinGroup jg = MYCHAT__JOIN_GROUP__INIT;
   Mychat__LeaveGroup lg = MYCHAT__LEAVE_GROUP__INIT;
   switch (kind) {
-  case MYCHAT__ENVELOPE__BODY_CREATE_GROUP:
+  case MC_KIND_CREATE_GROUP:
     cg.name = (char *)group;
     env.create_group = &cg;
     break;
-  case MYCHAT__ENVELOPE__BODY_JOIN_GROUP:
+  case MC_KIND_JOIN_GROUP:
     jg.name = (char *)group;
     env.join_group = &jg;
     break;
-  case MYCHAT__ENVELOPE__BODY_LEAVE_GROUP:
+  case MC_KIND_LEAVE_GROUP:
     lg.name = (char *)group;
     env.leave_group = &lg;
     break;
   default:
     return MC_ERR_INVAL;
   }
-  env.body_case = kind;
+  env.body_case = (Mychat__Envelope__BodyCase)kind;
   return request_submit(c, &env, 0, request);
 }
 
-int mc_client_list(mc_client *c, Mychat__ListKind kind, const char *after,
+int mc_client_list(mc_client *c, mc_list_kind kind, const char *after,
                    mc_tstamp now, uint32_t *request) {
   (void)now;
   if (c->state != MC_CLIENT_ESTABLISHED || c->logging_out)
@@ -425,7 +440,7 @@ int mc_client_list(mc_client *c, Mychat__ListKind kind, const char *after,
     return MC_ERR_BAD_NAME;
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__ListRequest lr = MYCHAT__LIST_REQUEST__INIT;
-  lr.kind = kind;
+  lr.kind = (Mychat__ListKind)kind;
   lr.after = (char *)after;
   env.body_case = MYCHAT__ENVELOPE__BODY_LIST;
   env.list = &lr;
@@ -477,11 +492,24 @@ static void unconfirmed_drop(mc_client *c, uint64_t client_msg_id) {
 static int first_sight(mc_client *c, uint64_t id) {
   if (id == 0 || mc__map_get(&c->seen, id) != NULL)
     return id == 0;
-  uint64_t old = c->seen_ring[c->seen_next];
-  if (old != 0)
-    mc__map_del(&c->seen, old);
-  c->seen_ring[c->seen_next] = id;
-  c->seen_next = (c->seen_next + 1) % SEEN_MAX;
+  if (c->seen_n == c->seen_cap && c->seen_cap < SEEN_MAX &&
+      c->seen_next == 0) {
+    size_t ncap = c->seen_cap ? c->seen_cap * 2 : SEEN_FIRST;
+    uint64_t *nr = mc__realloc(c->mem, c->seen_ring, ncap * sizeof *nr);
+    if (nr != NULL) { /* else: evict within the ring there is */
+      c->seen_ring = nr;
+      c->seen_cap = ncap;
+    }
+  }
+  if (c->seen_n < c->seen_cap) {
+    c->seen_ring[c->seen_n++] = id;
+  } else if (c->seen_cap > 0) {
+    mc__map_del(&c->seen, c->seen_ring[c->seen_next]);
+    c->seen_ring[c->seen_next] = id;
+    c->seen_next = (c->seen_next + 1) % c->seen_cap;
+  } else {
+    return 1; /* no memory to remember it: a duplicate may pass */
+  }
   mc__map_put(&c->seen, id, c);
   return 1;
 }
@@ -494,9 +522,9 @@ static void handle_push(mc_client *c, const Mychat__Envelope *env) {
   case MYCHAT__ENVELOPE__BODY_RESULT:
     if (!take_request(c, env->result->request_seq, &req))
       return;
-    if (req.kind == MYCHAT__ENVELOPE__BODY_SEND)
+    if (req.kind == MC_KIND_SEND)
       unconfirmed_drop(c, req.client_msg_id); /* refused: not retried */
-    if (req.kind == MYCHAT__ENVELOPE__BODY_LOGOUT) {
+    if (req.kind == MC_KIND_LOGOUT) {
       /* The final ack still has to go out: poll_tx closes after it. */
       c->logging_out = 2;
       return;
@@ -505,7 +533,7 @@ static void handle_push(mc_client *c, const Mychat__Envelope *env) {
     if (e) {
       e->request = req.seq;
       e->request_kind = req.kind;
-      e->code = env->result->code;
+      e->code = (mc_wire_code)env->result->code;
       copy_str(e->text, sizeof e->text, env->result->text);
     }
     return;
@@ -517,7 +545,7 @@ static void handle_push(mc_client *c, const Mychat__Envelope *env) {
       const Mychat__ListReply *lr = env->list_reply;
       e->request = req.seq;
       e->request_kind = req.kind;
-      e->list_kind = lr->kind;
+      e->list_kind = (mc_list_kind)lr->kind;
       e->more = lr->more;
       e->n_entries = lr->n_entries;
       for (size_t i = 0; i < lr->n_entries; i++) {
@@ -592,7 +620,7 @@ static int recv_handshake(mc_client *c, const Mychat__Envelope *env,
     c->state = MC_CLIENT_CLOSED;
     mc_client_event *e = ev_push(c, MC_CEV_CONNECT_FAILED);
     if (e) {
-      e->code = env->error->code;
+      e->code = (mc_wire_code)env->error->code;
       copy_str(e->text, sizeof e->text, env->error->text);
     }
     return 0;

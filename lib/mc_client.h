@@ -71,8 +71,8 @@ typedef enum {
 
 typedef enum {
   MC_CEV_CONNECTED,       /* name, time_ms (server time) */
-  MC_CEV_CONNECT_FAILED,  /* code (ErrorCode; 0 = no answer in time), text */
-  MC_CEV_CLOSED,          /* code: why (ErrorCode, 0 = logout); lib_error:
+  MC_CEV_CONNECT_FAILED,  /* code (mc_wire_code; MC_WIRE_OK = no answer in time), text */
+  MC_CEV_CLOSED,          /* code: why (mc_wire_code, MC_WIRE_OK = logout); lib_error:
                              MC_ERR_GAVE_UP when the server stopped acking,
                              MC_ERR_STATE when it went silent */
   MC_CEV_RESULT,          /* request, request_kind, code, text */
@@ -92,17 +92,17 @@ typedef struct {
 
 typedef struct {
   mc_client_event_type type;
-  int code;                     /* Mychat__ErrorCode, 0 = success */
+  mc_wire_code code;            /* MC_WIRE_OK = success */
   int lib_error;                /* MC_CEV_CLOSED: library reason, or 0 */
   uint32_t request;             /* the request id the reply answers */
-  Mychat__Envelope__BodyCase request_kind;
+  mc_body_kind request_kind;    /* the request's body: MC_KIND_SEND, ... */
   uint64_t message_id, client_msg_id, time_ms;
   char name[MC_NAME_MAX + 1];
   char group[MC_NAME_MAX + 1];
   char text[MC_TEXT_MAX + 1];   /* message text, or an error's text */
   int online, missed, more;
   uint32_t count;
-  Mychat__ListKind list_kind;
+  mc_list_kind list_kind;
   size_t n_entries;
   mc_client_list_entry entries[MC_LIST_PAGE_MAX];
 } mc_client_event;
@@ -139,15 +139,15 @@ int mc_client_send_text(mc_client *c, const char *to_user,
                         const char *to_group, const char *text, mc_tstamp now,
                         uint32_t *request, uint64_t *client_msg_id);
 
-/* Group requests: |kind| is MYCHAT__ENVELOPE__BODY_CREATE_GROUP, _JOIN_GROUP
- * or _LEAVE_GROUP. Returns 0, or MC_ERR_STATE, MC_ERR_BAD_NAME,
+/* Group requests: |kind| is MC_KIND_CREATE_GROUP, MC_KIND_JOIN_GROUP or
+ * MC_KIND_LEAVE_GROUP. Returns 0, or MC_ERR_STATE, MC_ERR_BAD_NAME,
  * MC_ERR_INVAL, MC_ERR_QUEUE_FULL. */
-int mc_client_group(mc_client *c, Mychat__Envelope__BodyCase kind,
+int mc_client_group(mc_client *c, mc_body_kind kind,
                     const char *group, mc_tstamp now, uint32_t *request);
 
 /* Asks for one page of a list; |after| is "" or the last name of the page
  * before. Returns 0, or MC_ERR_STATE, MC_ERR_BAD_NAME, MC_ERR_QUEUE_FULL. */
-int mc_client_list(mc_client *c, Mychat__ListKind kind, const char *after,
+int mc_client_list(mc_client *c, mc_list_kind kind, const char *after,
                    mc_tstamp now, uint32_t *request);
 
 /* Logs out: the session closes when the server confirms (MC_CEV_CLOSED with

@@ -1,8 +1,9 @@
 /*
  * mc_codec.c: datagram prefix, protobuf-c (un)packing and the validation of
- * every field a decoded envelope carries (mc_codec.h has the contract).
+ * every field a decoded envelope carries (mc_codec.h and mc_codec_pb.h
+ * have the contract).
  */
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,41 @@
  * this version of the protocol does not know. */
 #define MC__FIRST_BODY_FIELD 10
 
-mc_body_class mc_codec_body_class(Mychat__Envelope__BodyCase c) {
+/* mc_codec.h restates the schema's numbers so that it needs no generated
+ * header; these keep the two from drifting apart. */
+#define MC__X(name, num)                                                      \
+  _Static_assert((int)MC_KIND_##name == (int)MYCHAT__ENVELOPE__BODY_##name &&  \
+                     num == MC_KIND_##name,                                   \
+                 "mc_body_kind " #name " differs from mychat.proto");
+MC_BODY_KIND_MAP(MC__X)
+#undef MC__X
+#define MC__X(name, num)                                                      \
+  _Static_assert((int)MC_WIRE_##name == (int)MYCHAT__ERROR_CODE__##name,      \
+                 "mc_wire_code " #name " differs from mychat.proto");
+MC_WIRE_CODE_MAP(MC__X)
+#undef MC__X
+_Static_assert((int)MC_WIRE_OK == (int)MYCHAT__ERROR_CODE__ERROR_NONE &&
+                   (int)MC_LIST_GROUPS == (int)MYCHAT__LIST_KIND__LIST_GROUPS &&
+                   (int)MC_LIST_USERS == (int)MYCHAT__LIST_KIND__LIST_USERS &&
+                   (int)MC_LIST_MY_GROUPS == (int)MYCHAT__LIST_KIND__LIST_MY_GROUPS &&
+                   (int)MC_KIND_NONE == (int)MYCHAT__ENVELOPE__BODY__NOT_SET,
+               "mc_codec.h enums differ from mychat.proto");
+
+const char *mc_codec_code_name(int code) {
+  switch (code) {
+  case MC_WIRE_OK:
+    return "OK";
+#define MC__X(name, num)                                                      \
+  case MC_WIRE_##name:                                                        \
+    return #name;
+    MC_WIRE_CODE_MAP(MC__X)
+#undef MC__X
+  default:
+    return "UNKNOWN";
+  }
+}
+
+mc_body_class mc_codec_body_class(int c) {
   switch (c) {
   case MYCHAT__ENVELOPE__BODY_REGISTER:
   case MYCHAT__ENVELOPE__BODY_LOGIN:
@@ -46,7 +81,7 @@ mc_body_class mc_codec_body_class(Mychat__Envelope__BodyCase c) {
   }
 }
 
-const char *mc_codec_body_name(Mychat__Envelope__BodyCase c) {
+const char *mc_codec_body_name(int c) {
   if (c == MYCHAT__ENVELOPE__BODY__NOT_SET)
     return "none";
   /* The generated descriptor already holds the proto field names; only the
@@ -144,15 +179,18 @@ int mc_codec_check_prefix(const uint8_t *dgram, size_t len) {
   return check_magic(dgram, len);
 }
 
-/* A name field: |required| names may not be empty (proto3 cannot tell an
- * empty string from an absent one, so empty means missing). */
+/* A name field: |required| names may not be empty. proto3 cannot tell an
+ * empty string from an absent one, and an empty name is one that breaks
+ * the name rules (MC-13), not a missing field. */
 static int check_name(const char *s, int required) {
   if (s == NULL || s[0] == '\0')
-    return required ? MC_ERR_MISSING_FIELD : 0;
+    return required ? MC_ERR_BAD_NAME : 0;
   return mc_codec_name_valid(s) ? 0 : MC_ERR_BAD_NAME;
 }
 
-/* Chat message text: 1 to MC_TEXT_MAX bytes of valid UTF-8. */
+/* Chat message text: 1 to MC_TEXT_MAX bytes of valid UTF-8. A decoded
+ * envelope never fails the UTF-8 check here (check_wire() refused it as
+ * malformed, MC-21); one built by hand, as a client does, may. */
 static int check_text(const char *s) {
   size_t n = s ? strnlen(s, MC_TEXT_MAX + 1) : 0;
   if (n == 0)
@@ -162,9 +200,9 @@ static int check_text(const char *s) {
   return mc_codec_utf8_valid((const uint8_t *)s, n) ? 0 : MC_ERR_BAD_UTF8;
 }
 
-/* Error.text and Result.text: optional, short. They are shown to people but
- * the server cuts them to fit (anti-amplification), possibly inside a UTF-8
- * sequence, so only the length is enforced here. */
+/* Error.text and Result.text: optional, short. A sender cuts them to fit
+ * (anti-amplification) at a UTF-8 boundary; their UTF-8 is checked with
+ * every string's in check_wire(), so only the length is enforced here. */
 static int check_short_text(const char *s) {
   if (s != NULL && strnlen(s, MC_ERROR_TEXT_MAX + 1) > MC_ERROR_TEXT_MAX)
     return MC_ERR_TEXT_TOO_LONG;
@@ -440,11 +478,16 @@ static int wire_next(const uint8_t **p, const uint8_t *end, pb_field *f) {
  * - A string field with a NUL byte inside. protobuf-c hands strings out
  *   NUL-terminated, so the application would see it cut short: "alice\0x"
  *   would look like "alice", a text would silently lose its tail.
+ * - A string field that is not valid UTF-8. proto3 requires UTF-8 in
+ *   strings and most proto3 libraries refuse such a message while parsing;
+ *   protobuf-c does not check, so this does (MC-21).
  * - A field number out of range. protobuf-c keeps field 0 as an unknown
  *   field when its tag is written in two bytes (80 00) and then packs it in
  *   one byte (00), which it refuses to parse: such an envelope would not
  *   survive being re-encoded (found by fuzz/fuzz_decode.c).
- * Returns 0, MC_ERR_BAD_FIELD (a NUL), or MC_ERR_DECODE.
+ * A known field with another wire type needs no check here: protobuf-c
+ * refuses it while unpacking (MC-8).
+ * Returns 0, MC_ERR_BAD_FIELD (a NUL), MC_ERR_BAD_UTF8, or MC_ERR_DECODE.
  */
 static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                       const uint8_t *end) {
@@ -457,6 +500,9 @@ static int check_wire(const ProtobufCMessageDescriptor *d, const uint8_t *p,
         protobuf_c_message_descriptor_get_field(d, f.number);
     if (fd && fd->type == PROTOBUF_C_TYPE_STRING && memchr(f.data, 0, f.value))
       return MC_ERR_BAD_FIELD;
+    if (fd && fd->type == PROTOBUF_C_TYPE_STRING &&
+        !mc_codec_utf8_valid(f.data, (size_t)f.value))
+      return MC_ERR_BAD_UTF8;
     if (fd && fd->type == PROTOBUF_C_TYPE_MESSAGE &&
         (rc = check_wire(fd->descriptor, f.data, f.data + f.value)) != 0)
       return rc;
@@ -492,7 +538,7 @@ static int peek_body(const uint8_t *p, const uint8_t *end, mc_peek *pk) {
       continue;
     if (f.number == 3)
       pk->client_nonce = f.value;
-    else if (f.number == 1 && pk->body == MYCHAT__ENVELOPE__BODY_WELCOME)
+    else if (f.number == 1 && pk->body == MC_KIND_WELCOME)
       pk->welcome_session_id = f.value;
   }
   return rc;
@@ -516,7 +562,7 @@ int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk) {
     } else if (f.number == 3 && f.type == PROTOBUF_C_WIRE_TYPE_VARINT) {
       pk->seq = (uint32_t)f.value;
     } else if (f.number >= 10 && f.data != NULL) {
-      pk->body = (Mychat__Envelope__BodyCase)f.number;
+      pk->body = (mc_body_kind)f.number;
       pk->client_nonce = pk->welcome_session_id = 0;
       if (f.number == MYCHAT__ENVELOPE__BODY_REGISTER ||
           f.number == MYCHAT__ENVELOPE__BODY_LOGIN ||
@@ -682,4 +728,17 @@ int mc_codec_pad_handshake(Mychat__Envelope *env) {
       return rc;
   }
   return MC_ERR_TOO_BIG; /* unreachable: MC_HANDSHAKE_MIN zeros suffice */
+}
+
+int mc_codec_encode_ping(uint64_t time_us, uint8_t *out, size_t cap,
+                         size_t *len) {
+  Mychat__Ping ping = MYCHAT__PING__INIT;
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  ping.time_us = time_us;
+  env.body_case = MYCHAT__ENVELOPE__BODY_PING;
+  env.ping = &ping;
+  uint8_t body[16]; /* tag and a varint of at most 10 bytes */
+  size_t blen;
+  int rc = mc_codec_encode_body(&env, body, sizeof body, &blen);
+  return rc ? rc : mc_codec_encode(&env, body, blen, out, cap, len);
 }

@@ -1,5 +1,11 @@
 /*
- * mc_codec.h: MyChat datagrams <-> protobuf-c envelopes, with validation.
+ * mc_codec.h: what a program needs of MyChat's wire format, in the
+ * library's own types: the datagram prefix, the limits and defaults, the
+ * body kinds, list kinds and wire error codes of mychat.proto (same values,
+ * checked against the generated code in mc_codec.c), and mc_codec_peek(),
+ * which reads a datagram's routing fields without a protobuf decoder. It
+ * needs no generated header; the envelope-level codec that does is
+ * mc_codec_pb.h, the core's and the in-tree tools' (not installed).
  *
  * A datagram is MC_PREFIX_LEN bytes ("MYC" + version) followed by one
  * serialized mychat.Envelope. Decoding checks the prefix and size before
@@ -19,8 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mc_mem.h"
-#include "mychat.pb-c.h"
 
 #define MC_MAGIC0 'M'
 #define MC_MAGIC1 'Y'
@@ -50,6 +54,49 @@
 #define MC_HANDSHAKE_RTO_MS_MAX 2000
 #define MC_CONNECT_TIMEOUT_MS_DEFAULT 15000
 
+/* The body kinds: the Envelope body field numbers of mychat.proto. */
+#define MC_BODY_KIND_MAP(X)                                                   \
+  X(REGISTER, 10) X(LOGIN, 11) X(LOGOUT, 12) X(LIST, 13)                     \
+  X(CREATE_GROUP, 14) X(JOIN_GROUP, 15) X(LEAVE_GROUP, 16) X(SEND, 17)       \
+  X(PING, 18) X(WELCOME, 30) X(RESULT, 31) X(LIST_REPLY, 32) X(SENT, 33)     \
+  X(DELIVER, 34) X(RECEIPT, 35) X(PRESENCE, 36) X(BACKLOG_DONE, 37)         \
+  X(PONG, 38) X(ERROR, 39)
+
+typedef enum {
+  MC_KIND_NONE = 0, /* no body (an ack-only envelope) */
+#define MC__X(name, num) MC_KIND_##name = num,
+  MC_BODY_KIND_MAP(MC__X)
+#undef MC__X
+} mc_body_kind;
+
+/* The wire error codes (mychat.proto ErrorCode); MC_WIRE_OK is its
+ * ERROR_NONE, "success" in a Result. */
+#define MC_WIRE_CODE_MAP(X)                                                   \
+  X(MALFORMED, 1) X(UNKNOWN_SESSION, 2) X(AUTH_FAILED, 3) X(NAME_TAKEN, 4)   \
+  X(BAD_NAME, 5) X(BAD_PASSWORD, 6) X(RATE_LIMITED, 7) X(NO_SUCH_USER, 8)    \
+  X(NO_SUCH_GROUP, 9) X(GROUP_EXISTS, 10) X(NOT_MEMBER, 11)                  \
+  X(ALREADY_MEMBER, 12) X(TOO_MANY_GROUPS, 13) X(TEXT_TOO_LONG, 14)          \
+  X(BAD_UTF8, 15) X(SERVER_BUSY, 16) X(INTERNAL, 17) X(SHUTTING_DOWN, 18)    \
+  X(SESSION_REPLACED, 19) X(BAD_REQUEST, 20)
+
+typedef enum {
+  MC_WIRE_OK = 0,
+#define MC__X(name, num) MC_WIRE_##name = num,
+  MC_WIRE_CODE_MAP(MC__X)
+#undef MC__X
+} mc_wire_code;
+
+/* The lists a client may ask for (mychat.proto ListKind). */
+typedef enum {
+  MC_LIST_GROUPS = 0,   /* every group on the server */
+  MC_LIST_USERS = 1,    /* every user, with online status */
+  MC_LIST_MY_GROUPS = 2 /* the groups this user belongs to */
+} mc_list_kind;
+
+/* Returns the schema's name of wire code |code| ("AUTH_FAILED", ...), "OK"
+ * for MC_WIRE_OK, or "UNKNOWN". Static string. */
+const char *mc_codec_code_name(int code);
+
 /* What a body is, for the direction and reliability rules. */
 typedef enum {
   MC_BODY_NONE = 0,     /* ack-only envelope */
@@ -60,13 +107,14 @@ typedef enum {
   MC_BODY_SERVER_UNREL  /* Welcome, Pong, Error: server, seq 0 */
 } mc_body_class;
 
-/* Returns the class of body case |c|; MC_BODY_NONE for NOT_SET and for any
+/* Returns the class of body kind |c| (an mc_body_kind or a generated
+ * body case); MC_BODY_NONE for NOT_SET and for any
  * value that is not a body case. */
-mc_body_class mc_codec_body_class(Mychat__Envelope__BodyCase c);
+mc_body_class mc_codec_body_class(int c);
 
 /* Returns the proto field name of body case |c| ("send", "deliver", ...),
  * or "none" / "unknown". Static string. */
-const char *mc_codec_body_name(Mychat__Envelope__BodyCase c);
+const char *mc_codec_body_name(int c);
 
 /* Returns 1 if |s| (NUL-terminated) is a valid user/group name: 1 to
  * MC_NAME_MAX bytes of [A-Za-z0-9_.-], starting with a letter or digit. */
@@ -84,37 +132,12 @@ void mc_codec_write_prefix(uint8_t *out);
  * MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION. */
 int mc_codec_check_prefix(const uint8_t *dgram, size_t len);
 
-/* Decodes and validates datagram |dgram| of |len| bytes. On success stores a
- * new envelope in |*out|, owned by the caller, to be released with
- * mc_codec_free(); on failure stores NULL. Besides mc_codec_validate()'s
- * checks it rejects a string field with a NUL byte inside (MC_ERR_BAD_FIELD):
- * protobuf-c hands strings out NUL-terminated, so the receiver would see
- * them cut short; and field number 0 (MC_ERR_DECODE), which protobuf-c
- * accepts in some spellings but could not read back once re-encoded.
- * Unknown fields inside known messages are ignored, so messages may grow new
- * fields. Returns 0, or one of: MC_ERR_INVAL (|out| is NULL),
- * MC_ERR_TRUNCATED, MC_ERR_TOO_BIG, MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION,
- * MC_ERR_DECODE (not protobuf), MC_ERR_NOMEM, or a validation error of
- * mc_codec_validate(). */
-int mc_codec_decode(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
-
-/* The first half of mc_codec_decode(): the checks of PROTOCOL.md section
- * 4.1 only (prefix, protobuf, NUL bytes in strings, field numbers, token
- * length, Ack ranges, unknown body, seq > 0 without a body), leaving the
- * body class and body fields to mc_codec_check_class() and
- * mc_codec_validate_body(). A server uses it so that a request with a bad
- * field can still be acknowledged and answered in its session (MC-27).
- * Returns 0 (|*out| owned by the caller), or the errors of
- * mc_codec_decode() other than the class and body-field ones. */
-int mc_codec_unpack(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
-
-/* The prefix's magic and version and the protobuf parse, none of the
- * other checks (not even the size limit): for a program that must read
- * whatever a peer sent, however wrong (the conformance replayer comparing a
- * capture). Returns 0 (|*out| owned by the caller, released with
- * mc_codec_free()), or MC_ERR_INVAL (|out| NULL), MC_ERR_TRUNCATED,
- * MC_ERR_BAD_MAGIC, MC_ERR_BAD_VERSION, MC_ERR_DECODE, MC_ERR_NOMEM. */
-int mc_codec_parse(const uint8_t *dgram, size_t len, Mychat__Envelope **out);
+/* Builds a Ping outside any session (session 0, no token, seq 0) carrying
+ * |time_us| into |out| of |cap| bytes, storing its length in |*len|: the
+ * liveness probe a server answers with Error UNKNOWN_SESSION (MC-58).
+ * Returns 0, or MC_ERR_TOO_BIG when |cap| is too small. */
+int mc_codec_encode_ping(uint64_t time_us, uint8_t *out, size_t cap,
+                         size_t *len);
 
 /* What mc_codec_peek() reads from a datagram without decoding it. */
 typedef struct {
@@ -122,8 +145,8 @@ typedef struct {
   size_t token_off, token_len;  /* the header token's bytes: dgram +
                                    token_off, token_len of them (0: none) */
   uint32_t seq;
-  Mychat__Envelope__BodyCase body; /* the body's field number (an unknown
-                                      one too); NOT_SET when none */
+  mc_body_kind body;            /* the body's field number (an unknown one
+                                   too); MC_KIND_NONE when none */
   uint64_t client_nonce;        /* of a Register, Login, Welcome or Error */
   uint64_t welcome_session_id;  /* of a Welcome */
 } mc_peek;
@@ -137,77 +160,5 @@ typedef struct {
  * or a prefix error of mc_codec_check_prefix(), or MC_ERR_DECODE (|*pk| is
  * then all zero). */
 int mc_codec_peek(const uint8_t *dgram, size_t len, mc_peek *pk);
-
-/* Returns 0 when |env|'s seq suits its body's class (reliable bodies have
- * seq > 0, others seq 0), else MC_ERR_BAD_FIELD. */
-int mc_codec_check_class(const Mychat__Envelope *env);
-
-/* Validates the fields of |env|'s body (PROTOCOL.md section 4.2), the last
- * part of mc_codec_validate(). Returns 0, MC_ERR_INVAL for NULL, or the
- * body errors listed for mc_codec_validate(). */
-int mc_codec_validate_body(const Mychat__Envelope *env);
-
-/* Validates an already-unpacked envelope (the checks mc_codec_decode makes
- * after parsing): token length, Ack ranges, seq against the body's class,
- * and every field of the body (PROTOCOL.md, "Validation on decode").
- * Returns 0, or one of:
- *   MC_ERR_INVAL          |env| is NULL;
- *   MC_ERR_NO_BODY        a non-zero seq with no body, or an unknown body (an
- *                         unknown Envelope field numbered 10 or more: header
- *                         fields are numbered below 10, bodies from 10 up);
- *   MC_ERR_BAD_FIELD      token not 0 or MC_TOKEN_LEN bytes; more than
- *                         MC_ACK_RANGES_MAX ranges, or ranges not ascending,
- *                         disjoint and above the cumulative ack; seq > 0 with
- *                         a body that is not reliable (MC_BODY_REQUEST,
- *                         MC_BODY_PUSH) or seq 0 with one that is; an enum
- *                         value outside the schema; Welcome token not
- *                         MC_TOKEN_LEN bytes; over MC_LIST_PAGE_MAX entries;
- *   MC_ERR_MISSING_FIELD  an empty required name or text, SendMessage
- *                         without a target or with client_msg_id 0, Welcome
- *                         with session_id 0, Error with code ERROR_NONE, a
- *                         NULL body or list entry or ack range;
- *   MC_ERR_BAD_NAME       a name that breaks mc_codec_name_valid();
- *   MC_ERR_BAD_PASSWORD   a password outside MC_PASSWORD_MIN..MAX bytes;
- *   MC_ERR_TEXT_TOO_LONG  text over MC_TEXT_MAX, Error/Result text over
- *                         MC_ERROR_TEXT_MAX bytes;
- *   MC_ERR_BAD_UTF8       message text that is not valid UTF-8.
- * Error and Result texts are only length-checked: senders cut them to fit. */
-int mc_codec_validate(const Mychat__Envelope *env);
-
-/* Releases an envelope from mc_codec_decode(). NULL is allowed. */
-void mc_codec_free(Mychat__Envelope *env);
-
-/* Internal to the core: mc_codec_unpack(), mc_codec_decode() and
- * mc_codec_free() with the allocator |mem| (NULL: libc). An envelope goes
- * back to the allocator it came from. */
-int mc__codec_unpack(const mc_mem *mem, const uint8_t *dgram, size_t len,
-                     Mychat__Envelope **out);
-int mc__codec_decode(const mc_mem *mem, const uint8_t *dgram, size_t len,
-                     Mychat__Envelope **out);
-void mc__codec_free(const mc_mem *mem, Mychat__Envelope *env);
-
-/* Serializes only the body of |env| (the header fields are ignored) into
- * |buf| of |cap| bytes; stores the length in |*len|. It does not validate.
- * Returns 0, or one of: MC_ERR_NO_BODY (|env| NULL, no body, or a NULL body
- * pointer), MC_ERR_BUFFER_TOO_SMALL. */
-int mc_codec_encode_body(const Mychat__Envelope *env, uint8_t *buf, size_t cap,
-                         size_t *len);
-
-/* Sets the padding of Register or Login |env| to the fewest zero bytes that
- * make its datagram (|env|'s header fields and body, as mc_codec_encode()
- * builds it) at least MC_HANDSHAKE_MIN bytes long (MC-47); the padding then
- * points to a static buffer of zeros. Returns 0, or MC_ERR_INVAL (not a
- * Register or Login), or an error of mc_codec_encode_body() or
- * mc_codec_encode(). */
-int mc_codec_pad_handshake(Mychat__Envelope *env);
-
-/* Builds a datagram: prefix, then the header fields of |hdr| (session_id,
- * token, seq, ack; its body is ignored), then |body| (|body_len| bytes from
- * mc_codec_encode_body(), or none), into |out| of |cap| bytes; stores the
- * length in |*out_len|. It does not validate. Returns 0, or one of:
- * MC_ERR_INVAL (|hdr| NULL, or |body| NULL with a length), MC_ERR_TOO_BIG
- * when the result would exceed MC_DATAGRAM_MAX or |cap|. */
-int mc_codec_encode(const Mychat__Envelope *hdr, const uint8_t *body,
-                    size_t body_len, uint8_t *out, size_t cap, size_t *out_len);
 
 #endif

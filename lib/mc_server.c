@@ -48,13 +48,6 @@ uint64_t wall_ms(const mc_server *srv, mc_tstamp now) {
   return (uint64_t)((int64_t)(now / MC_MSEC) + srv->cfg.wall_offset_ms);
 }
 
-#ifdef MC_FAULT_NO_TOKEN_CHECK
-/* Conformance fault: any 16-byte token passes (MC-53). */
-#define MC__TOKEN_CHECKED 0
-#else
-#define MC__TOKEN_CHECKED 1
-#endif
-
 /* Constant time, so a wrong token does not reveal how much of it matched. */
 static int token_eq(const uint8_t *a, const uint8_t *b) {
   uint8_t d = 0;
@@ -78,28 +71,27 @@ void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
   srv->cb.log(srv->cb.user_data, &rec);
 }
 
-Mychat__ErrorCode mc_server_wire_code(int err) {
+mc_wire_code mc_server_wire_code(int err) {
   switch (err) {
   case MC_ERR_DECODE:
+  case MC_ERR_BAD_UTF8: /* a string that is not UTF-8 is malformed (MC-21) */
   case MC_ERR_NO_BODY:
   case MC_ERR_MISSING_FIELD:
   case MC_ERR_BAD_FIELD:
   case MC_ERR_INVAL:
-    return MYCHAT__ERROR_CODE__MALFORMED;
+    return MC_WIRE_MALFORMED;
   case MC_ERR_BAD_NAME:
-    return MYCHAT__ERROR_CODE__BAD_NAME;
+    return MC_WIRE_BAD_NAME;
   case MC_ERR_BAD_PASSWORD:
-    return MYCHAT__ERROR_CODE__BAD_PASSWORD;
-  case MC_ERR_BAD_UTF8:
-    return MYCHAT__ERROR_CODE__BAD_UTF8;
+    return MC_WIRE_BAD_PASSWORD;
   case MC_ERR_TEXT_TOO_LONG:
-    return MYCHAT__ERROR_CODE__TEXT_TOO_LONG;
+    return MC_WIRE_TEXT_TOO_LONG;
   case MC_ERR_STATE:
-    return MYCHAT__ERROR_CODE__BAD_REQUEST;
+    return MC_WIRE_BAD_REQUEST;
   case MC_ERR_AUTH:
-    return MYCHAT__ERROR_CODE__AUTH_FAILED;
+    return MC_WIRE_AUTH_FAILED;
   default:
-    return MYCHAT__ERROR_CODE__INTERNAL;
+    return MC_WIRE_INTERNAL;
   }
 }
 
@@ -174,10 +166,6 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv; /* not the datagram's fault: as if lost, it comes again */
   if (rv < 0) {
     srv->stats.rx_malformed++;
-#ifdef MC_FAULT_AMPLIFY
-    /* Conformance fault: the Error may outgrow what it answers (MC-60). */
-    len = MC_DATAGRAM_MAX;
-#endif
     send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
                mc_strerror(rv), 0, len);
     slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
@@ -192,7 +180,7 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   }
   sess *s = env->session_id ? mc__map_get(&srv->by_id, env->session_id) : NULL;
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
-      (MC__TOKEN_CHECKED && !token_eq(env->token.data, s->token))) {
+      !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
     send_error(srv, from, env->session_id, &env->token,
                MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
@@ -348,6 +336,8 @@ void mc_server_config_default(mc_server_config *cfg) {
   cfg->session_timeout_ms = MC_SESSION_TIMEOUT_MS_DEFAULT;
   cfg->rate_burst = 5;
   cfg->rate_refill_ms = 2000;
+  cfg->auth_per_prefix = 32;
+  cfg->auth_queue_max = 256;
   cfg->push_window = 32;
   cfg->auth_cost = MC_AUTH_COST_INTERACTIVE;
   mc_arq_config_default(&cfg->arq);

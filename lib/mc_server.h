@@ -42,6 +42,7 @@
 #include "mc_time.h"
 
 #define MC_ADDR_MAX 28
+#define MC_RATE_KEY_LEN 16 /* crypto_shorthash_KEYBYTES */
 
 /* A peer address. The first |host_len| bytes name the host (the IP
  * address): login rate limits are per host, whatever the port. */
@@ -57,8 +58,25 @@ typedef struct {
   uint32_t keepalive_ms;         /* told to clients (default 5000: a live client is heard
                                     six times per timeout even when idle) */
   uint32_t session_timeout_ms;   /* silence that ends a session (30000) */
-  uint32_t rate_burst;           /* login attempts per address/name (5) */
-  uint32_t rate_refill_ms;       /* one attempt back every (2000) */
+  uint32_t rate_burst;           /* login attempts per address and per
+                                    name-and-address pair (5) */
+  uint32_t rate_refill_ms;       /* one attempt back every (2000); each
+                                    failed Login doubles it for its pair */
+  /* Keys the hash that places rate-limit buckets (SipHash-2-4), so that no
+   * one who does not know it can aim two keys at one place (MC-134). The
+   * host draws it at random at every start; the core calls no RNG.
+   * Default: all zero, which only tests and simulations may keep. */
+  uint8_t rate_key[MC_RATE_KEY_LEN];
+  /* Password work (MC-136): pending jobs of one address prefix (/24,
+   * /56) at most (32), of all prefixes at most (256, Registers only half
+   * of it, so Logins always find room). */
+  uint32_t auth_per_prefix;
+  uint32_t auth_queue_max;
+  /* Registrations per hour per address and per prefix (MC-137); 0: 4 and
+   * 20 times rate_burst (20 and 100 by default), so that a server set up
+   * for many logins from one address allows as many sign-ups. */
+  uint32_t reg_per_hour;
+  uint32_t reg_per_hour_prefix;
   uint32_t push_window;          /* Delivers/Receipts in flight (32) */
   mc_auth_cost auth_cost;        /* password hash cost (INTERACTIVE) */
   int64_t wall_offset_ms;        /* server time = now/1000 + this */
@@ -72,7 +90,7 @@ typedef struct {
   const char *user;              /* "" before login */
   uint64_t session_id;
   const char *type;              /* body name: "login", "send", ... */
-  int code;                      /* Mychat__ErrorCode; 0 = success */
+  mc_wire_code code;             /* MC_WIRE_OK = success */
   const char *detail;            /* short text, "" if none */
 } mc_server_log;
 
@@ -137,7 +155,9 @@ mc_tstamp mc_server_expiry(mc_server *srv);
 void mc_server_handle_expiry(mc_server *srv, mc_tstamp now);
 
 /* Takes the next password job, copying it into |job|. Returns 1, or 0 when
- * none is waiting. */
+ * none is waiting. The core picks it (MC-136): Logins before Registers, and
+ * the prefixes with the fewest jobs queued ahead first, so a host should
+ * take a job only when a worker is free to start it. */
 int mc_server_poll_auth(mc_server *srv, mc_auth_job *job);
 
 /* Hands back a job run by mc_auth_job_run(). Returns 0, or MC_ERR_NOT_FOUND
@@ -154,7 +174,7 @@ const mc_server_stats *mc_server_get_stats(const mc_server *srv);
  * depend on context (PROTOCOL.md MC-130): the decode and validation errors
  * map to MALFORMED or to the code of the same name, STATE to BAD_REQUEST,
  * AUTH to AUTH_FAILED, anything else to INTERNAL. */
-Mychat__ErrorCode mc_server_wire_code(int err);
+mc_wire_code mc_server_wire_code(int err);
 
 /* Fills |a| with |len| opaque bytes (at most MC_ADDR_MAX), all of them
  * naming the host. */

@@ -88,17 +88,38 @@ typedef struct {
   uint64_t nonce;
   int presence;
   uint64_t user_id;            /* login: the user being checked */
+  uint32_t turn;               /* jobs of its prefix queued before it:
+                                  lower turns are taken first (MC-136) */
+  int no_user;                 /* login of an unknown name: verified
+                                  against a dummy hash, then AUTH_FAILED */
   mc_addr addr;
   size_t req_len;              /* anti-amplification bound */
 } auth_pending;
 
+/* A login rate-limit bucket (MC-51, MC-134). A full bucket carries no
+ * information, so it is the only kind the table may forget. */
+typedef enum {
+  RATE_HOST,                   /* handshakes of an address (MC-51) */
+  RATE_PAIR,                   /* of a name from an address, with backoff */
+  RATE_REG_HOST,               /* Registers of an address per hour (MC-137) */
+  RATE_REG_PREFIX              /* of an address prefix per hour */
+} rate_kind;
+
 typedef struct {
-  uint64_t key;
-  mc_tstamp t;
-  uint32_t tokens_milli;       /* attempts * 1000 */
+  uint64_t key;                /* keyed hash of kind and what it counts;
+                                  0: free */
+  mc_tstamp t;                 /* tokens_milli is as of t */
+  uint32_t tokens_milli;       /* attempts * 1000, at most its burst * 1000 */
+  uint32_t fails;              /* pair buckets: failed Logins since the
+                                  bucket was last full (the backoff) */
+  rate_kind kind;
 } rate_bucket;
 
-#define RATE_BUCKETS 4096
+/* The table: RATE_SETS sets of RATE_WAYS buckets; a key lives in the set
+ * its hash picks, in any way of it. */
+#define RATE_SETS 2048
+#define RATE_WAYS 8
+#define RATE_BACKOFF_MAX 6     /* refill interval at most 64 times longer */
 
 typedef struct {
   mc_addr to;
@@ -124,7 +145,7 @@ struct mc_server {
   size_t auth_n, auth_cap;
   uint64_t next_job_id;
 
-  rate_bucket rate[RATE_BUCKETS];
+  rate_bucket rate[RATE_SETS * RATE_WAYS];
   uint32_t mark_gen;
 };
 

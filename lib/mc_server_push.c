@@ -31,12 +31,8 @@ int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
   /* A session whose queue is full (or memory short) cannot keep its
    * promise of a reply or a push; poll_tx ends it, outside whatever loop
    * this call sits in (MC-132). */
-#ifndef MC_FAULT_QUEUE_FULL_KEPT
   if (rv < 0)
     s->failed = 1;
-#else
-  /* Conformance fault: the push is dropped, the session goes on (MC-132). */
-#endif
   make_ready(srv, s);
   return rv;
 }
@@ -95,14 +91,6 @@ void sess_pump(mc_server *srv, sess *s) {
       return; /* store trouble: try again on the next event */
     for (size_t i = 0; i < n; i++) {
       int missed = batch[i].id <= s->watermark;
-#ifdef MC_FAULT_NO_BACKLOG
-      /* Conformance fault: messages stored while away are skipped
-       * (MC-115, MC-122, MC-127). */
-      if (missed) {
-        s->enqueued_upto = batch[i].id;
-        continue;
-      }
-#endif
       if (!missed && !s->backlog_done)
         push_backlog_done(srv, s);
       if (push_deliver(srv, s, &batch[i], missed) < 0)

@@ -181,19 +181,12 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
     snprintf(m.group, sizeof m.group, "%s", sm->group);
   }
   int dup = 0;
-#ifdef MC_FAULT_SENT_BEFORE_STORE
-  /* Conformance fault: "sent" before the store gave the message an id and
-   * a time (MC-109, MC-110). */
-  send_sent(srv, s, seq, &m);
-#endif
   rv = srv->store.ops->msg_add(srv->store.st, &m, wall_ms(srv, now), &dup);
   if (rv < 0) {
     snprintf(why, wlen, "the message could not be stored");
     return MYCHAT__ERROR_CODE__INTERNAL;
   }
-#ifndef MC_FAULT_SENT_BEFORE_STORE
   send_sent(srv, s, seq, &m);
-#endif
   if (dup)
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   srv->stats.messages_stored++;
@@ -240,7 +233,7 @@ void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
     code = MYCHAT__ERROR_CODE__BAD_REQUEST;
     snprintf(why, sizeof why, "'%s' is not a client request", type);
   } else if ((rv = mc_codec_validate_body(env)) < 0) {
-    code = mc_server_wire_code(rv);
+    code = (Mychat__ErrorCode)mc_server_wire_code(rv);
     snprintf(why, sizeof why, "%s", mc_strerror(rv));
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {

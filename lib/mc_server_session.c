@@ -209,10 +209,6 @@ sess *sess_create(mc_server *srv, const auth_pending *p,
   mc_arq_config acfg = srv->cfg.arq;
   acfg.item_free = env_free;
   acfg.mem = srv->mem;
-#ifdef MC_FAULT_GIVEUP_LATE
-  /* Conformance fault: one retransmission more before giving up (MC-82). */
-  acfg.max_retries++;
-#endif
   if (s == NULL)
     return NULL;
   if (mc_arq_init(&s->arq, &acfg) < 0) {

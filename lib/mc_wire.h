@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "mc_arq.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 
 /* The header every datagram of an established session carries. */
 typedef struct {

@@ -9,16 +9,17 @@ $(B)/libmcref.a: $(REF_CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 # mychat-server (issue 4, server half) and mc-probe, the integration tests'
-# scripted client. mc_udp (sockets, addresses, clocks) and mc_names go into
-# libmcref.a for every reference program; mc_authpool is the server's alone.
-REF_UDP_OBJ := $(B)/reference/mc_udp.o $(B)/reference/mc_names.o
+# scripted client. mc_udp (sockets, addresses, clocks) goes into libmcref.a
+# for every reference program; mc_authpool is the server's alone.
+REF_UDP_OBJ := $(B)/reference/mc_udp.o
 $(B)/libmcref.a: $(REF_UDP_OBJ)
 
 SERVER_OBJ := $(B)/reference/mychat-server.o $(B)/reference/mc_authpool.o
 PROBE_OBJ  := $(B)/tests/integration/mc_probe.o
-PROGRAMS   += $(B)/mychat-server $(B)/mc-probe
+FLOOD_OBJ  := $(B)/tests/integration/mc_flood.o
+PROGRAMS   += $(B)/mychat-server $(B)/mc-probe $(B)/mc-flood
 
-$(PROBE_OBJ): CFLAGS_ALL += -Ireference
+$(PROBE_OBJ) $(FLOOD_OBJ): CFLAGS_ALL += -Ireference
 
 $(B)/mychat-server: $(SERVER_OBJ) $(B)/libmcref.a $(LIBMC)
 	$(CC) $(SAN) -o $@ $(SERVER_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
@@ -26,7 +27,11 @@ $(B)/mychat-server: $(SERVER_OBJ) $(B)/libmcref.a $(LIBMC)
 $(B)/mc-probe: $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC)
 	$(CC) $(SAN) -o $@ $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
 
--include $(SERVER_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(REF_UDP_OBJ:.o=.d)
+# mc-flood: handshake load for the abuse tests (issue 12).
+$(B)/mc-flood: $(FLOOD_OBJ) $(B)/libmcref.a $(LIBMC)
+	$(CC) $(SAN) -o $@ $(FLOOD_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
+
+-include $(SERVER_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(FLOOD_OBJ:.o=.d) $(REF_UDP_OBJ:.o=.d)
 
 # mychat: the command-line client (terminal and scripted modes).
 MYCHAT_OBJ := $(B)/reference/mychat.o $(B)/reference/mc_term.o

@@ -33,7 +33,6 @@
 
 #include "mc_authpool.h"
 #include "mc_error.h"
-#include "mc_names.h"
 #include "mc_server.h"
 #include "mc_sqlstore.h"
 #include "mc_udp.h"
@@ -63,6 +62,7 @@ typedef struct {
   mc_server *srv;
   mc_sqlstore *db;
   mc_authpool *auth;
+  unsigned auth_busy;            /* jobs handed to the pool, not yet back */
   int fd, ep, sigfd;
   int stdin_open;                /* still watching the console */
   int stop;                      /* shutdown asked for */
@@ -107,10 +107,15 @@ static void usage(FILE *f) {
           "                    (default %" PRIu32 ")\n"
           "  --timeout-ms N    silence that ends a session (default %" PRIu32
           ")\n"
-          "  --rate-burst N    login attempts per host and per name at once\n"
+          "  --rate-burst N    login attempts per host and per name and host\n"
+          "                    at once; wrong passwords slow the pair down\n"
           "                    (default %" PRIu32 ")\n"
           "  --rate-refill-ms N  one attempt back every N ms (default %" PRIu32
           ")\n"
+          "  --reg-per-hour N  new accounts per host per hour (default and 0:\n"
+          "                    4 x --rate-burst)\n"
+          "  --reg-per-hour-prefix N  new accounts per /24 or /56 per hour\n"
+          "                    (default and 0: 20 x --rate-burst)\n"
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
@@ -165,6 +170,9 @@ static const struct {
      3600000},
     {"queue-max", offsetof(mc_server_config, arq.queue_max), 0,
      MC_ARQ_QUEUE_MAX},
+    {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
+    {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
+     1000000},
 };
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 
@@ -327,7 +335,7 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
           (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
           rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
-          mc_names_error_code(rec->code), rec->detail[0] ? " " : "",
+          mc_codec_code_name(rec->code), rec->detail[0] ? " " : "",
           rec->detail);
 }
 
@@ -383,7 +391,7 @@ static void flush_tx(app *a) {
     mc_addr to;
     size_t len;
     while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, a->tx_buf[n],
-                                          sizeof a->tx_buf[n], &len)) {
+                                          sizeof a->tx_buf[n], &len) == 1) {
       socklen_t tolen = addr_to_sockaddr(&to, &a->tx_to[n]);
       a->tx_iov[n] = (struct iovec){.iov_base = a->tx_buf[n], .iov_len = len};
       a->tx_msg[n] = (struct mmsghdr){
@@ -403,8 +411,13 @@ static void flush_tx(app *a) {
  * (out of memory) is handed back failed, so its client gets an answer. */
 static void dispatch_auth(app *a) {
   mc_auth_job job;
-  while (mc_server_poll_auth(a->srv, &job)) {
-    if (mc_authpool_submit(a->auth, &job) < 0) {
+  /* One job per free worker: the core picks the next one when a worker is
+   * free, so its order (Logins first, prefixes in turn: MC-136) holds
+   * instead of a FIFO in the pool. */
+  while (a->auth_busy < AUTH_THREADS && mc_server_poll_auth(a->srv, &job)) {
+    if (mc_authpool_submit(a->auth, &job) == 0) {
+      a->auth_busy++;
+    } else {
       job.result = MC_ERR_NOMEM;
       sodium_memzero(job.password, sizeof job.password);
       txn_begin(a);
@@ -463,6 +476,7 @@ static void on_auth(app *a) {
   mc_auth_job job;
   int any = 0;
   while (mc_authpool_take(a->auth, &job)) {
+    a->auth_busy--;
     if (!any) {
       txn_begin(a);
       any = 1;
@@ -645,6 +659,9 @@ static void setup(app *a, options *o) {
   a->log_tokens = LOG_BURST;
   a->log_refilled = mc_udp_now_us();
   o->cfg.wall_offset_ms = a->wall_offset_ms;
+  /* A new key every start: no one can learn, from one run, which names and
+   * addresses share a place in the rate-limit table of the next. */
+  randombytes_buf(o->cfg.rate_key, sizeof o->cfg.rate_key);
   mc_server_callbacks cb = {.user_data = a, .random = cb_random, .log = cb_log};
   a->srv = mc_server_new(&o->cfg, &store, &cb);
   if (a->srv == NULL) {

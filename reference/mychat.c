@@ -129,7 +129,6 @@
 
 #include "mc_client.h"
 #include "mc_error.h"
-#include "mc_names.h"
 #include "mc_term.h"
 #include "mc_udp.h"
 
@@ -182,7 +181,7 @@ typedef enum {
 /* A request waiting for its Result: the command and name to report. */
 typedef struct {
   uint32_t request;
-  Mychat__Envelope__BodyCase kind;
+  mc_body_kind kind;
   char name[MC_NAME_MAX + 1];
   int enter; /* a JOIN typed on the terminal: enter it */
 } pending_op;
@@ -241,7 +240,7 @@ typedef struct {
 
   /* The list being paged through. */
   list_purpose lp;
-  Mychat__ListKind lkind;
+  mc_list_kind lkind;
   uint32_t lrequest;
   entry_list lacc, groups, mygroups, users;
   int menu_shown;               /* the first menu was printed (the editor on) */
@@ -369,15 +368,15 @@ static void escape_text(const app *a, const char *in, char *out, size_t cap) {
 /* The command words of the requests that get a Result. */
 static const struct {
   const char *word;
-  Mychat__Envelope__BodyCase kind;
+  mc_body_kind kind;
 } k_requests[] = {
-    {"JOIN", MYCHAT__ENVELOPE__BODY_JOIN_GROUP},
-    {"CREATE", MYCHAT__ENVELOPE__BODY_CREATE_GROUP},
-    {"LEAVE", MYCHAT__ENVELOPE__BODY_LEAVE_GROUP},
-    {"SEND", MYCHAT__ENVELOPE__BODY_SEND},
+    {"JOIN", MC_KIND_JOIN_GROUP},
+    {"CREATE", MC_KIND_CREATE_GROUP},
+    {"LEAVE", MC_KIND_LEAVE_GROUP},
+    {"SEND", MC_KIND_SEND},
 };
 
-static const char *kind_word(Mychat__Envelope__BodyCase kind) {
+static const char *kind_word(mc_body_kind kind) {
   for (size_t i = 0; i < sizeof k_requests / sizeof k_requests[0]; i++)
     if (k_requests[i].kind == kind)
       return k_requests[i].word;
@@ -473,7 +472,7 @@ static void read_socket(app *a, mc_tstamp now) {
 /* ------------------------------------------------------------------ */
 /* requests                                                            */
 
-static void op_add(app *a, uint32_t request, Mychat__Envelope__BodyCase kind,
+static void op_add(app *a, uint32_t request, mc_body_kind kind,
                    const char *name, int enter) {
   pending_op *op = &a->ops[a->ops_next++ % OPS_MAX];
   op->request = request;
@@ -486,7 +485,7 @@ static void op_add(app *a, uint32_t request, Mychat__Envelope__BodyCase kind,
 static pending_op *op_find(app *a, uint32_t request) {
   for (size_t i = 0; i < OPS_MAX; i++)
     if (a->ops[i].request == request &&
-        a->ops[i].kind != MYCHAT__ENVELOPE__BODY__NOT_SET)
+        a->ops[i].kind != MC_KIND_NONE)
       return &a->ops[i];
   return NULL;
 }
@@ -518,7 +517,7 @@ static const char *lib_why(int rv) {
 
 /* Returns 0, or MC_ERR_QUEUE_FULL (the caller may try again later), or
  * another error already reported. */
-static int do_group(app *a, Mychat__Envelope__BodyCase kind, const char *g,
+static int do_group(app *a, mc_body_kind kind, const char *g,
                     int enter) {
   uint32_t req;
   int rv = mc_client_group(a->cl, kind, g, now_us(), &req);
@@ -588,7 +587,7 @@ static void send_queued(app *a) {
 
 /* Asks for the first page of a list, for |p|, from the names after
  * |after| ("" for all). */
-static void list_from(app *a, list_purpose p, Mychat__ListKind kind,
+static void list_from(app *a, list_purpose p, mc_list_kind kind,
                       const char *after) {
   uint32_t req;
   a->lacc.n = 0;
@@ -603,7 +602,7 @@ static void list_from(app *a, list_purpose p, Mychat__ListKind kind,
   a->lrequest = req;
 }
 
-static void list_start(app *a, list_purpose p, Mychat__ListKind kind) {
+static void list_start(app *a, list_purpose p, mc_list_kind kind) {
   list_from(a, p, kind, "");
 }
 
@@ -808,7 +807,7 @@ static void start_chat(app *a, const char *arg) {
     /* Names sort after every proper prefix of theirs: start there. */
     char after[MC_NAME_MAX + 1];
     snprintf(after, sizeof after, "%.*s", (int)strlen(name) - 1, name);
-    list_from(a, LP_LOOKUP, MYCHAT__LIST_KIND__LIST_USERS, after);
+    list_from(a, LP_LOOKUP, MC_LIST_USERS, after);
   }
 }
 
@@ -859,12 +858,12 @@ static void on_list(app *a, const mc_client_event *ev) {
   a->lp = LP_NONE;
   if (p == LP_MENU_GROUPS) {
     entries_swap(&a->groups, &a->lacc);
-    list_start(a, LP_MENU_MYGROUPS, MYCHAT__LIST_KIND__LIST_MY_GROUPS);
+    list_start(a, LP_MENU_MYGROUPS, MC_LIST_MY_GROUPS);
     return;
   }
   if (p == LP_MENU_MYGROUPS) {
     entries_swap(&a->mygroups, &a->lacc);
-    list_start(a, LP_MENU_USERS, MYCHAT__LIST_KIND__LIST_USERS);
+    list_start(a, LP_MENU_USERS, MC_LIST_USERS);
     return;
   }
   if (p == LP_MENU_USERS) {
@@ -877,8 +876,8 @@ static void on_list(app *a, const mc_client_event *ev) {
     say(a, "--> [couldn't look up '%s'; try again]", a->lookup);
     return;
   }
-  const char *word = ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS ? "users"
-                     : ev->list_kind == MYCHAT__LIST_KIND__LIST_GROUPS
+  const char *word = ev->list_kind == MC_LIST_USERS ? "users"
+                     : ev->list_kind == MC_LIST_GROUPS
                          ? "groups"
                          : "mygroups";
   /* One line however long the list: a script reads it whole. */
@@ -890,7 +889,7 @@ static void on_list(app *a, const mc_client_event *ev) {
   fprintf(f, "list %s", word);
   for (size_t i = 0; i < a->lacc.n; i++) {
     const mc_client_list_entry *e = &a->lacc.v[i];
-    if (ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS)
+    if (ev->list_kind == MC_LIST_USERS)
       fprintf(f, " %s:%s", e->name, e->online ? "online" : "offline");
     else
       fprintf(f, " %s", e->name);
@@ -907,7 +906,7 @@ static void on_result(app *a, const mc_client_event *ev) {
    * core sent again after a reconnect, under a request id of its own). */
   char name[MC_NAME_MAX + 2] = "-";
   int enter = 0;
-  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+  if (ev->request_kind == MC_KIND_SEND) {
     sent_msg *s = send_find(a, ev->request, 0);
     if (s) {
       snprintf(name, sizeof name, "%s%s", s->group ? "#" : "", s->to);
@@ -918,27 +917,27 @@ static void on_result(app *a, const mc_client_event *ev) {
     if (op) {
       snprintf(name, sizeof name, "%s", op->name);
       enter = op->enter;
-      op->kind = MYCHAT__ENVELOPE__BODY__NOT_SET;
+      op->kind = MC_KIND_NONE;
     }
   }
   if (!a->interactive) {
     say(a, "result %s %s %s%s%s", kind_word(ev->request_kind), name,
-        mc_names_error_code(ev->code), ev->code ? " " : "",
+        mc_codec_code_name(ev->code), ev->code ? " " : "",
         ev->code ? text : "");
     return;
   }
-  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+  if (ev->request_kind == MC_KIND_SEND) {
     say(a, "--> [Message not sent: %s]",
-        text[0] ? text : mc_names_error_code(ev->code));
+        text[0] ? text : mc_codec_code_name(ev->code));
     return;
   }
-  int ok = ev->code == MYCHAT__ERROR_CODE__ERROR_NONE;
-  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP) {
-    if ((ok || ev->code == MYCHAT__ERROR_CODE__ALREADY_MEMBER) && enter)
+  int ok = ev->code == MC_WIRE_OK;
+  if (ev->request_kind == MC_KIND_JOIN_GROUP) {
+    if ((ok || ev->code == MC_WIRE_ALREADY_MEMBER) && enter)
       enter_view(a, VIEW_GROUP, name);
     else if (!ok)
       say(a, "--> [couldn't join '%s': %s]", name, text);
-  } else if (ok && ev->request_kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP) {
+  } else if (ok && ev->request_kind == MC_KIND_CREATE_GROUP) {
     say(a, "--> [group '%s' created]", name);
   } else if (ok) {
     say(a, "--> [you left '%s' group]", name);
@@ -946,7 +945,7 @@ static void on_result(app *a, const mc_client_event *ev) {
       back_to_menu(a); /* its chat cannot be written to any more */
   } else {
     say(a, "--> [%s '%s' failed: %s]", kind_word(ev->request_kind), name,
-        text[0] ? text : mc_names_error_code(ev->code));
+        text[0] ? text : mc_codec_code_name(ev->code));
   }
 }
 
@@ -994,11 +993,11 @@ static void on_connected(app *a, const mc_client_event *ev) {
   if (first) {
     printf("[connected to server]\n");
     fflush(stdout);
-    list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+    list_start(a, LP_MENU_GROUPS, MC_LIST_GROUPS);
   } else {
     say(a, "--> [connected to server]");
     if (!a->menu_shown) /* the session was lost before the first menu */
-      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+      list_start(a, LP_MENU_GROUPS, MC_LIST_GROUPS);
   }
   send_queued(a);
 }
@@ -1019,7 +1018,7 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
   if (!a->interactive && logout)
     say(a, "closed OK");
   else if (!a->interactive)
-    say(a, "closed %s %s", ev->code ? mc_names_error_code(ev->code) : "LOST",
+    say(a, "closed %s %s", ev->code ? mc_codec_code_name(ev->code) : "LOST",
         text);
   /* Request ids start again at 1 in the next session; the core sends the
    * unconfirmed messages again under new ones (matched by client id). */
@@ -1033,7 +1032,7 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
     a->ph = PH_DONE;
     return;
   }
-  if (ev->code == MYCHAT__ERROR_CODE__SESSION_REPLACED) {
+  if (ev->code == MC_WIRE_SESSION_REPLACED) {
     /* Logging in again would throw the other login out in turn. */
     give_up(a, "you logged in somewhere else; bye");
     return;
@@ -1054,8 +1053,8 @@ static void on_closed(app *a, const mc_client_event *ev, mc_tstamp now) {
  * with --new, its name (NAME_TAKEN) asks for it again, LOGIN_TRIES times
  * in all. Returns 1 when a new handshake started. */
 static int retry_login(app *a, int code) {
-  int auth = code == MYCHAT__ERROR_CODE__AUTH_FAILED;
-  if ((!auth && code != MYCHAT__ERROR_CODE__NAME_TAKEN) ||
+  int auth = code == MC_WIRE_AUTH_FAILED;
+  if ((!auth && code != MC_WIRE_NAME_TAKEN) ||
       ++a->login_tries >= LOGIN_TRIES) {
     if (auth && !a->create)
       printf("--> [a new account: mychat --new --user NAME]\n");
@@ -1077,17 +1076,17 @@ static void on_connect_failed(app *a, const mc_client_event *ev,
                               mc_tstamp now) {
   char text[4 * MC_ERROR_TEXT_MAX + 1];
   escape_text(a, ev->text, text, sizeof text);
-  int auth = ev->code == MYCHAT__ERROR_CODE__AUTH_FAILED;
+  int auth = ev->code == MC_WIRE_AUTH_FAILED;
   if (!a->interactive) {
     say(a, "connect-failed %s %s",
-        ev->code ? mc_names_error_code(ev->code) : "TIMEOUT",
+        ev->code ? mc_codec_code_name(ev->code) : "TIMEOUT",
         auth ? "wrong user name or password" : text);
   } else if (a->ph == PH_CONNECTING) {
     if (ev->code == 0)
       printf("[couldn't connect to server]\n");
     else if (auth)
       printf("\n--> [wrong user name or password]\n");
-    else if (ev->code == MYCHAT__ERROR_CODE__NAME_TAKEN)
+    else if (ev->code == MC_WIRE_NAME_TAKEN)
       printf("\n--> [user name '%s' is taken]\n", a->user);
     else
       printf("\n--> [couldn't log in: %s]\n", text);
@@ -1224,9 +1223,9 @@ static int send_to_view(app *a, const char *text) {
 }
 
 /* Returns 1 and sets |*kind| if |w| is JOIN, CREATE or LEAVE. */
-static int group_word(const char *w, Mychat__Envelope__BodyCase *kind) {
+static int group_word(const char *w, mc_body_kind *kind) {
   for (size_t i = 0; i < sizeof k_requests / sizeof k_requests[0]; i++)
-    if (k_requests[i].kind != MYCHAT__ENVELOPE__BODY_SEND &&
+    if (k_requests[i].kind != MC_KIND_SEND &&
         strcasecmp(w, k_requests[i].word) == 0) {
       *kind = k_requests[i].kind;
       return 1;
@@ -1271,7 +1270,7 @@ static int need_online(app *a) {
 static void back_to_menu(app *a) {
   a->view = VIEW_MENU;
   if (a->ph == PH_ONLINE && a->lp == LP_NONE)
-    list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+    list_start(a, LP_MENU_GROUPS, MC_LIST_GROUPS);
   else
     print_menu(a);
 }
@@ -1279,7 +1278,7 @@ static void back_to_menu(app *a) {
 /* A menu command (in a chat: one typed after '/'). */
 static void term_command(app *a, char *line) {
   char *arg = split_word(line);
-  Mychat__Envelope__BodyCase kind;
+  mc_body_kind kind;
   int bare = *arg == '\0';
   if (bare && (strcasecmp(line, "E") == 0 || strcasecmp(line, "QUIT") == 0))
     request_quit(a);
@@ -1289,14 +1288,14 @@ static void term_command(app *a, char *line) {
     back_to_menu(a);
   else if (bare && strcasecmp(line, "R") == 0) {
     if (need_online(a) && a->lp == LP_NONE)
-      list_start(a, LP_MENU_GROUPS, MYCHAT__LIST_KIND__LIST_GROUPS);
+      list_start(a, LP_MENU_GROUPS, MC_LIST_GROUPS);
   } else if (!bare && group_word(line, &kind)) {
     if (need_online(a))
       do_group(a, kind,
-               kind == MYCHAT__ENVELOPE__BODY_CREATE_GROUP
+               kind == MC_KIND_CREATE_GROUP
                    ? arg
                    : menu_pick(a, arg, 0),
-               kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP);
+               kind == MC_KIND_JOIN_GROUP);
   } else if (!bare && strcasecmp(line, "CHAT") == 0)
     start_chat(a, arg);
   else
@@ -1380,11 +1379,11 @@ static void script_waitfor(app *a, char *arg, mc_tstamp now) {
 /* Scripted LIST: |arg| is USERS, GROUPS or MYGROUPS. */
 static void script_list(app *a, const char *arg) {
   if (strcasecmp(arg, "USERS") == 0)
-    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_USERS);
+    list_start(a, LP_SCRIPT, MC_LIST_USERS);
   else if (strcasecmp(arg, "GROUPS") == 0)
-    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_GROUPS);
+    list_start(a, LP_SCRIPT, MC_LIST_GROUPS);
   else if (strcasecmp(arg, "MYGROUPS") == 0)
-    list_start(a, LP_SCRIPT, MYCHAT__LIST_KIND__LIST_MY_GROUPS);
+    list_start(a, LP_SCRIPT, MC_LIST_MY_GROUPS);
   else
     refuse(a, "LIST", "usage: LIST USERS|GROUPS|MYGROUPS");
 }
@@ -1402,7 +1401,7 @@ static int script_line(app *a, char *raw, mc_tstamp now) {
   snprintf(cmd, sizeof cmd, "%.*s", (int)wl, line);
   char *arg = line + wl;
   arg += strspn(arg, " \t");
-  Mychat__Envelope__BodyCase kind;
+  mc_body_kind kind;
   int rv = 0;
   double secs;
   if (strcasecmp(cmd, "E") == 0) {
@@ -1411,7 +1410,7 @@ static int script_line(app *a, char *raw, mc_tstamp now) {
     a->view = VIEW_MENU;
   } else if (group_word(cmd, &kind)) {
     rv = do_group(a, kind, arg, 0);
-    if (rv == 0 && kind == MYCHAT__ENVELOPE__BODY_JOIN_GROUP)
+    if (rv == 0 && kind == MC_KIND_JOIN_GROUP)
       enter_view(a, VIEW_GROUP, arg);
   } else if (strcasecmp(cmd, "CHAT") == 0) {
     if (mc_codec_name_valid(arg))
@@ -1873,15 +1872,9 @@ static int parse_server(const char *server, struct sockaddr_storage *sa,
  * than that Error, which a server may not send bigger than what it
  * answers (MC-60). Returns 0 when the server answered. */
 static int probe_server(int fd, const char *server) {
-  Mychat__Ping ping = MYCHAT__PING__INIT;
-  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
-  ping.time_us = now_us();
-  env.body_case = MYCHAT__ENVELOPE__BODY_PING;
-  env.ping = &ping;
-  uint8_t body[64], dgram[128], in[MC_DATAGRAM_MAX + 1];
-  size_t blen, dlen;
-  if (mc_codec_encode_body(&env, body, sizeof body, &blen) != 0 ||
-      mc_codec_encode(&env, body, blen, dgram, sizeof dgram, &dlen) != 0)
+  uint8_t dgram[64], in[MC_DATAGRAM_MAX + 1];
+  size_t dlen;
+  if (mc_codec_encode_ping(now_us(), dgram, sizeof dgram, &dlen) != 0)
     return -1;
   printf("--> [checking server %s]", server);
   fflush(stdout);
@@ -1895,10 +1888,9 @@ static int probe_server(int fd, const char *server) {
       if (poll(&p, 1, (int)((until - now + 999) / 1000)) <= 0)
         continue;
       ssize_t n = recv(fd, in, sizeof in, 0);
-      Mychat__Envelope *reply = NULL;
-      int ok = n > 0 && mc_codec_decode(in, (size_t)n, &reply) == 0 &&
-               reply->body_case == MYCHAT__ENVELOPE__BODY_ERROR;
-      mc_codec_free(reply);
+      mc_peek pk;
+      int ok = n > 0 && mc_codec_peek(in, (size_t)n, &pk) == 0 &&
+               pk.body == MC_KIND_ERROR;
       if (ok) {
         printf("[server is online]\n");
         /* What was typed while waiting is not a user name. */

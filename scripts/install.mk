@@ -1,8 +1,8 @@
-# scripts/install.mk: `make man` and `make install` (-included by the
+# scripts/install.mk: `make man` and `make install` (included by the
 # Makefile). Installs the programs, their man pages (generated from each
 # program's --help and --version by help2man, so they cannot drift from the
 # program), bash completion, the core library with mychat.pc, and its
-# public headers with the generated protobuf-c header they include.
+# public headers, which need no generated protobuf-c header.
 #
 #   make install PREFIX=/usr DESTDIR=/tmp/stage
 
@@ -17,8 +17,10 @@ PCDIR      ?= $(LIBDIR)/pkgconfig
 
 USER_PROGRAMS := mychat-server mychat mychat-sim mychat-conform mychat-pcap
 MAN_PAGES     := $(USER_PROGRAMS:%=$(B)/man/%.1)
-# The headers a program outside the tree needs; *_int.h are the core's own.
-PUBLIC_HEADERS = $(filter-out %_int.h,$(wildcard lib/*.h)) $(GEN_H)
+# The headers a program outside the tree needs. Not installed: *_int.h and
+# mc_wire.h, the core's own, and *_pb.h, the protobuf-c layer under the API
+# (its generated header lives in build/gen only).
+PUBLIC_HEADERS = $(filter-out %_int.h %_pb.h lib/mc_wire.h,$(wildcard lib/*.h))
 
 .PHONY: man install uninstall
 man: $(MAN_PAGES)
@@ -34,7 +36,7 @@ $(B)/mychat.pc: scripts/install.mk
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
 	  'includedir=$(INCLUDEDIR)' '' 'Name: mychat' \
 	  'Description: MyChat protocol core (sans-I/O): codec, reliability, client and server' \
-	  'Version: 1.0' 'Requires: libprotobuf-c' \
+	  'Version: 1.0' 'Requires: libprotobuf-c libsodium' \
 	  'Libs: -L$${libdir} -lmychat' 'Cflags: -I$${includedir}/mychat' > $@
 
 install: all man $(B)/mychat.pc

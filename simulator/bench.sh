@@ -1,9 +1,10 @@
 #!/bin/sh
 # bench-sim: for each client count, a fixed 20 s of virtual sending at 10 %
-# loss; reports whether delivery stayed at 100 %, the wall and CPU time, and
-# the simulator's CPU time per message. Stops at the first count that takes
-# longer than WALL seconds or loses anything; prints the largest count that
-# held.
+# loss; reports whether delivery stayed at 100 %, the wall and CPU time, the
+# threads used, the peak RSS and the simulator's CPU time per message. Stops
+# at the first count that takes longer than WALL seconds or loses anything;
+# prints the largest count that held. The first count also runs with
+# --threads 1, as the baseline of the threads' speed-up in the same run.
 #   sh simulator/bench.sh BIN WALL COUNT...
 set -u
 BIN=$1
@@ -12,11 +13,19 @@ shift 2
 T=$(mktemp -d "${TMPDIR:-/tmp}/mychat-bench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 best=0
-printf '%8s %4s %9s %11s %8s %8s %11s %11s\n' clients ok messages deliveries wall_s cpu_s cpu_us/msg cpu_us/dlv
+base_n=$1
+base_wall=
+printf '%8s %7s %4s %9s %11s %8s %8s %7s %11s %11s\n' clients threads ok messages deliveries wall_s cpu_s rss_mb cpu_us/msg cpu_us/dlv
 while [ $# -gt 0 ]; do
   n=$1
-  shift
-  "$BIN" --clients "$n" --loss 10% --duration 20s --ramp 5s --seed 1 \
+  threads=
+  if [ -z "$base_wall" ]; then
+    threads="--threads 1"
+  else
+    shift
+  fi
+  # shellcheck disable=SC2086
+  "$BIN" --clients "$n" --loss 10% --duration 20s --ramp 5s --seed 1 $threads \
     --no-progress --json "$T/r.json" --json-host > "$T/out" 2>&1
   rc=$?
   if [ ! -s "$T/r.json" ]; then
@@ -33,12 +42,21 @@ while [ $# -gt 0 ]; do
   deliv=$(all delivered)
   wall=$(get wall_s)
   cpu=$(get cpu_s)
+  th=$(get threads)
+  rss=$(get max_rss_mb)
   per=$(get cpu_us_per_message)
   perd=$(get cpu_us_per_delivery)
   ok=no
   [ "$rc" -eq 0 ] && ok=yes
-  printf '%8s %4s %9s %11s %8.2f %8.2f %11.1f %11.2f\n' "$n" "$ok" "$sent" "$deliv" "$wall" "$cpu" "$per" "$perd"
+  printf '%8s %7s %4s %9s %11s %8.2f %8.2f %7.0f %11.1f %11.2f\n' "$n" "$th" "$ok" "$sent" "$deliv" "$wall" "$cpu" "$rss" "$per" "$perd"
   [ "$ok" = yes ] || break
+  if [ -z "$base_wall" ]; then
+    base_wall=$wall
+    continue
+  fi
+  if [ "$n" = "$base_n" ]; then
+    awk "BEGIN { printf \"bench-sim: %s clients: %s threads take %.2fx the wall time of 1\\n\", $n, $th, $wall / $base_wall }"
+  fi
   best=$n
   # Stop before a count that would take longer than the budget: time grows
   # about linearly with the client count.

@@ -21,8 +21,8 @@ $(SIM_HIST_TEST): $(SIM_HIST_TEST_OBJ)
 
 # make bench-sim: the largest client count that keeps 100 % delivery at 10 %
 # loss in a fixed virtual time, and the simulator's CPU time per message.
-BENCH_SIM_COUNTS ?= 1000 2000 5000 10000 20000
-BENCH_SIM_WALL ?= 60
+BENCH_SIM_COUNTS ?= 1000 2000 5000 10000 20000 50000 100000
+BENCH_SIM_WALL ?= 120
 .PHONY: bench-sim
 bench-sim: $(SIM_BIN)
 	@sh simulator/bench.sh $(SIM_BIN) $(BENCH_SIM_WALL) $(BENCH_SIM_COUNTS)

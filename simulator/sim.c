@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,8 @@ enum {
   EV_SEND,      /* a client's next message */
   EV_OFFLINE,   /* a client drops off (arg: mode) */
   EV_ONLINE,    /* a client comes back */
+  EV_LOGOUT,    /* a client's final logout, after the drain */
+  /* From here on: global events, run between two windows (sim_vloop). */
   EV_NET,       /* network change (arg: index) */
   EV_SEND_END,  /* sending stops; everyone comes back for the drain */
   EV_DRAIN_CHECK, /* during the drain: is everything in? */
@@ -78,6 +81,36 @@ typedef struct {
   uint32_t kind, who, arg, len;
   uint8_t *data;
 } sim_ev;
+
+/* Events by (at, order), in the core's heap; |order| counts pushes, so
+ * events of one instant run in the order they were queued. */
+typedef struct {
+  mc__heap h;                /* of sim_ev */
+  uint64_t order;
+} sim_queue;
+
+/* Events made by one lane for the other, in the order they were made;
+ * handed over between windows. */
+typedef struct {
+  sim_ev *v;
+  size_t n, cap;
+} sim_outbox;
+
+/* The embedded server's lane in the virtual mode: its own queue (datagrams
+ * up, its timer), clock and counters, so that it can run on a thread of its
+ * own while the clients run on the main one. Only the server's thread
+ * touches it during a window; the main thread between windows. */
+typedef struct {
+  _Alignas(64) sim_queue q; /* its own cache lines, away from the sim's */
+  mc_tstamp now;
+  mc_tstamp timer_at;        /* the server's live timer entry */
+  sim_outbox out;            /* datagrams down made in this window */
+  int64_t in_flight;         /* copies made less datagrams taken */
+  uint64_t dgrams, events;
+  uint64_t *tick_dg;         /* datagrams sent per second */
+  size_t n_tick_dg;
+  char pad[64];              /* keeps the sim's next fields off its lines */
+} sim_lane;
 
 /* A group as the simulator sees it: members in the order they first asked
  * to join, each with the time the join was confirmed to them. */
@@ -105,7 +138,7 @@ typedef struct {
   uint32_t idx;
   char name[MC_NAME_MAX + 1], pw[16];
   mc_rng rng;
-  mc_netem up, down;
+  mc_netem up;               /* the down link is in sim.down[idx] */
   int create;                /* next connect registers */
   int want_online;
   int known;                 /* connected once: others may write to it */
@@ -145,10 +178,25 @@ typedef struct {
   mc_rng rng;                /* scenario decisions */
   mc_rng srv_rng;
 
-  mc__heap events;           /* of sim_ev, on (at, order) */
-  uint64_t order;
+  /* The clients' lane (and in the real modes everything): its queue and
+   * clock are q and now; datagrams up for the server's lane go to up_out.
+   * Global events (EV_NET and after) wait in gq for the main thread. */
+  sim_queue q, gq;
+  sim_outbox up_out;
+  sim_lane srv_lane;
+  mc_tstamp lookahead;       /* the least delay any datagram gets */
+  /* --threads >= 2: the server's lane runs on |worker| for each window
+   * [.., win_end); the barriers start and end a window. */
+  pthread_t worker;
+  int have_worker, win_quit;
+  mc_tstamp win_end;
+  pthread_barrier_t win_start, win_done;
 
   sim_client *cl;
+  /* Each client's down link, apart from sim_client: the server's lane
+   * writes these while the clients' lane writes the clients, and sharing
+   * cache lines between the two threads would cost more than the split. */
+  mc_netem *down;
   uint32_t n_cl;
   sim_group *groups;
   uint32_t n_groups;
@@ -162,7 +210,7 @@ typedef struct {
   sim_map by_req;
   sim_map last_id;           /* (receiver, conversation) -> message_id */
   sim_map last_idx;          /* (receiver, group, sender) -> msg index + 1 */
-  size_t in_flight;
+  int64_t in_flight;         /* the clients' lane: see sim_lane */
   uint32_t online, closed_final;
   uint64_t owed_total, delivered_total;
   /* Deliveries still owed for confirmed messages: the drain ends early
@@ -176,7 +224,6 @@ typedef struct {
   mc_memstore *ms;
   mc_store store;
   mc_server *srv;
-  mc_tstamp srv_timer_at;
 
   /* --server and --embedded-udp. */
   int real;
@@ -258,18 +305,60 @@ static int ev_less(const void *a, const void *b) {
   return x->at < y->at || (x->at == y->at && x->order < y->order);
 }
 
-static void ev_push(sim *s, mc_tstamp at, uint32_t kind, uint32_t who,
-                    uint32_t arg, uint8_t *data, uint32_t len) {
-  sim_ev e = {.at = at, .order = s->order++, .kind = kind, .who = who,
-              .arg = arg, .len = len, .data = data};
-  if (mc__heap_push(&s->events, &e) < 0)
+static void q_push(sim_queue *q, sim_ev e) {
+  e.order = q->order++;
+  if (mc__heap_push(&q->h, &e) < 0)
     oom("event queue");
 }
 
-static sim_ev ev_pop(sim *s) {
+static sim_ev q_pop(sim_queue *q) {
   sim_ev top;
-  mc__heap_pop(&s->events, &top);
+  mc__heap_pop(&q->h, &top);
   return top;
+}
+
+/* The time of the first event of |q|, or MC_TSTAMP_NEVER. */
+static mc_tstamp q_head(const sim_queue *q) {
+  const sim_ev *e = mc__heap_top(&q->h);
+  return e ? e->at : MC_TSTAMP_NEVER;
+}
+
+static void q_free(sim_queue *q) {
+  for (size_t e = 0; e < q->h.n; e++)
+    free(((sim_ev *)mc__heap_at(&q->h, e))->data);
+  mc__heap_free(&q->h);
+}
+
+static void out_add(sim_outbox *o, sim_ev e) {
+  if (o->n == o->cap) {
+    o->cap = o->cap ? o->cap * 2 : 1024;
+    o->v = xrealloc(o->v, o->cap * sizeof *o->v);
+  }
+  o->v[o->n++] = e;
+}
+
+/* Hands the events of |o| to |q| in the order they were made. */
+static void out_flush(sim_outbox *o, sim_queue *q) {
+  for (size_t i = 0; i < o->n; i++)
+    q_push(q, o->v[i]);
+  o->n = 0;
+}
+
+/* Queues an event that is not a datagram: the server's timer on the
+ * server's lane, a global event for the main thread, anything else on the
+ * clients' lane. In the real modes one queue holds everything. */
+static void ev_push(sim *s, mc_tstamp at, uint32_t kind, uint32_t who,
+                    uint32_t arg, uint8_t *data, uint32_t len) {
+  sim_ev e = {.at = at, .kind = kind, .who = who, .arg = arg, .len = len,
+              .data = data};
+  if (s->real)
+    q_push(&s->q, e);
+  else if (kind == EV_STIMER)
+    q_push(&s->srv_lane.q, e);
+  else if (kind >= EV_NET)
+    q_push(&s->gq, e);
+  else
+    q_push(&s->q, e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,12 +414,15 @@ static sim_tick *tick_at(sim *s, mc_tstamp t) {
   return &r->tick[i];
 }
 
-/* Offers a datagram to |model| and queues the copies that survive as
- * events of |kind| for client |who|. */
-static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
-                   const uint8_t *data, size_t len) {
+/* Offers a datagram sent at |now| to |model| and queues the copies that
+ * survive as events of |kind| for client |who|: into |out| for the other
+ * lane (virtual mode), or with |out| NULL straight into the one queue of
+ * the real modes. |*in_flight| counts the copies. */
+static void impair(sim *s, mc_tstamp now, mc_netem *model, uint32_t kind,
+                   uint32_t who, const uint8_t *data, size_t len,
+                   sim_outbox *out, int64_t *in_flight) {
   mc_netem_verdict v;
-  mc_netem_decide(model, len, s->now, &v);
+  mc_netem_decide(model, len, now, &v);
   for (int k = 0; k < v.copies; k++) {
     /* A real receiver's UDP checksum drops a damaged datagram; only with
      * --corrupt-undetected does one reach the protocol. */
@@ -340,9 +432,13 @@ static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
     memcpy(copy, data, len);
     if (v.corrupt_bit[k] >= 0 && (size_t)v.corrupt_bit[k] < len * 8)
       copy[v.corrupt_bit[k] / 8] ^= (uint8_t)(1u << (v.corrupt_bit[k] % 8));
-    ev_push(s, v.at[k] < s->now ? s->now : v.at[k], kind, who, 0, copy,
-            (uint32_t)len);
-    s->in_flight++;
+    sim_ev e = {.at = v.at[k] < now ? now : v.at[k], .kind = kind,
+                .who = who, .len = (uint32_t)len, .data = copy};
+    if (out)
+      out_add(out, e);
+    else
+      q_push(&s->q, e);
+    (*in_flight)++;
   }
 }
 
@@ -351,8 +447,8 @@ static void impair(sim *s, mc_netem *model, uint32_t kind, uint32_t who,
 static void remember_nonce(sim_client *cl, const uint8_t *data, size_t len) {
   mc_peek pk;
   if (mc_codec_peek(data, len, &pk) == 0 &&
-      (pk.body == MYCHAT__ENVELOPE__BODY_LOGIN ||
-       pk.body == MYCHAT__ENVELOPE__BODY_REGISTER))
+      (pk.body == MC_KIND_LOGIN ||
+       pk.body == MC_KIND_REGISTER))
     cl->nonce = pk.client_nonce;
 }
 
@@ -365,6 +461,14 @@ static void net_change(mc_netem *n, const mc_netem_config *cfg) {
   }
 }
 
+/* The least delay a datagram can get from |n| (mc_netem.h: reorder skips
+ * the delay; jitter takes up to |jitter| off it; a rate limit only adds). */
+static mc_tstamp net_lookahead(const mc_netem_config *n) {
+  if (n->reorder > 0)
+    return 0;
+  return n->delay > n->jitter ? n->delay - n->jitter : 0;
+}
+
 static void send_up(sim *s, sim_client *cl, const uint8_t *data, size_t len) {
   if (s->real && mc_client_get_state(cl->c) == MC_CLIENT_HANDSHAKE)
     remember_nonce(cl, data, len);
@@ -373,7 +477,8 @@ static void send_up(sim *s, sim_client *cl, const uint8_t *data, size_t len) {
   if (s->pcap)
     sim_pcap_write(s->pcap, s->now, client_ip(cl->idx), client_port(cl->idx),
                    s->srv_ip, s->srv_port, data, len);
-  impair(s, &cl->up, EV_UP, cl->idx, data, len);
+  impair(s, s->now, &cl->up, EV_UP, cl->idx, data, len,
+         s->real ? NULL : &s->up_out, &s->in_flight);
 }
 
 /* ------------------------------------------------------------------ */
@@ -411,12 +516,12 @@ static void arq_reset(sim_client *cl) {
 
 /* Queues a timer entry for deadline |e| unless the one already queued at
  * |*armed| comes first (it looks again when it fires). The pumps follow the
- * core's drive contract, so |e| is later than now. */
-static void timer_arm(sim *s, mc_tstamp e, mc_tstamp *armed, uint32_t kind,
-                      uint32_t who) {
+ * core's drive contract, so |e| is later than |now|. */
+static void timer_arm(sim *s, mc_tstamp now, mc_tstamp e, mc_tstamp *armed,
+                      uint32_t kind, uint32_t who) {
   if (e == MC_TSTAMP_NEVER)
     return;
-  if (*armed > s->now && *armed <= e)
+  if (*armed > now && *armed <= e)
     return;
   *armed = e;
   ev_push(s, e, kind, who, 0, NULL, 0);
@@ -446,7 +551,8 @@ static void client_pump(sim *s, sim_client *cl) {
     if (!any)
       break;
   }
-  timer_arm(s, mc_client_expiry(cl->c), &cl->timer_at, EV_CTIMER, cl->idx);
+  timer_arm(s, s->now, mc_client_expiry(cl->c), &cl->timer_at, EV_CTIMER,
+            cl->idx);
 }
 
 static void client_login(sim *s, sim_client *cl) {
@@ -475,7 +581,7 @@ static void join_groups(sim *s, sim_client *cl) {
                                         .joined = UINT64_MAX};
       sl->state = 1;
     }
-    mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP,
+    mc_client_group(cl->c, MC_KIND_JOIN_GROUP,
                     s->groups[sl->group].name, s->now, &sl->request);
   }
 }
@@ -489,7 +595,7 @@ static void slot_joined(sim *s, sim_slot *sl) {
 }
 
 static void on_result(sim *s, sim_client *cl, const mc_client_event *ev) {
-  if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND) {
+  if (ev->request_kind == MC_KIND_SEND) {
     /* A refused message: the core forgets it, so it is owed to nobody. */
     uint64_t idx;
     if (map_get(&s->by_req, (uint64_t)cl->idx << 32 | ev->request, &idx) &&
@@ -505,16 +611,16 @@ static void on_result(sim *s, sim_client *cl, const mc_client_event *ev) {
       continue;
     const char *g = s->groups[sl->group].name;
     switch (ev->code) {
-    case MYCHAT__ERROR_CODE__ERROR_NONE:
-    case MYCHAT__ERROR_CODE__ALREADY_MEMBER:
+    case MC_WIRE_OK:
+    case MC_WIRE_ALREADY_MEMBER:
       slot_joined(s, sl);
       break;
-    case MYCHAT__ERROR_CODE__NO_SUCH_GROUP: /* first one creates it */
-      mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_CREATE_GROUP, g, s->now,
+    case MC_WIRE_NO_SUCH_GROUP: /* first one creates it */
+      mc_client_group(cl->c, MC_KIND_CREATE_GROUP, g, s->now,
                       &sl->request);
       break;
-    case MYCHAT__ERROR_CODE__GROUP_EXISTS: /* someone else was first */
-      mc_client_group(cl->c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP, g, s->now,
+    case MC_WIRE_GROUP_EXISTS: /* someone else was first */
+      mc_client_group(cl->c, MC_KIND_JOIN_GROUP, g, s->now,
                       &sl->request);
       break;
     default:
@@ -676,7 +782,7 @@ static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
       s->n_failed++;
     }
     r->last_connect_code = ev->code;
-    if (ev->code == MYCHAT__ERROR_CODE__RATE_LIMITED)
+    if (ev->code == MC_WIRE_RATE_LIMITED)
       r->connect_rate_limited++;
     if (r->connects == 0 && s->n_failed == s->n_cl) {
       /* Every client tried and none got in: the server is not there (or
@@ -684,7 +790,7 @@ static void client_event(sim *s, sim_client *cl, const mc_client_event *ev) {
       r->stopped_no_connect = 1;
       s->stop = 1;
     }
-    if (ev->code == MYCHAT__ERROR_CODE__NAME_TAKEN)
+    if (ev->code == MC_WIRE_NAME_TAKEN)
       cl->create = 0;
     if (cl->want_online)
       ev_push(s, s->now + RETRY_DELAY + mc_rng_below(&cl->rng, MC_SEC),
@@ -864,19 +970,37 @@ static void client_online(sim *s, sim_client *cl) {
 /* ------------------------------------------------------------------ */
 /* the embedded server                                                 */
 
-static void server_pump(sim *s) {
+/* Counts a datagram the server sent at |ln->now| in its lane's series. */
+static void lane_count_dgram(sim_lane *ln) {
+  size_t i = (size_t)tick_index(ln->now);
+  if (i >= ln->n_tick_dg) {
+    size_t n = i + 1 + 16;
+    ln->tick_dg = xrealloc(ln->tick_dg, n * sizeof *ln->tick_dg);
+    memset(ln->tick_dg + ln->n_tick_dg, 0,
+           (n - ln->n_tick_dg) * sizeof *ln->tick_dg);
+    ln->n_tick_dg = n;
+  }
+  ln->tick_dg[i]++;
+  ln->dgrams++;
+}
+
+/* Moves everything the server has to do at ln->now. It runs on the
+ * server's lane and touches nothing of the clients' but their down links
+ * (which only this lane uses). */
+static void server_pump(sim *s, sim_lane *ln) {
   mc_auth_job job;
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
   mc_addr to;
   uint32_t i;
-  if (mc_server_expiry(s->srv) <= s->now)
-    mc_server_handle_expiry(s->srv, s->now);
+  if (mc_server_expiry(s->srv) <= ln->now)
+    mc_server_handle_expiry(s->srv, ln->now);
   while (mc_server_poll_auth(s->srv, &job) == 1) {
     mc_auth_job_run(&job);
-    mc_server_auth_done(s->srv, &job, s->now);
+    mc_server_auth_done(s->srv, &job, ln->now);
   }
-  while (mc_server_poll_tx(s->srv, s->now, &to, buf, sizeof buf, &len) == 1) {
+  while (mc_server_poll_tx(s->srv, ln->now, &to, buf, sizeof buf, &len) ==
+         1) {
     if (s->srv_fd >= 0) {
       /* --embedded-udp: the address is the client socket's sockaddr. */
       struct sockaddr_in sin;
@@ -886,12 +1010,13 @@ static void server_pump(sim *s) {
       }
       continue;
     }
-    s->res->dgrams_down++;
-    tick_at(s, s->now)->dgrams++;
+    lane_count_dgram(ln);
     if (addr_client(s, &to, &i))
-      impair(s, &s->cl[i].down, EV_DOWN, i, buf, len);
+      impair(s, ln->now, &s->down[i], EV_DOWN, i, buf, len, &ln->out,
+             &ln->in_flight);
   }
-  timer_arm(s, mc_server_expiry(s->srv), &s->srv_timer_at, EV_STIMER, 0);
+  timer_arm(s, ln->now, mc_server_expiry(s->srv), &s->srv_lane.timer_at,
+            EV_STIMER, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1011,8 +1136,9 @@ static void udp_server_read(sim *s) {
       return;
     mc_addr a;
     mc_addr_set(&a, &from, sizeof from);
+    s->srv_lane.now = s->now;
     mc_server_recv(s->srv, &a, buf, (size_t)r, s->now);
-    server_pump(s);
+    server_pump(s, &s->srv_lane);
   }
 }
 
@@ -1034,10 +1160,10 @@ static void udp_demux(sim *s, uint32_t k, const uint8_t *data, size_t len) {
   if (mc_codec_peek(data, len, &pk) < 0)
     return;
   uint64_t sid = pk.session_id, nonce = 0, welcome_sid = 0;
-  if (pk.body == MYCHAT__ENVELOPE__BODY_WELCOME) {
+  if (pk.body == MC_KIND_WELCOME) {
     nonce = pk.client_nonce;
     welcome_sid = pk.welcome_session_id;
-  } else if (pk.body == MYCHAT__ENVELOPE__BODY_ERROR) {
+  } else if (pk.body == MC_KIND_ERROR) {
     nonce = pk.client_nonce;
   }
   for (uint32_t i = k; i < s->n_cl; i += s->n_socks) {
@@ -1048,7 +1174,8 @@ static void udp_demux(sim *s, uint32_t k, const uint8_t *data, size_t len) {
       continue;
     if (welcome_sid)
       cl->session_id = welcome_sid;
-    impair(s, &cl->down, EV_DOWN, i, data, len);
+    impair(s, s->now, &s->down[i], EV_DOWN, i, data, len, NULL,
+           &s->in_flight);
     return;
   }
 }
@@ -1081,7 +1208,9 @@ static void udp_read(sim *s, int timeout_ms) {
 
 static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   memset(s, 0, sizeof *s);
-  mc__heap_init(&s->events, sizeof(sim_ev), ev_less, NULL, NULL);
+  sim_queue *qs[] = {&s->q, &s->gq, &s->srv_lane.q};
+  for (size_t k = 0; k < sizeof qs / sizeof *qs; k++)
+    mc__heap_init(&qs[k]->h, sizeof(sim_ev), ev_less, NULL, NULL);
   memset(res, 0, sizeof *res);
   sim_hist_init(&res->lat_live);
   sim_hist_init(&res->lat_backlog);
@@ -1099,7 +1228,12 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   s->send_end = T0 + sim_send_period(cfg);
   s->drain_end = s->send_end + cfg->drain;
   s->stop_at = MC_TSTAMP_NEVER;
-  s->srv_timer_at = MC_TSTAMP_NEVER;
+  s->srv_lane.timer_at = MC_TSTAMP_NEVER;
+  s->srv_lane.now = T0;
+  s->lookahead = net_lookahead(&cfg->net);
+  for (int c = 0; c < cfg->n_chg; c++)
+    if (net_lookahead(&cfg->chg[c].net) < s->lookahead)
+      s->lookahead = net_lookahead(&cfg->chg[c].net);
   res->send_end = s->send_end - T0;
   res->embedded = cfg->server == NULL;
 
@@ -1108,7 +1242,8 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   s->groups = calloc(s->n_groups, sizeof *s->groups);
   s->n_cl = cfg->clients;
   s->cl = calloc(s->n_cl, sizeof *s->cl);
-  if (s->groups == NULL || s->cl == NULL) {
+  s->down = calloc(s->n_cl, sizeof *s->down);
+  if (s->groups == NULL || s->cl == NULL || s->down == NULL) {
     fprintf(stderr, "mychat-sim: %u clients: out of memory\n", s->n_cl);
     return -1;
   }
@@ -1136,7 +1271,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
       return -1;
     }
     if (mc_netem_init(&cl->up, &cfg->net, mc_rng_next(&cl->rng)) < 0 ||
-        mc_netem_init(&cl->down, &cfg->net, mc_rng_next(&cl->rng)) < 0) {
+        mc_netem_init(&s->down[i], &cfg->net, mc_rng_next(&cl->rng)) < 0) {
       fprintf(stderr, "mychat-sim: network settings: invalid\n");
       return -1;
     }
@@ -1216,15 +1351,23 @@ static void teardown(sim *s) {
   for (uint32_t i = 0; i < s->n_cl; i++)
     mc_client_del(s->cl[i].c);
   free(s->cl);
+  free(s->down);
   for (uint32_t g = 0; g < s->n_groups; g++)
     free(s->groups[g].mem);
   free(s->groups);
   for (size_t m = 0; m < s->n_msgs; m++)
     free(s->msgs[m].bits);
   free(s->msgs);
-  for (size_t e = 0; e < s->events.n; e++)
-    free(((sim_ev *)mc__heap_at(&s->events, e))->data);
-  mc__heap_free(&s->events);
+  q_free(&s->q);
+  q_free(&s->gq);
+  q_free(&s->srv_lane.q);
+  sim_outbox *ob[] = {&s->up_out, &s->srv_lane.out};
+  for (size_t o = 0; o < sizeof ob / sizeof *ob; o++) {
+    for (size_t e = 0; e < ob[o]->n; e++)
+      free(ob[o]->v[e].data);
+    free(ob[o]->v);
+  }
+  free(s->srv_lane.tick_dg);
   mc__map_free(&s->by_cmid);
   mc__map_free(&s->by_req);
   mc__map_free(&s->last_id);
@@ -1287,22 +1430,31 @@ static int drained(const sim *s) {
   return 1;
 }
 
+/* An event of the server's lane: a datagram up, or the server's timer. */
+static void server_dispatch(sim *s, sim_lane *ln, const sim_ev *e) {
+  if (e->kind == EV_UP) {
+    ln->in_flight--;
+    mc_addr from;
+    client_addr(e->who, &from);
+    mc_server_recv(s->srv, &from, e->data, e->len, ln->now);
+  } else {
+    if (e->at != s->srv_lane.timer_at)
+      return; /* superseded */
+    s->srv_lane.timer_at = MC_TSTAMP_NEVER; /* server_pump runs it */
+  }
+  server_pump(s, ln);
+}
+
+/* An event of the clients' lane, a global one, or in the real modes any. */
 static void dispatch(sim *s, sim_ev *e) {
   sim_client *cl = e->kind == EV_NET || e->kind == EV_STIMER ||
                            e->kind >= EV_SEND_END
                        ? NULL
                        : &s->cl[e->who];
   switch (e->kind) {
-  case EV_UP:
+  case EV_UP: /* the real modes; the virtual one: server_dispatch */
     s->in_flight--;
-    if (s->real) {
-      udp_send(s, e->who, e->data, e->len);
-    } else {
-      mc_addr from;
-      client_addr(e->who, &from);
-      mc_server_recv(s->srv, &from, e->data, e->len, s->now);
-      server_pump(s);
-    }
+    udp_send(s, e->who, e->data, e->len);
     break;
   case EV_DOWN:
     s->in_flight--;
@@ -1318,11 +1470,9 @@ static void dispatch(sim *s, sim_ev *e) {
     cl->timer_at = MC_TSTAMP_NEVER;
     client_pump(s, cl);
     break;
-  case EV_STIMER:
-    if (e->at != s->srv_timer_at)
-      break;
-    s->srv_timer_at = MC_TSTAMP_NEVER;
-    server_pump(s);
+  case EV_STIMER: /* --embedded-udp */
+    s->srv_lane.now = s->now;
+    server_dispatch(s, &s->srv_lane, e);
     break;
   case EV_LOGIN:
     client_login(s, cl);
@@ -1336,10 +1486,18 @@ static void dispatch(sim *s, sim_ev *e) {
   case EV_ONLINE:
     client_online(s, cl);
     break;
+  case EV_LOGOUT:
+    /* Unless its session ended on its own since (CLOSED counted it). */
+    if (mc_client_get_state(cl->c) == MC_CLIENT_ESTABLISHED &&
+        !cl->logging_out && mc_client_logout(cl->c, s->now) == 0) {
+      cl->logging_out = 1;
+      client_pump(s, cl);
+    }
+    break;
   case EV_NET:
     for (uint32_t i = 0; i < s->n_cl; i++) {
       net_change(&s->cl[i].up, &s->cfg->chg[e->arg].net);
-      net_change(&s->cl[i].down, &s->cfg->chg[e->arg].net);
+      net_change(&s->down[i], &s->cfg->chg[e->arg].net);
     }
     break;
   case EV_SEND_END:
@@ -1365,14 +1523,18 @@ static void dispatch(sim *s, sim_ev *e) {
     s->res->drain_cut = !drained(s);
     s->stop_at = s->now + LOGOUT_GRACE;
     ev_push(s, s->stop_at, EV_STOP, 0, 0, NULL, 0);
+    /* The logouts are spread like the logins: all at one instant, every
+     * client's logout would push Presence to all its peers at once, and
+     * those bodies, queued and in flight together, made the run's peak
+     * memory. */
+    mc_tstamp spread = s->cfg->ramp < LOGOUT_GRACE / 2 ? s->cfg->ramp
+                                                       : LOGOUT_GRACE / 2;
     for (uint32_t i = 0; i < s->n_cl; i++) {
       sim_client *c = &s->cl[i];
       c->want_online = 0;
-      if (mc_client_get_state(c->c) == MC_CLIENT_ESTABLISHED &&
-          mc_client_logout(c->c, s->now) == 0) {
-        c->logging_out = 1;
-        client_pump(s, c);
-      } else if (mc_client_get_state(c->c) != MC_CLIENT_ESTABLISHED) {
+      if (mc_client_get_state(c->c) == MC_CLIENT_ESTABLISHED) {
+        ev_push(s, s->now + spread * i / s->n_cl, EV_LOGOUT, i, 0, NULL, 0);
+      } else {
         if (mc_client_get_state(c->c) == MC_CLIENT_HANDSHAKE)
           mc_client_abandon(c->c);
         s->closed_final++;
@@ -1385,17 +1547,17 @@ static void dispatch(sim *s, sim_ev *e) {
   }
 }
 
+/* The real modes: one queue, one thread, events at their real time. */
 static void run_loop(sim *s) {
   uint64_t n = 0;
-  const sim_ev *next;
-  while (!s->stop && (next = mc__heap_top(&s->events)) != NULL) {
+  while (!s->stop && q_head(&s->q) != MC_TSTAMP_NEVER) {
     if (s->real) {
       /* Sleep in epoll until the next event is due (at most 50 ms, so the
        * progress line moves), and look at the sockets now and then even
        * when events are due back to back. */
       mc_tstamp now = real_now(s);
-      if (next->at > now) {
-        int ms = (int)((next->at - now + 999) / 1000);
+      if (q_head(&s->q) > now) {
+        int ms = (int)((q_head(&s->q) - now + 999) / 1000);
         udp_read(s, ms > 50 ? 50 : ms);
         if (s->progress)
           progress(s, 0);
@@ -1405,10 +1567,8 @@ static void run_loop(sim *s) {
         udp_read(s, 0);
       s->now = real_now(s);
     }
-    sim_ev e = ev_pop(s);
-    if (!s->real && e.at > s->now)
-      s->now = e.at;
-    if (s->real && s->now > e.at) {
+    sim_ev e = q_pop(&s->q);
+    if (s->now > e.at) {
       /* How far behind real time the loop runs: past a few tens of ms
        * the protocol's timers see the simulator's overload. */
       mc_tstamp lag = s->now - e.at;
@@ -1428,6 +1588,125 @@ static void run_loop(sim *s) {
     if (s->stopping && s->closed_final >= s->n_cl && s->in_flight == 0)
       s->stop = 1;
   }
+}
+
+/* The clients' lane up to |end|. */
+static void client_lane_run(sim *s, mc_tstamp end) {
+  while (!s->stop && q_head(&s->q) < end) {
+    sim_ev e = q_pop(&s->q);
+    if (e.at > s->now)
+      s->now = e.at;
+    dispatch(s, &e);
+    tick_at(s, s->now)->online = s->online;
+    free(e.data);
+    s->res->events++;
+  }
+}
+
+/* The server's lane up to |end|. */
+static void server_lane_run(sim *s, mc_tstamp end) {
+  sim_lane *ln = &s->srv_lane;
+  while (q_head(&ln->q) < end) {
+    sim_ev e = q_pop(&ln->q);
+    if (e.at > ln->now)
+      ln->now = e.at;
+    server_dispatch(s, ln, &e);
+    free(e.data);
+    ln->events++;
+  }
+}
+
+static void *server_thread(void *arg) {
+  sim *s = arg;
+  for (;;) {
+    pthread_barrier_wait(&s->win_start);
+    if (s->win_quit)
+      return NULL;
+    server_lane_run(s, s->win_end);
+    pthread_barrier_wait(&s->win_done);
+  }
+}
+
+/* The virtual mode, in windows. A datagram takes at least s->lookahead to
+ * arrive, so nothing one lane does in [t, t + lookahead) can reach the
+ * other lane inside that window: the two lanes run it independently (on
+ * two threads with --threads 2) and hand over the datagrams they made
+ * afterwards, in the order made. Global events run between windows on the
+ * main thread, and a window never spans one. The windows, and so every
+ * event's order and the result, are the same for any thread count. With no
+ * lookahead (reordering, jitter >= delay) a window is one instant, repeated
+ * until neither lane has anything left at it. */
+static void vloop(sim *s) {
+  while (!s->stop) {
+    mc_tstamp t = q_head(&s->q), ts = q_head(&s->srv_lane.q),
+              tg = q_head(&s->gq);
+    if (ts < t)
+      t = ts;
+    if (tg <= t) {
+      if (tg == MC_TSTAMP_NEVER)
+        break;
+      sim_ev e = q_pop(&s->gq);
+      if (e.at > s->now)
+        s->now = e.at;
+      dispatch(s, &e);
+      tick_at(s, s->now)->online = s->online;
+      s->res->events++;
+      continue;
+    }
+    mc_tstamp end = t + (s->lookahead > 0 ? s->lookahead : 1);
+    if (end > tg)
+      end = tg;
+    if (s->have_worker) {
+      s->win_end = end;
+      pthread_barrier_wait(&s->win_start);
+      client_lane_run(s, end);
+      pthread_barrier_wait(&s->win_done);
+    } else {
+      client_lane_run(s, end);
+      server_lane_run(s, end);
+    }
+    out_flush(&s->up_out, &s->srv_lane.q);
+    out_flush(&s->srv_lane.out, &s->q);
+    if (s->progress)
+      progress(s, 0);
+    /* Everyone logged out and nothing in flight: done early. */
+    if (s->stopping && s->closed_final >= s->n_cl &&
+        s->in_flight + s->srv_lane.in_flight == 0)
+      s->stop = 1;
+  }
+}
+
+/* --threads >= 2 in the virtual mode: the server's lane gets a thread.
+ * Not without lookahead: a window of one instant holds a handful of events,
+ * fewer than two barriers cost. Returns 0, or -1 after an error. */
+static int worker_start(sim *s) {
+  if (s->real || s->cfg->threads < 2 || s->lookahead == 0)
+    return 0;
+  int rv = pthread_barrier_init(&s->win_start, NULL, 2);
+  if (rv == 0 && (rv = pthread_barrier_init(&s->win_done, NULL, 2)) != 0)
+    pthread_barrier_destroy(&s->win_start);
+  if (rv == 0 &&
+      (rv = pthread_create(&s->worker, NULL, server_thread, s)) != 0) {
+    pthread_barrier_destroy(&s->win_start);
+    pthread_barrier_destroy(&s->win_done);
+  }
+  if (rv != 0) {
+    fprintf(stderr, "mychat-sim: server thread: %s\n", strerror(rv));
+    return -1;
+  }
+  s->have_worker = 1;
+  return 0;
+}
+
+static void worker_stop(sim *s) {
+  if (!s->have_worker)
+    return;
+  s->win_quit = 1;
+  pthread_barrier_wait(&s->win_start);
+  pthread_join(s->worker, NULL);
+  pthread_barrier_destroy(&s->win_start);
+  pthread_barrier_destroy(&s->win_done);
+  s->have_worker = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1492,16 +1771,23 @@ static void tally(sim *s) {
     r->up.duplicated += s->cl[i].up.stats.duplicated;
     r->up.corrupted += s->cl[i].up.stats.corrupted;
     r->up.reordered += s->cl[i].up.stats.reordered;
-    r->down.offered += s->cl[i].down.stats.offered;
-    r->down.dropped_loss += s->cl[i].down.stats.dropped_loss;
-    r->down.dropped_queue += s->cl[i].down.stats.dropped_queue;
-    r->down.duplicated += s->cl[i].down.stats.duplicated;
-    r->down.corrupted += s->cl[i].down.stats.corrupted;
-    r->down.reordered += s->cl[i].down.stats.reordered;
+    r->down.offered += s->down[i].stats.offered;
+    r->down.dropped_loss += s->down[i].stats.dropped_loss;
+    r->down.dropped_queue += s->down[i].stats.dropped_queue;
+    r->down.duplicated += s->down[i].stats.duplicated;
+    r->down.corrupted += s->down[i].stats.corrupted;
+    r->down.reordered += s->down[i].stats.reordered;
   }
   if (s->srv)
     r->srv = *mc_server_get_stats(s->srv);
   r->vtime = s->now - T0;
+  /* The server's lane counted its datagrams on its own. */
+  const sim_lane *ln = &s->srv_lane;
+  r->dgrams_down += ln->dgrams;
+  r->events += ln->events;
+  for (size_t i = 0; i < ln->n_tick_dg; i++)
+    if (ln->tick_dg[i] > 0)
+      tick_at(s, T0 + i * MC_SEC)->dgrams += ln->tick_dg[i];
   if (r->connects == 0) {
     char why[64];
     if (r->connect_failures == 0)
@@ -1540,9 +1826,16 @@ int sim_run(const sim_config *cfg, sim_result *res) {
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
   int rv = setup(s, cfg, res);
+  if (rv == 0)
+    rv = worker_start(s);
   if (rv == 0) {
     s->progress = cfg->progress < 0 ? isatty(2) : cfg->progress;
-    run_loop(s);
+    if (s->real)
+      run_loop(s);
+    else
+      vloop(s);
+    res->threads = s->have_worker ? 2 : 1;
+    worker_stop(s);
     if (s->progress)
       progress(s, 1);
     tally(s);
@@ -1551,6 +1844,7 @@ int sim_run(const sim_config *cfg, sim_result *res) {
   free(s);
   getrusage(RUSAGE_SELF, &ru1);
   res->wall_s = wall_now() - w0;
+  res->max_rss_mb = (double)ru1.ru_maxrss / 1024.0; /* Linux: in KiB */
   res->cpu_s = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
                (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
                (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +

@@ -119,6 +119,10 @@ typedef struct {
   int embedded_udp;        /* the embedded server, over loopback UDP */
   int corrupt_undetected;  /* damaged datagrams reach the receiver */
   uint32_t sockets;        /* UDP sockets to spread clients over */
+  /* Virtual mode: 1 runs everything on one thread; 2 or more run the
+   * embedded server on a thread of its own beside the clients (sim.c: the
+   * two lanes). The result does not depend on it. */
+  uint32_t threads;
   const char *json, *html, *pcap;
   const char *scenario;    /* the file it came from, for the report */
   int progress;            /* -1: when stderr is a terminal */
@@ -180,6 +184,8 @@ typedef struct {
   mc_tstamp drain;         /* how long the drain took */
   int drain_cut;           /* it ended at --drain with something owed */
   double wall_s, cpu_s;
+  uint32_t threads;        /* threads the run used (--threads, as far as used) */
+  double max_rss_mb;       /* the process's peak resident set size */
   mc_tstamp lag_max;       /* real time: latest an event ran, us */
   uint64_t lag_sum, lag_n;
   sim_tick *tick;

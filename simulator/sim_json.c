@@ -264,8 +264,9 @@ static json_t *run_json(const sim_config *cfg, const sim_result *r) {
   if (cfg->json_host)
     bad |= put(
         o, "host",
-        json_pack("{s:f, s:f, s:f, s:f}", "wall_s", r->wall_s, "cpu_s",
-                  r->cpu_s, "cpu_us_per_message",
+        json_pack("{s:f, s:f, s:I, s:f, s:f, s:f}", "wall_s", r->wall_s,
+                  "cpu_s", r->cpu_s, "threads", (json_int_t)r->threads,
+                  "max_rss_mb", r->max_rss_mb, "cpu_us_per_message",
                   t.sent ? r->cpu_s * 1e6 / (double)t.sent : 0.0,
                   "cpu_us_per_delivery",
                   t.delivered ? r->cpu_s * 1e6 / (double)t.delivered : 0.0));

@@ -74,9 +74,10 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           cfg->seed, cfg->scenario ? ", scenario " : "",
           cfg->scenario ? cfg->scenario : "");
   fprintf(f,
-          "time %.1f s simulated, %.2f s wall, %.2f s CPU; %" PRIu64
+          "time %.1f s simulated, %.2f s wall, %.2f s CPU (%u thread%s); %" PRIu64
           " events, %" PRIu64 " datagrams\n\n",
-          (double)r->vtime / 1e6, r->wall_s, r->cpu_s, r->events,
+          (double)r->vtime / 1e6, r->wall_s, r->cpu_s, r->threads,
+          r->threads == 1 ? "" : "s", r->events,
           r->dgrams_up + r->dgrams_down);
   fprintf(f, "%-8s %9s %9s %9s %10s %10s %7s %6s %6s %6s %6s %8s\n", "kind",
           "sent", "confirmed", "unconf", "expected", "delivered", "deliv%",

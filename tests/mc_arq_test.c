@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mc_arq.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_netem.h"
 #include "mc_tests.h"

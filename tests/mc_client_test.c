@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mc_client.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_tests.h"
 

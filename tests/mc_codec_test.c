@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_rng.h"
 #include "mc_tests.h"
@@ -450,7 +450,9 @@ static void test_mc_codec_names(void) {
   CU_ASSERT_EQUAL(name_rc("abcdefghijklmnopqrstuvwxyz012345"), 0); /* 32 */
   CU_ASSERT_EQUAL(name_rc("abcdefghijklmnopqrstuvwxyz0123456"),
                   MC_ERR_BAD_NAME);
-  CU_ASSERT_EQUAL(name_rc(""), MC_ERR_MISSING_FIELD);
+  /* Regression: an empty name was MALFORMED (a missing field) where MC-13
+   * says BAD_NAME. */
+  CU_ASSERT_EQUAL(name_rc(""), MC_ERR_BAD_NAME);
   CU_ASSERT_EQUAL(name_rc(".hidden"), MC_ERR_BAD_NAME);
   CU_ASSERT_EQUAL(name_rc("-x"), MC_ERR_BAD_NAME);
   CU_ASSERT_EQUAL(name_rc("_x"), MC_ERR_BAD_NAME);
@@ -470,14 +472,14 @@ static void test_mc_codec_names(void) {
   e = with_body(MYCHAT__ENVELOPE__BODY_DELIVER, &dl);
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   dl.group = S(""), dl.from = S("");
-  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
+  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   Mychat__Presence pr = MYCHAT__PRESENCE__INIT;
   pr.name = S(".x");
   e = with_body(MYCHAT__ENVELOPE__BODY_PRESENCE, &pr);
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   Mychat__Receipt rc = MYCHAT__RECEIPT__INIT;
   e = with_body(MYCHAT__ENVELOPE__BODY_RECEIPT, &rc);
-  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
+  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
 }
 
 static int password_rc(const char *pw) {
@@ -575,12 +577,15 @@ static void test_mc_codec_send_rules(void) {
   Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_SEND, &sm);
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD); /* no target */
   sm.to_case = MYCHAT__SEND_MESSAGE__TO_GROUP, sm.group = S("");
-  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
+  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   sm.group = S("g!");
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   sm.group = S("g");
   CU_ASSERT_EQUAL(enc_dec(&e), 0);
   sm.client_msg_id = 0;
+  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
+  /* The table order of PROTOCOL.md 4.2: client_msg_id before the name. */
+  sm.group = S("g!");
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
 }
 
@@ -635,7 +640,7 @@ static void test_mc_codec_list_rules(void) {
   lr.n_entries = 2, ent[1].name = S("no way");
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   ent[1].name = S("");
-  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
+  CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_NAME);
   ent[1].name = S("ok");
   lr.kind = (Mychat__ListKind)9;
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_FIELD);
@@ -666,6 +671,59 @@ static void test_mc_codec_wire_oddities(void) {
   /* An unknown body (field 40, empty), with seq 0 and seq 1. */
   CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\xC2\x02\x00"), MC_ERR_NO_BODY);
   CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x18\x01\xC2\x02\x00"), MC_ERR_NO_BODY);
+}
+
+/* Every string field must be UTF-8 or the envelope is malformed (MC-8,
+ * MC-21), as a proto3 library that checks UTF-8 would refuse to parse it:
+ * names and nested strings too, not only message text. */
+static void test_mc_codec_utf8_any_string(void) {
+  /* seq=1, create_group { name "a\xFFb" }: not BAD_NAME, malformed. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x18\x01\x72\x05\x0A\x03"
+                          "a\xFF" "b"),
+                  MC_ERR_BAD_UTF8);
+  /* A valid non-ASCII name is UTF-8, and then BAD_NAME. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x18\x01\x72\x07\x0A\x05"
+                          "caf\xC3\xA9"),
+                  MC_ERR_BAD_NAME);
+  /* list_reply (32, 82 02) { entries (3, 1A) { name (0A) "\xC0\x80" } }:
+   * nested two deep. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x18\x01\x82\x02\x06\x1A\x04\x0A\x02"
+                          "\xC0\x80"),
+                  MC_ERR_BAD_UTF8);
+  /* error (39, BA 02) { code 1, text "\xED\xA0\x80" (a surrogate) }. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\xBA\x02\x07\x08\x01\x12\x03"
+                          "\xED\xA0\x80"),
+                  MC_ERR_BAD_UTF8);
+  /* Bytes fields are not text: a token of 16 0xFF bytes is fine. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x09\x01\x00\x00\x00\x00\x00\x00\x00"
+                          "\x12\x10\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF"
+                          "\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF"),
+                  0);
+}
+
+/* A known field that arrives with another wire type is malformed (MC-8):
+ * many libraries would keep it as an unknown field, protobuf-c refuses it. */
+static void test_mc_codec_wire_type(void) {
+  /* seq (3) as length-delimited, then a Ping. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x1A\x01\x05\x92\x01\x02\x08\x01"),
+                  MC_ERR_DECODE);
+  /* ping { time_us (1) as fixed64 }. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x92\x01\x09\x09\x01\x02\x03\x04"
+                          "\x05\x06\x07\x08"),
+                  MC_ERR_DECODE);
+  /* A body field (ping, 18) as a varint. */
+  CU_ASSERT_EQUAL(DEC_LIT("MYC\x01\x90\x01\x01"), MC_ERR_DECODE);
+}
+
+/* Two bodies in one envelope: the last one counts, as in any proto3
+ * oneof (PROTOCOL.md section 2.2). */
+static void test_mc_codec_two_bodies(void) {
+  static const uint8_t d[] = {'M',  'Y',  'C',  1,    0x92, 0x01,
+                              0x02, 0x08, 0x01, 0x62, 0x00}; /* ping, logout */
+  Mychat__Envelope *env = NULL;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_unpack(d, sizeof d, &env), 0);
+  CU_ASSERT_EQUAL(env->body_case, MYCHAT__ENVELOPE__BODY_LOGOUT);
+  mc_codec_free(env);
 }
 
 static void test_mc_codec_encode_limits(void) {
@@ -744,6 +802,40 @@ static void test_mc_codec_maximal_fits(void) {
     CU_ASSERT_EQUAL(mc_codec_decode(dg, n, &d), 0);
     mc_codec_free(d);
   }
+}
+
+/* The wire-code names are the schema's: every value of the generated
+ * ErrorCode enum (mc_codec.c asserts the numbers at compile time) has the
+ * descriptor's name, ERROR_NONE is "OK", and a value past the schema is
+ * "UNKNOWN". */
+static void test_mc_codec_code_names(void) {
+  const ProtobufCEnumDescriptor *d = &mychat__error_code__descriptor;
+  CU_ASSERT_EQUAL(d->n_values, MC_WIRE_BAD_REQUEST + 1);
+  for (unsigned i = 1; i < d->n_values; i++)
+    CU_ASSERT_STRING_EQUAL(mc_codec_code_name(d->values[i].value),
+                           d->values[i].name);
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_OK), "OK");
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_AUTH_FAILED),
+                         "AUTH_FAILED");
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_BAD_REQUEST + 1),
+                         "UNKNOWN");
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(-1), "UNKNOWN");
+}
+
+/* A sessionless Ping decodes as one, and a buffer too small is refused. */
+static void test_mc_codec_encode_ping(void) {
+  uint8_t d[MC_DATAGRAM_MAX];
+  size_t len = 0;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_ping(1234567, d, sizeof d, &len), 0);
+  Mychat__Envelope *env = NULL;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_decode(d, len, &env), 0);
+  CU_ASSERT_EQUAL(env->body_case, MYCHAT__ENVELOPE__BODY_PING);
+  CU_ASSERT_EQUAL(env->ping->time_us, 1234567);
+  CU_ASSERT_EQUAL(env->session_id, 0);
+  CU_ASSERT_EQUAL(env->seq, 0);
+  mc_codec_free(env);
+  CU_ASSERT_EQUAL(mc_codec_encode_ping(1234567, d, len - 1, &len),
+                  MC_ERR_TOO_BIG);
 }
 
 static void test_mc_codec_body_names_and_classes(void) {
@@ -1031,12 +1123,17 @@ static CU_TestInfo tests[] = {
     {"error_and_result", test_mc_codec_error_and_result},
     {"list_rules", test_mc_codec_list_rules},
     {"wire_oddities", test_mc_codec_wire_oddities},
+    {"utf8_any_string", test_mc_codec_utf8_any_string},
+    {"wire_type", test_mc_codec_wire_type},
+    {"two_bodies", test_mc_codec_two_bodies},
     {"encode_limits", test_mc_codec_encode_limits},
     {"maximal_fits", test_mc_codec_maximal_fits},
     {"peek", test_mc_codec_peek},
     {"parse_lax", test_mc_codec_parse_lax},
     {"pad_handshake", test_mc_codec_pad_handshake},
     {"body_names_and_classes", test_mc_codec_body_names_and_classes},
+    {"code_names", test_mc_codec_code_names},
+    {"encode_ping", test_mc_codec_encode_ping},
     {"random_datagrams", test_mc_codec_random_datagrams},
     CU_TEST_INFO_NULL,
 };

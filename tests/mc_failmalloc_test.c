@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_tests.h"
 #include "mc_world.h"
@@ -96,7 +97,7 @@ static int connect_as(world *w, outcome *o, int i, const char *name,
 static int join_all(world *w, outcome *o, int n) {
   for (int i = 0; i < n; i++) {
     size_t before = world_count(w, i, MC_CEV_RESULT);
-    if (!ok(o, mc_client_group(w->cl[i].c, MYCHAT__ENVELOPE__BODY_JOIN_GROUP,
+    if (!ok(o, mc_client_group(w->cl[i].c, MC_KIND_JOIN_GROUP,
                                "MyChat", w->now, NULL)))
       return 0;
     wait_events(w, i, MC_CEV_RESULT, before + 1);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mc_codec_pb.h"
 #include "mc_error.h"
 #include "mc_tests.h"
 #include "mc_world.h"
@@ -45,7 +46,7 @@ static const mc_client_event *last_event(const world *w, int i,
 static void join(world *w, int i, const char *group) {
   size_t before = world_count(w, i, MC_CEV_RESULT);
   CU_ASSERT_EQUAL_FATAL(mc_client_group(w->cl[i].c,
-                                        MYCHAT__ENVELOPE__BODY_JOIN_GROUP,
+                                        MC_KIND_JOIN_GROUP,
                                         group, w->now, NULL),
                         0);
   run_until(w, i, MC_CEV_RESULT, before + 1);
@@ -115,7 +116,7 @@ static void test_mc_session_rate_limited(void) {
     mc_client_connect(w.cl[BOB].c, "alice", "guess-guess", 0, w.now);
     run_for(&w, 100 * MC_MSEC);
     const mc_client_event *e = last_event(&w, BOB, MC_CEV_CONNECT_FAILED);
-    if (e && e->code == MYCHAT__ERROR_CODE__RATE_LIMITED)
+    if (e && e->code == MC_WIRE_RATE_LIMITED)
       limited++;
   }
   /* A burst of 5 is allowed (one went to alice's own registration from
@@ -325,7 +326,7 @@ static void test_mc_session_presence(void) {
   CU_ASSERT_STRING_EQUAL(on->name, "bob");
   CU_ASSERT_TRUE(on->online);
   /* The user list shows who is online. */
-  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_USERS, "", w.now,
+  mc_client_list(w.cl[ALICE].c, MC_LIST_USERS, "", w.now,
                  NULL);
   run_for(&w, 1 * MC_SEC);
   const mc_client_event *l = last_event(&w, ALICE, MC_CEV_LIST);
@@ -349,17 +350,17 @@ static void test_mc_session_group_errors(void) {
   world_init(&w, 1, NULL, 10);
   CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
   struct {
-    Mychat__Envelope__BodyCase kind;
+    mc_body_kind kind;
     const char *group;
     int code;
   } cases[] = {
-      {MYCHAT__ENVELOPE__BODY_JOIN_GROUP, "nosuch", MYCHAT__ERROR_CODE__NO_SUCH_GROUP},
-      {MYCHAT__ENVELOPE__BODY_LEAVE_GROUP, "MyChat", MYCHAT__ERROR_CODE__NOT_MEMBER},
-      {MYCHAT__ENVELOPE__BODY_CREATE_GROUP, "MyChat", MYCHAT__ERROR_CODE__GROUP_EXISTS},
-      {MYCHAT__ENVELOPE__BODY_CREATE_GROUP, "team", 0},
-      {MYCHAT__ENVELOPE__BODY_JOIN_GROUP, "team", MYCHAT__ERROR_CODE__ALREADY_MEMBER},
-      {MYCHAT__ENVELOPE__BODY_LEAVE_GROUP, "team", 0},
-      {MYCHAT__ENVELOPE__BODY_LEAVE_GROUP, "nosuch", MYCHAT__ERROR_CODE__NO_SUCH_GROUP},
+      {MC_KIND_JOIN_GROUP, "nosuch", MC_WIRE_NO_SUCH_GROUP},
+      {MC_KIND_LEAVE_GROUP, "MyChat", MC_WIRE_NOT_MEMBER},
+      {MC_KIND_CREATE_GROUP, "MyChat", MC_WIRE_GROUP_EXISTS},
+      {MC_KIND_CREATE_GROUP, "team", 0},
+      {MC_KIND_JOIN_GROUP, "team", MC_WIRE_ALREADY_MEMBER},
+      {MC_KIND_LEAVE_GROUP, "team", 0},
+      {MC_KIND_LEAVE_GROUP, "nosuch", MC_WIRE_NO_SUCH_GROUP},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     uint32_t req;
@@ -394,19 +395,19 @@ static void test_mc_session_list_paging(void) {
   char name[16];
   for (int k = 0; k < 25; k++) {
     snprintf(name, sizeof name, "g%02d", k);
-    mc_client_group(w.cl[ALICE].c, MYCHAT__ENVELOPE__BODY_CREATE_GROUP, name,
+    mc_client_group(w.cl[ALICE].c, MC_KIND_CREATE_GROUP, name,
                     w.now, NULL);
   }
   run_for(&w, 2 * MC_SEC);
   /* 25 groups plus MyChat: 20 on the first page, 6 on the second. */
-  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w.now,
+  mc_client_list(w.cl[ALICE].c, MC_LIST_GROUPS, "", w.now,
                  NULL);
   run_for(&w, 1 * MC_SEC);
   const mc_client_event *p1 = last_event(&w, ALICE, MC_CEV_LIST);
   CU_ASSERT_PTR_NOT_NULL_FATAL(p1);
   CU_ASSERT_EQUAL(p1->n_entries, MC_LIST_PAGE_MAX);
   CU_ASSERT_TRUE(p1->more);
-  mc_client_list(w.cl[ALICE].c, MYCHAT__LIST_KIND__LIST_GROUPS,
+  mc_client_list(w.cl[ALICE].c, MC_LIST_GROUPS,
                  p1->entries[p1->n_entries - 1].name, w.now, NULL);
   run_for(&w, 1 * MC_SEC);
   const mc_client_event *p2 = last_event(&w, ALICE, MC_CEV_LIST);
@@ -422,7 +423,7 @@ static void test_mc_session_list_paging(void) {
     CU_ASSERT_EQUAL(world_event(&w, ALICE, MC_CEV_RESULT, k)->code, 0);
   for (int k = 25; k < 40; k++) {
     snprintf(name, sizeof name, "g%02d", k);
-    mc_client_group(w.cl[ALICE].c, MYCHAT__ENVELOPE__BODY_CREATE_GROUP, name,
+    mc_client_group(w.cl[ALICE].c, MC_KIND_CREATE_GROUP, name,
                     w.now, NULL);
   }
   run_for(&w, 2 * MC_SEC);
@@ -558,7 +559,7 @@ static Mychat__Envelope *own_request(world *w, int i) {
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
   Mychat__Envelope *env = NULL;
-  mc_client_list(w->cl[i].c, MYCHAT__LIST_KIND__LIST_GROUPS, "", w->now, NULL);
+  mc_client_list(w->cl[i].c, MC_LIST_GROUPS, "", w->now, NULL);
   CU_ASSERT_EQUAL_FATAL(
       mc_client_poll_tx(w->cl[i].c, w->now, buf, sizeof buf, &len), 1);
   CU_ASSERT_EQUAL_FATAL(mc_codec_decode(buf, len, &env), 0);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mc_codec.h"
+#include "mc_codec_pb.h"
 #include "mc_pcap.h"
 
 /* ---- a hash table from fixed-size keys to uint32 values ---- */

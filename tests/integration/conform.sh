@@ -8,8 +8,9 @@
 #    itself: every case passes, none unsupported;
 #  - the same through an impaired link, three runs of each case with
 #    different seeds: every case at 100 %;
-#  - each faulty server (`make faulty`, conformance/faults.txt) fails every
-#    case named for its fault (run on those cases only).
+#  - each mutant server with a killed-by: line (mutants/*.mut, built by
+#    `make mutants-build`: the faults of issue 6) fails every case that line
+#    names (run on those cases only).
 . "$(dirname "$0")/common.sh"
 
 CONF="$B/mychat-conform"
@@ -37,7 +38,7 @@ wait_jobs() {
 }
 
 # impl_for BINARY FILE: the reference's statement, with the server binary
-# BINARY (this build's server, a faulty one), written to FILE.
+# BINARY (this build's server, a mutant one), written to FILE.
 impl_for() {
   sed "s|build/mychat-server|$1|" conformance/impl/reference.impl > "$2"
 }
@@ -100,20 +101,82 @@ t_reference_impaired() {
   return $ok
 }
 
-# Each faulty server fails every case faults.txt names for it.
-t_faults() {
-  [ -s "$T/faults" ] || return 1
+# Each mutant with a killed-by: line fails every case it names.
+t_mutants() {
+  [ -s "$T/mutants" ] || return 1
   bad=0
-  while IFS=: read -r fault want; do
-    got=$(failed_cases "$T/f_$fault.txt")
+  while read -r mut want; do
+    got=$(failed_cases "$T/m_$mut.txt")
     want=$(echo "$want" | tr ' ' '\n' | grep . | sort | tr '\n' ' ')
-    if [ "$(rc "f_$fault")" -ne 1 ] || [ "$got" != "$want" ]; then
-      echo "  $fault: failed [$got], expected [$want] (exit $(rc "f_$fault"))"
+    if [ "$(rc "m_$mut")" -ne 1 ] || [ "$got" != "$want" ]; then
+      echo "  $mut: failed [$got], expected [$want] (exit $(rc "m_$mut"))"
       bad=1
     fi
-  done < "$T/faults"
+  done < "$T/mutants"
   return $bad
 }
+
+# order_capture: writes $T/ordercap/msg-direct.*, msg-direct with the Sent
+# of the message to oneself and its Deliver swapped (records and seqs).
+order_capture() {
+  mkdir -p "$T/ordercap"
+  "$B/mychat-pcap" dump captures/msg-direct.pcap > "$T/order.dump" || return 1
+  mid=$(sed -n 's/.*S->C deliver .*message_id=\([0-9]*\) .*text="note to self".*/\1/p' \
+          "$T/order.dump")
+  d=$(sed -n "s/^ *\([0-9]*\) .*S->C deliver .*message_id=$mid .*/\1/p" "$T/order.dump")
+  s=$(sed -n "s/^ *\([0-9]*\) .*-> 127.0.0.1:40001 S->C sent .*message_id=$mid\$/\1/p" \
+        "$T/order.dump")
+  [ -n "$d" ] && [ -n "$s" ] || return 1
+  cp captures/msg-direct.case "$T/ordercap/"
+  python3 - captures/msg-direct.pcap "$T/ordercap/msg-direct.pcap" "$s" "$d" <<'EOF' || return 1
+import struct, sys
+src, dst, a, b = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+data = open(src, "rb").read()
+out, recs, off = [data[:24]], [], 24
+while off < len(data):
+    n = struct.unpack("<I", data[off + 8:off + 12])[0]
+    recs.append([data[off:off + 8], bytearray(data[off + 8:off + 16 + n])])
+    off += 16 + n
+
+def seq_at(pkt):  # offset of the seq varint: IPv4 (20) + UDP (8) + "MYC\1"
+    i = 8 + 20 + 8 + 4
+    while i < len(pkt):
+        tag = pkt[i]; i += 1
+        if tag == 0x18:
+            return i
+        wt = tag & 7
+        if wt == 1: i += 8
+        elif wt == 5: i += 4
+        elif wt == 2: i += 1 + pkt[i]
+        else:
+            while pkt[i] & 0x80: i += 1
+            i += 1
+    sys.exit("no seq")
+
+ra, rb = recs[a - 1][1], recs[b - 1][1]
+sa, sb = ra[seq_at(ra)], rb[seq_at(rb)]
+ra[seq_at(ra)], rb[seq_at(rb)] = sb, sa
+recs[a - 1][1], recs[b - 1][1] = rb, ra
+open(dst, "wb").write(b"".join(out + [h + bytes(p) for h, p in recs]))
+EOF
+  "$B/mychat-pcap" dump "$T/ordercap/msg-direct.pcap" |
+    grep -q "^ *$s .*S->C deliver .*message_id=$mid"
+}
+
+# Push order is free where PROTOCOL.md 8.6 leaves it free: the swapped
+# msg-direct still passes the reference, which sends the Sent first.
+t_order() {
+  [ -s "$T/ordercap/msg-direct.pcap" ] || { echo "  no swapped capture"; return 1; }
+  [ "$(rc order)" -eq 0 ] || { cat "$T/order.txt"; return 1; }
+}
+
+# An "allow:" line lets an answer the spec allows pass: the server whose
+# Login answers NO_SUCH_USER fails hs-login-fail (t_mutants) but passes a
+# copy of the case that allows that code there.
+t_allow() {
+  [ "$(rc allow)" -eq 0 ] || { cat "$T/allow.txt"; return 1; }
+}
+
 
 "$CONF" --list > "$T/list" || exit 1
 sed -n 's/^\([a-z][^ ]*\) .*/\1/p' "$T/list" > "$T/names"
@@ -129,22 +192,36 @@ for k in $IMP_JOBS; do
   job "imp$k" --impl "$T/ref.impl" --repeat 3 $IMPAIR --seed $((k * 100)) \
     $(awk -v k="$k" '(NR - 1) % 7 == k - 1' "$T/names")
 done
-# The faulty servers, each on its own cases.
-grep -v '^#' conformance/faults.txt > "$T/faults"
-while IFS=: read -r fault want; do
-  if [ -x "$B/faulty/$fault/mychat-server" ]; then
-    impl_for "$B/faulty/$fault/mychat-server" "$T/f_$fault.impl"
+# The mutants with a killed-by: line, each on its own cases.
+for f in mutants/*.mut; do
+  want=$(sed -n 's/^killed-by: //p' "$f")
+  [ -n "$want" ] && echo "$(basename "$f" .mut) $want"
+done > "$T/mutants"
+while read -r mut want; do
+  if [ -x "$B/mutants/$mut/mychat-server" ]; then
+    impl_for "$B/mutants/$mut/mychat-server" "$T/m_$mut.impl"
     # shellcheck disable=SC2086 # case names are words
-    job "f_$fault" --impl "$T/f_$fault.impl" $want
+    job "m_$mut" --impl "$T/m_$mut.impl" $want
   else
-    echo "  $B/faulty/$fault/mychat-server missing (make faulty)" > "$T/f_$fault.txt"
-    echo 255 > "$T/f_$fault.rc"
+    echo "  $B/mutants/$mut/mychat-server missing (make mutants-build)" > "$T/m_$mut.txt"
+    echo 255 > "$T/m_$mut.rc"
   fi
-done < "$T/faults"
+done < "$T/mutants"
+if order_capture; then
+  job order --impl "$T/ref.impl" --spec proto/PROTOCOL.md --captures "$T/ordercap" msg-direct
+fi
+mkdir -p "$T/allowcap"
+cp captures/hs-login-fail.pcap captures/hs-login-fail.case "$T/allowcap/"
+echo "allow: error.code AUTH_FAILED=NO_SUCH_USER" \
+  >> "$T/allowcap/hs-login-fail.case"
+impl_for "$B/mutants/hs-login-unknown-name-code/mychat-server" "$T/allow.impl"
+job allow --impl "$T/allow.impl" --spec proto/PROTOCOL.md --captures "$T/allowcap" hs-login-fail
 wait_jobs
 
 check "every [wire] requirement is cited by a case" t_coverage
+check "a push order the spec leaves free passes (Deliver to oneself first)" t_order
+check "an allow: line accepts the answer it names" t_allow
 check "the reference's statement runs every case in one command: all pass" t_reference
 check "through an impaired link, 3 runs of every case: all at 100%" t_reference_impaired
-check "each faulty server fails its cases" t_faults
+check "each mutant with killed-by: fails its cases" t_mutants
 finish

@@ -37,9 +37,8 @@
 #include <unistd.h>
 
 #include "mc_client.h"
-#include "mc_codec.h"
+#include "mc_codec_pb.h" /* the raw modes forge datagrams */
 #include "mc_error.h"
-#include "mc_names.h"
 #include "mc_udp.h"
 
 #define PROG "mc-probe"
@@ -207,26 +206,26 @@ static void print_event(const mc_client_event *ev) {
   case MC_CEV_CONNECT_FAILED:
     pr.failed = 1;
     printf("connect-failed %s %s\n",
-           ev->code ? mc_names_error_code(ev->code) : "TIMEOUT", ev->text);
+           ev->code ? mc_codec_code_name(ev->code) : "TIMEOUT", ev->text);
     break;
   case MC_CEV_CLOSED:
     pr.closed = 1;
-    printf("closed %s %s\n", mc_names_error_code(ev->code),
+    printf("closed %s %s\n", mc_codec_code_name(ev->code),
            ev->lib_error ? mc_errname(ev->lib_error) : "-");
     break;
   case MC_CEV_RESULT:
     pr.results++;
-    if (ev->request_kind == MYCHAT__ENVELOPE__BODY_SEND)
+    if (ev->request_kind == MC_KIND_SEND)
       pr.send_failed++;
     printf("result %s %s %s\n", mc_codec_body_name(ev->request_kind),
-           mc_names_error_code(ev->code), ev->text);
+           mc_codec_code_name(ev->code), ev->text);
     break;
   case MC_CEV_LIST:
     pr.lists++;
     printf("list");
     for (size_t i = 0; i < ev->n_entries; i++)
       printf(" %s%s", ev->entries[i].name,
-             ev->list_kind == MYCHAT__LIST_KIND__LIST_USERS
+             ev->list_kind == MC_LIST_USERS
                  ? (ev->entries[i].online ? "(online)" : "(offline)")
                  : "");
     printf("\n");
@@ -259,11 +258,9 @@ static void print_event(const mc_client_event *ev) {
 /* Notes the session id of a Welcome: bad-token mode forges datagrams for
  * this very session, with the wrong token. */
 static void peek_welcome(const uint8_t *d, size_t len) {
-  Mychat__Envelope *env = NULL;
-  if (mc_codec_decode(d, len, &env) == 0 &&
-      env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME)
-    pr.session_id = env->welcome->session_id;
-  mc_codec_free(env);
+  mc_peek pk;
+  if (mc_codec_peek(d, len, &pk) == 0 && pk.body == MC_KIND_WELCOME)
+    pr.session_id = pk.welcome_session_id;
 }
 
 /* Sends what the client has to send and prints its events. */
@@ -271,7 +268,8 @@ static void flush_client(void) {
   static mc_client_event ev;
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  while (mc_client_poll_tx(client, mc_udp_now_us(), buf, sizeof buf, &len)) {
+  while (mc_client_poll_tx(client, mc_udp_now_us(), buf, sizeof buf, &len) ==
+         1) {
     if (send(cfd, buf, len, 0) < 0 && errno != ECONNREFUSED)
       fprintf(stderr, PROG ": send: %s\n", strerror(errno));
   }
@@ -351,8 +349,8 @@ static void run_actions(const options *o) {
     if (a->kind == ACT_CREATE || a->kind == ACT_JOIN) {
       rv = mc_client_group(client,
                            a->kind == ACT_CREATE
-                               ? MYCHAT__ENVELOPE__BODY_CREATE_GROUP
-                               : MYCHAT__ENVELOPE__BODY_JOIN_GROUP,
+                               ? MC_KIND_CREATE_GROUP
+                               : MC_KIND_JOIN_GROUP,
                            a->target, now, NULL);
       if (rv < 0)
         request_failed(a->target, rv);
@@ -387,7 +385,7 @@ static void run_actions(const options *o) {
     }
   }
   if (o->list_users) {
-    int rv = mc_client_list(client, MYCHAT__LIST_KIND__LIST_USERS, "", now,
+    int rv = mc_client_list(client, MC_LIST_USERS, "", now,
                             NULL);
     if (rv < 0)
       request_failed("list", rv);
@@ -636,7 +634,7 @@ int main(int argc, char **argv) {
     if (o.bad_token && rc == 0) {
       /* The forged datagrams must have left the real session alone. */
       unsigned lists = pr.lists;
-      int rv = mc_client_list(client, MYCHAT__LIST_KIND__LIST_USERS, "",
+      int rv = mc_client_list(client, MC_LIST_USERS, "",
                               mc_udp_now_us(), NULL);
       pr.requests++;
       deadline = mc_udp_now_us() + 5 * MC_SEC;

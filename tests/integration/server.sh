@@ -242,7 +242,7 @@ t_request_log() {
 }
 
 t_rate_limit() {
-  # A server with the default limit: burst 5 per host and per name.
+  # A server with the default limit: burst 5 per host and per name and host.
   stop_server
   start_server || return 1
   for i in 1 2 3 4 5 6 7; do
