@@ -119,6 +119,10 @@ static void usage(FILE *f) {
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
+          "  --auth-per-prefix N  password checks waiting from one /24 or /56\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --auth-queue-max N  password checks waiting in all, Registers at\n"
+          "                    most half (default %" PRIu32 ")\n"
           "  --no-console      do not read stdin (for services and scripts)\n"
           "  -h, --help        show this help\n"
           "  --version         show the version\n"
@@ -129,7 +133,8 @@ static void usage(FILE *f) {
           "Exit status: 0 after a clean shutdown, 1 when the socket or the\n"
           "database fails, 2 for usage errors.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms, d.arq.window, d.arq.queue_max);
+          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.auth_per_prefix,
+          d.auth_queue_max);
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {
@@ -175,6 +180,10 @@ static const struct {
     {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
     {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
      1000000},
+    {"auth-per-prefix", offsetof(mc_server_config, auth_per_prefix), 1,
+     10000000},
+    {"auth-queue-max", offsetof(mc_server_config, auth_queue_max), 2,
+     10000000},
 };
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 
