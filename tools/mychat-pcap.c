@@ -147,11 +147,18 @@ static void print_dgram(const mcp_ctx *c, const mcp_dgram *d, mcp_style st,
   fwrite(b->s, 1, b->len, stdout); /* one write per line */
 }
 
-static void print_skipped(const mc_pcap_frame *f, mcp_style st) {
-  if (st == MCP_JSON)
-    printf("{\"frame\":%" PRIu64 ",\"ts_us\":%" PRIu64 ",\"kind\":\"skipped\","
-           "\"reason\":\"%s\"}\n", f->frame, f->ts_us, f->skip_reason);
-  else
+static void print_skipped(const mc_pcap_frame *f, mcp_style st, mcp_buf *b) {
+  if (st == MCP_JSON) {
+    json_t *o = mcp_json_check(json_object());
+    mcp_json_set(o, "frame", json_integer((json_int_t)f->frame));
+    mcp_json_set(o, "ts_us", json_integer((json_int_t)f->ts_us));
+    mcp_json_set(o, "kind", json_string("skipped"));
+    mcp_json_set(o, "reason", json_string(f->skip_reason));
+    mcp_buf_reset(b);
+    mcp_buf_json(b, o);
+    mcp_buf_putc(b, '\n');
+    fwrite(b->s, 1, b->len, stdout);
+  } else
     printf("%4" PRIu64 " skipped (%" PRIu32 " bytes: %s)\n", f->frame, f->caplen,
            f->skip_reason);
 }
@@ -174,7 +181,7 @@ static int show_all(mc_pcap_reader *r, unsigned port, const mcp_filter *flt,
     if (deadline && time(NULL) >= deadline) break;
     if (rc == MC_PCAP_TIMEOUT) continue;
     if (rc == MC_PCAP_SKIPPED) {
-      if (!filtered) print_skipped(&f, st);
+      if (!filtered) print_skipped(&f, st, &b);
       continue;
     }
     mcp_dgram d;
