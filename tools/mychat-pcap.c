@@ -51,6 +51,24 @@ int mcp_usage_error(const char *cmd) {
   return 2;
 }
 
+int mcp_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts) {
+  char opts[32];
+  snprintf(opts, sizeof opts, ":%s", shortopts); /* ':' reports a missing value */
+  opterr = 0;
+  int c = getopt_long(argc, argv, opts, longopts, NULL);
+  if (c == ':' || c == '?') {
+    const char *bad = argv[optind - 1];
+    char shortname[3] = {'-', (char)optopt, 0};
+    if (bad[0] != '-' || bad[1] != '-') /* a short option, maybe in a cluster */
+      bad = optopt ? shortname : bad;
+    fprintf(stderr, PROG ": %s: %s\n", bad,
+            c == ':' ? "needs a value" : "unknown option");
+    return '?';
+  }
+  return c;
+}
+
 int mcp_open(mc_pcap_reader **r, const char *path) {
   char err[512];
   if (mc_pcap_open_file(r, path, err, sizeof err) < 0) {
@@ -101,7 +119,7 @@ int mcp_filter_args(int argc, char **argv, const char *help, int nargs,
                     mcp_filter *flt, unsigned *port, int *status) {
   static const struct option lo[] = {FILTER_LONGOPTS, {0, 0, 0, 0}};
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "h", lo)) != -1) {
     if (opt == 'h') {
       fputs(help, stdout);
       *status = 0;
@@ -211,7 +229,7 @@ static int cmd_dump(int argc, char **argv) {
   unsigned port = 8000;
   mcp_style st = MCP_SHORT;
   int opt;
-  while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "vh", lo)) != -1) {
     if (opt == 'h') return fputs(dump_help, stdout), 0;
     if (opt == 'v') st = MCP_TREE;
     else if (opt == OPT_JSON) st = MCP_JSON;
@@ -267,7 +285,7 @@ static int cmd_capture(int argc, char **argv) {
   mcp_filter flt = {0};
   int opt;
   char *end;
-  while ((opt = getopt_long(argc, argv, "i:w:c:vh", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "i:w:c:vh", lo)) != -1) {
     switch (opt) {
     case 'h': return fputs(capture_help, stdout), 0;
     case 'i': iface = optarg; break;
@@ -378,7 +396,9 @@ static const char main_help[] =
     "  anonymize IN OUT   replace names, passwords, tokens and texts\n"
     "  slice IN OUT       keep a session, a user or a time window\n"
     "'" PROG " COMMAND --help' describes each; '" PROG " --version' shows\n"
-    "the version.\n";
+    "the version.\n"
+    "Exit status: 0 on success, 1 when a file could not be read or written\n"
+    "(a capture cut off in the middle included), 2 for usage errors.\n";
 
 int main(int argc, char **argv) {
   static const struct {
