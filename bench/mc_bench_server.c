@@ -496,6 +496,7 @@ static void server_start(server_proc *sp, const char *bin,
       _exit(127);
     execl(bin, bin, "--host", "127.0.0.1", "--port", "0", "--db", db,
           "--log", log, "--hash-cost", "min", "--rate-burst", "1000000",
+          "--auth-per-prefix", "100000", "--auth-queue-max", "200000",
           "--rate-refill-ms", "1", (char *)NULL);
     fprintf(stderr, "exec(%s): %s\n", bin, strerror(errno));
     _exit(127);

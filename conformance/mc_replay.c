@@ -397,6 +397,19 @@ static const char *diff_reqs(const replay *rp, int body, int online) {
 
 /* ---- substitution ---- */
 
+/* How many of the MC_TOKEN_LEN bytes at |a| and |b| differ, counting up
+ * to 2 only; |*at| is where the last difference found is. */
+static size_t tok_diffs(const uint8_t *a, const uint8_t *b, size_t *at) {
+  size_t diffs = 0;
+  *at = 0;
+  for (size_t k = 0; k < MC_TOKEN_LEN && diffs < 2; k++)
+    if (a[k] != b[k]) {
+      diffs++;
+      *at = k;
+    }
+  return diffs;
+}
+
 /* Replaces in |d| every 16 bytes equal to recorded token |rec|, or equal
  * to it but for one byte (a token the script spoiled on purpose, sess-
  * unknown), by live token |live| with the same byte spoiled the same way:
@@ -404,13 +417,8 @@ static const char *diff_reqs(const replay *rp, int body, int online) {
 static void subst_token(uint8_t *d, size_t len, const uint8_t *rec,
                         const uint8_t *live) {
   for (size_t i = 0; i + MC_TOKEN_LEN <= len; i++) {
-    size_t diffs = 0, at = 0;
-    for (size_t k = 0; k < MC_TOKEN_LEN && diffs < 2; k++)
-      if (d[i + k] != rec[k]) {
-        diffs++;
-        at = k;
-      }
-    if (diffs == 2)
+    size_t at;
+    if (tok_diffs(d + i, rec, &at) == 2)
       continue;
     uint8_t spoil = (uint8_t)(d[i + at] ^ rec[at]);
     memcpy(d + i, live, MC_TOKEN_LEN);
@@ -498,9 +506,16 @@ static int bind_tok(replay *rp, const ProtobufCBinaryData *e,
   if (e->len != MC_TOKEN_LEN)
     return 0;
   for (size_t i = 0; i < rp->n_tok; i++) {
+    size_t at;
     if (memcmp(rp->tok[i].rec, e->data, MC_TOKEN_LEN) == 0)
       return memcmp(rp->tok[i].live, l->data, MC_TOKEN_LEN) == 0;
-    if (memcmp(rp->tok[i].live, l->data, MC_TOKEN_LEN) == 0)
+    /* A bound live token, or one spoiled in one byte (sess-unknown's
+     * probes), on either side was substituted already or is the
+     * session's own: the two differ, and binding them would make subst()
+     * spoil the good token in every later datagram (a late copy of one
+     * probe's answer taken for the other's, on an impaired link). */
+    if (tok_diffs(rp->tok[i].live, l->data, &at) < 2 ||
+        tok_diffs(rp->tok[i].live, e->data, &at) < 2)
       return 0;
   }
   if (rp->n_tok < BINDS) {

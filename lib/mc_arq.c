@@ -56,16 +56,8 @@ int mc_arq_init(mc_arq *a, const mc_arq_config *cfg) {
   memset(a, 0, sizeof *a);
   if (!config_valid(&c))
     return MC_ERR_INVAL;
-  uint32_t limit = c.window + c.queue_max;
-  a->out_cap = limit < MC__ARQ_OUT_INITIAL ? limit : MC__ARQ_OUT_INITIAL;
-  a->out = mc__calloc(c.mem, a->out_cap, sizeof *a->out);
-  a->in = mc__calloc(c.mem, c.window, sizeof *a->in);
-  if (!a->out || !a->in) {
-    mc__free(c.mem, a->out);
-    mc__free(c.mem, a->in);
-    memset(a, 0, sizeof *a);
-    return MC_ERR_NOMEM;
-  }
+  /* The rings are allocated on first use and released whenever they empty:
+   * most sessions idle, and an idle stream should cost no buffers. */
   a->cfg = c;
   a->snd_popped = a->snd_una = a->snd_sent = a->snd_next = 1;
   a->rto = c.initial_rto;
@@ -117,7 +109,9 @@ size_t mc_arq_room(const mc_arq *a) {
  * that snd_popped sits in slot 0. Returns 0 or MC_ERR_NOMEM. */
 static int out_grow(mc_arq *a) {
   uint32_t limit = a->cfg.window + a->cfg.queue_max;
-  uint32_t cap = a->out_cap * 2 < limit ? a->out_cap * 2 : limit;
+  uint32_t cap = a->out_cap ? a->out_cap * 2 : MC__ARQ_OUT_INITIAL;
+  if (cap > limit)
+    cap = limit;
   mc__arq_out *out = mc__calloc(a->cfg.mem, cap, sizeof *out);
   if (!out)
     return MC_ERR_NOMEM;
@@ -373,6 +367,11 @@ int mc_arq_pop_acked(mc_arq *a, uint64_t *tag) {
   *tag = a->out[a->out_head].tag;
   a->out_head = (a->out_head + 1) % a->out_cap;
   a->snd_popped++;
+  if (a->snd_popped == a->snd_next) {
+    mc__free(a->cfg.mem, a->out);
+    a->out = NULL;
+    a->out_cap = a->out_head = 0;
+  }
   return 1;
 }
 
@@ -392,7 +391,8 @@ int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now) {
   if (item == NULL)
     return MC_ERR_INVAL;
   if (seq < a->rcv_next ||
-      (seq < a->rcv_pop + a->cfg.window && *in_slot(a, seq) != NULL)) {
+      (seq < a->rcv_pop + a->cfg.window && a->in != NULL &&
+       *in_slot(a, seq) != NULL)) {
     /* The peer resends because it missed our ack: tell it again at once. */
     a->stats.rx_dup++;
     ack_by(a, now, now);
@@ -403,6 +403,9 @@ int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now) {
     ack_by(a, now, now);
     return 0;
   }
+  if (a->in == NULL &&
+      (a->in = mc__calloc(a->cfg.mem, a->cfg.window, sizeof *a->in)) == NULL)
+    return MC_ERR_NOMEM;
   *in_slot(a, seq) = item;
   a->stats.rx_taken++;
   a->rcv_any = 1;
@@ -437,6 +440,12 @@ void *mc_arq_pop(mc_arq *a) {
   a->in[a->in_head] = NULL;
   a->in_head = (a->in_head + 1) % a->cfg.window;
   a->rcv_pop++;
+  if (a->rcv_pop == a->rcv_next && a->rcv_high < a->rcv_pop) {
+    /* Nothing is held above the popped seqs: the ring is empty. */
+    mc__free(a->cfg.mem, a->in);
+    a->in = NULL;
+    a->in_head = 0;
+  }
   return item;
 }
 
@@ -449,7 +458,8 @@ int mc_arq_has_ack(const mc_arq *a) { return a->rcv_any; }
 void mc_arq_fill_ack(mc_arq *a, Mychat__Ack *ack, Mychat__AckRange *range_bufs,
                      Mychat__AckRange **ranges, mc_tstamp now) {
   size_t n = 0;
-  uint64_t end = a->rcv_pop + a->cfg.window;
+  /* No ring: nothing is held above rcv_next, so there are no ranges. */
+  uint64_t end = a->in ? a->rcv_pop + a->cfg.window : 0;
   for (uint64_t s = a->rcv_next + 1; s < end; s++) {
     if (*in_slot(a, s) == NULL)
       continue;

@@ -197,7 +197,8 @@ void mc_arq_config_default(mc_arq_config *cfg);
  * MC_ERR_INVAL (window not in 1..MC_ARQ_WINDOW_MAX, queue_max above
  * MC_ARQ_QUEUE_MAX, max_retries above MC_ARQ_RETRIES_MAX, min_rto below
  * 1 ms, not min_rto <= initial_rto <= max_rto <= MC_ARQ_RTO_LIMIT, or
- * max_ack_delay above MC_ARQ_RTO_LIMIT), MC_ERR_NOMEM. On failure |a| holds
+ * max_ack_delay above MC_ARQ_RTO_LIMIT). It allocates nothing: the rings
+ * come on first use and go whenever they empty. On failure |a| holds
  * nothing (mc_arq_free on it is harmless). */
 int mc_arq_init(mc_arq *a, const mc_arq_config *cfg);
 
@@ -258,7 +259,8 @@ int mc_arq_pop_acked(mc_arq *a, uint64_t *tag);
  * when taken (|a| owns |item| until mc_arq_pop returns it), 0 when it is a
  * duplicate or above the window (not taken: the caller still owns |item|;
  * an ack is owed at once), MC_ERR_BAD_FIELD for seq 0, or MC_ERR_INVAL for
- * a NULL |item| (NULL is mc_arq_pop's "nothing"). */
+ * a NULL |item| (NULL is mc_arq_pop's "nothing"), or MC_ERR_NOMEM (the
+ * receive ring could not be allocated; not taken). */
 int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now);
 
 /* Returns the next item in seq order, handing ownership to the caller, or

@@ -180,6 +180,12 @@ void handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
     push_rec r = s->recs[s->rec_head];
     s->rec_head = (s->rec_head + 1) % s->rec_cap;
     s->rec_n--;
+    if (s->rec_n == 0) {
+      /* An idle session keeps no record ring (mc__ring_grow remakes it). */
+      mc__free(srv->mem, s->recs);
+      s->recs = NULL;
+      s->rec_head = s->rec_cap = 0;
+    }
     if (r.kind == REC_OTHER)
       continue;
     s->pushes_inflight--;

@@ -119,15 +119,22 @@ static void usage(FILE *f) {
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
+          "  --auth-per-prefix N  password checks waiting from one /24 or /56\n"
+          "                    (default %" PRIu32 ")\n"
+          "  --auth-queue-max N  password checks waiting in all, Registers at\n"
+          "                    most half (default %" PRIu32 ")\n"
           "  --no-console      do not read stdin (for services and scripts)\n"
           "  -h, --help        show this help\n"
           "  --version         show the version\n"
           "Console: type E and press ENTER to turn the server off; SIGINT\n"
           "and SIGTERM do the same. Stdin is the console unless --no-console\n"
           "is given or stdin is a terminal this process does not own (started\n"
-          "in the background with '&'), so the server never stops on tty input.\n",
+          "in the background with '&'), so the server never stops on tty input.\n"
+          "Exit status: 0 after a clean shutdown, 1 when the socket or the\n"
+          "database fails, 2 for usage errors.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms, d.arq.window, d.arq.queue_max);
+          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.auth_per_prefix,
+          d.auth_queue_max);
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {
@@ -173,6 +180,10 @@ static const struct {
     {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
     {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
      1000000},
+    {"auth-per-prefix", offsetof(mc_server_config, auth_per_prefix), 1,
+     10000000},
+    {"auth-queue-max", offsetof(mc_server_config, auth_queue_max), 2,
+     10000000},
 };
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 
@@ -213,10 +224,10 @@ static void parse_args(int argc, char **argv, options *o) {
     case 'h': usage(stdout); exit(0);
     case O_VER: printf(PROG " " VERSION "\n"); exit(0);
     case O_NOCON: o->no_console = 1; break;
-    case ':': usage_error("option '%s' needs a value", argv[optind - 1]);
+    case ':': usage_error("%s: needs a value", argv[optind - 1]);
     default:
       if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
-        usage_error("unknown option '%s'", argv[optind - 1]);
+        usage_error("%s: unknown option", argv[optind - 1]);
       const size_t i = (size_t)(c - O_NUM);
       uint32_t v = (uint32_t)parse_num(num_flags[i].name, optarg,
                                        num_flags[i].min, num_flags[i].max);
@@ -224,7 +235,7 @@ static void parse_args(int argc, char **argv, options *o) {
     }
   }
   if (optind < argc)
-    usage_error("unexpected argument '%s'", argv[optind]);
+    usage_error("%s: unexpected argument", argv[optind]);
   if (o->cfg.keepalive_ms >= o->cfg.session_timeout_ms) {
     fprintf(stderr, PROG ": --keepalive-ms (%" PRIu32 ") must be less than "
             "--timeout-ms (%" PRIu32 ")\nTry '" PROG " --help' for usage.\n",

@@ -1784,13 +1784,13 @@ static int setup(app *a, int argc, char **argv, const char **server) {
              MC_PROTOCOL_VERSION);
       return 0;
     case ':':
-      return usage_error("option '%s' needs a value", argv[optind - 1]);
+      return usage_error("%s: needs a value", argv[optind - 1]);
     default:
-      return usage_error("unknown option '%s'", argv[optind - 1]);
+      return usage_error("%s: unknown option", argv[optind - 1]);
     }
   }
   if (optind != argc)
-    return usage_error("unexpected argument '%s'", argv[optind]);
+    return usage_error("%s: unexpected argument", argv[optind]);
   a->interactive = isatty(STDIN_FILENO);
   if (a->interactive)
     printf("#####[Welcome to MyChat]#####\n");

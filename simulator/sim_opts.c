@@ -672,7 +672,7 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
       continue;
     }
     if (strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "mychat-sim: %s: unexpected argument (try --help)\n",
+      fprintf(stderr, "mychat-sim: %s: unexpected argument\nTry 'mychat-sim --help' for usage.\n",
               a);
       return -1;
     }
@@ -688,11 +688,11 @@ int sim_opts_parse(sim_config *cfg, int argc, char **argv) {
     }
     const setting *st = find_setting(name);
     if (st == NULL && strcmp(name, "scenario") != 0) {
-      fprintf(stderr, "mychat-sim: %s: unknown option (try --help)\n", a);
+      fprintf(stderr, "mychat-sim: %s: unknown option\nTry 'mychat-sim --help' for usage.\n", a);
       return -1;
     }
     if (val == NULL) {
-      fprintf(stderr, "mychat-sim: %s: needs a value (try --help)\n", a);
+      fprintf(stderr, "mychat-sim: %s: needs a value\nTry 'mychat-sim --help' for usage.\n", a);
       return -1;
     }
     if (st == NULL) {

@@ -161,6 +161,40 @@ static void test_mc_arq_in_order_exchange(void) {
   mc_arq_free(&r);
 }
 
+/* Goal 2 of issue 13: an idle stream holds no ring (10,000 idle sessions
+ * paid 1.5 KB each for empty ones); a stream that empties gives its rings
+ * back and works again on the next body. */
+static void test_mc_arq_idle_releases_rings(void) {
+  mc_arq s, r;
+  init_arq(&s, 32, 1024);
+  init_arq(&r, 32, 1024);
+  CU_ASSERT_PTR_NULL(s.out);
+  CU_ASSERT_PTR_NULL(r.in);
+  for (uint32_t round = 1; round <= 2; round++) {
+    CU_ASSERT_EQUAL(mc_arq_submit(&s, (const uint8_t *)"x", 1, round, NULL),
+                    0);
+    CU_ASSERT_PTR_NOT_NULL(s.out);
+    mc_arq_tx tx;
+    CU_ASSERT_EQUAL_FATAL(mc_arq_next_tx(&s, 1000 * round, &tx), 1);
+    CU_ASSERT_EQUAL(tx.seq, round);
+    CU_ASSERT_EQUAL(mc_arq_on_data(&r, tx.seq, (void *)"x", 1000 * round), 1);
+    CU_ASSERT_PTR_NOT_NULL(r.in);
+    CU_ASSERT_PTR_NOT_NULL(mc_arq_pop(&r));
+    CU_ASSERT_PTR_NULL(r.in);
+    Mychat__Ack k = MYCHAT__ACK__INIT;
+    Mychat__AckRange bufs[MC_ACK_RANGES_MAX], *ptrs[MC_ACK_RANGES_MAX];
+    mc_arq_fill_ack(&r, &k, bufs, ptrs, 1000 * round);
+    CU_ASSERT_EQUAL(k.cumulative, round);
+    CU_ASSERT_EQUAL(k.n_ranges, 0);
+    CU_ASSERT_EQUAL(mc_arq_on_ack(&s, &k, 1000 * round + 10), 0);
+    CU_ASSERT_PTR_NOT_NULL(s.out); /* the tag is not popped yet */
+    CU_ASSERT_EQUAL(pop_tags(&s, round), 1);
+    CU_ASSERT_PTR_NULL(s.out);
+  }
+  mc_arq_free(&s);
+  mc_arq_free(&r);
+}
+
 static void test_mc_arq_window_limit(void) {
   mc_arq a;
   init_arq(&a, 4, 1024);
@@ -1031,6 +1065,7 @@ static void test_mc_arq_link_loss_only(void) {
 static CU_TestInfo tests[] = {
     {"init_config", test_mc_arq_init_config},
     {"in_order_exchange", test_mc_arq_in_order_exchange},
+    {"idle_releases_rings", test_mc_arq_idle_releases_rings},
     {"window_limit", test_mc_arq_window_limit},
     {"queue_full", test_mc_arq_queue_full},
     {"queue_grows", test_mc_arq_queue_grows},

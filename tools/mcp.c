@@ -4,6 +4,7 @@
 #include "mcp.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,8 @@ void mcp_buf_free(mcp_buf *b) {
 }
 
 /* Appends |n| bytes of |s| as a quoted, escaped string, cut to |max| bytes
- * (0: no limit) with "..." when cut; JSON escaping when |json|. */
-static void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max, int json) {
+ * (0: no limit) with "..." when cut. */
+static void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max) {
   int cut = max && n > max;
   if (cut) {
     n = max;
@@ -176,7 +177,6 @@ static void mcp_quote(mcp_buf *b, const char *s, size_t n, size_t max, int json)
     mcp_buf_putc(b, '\\');
     if (ch == '"' || ch == '\\') mcp_buf_putc(b, (char)ch);
     else if (ch == '\n') mcp_buf_putc(b, 'n');
-    else if (json) mcp_buf_puts(b, "u00"), mcp_buf_hex(b, ch, 2);
     else mcp_buf_putc(b, 'x'), mcp_buf_hex(b, ch, 2);
   }
   mcp_buf_put(b, s + plain, n - plain);
@@ -376,7 +376,6 @@ static void format_message(mcp_buf *b, const ProtobufCMessage *m,
 /* Appends the value of one scalar (or message) element at |p|. */
 static void format_value(mcp_buf *b, const ProtobufCFieldDescriptor *fd,
                          const void *p, mcp_style st, int depth) {
-  int json = st == MCP_JSON;
   switch (fd->type) {
   case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
   case PROTOBUF_C_TYPE_SFIXED32:
@@ -393,16 +392,13 @@ static void format_value(mcp_buf *b, const ProtobufCFieldDescriptor *fd,
     mcp_buf_uint(b, *(const uint64_t *)p, 0, ' ');
     break;
   case PROTOBUF_C_TYPE_FIXED64: {
-    /* Ids and nonces: hex; JSON as a string, since numbers over 2^53 do
-     * not survive most JSON readers; the summary keeps the first 8
-     * digits. */
+    /* Ids and nonces: hex; the summary keeps the first 8 digits. */
     uint64_t v = *(const uint64_t *)p;
     if (st == MCP_SHORT) {
       mcp_buf_hex(b, v >> 32, 8);
     } else {
-      mcp_buf_puts(b, json ? "\"" : "0x");
+      mcp_buf_puts(b, "0x");
       mcp_buf_hex(b, v, 16);
-      if (json) mcp_buf_putc(b, '"');
     }
     break;
   }
@@ -420,27 +416,25 @@ static void format_value(mcp_buf *b, const ProtobufCFieldDescriptor *fd,
     const ProtobufCEnumValue *ev =
         protobuf_c_enum_descriptor_get_value(fd->descriptor, v);
     if (!ev) mcp_buf_int(b, v);
-    else if (!json) mcp_buf_puts(b, ev->name);
-    else mcp_buf_putc(b, '"'), mcp_buf_puts(b, ev->name), mcp_buf_putc(b, '"');
+    else mcp_buf_puts(b, ev->name);
     break;
   }
   case PROTOBUF_C_TYPE_STRING: {
     const char *s = *(const char *const *)p;
-    mcp_quote(b, s, strlen(s), st == MCP_SHORT ? 40 : 0, json);
+    mcp_quote(b, s, strlen(s), st == MCP_SHORT ? 40 : 0);
     break;
   }
   case PROTOBUF_C_TYPE_BYTES: {
     const ProtobufCBinaryData *bd = p;
     size_t show = bd->len;
     if (st == MCP_SHORT && show > 8) show = 8;
-    if (st != MCP_JSON && strcmp(fd->name, "padding") == 0) {
+    if (strcmp(fd->name, "padding") == 0) {
       mcp_buf_printf(b, "<%zu bytes>", bd->len);
       break;
     }
-    mcp_buf_puts(b, json ? "\"" : "");
     for (size_t i = 0; i < show; i++) mcp_buf_hex(b, bd->data[i], 2);
-    mcp_buf_puts(b, json ? "\"" : show < bd->len ? "..." : "");
-    if (!json && !bd->len) mcp_buf_puts(b, "(empty)");
+    if (show < bd->len) mcp_buf_puts(b, "...");
+    if (!bd->len) mcp_buf_puts(b, "(empty)");
     break;
   }
   case PROTOBUF_C_TYPE_MESSAGE:
@@ -464,12 +458,11 @@ static size_t elem_size(ProtobufCType t) {
 }
 
 /* The short style prints "name=value" pairs, the tree one field per line
- * indented by |depth|, JSON an object. */
+ * indented by |depth| (JSON is json_message()'s). */
 static void format_message(mcp_buf *b, const ProtobufCMessage *m,
                            mcp_style st, int depth) {
   const ProtobufCMessageDescriptor *md = m->descriptor;
   int first = 1;
-  if (st == MCP_JSON) mcp_buf_putc(b, '{');
   for (unsigned i = 0; i < md->n_fields; i++) {
     const ProtobufCFieldDescriptor *fd = &md->fields[i];
     if (!present(m, fd, st == MCP_SHORT)) continue;
@@ -491,15 +484,6 @@ static void format_message(mcp_buf *b, const ProtobufCMessage *m,
         mcp_buf_putc(b, '=');
         format_value(b, fd, base, st, depth);
       }
-    } else if (st == MCP_JSON) {
-      mcp_buf_puts(b, first ? "\"" : ",\"");
-      mcp_buf_puts(b, fd->name);
-      mcp_buf_puts(b, rep ? "\":[" : "\":");
-      for (size_t j = 0; j < n; j++) {
-        if (j) mcp_buf_putc(b, ',');
-        format_value(b, fd, base + j * elem_size(fd->type), st, depth);
-      }
-      if (rep) mcp_buf_putc(b, ']');
     } else {
       for (size_t j = 0; j < n; j++) {
         mcp_buf_printf(b, "%*s%s", depth * 2, "", fd->name);
@@ -511,7 +495,147 @@ static void format_message(mcp_buf *b, const ProtobufCMessage *m,
     }
     first = 0;
   }
-  if (st == MCP_JSON) mcp_buf_putc(b, '}');
+}
+
+/* ---- JSON, through jansson ---- */
+
+json_t *mcp_json_check(json_t *v) {
+  if (!v) mcp_oom();
+  return v;
+}
+
+void mcp_json_set(json_t *o, const char *key, json_t *v) {
+  if (json_object_set_new_nocheck(o, key, mcp_json_check(v)) < 0) mcp_oom();
+}
+
+json_t *mcp_json_string(const char *s, size_t n) {
+  if (mc_codec_utf8_valid((const uint8_t *)s, n)) return mcp_json_check(json_stringn(s, n));
+  /* Not UTF-8 (json_stringn() would refuse it): each byte of 0x80 and up
+   * becomes the code point U+0080..U+00FF, as the \u00XX escapes written
+   * before jansson did, so that the line is still written and still
+   * shows every byte. */
+  char *t = mcp_xrealloc(NULL, 2 * n);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t ch = (uint8_t)s[i];
+    if (ch < 0x80) {
+      t[k++] = (char)ch;
+    } else {
+      t[k++] = (char)(0xc0 | ch >> 6);
+      t[k++] = (char)(0x80 | (ch & 0x3f));
+    }
+  }
+  json_t *v = mcp_json_check(json_stringn(t, k));
+  free(t);
+  return v;
+}
+
+static int json_to_buf(const char *s, size_t n, void *b) {
+  mcp_buf_put(b, s, n);
+  return 0;
+}
+
+void mcp_buf_json(mcp_buf *b, json_t *v) {
+  /* 15 significant digits: a relative time of up to 1e9 s with its 6
+   * decimals comes out as written, without binary noise. */
+  if (json_dump_callback(v, json_to_buf, b, JSON_COMPACT | JSON_REAL_PRECISION(15)) < 0)
+    mcp_oom();
+  json_decref(v);
+}
+
+static json_t *json_message(const ProtobufCMessage *m);
+
+/* A real, or null for NaN and infinities, which JSON has not. */
+static json_t *json_real_or_null(double v) {
+  return mcp_json_check(isfinite(v) ? json_real(v) : json_null());
+}
+
+/* The JSON value of one scalar (or message) element at |p|. */
+static json_t *json_value(const ProtobufCFieldDescriptor *fd, const void *p) {
+  switch (fd->type) {
+  case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+  case PROTOBUF_C_TYPE_SFIXED32:
+    return mcp_json_check(json_integer(*(const int32_t *)p));
+  case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    return mcp_json_check(json_integer(*(const uint32_t *)p));
+  case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64:
+  case PROTOBUF_C_TYPE_SFIXED64:
+    return mcp_json_check(json_integer(*(const int64_t *)p));
+  case PROTOBUF_C_TYPE_UINT64: {
+    /* jansson's integers are signed: above INT64_MAX a real (readers
+     * keep 53 bits of any number anyway). */
+    uint64_t v = *(const uint64_t *)p;
+    if (v <= INT64_MAX) return mcp_json_check(json_integer((json_int_t)v));
+    return json_real_or_null((double)v);
+  }
+  case PROTOBUF_C_TYPE_FIXED64: {
+    /* Ids and nonces: a string of 16 hex digits, since numbers over 2^53
+     * do not survive most JSON readers. */
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016" PRIx64, *(const uint64_t *)p);
+    return mcp_json_check(json_stringn(hex, 16));
+  }
+  case PROTOBUF_C_TYPE_FLOAT: {
+    /* Through the shortest decimal that gives the float back, so that
+     * 0.1f is 0.1 and not 0.100000001490116. */
+    char d[32];
+    snprintf(d, sizeof d, "%.9g", (double)*(const float *)p);
+    return json_real_or_null(strtod(d, NULL));
+  }
+  case PROTOBUF_C_TYPE_DOUBLE:
+    return json_real_or_null(*(const double *)p);
+  case PROTOBUF_C_TYPE_BOOL:
+    return mcp_json_check(json_boolean(*(const protobuf_c_boolean *)p));
+  case PROTOBUF_C_TYPE_ENUM: {
+    int v = *(const int *)p;
+    const ProtobufCEnumValue *ev =
+        protobuf_c_enum_descriptor_get_value(fd->descriptor, v);
+    return mcp_json_check(ev ? json_string(ev->name) : json_integer(v));
+  }
+  case PROTOBUF_C_TYPE_STRING: {
+    const char *s = *(const char *const *)p;
+    return mcp_json_string(s, strlen(s));
+  }
+  case PROTOBUF_C_TYPE_BYTES: {
+    /* Every byte in hex, padding too. */
+    const ProtobufCBinaryData *bd = p;
+    mcp_buf h = {0};
+    for (size_t i = 0; i < bd->len; i++) mcp_buf_hex(&h, bd->data[i], 2);
+    json_t *v = mcp_json_check(json_stringn(h.s ? h.s : "", h.len));
+    mcp_buf_free(&h);
+    return v;
+  }
+  case PROTOBUF_C_TYPE_MESSAGE: {
+    const ProtobufCMessage *sub = *(ProtobufCMessage *const *)p;
+    return sub ? json_message(sub) : mcp_json_check(json_null());
+  }
+  }
+  return mcp_json_check(json_null());
+}
+
+/* An object of the present fields of |m|, in descriptor order; repeated
+ * fields as arrays. */
+static json_t *json_message(const ProtobufCMessage *m) {
+  const ProtobufCMessageDescriptor *md = m->descriptor;
+  json_t *o = mcp_json_check(json_object());
+  for (unsigned i = 0; i < md->n_fields; i++) {
+    const ProtobufCFieldDescriptor *fd = &md->fields[i];
+    if (!present(m, fd, 0)) continue;
+    int rep = fd->label == PROTOBUF_C_LABEL_REPEATED;
+    const char *base = rep ? *(const char *const *)at(m, fd->offset)
+                           : (const char *)at(m, fd->offset);
+    if (!rep) {
+      mcp_json_set(o, fd->name, json_value(fd, base));
+      continue;
+    }
+    size_t n = *(const size_t *)at(m, fd->quantifier_offset);
+    json_t *a = mcp_json_check(json_array());
+    for (size_t j = 0; j < n; j++)
+      if (json_array_append_new(a, json_value(fd, base + j * elem_size(fd->type))) < 0)
+        mcp_oom();
+    mcp_json_set(o, fd->name, a);
+  }
+  return o;
 }
 
 /* "seq=3 ack=5[7-9] sid=1a2b3c4d". */
@@ -560,19 +684,20 @@ void mcp_format(mcp_buf *b, const mcp_ctx *c, const mcp_dgram *d,
   uint64_t rel = f->ts_us >= c->first_ts ? f->ts_us - c->first_ts : 0;
   const char *why = d->err ? mc_strerror(d->err) : NULL;
   if (st == MCP_JSON) {
-    mcp_buf_printf(b, "{\"frame\":%" PRIu64 ",\"ts_us\":%" PRIu64
-                   ",\"time\":%" PRIu64 ".%06" PRIu64 ",\"src\":\"%s\",\"dst\":\"%s\","
-                   "\"dir\":\"%s\",\"len\":%zu,\"kind\":\"%s\",\"body\":\"%s\"",
-                   f->frame, f->ts_us, rel / 1000000, rel % 1000000, f->src_text,
-                   f->dst_text, mcp_dir_name(d->dir), f->len, kind_name(d->kind),
-                   d->body);
-    if (d->user) mcp_buf_printf(b, ",\"user\":\"%s\"", d->user);
-    if (why) mcp_buf_printf(b, ",\"error\":\"%s\"", why);
-    if (d->env) {
-      mcp_buf_printf(b, ",\"envelope\":");
-      format_message(b, &d->env->base, st, 0);
-    }
-    mcp_buf_printf(b, "}");
+    json_t *o = mcp_json_check(json_object());
+    mcp_json_set(o, "frame", json_integer((json_int_t)f->frame));
+    mcp_json_set(o, "ts_us", json_integer((json_int_t)f->ts_us));
+    mcp_json_set(o, "time", json_real((double)rel / 1e6));
+    mcp_json_set(o, "src", json_string(f->src_text));
+    mcp_json_set(o, "dst", json_string(f->dst_text));
+    mcp_json_set(o, "dir", json_string(mcp_dir_name(d->dir)));
+    mcp_json_set(o, "len", json_integer((json_int_t)f->len));
+    mcp_json_set(o, "kind", json_string(kind_name(d->kind)));
+    mcp_json_set(o, "body", json_string(d->body));
+    if (d->user) mcp_json_set(o, "user", mcp_json_string(d->user, strlen(d->user)));
+    if (why) mcp_json_set(o, "error", json_string(why));
+    if (d->env) mcp_json_set(o, "envelope", json_message(&d->env->base));
+    mcp_buf_json(b, o);
     return;
   }
   /* The line of every datagram: built by hand, since printf's parsing of

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "mc_codec_pb.h"
 #include "mc_pcap.h"
 
@@ -117,6 +119,21 @@ typedef enum { MCP_SHORT, MCP_TREE, MCP_JSON } mcp_style;
  * |d| (without a trailing newline for SHORT and JSON). */
 void mcp_format(mcp_buf *b, const mcp_ctx *c, const mcp_dgram *d,
                 mcp_style style);
+
+/* ---- JSON ----
+ * Every JSON the tools write is built with jansson and dumped compact,
+ * keys in insertion order. */
+
+/* Returns |v|; exits as out of memory when it is NULL. */
+json_t *mcp_json_check(json_t *v);
+/* Sets |key| of object |o| to |v| (stealing it; NULL: out of memory). */
+void mcp_json_set(json_t *o, const char *key, json_t *v);
+/* A JSON string of the |n| bytes of |s|: as they are when valid UTF-8;
+ * otherwise each byte 0x80..0xff stands for the code point U+0080..U+00FF
+ * (Latin-1), so that the output neither vanishes nor loses a byte. */
+json_t *mcp_json_string(const char *s, size_t n);
+/* Appends |v| as one compact line (no newline) and releases it. */
+void mcp_buf_json(mcp_buf *b, json_t *v);
 
 /* ---- filters ---- */
 

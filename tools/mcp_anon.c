@@ -193,7 +193,7 @@ int mcp_cmd_anonymize(int argc, char **argv) {
   const char *secret = NULL;
   unsigned port = 8000;
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "h", lo)) != -1) {
     if (opt == 'h') return fputs(anon_help, stdout), 0;
     if (opt == OPT_KEY) secret = optarg;
     else if (opt != OPT_PORT || mcp_parse_port(optarg, &port) < 0)

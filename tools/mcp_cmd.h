@@ -5,6 +5,8 @@
 #ifndef MCP_CMD_H
 #define MCP_CMD_H
 
+#include <getopt.h>
+
 #include "mcp.h"
 
 /* Long-option codes shared by the subcommands. */
@@ -42,6 +44,13 @@ int mcp_filter_args(int argc, char **argv, const char *help, int nargs,
 
 /* Prints the "Try --help" hint for |cmd|; returns 2, the usage status. */
 int mcp_usage_error(const char *cmd);
+
+/* getopt_long() for the subcommands, with the program's own messages
+ * ("mychat-pcap: --x: unknown option", "...: needs a value") instead of
+ * getopt's, which name the subcommand as if it were the program. Returns
+ * what getopt_long() returns, '?' for both kinds of error. */
+int mcp_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts);
 
 /* Opens capture |path| into |*r|. Returns 0, or -1 with a message. */
 int mcp_open(mc_pcap_reader **r, const char *path);

@@ -47,8 +47,26 @@ int mcp_common_opt(int opt, const char *val, mcp_filter *flt, unsigned *port) {
 }
 
 int mcp_usage_error(const char *cmd) {
-  fprintf(stderr, "Try '" PROG " %s --help'.\n", cmd);
+  fprintf(stderr, "Try '" PROG " %s --help' for usage.\n", cmd);
   return 2;
+}
+
+int mcp_getopt(int argc, char **argv, const char *shortopts,
+               const struct option *longopts) {
+  char opts[32];
+  snprintf(opts, sizeof opts, ":%s", shortopts); /* ':' reports a missing value */
+  opterr = 0;
+  int c = getopt_long(argc, argv, opts, longopts, NULL);
+  if (c == ':' || c == '?') {
+    const char *bad = argv[optind - 1];
+    char shortname[3] = {'-', (char)optopt, 0};
+    if (bad[0] != '-' || bad[1] != '-') /* a short option, maybe in a cluster */
+      bad = optopt ? shortname : bad;
+    fprintf(stderr, PROG ": %s: %s\n", bad,
+            c == ':' ? "needs a value" : "unknown option");
+    return '?';
+  }
+  return c;
 }
 
 int mcp_open(mc_pcap_reader **r, const char *path) {
@@ -101,7 +119,7 @@ int mcp_filter_args(int argc, char **argv, const char *help, int nargs,
                     mcp_filter *flt, unsigned *port, int *status) {
   static const struct option lo[] = {FILTER_LONGOPTS, {0, 0, 0, 0}};
   int opt;
-  while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "h", lo)) != -1) {
     if (opt == 'h') {
       fputs(help, stdout);
       *status = 0;
@@ -147,11 +165,18 @@ static void print_dgram(const mcp_ctx *c, const mcp_dgram *d, mcp_style st,
   fwrite(b->s, 1, b->len, stdout); /* one write per line */
 }
 
-static void print_skipped(const mc_pcap_frame *f, mcp_style st) {
-  if (st == MCP_JSON)
-    printf("{\"frame\":%" PRIu64 ",\"ts_us\":%" PRIu64 ",\"kind\":\"skipped\","
-           "\"reason\":\"%s\"}\n", f->frame, f->ts_us, f->skip_reason);
-  else
+static void print_skipped(const mc_pcap_frame *f, mcp_style st, mcp_buf *b) {
+  if (st == MCP_JSON) {
+    json_t *o = mcp_json_check(json_object());
+    mcp_json_set(o, "frame", json_integer((json_int_t)f->frame));
+    mcp_json_set(o, "ts_us", json_integer((json_int_t)f->ts_us));
+    mcp_json_set(o, "kind", json_string("skipped"));
+    mcp_json_set(o, "reason", json_string(f->skip_reason));
+    mcp_buf_reset(b);
+    mcp_buf_json(b, o);
+    mcp_buf_putc(b, '\n');
+    fwrite(b->s, 1, b->len, stdout);
+  } else
     printf("%4" PRIu64 " skipped (%" PRIu32 " bytes: %s)\n", f->frame, f->caplen,
            f->skip_reason);
 }
@@ -174,7 +199,7 @@ static int show_all(mc_pcap_reader *r, unsigned port, const mcp_filter *flt,
     if (deadline && time(NULL) >= deadline) break;
     if (rc == MC_PCAP_TIMEOUT) continue;
     if (rc == MC_PCAP_SKIPPED) {
-      if (!filtered) print_skipped(&f, st);
+      if (!filtered) print_skipped(&f, st, &b);
       continue;
     }
     mcp_dgram d;
@@ -204,7 +229,7 @@ static int cmd_dump(int argc, char **argv) {
   unsigned port = 8000;
   mcp_style st = MCP_SHORT;
   int opt;
-  while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "vh", lo)) != -1) {
     if (opt == 'h') return fputs(dump_help, stdout), 0;
     if (opt == 'v') st = MCP_TREE;
     else if (opt == OPT_JSON) st = MCP_JSON;
@@ -260,7 +285,7 @@ static int cmd_capture(int argc, char **argv) {
   mcp_filter flt = {0};
   int opt;
   char *end;
-  while ((opt = getopt_long(argc, argv, "i:w:c:vh", lo, NULL)) != -1) {
+  while ((opt = mcp_getopt(argc, argv, "i:w:c:vh", lo)) != -1) {
     switch (opt) {
     case 'h': return fputs(capture_help, stdout), 0;
     case 'i': iface = optarg; break;
@@ -371,7 +396,9 @@ static const char main_help[] =
     "  anonymize IN OUT   replace names, passwords, tokens and texts\n"
     "  slice IN OUT       keep a session, a user or a time window\n"
     "'" PROG " COMMAND --help' describes each; '" PROG " --version' shows\n"
-    "the version.\n";
+    "the version.\n"
+    "Exit status: 0 on success, 1 when a file could not be read or written\n"
+    "(a capture cut off in the middle included), 2 for usage errors.\n";
 
 int main(int argc, char **argv) {
   static const struct {
@@ -395,6 +422,6 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
     if (strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
-  fprintf(stderr, PROG ": unknown command '%s'\nTry '" PROG " --help'.\n", argv[1]);
+  fprintf(stderr, PROG ": %s: unknown command\nTry '" PROG " --help' for usage.\n", argv[1]);
   return 2;
 }

@@ -99,7 +99,7 @@ t_usage() {
   [ "$RC" -eq 0 ] && has usage.out '^mychat [0-9.]* (MyChat protocol v1)$' ||
     return 1
   usage --bogus
-  [ "$RC" -eq 2 ] && has usage.out "^mychat: unknown option '--bogus'\$" &&
+  [ "$RC" -eq 2 ] && has usage.out "^mychat: --bogus: unknown option\$" &&
     has usage.out "^Try 'mychat --help' for usage.\$" || return 1
   usage --user 'no spaces'
   [ "$RC" -eq 2 ] && has usage.out "^mychat: bad user name 'no spaces'\$" ||

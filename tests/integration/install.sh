@@ -38,6 +38,17 @@ t_version() {
   done
 }
 
+# One error style for every program: "program: what: why", then the hint.
+t_error_style() {
+  for p in $PROGS; do
+    "$STAGE/usr/bin/$p" --bogus > /dev/null 2> "$T/$p.err"
+    rc=$?
+    [ "$rc" -eq 2 ] && grep -qE "^$p: --bogus: unknown (option|command)\$" "$T/$p.err" &&
+      grep -q "^Try '$p --help' for usage.\$" "$T/$p.err" ||
+      { echo "  $p --bogus (exit $rc):"; cat "$T/$p.err"; return 1; }
+  done
+}
+
 t_man_renders() {
   for p in $PROGS; do
     MANWIDTH=80 man -l "$STAGE/usr/share/man/man1/$p.1" > "$T/$p.txt" 2>&1 &&
@@ -76,6 +87,7 @@ t_completion() {
 check "make install DESTDIR=... PREFIX=/usr puts everything in place" t_install
 check "every installed header compiles alone, without build/gen" t_headers_alone
 check "every program answers --version" t_version
+check "every program reports a bad option as 'program: what: why', exit 2" t_error_style
 check "man -l renders every page" t_man_renders
 check "a program built with pkg-config against the staged tree runs" t_pkgconfig_program
 check "bash completion offers options and commands" t_completion

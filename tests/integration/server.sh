@@ -55,7 +55,7 @@ t_port_in_use() {
 
 t_bad_flag() {
   run_server --bogus
-  [ "$RC" -eq 2 ] && grep -q "unknown option '--bogus'" "$T/run.out" &&
+  [ "$RC" -eq 2 ] && grep -q "^mychat-server: --bogus: unknown option$" "$T/run.out" &&
     grep -q "Try 'mychat-server --help'" "$T/run.out" || return 1
   run_server --port 70000
   [ "$RC" -eq 2 ] &&
