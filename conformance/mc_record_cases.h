@@ -747,7 +747,7 @@ static void sc_hs_rate_reject(rec *r) {
   int e = ep_new_at(r, 10);
   hs_opt o = {.reg = 0, .pw = "wrong-pw"};
   for (int i = 0; i < RATE_BURST; i++) {
-    char role[8];
+    char role[16];
     snprintf(role, sizeof role, "n%d", i);
     o.name = N(r, role);
     hs_send(r, e, &o);                      /* AUTH_FAILED: no such user */
