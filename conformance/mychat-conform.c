@@ -1326,11 +1326,11 @@ int main(int argc, char **argv) {
       if (mc_target_from_flags(&impls[k], server, server_flags, err,
                                sizeof err) < 0) {
         fprintf(stderr, PROG ": --server-flags: %s\n", err);
-        return 2;
+        { free(impls); return 2; }
       }
     } else if (mc_target_load(&impls[k], path, err, sizeof err) < 0) {
       fprintf(stderr, PROG ": %s\n", err);
-      return 2;
+      { free(impls); return 2; }
     } else if (server != NULL) {
       impls[k].start[0] = '\0'; /* a running server: no starting */
     }
@@ -1339,14 +1339,14 @@ int main(int argc, char **argv) {
       check_output("json", json_path, 0) < 0 ||
       check_output("report", html_path, 0) < 0 ||
       check_output("pcap-dir", pcap_dir, 1) < 0)
-    return 2;
+    { free(impls); return 2; }
   opts.impaired = opts.netem.loss > 0 || opts.netem.duplicate > 0 ||
                   opts.netem.reorder > 0 || opts.netem.delay > 0;
   if (opts.impaired && !timeout_set)
     opts.timeout_s = 20;
   if (mc_netem_config_check(&opts.netem) < 0) {
     fprintf(stderr, PROG ": bad impairment settings\n");
-    return 2;
+    { free(impls); return 2; }
   }
   if (opts.impaired)
     snprintf(link_text, sizeof link_text,
