@@ -44,7 +44,7 @@ static int addr_eq(const mc_addr *a, const mc_addr *b) {
   return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
-uint64_t wall_ms(const mc_server *srv, mc_tstamp now) {
+uint64_t mc__server_wall_ms(const mc_server *srv, mc_tstamp now) {
   return (uint64_t)((int64_t)(now / MC_MSEC) + srv->cfg.wall_offset_ms);
 }
 
@@ -56,9 +56,9 @@ static int token_eq(const uint8_t *a, const uint8_t *b) {
   return d == 0;
 }
 
-void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
-          const char *user, uint64_t sid, const char *type, int code,
-          const char *detail) {
+void mc__server_slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
+                     const char *user, uint64_t sid, const char *type, int code,
+                     const char *detail) {
   if (srv->cb.log == NULL)
     return;
   mc_server_log rec = {.now = now,
@@ -98,8 +98,8 @@ mc_wire_code mc_server_wire_code(int err) {
 /* ------------------------------------------------------------------ */
 /* unreliable answers                                                 */
 
-void unrel_push(mc_server *srv, const mc_addr *to, const uint8_t *data,
-                size_t len) {
+void mc__server_unrel_push(mc_server *srv, const mc_addr *to,
+                           const uint8_t *data, size_t len) {
   if (srv->unrel_n == UNREL_QUEUE_MAX) {
     /* Answers to unauthenticated traffic are the first thing to shed under
      * a flood: dropping one costs a retransmission, never data. */
@@ -117,10 +117,10 @@ void unrel_push(mc_server *srv, const mc_addr *to, const uint8_t *data,
  * (NULL: none), in a datagram of at most |limit| bytes: the text is cut (at
  * a UTF-8 boundary) until it fits, and nothing is sent when even an empty
  * one does not (MC-60). */
-void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
-                const ProtobufCBinaryData *token,
-                Mychat__ErrorCode code, const char *text,
-                uint64_t nonce, size_t limit) {
+void mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
+                           const ProtobufCBinaryData *token,
+                           Mychat__ErrorCode code, const char *text,
+                           uint64_t nonce, size_t limit) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Error err = MYCHAT__ERROR__INIT;
   char t[MC_ERROR_TEXT_MAX + 1];
@@ -134,7 +134,7 @@ void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
   size_t len, tl = strlen(t);
   for (;;) {
     if (mc__wire_single(&env, sid, token, limit, buf, &len) == 1) {
-      unrel_push(srv, to, buf, len);
+      mc__server_unrel_push(srv, to, buf, len);
       return;
     }
     if (tl == 0)
@@ -166,15 +166,15 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     return rv; /* not the datagram's fault: as if lost, it comes again */
   if (rv < 0) {
     srv->stats.rx_malformed++;
-    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
-               mc_strerror(rv), 0, len);
-    slog(srv, now, from, "", 0, "malformed", MYCHAT__ERROR_CODE__MALFORMED,
-         mc_strerror(rv));
+    mc__server_send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__MALFORMED,
+                          mc_strerror(rv), 0, len);
+    mc__server_slog(srv, now, from, "", 0, "malformed",
+                    MYCHAT__ERROR_CODE__MALFORMED, mc_strerror(rv));
     return rv;
   }
   if (env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER ||
       env->body_case == MYCHAT__ENVELOPE__BODY_LOGIN) {
-    handle_handshake(srv, from, env, len, now);
+    mc__server_handle_handshake(srv, from, env, len, now);
     mc__codec_free(srv->mem, env);
     return 0;
   }
@@ -182,11 +182,12 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
   if (s == NULL || env->token.len != MC_TOKEN_LEN ||
       !token_eq(env->token.data, s->token)) {
     srv->stats.rx_bad_session++;
-    send_error(srv, from, env->session_id, &env->token,
-               MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
-               env->session_id ? "unknown session or wrong token; log in again"
-                               : "log in first",
-               0, len);
+    mc__server_send_error(srv, from, env->session_id, &env->token,
+                          MYCHAT__ERROR_CODE__UNKNOWN_SESSION,
+                          env->session_id
+                              ? "unknown session or wrong token; log in again"
+                              : "log in first",
+                          0, len);
     mc__codec_free(srv->mem, env);
     return MC_ERR_AUTH;
   }
@@ -200,9 +201,9 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
       s->pong_time = env->ping->time_us;
     } else {
       ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
-      send_error(srv, from, s->id, &tok, MYCHAT__ERROR_CODE__BAD_REQUEST,
-                 "this body is not sent unreliably by a client", 0,
-                 MC_DATAGRAM_MAX);
+      mc__server_send_error(
+          srv, from, s->id, &tok, MYCHAT__ERROR_CODE__BAD_REQUEST,
+          "this body is not sent unreliably by a client", 0, MC_DATAGRAM_MAX);
     }
   }
   int taken = 0;
@@ -211,15 +212,15 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     mc__codec_free(srv->mem, env);
   if (rv < 0)
     srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
-  handle_acked(srv, s, now);
+  mc__server_handle_acked(srv, s, now);
   Mychat__Envelope *req;
-  /* A logout inside handle_request leaves |s| lingering (its Result is
-   * outstanding), never freed, so the loop may go on with it. */
+  /* A logout inside mc__server_handle_request leaves |s| lingering (its Result
+   * is outstanding), never freed, so the loop may go on with it. */
   while ((req = mc_arq_pop(&s->arq)) != NULL) {
-    handle_request(srv, s, req, now);
+    mc__server_handle_request(srv, s, req, now);
     mc__codec_free(srv->mem, req);
   }
-  make_ready(srv, s);
+  mc__server_make_ready(srv, s);
   return 0;
 }
 
@@ -245,10 +246,10 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
   while (srv->ready_head != NULL) {
     sess *s = srv->ready_head;
     if (s->failed) {
-      ready_remove(srv, s);
+      mc__server_ready_remove(srv, s);
       srv->stats.sessions_gave_up++;
-      sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "send queue full", 0,
-               now);
+      mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE,
+                          "send queue full", 0, now);
       continue;
     }
     Mychat__Envelope pong_env = MYCHAT__ENVELOPE__INIT;
@@ -275,18 +276,18 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
       srv->stats.tx_bytes += *len;
       return 1;
     }
-    ready_remove(srv, s);
+    mc__server_ready_remove(srv, s);
     if (rv < 0) {
       srv->stats.sessions_gave_up++;
-      sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "client stopped acking",
-               0, now);
+      mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE,
+                          "client stopped acking", 0, now);
       continue;
     }
     if (s->state == SESS_CLOSING && mc_arq_outstanding(&s->arq) == 0) {
-      sess_free(srv, s);
+      mc__server_sess_free(srv, s);
       continue;
     }
-    heap_schedule(srv, s);
+    mc__server_heap_schedule(srv, s);
   }
   return 0;
 }
@@ -302,16 +303,17 @@ void mc_server_handle_expiry(mc_server *srv, mc_tstamp now) {
   sess *s;
   while ((s = heap_first(srv)) != NULL && s->deadline <= now) {
     if (s->state == SESS_CLOSING && now >= s->closing_deadline) {
-      sess_free(srv, s);
+      mc__server_sess_free(srv, s);
       continue;
     }
     if (s->state == SESS_ESTABLISHED &&
         now >= s->last_heard + srv->cfg.session_timeout_ms * MC_MSEC) {
       srv->stats.sessions_timed_out++;
-      sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "timed out", 0, now);
+      mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "timed out",
+                          0, now);
       continue;
     }
-    make_ready(srv, s);
+    mc__server_make_ready(srv, s);
   }
 }
 
@@ -319,10 +321,10 @@ void mc_server_shutdown(mc_server *srv, mc_tstamp now) {
   while (heap_first(srv) != NULL || srv->ready_head != NULL) {
     sess *s = heap_first(srv) ? heap_first(srv) : srv->ready_head;
     if (s->state == SESS_ESTABLISHED)
-      sess_end(srv, s, MYCHAT__ERROR_CODE__SHUTTING_DOWN,
-               "server shutting down", 0, now);
+      mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__SHUTTING_DOWN,
+                          "server shutting down", 0, now);
     else
-      sess_free(srv, s);
+      mc__server_sess_free(srv, s);
   }
 }
 
@@ -362,7 +364,7 @@ mc_server *mc_server_new(const mc_server_config *cfg, const mc_store *store,
   mc__map_init(&srv->by_id, srv->mem);
   mc__map_init(&srv->by_user, srv->mem);
   mc__map_init(&srv->groups_online, srv->mem);
-  heap_init(srv);
+  mc__server_heap_init(srv);
   srv->unrel = mc__malloc(srv->mem, UNREL_QUEUE_MAX * sizeof *srv->unrel);
   if (srv->unrel == NULL) {
     mc_server_del(srv);
@@ -377,8 +379,8 @@ void mc_server_del(mc_server *srv) {
   while (heap_first(srv) != NULL || srv->ready_head != NULL) {
     sess *s = heap_first(srv) ? heap_first(srv) : srv->ready_head;
     while (s->n_groups > 0)
-      sess_leave_group(srv, s, s->groups[0]);
-    sess_free(srv, s);
+      mc__server_sess_leave_group(srv, s, s->groups[0]);
+    mc__server_sess_free(srv, s);
   }
   mc__map_free(&srv->by_id);
   mc__map_free(&srv->by_user);

@@ -25,7 +25,7 @@ static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
   w.token.len = MC_TOKEN_LEN;
   w.client_nonce = s->nonce;
   w.name = (char *)s->name;
-  w.server_time_ms = wall_ms(srv, now);
+  w.server_time_ms = mc__server_wall_ms(srv, now);
   w.keepalive_ms = srv->cfg.keepalive_ms;
   w.session_timeout_ms = srv->cfg.session_timeout_ms;
   env.body_case = MYCHAT__ENVELOPE__BODY_WELCOME;
@@ -33,7 +33,7 @@ static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
   if (mc__wire_single(&env, 0, NULL, limit, buf, &len) == 1)
-    unrel_push(srv, to, buf, len);
+    mc__server_unrel_push(srv, to, buf, len);
 }
 
 /* The password checked out (or the account was made): replace any older
@@ -42,31 +42,32 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   sess *old = mc__map_get(&srv->by_user, p->user_id);
   int was_online = old != NULL;
   if (old != NULL)
-    sess_end(srv, old, MYCHAT__ERROR_CODE__SESSION_REPLACED,
-             "logged in elsewhere", 0, now);
-  sess *s = sess_create(srv, p, now);
+    mc__server_sess_end(srv, old, MYCHAT__ERROR_CODE__SESSION_REPLACED,
+                        "logged in elsewhere", 0, now);
+  sess *s = mc__server_sess_create(srv, p, now);
   uint64_t maxid = 0;
-  if (s == NULL || sess_load_groups(srv, s) < 0 ||
+  if (s == NULL || mc__server_sess_load_groups(srv, s) < 0 ||
       srv->store.ops->msg_max_id(srv->store.st, &maxid) < 0 ||
       mc__map_put(&srv->by_user, s->user_id, s) < 0) {
     if (s != NULL) {
       while (s->n_groups > 0)
-        sess_leave_group(srv, s, s->groups[0]);
-      sess_free(srv, s);
+        mc__server_sess_leave_group(srv, s, s->groups[0]);
+      mc__server_sess_free(srv, s);
     }
-    send_error(srv, &p->addr, 0, NULL, MYCHAT__ERROR_CODE__INTERNAL,
-               "server could not start the session", p->nonce, p->req_len);
+    mc__server_send_error(srv, &p->addr, 0, NULL, MYCHAT__ERROR_CODE__INTERNAL,
+                          "server could not start the session", p->nonce,
+                          p->req_len);
     return;
   }
   s->watermark = maxid;
   srv->stats.logins++;
-  slog(srv, now, &p->addr, p->name, s->id, p->is_register ? "register" : "login",
-       0, "");
+  mc__server_slog(srv, now, &p->addr, p->name, s->id,
+                  p->is_register ? "register" : "login", 0, "");
   welcome_send(srv, s, &p->addr, p->req_len, now);
   if (!was_online)
-    push_presence(srv, s, 1);
-  sess_pump(srv, s);
-  make_ready(srv, s);
+    mc__server_push_presence(srv, s, 1);
+  mc__server_sess_pump(srv, s);
+  mc__server_make_ready(srv, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -220,9 +221,9 @@ static void rate_note_login(mc_server *srv, const mc_addr *from,
 /* handshake                                                          */
 
 /* Handles a Register or Login by the steps of PROTOCOL.md section 5.1. */
-void handle_handshake(mc_server *srv, const mc_addr *from,
-                      const Mychat__Envelope *env, size_t len,
-                      mc_tstamp now) {
+void mc__server_handle_handshake(mc_server *srv, const mc_addr *from,
+                                 const Mychat__Envelope *env, size_t len,
+                                 mc_tstamp now) {
   int is_reg = env->body_case == MYCHAT__ENVELOPE__BODY_REGISTER;
   const Mychat__Handshake *hs = is_reg ? env->register_ : env->login;
   const char *name = hs->name, *pw = hs->password;
@@ -238,17 +239,19 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   }
   /* 2. A handshake belongs to no session. */
   if (env->session_id != 0 || env->token.len != 0 || env->seq != 0) {
-    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__BAD_REQUEST,
-               "a handshake carries no session header", nonce, len);
-    slog(srv, now, from, "", 0, type, MYCHAT__ERROR_CODE__BAD_REQUEST, "");
+    mc__server_send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__BAD_REQUEST,
+                          "a handshake carries no session header", nonce, len);
+    mc__server_slog(srv, now, from, "", 0, type,
+                    MYCHAT__ERROR_CODE__BAD_REQUEST, "");
     return;
   }
   /* 3. Fields. */
   int rv = mc_codec_validate_body(env);
   if (rv < 0) {
     code = (Mychat__ErrorCode)mc_server_wire_code(rv);
-    send_error(srv, from, 0, NULL, code, mc_strerror(rv), nonce, len);
-    slog(srv, now, from, "", 0, type, code, mc_strerror(rv));
+    mc__server_send_error(srv, from, 0, NULL, code, mc_strerror(rv), nonce,
+                          len);
+    mc__server_slog(srv, now, from, "", 0, type, code, mc_strerror(rv));
     return;
   }
   /* 4. A retransmission of a handshake that succeeded: same Welcome. */
@@ -257,9 +260,10 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   int found = srv->store.ops->user_find(srv->store.st, name, &uid, hash,
                                         sizeof hash);
   if (found < 0 && found != MC_ERR_NOT_FOUND) {
-    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__INTERNAL,
-               "storage failure", nonce, len);
-    slog(srv, now, from, name, 0, type, MYCHAT__ERROR_CODE__INTERNAL, "");
+    mc__server_send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__INTERNAL,
+                          "storage failure", nonce, len);
+    mc__server_slog(srv, now, from, name, 0, type, MYCHAT__ERROR_CODE__INTERNAL,
+                    "");
     return;
   }
   if (found == 0) {
@@ -276,16 +280,17 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
   /* 6, 7. Rate limits, then room. */
   if (!rate_take(srv, from, name, now)) {
     code = MYCHAT__ERROR_CODE__RATE_LIMITED;
-    send_error(srv, from, 0, NULL, code,
-               "too many login attempts; wait a few seconds", nonce, len);
-    slog(srv, now, from, name, 0, type, code, "");
+    mc__server_send_error(srv, from, 0, NULL, code,
+                          "too many login attempts; wait a few seconds", nonce,
+                          len);
+    mc__server_slog(srv, now, from, name, 0, type, code, "");
     return;
   }
   if (srv->stats.sessions + srv->auth_n >= srv->cfg.max_sessions) {
     code = MYCHAT__ERROR_CODE__SERVER_BUSY;
-    send_error(srv, from, 0, NULL, code, "server full; try again later",
-               nonce, len);
-    slog(srv, now, from, name, 0, type, code, "session limit");
+    mc__server_send_error(srv, from, 0, NULL, code,
+                          "server full; try again later", nonce, len);
+    mc__server_slog(srv, now, from, name, 0, type, code, "session limit");
     return;
   }
   /* 8. The account question that needs no password work. A Login for an
@@ -293,8 +298,9 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
    * hash, so that its answer takes as long as a wrong password's (MC-135). */
   if (is_reg && found == 0) {
     code = MYCHAT__ERROR_CODE__NAME_TAKEN;
-    send_error(srv, from, 0, NULL, code, "that user name is taken", nonce, len);
-    slog(srv, now, from, name, 0, type, code, "");
+    mc__server_send_error(srv, from, 0, NULL, code, "that user name is taken",
+                          nonce, len);
+    mc__server_slog(srv, now, from, name, 0, type, code, "");
     return;
   }
   /* Password work is bounded per prefix and in all, Registers to half of
@@ -308,23 +314,25 @@ void handle_handshake(mc_server *srv, const mc_addr *from,
       (is_reg ? regs >= srv->cfg.auth_queue_max / 2
               : srv->auth_n >= srv->cfg.auth_queue_max)) {
     code = MYCHAT__ERROR_CODE__SERVER_BUSY;
-    send_error(srv, from, 0, NULL, code,
-               "too many logins waiting; try again later", nonce, len);
-    slog(srv, now, from, name, 0, type, code, "password work queue");
+    mc__server_send_error(srv, from, 0, NULL, code,
+                          "too many logins waiting; try again later", nonce,
+                          len);
+    mc__server_slog(srv, now, from, name, 0, type, code, "password work queue");
     return;
   }
   if (is_reg && !reg_take(srv, from, now)) {
     code = MYCHAT__ERROR_CODE__RATE_LIMITED;
-    send_error(srv, from, 0, NULL, code,
-               "too many new accounts from your network; try again later",
-               nonce, len);
-    slog(srv, now, from, name, 0, type, code, "registrations per hour");
+    mc__server_send_error(
+        srv, from, 0, NULL, code,
+        "too many new accounts from your network; try again later", nonce, len);
+    mc__server_slog(srv, now, from, name, 0, type, code,
+                    "registrations per hour");
     return;
   }
   if (mc__reserve(srv->mem, &srv->auth, &srv->auth_cap, srv->auth_n + 1,
                   sizeof *srv->auth) < 0) {
-    send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
-               "server out of memory", nonce, len);
+    mc__server_send_error(srv, from, 0, NULL, MYCHAT__ERROR_CODE__SERVER_BUSY,
+                          "server out of memory", nonce, len);
     return;
   }
   auth_pending *p = &srv->auth[srv->auth_n++];
@@ -394,12 +402,12 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
       srv->stats.login_failures++;
       rate_note_login(srv, &p.addr, p.name, 0, now);
     }
-    send_error(srv, &p.addr, 0, NULL, code,
-               p.is_register ? "could not hash the password"
-                             : "wrong user name or password",
-               p.nonce, p.req_len);
-    slog(srv, now, &p.addr, p.name, 0, type, code,
-         p.no_user ? "no such user" : "");
+    mc__server_send_error(srv, &p.addr, 0, NULL, code,
+                          p.is_register ? "could not hash the password"
+                                        : "wrong user name or password",
+                          p.nonce, p.req_len);
+    mc__server_slog(srv, now, &p.addr, p.name, 0, type, code,
+                    p.no_user ? "no such user" : "");
     return 0;
   }
   if (p.is_register) {
@@ -409,11 +417,11 @@ int mc_server_auth_done(mc_server *srv, const mc_auth_job *job,
       Mychat__ErrorCode code = rv == MC_ERR_EXISTS
                                    ? MYCHAT__ERROR_CODE__NAME_TAKEN
                                    : MYCHAT__ERROR_CODE__INTERNAL;
-      send_error(srv, &p.addr, 0, NULL, code,
-                 rv == MC_ERR_EXISTS ? "that user name is taken"
-                                     : "storage failure",
-                 p.nonce, p.req_len);
-      slog(srv, now, &p.addr, p.name, 0, type, code, "");
+      mc__server_send_error(srv, &p.addr, 0, NULL, code,
+                            rv == MC_ERR_EXISTS ? "that user name is taken"
+                                                : "storage failure",
+                            p.nonce, p.req_len);
+      mc__server_slog(srv, now, &p.addr, p.name, 0, type, code, "");
       return 0;
     }
     srv->stats.registrations++;

@@ -149,44 +149,21 @@ struct mc_server {
   uint32_t mark_gen;
 };
 
-/* The functions below were static in one mc_server.c; its split moved their
- * bodies verbatim, so the code still calls them by their short names. These
- * names give their linker symbols the core's internal prefix, so they cannot
- * clash with a program's own functions. Only the server's files include
- * this header. */
-#define wall_ms mc__server_wall_ms
-#define slog mc__server_slog
-#define unrel_push mc__server_unrel_push
-#define send_error mc__server_send_error
-#define heap_init mc__server_heap_init
-#define heap_schedule mc__server_heap_schedule
-#define make_ready mc__server_make_ready
-#define ready_remove mc__server_ready_remove
-#define sess_join_group mc__server_sess_join_group
-#define sess_leave_group mc__server_sess_leave_group
-#define sess_free mc__server_sess_free
-#define sess_end mc__server_sess_end
-#define sess_load_groups mc__server_sess_load_groups
-#define sess_create mc__server_sess_create
-#define sess_submit mc__server_sess_submit
-#define sess_pump mc__server_sess_pump
-#define sess_notify_message mc__server_sess_notify_message
-#define push_presence mc__server_push_presence
-#define handle_acked mc__server_handle_acked
-#define handle_handshake mc__server_handle_handshake
-#define handle_request mc__server_handle_request
+/* Functions shared by the server's files. They carry the core's internal
+ * prefix (mc__, STYLE.md), so they cannot clash with a program's own
+ * functions; only the server's files include this header. */
 
 /* mc_server.c */
-uint64_t wall_ms(const mc_server *srv, mc_tstamp now);
-void slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
-          const char *user, uint64_t sid, const char *type, int code,
-          const char *detail);
-void unrel_push(mc_server *srv, const mc_addr *to, const uint8_t *data,
-                size_t len);
-void send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
-                const ProtobufCBinaryData *token,
-                Mychat__ErrorCode code, const char *text,
-                uint64_t nonce, size_t limit);
+uint64_t mc__server_wall_ms(const mc_server *srv, mc_tstamp now);
+void mc__server_slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
+                     const char *user, uint64_t sid, const char *type, int code,
+                     const char *detail);
+void mc__server_unrel_push(mc_server *srv, const mc_addr *to,
+                           const uint8_t *data, size_t len);
+void mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
+                           const ProtobufCBinaryData *token,
+                           Mychat__ErrorCode code, const char *text,
+                           uint64_t nonce, size_t limit);
 
 /* mc_server_session.c */
 /* The session with the earliest deadline in the timer heap, or NULL. */
@@ -194,34 +171,35 @@ static inline sess *heap_first(const mc_server *srv) {
   sess **top = mc__heap_top(&srv->heap);
   return top ? *top : NULL;
 }
-void heap_init(mc_server *srv);
-void heap_schedule(mc_server *srv, sess *s);
-void make_ready(mc_server *srv, sess *s);
-void ready_remove(mc_server *srv, sess *s);
-int sess_join_group(mc_server *srv, sess *s, uint64_t gid);
-void sess_leave_group(mc_server *srv, sess *s, uint64_t gid);
-void sess_free(mc_server *srv, sess *s);
-void sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
-              const char *why, int linger, mc_tstamp now);
-int sess_load_groups(mc_server *srv, sess *s);
-sess *sess_create(mc_server *srv, const auth_pending *p, mc_tstamp now);
+void mc__server_heap_init(mc_server *srv);
+void mc__server_heap_schedule(mc_server *srv, sess *s);
+void mc__server_make_ready(mc_server *srv, sess *s);
+void mc__server_ready_remove(mc_server *srv, sess *s);
+int mc__server_sess_join_group(mc_server *srv, sess *s, uint64_t gid);
+void mc__server_sess_leave_group(mc_server *srv, sess *s, uint64_t gid);
+void mc__server_sess_free(mc_server *srv, sess *s);
+void mc__server_sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
+                         const char *why, int linger, mc_tstamp now);
+int mc__server_sess_load_groups(mc_server *srv, sess *s);
+sess *mc__server_sess_create(mc_server *srv, const auth_pending *p,
+                             mc_tstamp now);
 
 /* mc_server_push.c */
-int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
-                const push_rec *r);
-void sess_pump(mc_server *srv, sess *s);
-void sess_notify_message(mc_server *srv, sess *s,
-                         const mc_store_msg *m);
-void push_presence(mc_server *srv, const sess *subject, int online);
-void handle_acked(mc_server *srv, sess *s, mc_tstamp now);
+int mc__server_sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
+                           const push_rec *r);
+void mc__server_sess_pump(mc_server *srv, sess *s);
+void mc__server_sess_notify_message(mc_server *srv, sess *s,
+                                    const mc_store_msg *m);
+void mc__server_push_presence(mc_server *srv, const sess *subject, int online);
+void mc__server_handle_acked(mc_server *srv, sess *s, mc_tstamp now);
 
 /* mc_server_handshake.c */
-void handle_handshake(mc_server *srv, const mc_addr *from,
-                      const Mychat__Envelope *env, size_t len,
-                      mc_tstamp now);
+void mc__server_handle_handshake(mc_server *srv, const mc_addr *from,
+                                 const Mychat__Envelope *env, size_t len,
+                                 mc_tstamp now);
 
 /* mc_server_request.c */
-void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
-                    mc_tstamp now);
+void mc__server_handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
+                               mc_tstamp now);
 
 #endif

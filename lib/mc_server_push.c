@@ -22,8 +22,8 @@ static int rec_push(mc_server *srv, sess *s, const push_rec *r) {
 }
 
 /* Submits a reliable body on |s| and remembers what it was. */
-int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
-                const push_rec *r) {
+int mc__server_sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
+                           const push_rec *r) {
   static const push_rec other = {.kind = REC_OTHER};
   int rv = mc__wire_submit(&s->arq, env, 0, NULL);
   if (rv == 0)
@@ -33,7 +33,7 @@ int sess_submit(mc_server *srv, sess *s, const Mychat__Envelope *env,
    * this call sits in (MC-132). */
   if (rv < 0)
     s->failed = 1;
-  make_ready(srv, s);
+  mc__server_make_ready(srv, s);
   return rv;
 }
 
@@ -54,7 +54,7 @@ static int push_deliver(mc_server *srv, sess *s, const mc_store_msg *m,
                 .group_id = m->group_id,
                 .sender_id = m->sender_id,
                 .to_id = m->to_id};
-  int rv = sess_submit(srv, s, &env, &r);
+  int rv = mc__server_sess_submit(srv, s, &env, &r);
   if (rv == 0) {
     s->pushes_inflight++;
     s->enqueued_upto = m->id;
@@ -71,14 +71,14 @@ static void push_backlog_done(mc_server *srv, sess *s) {
   bd.count = s->missed;
   env.body_case = MYCHAT__ENVELOPE__BODY_BACKLOG_DONE;
   env.backlog_done = &bd;
-  if (sess_submit(srv, s, &env, NULL) == 0)
+  if (mc__server_sess_submit(srv, s, &env, NULL) == 0)
     s->backlog_done = 1;
 }
 
 /* Fills the push window of |s| from the store: missed messages first (the
  * BacklogDone marker after the last of them), then live ones, then
  * receipts. Bounded by push_window per call. */
-void sess_pump(mc_server *srv, sess *s) {
+void mc__server_sess_pump(mc_server *srv, sess *s) {
   mc_store_msg batch[16];
   if (s->state != SESS_ESTABLISHED)
     return;
@@ -120,7 +120,7 @@ void sess_pump(mc_server *srv, sess *s) {
       env.body_case = MYCHAT__ENVELOPE__BODY_RECEIPT;
       env.receipt = &rc;
       push_rec r = {.kind = REC_RECEIPT, .msg_id = rb[i].message_id};
-      if (sess_submit(srv, s, &env, &r) < 0)
+      if (mc__server_sess_submit(srv, s, &env, &r) < 0)
         return;
       s->pushes_inflight++;
       s->receipt_upto = rb[i].seq;
@@ -131,8 +131,8 @@ void sess_pump(mc_server *srv, sess *s) {
 }
 
 /* A message for |s|'s user was just stored. */
-void sess_notify_message(mc_server *srv, sess *s,
-                         const mc_store_msg *m) {
+void mc__server_sess_notify_message(mc_server *srv, sess *s,
+                                    const mc_store_msg *m) {
   if (s->state != SESS_ESTABLISHED)
     return;
   /* Pushing directly keeps the common case free of store queries; it is
@@ -143,10 +143,10 @@ void sess_notify_message(mc_server *srv, sess *s,
     return;
   }
   s->caught_up = 0;
-  sess_pump(srv, s);
+  mc__server_sess_pump(srv, s);
 }
 
-void push_presence(mc_server *srv, const sess *subject, int online) {
+void mc__server_push_presence(mc_server *srv, const sess *subject, int online) {
   srv->mark_gen++;
   for (size_t g = 0; g < subject->n_groups; g++) {
     sess_list *l = mc__map_get(&srv->groups_online, subject->groups[g]);
@@ -164,7 +164,7 @@ void push_presence(mc_server *srv, const sess *subject, int online) {
       p.online = online;
       env.body_case = MYCHAT__ENVELOPE__BODY_PRESENCE;
       env.presence = &p;
-      sess_submit(srv, t, &env, NULL);
+      mc__server_sess_submit(srv, t, &env, NULL);
     }
   }
 }
@@ -173,7 +173,7 @@ void push_presence(mc_server *srv, const sess *subject, int online) {
 /* acknowledgements                                                   */
 
 /* Acts on what the client has now acknowledged, in order. */
-void handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
+void mc__server_handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
   uint64_t tag;
   int more = 0;
   while (mc_arq_pop_acked(&s->arq, &tag) == 1 && s->rec_n > 0) {
@@ -203,16 +203,16 @@ void handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
     m.to_id = r.to_id;
     srv->stats.delivers_acked++;
     if (srv->store.ops->delivered(srv->store.st, s->user_id, &m,
-                                  wall_ms(srv, now)) < 0 ||
+                                  mc__server_wall_ms(srv, now)) < 0 ||
         r.group_id != 0)
       continue;
     /* A direct message arrived: its sender, if online, gets the receipt. */
     sess *sender = mc__map_get(&srv->by_user, r.sender_id);
     if (sender != NULL && sender->state == SESS_ESTABLISHED) {
       sender->receipts_caught_up = 0;
-      sess_pump(srv, sender);
+      mc__server_sess_pump(srv, sender);
     }
   }
   if (more)
-    sess_pump(srv, s);
+    mc__server_sess_pump(srv, s);
 }

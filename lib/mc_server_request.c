@@ -64,7 +64,7 @@ static Mychat__ErrorCode do_list(mc_server *srv, sess *s, uint32_t seq,
   rep.entries = ptrs;
   env.body_case = MYCHAT__ENVELOPE__BODY_LIST_REPLY;
   env.list_reply = &rep;
-  sess_submit(srv, s, &env, NULL);
+  mc__server_sess_submit(srv, s, &env, NULL);
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
@@ -92,7 +92,7 @@ static Mychat__ErrorCode do_group(mc_server *srv, sess *s,
       return too_many_groups(why, wlen);
     if (o->group_add(srv->store.st, name, &gid) < 0 ||
         o->member_add(srv->store.st, gid, s->user_id) < 0 ||
-        sess_join_group(srv, s, gid) < 0)
+        mc__server_sess_join_group(srv, s, gid) < 0)
       return MYCHAT__ERROR_CODE__INTERNAL;
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
@@ -110,7 +110,7 @@ static Mychat__ErrorCode do_group(mc_server *srv, sess *s,
     }
     if (o->member_del(srv->store.st, gid, s->user_id) < 0)
       return MYCHAT__ERROR_CODE__INTERNAL;
-    sess_leave_group(srv, s, gid);
+    mc__server_sess_leave_group(srv, s, gid);
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
   if (member == 0) {
@@ -120,7 +120,7 @@ static Mychat__ErrorCode do_group(mc_server *srv, sess *s,
   if (s->n_groups >= MC_GROUPS_PER_USER_MAX)
     return too_many_groups(why, wlen);
   if (o->member_add(srv->store.st, gid, s->user_id) < 0 ||
-      sess_join_group(srv, s, gid) < 0)
+      mc__server_sess_join_group(srv, s, gid) < 0)
     return MYCHAT__ERROR_CODE__INTERNAL;
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
@@ -136,7 +136,7 @@ static Mychat__ErrorCode send_sent(mc_server *srv, sess *s, uint32_t seq,
   sent.server_time_ms = m->time_ms;
   env.body_case = MYCHAT__ENVELOPE__BODY_SENT;
   env.sent = &sent;
-  sess_submit(srv, s, &env, NULL);
+  mc__server_sess_submit(srv, s, &env, NULL);
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
@@ -181,7 +181,8 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
     snprintf(m.group, sizeof m.group, "%s", sm->group);
   }
   int dup = 0;
-  rv = srv->store.ops->msg_add(srv->store.st, &m, wall_ms(srv, now), &dup);
+  rv = srv->store.ops->msg_add(srv->store.st, &m, mc__server_wall_ms(srv, now),
+                               &dup);
   if (rv < 0) {
     snprintf(why, wlen, "the message could not be stored");
     return MYCHAT__ERROR_CODE__INTERNAL;
@@ -193,13 +194,13 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
   if (m.group_id == 0) {
     sess *t = mc__map_get(&srv->by_user, m.to_id);
     if (t != NULL)
-      sess_notify_message(srv, t, &m);
+      mc__server_sess_notify_message(srv, t, &m);
     return MYCHAT__ERROR_CODE__ERROR_NONE;
   }
   sess_list *l = mc__map_get(&srv->groups_online, m.group_id);
   for (size_t i = 0; l != NULL && i < l->n; i++)
     if (l->v[i] != s)
-      sess_notify_message(srv, l->v[i], &m);
+      mc__server_sess_notify_message(srv, l->v[i], &m);
   return MYCHAT__ERROR_CODE__ERROR_NONE;
 }
 
@@ -214,13 +215,13 @@ static void reply_result(mc_server *srv, sess *s, uint32_t req_seq,
   res.text = t;
   env.body_case = MYCHAT__ENVELOPE__BODY_RESULT;
   env.result = &res;
-  sess_submit(srv, s, &env, NULL);
+  mc__server_sess_submit(srv, s, &env, NULL);
 }
 
 /* Handles one in-order request of |s|. Every request gets exactly one
  * reliable answer: its own (Sent, ListReply) or a Result. */
-void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
-                    mc_tstamp now) {
+void mc__server_handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
+                               mc_tstamp now) {
   char why[MC_ERROR_TEXT_MAX + 1] = "";
   Mychat__ErrorCode code = MYCHAT__ERROR_CODE__ERROR_NONE;
   int answered = 0;
@@ -238,14 +239,15 @@ void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
     reply_result(srv, s, env->seq, code, why);
-    slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+    mc__server_slog(srv, now, &s->addr, s->name, s->id, type, code, why);
     return;
   }
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_LOGOUT:
     reply_result(srv, s, env->seq, code, "bye");
-    slog(srv, now, &s->addr, s->name, s->id, type, 0, "");
-    sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "logout", 1, now);
+    mc__server_slog(srv, now, &s->addr, s->name, s->id, type, 0, "");
+    mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "logout", 1,
+                        now);
     return;
   case MYCHAT__ENVELOPE__BODY_LIST:
     code = do_list(srv, s, env->seq, env->list);
@@ -272,5 +274,5 @@ void handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
   }
   if (!answered)
     reply_result(srv, s, env->seq, code, code ? why : "ok");
-  slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+  mc__server_slog(srv, now, &s->addr, s->name, s->id, type, code, why);
 }

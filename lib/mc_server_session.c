@@ -19,7 +19,7 @@ static int heap_less(const void *a, const void *b) {
 
 static void heap_moved(void *e, size_t i) { (*(sess **)e)->heap_idx = i; }
 
-void heap_init(mc_server *srv) {
+void mc__server_heap_init(mc_server *srv) {
   mc__heap_init(&srv->heap, sizeof(sess *), heap_less, heap_moved, srv->mem);
 }
 
@@ -41,19 +41,20 @@ static mc_tstamp sess_deadline(const mc_server *srv, const sess *s) {
 
 /* Puts |s| back in the heap under its current deadline; a session on the
  * ready list is rescheduled when poll_tx has drained it. It cannot run out
- * of memory: sess_create made room in the heap for every session. */
-void heap_schedule(mc_server *srv, sess *s) {
+ * of memory: mc__server_sess_create made room in the heap for every session. */
+void mc__server_heap_schedule(mc_server *srv, sess *s) {
   if (s->in_ready)
     return;
   s->deadline = sess_deadline(srv, s);
   if (s->heap_idx != SIZE_MAX)
     mc__heap_update(&srv->heap, s->heap_idx);
   else
-    (void)mc__heap_push(&srv->heap, &s); /* room made by sess_create */
+    (void)mc__heap_push(&srv->heap,
+                        &s); /* room made by mc__server_sess_create */
 }
 
 /* Moves |s| to the ready list: poll_tx will look at it next. */
-void make_ready(mc_server *srv, sess *s) {
+void mc__server_make_ready(mc_server *srv, sess *s) {
   if (s->in_ready)
     return;
   heap_remove(srv, s);
@@ -67,7 +68,7 @@ void make_ready(mc_server *srv, sess *s) {
   srv->ready_tail = s;
 }
 
-void ready_remove(mc_server *srv, sess *s) {
+void mc__server_ready_remove(mc_server *srv, sess *s) {
   if (!s->in_ready)
     return;
   if (s->ready_prev)
@@ -121,7 +122,7 @@ static void online_del(mc_server *srv, uint64_t gid, sess *s) {
   }
 }
 
-int sess_join_group(mc_server *srv, sess *s, uint64_t gid) {
+int mc__server_sess_join_group(mc_server *srv, sess *s, uint64_t gid) {
   if (s->n_groups == MC_GROUPS_PER_USER_MAX)
     return MC_ERR_LIMIT;
   int rv = online_add(srv, gid, s);
@@ -130,7 +131,7 @@ int sess_join_group(mc_server *srv, sess *s, uint64_t gid) {
   return rv;
 }
 
-void sess_leave_group(mc_server *srv, sess *s, uint64_t gid) {
+void mc__server_sess_leave_group(mc_server *srv, sess *s, uint64_t gid) {
   for (size_t i = 0; i < s->n_groups; i++)
     if (s->groups[i] == gid) {
       s->groups[i] = s->groups[--s->n_groups];
@@ -142,9 +143,9 @@ void sess_leave_group(mc_server *srv, sess *s, uint64_t gid) {
 /* ------------------------------------------------------------------ */
 /* session life                                                       */
 
-void sess_free(mc_server *srv, sess *s) {
+void mc__server_sess_free(mc_server *srv, sess *s) {
   heap_remove(srv, s);
-  ready_remove(srv, s);
+  mc__server_ready_remove(srv, s);
   mc__map_del(&srv->by_id, s->id);
   mc_arq_free(&s->arq);
   mc__free(srv->mem, s->recs);
@@ -156,45 +157,46 @@ void sess_free(mc_server *srv, sess *s) {
  * With |linger| the session stays to finish retransmitting what it owes
  * (the logout Result); otherwise it is freed now. |code| != 0 also tells
  * the client why, in an unreliable Error. */
-void sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
-              const char *why, int linger, mc_tstamp now) {
+void mc__server_sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
+                         const char *why, int linger, mc_tstamp now) {
   if (s->state == SESS_ESTABLISHED) {
     /* Replacement keeps the user online and shutdown has no one left to
      * tell, so only logout, timeout and give-up push Presence (MC-125). */
     if (code == MYCHAT__ERROR_CODE__ERROR_NONE)
-      push_presence(srv, s, 0);
+      mc__server_push_presence(srv, s, 0);
     while (s->n_groups > 0)
-      sess_leave_group(srv, s, s->groups[0]);
+      mc__server_sess_leave_group(srv, s, s->groups[0]);
     if (mc__map_get(&srv->by_user, s->user_id) == s)
       mc__map_del(&srv->by_user, s->user_id);
     srv->stats.sessions_ended++;
-    slog(srv, now, &s->addr, s->name, s->id, "end", code, why);
+    mc__server_slog(srv, now, &s->addr, s->name, s->id, "end", code, why);
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
     ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
-    send_error(srv, &s->addr, s->id, &tok, code, why, 0, MC_DATAGRAM_MAX);
+    mc__server_send_error(srv, &s->addr, s->id, &tok, code, why, 0,
+                          MC_DATAGRAM_MAX);
   }
   /* Even with nothing outstanding (a logout Result that could not be
    * queued for lack of memory) a lingering session is not freed here:
-   * mc_server_recv goes on with it after handle_request; poll_tx frees
-   * it. */
+   * mc_server_recv goes on with it after mc__server_handle_request; poll_tx
+   * frees it. */
   if (linger) {
     s->state = SESS_CLOSING;
     s->closing_deadline = now + CLOSING_LINGER;
-    make_ready(srv, s);
+    mc__server_make_ready(srv, s);
     return;
   }
-  sess_free(srv, s);
+  mc__server_sess_free(srv, s);
 }
 
 /* Loads the user's groups into the session and the online lists. */
-int sess_load_groups(mc_server *srv, sess *s) {
+int mc__server_sess_load_groups(mc_server *srv, sess *s) {
   mc_store_user g[MC_GROUPS_PER_USER_MAX];
   size_t n = 0;
   int rv = srv->store.ops->user_groups(srv->store.st, s->user_id, "", g,
                                        MC_GROUPS_PER_USER_MAX, &n);
   for (size_t i = 0; rv == 0 && i < n; i++)
-    rv = sess_join_group(srv, s, g[i].id);
+    rv = mc__server_sess_join_group(srv, s, g[i].id);
   return rv;
 }
 
@@ -203,8 +205,8 @@ static void env_free(void *env, const mc_mem *mem) {
   mc__codec_free(mem, env);
 }
 
-sess *sess_create(mc_server *srv, const auth_pending *p,
-                  mc_tstamp now) {
+sess *mc__server_sess_create(mc_server *srv, const auth_pending *p,
+                             mc_tstamp now) {
   sess *s = mc__calloc(srv->mem, 1, sizeof *s);
   mc_arq_config acfg = srv->cfg.arq;
   acfg.item_free = env_free;
@@ -227,8 +229,8 @@ sess *sess_create(mc_server *srv, const auth_pending *p,
   s->last_heard = now;
   s->heap_idx = SIZE_MAX;
   /* Every session is in the heap or on the ready list, so a heap slot for
-   * each (and the heap's scratch slot) means heap_schedule never fails: a
-   * session it dropped would never time out, nor be freed by
+   * each (and the heap's scratch slot) means mc__server_heap_schedule never
+   * fails: a session it dropped would never time out, nor be freed by
    * mc_server_del. */
   size_t heap_need = srv->stats.sessions + 1 - srv->heap.n;
   if (mc__heap_reserve(&srv->heap, heap_need) < 0 ||
