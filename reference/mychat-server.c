@@ -11,9 +11,19 @@
  * socket holds, up to RX_ROUNDS recvmmsg batches; finished auth jobs;
  * expired timers; shutdown) runs inside one store transaction, and datagrams are taken from the core only after that
  * transaction committed, so no "sent" confirmation leaves before its message
- * is on disk. A failed commit ends the process with status 1 before
- * anything of the batch is sent: clients retransmit to the restarted
- * server.
+ * is on disk.
+ *
+ * Storage faults (PROTOCOL.md MC-138): when the database cannot take
+ * writes (its lock held by another process, a read-only file, a disk
+ * with less free than STORE_RESERVE), mc_sqlstore_begin() says so and
+ * the batch runs without a transaction: reads are served, every write
+ * fails and the core answers INTERNAL. The store tries again with a
+ * backoff; the log says "storage degraded" and "storage recovered" once
+ * per change. The reserve keeps a commit from meeting a full disk. A
+ * commit that fails all the same (an I/O error) has been rolled back
+ * while the core's memory already counts it done: the process then ends
+ * with status 1 before anything of the batch is sent, and clients
+ * retransmit to the restarted server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +58,8 @@
 #define SOCK_BUF (8 << 20)       /* socket buffers: a commit's fsync of
                                     arrivals at full load, and more */
 #define LOG_BUF (1 << 16)        /* request-log buffer, flushed each turn */
+#define STORE_RESERVE (4 << 20)  /* free disk below which writes are refused;
+                                    far more than one batch writes */
 
 typedef struct {
   const char *host;
@@ -66,6 +78,7 @@ typedef struct {
   int fd, ep, sigfd;
   int stdin_open;                /* still watching the console */
   int stop;                      /* shutdown asked for */
+  int store_degraded;            /* the last batch could not write */
   FILE *log;
   time_t log_secs;               /* the second log_when shows */
   char log_when[32];             /* "YYYY-MM-DDTHH:MM:SS" of log_secs */
@@ -353,23 +366,33 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
 /* ------------------------------------------------------------------ */
 /* store transactions and sending                                      */
 
-static _Noreturn void die_storage(app *a, const char *what) {
-  /* Nothing of the failed batch may be confirmed: exit before poll_tx. */
-  fprintf(stderr, PROG ": FATAL: database %s failed: %s; exiting without "
-          "confirming the batch\n", what, mc_sqlstore_errmsg(a->db));
-  fprintf(a->log, "FATAL database %s failed: %s\n", what,
-          mc_sqlstore_errmsg(a->db));
-  exit(1);
-}
-
+/* One log line per change of state, not one per batch: a fault that lasts
+ * an hour must not write a line per datagram. */
 static void txn_begin(app *a) {
-  if (mc_sqlstore_begin(a->db) < 0)
-    die_storage(a, "begin");
+  int degraded = mc_sqlstore_begin(a->db) < 0;
+  if (degraded == a->store_degraded)
+    return;
+  a->store_degraded = degraded;
+  if (degraded) {
+    fprintf(stderr, PROG ": storage degraded: %s; writes answered INTERNAL "
+            "until it recovers\n", mc_sqlstore_errmsg(a->db));
+    fprintf(a->log, "storage degraded: %s\n", mc_sqlstore_errmsg(a->db));
+  } else {
+    fprintf(stderr, PROG ": storage recovered\n");
+    fprintf(a->log, "storage recovered\n");
+  }
+  fflush(stderr);
 }
 
 static void txn_commit(app *a) {
-  if (mc_sqlstore_commit(a->db) < 0)
-    die_storage(a, "commit");
+  if (mc_sqlstore_commit(a->db) == 0)
+    return;
+  /* Nothing of the failed batch may be confirmed: exit before poll_tx. */
+  fprintf(stderr, PROG ": FATAL: database commit failed: %s; exiting "
+          "without confirming the batch\n", mc_sqlstore_errmsg(a->db));
+  fprintf(a->log, "FATAL database commit failed: %s\n",
+          mc_sqlstore_errmsg(a->db));
+  exit(1);
 }
 
 /* Sends msg[0..n) with sendmmsg. A datagram the socket refuses is dropped:
@@ -607,7 +630,7 @@ static void setup(app *a, options *o) {
     a->log = stderr;
   }
   /* One write() per loop turn instead of one per line: run() flushes after
-   * each turn, and exit() (also die_storage's) flushes what is left. */
+   * each turn, and exit() (also txn_commit's) flushes what is left. */
   setvbuf(a->log, NULL, _IOFBF, LOG_BUF);
 
   /* Only this thread touches the database; the auth workers never do. */
@@ -618,6 +641,10 @@ static void setup(app *a, options *o) {
   if (mc_sqlstore_open(o->db, &a->db, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
+  }
+  if (mc_sqlstore_set_reserve(a->db, STORE_RESERVE) < 0) {
+    errno = ENOMEM;
+    fail("storage reserve");
   }
   mc_store store;
   mc_sqlstore_as_store(a->db, &store);
@@ -682,7 +709,7 @@ static void setup(app *a, options *o) {
 
   /* A closed stdout must not kill us; nor may a file-size limit kill us
    * in the middle of a database write: the write then fails with EFBIG,
-   * the commit fails, and die_storage() reports it. */
+   * the commit fails, and txn_commit() reports it. */
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);
 
