@@ -52,7 +52,7 @@ void mc_sqlstore_as_store(mc_sqlstore *ss, mc_store *out);
 /* Starts a batch of operations. Returns 0 with a transaction open that
  * they join, MC_ERR_STATE when a batch is already open, or MC_ERR_STORAGE
  * when the database cannot take writes now: another process holds its
- * lock (past a wait of SQ_BUSY_MS, 1 s), the file is read-only, or the
+ * lock (past a wait of 1 s), the file is read-only, or the
  * disk has less free than the reserve (mc_sqlstore_set_reserve). The batch
  * then runs without a transaction: reads are served, every write fails at
  * once with MC_ERR_STORAGE and changes nothing, and mc_sqlstore_errmsg()
