@@ -1,7 +1,6 @@
 #!/bin/sh
 # The conformance suite (issues 6 and 11) in `make test`, every run in
-# parallel so that the whole takes about as long as its longest case
-# (arq-giveup, ~40 s, started first):
+# parallel so that the whole takes about as long as its longest job:
 #  - every [wire] requirement of PROTOCOL.md is cited by a case;
 #  - the reference's statement (conformance/impl/reference.impl) runs every
 #    case in one command, the suite starting a server per set of settings
