@@ -638,6 +638,13 @@ static void setup(app *a, options *o) {
    * each turn, and exit() (also txn_commit's) flushes what is left. */
   setvbuf(a->log, NULL, _IOFBF, LOG_BUF);
 
+  /* A closed stdout must not kill us; nor may a file-size limit kill us
+   * in a database write or in taking the storage reserve: the write then
+   * fails with EFBIG (a commit that fails is reported by txn_commit(); a
+   * reserve that does not fit is not taken). */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
+
   /* Only this thread touches the database; the auth workers never do. */
   if (mc_sqlstore_single_thread() < 0) {
     fprintf(stderr, PROG ": SQLite: cannot turn its locking off\n");
@@ -711,12 +718,6 @@ static void setup(app *a, options *o) {
     errno = ENOMEM;
     fail("server");
   }
-
-  /* A closed stdout must not kill us; nor may a file-size limit kill us
-   * in the middle of a database write: the write then fails with EFBIG,
-   * the commit fails, and txn_commit() reports it. */
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGXFSZ, SIG_IGN);
 
   a->ep = epoll_create1(EPOLL_CLOEXEC);
   if (a->ep < 0)
