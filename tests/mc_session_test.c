@@ -236,16 +236,23 @@ static void test_mc_session_direct_sent_delivered(void) {
   world_free(&w);
 }
 
+/* alice and bob register, bob logs out, and alice sends him |first| and
+ * |second|. */
+static void offline_bob_gets_two(world *w, uint64_t seed, const char *first,
+                                 const char *second) {
+  world_init(w, 2, NULL, seed);
+  CU_ASSERT_TRUE_FATAL(world_connect(w, ALICE, "alice", 1));
+  CU_ASSERT_TRUE_FATAL(world_connect(w, BOB, "bob", 1));
+  mc_client_logout(w->cl[BOB].c, w->now);
+  run_for(w, 2 * MC_SEC);
+  say(w, ALICE, "bob", NULL, first);
+  say(w, ALICE, "bob", NULL, second);
+  run_for(w, 2 * MC_SEC);
+}
+
 static void test_mc_session_offline_direct_backlog(void) {
   world w;
-  world_init(&w, 2, NULL, 7);
-  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
-  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 1));
-  mc_client_logout(w.cl[BOB].c, w.now);
-  run_for(&w, 2 * MC_SEC);
-  say(&w, ALICE, "bob", NULL, "are you there?");
-  say(&w, ALICE, "bob", NULL, "second");
-  run_for(&w, 2 * MC_SEC);
+  offline_bob_gets_two(&w, 7, "are you there?", "second");
   CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_SENT), 2);
   CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_DELIVERED), 0);
   CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 0));
@@ -458,14 +465,7 @@ static void test_mc_session_storage_failure_not_confirmed(void) {
  * Deliver twice. */
 static void test_mc_session_unrecorded_ack_retried(void) {
   world w;
-  world_init(&w, 2, NULL, 21);
-  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
-  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 1));
-  mc_client_logout(w.cl[BOB].c, w.now);
-  run_for(&w, 2 * MC_SEC);
-  say(&w, ALICE, "bob", NULL, "one");
-  say(&w, ALICE, "bob", NULL, "two");
-  run_for(&w, 2 * MC_SEC);
+  offline_bob_gets_two(&w, 21, "one", "two");
   CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 0));
   mc_memstore_fail_after(w.ms, 0); /* before bob's acks arrive */
   run_for(&w, 500 * MC_MSEC);

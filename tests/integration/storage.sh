@@ -27,26 +27,11 @@ RUNAS="setpriv --reuid=nobody --regid=nogroup --clear-groups --"
 getent group nogroup > /dev/null ||
   RUNAS="setpriv --reuid=nobody --regid=nobody --clear-groups --"
 
-# start_server of common.sh, as nobody, the database and log on the tmpfs's
-# side: the log in $T (not the full disk), the database on the tmpfs.
+# The server as nobody; its log in $T (not on the full disk), its
+# database on the tmpfs.
 start_db_server() {
-  : > "$T/server.out"
-  $RUNAS "$B/mychat-server" --host 127.0.0.1 --port 0 --db "$DB" \
-    --hash-cost min --rate-burst 1000 --log "$T/logs/server.log" --no-console \
-    < /dev/null > "$T/server.out" 2>&1 &
-  SRV_PID=$!
-  i=0
-  while ! grep -q "now online" "$T/server.out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ "$i" -gt 100 ] || ! kill -0 "$SRV_PID" 2>/dev/null; then
-      echo "server did not come up:" >&2
-      cat "$T/server.out" >&2
-      return 1
-    fi
-    sleep 0.05
-  done
-  SRV_PORT=$(sed -n 's/.*now online.*:\([0-9][0-9]*\).*/\1/p' "$T/server.out" | head -1)
-  SRV="127.0.0.1:$SRV_PORT"
+  SRV_RUNAS=$RUNAS start_server --db "$DB" --log "$T/logs/server.log" \
+    --rate-burst 1000 --no-console
 }
 mkdir -p "$T/logs"
 chmod 0777 "$T/logs"
