@@ -1,10 +1,13 @@
-# MyChat Lab: one non-recursive Makefile. Outputs go to $(B)/ (build/ by
-# default, build/asan/ for the sanitizer build). `make help` lists targets.
+# MyChat Lab: one non-recursive Makefile, its rules in mk/common.mk and each
+# directory's build.mk. Outputs go to $(B)/ (build/ by default, build/asan/
+# for the sanitizer build). `make help` lists targets.
 
 B        ?= build
 CC       ?= cc
 OPT      ?= -O2 -g
 SAN      ?=
+include mk/common.mk
+.DEFAULT_GOAL := all
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
@@ -16,8 +19,6 @@ BENCHES  :=
 
 .PHONY: all deps test unit demo asan fuzz bench clean help
 all: $(DEPS_STAMP) $(LIBMC) $(TEST_BIN) programs
-
-include mk/common.mk
 
 help:
 	@echo "make deps   install missing Debian packages (as root)"

@@ -22,14 +22,14 @@ override SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 1400
+include mk/common.mk
+.DEFAULT_GOAL := all
 
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(B)/fuzz_%)
 
 .PHONY: all run seeds
 all: $(FUZZ_BIN)
-
-include mk/common.mk
 
 # Keep the objects between runs (make would delete them as intermediates).
 .SECONDARY:

@@ -1,7 +1,7 @@
 # mk/common.mk: the compile and link rules every build of the tree shares,
 # included by the Makefile and by fuzz/fuzz.mk, so the two cannot drift.
 # The including file sets B (output directory), CC, OPT and SAN first, and
-# includes this after its default goal (these rules must not become it).
+# names its own .DEFAULT_GOAL (the first rule here would otherwise be it).
 #
 # A program's rule lists its objects and archives as prerequisites, in link
 # order, and names in its recipe the packages (pkg-config names) and system
