@@ -1351,8 +1351,14 @@ static void match_push(replay *rp, int ep, uint32_t s,
     report_mismatch(rp, j, ep, l, got);
     return;
   }
-  fail(rp, "endpoint %d: unexpected push: %s (%s)", ep, a,
-       cite(rp, extra_push_reqs(l->body_case)));
+  int at = live_at(rp, l->session_id);
+  if (at >= 0 && at != ep)
+    fail(rp, "endpoint %d: unexpected push: %s (the session was used last "
+             "from endpoint %d: its datagrams must follow it there, breaks "
+             "MC-56)", ep, a, at);
+  else
+    fail(rp, "endpoint %d: unexpected push: %s (%s)", ep, a,
+         cite(rp, extra_push_reqs(l->body_case)));
   emit(rp, "received: %s\n", got);
 }
 
@@ -1393,7 +1399,12 @@ static void drain(replay *rp, uint64_t sid) {
 /* Which requirement an unreliable datagram the capture does not have
  * breaks, from the client datagram it answers (the last one sent from
  * |ep|): one that is to be dropped silently, or one already answered. */
-static const char *why_unexpected(const replay *rp, int ep) {
+static const char *why_unexpected(const replay *rp, int ep, uint64_t sid) {
+  int at = sid != 0 ? live_at(rp, sid) : -1;
+  if (at >= 0 && at != ep)
+    return "it went to an address the session was not used from last: its "
+           "datagrams must follow the latest authenticated datagram, "
+           "whatever that carried: breaks MC-56";
   int i = rp->ep[ep].last_sent;
   if (i < 0)
     return "nothing was sent from this endpoint: breaks MC-57";
@@ -1570,7 +1581,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     char a[160];
     summary(a, sizeof a, l);
     fail(rp, "endpoint %d: unexpected datagram: %s (%s)", ep, a,
-         why_unexpected(rp, ep));
+         why_unexpected(rp, ep, l->session_id));
     emit(rp, "received: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
   }
 done:
