@@ -180,8 +180,10 @@ static int parse_timeout(mc_case *c, const char *v) {
     return -1;
   mc_cap_timeout *d = &c->timeout[c->n_timeout];
   char range[32], rest;
-  if (sscanf(v, "%d %31s %d %u %c", &d->ep, range, &d->push_ep, &d->seq,
-             &rest) != 4 ||
+  d->req = 64;
+  int n = sscanf(v, "%d %31s %d %u MC-%d %c", &d->ep, range, &d->push_ep,
+                 &d->seq, &d->req, &rest);
+  if ((n != 4 && n != 5) || d->req <= 0 ||
       parse_range(range, &d->min_ms, &d->max_ms) < 0 || d->ep < 0 ||
       d->ep >= MC_CAP_ENDPOINTS_MAX || d->push_ep < 0 ||
       d->push_ep >= MC_CAP_ENDPOINTS_MAX || d->seq == 0)

@@ -1944,9 +1944,9 @@ static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
   }
 }
 
-/* A session ends on time (MC-64): the push its end causes came within
- * the directive's bounds after the last datagram we sent from its
- * endpoint before that push. */
+/* A session ends on time (MC-64, or the directive's MC-n): the push its
+ * end causes came within the directive's bounds after the last datagram
+ * we sent from its endpoint before that push. */
 static void check_timeout(replay *rp, const mc_cap_timeout *t) {
   if (t->ep >= rp->n_ep || t->push_ep >= rp->n_ep || t->seq >= MAXSEQ) {
     fail(rp, "timeout directive names endpoints %d, %d, seq %u, not in the "
@@ -1957,7 +1957,7 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
   uint32_t seq = live_seq(rp, t->push_ep, t->seq);
   if (p->rx_count[seq] == 0) {
     fail(rp, "endpoint %d: push seq %u, the end of the session of endpoint "
-             "%d, never came (MC-64)", t->push_ep, t->seq, t->ep);
+             "%d, never came (MC-%d)", t->push_ep, t->seq, t->ep, t->req);
     return;
   }
   uint64_t at = p->rx_time[seq][0], last = 0;
@@ -1973,8 +1973,9 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
   if (last == 0 || g < t->min_ms || g > t->max_ms)
     fail(rp, "endpoint %d: the session of endpoint %d ended %" PRIu64 " ms "
              "after its last datagram (push seq %u at endpoint %d), expected "
-             "%u..%u ms: after session_timeout_ms of silence (breaks MC-64)",
-         t->push_ep, t->ep, g, t->seq, t->push_ep, t->min_ms, t->max_ms);
+             "%u..%u ms (breaks MC-%d)",
+         t->push_ep, t->ep, g, t->seq, t->push_ep, t->min_ms, t->max_ms,
+         t->req);
 }
 
 /* MC-67: the Error SESSION_REPLACED to a user's old session goes out
