@@ -988,6 +988,10 @@ static void analyse(replay *rp) {
     for (size_t j = i + 1; j < c->n_pkts; j++) {
       if (c->pkts[j].ep != p->ep)
         continue;
+      /* An ack of a push that came meanwhile (a retransmission of another
+       * session's, list-users) asks for nothing: the answer may follow. */
+      if (c->pkts[j].from_client && rp->pi[j].ack_only)
+        continue;
       if (c->pkts[j].from_client)
         break;
       if (rp->pi[j].kind == X_UNREL && !q->retx_rel && !q->ack_only) {
