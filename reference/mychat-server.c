@@ -119,6 +119,8 @@ static void usage(FILE *f) {
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
+          "  --max-retries N   retransmissions of one reply or push before the\n"
+          "                    session is given up (default %" PRIu32 ")\n"
           "  --auth-per-prefix N  password checks waiting from one /24 or /56\n"
           "                    (default %" PRIu32 ")\n"
           "  --auth-queue-max N  password checks waiting in all, Registers at\n"
@@ -133,7 +135,8 @@ static void usage(FILE *f) {
           "Exit status: 0 after a clean shutdown, 1 when the socket or the\n"
           "database fails, 2 for usage errors.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.auth_per_prefix,
+          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.arq.max_retries,
+          d.auth_per_prefix,
           d.auth_queue_max);
 }
 
@@ -177,6 +180,8 @@ static const struct {
      3600000},
     {"queue-max", offsetof(mc_server_config, arq.queue_max), 0,
      MC_ARQ_QUEUE_MAX},
+    {"max-retries", offsetof(mc_server_config, arq.max_retries), 1,
+     MC_ARQ_RETRIES_MAX},
     {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
     {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
      1000000},
