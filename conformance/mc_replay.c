@@ -1004,8 +1004,9 @@ static void analyse(replay *rp) {
       if (c->pkts[j].ep != p->ep)
         continue;
       /* An ack of a push that came meanwhile (a retransmission of another
-       * session's, list-users) asks for nothing: the answer may follow. */
-      if (c->pkts[j].from_client && rp->pi[j].ack_only)
+       * session's, list-users) asks for nothing: the answer may follow.
+       * A datagram with neither body nor ack is a probe (MALFORMED). */
+      if (c->pkts[j].from_client && rp->pi[j].ack_only && rp->pi[j].has_ack)
         continue;
       if (c->pkts[j].from_client)
         break;
