@@ -1074,7 +1074,7 @@ static void sc_sess_presence_two(rec *r) {
 static void sc_hs_pending(rec *r) {
   int b = ep_new(r), c = ep_new(r);
   for (int i = 0; i < PENDING_TRIES; i++) {
-    char role[8];
+    char role[16];
     snprintf(role, sizeof role, "a%d", i);
     int a = ep_new(r);
     uint8_t d[MC_DATAGRAM_MAX];
