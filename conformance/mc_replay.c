@@ -64,6 +64,11 @@ typedef struct {
   int chain;                     /* server reliable: its order chain */
   char who[MC_NAME_MAX + 8];     /* Presence: whose (its chain is per user) */
   int optional;                  /* unreliable that may not come ("allow:") */
+  uint64_t nonce;                /* server Welcome or Error: client_nonce */
+  int copy;                      /* client: the bytes of an earlier datagram
+                                    of its endpoint, no unreliable answer
+                                    between: a retransmission the capture's
+                                    server dropped (MC-41) */
 } pinfo;
 
 /* The order chains of a session's pushes (PROTOCOL.md section 8.6): the
@@ -880,6 +885,47 @@ static int acked_later(const replay *rp, size_t i) {
   return 0;
 }
 
+/* Whether server datagram |j| is an unreliable answer given already at
+ * its endpoint (same body, same client_nonce) with no request between,
+ * only acks: the answer to a copy of a handshake that the capture's server
+ * found answered (MC-40) where another finds its job pending and drops
+ * it (MC-41). It may then be missing. */
+static int is_answer_again(const replay *rp, size_t j) {
+  const mc_case *c = rp->c;
+  const pinfo *q = &rp->pi[j];
+  if (q->kind != X_UNREL || q->nonce == 0)
+    return 0;
+  for (size_t k = j; k-- > 0;) {
+    const pinfo *x = &rp->pi[k];
+    if (c->pkts[k].ep != c->pkts[j].ep)
+      continue;
+    if (c->pkts[k].from_client && !x->ack_only)
+      return 0;
+    if (x->kind == X_UNREL && x->body == q->body && x->nonce == q->nonce)
+      return 1;
+  }
+  return 0;
+}
+
+/* Whether client datagram |i| repeats the bytes of an earlier one of its
+ * endpoint with no unreliable answer between (pinfo.copy). The server may
+ * answer it after all, with the answer already given (a Welcome again,
+ * MC-40: the session was live by then): one extra copy allowed. */
+static int is_copy(const replay *rp, size_t i) {
+  const mc_case *c = rp->c;
+  const mc_cap_pkt *p = &c->pkts[i];
+  for (size_t k = i; k-- > 0;) {
+    if (c->pkts[k].ep != p->ep)
+      continue;
+    if (!c->pkts[k].from_client && rp->pi[k].kind == X_UNREL)
+      return 0;
+    if (c->pkts[k].from_client && c->pkts[k].len == p->len &&
+        memcmp(c->pkts[k].data, p->data, p->len) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 static void analyse(replay *rp) {
   const mc_case *c = rp->c;
   for (size_t i = 0; i < c->n_pkts; i++) {
@@ -898,8 +944,12 @@ static void analyse(replay *rp) {
           env->presence != NULL && env->presence->name != NULL)
         snprintf(q->who, sizeof q->who, "%s", env->presence->name);
       q->ack_only = q->seq == 0 && q->body == 0;
-      if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR)
+      if (env->body_case == MYCHAT__ENVELOPE__BODY_ERROR) {
         q->code = env->error->code;
+        q->nonce = env->error->client_nonce;
+      }
+      if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME)
+        q->nonce = env->welcome->client_nonce;
       if (env->ack != NULL) {
         q->has_ack = 1;
         q->cum = env->ack->cumulative;
@@ -934,6 +984,7 @@ static void analyse(replay *rp) {
         q->optional |= strcmp(c->allow[k].path, "absent") == 0 &&
                        strcmp(c->allow[k].expected,
                               mc_codec_body_name(q->body)) == 0;
+      q->optional |= is_answer_again(rp, i);
     }
   }
   size_t last_ack[MC_CAP_ENDPOINTS_MAX] = {0}; /* index + 1 */
@@ -948,8 +999,14 @@ static void analyse(replay *rp) {
     if (q->seq > 0 && q->seq < MAXSEQ && i >= last_ack[p->ep])
       rp->ep[p->ep].ack_free[q->seq] = 1;
     q->retx_rel = q->seq > 0 && q->seq < MAXSEQ && acked_later(rp, i);
+    q->copy = is_copy(rp, i);
     for (size_t j = i + 1; j < c->n_pkts; j++) {
       if (c->pkts[j].ep != p->ep)
+        continue;
+      /* An ack of a push that came meanwhile (a retransmission of another
+       * session's, list-users) asks for nothing: the answer may follow.
+       * A datagram with neither body nor ack is a probe (MALFORMED). */
+      if (c->pkts[j].from_client && rp->pi[j].ack_only && rp->pi[j].has_ack)
         continue;
       if (c->pkts[j].from_client)
         break;
@@ -1633,11 +1690,16 @@ static void keepalive(replay *rp, int ep, uint64_t now) {
     mychat__envelope__free_unpacked(last, NULL);
 }
 
-static uint64_t rto_us(const replay *rp, int unrel) {
-  if (rp->o->impaired)
-    return unrel ? 400000 : 300000;
-  return unrel ? 2000000 : 1000000;
+/* Our resend interval of a reliable datagram not acked. */
+static uint64_t rto_us(const replay *rp) {
+  return rp->o->impaired ? 300000 : 1000000;
 }
+
+/* Impaired link: our resend interval of a datagram whose unreliable answer
+ * has not come. On a clean link nothing is lost, so an answer that does
+ * not come is the server's drop, which a resend would hide (a handshake
+ * dropped as if it were the copy of a pending one, MC-41). */
+#define UNREL_RESEND_US 400000
 
 static void retransmit_due(replay *rp, uint64_t now) {
   for (size_t i = 0; i < rp->npend;) {
@@ -1646,7 +1708,7 @@ static void retransmit_due(replay *rp, uint64_t now) {
       *p = rp->pend[--rp->npend];
       continue;
     }
-    if (now >= p->last + rto_us(rp, 0)) {
+    if (now >= p->last + rto_us(rp)) {
       p->last = now;
       rp->ep[p->ep].retrans++;
       out(rp, p->ep, p->data, p->len, now);
@@ -1659,11 +1721,11 @@ static void retransmit_due(replay *rp, uint64_t now) {
       keepalive(rp, k, now);
   for (int k = 0; k < rp->n_ep; k++) {
     epst *e = &rp->ep[k];
-    if (e->pend_unrel < 0)
+    if (e->pend_unrel < 0 || !rp->o->impaired)
       continue;
     if (rp->pi[e->pend_unrel].matched) {
       e->pend_unrel = -1;
-    } else if (now >= e->pend_unrel_last + rto_us(rp, 1)) {
+    } else if (now >= e->pend_unrel_last + UNREL_RESEND_US) {
       e->pend_unrel_last = now;
       e->retrans++;
       out(rp, k, e->pend_unrel_data, e->pend_unrel_len, now);
@@ -1768,8 +1830,18 @@ static void describe_wait(replay *rp, size_t j) {
         online = e->presence->online;
       mychat__envelope__free_unpacked(e, NULL);
     }
+    /* An answer to a handshake that never came: the server dropped it,
+     * which only a copy of a pending handshake may be (MC-41). */
+    char reqs[96];
+    int hs = 0;
+    for (size_t k = 0; k < j; k++)
+      hs |= rp->pi[k].awaits == (int)j &&
+            (rp->pi[k].body == MYCHAT__ENVELOPE__BODY_REGISTER ||
+             rp->pi[k].body == MYCHAT__ENVELOPE__BODY_LOGIN);
+    snprintf(reqs, sizeof reqs, "%s%s", hs ? "MC-41 " : "",
+             body_reqs(body, code, online));
     fail(rp, "endpoint %d: timed out waiting for capture datagram %zu: %s "
-             "(%s)", ep, j + 1, a, cite(rp, body_reqs(body, code, online)));
+             "(%s)", ep, j + 1, a, cite(rp, reqs));
     char line[DUMP_LINE_MAX];
     capture_line(rp, j, line, sizeof line);
     emit(rp, "awaited: %s\n", line);
@@ -1878,6 +1950,8 @@ static void send_client(replay *rp, size_t i) {
   note_sent(rp, p->ep, d, len, now);
   if (q->seq > 0)
     ackt_sent(rp, p->ep, q->seq, now);
+  if (q->copy)
+    e->retrans++;
   if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
     e->live = 0;
   if (q->retx_rel && rp->npend < QMAX) {
