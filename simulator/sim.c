@@ -1299,6 +1299,11 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
      * limit per address must let all of a socket's clients in at once. */
     if (cfg->embedded_udp)
       scfg.rate_burst += s->n_cl / (cfg->sockets ? cfg->sockets : 1) + 1;
+    /* The clients are no flood: each registers once (a Register that
+     * arrives again finds its name taken), 256 of them or every socket of
+     * the pool share a /24, and all of them register within the ramp.
+     * The default hourly limits of MC-137 would refuse most of them. */
+    scfg.reg_per_hour = scfg.reg_per_hour_prefix = 2 * s->n_cl + 16;
     mc_server_callbacks scb = {.user_data = s, .random = server_random};
     s->srv = mc_server_new(&scfg, &s->store, &scb);
     if (s->srv == NULL) {
