@@ -630,15 +630,23 @@ static int recv_handshake(mc_client *c, const Mychat__Envelope *env,
 
 int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
                    mc_tstamp now) {
-  /* Room first for every event one datagram can make (a window of pushes
-   * taken at once, CONNECTED, CLOSED): a datagram the client cannot take
-   * is left as if lost, and the server sends it again. */
-  if (ev_reserve(c, c->cfg.arq.window + 2) < 0)
-    return MC_ERR_NOMEM;
   Mychat__Envelope *env = NULL;
   int rv = mc__codec_decode(c->mem, dgram, len, &env);
   if (rv < 0)
     return rv;
+  /* Room first for every event this datagram can make: CONNECTED in a
+   * handshake, else one per body it lets out of the receive stream (a
+   * session's end has a slot of its own). A datagram the client cannot
+   * take is left as if lost, and the server sends it again. Events are
+   * large and thousands of clients share a simulator, so the queue holds
+   * what one datagram needs, not a window's worth. */
+  size_t room = c->state == MC_CLIENT_HANDSHAKE ? 1
+                : c->arq_live ? mc_arq_ready_with(&c->arq, env->seq)
+                              : 0;
+  if (ev_reserve(c, room) < 0) {
+    mc__codec_free(c->mem, env);
+    return MC_ERR_NOMEM;
+  }
   if (c->state == MC_CLIENT_HANDSHAKE) {
     rv = recv_handshake(c, env, now);
     mc__codec_free(c->mem, env);
