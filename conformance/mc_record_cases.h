@@ -809,9 +809,9 @@ static void sc_hs_rate_retransmit(rec *r) {
 /* The receive window's edge (MC-91): with nothing taken yet, seq 32 is
  * the last inside [1, 33) and is buffered (selectively acked); seq 33 is
  * dropped. Seqs 1..31 follow (ListRequests, answered empty, in order),
- * then 32 is handled. Seq 33 comes again with another body, a
- * ListRequest, whose reply shows g32 only: the dropped CreateGroup g33
- * was never acted on. */
+ * then 32 is handled; nothing answered the dropped seq 33 (no Result
+ * for g33 before this point). Seq 33 comes again, the same CreateGroup,
+ * now inside the window and served; a ListRequest at 34 shows both. */
 static void sc_arq_rwindow(rec *r) {
   int a = hs(r, 1, N(r, "alice"), 0);
   create_at(r, a, "g32", ARQ_WINDOW);
@@ -822,7 +822,12 @@ static void sc_arq_rwindow(rec *r) {
   for (uint32_t seq = 1; seq < ARQ_WINDOW; seq++)
     send_env(r, a, &le, seq);
   settle(r);
-  send_env(r, a, &le, ARQ_WINDOW + 1);
+  /* The same datagram, not another body: on an impaired link the
+   * replayer resends the dropped seq 33 until it is acked, and a copy
+   * arriving once the window has moved is rightly served; whichever copy
+   * is, the answer is this Result. */
+  create_at(r, a, "g33", ARQ_WINDOW + 1);
+  send_env(r, a, &le, ARQ_WINDOW + 2);
   settle(r);
 }
 
