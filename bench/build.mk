@@ -9,27 +9,25 @@ PROGRAMS += $(B)/mc-bench-server
 $(BENCH_SERVER_OBJ): CFLAGS_ALL += -Ireference
 
 $(B)/mc-bench-server: $(BENCH_SERVER_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $(BENCH_SERVER_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c sqlite3 libsodium)
 
 # mc-loadgen: a load generator written against the installed API alone.
-# Its rule has only -Ilib on the include path, never build/gen, so a public
-# header that came to need the generated protobuf-c header breaks this build
-# (tests/integration/loadgen.sh runs it).
+# Its include path is -Ilib only, never build/gen, so a public header that
+# came to need the generated protobuf-c header breaks this build; it links
+# what mychat.pc tells an installed program to (tests/integration/loadgen.sh
+# runs it).
 LOADGEN_OBJ := $(B)/bench/mc_loadgen.o
 PROGRAMS += $(B)/mc-loadgen
 
-$(LOADGEN_OBJ): bench/mc_loadgen.c
-	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(OPT) $(WARN) $(WERROR) $(SAN) -MMD -MP -Ilib $(CFLAGS) -c $< -o $@
+$(LOADGEN_OBJ): MC_INCLUDES := -Ilib
 
 $(B)/mc-loadgen: $(LOADGEN_OBJ) $(LIBMC)
-	$(CC) $(SAN) -o $@ $(LOADGEN_OBJ) $(LIBMC) $(LIBMC_LIBS)
+	$(call mc_link,$(LIBMC_PKGS))
 
 # Extra flags for the run, e.g. BENCH_SERVER_FLAGS="--seconds 5".
 BENCH_SERVER_FLAGS ?=
 
 .PHONY: bench-server
+BENCHES += bench-server
 bench-server: $(B)/mc-bench-server $(B)/mychat-server
 	$(B)/mc-bench-server --server $(B)/mychat-server $(BENCH_SERVER_FLAGS)
-
--include $(BENCH_SERVER_OBJ:.o=.d) $(LOADGEN_OBJ:.o=.d)

@@ -23,8 +23,8 @@
  *    the machine is shared.
  * 3. Storage. The ceiling of the store alone: an mc_sqlstore (WAL,
  *    synchronous=FULL) in the same temporary place, fed the store calls the
- *    server core makes for each direct message (duplicate lookup, name
- *    lookup, insert, delivery, receipt query, receipt done) between the
+ *    server core makes for each direct message (name lookup, insert with
+ *    its duplicate check, delivery, receipt query, receipt done) between the
  *    same clients, --store-batch messages per transaction, for --seconds
  *    after --warmup, without any network. Figure: messages per second;
  *    next to the chat figure it tells whether the store or the rest binds.
@@ -1189,18 +1189,15 @@ static void store_check(mc_sqlstore *ss, int err, const char *what) {
 }
 
 /* One direct message from |from| to |to| (named |to_name|), through the
- * store calls the server core makes for it: do_send's duplicate lookup
- * and recipient lookup, msg_add, then on the recipient's ack delivered(),
- * the sender's receipts() and on its ack receipt_done(). */
+ * store calls the server core makes for it: do_send's recipient lookup,
+ * msg_add (which finds a resend itself), then on the recipient's ack
+ * delivered(), the sender's receipts() and on its ack receipt_done(). */
 static void store_one(mc_sqlstore *ss, const mc_store *st, uint64_t from,
                       uint64_t to, const char *to_name, uint64_t cmid,
                       const char *text, uint64_t *receipt_upto) {
   const mc_store_ops *ops = st->ops;
   mc_store_msg m;
   memset(&m, 0, sizeof m);
-  int rv = ops->msg_find(st->st, from, cmid, &m);
-  if (rv != MC_ERR_NOT_FOUND)
-    store_check(ss, rv < 0 ? rv : MC_ERR_EXISTS, "msg_find");
   m.sender_id = from;
   m.client_msg_id = cmid;
   snprintf(m.text, sizeof m.text, "%s", text);
@@ -1209,6 +1206,8 @@ static void store_one(mc_sqlstore *ss, const mc_store *st, uint64_t from,
   snprintf(m.to, sizeof m.to, "%s", to_name);
   int dup;
   store_check(ss, ops->msg_add(st->st, &m, cmid, &dup), "msg_add");
+  if (dup)
+    store_check(ss, MC_ERR_EXISTS, "msg_add");
   store_check(ss, ops->delivered(st->st, to, &m, cmid), "delivered");
   mc_store_receipt r[16];
   size_t n;

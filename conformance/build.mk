@@ -1,4 +1,4 @@
-# conformance/: the conformance suite (issue 6). -included by the Makefile.
+# conformance/: the conformance suite (issue 6), included by the Makefile.
 #
 #   $(B)/mychat-conform   replays captures/*.pcap against a server
 #   $(B)/mc-record        records them from the reference server
@@ -17,13 +17,11 @@ PROGRAMS        += $(B)/mychat-conform $(B)/mc-record
 $(CONF_COMMON_OBJ) $(CONF_OBJ) $(RECORD_OBJ): CFLAGS_ALL += -Ireference -Itools
 
 $(B)/mychat-conform: $(CONF_OBJ) $(CONF_COMMON_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c cunit libpcap jansson,-lm -pthread)
 
 $(B)/mc-record: $(RECORD_OBJ) $(CONF_COMMON_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c libpcap)
 
 .PHONY: captures
 captures: $(B)/mc-record $(B)/mychat-server
 	sh conformance/captures.sh $(B)
-
--include $(CONF_OBJ:.o=.d) $(RECORD_OBJ:.o=.d) $(CONF_COMMON_OBJ:.o=.d)

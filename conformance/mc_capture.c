@@ -175,6 +175,21 @@ static int parse_acktime(mc_case *c, char *v) {
   return 0;
 }
 
+static int parse_timeout(mc_case *c, const char *v) {
+  if (c->n_timeout == MC_CAP_DIRECTIVES_MAX)
+    return -1;
+  mc_cap_timeout *d = &c->timeout[c->n_timeout];
+  char range[32], rest;
+  if (sscanf(v, "%d %31s %d %u %c", &d->ep, range, &d->push_ep, &d->seq,
+             &rest) != 4 ||
+      parse_range(range, &d->min_ms, &d->max_ms) < 0 || d->ep < 0 ||
+      d->ep >= MC_CAP_ENDPOINTS_MAX || d->push_ep < 0 ||
+      d->push_ep >= MC_CAP_ENDPOINTS_MAX || d->seq == 0)
+    return -1;
+  c->n_timeout++;
+  return 0;
+}
+
 static int parse_line(mc_case *c, char *line) {
   char *colon = strchr(line, ':');
   if (line[0] == '#' || line[0] == '\0')
@@ -197,6 +212,8 @@ static int parse_line(mc_case *c, char *line) {
     return parse_allow(c, v);
   } else if (strcmp(line, "ack") == 0) {
     return parse_acktime(c, v);
+  } else if (strcmp(line, "timeout") == 0) {
+    return parse_timeout(c, v);
   } else if (strcmp(line, "requires") == 0) {
     char *save = NULL;
     for (char *t = strtok_r(v, " \t", &save); t != NULL;

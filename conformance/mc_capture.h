@@ -82,6 +82,16 @@ typedef struct {
   int occ[MC_CAP_GAPS_MAX];
 } mc_cap_acktime;
 
+/* "timeout: EP MIN-MAX PEP SEQ": endpoint EP falls silent, and the push
+ * the end of its session causes, recorded as seq SEQ to endpoint PEP (an
+ * offline Presence), comes MIN..MAX milliseconds after EP's last datagram
+ * went out (MC-64). */
+typedef struct {
+  int ep, push_ep;
+  unsigned min_ms, max_ms;
+  uint32_t seq;
+} mc_cap_timeout;
+
 typedef struct {
   char name[64];
   char desc[256];
@@ -95,6 +105,8 @@ typedef struct {
   mc_cap_allow allow[MC_CAP_DIRECTIVES_MAX];
   int n_acktime;
   mc_cap_acktime acktime[MC_CAP_DIRECTIVES_MAX];
+  int n_timeout;
+  mc_cap_timeout timeout[MC_CAP_DIRECTIVES_MAX];
   size_t n_pkts;
   mc_cap_pkt *pkts;       /* n_pkts entries, owned */
 } mc_case;

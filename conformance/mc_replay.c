@@ -33,6 +33,14 @@
 #define RXLOG 64                 /* received datagrams kept for reports */
 #define RXLOG_SHOWN 12           /* of them, listed under a timeout */
 #define DUMP_LINE_MAX 240             /* one decoded datagram */
+#define TXLOG 64                 /* our latest transmissions kept per endpoint */
+/* An ack's delay_us (MC-84) against what we saw: the ack came |el| after
+ * we sent what it covers, so the server held it at most |el| (plus clock
+ * granularity) and at least |el| less the time our datagram and its ack
+ * spent on the way and in queues, a few ms on a loaded machine; a server
+ * that holds the ack 20 ms and says 0 is well outside. */
+#define ACK_DELAY_OVER_US 2000
+#define ACK_DELAY_UNDER_US 8000
 
 enum { X_CLIENT, X_REL, X_RETX, X_UNREL, X_ACKONLY };
 
@@ -120,6 +128,8 @@ typedef struct {
   uint64_t pend_unrel_last;
   size_t pend_unrel_len;
   uint8_t pend_unrel_data[MC_DATAGRAM_MAX + 64];
+  uint64_t tx_at[TXLOG];         /* when our datagrams went on the wire */
+  size_t n_tx;                   /* ever sent; ring of TXLOG */
 } epst;
 
 typedef struct {
@@ -144,7 +154,12 @@ typedef struct {
    * and when an ack covering it first came after (0: not yet). */
   struct {
     uint64_t sent[MC_CAP_GAPS_MAX], acked[MC_CAP_GAPS_MAX];
+    uint32_t delay_us[MC_CAP_GAPS_MAX]; /* of the ack that came first */
   } ackt[MC_CAP_DIRECTIVES_MAX];
+  /* The live sessions whose server has acked a seq of ours, so has taken
+   * a reliable body: each of its datagrams must carry its ack (MC-85). */
+  uint64_t took[BINDS];
+  size_t n_took;
   uint64_t rx_stamp_ns;          /* of the datagram on_server handles */
   char *out;
   size_t cap, len;
@@ -978,9 +993,46 @@ static void ackt_acked(replay *rp, int ep, const Mychat__Ack *ack,
     const mc_cap_acktime *d = &rp->c->acktime[k];
     for (int i = 0; i < d->n && d->ep == ep; i++)
       if (d->seq[i] < MAXSEQ && set[d->seq[i]] && rp->ackt[k].sent[i] &&
-          rp->ackt[k].acked[i] == 0)
+          rp->ackt[k].acked[i] == 0) {
         rp->ackt[k].acked[i] = now;
+        rp->ackt[k].delay_us[i] = ack->delay_us;
+      }
   }
+}
+
+/* How far the delay_us of the ack of transmission |i| of directive |k|
+ * lies outside what its timing allows (0: inside), in microseconds. */
+static uint64_t ackdelay_off(const replay *rp, int k, int i) {
+  uint64_t el = rp->ackt[k].acked[i] - rp->ackt[k].sent[i];
+  uint64_t d = rp->ackt[k].delay_us[i];
+  if (d > el + ACK_DELAY_OVER_US)
+    return d - el - ACK_DELAY_OVER_US;
+  if (el > d + ACK_DELAY_UNDER_US)
+    return el - d - ACK_DELAY_UNDER_US;
+  return 0;
+}
+
+/* The first ack covering one of the transmissions directive |k| lists
+ * says how long it was held (delay_us, MC-84) about as long as we saw it
+ * take; the sample that fits best counts, as for the time itself. */
+static void check_ackdelay(replay *rp, int k) {
+  const mc_cap_acktime *d = &rp->c->acktime[k];
+  uint64_t best = UINT64_MAX;
+  int best_i = 0;
+  for (int i = 0; i < d->n; i++)
+    if (rp->ackt[k].acked[i] != 0 && ackdelay_off(rp, k, i) < best) {
+      best = ackdelay_off(rp, k, i);
+      best_i = i;
+    }
+  if (best == 0 || best == UINT64_MAX)
+    return;
+  fail(rp, "endpoint %d: our seq %u was acked %.1f ms after we sent it with "
+           "delay_us %u%s: delay_us must be the time the ack was held since "
+           "the arrival it is owed for (breaks MC-84)", d->ep,
+       d->seq[best_i],
+       (double)(rp->ackt[k].acked[best_i] - rp->ackt[k].sent[best_i]) / 1000,
+       rp->ackt[k].delay_us[best_i],
+       d->n > 1 ? " (the closest of its ack line)" : "");
 }
 
 /* The soonest acked of the transmissions directive |k| lists was acked
@@ -1010,12 +1062,16 @@ static void check_acktime(replay *rp, int k) {
              "expected within %u ms (MC-87..MC-89)", d->ep, d->seq[best_i],
          best / 1000, d->n > 1 ? " (the soonest of its ack line)" : "",
          d->max_ms);
+  else
+    check_ackdelay(rp, k);
 }
 
 /* ---- the wire, through the impairment model ---- */
 
 static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
-  if (send(rp->ep[ep].fd, d, len, 0) < 0 && errno != ECONNREFUSED)
+  epst *e = &rp->ep[ep];
+  e->tx_at[e->n_tx++ % TXLOG] = mc_udp_now_us();
+  if (send(e->fd, d, len, 0) < 0 && errno != ECONNREFUSED)
     fail(rp, "send: %s", strerror(errno));
   else if (rp->o->trace != NULL)
     rp->o->trace(rp->o->trace_arg, ep, 1, d, len, mc_udp_now_us());
@@ -1295,8 +1351,14 @@ static void match_push(replay *rp, int ep, uint32_t s,
     report_mismatch(rp, j, ep, l, got);
     return;
   }
-  fail(rp, "endpoint %d: unexpected push: %s (%s)", ep, a,
-       cite(rp, extra_push_reqs(l->body_case)));
+  int at = live_at(rp, l->session_id);
+  if (at >= 0 && at != ep)
+    fail(rp, "endpoint %d: unexpected push: %s (the session was used last "
+             "from endpoint %d: its datagrams must follow it there, breaks "
+             "MC-56)", ep, a, at);
+  else
+    fail(rp, "endpoint %d: unexpected push: %s (%s)", ep, a,
+         cite(rp, extra_push_reqs(l->body_case)));
   emit(rp, "received: %s\n", got);
 }
 
@@ -1337,7 +1399,12 @@ static void drain(replay *rp, uint64_t sid) {
 /* Which requirement an unreliable datagram the capture does not have
  * breaks, from the client datagram it answers (the last one sent from
  * |ep|): one that is to be dropped silently, or one already answered. */
-static const char *why_unexpected(const replay *rp, int ep) {
+static const char *why_unexpected(const replay *rp, int ep, uint64_t sid) {
+  int at = sid != 0 ? live_at(rp, sid) : -1;
+  if (at >= 0 && at != ep)
+    return "it went to an address the session was not used from last: its "
+           "datagrams must follow the latest authenticated datagram, "
+           "whatever that carried: breaks MC-56";
   int i = rp->ep[ep].last_sent;
   if (i < 0)
     return "nothing was sent from this endpoint: breaks MC-57";
@@ -1353,6 +1420,34 @@ static const char *why_unexpected(const replay *rp, int ep) {
            "silently: breaks MC-36";
   return "a second answer, or one where the capture is silent: breaks "
          "MC-61, or MC-64 if the session should have ended";
+}
+
+/* MC-85 on a clean link: once the server has acked a seq of ours in a
+ * session (so it has taken a body of it), every datagram of the session
+ * it sends carries the ack. Errors are left out: one ends the session
+ * (SESSION_REPLACED, SHUTTING_DOWN) or belongs to none (UNKNOWN_SESSION
+ * echoes the header it got). On an impaired link our own reordering can
+ * bring a datagram sent before the body was taken after one that acks
+ * it. Returns 0 when it failed the case. */
+static int check_piggyback(replay *rp, int ep, const Mychat__Envelope *l) {
+  if (l->session_id == 0 || l->body_case == MYCHAT__ENVELOPE__BODY_ERROR)
+    return 1;
+  size_t i = 0;
+  while (i < rp->n_took && rp->took[i] != l->session_id)
+    i++;
+  if (l->ack == NULL && i < rp->n_took) {
+    char a[160];
+    summary(a, sizeof a, l);
+    fail(rp, "endpoint %d: %s carries no ack, though the server has taken "
+             "a reliable body of the session: every datagram of it must "
+             "carry the current ack (breaks MC-85)", ep, a);
+    emit(rp, "received: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
+    return 0;
+  }
+  if (l->ack != NULL && (l->ack->cumulative > 0 || l->ack->n_ranges > 0) &&
+      i == rp->n_took && rp->n_took < BINDS)
+    rp->took[rp->n_took++] = l->session_id;
+  return 1;
 }
 
 static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
@@ -1373,6 +1468,8 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
          mc_codec_body_name(l->body_case));
     goto done;
   }
+  if (!rp->o->impaired && !check_piggyback(rp, ep, l))
+    goto done;
   if (l->ack != NULL) {
     ack_mark(e->acked, l->ack);
     ackt_acked(rp, ep, l->ack, now);
@@ -1484,7 +1581,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
     char a[160];
     summary(a, sizeof a, l);
     fail(rp, "endpoint %d: unexpected datagram: %s (%s)", ep, a,
-         why_unexpected(rp, ep));
+         why_unexpected(rp, ep, l->session_id));
     emit(rp, "received: %s\n", rp->rxlog[(rp->n_rx - 1) % RXLOG]);
   }
 done:
@@ -1847,6 +1944,39 @@ static void check_retransmit(replay *rp, const mc_cap_retransmit *r) {
   }
 }
 
+/* A session ends on time (MC-64): the push its end causes came within
+ * the directive's bounds after the last datagram we sent from its
+ * endpoint before that push. */
+static void check_timeout(replay *rp, const mc_cap_timeout *t) {
+  if (t->ep >= rp->n_ep || t->push_ep >= rp->n_ep || t->seq >= MAXSEQ) {
+    fail(rp, "timeout directive names endpoints %d, %d, seq %u, not in the "
+             "capture", t->ep, t->push_ep, t->seq);
+    return;
+  }
+  const epst *p = &rp->ep[t->push_ep], *e = &rp->ep[t->ep];
+  uint32_t seq = live_seq(rp, t->push_ep, t->seq);
+  if (p->rx_count[seq] == 0) {
+    fail(rp, "endpoint %d: push seq %u, the end of the session of endpoint "
+             "%d, never came (MC-64)", t->push_ep, t->seq, t->ep);
+    return;
+  }
+  uint64_t at = p->rx_time[seq][0], last = 0;
+  size_t n = e->n_tx < TXLOG ? e->n_tx : TXLOG;
+  for (size_t k = 0; k < n; k++) {
+    uint64_t x = e->tx_at[(e->n_tx - 1 - k) % TXLOG];
+    if (x < at) {
+      last = x;
+      break;
+    }
+  }
+  uint64_t g = last ? (at - last) / 1000 : 0;
+  if (last == 0 || g < t->min_ms || g > t->max_ms)
+    fail(rp, "endpoint %d: the session of endpoint %d ended %" PRIu64 " ms "
+             "after its last datagram (push seq %u at endpoint %d), expected "
+             "%u..%u ms: after session_timeout_ms of silence (breaks MC-64)",
+         t->push_ep, t->ep, g, t->seq, t->push_ep, t->min_ms, t->max_ms);
+}
+
 /* MC-67: the Error SESSION_REPLACED to a user's old session goes out
  * before the new session's Welcome. Both answer one client datagram, at
  * two endpoints, so only the kernel's receive times can order them (the
@@ -1952,6 +2082,8 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     check_seqs(rp, k);
   for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
     check_acktime(rp, k);
+  for (int k = 0; k < c->n_timeout && !rp->failed && !o->impaired; k++)
+    check_timeout(rp, &c->timeout[k]);
   if (!rp->failed && !o->impaired)
     check_replaced_order(rp);
   rv = rp->failed;

@@ -114,6 +114,7 @@ static const struct {
     [MC_SET_RATE_BURST] = {"rate_burst", "--rate-burst", 5},
     [MC_SET_RATE_REFILL_MS] = {"rate_refill_ms", "--rate-refill-ms", 2000},
     [MC_SET_QUEUE_MAX] = {"queue_max", "--queue-max", 1024},
+    [MC_SET_MAX_RETRIES] = {"max_retries", "--max-retries", 12},
     [MC_SET_MAX_SESSIONS] = {"max_sessions", "--max-sessions", 100000},
     /* 0: 4 and 20 times rate_burst (MC-137). */
     [MC_SET_REG_PER_HOUR] = {"reg_per_hour", "--reg-per-hour", 0},

@@ -2,32 +2,29 @@
 # Used by the top-level `make fuzz`, or directly:
 #   make -f fuzz/fuzz.mk B=build/fuzz FUZZ_SECONDS=N run
 #   make -f fuzz/fuzz.mk B=build/fuzz seeds    (rewrites fuzz/seeds/decode/)
-# Every fuzz/fuzz_X.c becomes $(B)/fuzz_X, linked with the library sources
-# and the generated protobuf-c code, all built with ASan and UBSan (every
-# report aborts) and libFuzzer's coverage. `run` fuzzes each target for
+# Every fuzz/fuzz_X.c becomes $(B)/fuzz_X, linked with libmychat.a, all
+# compiled by the rules of mk/common.mk with ASan and UBSan (every report
+# aborts) and libFuzzer's coverage. `run` fuzzes each target for
 # FUZZ_SECONDS on the corpus $(B)/corpus/X, seeded from fuzz/seeds/X when
 # that exists, prints libFuzzer's execution count and fails on any crash
 # (the input is kept as $(B)/crash-*).
 
 B            ?= build/fuzz
-# Not CC: a CC=... given to the top-level make reaches this one too.
+# FUZZ_CC, not CC, picks the compiler: a CC=... given to the top-level make
+# reaches this one too, so this build's compiler, optimisation and
+# sanitizers override whatever it inherits.
 FUZZ_CC      ?= clang
+override CC  := $(FUZZ_CC)
+override OPT := -O1 -g
+# The library and targets are instrumented for coverage; only the targets'
+# link adds libFuzzer's main.
+override SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer -fsanitize=fuzzer-no-link
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 1400
-FUZZ_PKGS    ?= libprotobuf-c libsodium
+include mk/common.mk
+.DEFAULT_GOAL := all
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(FUZZ_PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(FUZZ_PKGS))
-SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all \
-              -fno-omit-frame-pointer
-WARN       := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-              -Wformat-security -Wwrite-strings
-CFLAGS_FZ  := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(SAN) \
-              -Ilib -I$(B)/gen $(PKG_CFLAGS)
-
-GEN_C      := $(B)/gen/mychat.pb-c.c
-GEN_H      := $(B)/gen/mychat.pb-c.h
-LIB_OBJ    := $(patsubst %.c,$(B)/%.o,$(wildcard lib/*.c)) $(B)/gen/mychat.pb-c.o
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN   := $(FUZZ_NAMES:%=$(B)/fuzz_%)
 
@@ -37,24 +34,8 @@ all: $(FUZZ_BIN)
 # Keep the objects between runs (make would delete them as intermediates).
 .SECONDARY:
 
-$(GEN_C) $(GEN_H) &: proto/mychat.proto
-	@mkdir -p $(B)/gen
-	protoc-c --proto_path=proto --c_out=$(B)/gen proto/mychat.proto
-
-# Generated code is not ours to warn about.
-$(B)/gen/mychat.pb-c.o: $(GEN_C)
-	$(FUZZ_CC) -std=c11 -g -O1 $(SAN) -fsanitize=fuzzer-no-link -I$(B)/gen \
-	  $(PKG_CFLAGS) -c $< -o $@
-
-# The library is instrumented for coverage but gets libFuzzer's main only in
-# the targets' link.
-$(B)/%.o: %.c $(GEN_H)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(CFLAGS_FZ) -MMD -MP -fsanitize=fuzzer-no-link -c $< -o $@
-
-$(B)/fuzz_%: fuzz/fuzz_%.c $(LIB_OBJ)
-	$(FUZZ_CC) $(CFLAGS_FZ) -MMD -MP -fsanitize=fuzzer -o $@ $< $(LIB_OBJ) \
-	  $(PKG_LIBS)
+$(B)/fuzz_%: $(B)/fuzz/fuzz_%.o $(LIBMC)
+	$(call mc_link,$(LIBMC_PKGS),-fsanitize=fuzzer)
 
 run: $(FUZZ_BIN)
 	@for t in $(FUZZ_NAMES); do \
@@ -73,11 +54,9 @@ run: $(FUZZ_BIN)
 	done
 
 # The seed generator is a plain program (no libFuzzer main) using the codec.
-$(B)/mkseeds: fuzz/mkseeds.c $(GEN_C) $(wildcard lib/*.c)
-	$(FUZZ_CC) $(CFLAGS_FZ) -o $@ $< $(wildcard lib/*.c) $(GEN_C) $(PKG_LIBS)
+$(B)/mkseeds: $(B)/fuzz/mkseeds.o $(LIBMC)
+	$(call mc_link,$(LIBMC_PKGS))
 
 seeds: $(B)/mkseeds
 	rm -rf fuzz/seeds/decode && mkdir -p fuzz/seeds/decode
 	$(B)/mkseeds fuzz/seeds/decode
-
--include $(LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d)

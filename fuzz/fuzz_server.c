@@ -156,14 +156,12 @@ static void write_seeds(const char *dir) {
     return;
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  mc_client_group(r.alice, MYCHAT__ENVELOPE__BODY_JOIN_GROUP, "MyChat", r.now,
-                  NULL);
+  mc_client_group(r.alice, MC_KIND_JOIN_GROUP, "MyChat", r.now, NULL);
   mc_client_send_text(r.alice, NULL, "MyChat", "hello", r.now, NULL, NULL);
   mc_client_send_text(r.alice, "alice", NULL, "note to self", r.now, NULL,
                       NULL);
-  mc_client_list(r.alice, MYCHAT__LIST_KIND__LIST_USERS, "", r.now, NULL);
-  mc_client_group(r.alice, MYCHAT__ENVELOPE__BODY_CREATE_GROUP, "team", r.now,
-                  NULL);
+  mc_client_list(r.alice, MC_LIST_USERS, "", r.now, NULL);
+  mc_client_group(r.alice, MC_KIND_CREATE_GROUP, "team", r.now, NULL);
   mc_client_logout(r.alice, r.now);
   char name[32];
   for (int i = 0; mc_client_poll_tx(r.alice, r.now, buf, sizeof buf, &len);

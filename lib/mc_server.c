@@ -296,11 +296,13 @@ mc_tstamp mc_server_expiry(mc_server *srv) {
   if (srv->unrel_n > 0 || srv->ready_head != NULL)
     return 0;
   sess *first = heap_first(srv);
-  return first ? first->deadline : MC_TSTAMP_NEVER;
+  mc_tstamp t = first ? first->deadline : MC_TSTAMP_NEVER;
+  return srv->unrec_n > 0 && srv->unrec_retry < t ? srv->unrec_retry : t;
 }
 
 void mc_server_handle_expiry(mc_server *srv, mc_tstamp now) {
   sess *s;
+  mc__server_unrec_retry(srv, now);
   while ((s = heap_first(srv)) != NULL && s->deadline <= now) {
     if (s->state == SESS_CLOSING && now >= s->closing_deadline) {
       mc__server_sess_free(srv, s);

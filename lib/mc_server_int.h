@@ -22,6 +22,8 @@
 
 #define UNREL_QUEUE_MAX 1024 /* unreliable answers waiting for poll_tx */
 #define CLOSING_LINGER (10 * MC_SEC)
+#define UNRECORDED_MAX 256   /* acknowledged pushes kept unrecorded */
+#define UNRECORDED_RETRY MC_SEC
 
 typedef enum { SESS_ESTABLISHED, SESS_CLOSING } sess_state;
 
@@ -31,6 +33,14 @@ typedef struct {
   rec_kind kind;
   uint64_t msg_id, group_id, sender_id, to_id;
 } push_rec;
+
+/* A push that |user_id| acknowledged but the store failed to record
+ * (MC-139), with the time its delivery is to be recorded at. */
+typedef struct {
+  uint64_t user_id;
+  uint64_t at_ms;
+  push_rec r;
+} unrecorded;
 
 typedef struct sess {
   uint64_t id;
@@ -147,6 +157,14 @@ struct mc_server {
 
   rate_bucket rate[RATE_SETS * RATE_WAYS];
   uint32_t mark_gen;
+
+  /* Acknowledgements the store failed to record: not pushed again while
+   * they are here, recorded at the next retry (MC-139). One that finds
+   * the array full is left to be pushed again in a later session, as
+   * after a restart. */
+  unrecorded unrec[UNRECORDED_MAX];
+  size_t unrec_n;
+  mc_tstamp unrec_retry;       /* when to try recording them again */
 };
 
 /* Functions shared by the server's files. They carry the core's internal
@@ -192,6 +210,9 @@ void mc__server_sess_notify_message(mc_server *srv, sess *s,
                                     const mc_store_msg *m);
 void mc__server_push_presence(mc_server *srv, const sess *subject, int online);
 void mc__server_handle_acked(mc_server *srv, sess *s, mc_tstamp now);
+/* Tries again to record the acknowledgements the store failed to record,
+ * once srv->unrec_retry has come. */
+void mc__server_unrec_retry(mc_server *srv, mc_tstamp now);
 
 /* mc_server_handshake.c */
 void mc__server_handle_handshake(mc_server *srv, const mc_addr *from,

@@ -75,6 +75,75 @@ static void push_backlog_done(mc_server *srv, sess *s) {
     s->backlog_done = 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* acknowledgements the store could not record (MC-139)               */
+
+static int unrec_has(const mc_server *srv, uint64_t user_id, rec_kind kind,
+                     uint64_t msg_id) {
+  for (size_t i = 0; i < srv->unrec_n; i++)
+    if (srv->unrec[i].user_id == user_id && srv->unrec[i].r.kind == kind &&
+        srv->unrec[i].r.msg_id == msg_id)
+      return 1;
+  return 0;
+}
+
+/* A direct message reached its recipient: its sender, if online, gets the
+ * receipt. */
+static void receipt_ready(mc_server *srv, uint64_t sender_id) {
+  sess *sender = mc__map_get(&srv->by_user, sender_id);
+  if (sender != NULL && sender->state == SESS_ESTABLISHED) {
+    sender->receipts_caught_up = 0;
+    mc__server_sess_pump(srv, sender);
+  }
+}
+
+/* Records that |user_id| has the push |r| (at |at_ms|). Returns the
+ * store's result; MC_ERR_STORAGE only when it failed. */
+static int record_ack(mc_server *srv, uint64_t user_id, const push_rec *r,
+                      uint64_t at_ms) {
+  if (r->kind == REC_RECEIPT)
+    return srv->store.ops->receipt_done(srv->store.st, r->msg_id);
+  mc_store_msg m;
+  memset(&m, 0, sizeof m);
+  m.id = r->msg_id;
+  m.group_id = r->group_id;
+  m.sender_id = r->sender_id;
+  m.to_id = r->to_id;
+  int rv = srv->store.ops->delivered(srv->store.st, user_id, &m, at_ms);
+  if (rv == 0 && r->group_id == 0)
+    receipt_ready(srv, r->sender_id);
+  return rv;
+}
+
+/* Records an acknowledgement, or keeps it for a retry when the store
+ * fails. */
+static void record_or_keep(mc_server *srv, uint64_t user_id,
+                           const push_rec *r, mc_tstamp now) {
+  uint64_t at_ms = mc__server_wall_ms(srv, now);
+  if (record_ack(srv, user_id, r, at_ms) != MC_ERR_STORAGE ||
+      srv->unrec_n == UNRECORDED_MAX)
+    return;
+  if (srv->unrec_n == 0)
+    srv->unrec_retry = now + UNRECORDED_RETRY;
+  srv->unrec[srv->unrec_n++] = (unrecorded){user_id, at_ms, *r};
+}
+
+void mc__server_unrec_retry(mc_server *srv, mc_tstamp now) {
+  if (srv->unrec_n == 0 || now < srv->unrec_retry)
+    return;
+  /* In place: recording a delivery pumps its sender's session, which
+   * reads the array; an entry it still finds there that is recorded now
+   * only skips what is no longer pending anyway. */
+  size_t kept = 0;
+  for (size_t i = 0; i < srv->unrec_n; i++) {
+    unrecorded u = srv->unrec[i];
+    if (record_ack(srv, u.user_id, &u.r, u.at_ms) == MC_ERR_STORAGE)
+      srv->unrec[kept++] = u;
+  }
+  srv->unrec_n = kept;
+  srv->unrec_retry = now + UNRECORDED_RETRY;
+}
+
 /* Fills the push window of |s| from the store: missed messages first (the
  * BacklogDone marker after the last of them), then live ones, then
  * receipts. Bounded by push_window per call. */
@@ -90,6 +159,10 @@ void mc__server_sess_pump(mc_server *srv, sess *s) {
                                 batch, want, &n) < 0)
       return; /* store trouble: try again on the next event */
     for (size_t i = 0; i < n; i++) {
+      if (unrec_has(srv, s->user_id, REC_DELIVER, batch[i].id)) {
+        s->enqueued_upto = batch[i].id; /* the user has it */
+        continue;
+      }
       int missed = batch[i].id <= s->watermark;
       if (!missed && !s->backlog_done)
         push_backlog_done(srv, s);
@@ -112,6 +185,10 @@ void mc__server_sess_pump(mc_server *srv, sess *s) {
                                  rb, want, &n) < 0)
       return;
     for (size_t i = 0; i < n; i++) {
+      if (unrec_has(srv, s->user_id, REC_RECEIPT, rb[i].message_id)) {
+        s->receipt_upto = rb[i].seq; /* the user has it */
+        continue;
+      }
       Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
       Mychat__Receipt rc = MYCHAT__RECEIPT__INIT;
       rc.message_id = rb[i].message_id;
@@ -190,28 +267,11 @@ void mc__server_handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
       continue;
     s->pushes_inflight--;
     more = 1;
-    if (r.kind == REC_RECEIPT) {
-      srv->store.ops->receipt_done(srv->store.st, r.msg_id);
+    if (r.kind == REC_RECEIPT)
       srv->stats.receipts_acked++;
-      continue;
-    }
-    mc_store_msg m;
-    memset(&m, 0, sizeof m);
-    m.id = r.msg_id;
-    m.group_id = r.group_id;
-    m.sender_id = r.sender_id;
-    m.to_id = r.to_id;
-    srv->stats.delivers_acked++;
-    if (srv->store.ops->delivered(srv->store.st, s->user_id, &m,
-                                  mc__server_wall_ms(srv, now)) < 0 ||
-        r.group_id != 0)
-      continue;
-    /* A direct message arrived: its sender, if online, gets the receipt. */
-    sess *sender = mc__map_get(&srv->by_user, r.sender_id);
-    if (sender != NULL && sender->state == SESS_ESTABLISHED) {
-      sender->receipts_caught_up = 0;
-      mc__server_sess_pump(srv, sender);
-    }
+    else
+      srv->stats.delivers_acked++;
+    record_or_keep(srv, s->user_id, &r, now);
   }
   if (more)
     mc__server_sess_pump(srv, s);

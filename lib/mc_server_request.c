@@ -145,40 +145,46 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
                                  char *why, size_t wlen) {
   mc_store_msg m;
   memset(&m, 0, sizeof m);
-  /* A resend of a stored message is confirmed again before anything else
-   * is checked: it may come after the sender left the group (MC-107). */
-  int rv = srv->store.ops->msg_find(srv->store.st, s->user_id,
-                                    sm->client_msg_id, &m);
-  if (rv == 0)
-    return send_sent(srv, s, seq, &m);
-  if (rv != MC_ERR_NOT_FOUND)
-    return MYCHAT__ERROR_CODE__INTERNAL;
   m.sender_id = s->user_id;
   snprintf(m.sender, sizeof m.sender, "%s", s->name);
   m.client_msg_id = sm->client_msg_id;
   snprintf(m.text, sizeof m.text, "%s", sm->text);
+  Mychat__ErrorCode refused = MYCHAT__ERROR_CODE__ERROR_NONE;
+  int rv;
   if (sm->to_case == MYCHAT__SEND_MESSAGE__TO_USER) {
     rv = srv->store.ops->user_find(srv->store.st, sm->user, &m.to_id, NULL, 0);
     if (rv < 0) {
       snprintf(why, wlen, "no user '%s'", sm->user);
-      return store_code(rv, MYCHAT__ERROR_CODE__NO_SUCH_USER,
-                        MYCHAT__ERROR_CODE__INTERNAL);
+      refused = store_code(rv, MYCHAT__ERROR_CODE__NO_SUCH_USER,
+                           MYCHAT__ERROR_CODE__INTERNAL);
     }
     snprintf(m.to, sizeof m.to, "%s", sm->user);
   } else {
     rv = srv->store.ops->group_find(srv->store.st, sm->group, &m.group_id);
     if (rv < 0) {
       snprintf(why, wlen, "no group '%s'", sm->group);
-      return store_code(rv, MYCHAT__ERROR_CODE__NO_SUCH_GROUP,
-                        MYCHAT__ERROR_CODE__INTERNAL);
-    }
-    rv = srv->store.ops->member_check(srv->store.st, m.group_id, s->user_id);
-    if (rv < 0) {
+      refused = store_code(rv, MYCHAT__ERROR_CODE__NO_SUCH_GROUP,
+                           MYCHAT__ERROR_CODE__INTERNAL);
+    } else if ((rv = srv->store.ops->member_check(srv->store.st, m.group_id,
+                                                  s->user_id)) < 0) {
       snprintf(why, wlen, "join '%s' before writing to it", sm->group);
-      return store_code(rv, MYCHAT__ERROR_CODE__NOT_MEMBER,
-                        MYCHAT__ERROR_CODE__INTERNAL);
+      refused = store_code(rv, MYCHAT__ERROR_CODE__NOT_MEMBER,
+                           MYCHAT__ERROR_CODE__INTERNAL);
     }
     snprintf(m.group, sizeof m.group, "%s", sm->group);
+  }
+  if (refused != MYCHAT__ERROR_CODE__ERROR_NONE) {
+    /* A resend of a stored message is confirmed again whatever the checks
+     * say now: it may come after the sender left the group (MC-107).
+     * msg_add finds a resend by itself, so only a refused message costs
+     * this lookup, not every message. */
+    rv = srv->store.ops->msg_find(srv->store.st, s->user_id,
+                                  sm->client_msg_id, &m);
+    if (rv == 0) {
+      why[0] = '\0';
+      return send_sent(srv, s, seq, &m);
+    }
+    return rv == MC_ERR_NOT_FOUND ? refused : MYCHAT__ERROR_CODE__INTERNAL;
   }
   int dup = 0;
   rv = srv->store.ops->msg_add(srv->store.st, &m, mc__server_wall_ms(srv, now),

@@ -22,7 +22,7 @@ MUT_CFLAGS = $(filter-out $(OPT),$(CFLAGS_ALL)) -O0
 $(B)/mutants/%/mychat-server: %.mut mutants/mutants.py $(SERVER_OBJ) \
     $(B)/libmcref.a $(LIBMC) $(wildcard lib/*.c lib/*.h reference/*.c reference/*.h)
 	@B=$(B) CC="$(CC)" CFLAGS="$(MUT_CFLAGS)" SAN="$(SAN)" \
-	  LDLIBS="$(LDLIBS_ALL)" SERVER_OBJ="$(SERVER_OBJ)" $(MUT_RUN) build $*
+	  LDLIBS="$(call mc_libs,$(SERVER_PKGS)) $(SERVER_SYSLIBS) $(LDLIBS)" SERVER_OBJ="$(SERVER_OBJ)" $(MUT_RUN) build $*
 
 .PHONY: mutants mutants-build
 mutants-build: $(MUT_BINS)

@@ -18,26 +18,26 @@ SERVER_OBJ := $(B)/reference/mychat-server.o $(B)/reference/mc_authpool.o
 PROBE_OBJ  := $(B)/tests/integration/mc_probe.o
 FLOOD_OBJ  := $(B)/tests/integration/mc_flood.o
 PROGRAMS   += $(B)/mychat-server $(B)/mc-probe $(B)/mc-flood
+# What the server links, also the mutant servers (mutants/build.mk): the
+# authentication pool is its one threaded part.
+SERVER_PKGS := libprotobuf-c sqlite3 libsodium
+SERVER_SYSLIBS := -pthread
 
 $(PROBE_OBJ) $(FLOOD_OBJ): CFLAGS_ALL += -Ireference
 
 $(B)/mychat-server: $(SERVER_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $(SERVER_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
+	$(call mc_link,$(SERVER_PKGS),$(SERVER_SYSLIBS))
 
 $(B)/mc-probe: $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $(PROBE_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c libsodium)
 
 # mc-flood: handshake load for the abuse tests (issue 12).
 $(B)/mc-flood: $(FLOOD_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $(FLOOD_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
-
--include $(SERVER_OBJ:.o=.d) $(PROBE_OBJ:.o=.d) $(FLOOD_OBJ:.o=.d) $(REF_UDP_OBJ:.o=.d)
+	$(call mc_link,libprotobuf-c)
 
 # mychat: the command-line client (terminal and scripted modes).
 MYCHAT_OBJ := $(B)/reference/mychat.o $(B)/reference/mc_term.o
 PROGRAMS += $(B)/mychat
 
 $(B)/mychat: $(MYCHAT_OBJ) $(B)/libmcref.a $(LIBMC)
-	$(CC) $(SAN) -o $@ $(MYCHAT_OBJ) $(B)/libmcref.a $(LIBMC) $(LDLIBS_ALL)
-
--include $(MYCHAT_OBJ:.o=.d)
+	$(call mc_link,libprotobuf-c libedit)

@@ -15,16 +15,31 @@
  */
 #include "mc_sqlstore.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mc_error.h"
 
 /* PRAGMA user_version of the schema below; 0 is a new, empty database. */
 #define SQ_SCHEMA_VERSION 1
+
+/* How long a healthy store waits for another process's lock before a
+ * batch runs without writes. A degraded store does not wait at all: it
+ * tries again after a backoff from SQ_RETRY_MIN_MS, doubling up to
+ * SQ_RETRY_MAX_MS, so a lock held for minutes costs the host's loop one
+ * wait, not one per batch. */
+#define SQ_BUSY_MS 1000
+#define SQ_RETRY_MIN_MS 50
+#define SQ_RETRY_MAX_MS 2000
 
 /* Direct messages have no group_id and group messages no to_id (NULL, so
  * the foreign keys hold); the API's 0 maps to NULL both ways. Receipt seqs
@@ -204,7 +219,17 @@ struct mc_sqlstore {
   sqlite3_stmt *stmt[SQ_COUNT];
   sq_cache *cache;
   char *path;      /* for error messages */
-  int in_txn;      /* between mc_sqlstore_begin() and _commit() */
+  int in_batch;    /* between mc_sqlstore_begin() and _commit() */
+  int in_txn;      /* the batch has a transaction (writes allowed) */
+  int degraded;    /* the last try to open a transaction failed */
+  unsigned backoff_ms;  /* until the next try, while degraded */
+  uint64_t retry_at_ms; /* CLOCK_MONOTONIC time of the next try */
+  /* The reserve (mc_sqlstore_set_reserve): |reserve| bytes held in the
+   * file |reserve_path| while the disk has room, given back to the
+   * file system just before a commit that would otherwise find it full. */
+  char *reserve_path;
+  uint64_t reserve;
+  int reserve_held;
   char errmsg[256];
 };
 
@@ -302,6 +327,9 @@ static int sq_run(sqlite3_stmt *st) {
  * what follows must not silently autocommit while the host still thinks it
  * is batching. */
 static int sq_check_txn(mc_sqlstore *ss) {
+  /* A batch without a transaction keeps begin's reason in errmsg. */
+  if (ss->in_batch && !ss->in_txn)
+    return MC_ERR_STORAGE;
   if (ss->in_txn && sqlite3_get_autocommit(ss->db)) {
     sq_forget(ss);
     snprintf(ss->errmsg, sizeof ss->errmsg,
@@ -837,11 +865,13 @@ static int sq_pragma(mc_sqlstore *ss, const char *sql, long long *num,
   return rc == SQLITE_OK ? 0 : MC_ERR_STORAGE;
 }
 
-/* Sets the durability pragmas and creates or checks the schema. */
+/* Sets the durability pragmas and creates or checks the schema. A database
+ * that already has this schema needs no write here, so a read-only file
+ * opens too (its writes then fail at mc_sqlstore_begin()). */
 static int sq_setup(mc_sqlstore *ss) {
   char mode[16];
   long long version = 0;
-  sqlite3_busy_timeout(ss->db, 5000);
+  sqlite3_busy_timeout(ss->db, SQ_BUSY_MS);
   int err = sq_pragma(ss, "PRAGMA journal_mode=WAL", NULL, mode, sizeof mode);
   if (err)
     return err;
@@ -854,7 +884,13 @@ static int sq_setup(mc_sqlstore *ss) {
   }
   if ((err = sq_exec(ss, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
                      "pragmas")) ||
-      (err = sq_exec(ss, "BEGIN IMMEDIATE", "begin")) ||
+      (err = sq_pragma(ss, "PRAGMA user_version", &version, NULL, 0)))
+    return err;
+  if (version == SQ_SCHEMA_VERSION)
+    return 0;
+  /* Looked at again inside the transaction: another process may have
+   * created the schema in between. */
+  if ((err = sq_exec(ss, "BEGIN IMMEDIATE", "begin")) ||
       (err = sq_pragma(ss, "PRAGMA user_version", &version, NULL, 0)))
     goto out;
   if (version > SQ_SCHEMA_VERSION) {
@@ -876,6 +912,46 @@ out:
   return err;
 }
 
+static void sq_disconnect(mc_sqlstore *ss) {
+  for (int i = 0; i < SQ_COUNT; i++) {
+    sqlite3_finalize(ss->stmt[i]);
+    ss->stmt[i] = NULL;
+  }
+  /* Closing with a transaction open rolls it back. */
+  sqlite3_close(ss->db);
+  ss->db = NULL;
+}
+
+/* Opens ss->path into ss->db with its statements. Returns 0, or
+ * MC_ERR_STORAGE with errmsg set and nothing left open. */
+static int sq_connect(mc_sqlstore *ss) {
+  /* One thread uses a store (mc_sqlstore.h), so SQLite's per-connection
+   * mutex only costs. A file this process may not write opens read-only
+   * (SQLITE_OPEN_READWRITE falls back to reading). */
+  int rc = sqlite3_open_v2(ss->path, &ss->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_NOMUTEX,
+                           NULL);
+  int e = 0;
+  if (rc != SQLITE_OK) {
+    snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): %s", ss->path,
+             ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc));
+    e = MC_ERR_STORAGE;
+  }
+  if (!e)
+    e = sq_setup(ss);
+  for (int i = 0; !e && i < SQ_COUNT; i++)
+    if (sqlite3_prepare_v3(ss->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                           &ss->stmt[i], NULL) != SQLITE_OK) {
+      snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): prepare %s: %s",
+               ss->path, sq_sql[i], sqlite3_errmsg(ss->db));
+      e = MC_ERR_STORAGE;
+    }
+  if (e)
+    sq_disconnect(ss);
+  return e;
+}
+
 int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
                      size_t errlen) {
   *out = NULL;
@@ -894,33 +970,14 @@ int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
     free(ss);
     return MC_ERR_NOMEM;
   }
-  /* One thread uses a store (mc_sqlstore.h), so SQLite's per-connection
-   * mutex only costs. */
-  int rc = sqlite3_open_v2(path, &ss->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
-  int e = 0;
-  if (rc != SQLITE_OK) {
-    snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): %s", path,
-             ss->db ? sqlite3_errmsg(ss->db) : sqlite3_errstr(rc));
-    e = MC_ERR_STORAGE;
-  }
-  if (!e)
-    e = sq_setup(ss);
-  for (int i = 0; !e && i < SQ_COUNT; i++)
-    if (sqlite3_prepare_v3(ss->db, sq_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                           &ss->stmt[i], NULL) != SQLITE_OK) {
-      snprintf(ss->errmsg, sizeof ss->errmsg, "open(%s): prepare %s: %s",
-               path, sq_sql[i], sqlite3_errmsg(ss->db));
-      e = MC_ERR_STORAGE;
-    }
+  int e = sq_connect(ss);
   if (e) {
     if (errlen)
       snprintf(err, errlen, "%s", ss->errmsg);
     mc_sqlstore_close(ss);
     return e;
   }
+  ss->errmsg[0] = '\0';
   if (errlen)
     err[0] = '\0';
   *out = ss;
@@ -937,11 +994,9 @@ int mc_sqlstore_single_thread(void) {
 void mc_sqlstore_close(mc_sqlstore *ss) {
   if (!ss)
     return;
-  for (int i = 0; i < SQ_COUNT; i++)
-    sqlite3_finalize(ss->stmt[i]);
-  /* Closing with a transaction open rolls it back. */
-  sqlite3_close(ss->db);
+  sq_disconnect(ss);
   free(ss->path);
+  free(ss->reserve_path);
   free(ss->cache);
   free(ss);
 }
@@ -951,19 +1006,139 @@ void mc_sqlstore_as_store(mc_sqlstore *ss, mc_store *out) {
   out->st = ss;
 }
 
-int mc_sqlstore_begin(mc_sqlstore *ss) {
-  if (ss->in_txn)
-    return MC_ERR_STATE;
+/* ------------------------------------------------------------------ */
+/* the reserve and degraded batches                                    */
+
+static uint64_t sq_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Bytes an unprivileged writer may still use on the database's file
+ * system (root's reserved blocks do not count: they are not ours to
+ * plan with). */
+static uint64_t sq_free_bytes(const mc_sqlstore *ss) {
+  struct statvfs sv;
+  if (statvfs(ss->path, &sv) < 0)
+    return UINT64_MAX; /* unknown: let SQLite find out */
+  return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
+/* Takes the reserve when the disk has room for it and as much again
+ * besides (what mc_sqlstore_begin() asks for). posix_fallocate makes the blocks the file's own, so the
+ * space is there when it is given back. */
+static void sq_reserve_take(mc_sqlstore *ss) {
+  if (ss->reserve_held || sq_free_bytes(ss) < 2 * ss->reserve)
+    return;
+  int fd = open(ss->reserve_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  int r = posix_fallocate(fd, 0, (off_t)ss->reserve);
+  close(fd);
+  if (r == 0)
+    ss->reserve_held = 1;
+  else
+    unlink(ss->reserve_path);
+}
+
+int mc_sqlstore_set_reserve(mc_sqlstore *ss, uint64_t bytes) {
+  if (strcmp(ss->path, ":memory:") == 0 || ss->path[0] == '\0')
+    return 0; /* no file system to fill */
+  size_t len = strlen(ss->path) + sizeof "-reserve";
+  char *p = malloc(len);
+  if (!p)
+    return MC_ERR_NOMEM;
+  snprintf(p, len, "%s-reserve", ss->path);
+  free(ss->reserve_path);
+  ss->reserve_path = p;
+  ss->reserve = bytes;
+  ss->reserve_held = 0;
+  /* A reserve left by an earlier run is ours already. */
+  struct stat sb;
+  if (stat(p, &sb) == 0 && (uint64_t)sb.st_size >= bytes)
+    ss->reserve_held = 1;
+  sq_reserve_take(ss);
+  return 0;
+}
+
+/* Why a new transaction may not start, or 0: a disk with less than the
+ * reserve's size free (a commit must never meet a full disk: SQLite rolls
+ * the whole transaction back when it does), a read-only file, a lock. */
+static int sq_try_begin(mc_sqlstore *ss) {
+  if (ss->reserve_path) {
+    sq_reserve_take(ss);
+    uint64_t free_b = sq_free_bytes(ss);
+    if (free_b < ss->reserve) {
+      snprintf(ss->errmsg, sizeof ss->errmsg,
+               "begin(%s): disk nearly full (%llu bytes free, %llu needed)",
+               ss->path, (unsigned long long)free_b,
+               (unsigned long long)ss->reserve);
+      return MC_ERR_STORAGE;
+    }
+  }
+  /* A read-only connection stays read-only: only a new one finds out
+   * that the file may be written again. The old one is closed first, as
+   * SQLite shares one file handle per file within a process, and a new
+   * connection would inherit the old one's read-only WAL index. If the new
+   * one fails, the store has no connection and every operation fails with
+   * MC_ERR_STORAGE until a later begin connects. */
+  if (!ss->db || sqlite3_db_readonly(ss->db, "main") == 1) {
+    sq_disconnect(ss);
+    sq_forget(ss);
+    int err = sq_connect(ss);
+    if (err)
+      return err;
+    /* BEGIN IMMEDIATE may well succeed on it; its first write would not. */
+    if (sqlite3_db_readonly(ss->db, "main") == 1) {
+      snprintf(ss->errmsg, sizeof ss->errmsg,
+               "begin(%s): the database (or its -wal, -shm) is read-only",
+               ss->path);
+      return MC_ERR_STORAGE;
+    }
+  }
+  sqlite3_busy_timeout(ss->db, ss->degraded ? 0 : SQ_BUSY_MS);
   if (sq_run(ss->stmt[SQ_BEGIN]) != SQLITE_DONE)
     return sq_fail(ss, "begin");
+  return 0;
+}
+
+int mc_sqlstore_begin(mc_sqlstore *ss) {
+  if (ss->in_batch)
+    return MC_ERR_STATE;
+  ss->in_batch = 1;
+  uint64_t now = sq_now_ms();
+  if (ss->degraded && now < ss->retry_at_ms)
+    return MC_ERR_STORAGE; /* errmsg still says why */
+  int err = sq_try_begin(ss);
+  if (err) {
+    ss->backoff_ms = !ss->degraded ? SQ_RETRY_MIN_MS
+                     : ss->backoff_ms >= SQ_RETRY_MAX_MS / 2
+                         ? SQ_RETRY_MAX_MS
+                         : 2 * ss->backoff_ms;
+    ss->retry_at_ms = now + ss->backoff_ms;
+    ss->degraded = 1;
+    return err;
+  }
+  ss->degraded = 0;
   ss->in_txn = 1;
   return 0;
 }
 
 int mc_sqlstore_commit(mc_sqlstore *ss) {
-  if (!ss->in_txn)
+  if (!ss->in_batch)
     return MC_ERR_STATE;
+  ss->in_batch = 0;
+  if (!ss->in_txn)
+    return 0; /* a batch without writes */
   ss->in_txn = 0;
+  /* The disk filled up during the batch: the reserve's blocks are what
+   * this commit is written to. The next begin refuses writes until
+   * there is room for the reserve again. */
+  if (ss->reserve_held && sq_free_bytes(ss) < ss->reserve) {
+    unlink(ss->reserve_path);
+    ss->reserve_held = 0;
+  }
   if (sq_run(ss->stmt[SQ_COMMIT]) == SQLITE_DONE)
     return 0;
   int err = sq_fail(ss, "commit");

@@ -20,6 +20,7 @@
 #define MC_SQLSTORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mc_store.h"
 
@@ -48,14 +49,36 @@ void mc_sqlstore_close(mc_sqlstore *ss);
  * |out| borrows |ss|: it is valid until mc_sqlstore_close(ss). */
 void mc_sqlstore_as_store(mc_sqlstore *ss, mc_store *out);
 
-/* Starts a transaction that the following operations join. Returns 0,
- * MC_ERR_STATE when one is already open, or MC_ERR_STORAGE. */
+/* Starts a batch of operations. Returns 0 with a transaction open that
+ * they join, MC_ERR_STATE when a batch is already open, or MC_ERR_STORAGE
+ * when the database cannot take writes now: another process holds its
+ * lock (past a wait of 1 s), the file is read-only, or the
+ * disk has less free than the reserve (mc_sqlstore_set_reserve). The batch
+ * then runs without a transaction: reads are served, every write fails at
+ * once with MC_ERR_STORAGE and changes nothing, and mc_sqlstore_errmsg()
+ * says why. Once degraded, begin tries again only after a backoff (50 ms,
+ * doubling up to 2 s) and then without waiting for a lock, so a fault that
+ * lasts costs the host no wait per batch; a read-only file is opened again
+ * at each try, so the store recovers by itself when the fault clears.
+ * Either way the host ends the batch with mc_sqlstore_commit(). */
 int mc_sqlstore_begin(mc_sqlstore *ss);
 
-/* Commits the transaction started by mc_sqlstore_begin(), durably. Returns
- * 0, MC_ERR_STATE when none is open, or MC_ERR_STORAGE: then the whole
- * transaction is rolled back and nothing of it was stored. */
+/* Ends the batch started by mc_sqlstore_begin(), committing its
+ * transaction durably. Returns 0 (also for a batch that had no
+ * transaction), MC_ERR_STATE when no batch is open, or MC_ERR_STORAGE:
+ * then the whole transaction is rolled back and nothing of it was stored.
+ * With a reserve, a commit that finds the disk nearly full first gives the
+ * reserve back, so that the commit still finds room. */
 int mc_sqlstore_commit(mc_sqlstore *ss);
+
+/* Keeps |bytes| of the database's file system in the file PATH-reserve
+ * (taken now if there is room for it twice over, else as soon as there
+ * is), and from now on refuses to start a transaction while less than
+ * |bytes| is free: a transaction that finds the disk full is rolled back
+ * whole by SQLite, which the host could not undo in its own state. The
+ * file stays after close, for the next run. Nothing for ":memory:".
+ * Returns 0 or MC_ERR_NOMEM. */
+int mc_sqlstore_set_reserve(mc_sqlstore *ss, uint64_t bytes);
 
 /* The message of the last SQLite failure, with context, for the host's log
  * ("" if none yet). Valid until the next call on |ss|. */

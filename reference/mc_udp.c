@@ -106,13 +106,33 @@ int mc_udp_parse(const char *hostport, struct sockaddr_storage *sa,
   return mc_udp_resolve(host, port, sa, salen, err, errlen);
 }
 
+/* Writes |v| in decimal at |p|; returns the end. */
+static char *udp_put_dec(char *p, unsigned v) {
+  char d[10];
+  int n = 0;
+  do
+    d[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n > 0)
+    *p++ = d[--n];
+  return p;
+}
+
 const char *mc_udp_format(const struct sockaddr *sa, socklen_t salen,
                           char *buf, size_t cap) {
   char ip[INET6_ADDRSTRLEN];
   if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
+    /* By hand: the server's request log formats a peer on every line, and
+     * inet_ntop with snprintf was half of that line's cost. */
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
-    snprintf(buf, cap, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+    const uint8_t *b = (const uint8_t *)&in->sin_addr;
+    char text[sizeof "255.255.255.255:65535"], *p = text;
+    for (int i = 0; i < 4; i++) {
+      p = udp_put_dec(p, b[i]);
+      *p++ = i < 3 ? '.' : ':';
+    }
+    *udp_put_dec(p, ntohs(in->sin_port)) = '\0';
+    snprintf(buf, cap, "%s", text);
   } else if (sa->sa_family == AF_INET6 &&
              salen >= sizeof(struct sockaddr_in6)) {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;

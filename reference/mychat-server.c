@@ -11,9 +11,19 @@
  * socket holds, up to RX_ROUNDS recvmmsg batches; finished auth jobs;
  * expired timers; shutdown) runs inside one store transaction, and datagrams are taken from the core only after that
  * transaction committed, so no "sent" confirmation leaves before its message
- * is on disk. A failed commit ends the process with status 1 before
- * anything of the batch is sent: clients retransmit to the restarted
- * server.
+ * is on disk.
+ *
+ * Storage faults (PROTOCOL.md MC-138): when the database cannot take
+ * writes (its lock held by another process, a read-only file, a disk
+ * with less free than STORE_RESERVE), mc_sqlstore_begin() says so and
+ * the batch runs without a transaction: reads are served, every write
+ * fails and the core answers INTERNAL. The store tries again with a
+ * backoff; the log says "storage degraded" and "storage recovered" once
+ * per change. The reserve keeps a commit from meeting a full disk. A
+ * commit that fails all the same (an I/O error) has been rolled back
+ * while the core's memory already counts it done: the process then ends
+ * with status 1 before anything of the batch is sent, and clients
+ * retransmit to the restarted server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +58,8 @@
 #define SOCK_BUF (8 << 20)       /* socket buffers: a commit's fsync of
                                     arrivals at full load, and more */
 #define LOG_BUF (1 << 16)        /* request-log buffer, flushed each turn */
+#define STORE_RESERVE (4 << 20)  /* free disk below which writes are refused;
+                                    far more than one batch writes */
 
 typedef struct {
   const char *host;
@@ -66,6 +78,7 @@ typedef struct {
   int fd, ep, sigfd;
   int stdin_open;                /* still watching the console */
   int stop;                      /* shutdown asked for */
+  int store_degraded;            /* the last batch could not write */
   FILE *log;
   time_t log_secs;               /* the second log_when shows */
   char log_when[32];             /* "YYYY-MM-DDTHH:MM:SS" of log_secs */
@@ -119,6 +132,8 @@ static void usage(FILE *f) {
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
+          "  --max-retries N   retransmissions of one reply or push before the\n"
+          "                    session is given up (default %" PRIu32 ")\n"
           "  --auth-per-prefix N  password checks waiting from one /24 or /56\n"
           "                    (default %" PRIu32 ")\n"
           "  --auth-queue-max N  password checks waiting in all, Registers at\n"
@@ -133,7 +148,8 @@ static void usage(FILE *f) {
           "Exit status: 0 after a clean shutdown, 1 when the socket or the\n"
           "database fails, 2 for usage errors.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.auth_per_prefix,
+          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.arq.max_retries,
+          d.auth_per_prefix,
           d.auth_queue_max);
 }
 
@@ -177,6 +193,8 @@ static const struct {
      3600000},
     {"queue-max", offsetof(mc_server_config, arq.queue_max), 0,
      MC_ARQ_QUEUE_MAX},
+    {"max-retries", offsetof(mc_server_config, arq.max_retries), 1,
+     MC_ARQ_RETRIES_MAX},
     {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
     {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
      1000000},
@@ -343,33 +361,65 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
             (int)(ms % 1000), a->log_suppressed, LOG_PER_SEC);
     a->log_suppressed = 0;
   }
-  fprintf(a->log, "%s.%03dZ %s %s %016" PRIx64 " %s %s%s%s\n", when,
-          (int)(ms % 1000), addr_format(rec->peer, peer, sizeof peer),
-          rec->user[0] ? rec->user : "-", rec->session_id, rec->type,
-          mc_codec_code_name(rec->code), rec->detail[0] ? " " : "",
-          rec->detail);
+  /* The line is put together by hand with unlocked stdio (only this
+   * thread logs): at a line per request, fprintf's parsing of the format
+   * cost as much as the rest of the line. */
+  FILE *f = a->log;
+  unsigned milli = (unsigned)(ms % 1000);
+  char frac[] = {'.', (char)('0' + milli / 100), (char)('0' + milli / 10 % 10),
+                 (char)('0' + milli % 10), 'Z', ' ', '\0'};
+  char sid[16 + 2];
+  for (int i = 0; i < 16; i++)
+    sid[i] = "0123456789abcdef"[(rec->session_id >> (60 - 4 * i)) & 0xf];
+  sid[16] = ' ';
+  sid[17] = '\0';
+  fputs_unlocked(when, f);
+  fputs_unlocked(frac, f);
+  fputs_unlocked(addr_format(rec->peer, peer, sizeof peer), f);
+  putc_unlocked(' ', f);
+  fputs_unlocked(rec->user[0] ? rec->user : "-", f);
+  putc_unlocked(' ', f);
+  fputs_unlocked(sid, f);
+  fputs_unlocked(rec->type, f);
+  putc_unlocked(' ', f);
+  fputs_unlocked(mc_codec_code_name(rec->code), f);
+  if (rec->detail[0]) {
+    putc_unlocked(' ', f);
+    fputs_unlocked(rec->detail, f);
+  }
+  putc_unlocked('\n', f);
 }
 
 /* ------------------------------------------------------------------ */
 /* store transactions and sending                                      */
 
-static _Noreturn void die_storage(app *a, const char *what) {
-  /* Nothing of the failed batch may be confirmed: exit before poll_tx. */
-  fprintf(stderr, PROG ": FATAL: database %s failed: %s; exiting without "
-          "confirming the batch\n", what, mc_sqlstore_errmsg(a->db));
-  fprintf(a->log, "FATAL database %s failed: %s\n", what,
-          mc_sqlstore_errmsg(a->db));
-  exit(1);
-}
-
+/* One log line per change of state, not one per batch: a fault that lasts
+ * an hour must not write a line per datagram. */
 static void txn_begin(app *a) {
-  if (mc_sqlstore_begin(a->db) < 0)
-    die_storage(a, "begin");
+  int degraded = mc_sqlstore_begin(a->db) < 0;
+  if (degraded == a->store_degraded)
+    return;
+  a->store_degraded = degraded;
+  if (degraded) {
+    fprintf(stderr, PROG ": storage degraded: %s; writes answered INTERNAL "
+            "until it recovers\n", mc_sqlstore_errmsg(a->db));
+    fprintf(a->log, "storage degraded: %s\n", mc_sqlstore_errmsg(a->db));
+  } else {
+    fprintf(stderr, PROG ": storage recovered\n");
+    fprintf(a->log, "storage recovered\n");
+  }
+  fflush(stderr);
 }
 
 static void txn_commit(app *a) {
-  if (mc_sqlstore_commit(a->db) < 0)
-    die_storage(a, "commit");
+  if (mc_sqlstore_commit(a->db) == 0)
+    return;
+  /* Nothing of the failed batch may be confirmed: exit before poll_tx. */
+  fprintf(stderr, PROG ": FATAL: database commit failed: %s; exiting "
+          "without confirming the batch\n", mc_sqlstore_errmsg(a->db));
+  fprintf(a->log, "FATAL database commit failed: %s\n",
+          mc_sqlstore_errmsg(a->db));
+  exit(1);
 }
 
 /* Sends msg[0..n) with sendmmsg. A datagram the socket refuses is dropped:
@@ -607,8 +657,15 @@ static void setup(app *a, options *o) {
     a->log = stderr;
   }
   /* One write() per loop turn instead of one per line: run() flushes after
-   * each turn, and exit() (also die_storage's) flushes what is left. */
+   * each turn, and exit() (also txn_commit's) flushes what is left. */
   setvbuf(a->log, NULL, _IOFBF, LOG_BUF);
+
+  /* A closed stdout must not kill us; nor may a file-size limit kill us
+   * in a database write or in taking the storage reserve: the write then
+   * fails with EFBIG (a commit that fails is reported by txn_commit(); a
+   * reserve that does not fit is not taken). */
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
 
   /* Only this thread touches the database; the auth workers never do. */
   if (mc_sqlstore_single_thread() < 0) {
@@ -618,6 +675,10 @@ static void setup(app *a, options *o) {
   if (mc_sqlstore_open(o->db, &a->db, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
+  }
+  if (mc_sqlstore_set_reserve(a->db, STORE_RESERVE) < 0) {
+    errno = ENOMEM;
+    fail("storage reserve");
   }
   mc_store store;
   mc_sqlstore_as_store(a->db, &store);
@@ -679,12 +740,6 @@ static void setup(app *a, options *o) {
     errno = ENOMEM;
     fail("server");
   }
-
-  /* A closed stdout must not kill us; nor may a file-size limit kill us
-   * in the middle of a database write: the write then fails with EFBIG,
-   * the commit fails, and die_storage() reports it. */
-  signal(SIGPIPE, SIG_IGN);
-  signal(SIGXFSZ, SIG_IGN);
 
   a->ep = epoll_create1(EPOLL_CLOEXEC);
   if (a->ep < 0)

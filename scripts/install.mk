@@ -36,7 +36,7 @@ $(B)/mychat.pc: scripts/install.mk
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' \
 	  'includedir=$(INCLUDEDIR)' '' 'Name: mychat' \
 	  'Description: MyChat protocol core (sans-I/O): codec, reliability, client and server' \
-	  'Version: 1.0' 'Requires: libprotobuf-c libsodium' \
+	  'Version: 1.0' 'Requires: $(LIBMC_PKGS)' \
 	  'Libs: -L$${libdir} -lmychat' 'Cflags: -I$${includedir}/mychat' > $@
 
 install: all man $(B)/mychat.pc

@@ -14,17 +14,16 @@ SIM_HIST_TEST_OBJ := $(B)/simulator/sim_hist_test.o $(B)/simulator/sim_hist.o
 PROGRAMS += $(SIM_BIN) $(SIM_HIST_TEST)
 
 $(SIM_BIN): $(SIM_OBJ) $(LIBMC)
-	$(CC) $(SAN) -o $@ $(SIM_OBJ) $(LIBMC) $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c libpcap libsodium jansson,-lm -pthread)
 
 $(SIM_HIST_TEST): $(SIM_HIST_TEST_OBJ)
-	$(CC) $(SAN) -o $@ $(SIM_HIST_TEST_OBJ) $(LDLIBS_ALL)
+	$(call mc_link,cunit,-lm)
 
 # make bench-sim: the largest client count that keeps 100 % delivery at 10 %
 # loss in a fixed virtual time, and the simulator's CPU time per message.
 BENCH_SIM_COUNTS ?= 1000 2000 5000 10000 20000 50000 100000
 BENCH_SIM_WALL ?= 120
 .PHONY: bench-sim
+BENCHES += bench-sim
 bench-sim: $(SIM_BIN)
 	@sh simulator/bench.sh $(SIM_BIN) $(BENCH_SIM_WALL) $(BENCH_SIM_COUNTS)
-
--include $(SIM_OBJ:.o=.d) $(B)/simulator/sim_hist_test.d

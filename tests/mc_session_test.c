@@ -236,16 +236,23 @@ static void test_mc_session_direct_sent_delivered(void) {
   world_free(&w);
 }
 
+/* alice and bob register, bob logs out, and alice sends him |first| and
+ * |second|. */
+static void offline_bob_gets_two(world *w, uint64_t seed, const char *first,
+                                 const char *second) {
+  world_init(w, 2, NULL, seed);
+  CU_ASSERT_TRUE_FATAL(world_connect(w, ALICE, "alice", 1));
+  CU_ASSERT_TRUE_FATAL(world_connect(w, BOB, "bob", 1));
+  mc_client_logout(w->cl[BOB].c, w->now);
+  run_for(w, 2 * MC_SEC);
+  say(w, ALICE, "bob", NULL, first);
+  say(w, ALICE, "bob", NULL, second);
+  run_for(w, 2 * MC_SEC);
+}
+
 static void test_mc_session_offline_direct_backlog(void) {
   world w;
-  world_init(&w, 2, NULL, 7);
-  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
-  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 1));
-  mc_client_logout(w.cl[BOB].c, w.now);
-  run_for(&w, 2 * MC_SEC);
-  say(&w, ALICE, "bob", NULL, "are you there?");
-  say(&w, ALICE, "bob", NULL, "second");
-  run_for(&w, 2 * MC_SEC);
+  offline_bob_gets_two(&w, 7, "are you there?", "second");
   CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_SENT), 2);
   CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_DELIVERED), 0);
   CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 0));
@@ -448,6 +455,41 @@ static void test_mc_session_storage_failure_not_confirmed(void) {
   CU_ASSERT_EQUAL(e->code, MYCHAT__ERROR_CODE__INTERNAL);
   CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_SENT), 0);
   CU_ASSERT_EQUAL(world_count(&w, BOB, MC_CEV_MESSAGE), 0);
+  world_free(&w);
+}
+
+/* Issue 12: acknowledgements the store fails to record were lost, so the
+ * same Delivers (and Receipts) went out again in every later session. They
+ * are kept and recorded once the store works again (MC-139): then the
+ * sender gets its receipts and a new session of the recipient gets no
+ * Deliver twice. */
+static void test_mc_session_unrecorded_ack_retried(void) {
+  world w;
+  offline_bob_gets_two(&w, 21, "one", "two");
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 0));
+  mc_memstore_fail_after(w.ms, 0); /* before bob's acks arrive */
+  run_for(&w, 500 * MC_MSEC);
+  CU_ASSERT_EQUAL(world_count(&w, BOB, MC_CEV_MESSAGE), 2);
+  CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_DELIVERED), 0);
+  mc_memstore_fail_after(w.ms, -1);
+  uint64_t bob_id;
+  CU_ASSERT_EQUAL_FATAL(w.store.ops->user_find(w.store.st, "bob", &bob_id,
+                                               NULL, 0), 0);
+  mc_store_msg pend[4];
+  size_t n;
+  CU_ASSERT_EQUAL(w.store.ops->pending(w.store.st, bob_id, 0, pend, 4, &n),
+                  0);
+  CU_ASSERT_EQUAL(n, 2); /* not recorded yet */
+  run_for(&w, 2 * MC_SEC); /* the retry */
+  CU_ASSERT_EQUAL(w.store.ops->pending(w.store.st, bob_id, 0, pend, 4, &n),
+                  0);
+  CU_ASSERT_EQUAL(n, 0);
+  CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_DELIVERED), 2);
+  mc_client_logout(w.cl[BOB].c, w.now);
+  run_for(&w, 2 * MC_SEC);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 0));
+  run_for(&w, 2 * MC_SEC);
+  CU_ASSERT_EQUAL(mc_server_get_stats(w.srv)->delivers_sent, 2);
   world_free(&w);
 }
 
@@ -753,6 +795,7 @@ static CU_TestInfo tests[] = {
     {"list_paging", test_mc_session_list_paging},
     {"storage_failure_not_confirmed",
      test_mc_session_storage_failure_not_confirmed},
+    {"unrecorded_ack_retried", test_mc_session_unrecorded_ack_retried},
     {"bad_token_and_junk", test_mc_session_bad_token_and_junk},
     {"address_change", test_mc_session_address_change},
     {"replaced_and_shutdown", test_mc_session_replaced_and_shutdown},

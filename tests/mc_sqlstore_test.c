@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../reference/mc_sqlstore.h"
@@ -199,6 +200,51 @@ static void test_mc_sqlstore_transactions(void) {
   sqlstore_close(t);
 }
 
+static double secs_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Issue 12: the lock held by another program made the server exit. Now a
+ * batch that cannot get it runs without a transaction: writes fail at once
+ * and change nothing, reads are served; the store tries again only after
+ * its backoff and then without waiting for the lock, and takes writes
+ * again once the lock is gone (MC-138). */
+static void test_mc_sqlstore_degraded_batch(void) {
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  uint64_t a, id;
+  char hash[8];
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "a", "h", &a), 0);
+  sqlite3 *other = NULL;
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open(t->path, &other), SQLITE_OK);
+  CU_ASSERT_EQUAL_FATAL(
+      sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(t->ss), MC_ERR_STORAGE);
+  CU_ASSERT_PTR_NOT_NULL(strstr(mc_sqlstore_errmsg(t->ss), "locked"));
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "b", "h", &id), MC_ERR_STORAGE);
+  CU_ASSERT_EQUAL(s.ops->user_find(s.st, "a", &id, hash, sizeof hash), 0);
+  CU_ASSERT_EQUAL(id, a);
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(t->ss), 0);
+  usleep(60 * 1000); /* past the first backoff (50 ms) */
+  double t0 = secs_now();
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(t->ss), MC_ERR_STORAGE);
+  CU_ASSERT(secs_now() - t0 < 0.5); /* no second wait for the lock */
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(t->ss), 0);
+  sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close(other);
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(t->ss), MC_ERR_STORAGE); /* backoff */
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(t->ss), 0);
+  usleep(110 * 1000); /* past the second backoff (100 ms) */
+  CU_ASSERT_EQUAL(mc_sqlstore_begin(t->ss), 0);
+  CU_ASSERT_EQUAL(s.ops->user_add(s.st, "b", "h", &id), 0);
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(t->ss), 0);
+  CU_ASSERT_EQUAL(s.ops->user_find(s.st, "b", &id, hash, sizeof hash), 0);
+  sqlstore_close(t);
+}
+
 /* The store's name and route caches are direct-mapped with 4096 slots:
  * users 4096 ids apart share a slot, so every message between them
  * evicts the other's entry. Names and receipts must still be those of the
@@ -284,6 +330,7 @@ static CU_TestInfo tests[] = {
     MC_STORE_CASES(SQLSTORE_INFO)
     {"reopen", test_mc_sqlstore_reopen},
     {"transactions", test_mc_sqlstore_transactions},
+    {"degraded_batch", test_mc_sqlstore_degraded_batch},
     {"cache_collisions", test_mc_sqlstore_cache_collisions},
     {"open_errors", test_mc_sqlstore_open_errors},
     CU_TEST_INFO_NULL,

@@ -8,14 +8,15 @@ PCAPGEN_OBJ := $(B)/tools/mc_pcapgen.o
 PROGRAMS   += $(B)/mychat-pcap $(B)/mc-pcapgen
 
 $(B)/mychat-pcap: $(PCAPT_OBJ) $(PCAP_OBJ) $(LIBMC)
-	$(CC) $(SAN) -o $@ $(PCAPT_OBJ) $(PCAP_OBJ) $(LIBMC) $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c libpcap libsodium jansson)
 
 $(B)/mc-pcapgen: $(PCAPGEN_OBJ) $(PCAP_OBJ) $(LIBMC)
-	$(CC) $(SAN) -o $@ $(PCAPGEN_OBJ) $(PCAP_OBJ) $(LIBMC) $(LDLIBS_ALL)
+	$(call mc_link,libprotobuf-c libpcap)
 
 # Rewrites the test captures and the expected outputs of tests/integration/
 # pcap.sh; review the diff before committing it.
 .PHONY: golden bench-pcap
+BENCHES += bench-pcap
 golden: $(B)/mychat-pcap $(B)/mc-pcapgen
 	@sh tests/integration/pcap.sh --golden
 
@@ -24,5 +25,3 @@ golden: $(B)/mychat-pcap $(B)/mc-pcapgen
 BENCH_PCAP_N ?= 1000000
 bench-pcap: $(B)/mychat-pcap $(B)/mc-pcapgen
 	@sh tools/bench-pcap.sh $(B) $(BENCH_PCAP_N)
-
--include $(PCAPT_OBJ:.o=.d) $(PCAP_OBJ:.o=.d) $(PCAPGEN_OBJ:.o=.d)

@@ -2,7 +2,8 @@
 # build directory). Gives each test a temporary directory, a reference server
 # on a free loopback port, and pass/fail bookkeeping.
 #
-#   start_server [flags]   start mychat-server; sets SRV_PID, SRV_PORT, SRV
+#   start_server [flags]   start mychat-server (under the command in
+#                          SRV_RUNAS, if set); sets SRV_PID, SRV_PORT, SRV
 #   stop_server            SIGTERM and wait
 #   kill9_server           SIGKILL and wait (crash)
 #   check NAME CMD...      run CMD; record "ok"/"not ok" for NAME
@@ -22,7 +23,7 @@ trap cleanup EXIT
 
 start_server() {
   : > "$T/server.out"
-  "$B/mychat-server" --host 127.0.0.1 --port 0 --db "$T/db.sqlite" \
+  ${SRV_RUNAS:-} "$B/mychat-server" --host 127.0.0.1 --port 0 --db "$T/db.sqlite" \
     --hash-cost min --log "$T/server.log" "$@" \
     < /dev/null > "$T/server.out" 2>&1 &
   SRV_PID=$!
