@@ -433,6 +433,17 @@ int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now) {
   return 1;
 }
 
+size_t mc_arq_ready_with(const mc_arq *a, uint32_t seq) {
+  size_t n = (size_t)(a->rcv_next - a->rcv_pop);
+  if (seq == 0 || seq != a->rcv_next || seq >= a->rcv_pop + a->cfg.window)
+    return n;
+  uint64_t s = a->rcv_next + 1;
+  while (s < a->rcv_pop + a->cfg.window && a->in != NULL &&
+         *in_slot(a, s) != NULL)
+    s++;
+  return n + (size_t)(s - a->rcv_next);
+}
+
 void *mc_arq_pop(mc_arq *a) {
   if (a->rcv_pop == a->rcv_next)
     return NULL;

@@ -267,6 +267,13 @@ int mc_arq_on_data(mc_arq *a, uint32_t seq, void *item, mc_tstamp now);
  * NULL when the next seq has not arrived. */
 void *mc_arq_pop(mc_arq *a);
 
+/* Returns how many items mc_arq_pop would return if a body with |seq| were
+ * taken now (|seq| 0: none is): those waiting already, and when |seq| is
+ * the next to arrive, it and the run of held seqs right above it. A
+ * receiver sizes what it must set aside for one datagram by this, before
+ * mc_arq_on_data, so that it never takes a body it has no room for. */
+size_t mc_arq_ready_with(const mc_arq *a, uint32_t seq);
+
 /* Returns 1 when an ack is owed and its deadline is <= |now| (the session
  * must then send a datagram carrying an ack, an ack-only one if nothing
  * else), else 0. */

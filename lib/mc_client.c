@@ -13,7 +13,7 @@
 
 #define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
 #define SEEN_FIRST 64 /* the ring's first size; it doubles up to SEEN_MAX */
-#define EV_FIRST 4    /* the event queue's size when it is not in a burst */
+#define EV_FIRST 1    /* the event queue's first size: most datagrams make one */
 
 /* A request waiting for its reply. */
 typedef struct {
@@ -89,6 +89,18 @@ static int ev_reserve(mc_client *c, size_t n) {
   return 0;
 }
 
+/* Events are large and thousands of clients share one simulator process,
+ * so an empty queue holds no memory: a burst (presence pushes, a backlog)
+ * does not keep its size for the client's life, nor a datagram the room
+ * it set aside for events that did not come. */
+static void ev_trim(mc_client *c) {
+  if (c->ev_n == 0 && c->ev_cap > 0) {
+    mc__free(c->mem, c->ev);
+    c->ev = NULL;
+    c->ev_head = c->ev_cap = 0;
+  }
+}
+
 /* Returns a zeroed event at the tail of the queue. mc_client_recv reserves
  * room for every event a datagram can make, and a session's end, which
  * may come from a timer, has a slot of its own; so only an event of some
@@ -124,14 +136,7 @@ int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
   *ev = c->ev[c->ev_head];
   c->ev_head = (c->ev_head + 1) % c->ev_cap;
   c->ev_n--;
-  /* A burst (presence pushes, a backlog) grew the queue; events are
-   * large, so an emptied queue goes back to nothing rather than keeping
-   * the burst's size for the client's life. */
-  if (c->ev_n == 0 && c->ev_cap > EV_FIRST) {
-    mc__free(c->mem, c->ev);
-    c->ev = NULL;
-    c->ev_head = c->ev_cap = 0;
-  }
+  ev_trim(c);
   return 1;
 }
 
@@ -630,18 +635,21 @@ static int recv_handshake(mc_client *c, const Mychat__Envelope *env,
 
 int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
                    mc_tstamp now) {
-  /* Room first for every event one datagram can make (a window of pushes
-   * taken at once, CONNECTED, CLOSED): a datagram the client cannot take
-   * is left as if lost, and the server sends it again. */
-  if (ev_reserve(c, c->cfg.arq.window + 2) < 0)
-    return MC_ERR_NOMEM;
   Mychat__Envelope *env = NULL;
   int rv = mc__codec_decode(c->mem, dgram, len, &env);
   if (rv < 0)
     return rv;
+  /* Room is set aside first for every event the datagram can make, so that
+   * a datagram the client cannot take is left as if lost (the server sends
+   * it again): CONNECTED in a handshake, else one per body it lets out of
+   * the receive stream (a session's end has a slot of its own). Only that
+   * much, not a window's worth: see ev_trim. */
   if (c->state == MC_CLIENT_HANDSHAKE) {
-    rv = recv_handshake(c, env, now);
+    rv = ev_reserve(c, 1);
+    if (rv == 0)
+      rv = recv_handshake(c, env, now);
     mc__codec_free(c->mem, env);
+    ev_trim(c);
     return rv;
   }
   if (c->state != MC_CLIENT_ESTABLISHED ||
@@ -666,13 +674,20 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     closed(c, code, 0, text);
     return 0;
   }
+  if (ev_reserve(c, mc_arq_ready_with(&c->arq, env->seq)) < 0) {
+    mc__codec_free(c->mem, env);
+    ev_trim(c);
+    return MC_ERR_NOMEM;
+  }
   c->last_heard = now;
   int taken = 0;
   rv = mc__wire_take(&c->arq, env, now, &taken);
   if (!taken)
     mc__codec_free(c->mem, env);
-  if (rv < 0)
+  if (rv < 0) {
+    ev_trim(c);
     return rv;
+  }
   /* Acked bodies hold send-ring slots until their tags are popped; the
    * client matches replies by request seq and needs no tag, so it frees
    * them at once (else the session refuses requests with QUEUE_FULL after
@@ -685,6 +700,7 @@ int mc_client_recv(mc_client *c, const uint8_t *dgram, size_t len,
     handle_push(c, push);
     mc__codec_free(c->mem, push);
   }
+  ev_trim(c);
   return 0;
 }
 

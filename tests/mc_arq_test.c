@@ -680,6 +680,30 @@ static void test_mc_arq_rx_duplicate(void) {
   mc_arq_free(&r);
 }
 
+/* What one datagram can let out of the receive stream (issue 13: the
+ * client sizes its event room by it, not by the window). */
+static void test_mc_arq_ready_with(void) {
+  mc_arq r;
+  init_arq(&r, 4, 1024);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 0), 0);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 2), 0); /* above a gap */
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 1), 1);
+  CU_ASSERT_EQUAL(mc_arq_on_data(&r, 2, &items[2], 0), 1);
+  CU_ASSERT_EQUAL(mc_arq_on_data(&r, 3, &items[3], 0), 1);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 4), 0);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 1), 3); /* fills the gap */
+  CU_ASSERT_EQUAL(mc_arq_on_data(&r, 1, &items[1], 0), 1);
+  /* Three wait unpopped: counted whatever comes; seq 4 adds itself, seq
+   * 5 is above the window. */
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 0), 3);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 4), 4);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 5), 3);
+  for (int i = 1; i <= 3; i++)
+    CU_ASSERT_PTR_EQUAL(mc_arq_pop(&r), &items[i]);
+  CU_ASSERT_EQUAL(mc_arq_ready_with(&r, 4), 1);
+  mc_arq_free(&r);
+}
+
 static void test_mc_arq_rx_reorder(void) {
   mc_arq r;
   init_arq(&r, 32, 1024);
@@ -1079,6 +1103,7 @@ static CU_TestInfo tests[] = {
     {"bad_acks", test_mc_arq_bad_acks},
     {"seq_limit", test_mc_arq_seq_limit},
     {"rx_duplicate", test_mc_arq_rx_duplicate},
+    {"ready_with", test_mc_arq_ready_with},
     {"rx_reorder", test_mc_arq_rx_reorder},
     {"rx_window", test_mc_arq_rx_window},
     {"delayed_ack", test_mc_arq_delayed_ack},
