@@ -115,7 +115,7 @@ typedef struct {
 
 /* The standard server flags: the cases without other needs are recorded
  * with these and mychat-conform runs those by default. */
-#define MC_CAP_STD_FLAGS "--rate-burst 1000 --keepalive-ms 500 --timeout-ms 2000"
+#define MC_CAP_STD_FLAGS "--rate-burst 1000 --rate-refill-ms 10 --keepalive-ms 500 --timeout-ms 2000"
 
 /* Writes |n| packets as a LINKTYPE_RAW pcap at |path|. Returns 0 or a
  * negative MC_ERR_* with a message in |err|. */

@@ -35,7 +35,7 @@ MIN_MUTANTS = 60       # non-equivalent mutants at least
 PARALLEL = 2           # mutants run at a time (a 2-core machine)
 CASE_TIMEOUT = 150     # seconds for one case (the longest takes about 8)
 STARTUP_TIMEOUT = 10   # seconds for a server to say it is online
-STD_FLAGS = "--rate-burst 1000 --keepalive-ms 500 --timeout-ms 2000"
+STD_FLAGS = "--rate-burst 1000 --rate-refill-ms 10 --keepalive-ms 500 --timeout-ms 2000"
 KEYS = ("breaks", "allows", "why", "killed-by", "equivalent", "file", "find",
         "replace")
 

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/common.sh"
 
 CONF="$B/mychat-conform"
-STD="--rate-burst 1000 --keepalive-ms 500 --timeout-ms 2000"
+STD="--rate-burst 1000 --rate-refill-ms 10 --keepalive-ms 500 --timeout-ms 2000"
 
 # expect_refusal OUT WORDS CMD...: CMD exits 2 and its output has WORDS.
 expect_refusal() {
