@@ -111,7 +111,7 @@ t_impl_bad() {
       "$CONF" --impl "$T/bad2.impl" hs-login &&
     expect_refusal "$T/badflags" "server flag --colour 3 maps to no setting" \
       "$CONF" --server "$SRV" --server-flags "--colour 3" hs-login &&
-    printf 'name = x\nkeepalive_ms = 500\nsession_timeout_ms = 2000\nrate_burst = 1000\nstart = echo cannot bind {port} >&2; exit 3\n' \
+    printf 'name = x\nkeepalive_ms = 500\nsession_timeout_ms = 2000\nrate_burst = 1000\nrate_refill_ms = 10\nstart = echo cannot bind {port} >&2; exit 3\n' \
       > "$T/bad3.impl" &&
     expect_refusal "$T/badimpl3" "exited at once (status 3)" \
       "$CONF" --impl "$T/bad3.impl" hs-login
@@ -131,7 +131,8 @@ liar_impl() {
     echo "keepalive_ms = 500"
     echo "session_timeout_ms = 2000"
     echo "rate_burst = 1000"
-    echo "start = exec $B/mychat-server --host {host} --port {port} --db {dir}/db --hash-cost min --log {dir}/log --keepalive-ms 600 --timeout-ms 2000 --rate-burst {rate_burst}"
+    echo "rate_refill_ms = 10"
+    echo "start = exec $B/mychat-server --host {host} --port {port} --db {dir}/db --hash-cost min --log {dir}/log --keepalive-ms 600 --timeout-ms 2000 --rate-burst {rate_burst} --rate-refill-ms {rate_refill_ms}"
   } > "$T/liar.impl"
 }
 
