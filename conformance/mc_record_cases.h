@@ -192,7 +192,7 @@ static void hs_at_once(rec *r, int a, const hs_opt *oa, int b,
 #define BUSY_PENDING_ROUNDS 4
 static void sc_hs_busy_pending(rec *r) {
   for (int i = 0; i < BUSY_PENDING_ROUNDS; i++) {
-    char ra[16], rb[16];
+    char ra[24], rb[24];
     snprintf(ra, sizeof ra, "alice%d", i);
     snprintf(rb, sizeof rb, "bob%d", i);
     int a = ep_new(r), b = ep_new(r);
