@@ -100,6 +100,10 @@ int mc_target_probe(const struct sockaddr *sa, socklen_t salen,
 
 /* ---- settings ---- */
 
+/* A login burst at which a case tests no login limit (the standard
+ * cases' 1000, MC_CAP_STD_FLAGS). */
+#define RATE_PLENTY 1000
+
 /* Each setting, the reference server's flag for it, and the reference's
  * default (PROTOCOL.md section 3; the sessions cap is the reference's own
  * choice; the registrations per hour are 0, "derived from the login
@@ -158,7 +162,20 @@ int mc_target_needs(mc_target_settings *need, const char *flags, char *err,
       need->value[k] = settings[k].ref_default;
       need->set[k] = 1;
     }
+  /* A burst this large tests no login limit: the case only must not run
+   * out of tokens, so a server at least as generous serves it. */
+  if (need->set[MC_SET_RATE_BURST] &&
+      need->value[MC_SET_RATE_BURST] >= RATE_PLENTY)
+    need->floor[MC_SET_RATE_BURST] = need->floor[MC_SET_RATE_REFILL_MS] = 1;
   return 0;
+}
+
+/* Whether |have| meets need |k|: equal, or as generous for a floor. */
+static int meets_one(const mc_target_settings *need, int k, long have) {
+  if (!need->floor[k])
+    return have == need->value[k];
+  return k == MC_SET_RATE_REFILL_MS ? have <= need->value[k]
+                                    : have >= need->value[k];
 }
 
 void mc_target_settings_text(const mc_target_settings *s, char *b,
@@ -197,7 +214,7 @@ int mc_target_meets(const mc_target_impl *im, const mc_target_settings *need,
   why[0] = '\0';
   for (int i = 0; i < MC_SET_N; i++) {
     if (!need->set[i] ||
-        (im->settings.set[i] && im->settings.value[i] == need->value[i]))
+        (im->settings.set[i] && meets_one(need, i, im->settings.value[i])))
       continue;
     if (im->settable[i] && im->start[0] != '\0') {
       run->value[i] = need->value[i];
@@ -206,13 +223,16 @@ int mc_target_meets(const mc_target_impl *im, const mc_target_settings *need,
     }
     if (k + 1 >= whylen)
       continue;
+    const char *op = !need->floor[i]                 ? "="
+                     : i == MC_SET_RATE_REFILL_MS ? "<="
+                                                  : ">=";
     if (!im->settings.set[i])
-      k += (size_t)snprintf(why + k, whylen - k, "%sneeds %s=%ld, not "
-                            "declared", k ? "; " : "", settings[i].name,
+      k += (size_t)snprintf(why + k, whylen - k, "%sneeds %s%s%ld, not "
+                            "declared", k ? "; " : "", settings[i].name, op,
                             need->value[i]);
     else
-      k += (size_t)snprintf(why + k, whylen - k, "%sneeds %s=%ld, runs with "
-                            "%ld", k ? "; " : "", settings[i].name,
+      k += (size_t)snprintf(why + k, whylen - k, "%sneeds %s%s%ld, runs "
+                            "with %ld", k ? "; " : "", settings[i].name, op,
                             need->value[i], im->settings.value[i]);
   }
   if (k > 0 && k + 1 < whylen)

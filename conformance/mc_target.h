@@ -33,10 +33,13 @@ enum {
   MC_SET_N
 };
 
-/* Settings, each either given (|set|) or not. */
+/* Settings, each either given (|set|) or not. In a case's needs a
+ * |floor| setting is met by any value as generous: a login burst at least
+ * |value|, a refill interval at most |value|. */
 typedef struct {
   long value[MC_SET_N];
   int set[MC_SET_N];
+  int floor[MC_SET_N];
 } mc_target_settings;
 
 #define MC_TARGET_CLAIMS_MAX 64

@@ -75,6 +75,21 @@ t_unsupported() {
     "$T/uns.txt" || { cat "$T/uns.txt"; return 1; }
 }
 
+# The standard cases' burst of 1000 and refill of 10 ms only keep the
+# suite from running out of login tokens: a server stated more generous
+# serves them, a stingier one does not (the planner's decision; the server
+# here runs the standard flags).
+t_generous() {
+  KA="--keepalive-ms 500 --timeout-ms 2000"
+  "$CONF" --server "$SRV" --server-flags "--rate-burst 5000 --rate-refill-ms 5 $KA" \
+    hs-login > "$T/gen.txt" 2>&1 && grep -q "1 passed, 0 failed" "$T/gen.txt" ||
+    { cat "$T/gen.txt"; return 1; }
+  "$CONF" --server "$SRV" --server-flags "--rate-burst 999 --rate-refill-ms 11 $KA" \
+    hs-login > "$T/gen2.txt" 2>&1 &&
+    grep -q "hs-login: UNSUPPORTED: needs rate_burst>=1000, runs with 999; needs rate_refill_ms<=10, runs with 11" \
+      "$T/gen2.txt" || { cat "$T/gen2.txt"; return 1; }
+}
+
 # With the reference's statement the suite starts a server per set of
 # settings itself (here two: the sessions cap of 1 and the standard set),
 # runs the cases on theirs and stops them.
@@ -242,6 +257,7 @@ check "nothing answers the probe: exit 2 within 4 s" t_nothing_there
 check "an unwritable output path is refused before the run" t_unwritable
 check "JUnit counts agree with the console, skipped cases marked" t_junit_counts
 check "a case whose settings the server lacks is UNSUPPORTED, with the reason" t_unsupported
+check "a stated login limit at least as generous as a case's serves it" t_generous
 check "--impl with a start command starts and stops a server per setting" t_impl_start
 check "interrupted, the suite stops the servers it started" t_interrupted
 check "a bad statement file, or a server that does not start, is refused" t_impl_bad
