@@ -36,10 +36,17 @@ typedef struct {
   void *trace_arg;
 } mc_replay_opts;
 
+/* A failed run during which the replay itself was not scheduled for this
+ * long is void: the timing checks allow 100 ms or so, and a longer silence
+ * of ours changes what the server may do. */
+#define MC_REPLAY_STALL_US 100000
+#define MC_REPLAY_VOID 2
+
 /* Replays |c| and stores a readable report of the first failure (field
  * diff, expected versus received) in |report| (|cap| bytes; "" when it
- * passed). Returns 0 on pass, 1 on failure, or a negative MC_ERR_* when
- * it could not run (sockets). */
+ * passed). Returns 0 on pass, 1 on failure, MC_REPLAY_VOID on a failure
+ * after a stall of MC_REPLAY_STALL_US or more of the replay's own, or a
+ * negative MC_ERR_* when it could not run (sockets). */
 int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
                   size_t cap);
 
