@@ -131,6 +131,14 @@ typedef struct {
   uint32_t pos;              /* this client's index in the group's members */
   uint32_t request;          /* the pending join/create request, or 0 */
   int state;                 /* 0 not asked, 1 asked, 2 member */
+  /* The order checks of the group's deliveries to this client: the latest
+   * message id, and by the sender's position in the group the latest
+   * message index + 1 (grown to the group's size as senders come; a map
+   * keyed by receiver, group and sender took four times the memory, the
+   * simulator's largest item at 50,000 clients). */
+  uint64_t last_id;
+  uint32_t *last_idx;
+  uint32_t n_last_idx;
 } sim_slot;
 
 typedef struct {
@@ -208,8 +216,9 @@ typedef struct {
    * simulator does not see, so this names the latest message sent with
    * that id: enough to count the (never expected) refusals by kind. */
   sim_map by_req;
-  sim_map last_id;           /* (receiver, conversation) -> message_id */
-  sim_map last_idx;          /* (receiver, group, sender) -> msg index + 1 */
+  /* Direct conversations' order checks (the groups': sim_slot), by
+   * (receiver, sender): the latest message_id, and msg index + 1. */
+  sim_map direct_last_id, direct_last_idx;
   int64_t in_flight;         /* the clients' lane: see sim_lane */
   uint32_t online, closed_final;
   uint64_t owed_total, delivered_total;
@@ -657,11 +666,26 @@ static int text_index(const char *text, size_t n_msgs, size_t *idx) {
   return 1;
 }
 
-static const sim_slot *client_slot(const sim_client *cl, uint32_t group) {
+static sim_slot *client_slot(sim_client *cl, uint32_t group) {
   for (uint32_t k = 0; k < cl->n_slot; k++)
     if (cl->slot[k].group == group && cl->slot[k].state != 0)
       return &cl->slot[k];
   return NULL;
+}
+
+/* Counts an out-of-order delivery of message |idx| (id |id|) when it is
+ * older than the conversation's latest by the server's ids (|*last_id|)
+ * or by the sender's order (|*last_idx|, index + 1), else moves them on. */
+static void order_check(sim_kind *k, uint64_t id, size_t idx,
+                        uint64_t *last_id, uint64_t *last_idx) {
+  if (id < *last_id)
+    k->out_of_order++;
+  else
+    *last_id = id;
+  if (idx + 1 < *last_idx)
+    k->out_of_order++;
+  else
+    *last_idx = idx + 1;
 }
 
 /* Stores the latency percentiles of the second the window holds into its
@@ -688,7 +712,7 @@ static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
   }
   sim_msg *m = &s->msgs[idx];
   sim_kind *k = &r->k[m->direct ? SIM_K_DIRECT : SIM_K_GROUP];
-  const sim_client *from = &s->cl[m->sender];
+  sim_client *from = &s->cl[m->sender];
   /* The envelope must match the record: sender and group. */
   if (strcmp(ev->name, from->name) != 0 ||
       strcmp(ev->group, m->direct ? "" : s->groups[m->target].name) != 0) {
@@ -696,6 +720,7 @@ static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
     return;
   }
   int owed = 0, again = 0;
+  sim_slot *sl = NULL;
   if (m->direct) {
     if (m->target != cl->idx) {
       k->unexpected++;
@@ -705,7 +730,7 @@ static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
     m->direct_got = 1;
     owed = 1;
   } else {
-    const sim_slot *sl = client_slot(cl, m->target);
+    sl = client_slot(cl, m->target);
     if (sl == NULL || cl->idx == m->sender) {
       k->unexpected++;
       return;
@@ -726,18 +751,23 @@ static void on_message(sim *s, sim_client *cl, const mc_client_event *ev) {
   }
   /* Order within the conversation: by the server's message ids, and by
    * the sender's own order. */
-  uint64_t conv = m->direct ? s->n_groups + m->sender : m->target;
-  uint64_t *last = map_at(&s->last_id, ((uint64_t)cl->idx << 32) | conv);
-  if (ev->message_id < *last)
-    k->out_of_order++;
-  else
-    *last = ev->message_id;
-  uint64_t *lidx = map_at(&s->last_idx, ((uint64_t)cl->idx << 42) |
-                                            (conv << 21) | m->sender);
-  if (idx + 1 < *lidx)
-    k->out_of_order++;
-  else
-    *lidx = idx + 1;
+  if (m->direct) {
+    uint64_t key = (uint64_t)cl->idx << 32 | m->sender;
+    order_check(k, ev->message_id, idx, map_at(&s->direct_last_id, key),
+                map_at(&s->direct_last_idx, key));
+  } else {
+    uint32_t pos = client_slot(from, m->target)->pos;
+    if (pos >= sl->n_last_idx) {
+      uint32_t n = s->groups[m->target].n_mem;
+      sl->last_idx = xrealloc(sl->last_idx, n * sizeof *sl->last_idx);
+      memset(sl->last_idx + sl->n_last_idx, 0,
+             (n - sl->n_last_idx) * sizeof *sl->last_idx);
+      sl->n_last_idx = n;
+    }
+    uint64_t last_idx = sl->last_idx[pos];
+    order_check(k, ev->message_id, idx, &sl->last_id, &last_idx);
+    sl->last_idx[pos] = (uint32_t)last_idx; /* n_msgs < UINT32_MAX */
+  }
   if (ev->missed)
     k->backlog++;
   if (!owed) {
@@ -918,6 +948,8 @@ static void client_send(sim *s, sim_client *cl) {
     return;
   }
   if (s->n_msgs == s->cap_msgs) {
+    if (s->cap_msgs > UINT32_MAX / 4)
+      oom("message records"); /* the order checks keep 32-bit indices */
     s->cap_msgs = s->cap_msgs ? s->cap_msgs * 2 : 4096;
     s->msgs = xrealloc(s->msgs, s->cap_msgs * sizeof *s->msgs);
   }
@@ -1356,8 +1388,11 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
 }
 
 static void teardown(sim *s) {
-  for (uint32_t i = 0; i < s->n_cl; i++)
+  for (uint32_t i = 0; i < s->n_cl; i++) {
     mc_client_del(s->cl[i].c);
+    for (uint32_t k = 0; k < s->cl[i].n_slot; k++)
+      free(s->cl[i].slot[k].last_idx);
+  }
   free(s->cl);
   free(s->down);
   for (uint32_t g = 0; g < s->n_groups; g++)
@@ -1378,8 +1413,8 @@ static void teardown(sim *s) {
   free(s->srv_lane.tick_dg);
   mc__map_free(&s->by_cmid);
   mc__map_free(&s->by_req);
-  mc__map_free(&s->last_id);
-  mc__map_free(&s->last_idx);
+  mc__map_free(&s->direct_last_id);
+  mc__map_free(&s->direct_last_idx);
   if (s->srv)
     mc_server_del(s->srv);
   if (s->ms)
