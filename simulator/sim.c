@@ -82,10 +82,29 @@ typedef struct {
   uint8_t *data;
 } sim_ev;
 
-/* Events by (at, order), in the core's heap; |order| counts pushes, so
- * events of one instant run in the order they were queued. */
+/* A calendar queue of events by (at, order); |order| counts pushes, so
+ * events of one instant run in the order they were queued. A ring of
+ * Q_SLOTS slots of Q_SLOT_US each holds the events of the next 4 s (nearly
+ * all: datagrams, retransmission timers), unsorted until their slot comes
+ * up; later ones (keepalives, sends) wait in the core's heap and move into
+ * the ring as it advances. With a heap alone its sifting was 15 % of the
+ * run, over 20 levels of cache misses at 50,000 clients. */
+#define Q_SLOT_US 1000
+#define Q_SLOTS 4096
+
 typedef struct {
-  mc__heap h;                /* of sim_ev */
+  sim_ev *v;                 /* [head, n) still queued; freed when empty */
+  uint32_t head, n, cap;
+  int sorted;                /* [head, n) in (at, order) order */
+} sim_slot_q;
+
+typedef struct {
+  sim_slot_q *ring;          /* slot k holds the absolute slot number
+                                cur + (k - cur % Q_SLOTS) mod Q_SLOTS */
+  uint64_t cur;              /* absolute slot number (at / Q_SLOT_US) */
+  uint64_t hint;             /* >= cur; slots in [cur, hint) are empty */
+  size_t in_ring;
+  mc__heap far;              /* of sim_ev: at >= (cur + Q_SLOTS) slots */
   uint64_t order;
 } sim_queue;
 
@@ -308,34 +327,141 @@ static int map_get(const sim_map *m, uint64_t key, uint64_t *val) {
 /* the event queue                                                     */
 
 /* |order| is unique, so events come out in one order whatever the heap
- * does with ties. */
+ * or the sort does with ties. */
 static int ev_less(const void *a, const void *b) {
   const sim_ev *x = a, *y = b;
   return x->at < y->at || (x->at == y->at && x->order < y->order);
 }
 
+static int ev_cmp(const void *a, const void *b) {
+  return ev_less(a, b) ? -1 : ev_less(b, a);
+}
+
+static void q_init(sim_queue *q) {
+  q->ring = calloc(Q_SLOTS, sizeof *q->ring);
+  if (q->ring == NULL)
+    oom("event queue");
+  mc__heap_init(&q->far, sizeof(sim_ev), ev_less, NULL, NULL);
+}
+
+/* Puts |e| into its ring slot. A slot being read (head > 0, sorted) takes
+ * it in its place; any other gets it at the end, sorted when read. */
+static void slot_add(sim_queue *q, const sim_ev *e) {
+  uint64_t abs = e->at / Q_SLOT_US;
+  if (abs < q->cur) /* before the slot being read: first in it */
+    abs = q->cur;
+  sim_slot_q *sl = &q->ring[abs % Q_SLOTS];
+  if (sl->n == sl->cap) {
+    sl->cap = sl->cap ? sl->cap * 2 : 16;
+    sl->v = xrealloc(sl->v, sl->cap * sizeof *sl->v);
+  }
+  uint32_t at = sl->n++;
+  if (sl->sorted && at > sl->head && ev_less(e, &sl->v[at - 1])) {
+    if (sl->head == 0) {
+      sl->sorted = 0;
+    } else {
+      uint32_t lo = sl->head, hi = at; /* the first that comes after |e| */
+      while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ev_less(e, &sl->v[mid]))
+          hi = mid;
+        else
+          lo = mid + 1;
+      }
+      memmove(&sl->v[lo + 1], &sl->v[lo], (at - lo) * sizeof *sl->v);
+      at = lo;
+    }
+  }
+  sl->v[at] = *e;
+  q->in_ring++;
+  if (abs < q->hint)
+    q->hint = abs;
+}
+
 static void q_push(sim_queue *q, sim_ev e) {
   e.order = q->order++;
-  if (mc__heap_push(&q->h, &e) < 0)
+  if (e.at / Q_SLOT_US < q->cur + Q_SLOTS)
+    slot_add(q, &e);
+  else if (mc__heap_push(&q->far, &e) < 0)
     oom("event queue");
 }
 
-static sim_ev q_pop(sim_queue *q) {
-  sim_ev top;
-  mc__heap_pop(&q->h, &top);
-  return top;
+/* The first slot with events, sorted, or NULL when the ring is empty. */
+static sim_slot_q *q_first(sim_queue *q) {
+  if (q->in_ring == 0)
+    return NULL;
+  for (;; q->hint++) {
+    sim_slot_q *sl = &q->ring[q->hint % Q_SLOTS];
+    if (sl->head == sl->n)
+      continue;
+    if (!sl->sorted) {
+      qsort(&sl->v[sl->head], sl->n - sl->head, sizeof *sl->v, ev_cmp);
+      sl->sorted = 1;
+    }
+    return sl;
+  }
 }
 
 /* The time of the first event of |q|, or MC_TSTAMP_NEVER. */
-static mc_tstamp q_head(const sim_queue *q) {
-  const sim_ev *e = mc__heap_top(&q->h);
+static mc_tstamp q_head(sim_queue *q) {
+  sim_slot_q *sl = q_first(q);
+  if (sl != NULL)
+    return sl->v[sl->head].at;
+  const sim_ev *e = mc__heap_top(&q->far);
   return e ? e->at : MC_TSTAMP_NEVER;
 }
 
+/* Moves the ring on to absolute slot |abs| (all before it are empty) and
+ * the heap's events that then fall within it into their slots. */
+static void q_advance(sim_queue *q, uint64_t abs) {
+  sim_slot_q *old = &q->ring[q->cur % Q_SLOTS];
+  if (abs == q->cur)
+    return;
+  free(old->v); /* it stays empty until it comes round again */
+  *old = (sim_slot_q){0};
+  q->cur = abs;
+  if (q->hint < abs)
+    q->hint = abs;
+  const sim_ev *e;
+  while ((e = mc__heap_top(&q->far)) != NULL &&
+         e->at / Q_SLOT_US < q->cur + Q_SLOTS) {
+    sim_ev m;
+    mc__heap_pop(&q->far, &m);
+    slot_add(q, &m);
+  }
+}
+
+/* Takes the first event of |q| into |e| if it comes before |end|.
+ * Returns 1, or 0 when there is none before |end|. */
+static int q_pop_before(sim_queue *q, mc_tstamp end, sim_ev *e) {
+  sim_slot_q *sl = q_first(q);
+  if (sl == NULL) {
+    const sim_ev *f = mc__heap_top(&q->far);
+    if (f == NULL || f->at >= end)
+      return 0;
+    q_advance(q, f->at / Q_SLOT_US);
+    sl = q_first(q);
+  }
+  if (sl->v[sl->head].at >= end)
+    return 0;
+  q_advance(q, sl->v[sl->head].at / Q_SLOT_US);
+  sl = &q->ring[q->cur % Q_SLOTS]; /* the slot may have moved (realloc) */
+  *e = sl->v[sl->head++];
+  q->in_ring--;
+  return 1;
+}
+
 static void q_free(sim_queue *q) {
-  for (size_t e = 0; e < q->h.n; e++)
-    free(((sim_ev *)mc__heap_at(&q->h, e))->data);
-  mc__heap_free(&q->h);
+  for (size_t k = 0; q->ring && k < Q_SLOTS; k++) {
+    sim_slot_q *sl = &q->ring[k];
+    for (uint32_t i = sl->head; i < sl->n; i++)
+      free(sl->v[i].data);
+    free(sl->v);
+  }
+  free(q->ring);
+  for (size_t e = 0; e < q->far.n; e++)
+    free(((sim_ev *)mc__heap_at(&q->far, e))->data);
+  mc__heap_free(&q->far);
 }
 
 static void out_add(sim_outbox *o, sim_ev e) {
@@ -1242,7 +1368,7 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   memset(s, 0, sizeof *s);
   sim_queue *qs[] = {&s->q, &s->gq, &s->srv_lane.q};
   for (size_t k = 0; k < sizeof qs / sizeof *qs; k++)
-    mc__heap_init(&qs[k]->h, sizeof(sim_ev), ev_less, NULL, NULL);
+    q_init(qs[k]);
   memset(res, 0, sizeof *res);
   sim_hist_init(&res->lat_live);
   sim_hist_init(&res->lat_backlog);
@@ -1618,7 +1744,8 @@ static void run_loop(sim *s) {
         udp_read(s, 0);
       s->now = real_now(s);
     }
-    sim_ev e = q_pop(&s->q);
+    sim_ev e;
+    q_pop_before(&s->q, MC_TSTAMP_NEVER, &e);
     if (s->now > e.at) {
       /* How far behind real time the loop runs: past a few tens of ms
        * the protocol's timers see the simulator's overload. */
@@ -1643,8 +1770,8 @@ static void run_loop(sim *s) {
 
 /* The clients' lane up to |end|. */
 static void client_lane_run(sim *s, mc_tstamp end) {
-  while (!s->stop && q_head(&s->q) < end) {
-    sim_ev e = q_pop(&s->q);
+  sim_ev e;
+  while (!s->stop && q_pop_before(&s->q, end, &e)) {
     if (e.at > s->now)
       s->now = e.at;
     dispatch(s, &e);
@@ -1657,8 +1784,8 @@ static void client_lane_run(sim *s, mc_tstamp end) {
 /* The server's lane up to |end|. */
 static void server_lane_run(sim *s, mc_tstamp end) {
   sim_lane *ln = &s->srv_lane;
-  while (q_head(&ln->q) < end) {
-    sim_ev e = q_pop(&ln->q);
+  sim_ev e;
+  while (q_pop_before(&ln->q, end, &e)) {
     if (e.at > ln->now)
       ln->now = e.at;
     server_dispatch(s, ln, &e);
@@ -1696,7 +1823,8 @@ static void vloop(sim *s) {
     if (tg <= t) {
       if (tg == MC_TSTAMP_NEVER)
         break;
-      sim_ev e = q_pop(&s->gq);
+      sim_ev e;
+      q_pop_before(&s->gq, MC_TSTAMP_NEVER, &e);
       if (e.at > s->now)
         s->now = e.at;
       dispatch(s, &e);
