@@ -92,11 +92,12 @@ static int ev_reserve(mc_client *c, size_t n) {
 }
 
 /* Events are large and thousands of clients share one simulator process,
- * so an empty queue holds no memory: a burst (presence pushes, a backlog)
- * does not keep its size for the client's life, nor a datagram the room
- * it set aside for events that did not come. */
+ * so an empty queue keeps no more than EV_FIRST slots: a burst (presence
+ * pushes, a backlog) does not keep its size for the client's life. The
+ * first slot stays: freed, most datagrams allocated it again, at a size
+ * beyond malloc's per-thread caches (a tenth of a simulation's time). */
 static void ev_trim(mc_client *c) {
-  if (c->ev_n == 0 && c->ev_cap > 0) {
+  if (c->ev_n == 0 && c->ev_cap > EV_FIRST) {
     mc__free(c->mem, c->ev);
     c->ev = NULL;
     c->ev_head = c->ev_cap = 0;
@@ -135,7 +136,11 @@ int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
     return 0;
   if (c->end_pending)
     c->end_after--;
-  *ev = c->ev[c->ev_head];
+  /* The entries in use only: the rest of a List's page is most of the
+   * event's size, and most events carry none. */
+  const mc_client_event *e = &c->ev[c->ev_head];
+  memcpy(ev, e, offsetof(mc_client_event, entries) +
+                    e->n_entries * sizeof e->entries[0]);
   c->ev_head = (c->ev_head + 1) % c->ev_cap;
   c->ev_n--;
   ev_trim(c);
