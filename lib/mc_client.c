@@ -12,7 +12,8 @@
 #include "mc_wire.h"
 
 #define SEEN_MAX 4096 /* message ids remembered for duplicate drops */
-#define SEEN_FIRST 64 /* the ring's first size; it doubles up to SEEN_MAX */
+#define SEEN_FIRST 64 /* the array's first size; it doubles up to SEEN_MAX */
+#define SEEN_EVICT (SEEN_MAX / 8) /* lowest ids forgotten at once when full */
 #define EV_FIRST 1    /* the event queue's first size: most datagrams make one */
 
 /* A request waiting for its reply. */
@@ -58,14 +59,15 @@ struct mc_client {
   unconfirmed *unconf;
   size_t n_unconf, cap_unconf;
 
-  /* Duplicate drops: ids in |seen|, oldest evicted through |seen_ring|.
-   * The ring grows as ids come (most clients see far fewer than
-   * SEEN_MAX, and thousands of clients share one simulator process);
-   * it only grows when unwrapped (seen_next == 0), so ring order is
-   * index order from seen_next. seen_n <= seen_cap <= SEEN_MAX. */
-  mc__map seen;
-  uint64_t *seen_ring;
-  size_t seen_n, seen_cap, seen_next;
+  /* Duplicate drops: the ids handed to the user, ascending, 8 bytes
+   * each (a hash map and an eviction ring took about 40, and thousands of
+   * clients share one simulator process). The array grows as ids come, up
+   * to SEEN_MAX; when full, the SEEN_EVICT lowest go at once, so that an
+   * eviction moves the array once per SEEN_EVICT ids. Ids mostly arrive
+   * ascending (the server numbers messages in storage order), so an
+   * insertion moves little. seen_n <= seen_cap <= SEEN_MAX. */
+  uint64_t *seen;
+  size_t seen_n, seen_cap;
 
   mc_client_event *ev;
   size_t ev_head, ev_n, ev_cap;
@@ -90,11 +92,12 @@ static int ev_reserve(mc_client *c, size_t n) {
 }
 
 /* Events are large and thousands of clients share one simulator process,
- * so an empty queue holds no memory: a burst (presence pushes, a backlog)
- * does not keep its size for the client's life, nor a datagram the room
- * it set aside for events that did not come. */
+ * so an empty queue keeps no more than EV_FIRST slots: a burst (presence
+ * pushes, a backlog) does not keep its size for the client's life. The
+ * first slot stays: freed, most datagrams allocated it again, at a size
+ * beyond malloc's per-thread caches (a tenth of a simulation's time). */
 static void ev_trim(mc_client *c) {
-  if (c->ev_n == 0 && c->ev_cap > 0) {
+  if (c->ev_n == 0 && c->ev_cap > EV_FIRST) {
     mc__free(c->mem, c->ev);
     c->ev = NULL;
     c->ev_head = c->ev_cap = 0;
@@ -133,7 +136,11 @@ int mc_client_poll_event(mc_client *c, mc_client_event *ev) {
     return 0;
   if (c->end_pending)
     c->end_after--;
-  *ev = c->ev[c->ev_head];
+  /* The entries in use only: the rest of a List's page is most of the
+   * event's size, and most events carry none. */
+  const mc_client_event *e = &c->ev[c->ev_head];
+  memcpy(ev, e, offsetof(mc_client_event, entries) +
+                    e->n_entries * sizeof e->entries[0]);
   c->ev_head = (c->ev_head + 1) % c->ev_cap;
   c->ev_n--;
   ev_trim(c);
@@ -169,7 +176,6 @@ mc_client *mc_client_new(const mc_client_config *cfg,
     mc_client_config_default(&c->cfg);
   c->cb = *cb;
   c->state = MC_CLIENT_IDLE;
-  mc__map_init(&c->seen, c->mem);
   return c;
 }
 
@@ -190,8 +196,7 @@ void mc_client_del(mc_client *c) {
   mc__free(c->mem, c->unconf);
   mc__free(c->mem, c->reqs);
   mc__free(c->mem, c->ev);
-  mc__free(c->mem, c->seen_ring);
-  mc__map_free(&c->seen);
+  mc__free(c->mem, c->seen);
   /* volatile keeps the wipe from being optimised away before free. */
   volatile char *p = c->password;
   for (size_t i = 0; i < sizeof c->password; i++)
@@ -495,27 +500,39 @@ static void unconfirmed_drop(mc_client *c, uint64_t client_msg_id) {
 
 /* Returns 1 the first time |id| is seen, 0 after. */
 static int first_sight(mc_client *c, uint64_t id) {
-  if (id == 0 || mc__map_get(&c->seen, id) != NULL)
-    return id == 0;
-  if (c->seen_n == c->seen_cap && c->seen_cap < SEEN_MAX &&
-      c->seen_next == 0) {
+  if (id == 0)
+    return 1;
+  size_t lo = 0, hi = c->seen_n; /* the first index whose id is >= |id| */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (c->seen[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < c->seen_n && c->seen[lo] == id)
+    return 0;
+  if (c->seen_n == c->seen_cap && c->seen_cap < SEEN_MAX) {
     size_t ncap = c->seen_cap ? c->seen_cap * 2 : SEEN_FIRST;
-    uint64_t *nr = mc__realloc(c->mem, c->seen_ring, ncap * sizeof *nr);
-    if (nr != NULL) { /* else: evict within the ring there is */
-      c->seen_ring = nr;
+    uint64_t *nr = mc__realloc(c->mem, c->seen, ncap * sizeof *nr);
+    if (nr != NULL) { /* else: evict within the array there is */
+      c->seen = nr;
       c->seen_cap = ncap;
     }
   }
-  if (c->seen_n < c->seen_cap) {
-    c->seen_ring[c->seen_n++] = id;
-  } else if (c->seen_cap > 0) {
-    mc__map_del(&c->seen, c->seen_ring[c->seen_next]);
-    c->seen_ring[c->seen_next] = id;
-    c->seen_next = (c->seen_next + 1) % c->seen_cap;
-  } else {
-    return 1; /* no memory to remember it: a duplicate may pass */
+  if (c->seen_n == c->seen_cap) {
+    size_t drop = c->seen_n < SEEN_EVICT ? c->seen_n : SEEN_EVICT;
+    if (lo < drop)
+      return 1; /* lower than all that would stay: not worth keeping */
+    memmove(c->seen, c->seen + drop, (c->seen_n - drop) * sizeof *c->seen);
+    c->seen_n -= drop;
+    lo -= drop;
   }
-  mc__map_put(&c->seen, id, c);
+  if (c->seen_n == c->seen_cap)
+    return 1; /* no memory to remember it: a duplicate may pass */
+  memmove(c->seen + lo + 1, c->seen + lo, (c->seen_n - lo) * sizeof *c->seen);
+  c->seen[lo] = id;
+  c->seen_n++;
   return 1;
 }
 

@@ -96,6 +96,74 @@ static void test_mc_client_welcome(void) {
   mc_client_del(c);
 }
 
+/* Deliver |id| as reliable seq |seq| of session 55 (see welcome), into
+ * |d|; returns its length. */
+static size_t deliver(uint32_t seq, uint64_t id, uint8_t *d) {
+  static uint8_t tok[MC_TOKEN_LEN] = {7};
+  Mychat__Deliver dv = MYCHAT__DELIVER__INIT;
+  dv.message_id = id, dv.from = (char *)"bob", dv.text = (char *)"hi";
+  Mychat__Envelope e = MYCHAT__ENVELOPE__INIT;
+  e.session_id = 55, e.token.len = MC_TOKEN_LEN, e.token.data = tok;
+  e.seq = seq;
+  e.body_case = MYCHAT__ENVELOPE__BODY_DELIVER, e.deliver = &dv;
+  uint8_t body[MC_DATAGRAM_MAX];
+  size_t blen, n;
+  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(&e, body, sizeof body, &blen), 0);
+  CU_ASSERT_EQUAL_FATAL(
+      mc_codec_encode(&e, body, blen, d, MC_DATAGRAM_MAX, &n), 0);
+  return n;
+}
+
+/* Feeds Deliver |id| as the next seq; returns 1 when it became a message
+ * event (a first sight), 0 when dropped as a duplicate (MC-128). */
+static int deliver_once(mc_client *c, uint32_t *seq, uint64_t id) {
+  uint8_t d[MC_DATAGRAM_MAX];
+  size_t n = deliver(++*seq, id, d);
+  CU_ASSERT_EQUAL_FATAL(mc_client_recv(c, d, n, 20), 0);
+  int messages = 0;
+  mc_client_event ev;
+  while (mc_client_poll_event(c, &ev) == 1)
+    if (ev.type == MC_CEV_MESSAGE) {
+      CU_ASSERT_EQUAL(ev.message_id, id);
+      messages++;
+    }
+  return messages;
+}
+
+/* Duplicate Delivers are dropped by message id in any arrival order; the
+ * 4,096 highest ids are remembered, and beyond that the lowest 512 go at
+ * once: an id below every remembered one is handed over again. */
+static void test_mc_client_deliver_dedup(void) {
+  uint8_t rnd = 0, d[MC_DATAGRAM_MAX];
+  mc_client *c = new_client(&rnd);
+  CU_ASSERT_EQUAL(mc_client_connect(c, "alice", "secret", 0, 0), 0);
+  mc_peek pk;
+  take(c, 0, d, &pk);
+  size_t n = welcome(pk.client_nonce, d);
+  CU_ASSERT_EQUAL_FATAL(mc_client_recv(c, d, n, 10), 0);
+  mc_client_event ev;
+  while (mc_client_poll_event(c, &ev) == 1)
+    ;
+  uint32_t seq = 0;
+  static const uint64_t order[] = {9000, 10, 5000, 7, 10, 9000, 7, 5000, 8};
+  static const int first[] = {1, 1, 1, 1, 0, 0, 0, 0, 1};
+  for (size_t i = 0; i < sizeof order / sizeof *order; i++)
+    CU_ASSERT_EQUAL(deliver_once(c, &seq, order[i]), first[i]);
+  /* 5 remembered; 4,091 more fill the array (ids 10001..14091). */
+  for (uint64_t id = 10001; id <= 14091; id++)
+    CU_ASSERT_EQUAL_FATAL(deliver_once(c, &seq, id), 1);
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 14091), 0);
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 7), 0);
+  /* Full: the next new id makes the 512 lowest go (7 .. 10507). */
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 20000), 1);
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 10508), 0);
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 20000), 0);
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 10507), 1); /* forgotten */
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 7), 1);
+  CU_ASSERT_EQUAL(deliver_once(c, &seq, 7), 0);
+  mc_client_del(c);
+}
+
 /* No answer: the handshake gives up after connect_timeout_ms. */
 static void test_mc_client_connect_gives_up(void) {
   uint8_t rnd = 0, d[MC_DATAGRAM_MAX];
@@ -126,6 +194,7 @@ static CU_TestInfo tests[] = {
     {"handshake_datagrams", test_mc_client_handshake_datagrams},
     {"welcome", test_mc_client_welcome},
     {"connect_gives_up", test_mc_client_connect_gives_up},
+    {"deliver_dedup", test_mc_client_deliver_dedup},
     CU_TEST_INFO_NULL,
 };
 
