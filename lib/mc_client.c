@@ -520,7 +520,7 @@ static int first_sight(mc_client *c, uint64_t id) {
       c->seen_cap = ncap;
     }
   }
-  if (c->seen_n == c->seen_cap) {
+  if (c->seen_n == c->seen_cap && c->seen_n > 0) {
     size_t drop = c->seen_n < SEEN_EVICT ? c->seen_n : SEEN_EVICT;
     if (lo < drop)
       return 1; /* lower than all that would stay: not worth keeping */
