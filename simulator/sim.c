@@ -1944,6 +1944,8 @@ static void tally(sim *s) {
             "mychat-sim: the drain ended at its limit with deliveries still "
             "owed; a longer --drain tells late from lost\n");
   for (uint32_t i = 0; i < s->n_cl; i++) {
+    if (mc_client_get_state(s->cl[i].c) == MC_CLIENT_ESTABLISHED)
+      r->open_at_end++;
     r->up.offered += s->cl[i].up.stats.offered;
     r->up.dropped_loss += s->cl[i].up.stats.dropped_loss;
     r->up.dropped_queue += s->cl[i].up.stats.dropped_queue;

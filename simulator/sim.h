@@ -164,6 +164,10 @@ typedef struct {
   sim_hist lat_live, lat_backlog;
   uint64_t connects, connect_failures, sessions_lost, logouts, abandons;
   uint64_t connect_rate_limited; /* failures the server refused as such */
+  /* Sessions still open when the run stopped: a final logout that had not
+   * completed within the grace after the drain (its request or Result lost
+   * again and again), so neither a logout nor a loss. */
+  uint64_t open_at_end;
   /* Every client failed a handshake and none ever connected: the run
    * stopped there, since nothing more could be learnt. */
   int stopped_no_connect;

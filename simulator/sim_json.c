@@ -225,14 +225,14 @@ static json_t *run_json(const sim_config *cfg, const sim_result *r) {
                 "min_tx_per_body", p < 1 ? 1 / (1 - p) : 0.0));
   bad |= put(
       o, "clients",
-      json_pack("{s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+      json_pack("{s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                 "connects", I(r->connects), "connect_failures",
                 I(r->connect_failures), "connect_rate_limited",
                 I(r->connect_rate_limited), "last_connect_error_code",
                 r->last_connect_code, "sessions_lost", I(r->sessions_lost),
                 "logouts", I(r->logouts), "abandons", I(r->abandons),
-                "skipped_sends", I(r->skipped_sends), "send_errors",
-                I(r->send_errors), "receipts", I(r->receipts), "presence",
+                "open_at_end", I(r->open_at_end), "skipped_sends",
+                I(r->skipped_sends), "send_errors", I(r->send_errors), "receipts", I(r->receipts), "presence",
                 I(r->presence)));
   bad |= put(
       o, "network",

@@ -142,6 +142,11 @@ void sim_report_table(FILE *f, const sim_config *cfg, const sim_result *r) {
           " sends skipped (offline)\n",
           r->connects, r->connect_failures, r->sessions_lost, r->logouts,
           r->abandons, r->skipped_sends);
+  if (r->open_at_end)
+    fprintf(f,
+            "clients: %" PRIu64 " session%s still open at the end: the final "
+            "logout had not completed within the grace after the drain\n",
+            r->open_at_end, r->open_at_end == 1 ? "" : "s");
   if (r->connect_rate_limited)
     fprintf(f,
             "clients: %" PRIu64 " of the connect failures were the server's "
