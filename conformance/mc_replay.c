@@ -78,6 +78,7 @@ enum { CH_FREE, CH_REPLY, CH_MESSAGE, CH_PRESENCE };
 
 typedef struct {
   uint64_t at;
+  uint64_t order;                /* offer order: ties of |at| keep it */
   int to_server, ep;
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64];
@@ -150,9 +151,14 @@ typedef struct {
   size_t n_tok;
   char prefix[MC_CAP_TAG_LEN + 4]; /* this case's names: "tag.cNN" */
   size_t prefix_len;
+  /* The link of this case: the run's impairments that its profile
+   * takes, per direction (mc_case.impair). |impaired|: any of them in
+   * force; else the clean-link rules and checks apply. */
   mc_netem nout, nin;
+  int impaired;
   qitem *q;
   size_t nq;
+  uint64_t q_order;              /* order of the next copy queued */
   pending *pend;
   size_t npend;
   /* The transmissions each "ack:" directive lists: when each went out,
@@ -1128,6 +1134,34 @@ static void check_acktime(replay *rp, int k) {
 
 /* ---- the wire, through the impairment model ---- */
 
+unsigned mc_replay_kinds(const mc_netem_config *req) {
+  return (req->loss > 0 || req->ge ? MC_CAP_IMP_LOSS : 0) |
+         (req->duplicate > 0 ? MC_CAP_IMP_DUP : 0) |
+         (req->reorder > 0 ? MC_CAP_IMP_REORDER : 0) |
+         (req->delay > 0 || req->jitter > 0 ? MC_CAP_IMP_DELAY : 0);
+}
+
+void mc_replay_mask(const mc_netem_config *req, unsigned kinds,
+                    mc_netem_config *out) {
+  memset(out, 0, sizeof *out);
+  if (kinds & MC_CAP_IMP_LOSS) {
+    out->loss = req->loss;
+    out->ge = req->ge;
+    out->ge_p = req->ge_p;
+    out->ge_r = req->ge_r;
+    out->ge_1h = req->ge_1h;
+    out->ge_1k = req->ge_1k;
+  }
+  if (kinds & MC_CAP_IMP_DUP)
+    out->duplicate = req->duplicate;
+  if (kinds & MC_CAP_IMP_REORDER)
+    out->reorder = req->reorder;
+  if (kinds & MC_CAP_IMP_DELAY) {
+    out->delay = req->delay;
+    out->jitter = req->jitter;
+  }
+}
+
 static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
   epst *e = &rp->ep[ep];
   e->tx_at[e->n_tx++ % TXLOG] = mc_udp_now_us();
@@ -1146,6 +1180,7 @@ static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
       return;
     qitem *it = &rp->q[rp->nq++];
     it->at = v.at[k];
+    it->order = rp->q_order++;
     it->to_server = to_server;
     it->ep = ep;
     it->len = len;
@@ -1158,7 +1193,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
 
 static void out(replay *rp, int ep, const uint8_t *d, size_t len,
                 uint64_t now) {
-  if (rp->o->impaired)
+  if (rp->impaired)
     queue(rp, 1, ep, d, len, now);
   else
     wire_send(rp, ep, d, len);
@@ -1535,7 +1570,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
          mc_codec_body_name(l->body_case));
     goto done;
   }
-  if (!rp->o->impaired && !check_piggyback(rp, ep, l))
+  if (!rp->impaired && !check_piggyback(rp, ep, l))
     goto done;
   if (l->ack != NULL) {
     ack_mark(e->acked, l->ack);
@@ -1572,11 +1607,11 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       if (bl != e->rx_len[s] || memcmp(b, e->rx_body[s], bl) != 0)
         fail(rp, "endpoint %d: retransmission of seq %u has another body "
                  "(MC-71)", ep, s);
-      else if (!rp->o->impaired && e->acked_at[s] &&
+      else if (!rp->impaired && e->acked_at[s] &&
                now > e->acked_at[s] + 400000)
         fail(rp, "endpoint %d: seq %u resent %" PRIu64 " ms after we acked "
                  "it (MC-86)", ep, s, (now - e->acked_at[s]) / 1000);
-      else if (rp->o->impaired)
+      else if (rp->impaired)
         resend_ack(rp, ep, now);
       goto done;
     }
@@ -1624,12 +1659,12 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       }
       goto done;
     }
-    if (!rp->o->impaired && !rp->pi[j].optional)
+    if (!rp->impaired && !rp->pi[j].optional)
       break; /* in order on a clean link; one that may be missing aside */
   }
   /* Another copy of an answer already matched (a Welcome to a resent
    * Register, say): allowed as the answer to our retransmissions. */
-  if (rp->o->impaired || e->unrel_extra < e->retrans)
+  if (rp->impaired || e->unrel_extra < e->retrans)
     for (size_t j = 0; j < rp->c->n_pkts; j++)
       if (!rp->c->pkts[j].from_client && rp->c->pkts[j].ep == ep &&
           rp->pi[j].kind == X_UNREL && rp->pi[j].matched &&
@@ -1637,7 +1672,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
         e->unrel_extra++;
         goto done;
       }
-  if (rp->o->impaired && l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+  if (rp->impaired && l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
       l->error->code == MYCHAT__ERROR_CODE__UNKNOWN_SESSION &&
       (e->retrans > 0 || e->pinged)) {
     /* A retransmission or keepalive that crossed the session's end (a
@@ -1657,14 +1692,24 @@ done:
 
 /* ---- the event loop ---- */
 
+/* Hands over what the link releases by |now|, in the link's order: by
+ * delivery time, ties in the order offered. Only the model reorders (a
+ * reordered copy skips the delay); taking the queue in its array order
+ * would reorder datagrams released together, the copies offered in one
+ * step, which no link of the model does. */
 static void deliver_due(replay *rp, uint64_t now) {
-  for (size_t i = 0; i < rp->nq && !rp->failed;) {
-    if (rp->q[i].at > now) {
-      i++;
-      continue;
-    }
-    qitem it = rp->q[i];
-    rp->q[i] = rp->q[--rp->nq];
+  while (!rp->failed) {
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < rp->nq; i++)
+      if (rp->q[i].at <= now &&
+          (best == SIZE_MAX || rp->q[i].at < rp->q[best].at ||
+           (rp->q[i].at == rp->q[best].at &&
+            rp->q[i].order < rp->q[best].order)))
+        best = i;
+    if (best == SIZE_MAX)
+      return;
+    qitem it = rp->q[best];
+    rp->q[best] = rp->q[--rp->nq];
     if (it.to_server)
       wire_send(rp, it.ep, it.data, it.len);
     else
@@ -1702,7 +1747,7 @@ static void keepalive(replay *rp, int ep, uint64_t now) {
 
 /* Our resend interval of a reliable datagram not acked. */
 static uint64_t rto_us(const replay *rp) {
-  return rp->o->impaired ? 300000 : 1000000;
+  return rp->impaired ? 300000 : 1000000;
 }
 
 /* Impaired link: our resend interval of a datagram whose unreliable answer
@@ -1726,12 +1771,12 @@ static void retransmit_due(replay *rp, uint64_t now) {
     }
     i++;
   }
-  for (int k = 0; k < rp->n_ep && rp->o->impaired; k++)
+  for (int k = 0; k < rp->n_ep && rp->impaired; k++)
     if (rp->ep[k].live && now >= rp->ep[k].last_ping + KEEPALIVE_US)
       keepalive(rp, k, now);
   for (int k = 0; k < rp->n_ep; k++) {
     epst *e = &rp->ep[k];
-    if (e->pend_unrel < 0 || !rp->o->impaired)
+    if (e->pend_unrel < 0 || !rp->impaired)
       continue;
     if (rp->pi[e->pend_unrel].matched) {
       e->pend_unrel = -1;
@@ -1776,7 +1821,7 @@ static void step(replay *rp, uint64_t until) {
         fail(rp, "endpoint %d: server datagram of %zd bytes (MC-2)", k, n);
         break;
       }
-      if (rp->o->impaired) {
+      if (rp->impaired) {
         queue(rp, 0, k, buf, (size_t)n, now);
       } else {
         struct timespec ts;
@@ -1806,7 +1851,7 @@ static int satisfied(replay *rp, size_t j) {
   /* An unreliable datagram nothing at its endpoint asked for (an Error
    * SESSION_REPLACED to the old session) cannot be asked for again: on an
    * impaired link it may be lost for good. */
-  if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->o->impaired)
+  if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->impaired)
     return 1;
   if (q->kind == X_UNREL && !q->matched && q->optional)
     return 1; /* the spec lets it be missing */
@@ -1815,7 +1860,7 @@ static int satisfied(replay *rp, size_t j) {
   /* A retransmission the case demands must be seen before the client
    * goes on (its next ack would make it unnecessary). */
   int ep = rp->c->pkts[j].ep;
-  if (q->demanded && !rp->o->impaired &&
+  if (q->demanded && !rp->impaired &&
       rp->ep[ep].rx_count[live_seq(rp, ep, q->seq)] < q->occ)
     return 0;
   return !q->has_ack || ack_covers(rp->ep[rp->c->pkts[j].ep].acked, q);
@@ -2129,8 +2174,14 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   mcp_ctx_init(&rp->mcx, MC_CAP_SERVER_PORT);
   rp->mcx.have_first = 1; /* times are given relative already */
   rp->t0 = mc_udp_now_us();
-  mc_netem_init(&rp->nout, &o->netem, o->seed * 2 + 1);
-  mc_netem_init(&rp->nin, &o->netem, o->seed * 2 + 2);
+  mc_netem_config to_s, to_c;
+  mc_replay_mask(&o->netem, o->impaired ? c->impair[MC_CAP_TO_SERVER] : 0,
+                 &to_s);
+  mc_replay_mask(&o->netem, o->impaired ? c->impair[MC_CAP_TO_CLIENT] : 0,
+                 &to_c);
+  rp->impaired = mc_replay_kinds(&to_s) != 0 || mc_replay_kinds(&to_c) != 0;
+  mc_netem_init(&rp->nout, &to_s, o->seed * 2 + 1);
+  mc_netem_init(&rp->nin, &to_c, o->seed * 2 + 2);
   analyse(rp);
   for (int k = 0; k < rp->n_ep; k++) {
     char err[256];
@@ -2170,16 +2221,16 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   }
   wait_for(rp, c->n_pkts);
   /* Quiet period: anything more the server sends now is unexpected. */
-  idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
-  for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
+  idle(rp, mc_udp_now_us() + (rp->impaired ? 800000 : 250000));
+  for (int k = 0; k < c->n_retransmit && !rp->failed && !rp->impaired; k++)
     check_retransmit(rp, &c->retransmit[k]);
-  for (int k = 0; k < rp->n_ep && !rp->failed && !o->impaired; k++)
+  for (int k = 0; k < rp->n_ep && !rp->failed && !rp->impaired; k++)
     check_seqs(rp, k);
-  for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
+  for (int k = 0; k < c->n_acktime && !rp->failed && !rp->impaired; k++)
     check_acktime(rp, k);
-  for (int k = 0; k < c->n_timeout && !rp->failed && !o->impaired; k++)
+  for (int k = 0; k < c->n_timeout && !rp->failed && !rp->impaired; k++)
     check_timeout(rp, &c->timeout[k]);
-  if (!rp->failed && !o->impaired)
+  if (!rp->failed && !rp->impaired)
     check_replaced_order(rp);
   rv = rp->failed;
   /* Not scheduled for that long, we went silent and answered late, as the
