@@ -65,6 +65,8 @@ typedef struct {
   char who[MC_NAME_MAX + 8];     /* Presence: whose (its chain is per user) */
   int optional;                  /* unreliable that may not come ("allow:") */
   uint64_t nonce;                /* server Welcome or Error: client_nonce */
+  uint64_t wire_at;              /* client: when a copy of it first went on
+                                    the wire (past our side of the link) */
   int copy;                      /* client: the bytes of an earlier datagram
                                     of its endpoint, no unreliable answer
                                     between: a retransmission the capture's
@@ -80,6 +82,8 @@ typedef struct {
   uint64_t at;
   uint64_t order;                /* offer order: ties of |at| keep it */
   int to_server, ep;
+  int idx;                       /* to the server: the capture index of a
+                                    script datagram, -1 for our own */
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64];
 } qitem;
@@ -87,6 +91,7 @@ typedef struct {
 typedef struct {
   int ep;
   uint32_t seq;
+  size_t idx;                    /* its capture index */
   uint64_t last;
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64];
@@ -111,6 +116,10 @@ typedef struct {
   Mychat__Envelope *rx_env[MAXSEQ];
   char *rx_line[MAXSEQ];
   uint64_t acked_at[MAXSEQ];     /* when we first acked a server seq */
+  /* Impaired link: when a datagram of each live seq first reached our
+   * socket, before the link's loss and delay toward us, so when the
+   * server first sent it (0: never). A timeout: bound is checked on it. */
+  uint64_t raw_at[MAXSEQ];
   /* The server's seqs as the capture has them versus as they came: a
    * push may take another place in the stream than in the capture when
    * the spec leaves the order free, so recorded seq r is live seq
@@ -130,6 +139,11 @@ typedef struct {
   uint64_t last_ping;
   int pinged;
   int pend_unrel;                /* capture index awaiting an answer, -1 */
+  int pend_unrel_idx;            /* capture index of the datagram resent */
+  /* The capture index of this endpoint's last datagram before the push
+   * a timeout: directive times (-1: none): once it is sent, the endpoint
+   * falls silent as the capture's client did, no keepalive of ours. */
+  int silent_from;
   int last_sent;                 /* capture index we sent last, -1 */
   uint64_t pend_unrel_last;
   size_t pend_unrel_len;
@@ -172,6 +186,11 @@ typedef struct {
   uint64_t took[BINDS];
   size_t n_took;
   uint64_t rx_stamp_ns;          /* of the datagram on_server handles */
+  /* The latest client datagram of the script sent: its capture index and
+   * when it last went out (its latest resend, on an impaired link: the
+   * server saw that one), from which a recorded gap is kept. */
+  size_t prev_i;
+  uint64_t prev_sent;
   char *out;
   size_t cap, len;
   int failed;
@@ -1162,17 +1181,20 @@ void mc_replay_mask(const mc_netem_config *req, unsigned kinds,
   }
 }
 
-static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
+static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len,
+                      int idx) {
   epst *e = &rp->ep[ep];
   e->tx_at[e->n_tx++ % TXLOG] = mc_udp_now_us();
+  if (idx >= 0 && rp->pi[idx].wire_at == 0)
+    rp->pi[idx].wire_at = e->tx_at[(e->n_tx - 1) % TXLOG];
   if (send(e->fd, d, len, 0) < 0 && errno != ECONNREFUSED)
     fail(rp, "send: %s", strerror(errno));
   else if (rp->o->trace != NULL)
     rp->o->trace(rp->o->trace_arg, ep, 1, d, len, mc_udp_now_us());
 }
 
-static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
-                  size_t len, uint64_t now) {
+static void queue(replay *rp, int to_server, int ep, int idx,
+                  const uint8_t *d, size_t len, uint64_t now) {
   mc_netem_verdict v;
   mc_netem_decide(to_server ? &rp->nout : &rp->nin, len, now, &v);
   for (int k = 0; k < v.copies; k++) {
@@ -1183,6 +1205,7 @@ static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
     it->order = rp->q_order++;
     it->to_server = to_server;
     it->ep = ep;
+    it->idx = idx;
     it->len = len;
     memcpy(it->data, d, len);
   }
@@ -1191,16 +1214,20 @@ static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
 static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
                       uint64_t now);
 
-static void out(replay *rp, int ep, const uint8_t *d, size_t len,
+/* Sends |d| from |ep| through the link; |idx|: the capture index of the
+ * script's datagram it is (a resend too), or -1 for one of our own. */
+static void out(replay *rp, int ep, int idx, const uint8_t *d, size_t len,
                 uint64_t now) {
   if (rp->impaired)
-    queue(rp, 1, ep, d, len, now);
+    queue(rp, 1, ep, idx, d, len, now);
   else
-    wire_send(rp, ep, d, len);
+    wire_send(rp, ep, d, len, idx);
 }
 
 /* Our ack-only datagram from the latest ack we sent at |ep|: the answer to
  * a push retransmitted because our ack was lost. */
+static int live_at(const replay *rp, uint64_t sid);
+
 static void resend_ack(replay *rp, int ep, uint64_t now) {
   epst *e = &rp->ep[ep];
   if (e->last_ack_len == 0)
@@ -1208,11 +1235,20 @@ static void resend_ack(replay *rp, int ep, uint64_t now) {
   Mychat__Envelope *env = lax(e->last_ack, e->last_ack_len);
   if (env == NULL)
     return;
+  /* A session that moved on to another endpoint (MC-56) is not answered
+   * from here: a client that changed address has left the old one, and
+   * our ack from it, coming after the datagram from the new one, would
+   * move the session back (a push resent before the move arrived). */
+  int at = live_at(rp, env->session_id);
+  if (at >= 0 && at != ep) {
+    mychat__envelope__free_unpacked(env, NULL);
+    return;
+  }
   uint8_t d[MC_DATAGRAM_MAX];
   size_t len;
   env->seq = 0;
   if (mc_codec_encode(env, NULL, 0, d, sizeof d, &len) == 0)
-    out(rp, ep, d, len, now);
+    out(rp, ep, -1, d, len, now);
   mychat__envelope__free_unpacked(env, NULL);
 }
 
@@ -1611,8 +1647,8 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
                now > e->acked_at[s] + 400000)
         fail(rp, "endpoint %d: seq %u resent %" PRIu64 " ms after we acked "
                  "it (MC-86)", ep, s, (now - e->acked_at[s]) / 1000);
-      else if (rp->impaired)
-        resend_ack(rp, ep, now);
+      else if (rp->impaired && e->acked_at[s])
+        resend_ack(rp, ep, now); /* our ack was lost; none owed else */
       goto done;
     }
     e->rx_body[s] = malloc(bl ? bl : 1);
@@ -1711,7 +1747,7 @@ static void deliver_due(replay *rp, uint64_t now) {
     qitem it = rp->q[best];
     rp->q[best] = rp->q[--rp->nq];
     if (it.to_server)
-      wire_send(rp, it.ep, it.data, it.len);
+      wire_send(rp, it.ep, it.data, it.len, it.idx);
     else
       on_server(rp, it.ep, it.data, it.len, now);
   }
@@ -1737,7 +1773,7 @@ static void keepalive(replay *rp, int ep, uint64_t now) {
   size_t bl, dl;
   if (mc_codec_encode_body(&env, b, sizeof b, &bl) == 0 &&
       mc_codec_encode(&env, b, bl, d, sizeof d, &dl) == 0) {
-    out(rp, ep, d, dl, now);
+    out(rp, ep, -1, d, dl, now);
     e->pinged = 1;
   }
   e->last_ping = now;
@@ -1765,14 +1801,18 @@ static void retransmit_due(replay *rp, uint64_t now) {
     }
     if (now >= p->last + rto_us(rp)) {
       p->last = now;
+      if (rp->impaired && p->idx == rp->prev_i)
+        rp->prev_sent = now;
       rp->ep[p->ep].retrans++;
-      out(rp, p->ep, p->data, p->len, now);
+      out(rp, p->ep, (int)p->idx, p->data, p->len, now);
       ackt_sent(rp, p->ep, p->seq, now);
     }
     i++;
   }
   for (int k = 0; k < rp->n_ep && rp->impaired; k++)
-    if (rp->ep[k].live && now >= rp->ep[k].last_ping + KEEPALIVE_US)
+    if (rp->ep[k].live && now >= rp->ep[k].last_ping + KEEPALIVE_US &&
+        !(rp->ep[k].silent_from >= 0 &&
+          rp->ep[k].last_sent >= rp->ep[k].silent_from))
       keepalive(rp, k, now);
   for (int k = 0; k < rp->n_ep; k++) {
     epst *e = &rp->ep[k];
@@ -1782,8 +1822,11 @@ static void retransmit_due(replay *rp, uint64_t now) {
       e->pend_unrel = -1;
     } else if (now >= e->pend_unrel_last + UNREL_RESEND_US) {
       e->pend_unrel_last = now;
+      if ((size_t)e->pend_unrel_idx == rp->prev_i)
+        rp->prev_sent = now;
       e->retrans++;
-      out(rp, k, e->pend_unrel_data, e->pend_unrel_len, now);
+      out(rp, k, e->pend_unrel_idx, e->pend_unrel_data, e->pend_unrel_len,
+          now);
     }
   }
 }
@@ -1822,7 +1865,11 @@ static void step(replay *rp, uint64_t until) {
         break;
       }
       if (rp->impaired) {
-        queue(rp, 0, k, buf, (size_t)n, now);
+        mc_peek pk;
+        if (mc_codec_peek(buf, (size_t)n, &pk) == 0 && pk.seq > 0 &&
+            pk.seq < MAXSEQ && rp->ep[k].raw_at[pk.seq] == 0)
+          rp->ep[k].raw_at[pk.seq] = now;
+        queue(rp, 0, k, -1, buf, (size_t)n, now);
       } else {
         struct timespec ts;
         rp->rx_stamp_ns = ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts) == 0
@@ -2007,7 +2054,7 @@ static void send_client(replay *rp, size_t i) {
   remap_ack(rp, p->ep, d, &len);
   e->last_sent = (int)i;
   uint64_t now = mc_udp_now_us();
-  out(rp, p->ep, d, len, now);
+  out(rp, p->ep, (int)i, d, len, now);
   note_sent(rp, p->ep, d, len, now);
   if (q->seq > 0)
     ackt_sent(rp, p->ep, q->seq, now);
@@ -2019,12 +2066,14 @@ static void send_client(replay *rp, size_t i) {
     pending *pd = &rp->pend[rp->npend++];
     pd->ep = p->ep;
     pd->seq = q->seq;
+    pd->idx = i;
     pd->last = now;
     pd->len = len;
     memcpy(pd->data, d, len);
   }
   if (q->awaits >= 0) {
     e->pend_unrel = q->awaits;
+    e->pend_unrel_idx = (int)i;
     e->pend_unrel_last = now;
     e->pend_unrel_len = len;
     memcpy(e->pend_unrel_data, d, len);
@@ -2099,7 +2148,11 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
              "%d, never came (MC-%d)", t->push_ep, t->seq, t->ep, t->req);
     return;
   }
-  uint64_t at = p->rx_time[seq][0], last = 0;
+  /* Impaired: from when the server sent it first, a copy lost or delayed
+   * on its way to us aside; our side is on the wire already (tx_at). */
+  uint64_t at = rp->impaired && p->raw_at[seq] ? p->raw_at[seq]
+                                               : p->rx_time[seq][0];
+  uint64_t last = 0;
   size_t n = e->n_tx < TXLOG ? e->n_tx : TXLOG;
   for (size_t k = 0; k < n; k++) {
     uint64_t x = e->tx_at[(e->n_tx - 1 - k) % TXLOG];
@@ -2108,6 +2161,13 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
       break;
     }
   }
+  /* A give-up (not MC-64) counts from the push's first transmission,
+   * which the first copy of our last datagram to reach the server caused;
+   * our resends of it (its ack lost) move nothing. */
+  int sf = e->silent_from;
+  if (rp->impaired && t->req != 64 && sf >= 0 && rp->pi[sf].wire_at != 0 &&
+      rp->pi[sf].wire_at < at)
+    last = rp->pi[sf].wire_at;
   uint64_t g = last ? (at - last) / 1000 : 0;
   if (last == 0 || g < t->min_ms || g > t->max_ms)
     fail(rp, "endpoint %d: the session of endpoint %d ended %" PRIu64 " ms "
@@ -2115,6 +2175,23 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
              "%u..%u ms (breaks MC-%d)",
          t->push_ep, t->ep, g, t->seq, t->push_ep, t->min_ms, t->max_ms,
          t->req);
+}
+
+/* Marks where the endpoint a timeout directive |t| times falls silent:
+ * its last datagram in the capture before the push the end causes. */
+static void silence(replay *rp, const mc_cap_timeout *t) {
+  const mc_case *c = rp->c;
+  if (t->ep >= rp->n_ep)
+    return; /* check_timeout says so */
+  int last = -1;
+  for (size_t j = 0; j < c->n_pkts; j++) {
+    const mc_cap_pkt *p = &c->pkts[j];
+    if (!p->from_client && p->ep == t->push_ep && rp->pi[j].seq == t->seq)
+      break;
+    if (p->from_client && p->ep == t->ep)
+      last = (int)j;
+  }
+  rp->ep[t->ep].silent_from = last;
 }
 
 /* MC-67: the Error SESSION_REPLACED to a user's old session goes out
@@ -2187,6 +2264,7 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     char err[256];
     rp->ep[k].pend_unrel = -1;
     rp->ep[k].last_sent = -1;
+    rp->ep[k].silent_from = -1;
     rp->ep[k].fd = mc_capture_socket((const struct sockaddr *)&o->server,
                                      o->server_len, rp->host[k], err,
                                      sizeof err);
@@ -2200,7 +2278,9 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     struct timespec ts;
     (void)ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts);
   }
-  uint64_t prev_t = 0, prev_sent = 0;
+  for (int k = 0; k < c->n_timeout; k++)
+    silence(rp, &c->timeout[k]);
+  uint64_t prev_t = 0;
   int any = 0;
   for (size_t i = 0; i < c->n_pkts && !rp->failed; i++) {
     if (!c->pkts[i].from_client)
@@ -2209,14 +2289,17 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
      * datagram: the wait's timeout then counts from the end of the gap,
      * so a gap longer than it (retransmissions of a body never acked,
      * MC-82) does not fail a correct server. */
-    if (any && c->pkts[i].t_us - prev_t >= GAP_KEPT_US)
-      idle(rp, prev_sent + (c->pkts[i].t_us - prev_t));
+    uint64_t gap = c->pkts[i].t_us - prev_t, until;
+    while (any && gap >= GAP_KEPT_US && !rp->failed &&
+           mc_udp_now_us() < (until = rp->prev_sent + gap))
+      idle(rp, until);
     wait_for(rp, i);
     if (rp->failed)
       break;
     send_client(rp, i);
     prev_t = c->pkts[i].t_us;
-    prev_sent = mc_udp_now_us();
+    rp->prev_i = i;
+    rp->prev_sent = mc_udp_now_us();
     any = 1;
   }
   wait_for(rp, c->n_pkts);
@@ -2228,7 +2311,7 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     check_seqs(rp, k);
   for (int k = 0; k < c->n_acktime && !rp->failed && !rp->impaired; k++)
     check_acktime(rp, k);
-  for (int k = 0; k < c->n_timeout && !rp->failed && !rp->impaired; k++)
+  for (int k = 0; k < c->n_timeout && !rp->failed; k++)
     check_timeout(rp, &c->timeout[k]);
   if (!rp->failed && !rp->impaired)
     check_replaced_order(rp);
