@@ -179,14 +179,26 @@ static int parse_timeout(mc_case *c, const char *v) {
   if (c->n_timeout == MC_CAP_DIRECTIVES_MAX)
     return -1;
   mc_cap_timeout *d = &c->timeout[c->n_timeout];
-  char range[32], rest;
+  char range[32], req[32] = "", word[32] = "", irange[32] = "", rest;
+  int n = sscanf(v, "%d %31s %d %u %31s %31s %31s %c", &d->ep, range,
+                 &d->push_ep, &d->seq, req, word, irange, &rest);
   d->req = 64;
-  int n = sscanf(v, "%d %31s %d %u MC-%d %c", &d->ep, range, &d->push_ep,
-                 &d->seq, &d->req, &rest);
-  if ((n != 4 && n != 5) || d->req <= 0 ||
-      parse_range(range, &d->min_ms, &d->max_ms) < 0 || d->ep < 0 ||
-      d->ep >= MC_CAP_ENDPOINTS_MAX || d->push_ep < 0 ||
+  if (n == 6 && strcmp(req, "impaired") == 0) { /* no MC-n before it */
+    snprintf(irange, sizeof irange, "%s", word);
+    snprintf(word, sizeof word, "%s", req);
+    req[0] = '\0';
+    n = 7;
+  }
+  if (n < 4 || n == 6 || n > 7 || parse_range(range, &d->min_ms, &d->max_ms) < 0 ||
+      (req[0] != '\0' && (sscanf(req, "MC-%d%c", &d->req, &rest) != 1 ||
+                          d->req <= 0)) ||
+      d->ep < 0 || d->ep >= MC_CAP_ENDPOINTS_MAX || d->push_ep < 0 ||
       d->push_ep >= MC_CAP_ENDPOINTS_MAX || d->seq == 0)
+    return -1;
+  d->imp_min_ms = d->min_ms;
+  d->imp_max_ms = d->max_ms;
+  if (n == 7 && (strcmp(word, "impaired") != 0 ||
+                 parse_range(irange, &d->imp_min_ms, &d->imp_max_ms) < 0))
     return -1;
   c->n_timeout++;
   return 0;

@@ -82,14 +82,18 @@ typedef struct {
   int occ[MC_CAP_GAPS_MAX];
 } mc_cap_acktime;
 
-/* "timeout: EP MIN-MAX PEP SEQ [MC-n]": endpoint EP falls silent, and the
- * push the end of its session causes, recorded as seq SEQ to endpoint PEP
- * (an offline Presence), comes MIN..MAX milliseconds after EP's last
- * datagram went out. MC-n is the rule that times the end: MC-64 (the
- * session timeout) unless given, MC-82 for a give-up. */
+/* "timeout: EP MIN-MAX PEP SEQ [MC-n] [impaired MIN-MAX]": endpoint EP
+ * falls silent, and the push the end of its session causes, recorded as
+ * seq SEQ to endpoint PEP (an offline Presence), comes MIN..MAX
+ * milliseconds after EP's last datagram went out. MC-n is the rule that
+ * times the end: MC-64 (the session timeout) unless given, MC-82 for a
+ * give-up. The bounds on an impaired link, when the link may rightly move
+ * the end (a give-up timed by an RTO that lost its RTT sample), follow
+ * "impaired"; the clean ones otherwise. */
 typedef struct {
   int ep, push_ep;
   unsigned min_ms, max_ms;
+  unsigned imp_min_ms, imp_max_ms;
   uint32_t seq;
   int req;
 } mc_cap_timeout;

@@ -2169,12 +2169,14 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
       rp->pi[sf].wire_at < at)
     last = rp->pi[sf].wire_at;
   uint64_t g = last ? (at - last) / 1000 : 0;
-  if (last == 0 || g < t->min_ms || g > t->max_ms)
+  unsigned lo = rp->impaired ? t->imp_min_ms : t->min_ms;
+  unsigned hi = rp->impaired ? t->imp_max_ms : t->max_ms;
+  if (last == 0 || g < lo || g > hi)
     fail(rp, "endpoint %d: the session of endpoint %d ended %" PRIu64 " ms "
              "after its last datagram (push seq %u at endpoint %d), expected "
-             "%u..%u ms (breaks MC-%d)",
-         t->push_ep, t->ep, g, t->seq, t->push_ep, t->min_ms, t->max_ms,
-         t->req);
+             "%u..%u ms%s (breaks MC-%d)",
+         t->push_ep, t->ep, g, t->seq, t->push_ep, lo, hi,
+         rp->impaired ? " on this link" : "", t->req);
 }
 
 /* Marks where the endpoint a timeout directive |t| times falls silent:
