@@ -92,6 +92,10 @@ typedef struct {
   int ep;
   uint32_t seq;
   size_t idx;                    /* its capture index */
+  uint64_t sid;                  /* its session */
+  int past_end;                  /* sent after the capture's server ended
+                                    that session (ack_free): resent only
+                                    until the session is seen gone */
   uint64_t last;
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64];
@@ -1666,6 +1670,16 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
   if (l->body_case == MYCHAT__ENVELOPE__BODY_PONG &&
       (l->pong->time_us & OWN_PING) == OWN_PING)
     goto done; /* the answer to our own keepalive */
+  if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+      l->error->code == MYCHAT__ERROR_CODE__UNKNOWN_SESSION) {
+    for (size_t i = 0; i < rp->npend;) { /* the session is gone */
+      if (rp->pend[i].past_end && rp->pend[i].ep == ep &&
+          rp->pend[i].sid == l->session_id)
+        rp->pend[i] = rp->pend[--rp->npend];
+      else
+        i++;
+    }
+  }
   /* Unreliable: the earliest unmatched expectation it equals. */
   size_t first = SIZE_MAX;
   for (size_t j = 0; j < rp->c->n_pkts; j++) {
@@ -2062,11 +2076,19 @@ static void send_client(replay *rp, size_t i) {
     e->retrans++;
   if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
     e->live = 0;
-  if (q->retx_rel && rp->npend < QMAX) {
+  /* On an impaired link a request sent after the capture's server last
+   * acked here (its session ended first, MC-132) is resent too: lost, it
+   * would hold back the ones after it, and the end they cause. */
+  int past_end = rp->impaired && q->seq > 0 && q->seq < MAXSEQ &&
+                 e->ack_free[q->seq] && !q->retx_rel;
+  if ((q->retx_rel || past_end) && rp->npend < QMAX) {
     pending *pd = &rp->pend[rp->npend++];
+    mc_peek pk;
     pd->ep = p->ep;
     pd->seq = q->seq;
     pd->idx = i;
+    pd->sid = mc_codec_peek(d, len, &pk) == 0 ? pk.session_id : 0;
+    pd->past_end = past_end;
     pd->last = now;
     pd->len = len;
     memcpy(pd->data, d, len);
