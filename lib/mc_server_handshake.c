@@ -111,14 +111,8 @@ static int rate_refill(const mc_server *srv, rate_bucket *b, mc_tstamp now) {
     burst = reg_per_hour(srv, b->kind);
     refill = burst ? 3600000 / burst + 1 : 1;
   }
-  uint32_t full = burst * 1000;
   refill <<= b->fails < RATE_BACKOFF_MAX ? b->fails : RATE_BACKOFF_MAX;
-  uint64_t gained = (now - b->t) / MC_MSEC * 1000 / refill;
-  uint64_t t = b->tokens_milli + gained;
-  b->tokens_milli = t > full ? full : (uint32_t)t;
-  if (gained > 0)
-    b->t = now;
-  if (b->tokens_milli < full)
+  if (!mc_rate_refill(&b->r, burst, refill, now))
     return 0;
   b->fails = 0;
   return 1;
@@ -146,7 +140,8 @@ static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
   }
   if (spare != NULL) {
     *spare = (rate_bucket){
-        .key = key, .t = now, .tokens_milli = UINT32_MAX, .kind = kind};
+        .key = key, .r = {.t = now, .tokens_milli = UINT32_MAX},
+        .kind = kind};
     rate_refill(srv, spare, now);
   }
   return spare;
@@ -184,11 +179,11 @@ static int rate_take_all(mc_server *srv, const rate_kind *kinds, size_t n,
   for (size_t i = 0; i < n; i++) {
     b[i] = rate_bucket_at(srv, rate_key(srv, kinds[i], from, name), kinds[i],
                           i ? b[0] : NULL, now);
-    if (b[i] == NULL || b[i]->tokens_milli < 1000)
+    if (b[i] == NULL || b[i]->r.tokens_milli < 1000)
       return 0;
   }
   for (size_t i = 0; i < n; i++)
-    b[i]->tokens_milli -= 1000;
+    b[i]->r.tokens_milli -= 1000;
   return 1;
 }
 

@@ -18,6 +18,7 @@
 #include "mc_error.h"
 #include "mc_heap.h"
 #include "mc_map.h"
+#include "mc_rate.h"
 #include "mc_wire.h"
 
 #define UNREL_QUEUE_MAX 1024 /* unreliable answers waiting for poll_tx */
@@ -118,8 +119,8 @@ typedef enum {
 typedef struct {
   uint64_t key;                /* keyed hash of kind and what it counts;
                                   0: free */
-  mc_tstamp t;                 /* tokens_milli is as of t */
-  uint32_t tokens_milli;       /* attempts * 1000, at most its burst * 1000 */
+  mc_rate r;                   /* attempts; a new entry comes in holding
+                                  more than any burst and leaves full */
   uint32_t fails;              /* pair buckets: failed Logins since the
                                   bucket was last full (the backoff) */
   rate_kind kind;
