@@ -41,12 +41,20 @@ static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
 static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   sess *old = mc__map_get(&srv->by_user, p->user_id);
   int was_online = old != NULL;
-  if (old != NULL)
+  /* Logging in again does not refill the message bucket (MC-150). */
+  mc_rate msg_rate = {0, 0};
+  if (old != NULL) {
+    msg_rate = old->msg_rate;
     mc__server_sess_end(srv, old, MYCHAT__ERROR_CODE__SESSION_REPLACED,
                         "logged in elsewhere", 0, now);
+  }
   sess *s = mc__server_sess_create(srv, p, now);
   uint64_t maxid = 0;
+  if (s != NULL && was_online)
+    s->msg_rate = msg_rate;
   if (s == NULL || mc__server_sess_load_groups(srv, s) < 0 ||
+      srv->store.ops->user_bytes(srv->store.st, s->user_id, &s->sent_bytes) <
+          0 ||
       srv->store.ops->msg_max_id(srv->store.st, &maxid) < 0 ||
       mc__map_put(&srv->by_user, s->user_id, s) < 0) {
     if (s != NULL) {
@@ -61,8 +69,8 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   }
   s->watermark = maxid;
   srv->stats.logins++;
-  mc__server_slog(srv, now, &p->addr, p->name, s->id,
-                  p->is_register ? "register" : "login", 0, "");
+  mc__server_sess_log(srv, s, now, p->is_register ? "register" : "login", 0,
+                      "", 0);
   welcome_send(srv, s, &p->addr, p->req_len, now);
   if (!was_online)
     mc__server_push_presence(srv, s, 1);
