@@ -42,12 +42,10 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   sess *old = mc__map_get(&srv->by_user, p->user_id);
   int was_online = old != NULL;
   /* Logging in again does not refill the message bucket (MC-150). */
-  mc_rate msg_rate = {0, 0};
-  if (old != NULL) {
-    msg_rate = old->msg_rate;
+  mc_rate msg_rate = was_online ? old->msg_rate : (mc_rate){0, 0};
+  if (old != NULL)
     mc__server_sess_end(srv, old, MYCHAT__ERROR_CODE__SESSION_REPLACED,
                         "logged in elsewhere", 0, now);
-  }
   sess *s = mc__server_sess_create(srv, p, now);
   uint64_t maxid = 0;
   if (s != NULL && was_online)
