@@ -79,10 +79,19 @@ static void q_recv(q_fix *f, Mychat__Envelope *e, mc_tstamp now) {
   CU_ASSERT_EQUAL(mc_server_recv(f->srv, &f->addr, d, len, now), 0);
 }
 
-/* A server with |cfg| and user "alice" registered and in session. */
-static void q_init(q_fix *f, mc_server_config *cfg) {
+/* A server with the default settings but a message burst and refill and
+ * a byte quota (0: the default), and user "alice" registered and in
+ * session. */
+static void q_init(q_fix *f, uint32_t burst, uint32_t refill_ms,
+                   uint64_t quota) {
   memset(f, 0, sizeof *f);
-  cfg->auth_cost = MC_AUTH_COST_MIN;
+  mc_server_config c;
+  mc_server_config_default(&c);
+  c.auth_cost = MC_AUTH_COST_MIN;
+  c.msg_burst = burst ? burst : c.msg_burst;
+  c.msg_refill_ms = refill_ms ? refill_ms : c.msg_refill_ms;
+  c.quota_bytes = quota ? quota : c.quota_bytes;
+  const mc_server_config *cfg = &c;
   f->ms = mc_memstore_new();
   CU_ASSERT_PTR_NOT_NULL_FATAL(f->ms);
   mc_memstore_as_store(f->ms, &f->store);
@@ -141,12 +150,8 @@ static int q_send(q_fix *f, uint64_t cmid, const char *text, mc_tstamp now) {
  * stored message is confirmed with the bucket empty (MC-107 first) and
  * takes no token. */
 static void test_mc_server_request_msg_rate_edges(void) {
-  mc_server_config cfg;
-  mc_server_config_default(&cfg);
-  cfg.msg_burst = 3;
-  cfg.msg_refill_ms = 100;
   q_fix f;
-  q_init(&f, &cfg);
+  q_init(&f, 3, 100, 0);
   mc_tstamp t = 5 * MC_SEC;
   CU_ASSERT_EQUAL(q_send(&f, 1, "a", t), 0);
   CU_ASSERT_EQUAL(q_send(&f, 2, "b", t), 0);
@@ -170,11 +175,8 @@ static void test_mc_server_request_msg_rate_edges(void) {
  * (exactly 10), 1 more refused; a resend is still confirmed; bytes, not
  * characters. */
 static void test_mc_server_request_quota_edges(void) {
-  mc_server_config cfg;
-  mc_server_config_default(&cfg);
-  cfg.quota_bytes = 10;
   q_fix f;
-  q_init(&f, &cfg);
+  q_init(&f, 0, 0, 10);
   CU_ASSERT_EQUAL(q_send(&f, 1, "12345", 0), 0);
   CU_ASSERT_EQUAL(q_send(&f, 2, "1234", 0), 0);
   CU_ASSERT_EQUAL(q_send(&f, 3, "\xc3\xa9", 0), MC_WIRE_QUOTA_EXCEEDED);
@@ -192,11 +194,8 @@ static void test_mc_server_request_quota_edges(void) {
  * every 50 ms; the next line says how many were left out, and its end is
  * always logged. */
 static void test_mc_server_request_log_bound(void) {
-  mc_server_config cfg;
-  mc_server_config_default(&cfg);
-  cfg.msg_burst = 1000;
   q_fix f;
-  q_init(&f, &cfg);
+  q_init(&f, 1000, 0, 0);
   CU_ASSERT_EQUAL(f.lines, 1);
   for (int i = 0; i < MC_SERVER_LOG_BURST + 20; i++)
     CU_ASSERT_EQUAL_FATAL(q_send(&f, 0, "x", 0), 0);

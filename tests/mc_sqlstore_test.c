@@ -81,6 +81,23 @@ static void reopen(sqltmp *t, mc_store *s) {
   mc_sqlstore_as_store(t->ss, s);
 }
 
+/* The schema version (PRAGMA user_version) of the database at |path|,
+ * or -1. */
+static int user_version(const char *path) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int v = -1;
+  if (sqlite3_open(path, &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+          SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return v;
+}
+
 #define SQLSTORE_FN(name) MC_STORE_TEST_FN(mc_sqlstore, factory, name)
 MC_STORE_CASES(SQLSTORE_FN)
 
@@ -155,12 +172,8 @@ static void test_mc_sqlstore_reopen(void) {
   CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
   CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(st, 0), "wal");
   sqlite3_finalize(st);
-  CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL),
-                  SQLITE_OK);
-  CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
-  CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 2);
-  sqlite3_finalize(st);
   sqlite3_close(db);
+  CU_ASSERT_EQUAL(user_version(t->path), 2);
   sqlstore_close(t);
 }
 
@@ -242,14 +255,7 @@ static void test_mc_sqlstore_upgrade_v1(void) {
   CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, 1, &bytes), 0);
   CU_ASSERT_EQUAL(bytes, 10);
   mc_sqlstore_close(ss);
-  CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
-  sqlite3_stmt *st;
-  CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL),
-                  SQLITE_OK);
-  CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
-  CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 2);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  CU_ASSERT_EQUAL(user_version(path), 2);
   remove_db(path);
 }
 
