@@ -1352,7 +1352,7 @@ static const scenario scenarios[] = {
      sc_hs_rate_refill},
     /* issue 12 item 4: quotas */
     {"msg-rate", MSG_RATE_FLAGS, "Messages per session: a burst of 5 Sent, the sixth QUOTA_EXCEEDED (a resend still Sent, a new login no refill), one back 1.2 s later, not two",
-     "MC-150 MC-107 MC-109 MC-67", "impair: dup,reorder,delay c2s; all s2c\nimpair-why: a request resent after a loss reaches the server later and may find a message token back (one a second)\nnote: needs a server whose msg_burst is 5 and msg_refill_ms 1000 (--msg-burst 5 --msg-refill-ms 1000 for the reference)",
+     "MC-150 MC-107 MC-109 MC-67", "impair: dup both\nimpair-why: the last request must come 1.2 s after the burst, one token later, not two: a loss either way (our resend, our wait for the server's) or a delay slows the replay and lets another token in\nnote: needs a server whose msg_burst is 5 and msg_refill_ms 1000 (--msg-burst 5 --msg-refill-ms 1000 for the reference)",
      sc_msg_rate},
     {"msg-quota-bytes", QUOTA_FLAGS, "Stored bytes per user: exactly 1000 bytes of text accepted, one byte over QUOTA_EXCEEDED, also after a new login; a resend still Sent",
      "MC-151 MC-107 MC-109 MC-66", "note: needs a server whose quota_bytes is 1000 (--quota-bytes 1000 for the reference)",
