@@ -377,7 +377,7 @@ static void write_html(FILE *f, const mc_spec *spec, const mc_report_meta *m,
         "<span class=\"nonstrict\">NON-STRICT</span> (only SHOULDs broken) "
         "<span class=\"unsup\">UNSUPPORTED</span> (needs a setting or an "
         "optional behaviour the implementation lacks) "
-        "<span class=\"skip\">SKIPPED</span> (cannot run on this link)</p>\n",
+        "<span class=\"skip\">SKIPPED</span> (none today: every case runs on every link)</p>\n",
         f);
   html_summary(f, impls, n);
   html_grid(f, impls, n);

@@ -66,7 +66,9 @@ typedef enum {
   V_FAIL,
   V_NONSTRICT,                   /* only SHOULD (or MAY) requirements broken */
   V_UNSUPPORTED,                 /* needs what the implementation lacks */
-  V_SKIPPED                      /* cannot run here: impaired link */
+  V_SKIPPED                      /* none today: every case runs on every
+                                    link (its profile, mc_case.impair); kept
+                                    in the counts and the reports' columns */
 } verdict;
 
 static const char *const verdict_names[] = {
@@ -167,7 +169,8 @@ static void usage(FILE *f) {
           "  --pcap-dir DIR      write DIR/CASE.pcap, what was exchanged, for\n"
           "                      each failed case\n"
           "  --loss P, --dup P, --reorder P   impair the link (P: 0.2 or "
-          "20%%)\n"
+          "20%%); each\n"
+          "                      case takes what its profile allows (impair:)\n"
           "  --delay MS          impair the link: one-way delay\n"
           "  --seed N            impairment and mutation seed (default 1)\n"
           "  --repeat N          run each case N times (seeds S, S+1, ...) and\n"
@@ -176,7 +179,7 @@ static void usage(FILE *f) {
           "  --version           the version\n"
           "Verdicts: PASS, FAIL (a MUST broken), NON-STRICT (only SHOULDs),\n"
           "UNSUPPORTED (needs a setting or an optional behaviour the\n"
-          "implementation lacks), SKIPPED (cannot run on an impaired link).\n"
+          "implementation lacks); every case runs on every link.\n"
           "Exit status: 0 when no case failed, 1 when one failed, 2 on "
           "errors\n(no case matches, nothing answers, unwritable output).\n",
           MC_CAP_STD_FLAGS);
