@@ -1229,10 +1229,10 @@ static void out(replay *rp, int ep, int idx, const uint8_t *d, size_t len,
     wire_send(rp, ep, d, len, idx);
 }
 
-/* Our ack-only datagram from the latest ack we sent at |ep|: the answer to
- * a push retransmitted because our ack was lost. */
 static int live_at(const replay *rp, uint64_t sid);
 
+/* Our ack-only datagram from the latest ack we sent at |ep|: the answer to
+ * a push retransmitted because our ack was lost. */
 static void resend_ack(replay *rp, int ep, uint64_t now) {
   epst *e = &rp->ep[ep];
   if (e->last_ack_len == 0)
