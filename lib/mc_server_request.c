@@ -245,13 +245,13 @@ void mc__server_handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
     reply_result(srv, s, env->seq, code, why);
-    mc__server_slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+    mc__server_slog(srv, now, &s->path.addr, s->name, s->id, type, code, why);
     return;
   }
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_LOGOUT:
     reply_result(srv, s, env->seq, code, "bye");
-    mc__server_slog(srv, now, &s->addr, s->name, s->id, type, 0, "");
+    mc__server_slog(srv, now, &s->path.addr, s->name, s->id, type, 0, "");
     mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "logout", 1,
                         now);
     return;
@@ -280,5 +280,5 @@ void mc__server_handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
   }
   if (!answered)
     reply_result(srv, s, env->seq, code, code ? why : "ok");
-  mc__server_slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+  mc__server_slog(srv, now, &s->path.addr, s->name, s->id, type, code, why);
 }
