@@ -16,6 +16,7 @@
 #include "mc_memstore.h"
 #include "mc_server.h"
 #include "mc_server_path.h"
+#include "mc_server_fixture.h"
 #include "mc_tests.h"
 
 /* ---- the bookkeeping ---- */
@@ -110,40 +111,24 @@ static void test_mc_server_path_fresh_only(void) {
 #define TEXT_LEN 800 /* issue 12's backlog: long messages */
 
 typedef struct {
-  mc_memstore *ms;
-  mc_store st;
-  mc_server *srv;
+  mc_test_srv t;
+  mc_server *srv;    /* t.srv */
+  mc_store st;       /* t.st */
   mc_addr victim;
-  uint8_t rnd;
   mc_tstamp now;
   uint64_t rx, tx;   /* bytes from and to the victim */
   uint64_t tx_dgrams;
 } fixture;
 
-static void counting_random(void *ud, uint8_t *buf, size_t len) {
-  fixture *f = ud;
-  for (size_t i = 0; i < len; i++)
-    buf[i] = ++f->rnd;
-}
-
 static void setup(fixture *f) {
   memset(f, 0, sizeof *f);
-  f->ms = mc_memstore_new();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f->ms);
-  mc_memstore_as_store(f->ms, &f->st);
-  mc_server_config cfg;
-  mc_server_config_default(&cfg);
-  cfg.auth_cost = MC_AUTH_COST_MIN;
-  mc_server_callbacks cb = {.user_data = f, .random = counting_random};
-  f->srv = mc_server_new(&cfg, &f->st, &cb);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f->srv);
+  mc_test_srv_init(&f->t);
+  f->srv = f->t.srv;
+  f->st = f->t.st;
   addr(&f->victim, 9, 4000);
 }
 
-static void teardown(fixture *f) {
-  mc_server_del(f->srv);
-  mc_memstore_del(f->ms);
-}
+static void teardown(fixture *f) { mc_test_srv_free(&f->t); }
 
 /* Runs the server until |until| as its host would (password jobs, timers,
  * every datagram out), counting what goes to the victim; nothing answers. */
@@ -178,32 +163,6 @@ static void from_victim(fixture *f, const uint8_t *d, size_t len) {
   mc_server_recv(f->srv, &f->victim, d, len, f->now);
 }
 
-static size_t encode(const Mychat__Envelope *e, uint8_t *d) {
-  uint8_t body[MC_DATAGRAM_MAX];
-  size_t blen, len;
-  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(e, body, sizeof body, &blen), 0);
-  CU_ASSERT_EQUAL_FATAL(
-      mc_codec_encode(e, body, blen, d, MC_DATAGRAM_MAX, &len), 0);
-  return len;
-}
-
-/* A Register (|reg|) or Login of |name| with |pw|, padded to 256 bytes
- * unless |unpadded|. */
-static size_t handshake(uint8_t *d, int reg, const char *name, const char *pw,
-                        uint64_t nonce, int unpadded) {
-  Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
-  hs.name = (char *)name;
-  hs.password = (char *)pw;
-  hs.client_nonce = nonce;
-  Mychat__Envelope e = MYCHAT__ENVELOPE__INIT;
-  e.body_case = reg ? MYCHAT__ENVELOPE__BODY_REGISTER
-                    : MYCHAT__ENVELOPE__BODY_LOGIN;
-  e.register_ = &hs; /* the union member of either case */
-  if (!unpadded)
-    CU_ASSERT_EQUAL_FATAL(mc_codec_pad_handshake(&e), 0);
-  return encode(&e, d);
-}
-
 /* A datagram of session |sid| with |tok|: a Ping of |time_us|, or an
  * ack-only one when |time_us| is 0. */
 static size_t sess_dgram(uint8_t *d, uint64_t sid, const uint8_t *tok,
@@ -219,7 +178,7 @@ static size_t sess_dgram(uint8_t *d, uint64_t sid, const uint8_t *tok,
   e.token.data = (uint8_t *)tok;
   e.token.len = MC_TOKEN_LEN;
   if (time_us)
-    return encode(&e, d);
+    return mc_test_encode(&e, d);
   size_t len;
   CU_ASSERT_EQUAL_FATAL(mc_codec_encode(&e, NULL, 0, d, MC_DATAGRAM_MAX, &len),
                         0);
@@ -232,7 +191,7 @@ static size_t sess_dgram(uint8_t *d, uint64_t sid, const uint8_t *tok,
 static void login_elsewhere(fixture *f, const char *name, const mc_addr *from,
                             int prove, uint64_t *sid, uint8_t *tok) {
   uint8_t d[MC_DATAGRAM_MAX];
-  size_t n = handshake(d, 0, name, "secret", 5, 0);
+  size_t n = mc_test_handshake(d, 0, name, "secret", 5, 0);
   CU_ASSERT_EQUAL(mc_server_recv(f->srv, from, d, n, f->now), 0);
   mc_auth_job job;
   CU_ASSERT_EQUAL_FATAL(mc_server_poll_auth(f->srv, &job), 1);
@@ -305,7 +264,8 @@ static void test_mc_server_path_handshake_errors(void) {
     setup(&f);
     account(&f, "alice");
     uint8_t d[MC_DATAGRAM_MAX];
-    size_t n = handshake(d, kinds[k].reg, kinds[k].name, kinds[k].pw, 7, 0);
+    size_t n =
+        mc_test_handshake(d, kinds[k].reg, kinds[k].name, kinds[k].pw, 7, 0);
     from_victim(&f, d, n);
     run_until(&f, 60 * MC_SEC);
     CU_ASSERT_EQUAL(f.tx_dgrams, 1);
@@ -344,7 +304,7 @@ static void test_mc_server_path_no_session(void) {
   ratio(&f, "Ping of a live session, wrong token");
 
   count_reset(&f);
-  n = handshake(d, 0, "alice", "secret", 6, 0);
+  n = mc_test_handshake(d, 0, "alice", "secret", 6, 0);
   d[0] = 'X';
   from_victim(&f, d, n);
   run_until(&f, 4 * MC_MSEC);
@@ -360,7 +320,7 @@ static void test_mc_server_path_no_session(void) {
   ratio(&f, "malformed envelope");
 
   count_reset(&f);
-  n = handshake(d, 0, "alice", "secret", 6, 1);
+  n = mc_test_handshake(d, 0, "alice", "secret", 6, 1);
   CU_ASSERT(n < MC_HANDSHAKE_MIN);
   from_victim(&f, d, n);
   run_until(&f, 6 * MC_MSEC);
@@ -370,7 +330,7 @@ static void test_mc_server_path_no_session(void) {
   /* The session's own copy of its Login, from the victim: the Welcome
    * again, no larger than the copy (MC-40, MC-60). */
   count_reset(&f);
-  n = handshake(d, 0, "alice", "secret", 5, 0);
+  n = mc_test_handshake(d, 0, "alice", "secret", 5, 0);
   from_victim(&f, d, n);
   run_until(&f, 7 * MC_MSEC);
   CU_ASSERT_EQUAL(f.tx_dgrams, 1);
@@ -383,7 +343,7 @@ static void test_mc_server_path_register(void) {
   fixture f;
   setup(&f);
   uint8_t d[MC_DATAGRAM_MAX];
-  size_t n = handshake(d, 1, "carol", "secret", 12, 0);
+  size_t n = mc_test_handshake(d, 1, "carol", "secret", 12, 0);
   from_victim(&f, d, n);
   run_until(&f, 60 * MC_SEC);
   CU_ASSERT_EQUAL(f.tx_dgrams, 1);
@@ -400,7 +360,7 @@ static void test_mc_server_path_login_backlog(void) {
   uint64_t bob = account(&f, "bob"), alice = account(&f, "alice");
   backlog(&f, bob, alice, 200);
   uint8_t d[MC_DATAGRAM_MAX];
-  size_t n = handshake(d, 0, "alice", "secret", 11, 0);
+  size_t n = mc_test_handshake(d, 0, "alice", "secret", 11, 0);
   from_victim(&f, d, n);
   run_until(&f, 60 * MC_SEC);
   CU_ASSERT_EQUAL(f.tx_dgrams, 1);
