@@ -85,6 +85,7 @@ void mc__server_sess_log(mc_server *srv, sess *s, mc_tstamp now,
                     MC_SERVER_LOG_REFILL_MS, now) &&
       !always) {
     s->log_dropped++;
+    srv->stats.log_dropped++;
     return;
   }
   server_log(srv, now, &s->path.addr, s->name, s->id, type, code, detail,

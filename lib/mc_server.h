@@ -131,6 +131,8 @@ typedef struct {
   uint64_t migrations;           /* sessions moved to a new address */
   uint64_t tx_held;              /* times a session had something due that
                                     its address's budget held back */
+  uint64_t quota_refused;        /* SendMessages answered QUOTA_EXCEEDED */
+  uint64_t log_dropped;          /* session log lines left out (MC-153) */
   uint32_t sessions;             /* current */
   uint32_t auth_jobs;            /* current pending */
 } mc_server_stats;
