@@ -148,6 +148,10 @@ typedef struct {
    * a timeout: directive times (-1: none): once it is sent, the endpoint
    * falls silent as the capture's client did, no keepalive of ours. */
   int silent_from;
+  /* The capture's client sent a datagram of a session from here: our
+   * keepalive may too. One that never did (hs-validate's client that does
+   * not answer its Welcome) must not prove the address with ours (MC-141). */
+  int speaks;
   int last_sent;                 /* capture index we sent last, -1 */
   uint64_t pend_unrel_last;
   size_t pend_unrel_len;
@@ -1825,7 +1829,8 @@ static void retransmit_due(replay *rp, uint64_t now) {
     i++;
   }
   for (int k = 0; k < rp->n_ep && rp->impaired; k++)
-    if (rp->ep[k].live && now >= rp->ep[k].last_ping + KEEPALIVE_US &&
+    if (rp->ep[k].live && rp->ep[k].speaks &&
+        now >= rp->ep[k].last_ping + KEEPALIVE_US &&
         !(rp->ep[k].silent_from >= 0 &&
           rp->ep[k].last_sent >= rp->ep[k].silent_from))
       keepalive(rp, k, now);
@@ -2305,6 +2310,13 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   }
   for (int k = 0; k < c->n_timeout; k++)
     silence(rp, &c->timeout[k]);
+  for (size_t i = 0; i < c->n_pkts; i++) {
+    mc_peek pk;
+    if (c->pkts[i].from_client &&
+        mc_codec_peek(c->pkts[i].data, c->pkts[i].len, &pk) == 0 &&
+        pk.session_id != 0 && pk.token_len == MC_TOKEN_LEN)
+      rp->ep[c->pkts[i].ep].speaks = 1;
+  }
   uint64_t prev_t = 0;
   int any = 0;
   for (size_t i = 0; i < c->n_pkts && !rp->failed; i++) {
