@@ -888,7 +888,18 @@ static int sq_setup(mc_sqlstore *ss) {
              mode);
     return MC_ERR_STORAGE;
   }
-  if ((err = sq_exec(ss, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+  /* A commit writes every page it dirtied to the WAL, and a checkpoint
+   * copies the WAL's distinct pages back and syncs the database: busy
+   * index pages are copied once per checkpoint, so the rarer the cheaper.
+   * 10000 pages (40 MiB of WAL) between checkpoints instead of SQLite's
+   * 1000, and 16 MiB of page cache instead of 2, so that a large batch's
+   * pages are not spilled and read back. In the relay bench's chat phase
+   * the server's pwrite calls per message went from 1.18-1.35 to 0.83-0.85
+   * and its pread calls from 0.87-0.99 to 0.10. */
+  if ((err = sq_exec(ss,
+                     "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                     " PRAGMA wal_autocheckpoint=10000;"
+                     " PRAGMA cache_size=-16384",
                      "pragmas")) ||
       (err = sq_pragma(ss, "PRAGMA user_version", &version, NULL, 0)))
     return err;
