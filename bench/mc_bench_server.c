@@ -4,7 +4,8 @@
  * One run, loopback only, bounded in time, three measurements:
  *
  * 1. Chat. A real mychat-server (started here on a free 127.0.0.1 port with
- *    a temporary database, --hash-cost min and a generous --rate-burst; or a
+ *    a temporary database, --hash-cost min, a generous --rate-burst and
+ *    --msg-burst (the message quota is checked, never reached); or a
  *    running one given with --attach) and --clients clients of lib/mc_client
  *    living in this one process, spread over --sockets UDP sockets and driven
  *    by one epoll loop. The clients register, pair up (0-1, 2-3, ...) and
@@ -497,7 +498,8 @@ static void server_start(server_proc *sp, const char *bin,
     execl(bin, bin, "--host", "127.0.0.1", "--port", "0", "--db", db,
           "--log", log, "--hash-cost", "min", "--rate-burst", "1000000",
           "--auth-per-prefix", "100000", "--auth-queue-max", "200000",
-          "--rate-refill-ms", "1", (char *)NULL);
+          "--rate-refill-ms", "1", "--msg-burst", "1000000",
+          "--msg-refill-ms", "1", (char *)NULL);
     fprintf(stderr, "exec(%s): %s\n", bin, strerror(errno));
     _exit(127);
   }

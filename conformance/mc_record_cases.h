@@ -1147,6 +1147,70 @@ static void sc_hs_rate_refill(rec *r) {
  * through any replay. */
 #define LIST_USERS_FLAGS "--rate-burst 1000 --keepalive-ms 5000 --timeout-ms 30000"
 
+/* issue 12 item 4: the quotas. A burst of 5 and a refill of 1 s leave
+ * room for a loaded machine either side of each edge. */
+#define MSG_BURST 5
+#define MSG_REFILL_MS 1000
+#define MSG_RATE_FLAGS MC_CAP_STD_FLAGS " --msg-burst " STR(MSG_BURST) \
+  " --msg-refill-ms " STR(MSG_REFILL_MS)
+#define QUOTA_BYTES 1000
+#define QUOTA_FLAGS MC_CAP_STD_FLAGS " --quota-bytes " STR(QUOTA_BYTES)
+
+/* Alice sends the burst back to back (all Sent), one more (QUOTA_EXCEEDED,
+ * not delivered), the first again (its Sent: a resend is confirmed even
+ * with the bucket empty, MC-107), and from a new session that replaces
+ * hers one more (QUOTA_EXCEEDED: logging in again refills nothing). 1.2 s
+ * later the refused one again, same client_msg_id: one token is back, it
+ * is stored now; the next at once is refused again. */
+static void sc_msg_rate(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  const char *bob = N(r, "bob");
+  uint64_t first = say(r, a, bob, NULL, "burst 1", 0);
+  for (int i = 1; i < MSG_BURST; i++)
+    say(r, a, bob, NULL, "burst", 0);
+  uint64_t over = say(r, a, bob, NULL, "one over", 0); /* QUOTA_EXCEEDED */
+  settle(r);
+  Mychat__Envelope env;
+  Mychat__SendMessage m;
+  msg_env(&env, &m, first, bob, NULL, "burst 1");
+  req(r, a, &env);                  /* the first Sent again */
+  a = hs(r, 0, N(r, "alice"), 0);   /* replaces her session */
+  say(r, a, bob, NULL, "new session", 1); /* QUOTA_EXCEEDED */
+  wait_ms(r, MSG_REFILL_MS + 200, 1u << a | 1u << b, 400);
+  msg_env(&env, &m, over, bob, NULL, "one over");
+  send_env(r, a, &env, r->ep[a].seq_next++); /* Sent: stored now */
+  say(r, a, bob, NULL, "too soon", 1); /* QUOTA_EXCEEDED: only one back */
+}
+
+/* Alice's texts add up to the quota of 1000 bytes: 800 + 199 (Sent), then
+ * a 2-byte character (one over: QUOTA_EXCEEDED), then 1 byte (exactly at
+ * the quota: Sent), then 1 more (refused). After a Logout and a Login the
+ * count is still there (it is the store's, MC-151), a resend of a stored
+ * message is still confirmed (MC-107), and bob, who has no quota used,
+ * can still write. */
+static void sc_msg_quota_bytes(rec *r) {
+  static char t800[MC_TEXT_MAX + 1], t199[200];
+  memset(t800, 'x', MC_TEXT_MAX);
+  memset(t199, 'y', sizeof t199 - 1);
+  int a = hs(r, 1, N(r, "alice"), 0);
+  int b = hs(r, 1, N(r, "bob"), 0);
+  const char *bob = N(r, "bob");
+  uint64_t first = say(r, a, bob, NULL, t800, 1);
+  say(r, a, bob, NULL, t199, 1);    /* 999 bytes stored */
+  say(r, a, bob, NULL, "\xc3\xa9", 1); /* 1001: QUOTA_EXCEEDED */
+  say(r, a, bob, NULL, "z", 1);     /* exactly 1000: Sent */
+  say(r, a, bob, NULL, "!", 1);     /* 1001: QUOTA_EXCEEDED */
+  logout(r, a);
+  a = hs(r, 0, N(r, "alice"), 0);
+  say(r, a, bob, NULL, "!", 1);     /* still QUOTA_EXCEEDED */
+  Mychat__Envelope env;
+  Mychat__SendMessage m;
+  msg_env(&env, &m, first, bob, NULL, t800);
+  req(r, a, &env);                  /* the first Sent again */
+  say(r, b, N(r, "alice"), NULL, "bob has room", 1);
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -1287,4 +1351,11 @@ static const scenario scenarios[] = {
     {"hs-rate-refill", RATE_FLAGS, "Login rate limit refill: RATE_LIMITED 0.5 s after a burst, one token (and only one) back after 2.2 s",
      "MC-51 MC-52", "impair: no\nnote: a handshake retransmitted after a failure is a new attempt and takes a token, so loss changes the outcome; the client is on 127.0.0.33",
      sc_hs_rate_refill},
+    /* issue 12 item 4: quotas */
+    {"msg-rate", MSG_RATE_FLAGS, "Messages per session: a burst of 5 Sent, the sixth QUOTA_EXCEEDED (a resend still Sent, a new login no refill), one back 1.2 s later, not two",
+     "MC-150 MC-107 MC-109 MC-67", "impair: no\nnote: needs a server whose msg_burst is 5 and msg_refill_ms 1000 (--msg-burst 5 --msg-refill-ms 1000 for the reference); a request retransmitted after a loss arrives later and may find a token back",
+     sc_msg_rate},
+    {"msg-quota-bytes", QUOTA_FLAGS, "Stored bytes per user: exactly 1000 bytes of text accepted, one byte over QUOTA_EXCEEDED, also after a new login; a resend still Sent",
+     "MC-151 MC-107 MC-109 MC-66", "note: needs a server whose quota_bytes is 1000 (--quota-bytes 1000 for the reference)",
+     sc_msg_quota_bytes},
 };

@@ -307,6 +307,7 @@ static const char *const code_reqs[] = {
     [MYCHAT__ERROR_CODE__SERVER_BUSY] = "MC-42",
     [MYCHAT__ERROR_CODE__SESSION_REPLACED] = "MC-67",
     [MYCHAT__ERROR_CODE__BAD_REQUEST] = "MC-28 MC-29 MC-37",
+    [MYCHAT__ERROR_CODE__QUOTA_EXCEEDED] = "MC-150 MC-151",
 };
 
 /* The requirements a field of a server body carries out; the first entry

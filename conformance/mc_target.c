@@ -124,6 +124,10 @@ static const struct {
     [MC_SET_REG_PER_HOUR] = {"reg_per_hour", "--reg-per-hour", 0},
     [MC_SET_REG_PER_HOUR_PREFIX] = {"reg_per_hour_prefix",
                                     "--reg-per-hour-prefix", 0},
+    /* The quotas (MC-150, MC-151). */
+    [MC_SET_MSG_BURST] = {"msg_burst", "--msg-burst", 50},
+    [MC_SET_MSG_REFILL_MS] = {"msg_refill_ms", "--msg-refill-ms", 100},
+    [MC_SET_QUOTA_BYTES] = {"quota_bytes", "--quota-bytes", 104857600},
 };
 
 static int setting_by(const char *s, size_t n, int by_flag) {

@@ -874,11 +874,13 @@ static int plan(int start) {
       continue;
     }
     /* A case that drives a limit (the sessions cap, a login rate limit a
-     * few handshakes reach, the send queue) would find it used up by its
-     * own earlier runs (live sessions, spent tokens): with a start
-     * command each repetition gets a new server. */
+     * few handshakes reach, the send queue, a user's stored bytes) would
+     * find it used up by its own earlier runs (live sessions, spent
+     * tokens, bytes counted): with a start command each repetition gets a
+     * new server. */
     e->fresh = start && (need.set[MC_SET_MAX_SESSIONS] ||
                          need.set[MC_SET_QUEUE_MAX] ||
+                         need.set[MC_SET_QUOTA_BYTES] ||
                          (need.set[MC_SET_RATE_BURST] &&
                           need.value[MC_SET_RATE_BURST] < 100));
     e->server = server_for(&run, start);

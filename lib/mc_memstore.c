@@ -45,6 +45,7 @@ typedef struct {
   ms_idq direct;   /* ids of direct messages pending for this user */
   ms_idq receipts; /* ids of this user's messages with a pending receipt,
                       in receipt seq order */
+  uint64_t sent_bytes; /* text bytes of every message stored from it */
 } ms_user;
 
 enum { MS_PENDING, MS_RECEIPT, MS_DONE };
@@ -512,7 +513,19 @@ static int ms_msg_add(void *st, mc_store_msg *m, uint64_t now_ms, int *dup) {
   /* room reserved above */
   mc__map_add(&s->keys, ms_hash_key(m->sender_id, m->client_msg_id), id);
   q->v[q->len++] = id;
+  ms_user_get(s, m->sender_id)->sent_bytes += tlen;
   ms_fill(s, id, m);
+  return 0;
+}
+
+static int ms_user_bytes(void *st, uint64_t user_id, uint64_t *bytes) {
+  mc_memstore *s = st;
+  if (ms_fail(s))
+    return MC_ERR_STORAGE;
+  const ms_user *u = ms_user_get(s, user_id);
+  if (!u)
+    return MC_ERR_NOT_FOUND;
+  *bytes = u->sent_bytes;
   return 0;
 }
 
@@ -658,6 +671,7 @@ static const mc_store_ops ms_ops = {
     .member_del = ms_member_del,
     .member_check = ms_member_check,
     .msg_add = ms_msg_add,
+    .user_bytes = ms_user_bytes,
     .msg_find = ms_msg_find,
     .msg_max_id = ms_msg_max_id,
     .pending = ms_pending,

@@ -56,19 +56,44 @@ static int token_eq(const uint8_t *a, const uint8_t *b) {
   return d == 0;
 }
 
-void mc__server_slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
-                     const char *user, uint64_t sid, const char *type, int code,
-                     const char *detail) {
-  if (srv->cb.log == NULL)
-    return;
+static void server_log(mc_server *srv, mc_tstamp now, const mc_addr *peer,
+                       const char *user, uint64_t sid, const char *type,
+                       int code, const char *detail, uint32_t dropped) {
   mc_server_log rec = {.now = now,
                        .peer = peer,
                        .user = user ? user : "",
                        .session_id = sid,
                        .type = type,
                        .code = code,
-                       .detail = detail ? detail : ""};
+                       .detail = detail ? detail : "",
+                       .dropped = dropped};
   srv->cb.log(srv->cb.user_data, &rec);
+}
+
+void mc__server_slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
+                     const char *user, uint64_t sid, const char *type, int code,
+                     const char *detail) {
+  if (srv->cb.log != NULL)
+    server_log(srv, now, peer, user, sid, type, code, detail, 0);
+}
+
+/* A client that sends a thousand requests a second would make a thousand
+ * lines a second (about 170 KB/s, issue 12): each session has a bucket of
+ * lines, and what it cannot take is counted, not written (MC-153). */
+void mc__server_sess_log(mc_server *srv, sess *s, mc_tstamp now,
+                         const char *type, int code, const char *detail,
+                         int always) {
+  if (srv->cb.log == NULL)
+    return;
+  if (!mc_rate_take(&s->log_rate, MC_SERVER_LOG_BURST,
+                    MC_SERVER_LOG_REFILL_MS, now) &&
+      !always) {
+    s->log_dropped++;
+    return;
+  }
+  server_log(srv, now, &s->addr, s->name, s->id, type, code, detail,
+             s->log_dropped);
+  s->log_dropped = 0;
 }
 
 mc_wire_code mc_server_wire_code(int err) {
@@ -342,6 +367,9 @@ void mc_server_config_default(mc_server_config *cfg) {
   cfg->rate_refill_ms = 2000;
   cfg->auth_per_prefix = 32;
   cfg->auth_queue_max = 256;
+  cfg->msg_burst = 50;
+  cfg->msg_refill_ms = 100;
+  cfg->quota_bytes = 100ULL << 20;
   cfg->push_window = 32;
   cfg->auth_cost = MC_AUTH_COST_INTERACTIVE;
   mc_arq_config_default(&cfg->arq);

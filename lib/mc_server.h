@@ -43,6 +43,8 @@
 
 #define MC_ADDR_MAX 28
 #define MC_RATE_KEY_LEN 16 /* crypto_shorthash_KEYBYTES */
+#define MC_SERVER_LOG_BURST 40     /* request-log lines of one session at */
+#define MC_SERVER_LOG_REFILL_MS 50 /* once, then 20 a second (MC-153) */
 
 /* A peer address. The first |host_len| bytes name the host (the IP
  * address): login rate limits are per host, whatever the port. */
@@ -77,6 +79,13 @@ typedef struct {
    * for many logins from one address allows as many sign-ups. */
   uint32_t reg_per_hour;
   uint32_t reg_per_hour_prefix;
+  /* Messages (MC-150): SendMessages a session may send at once (50), and
+   * one more every msg_refill_ms (100: 10 a second sustained). A session
+   * that replaces another of its user goes on with that one's bucket. */
+  uint32_t msg_burst;
+  uint32_t msg_refill_ms;
+  /* Bytes of text stored per user, ever (MC-151; 100 MiB). */
+  uint64_t quota_bytes;
   uint32_t push_window;          /* Delivers/Receipts in flight (32) */
   mc_auth_cost auth_cost;        /* password hash cost (INTERACTIVE) */
   int64_t wall_offset_ms;        /* server time = now/1000 + this */
@@ -92,6 +101,8 @@ typedef struct {
   const char *type;              /* body name: "login", "send", ... */
   mc_wire_code code;             /* MC_WIRE_OK = success */
   const char *detail;            /* short text, "" if none */
+  uint32_t dropped;              /* lines of this session not logged just
+                                    before this one (MC-153) */
 } mc_server_log;
 
 typedef struct {
@@ -99,7 +110,11 @@ typedef struct {
   /* Fills |buf| with |len| unpredictable bytes (session ids and tokens).
    * Required. */
   void (*random)(void *user_data, uint8_t *buf, size_t len);
-  /* Called once per request handled or refused. May be NULL. */
+  /* Called once per request handled or refused, except that a session
+   * gets MC_SERVER_LOG_BURST lines at once and then one every
+   * MC_SERVER_LOG_REFILL_MS (MC-153): the rest are counted in the next
+   * line's |dropped|, and the session's last line ("end") always comes.
+   * May be NULL. */
   void (*log)(void *user_data, const mc_server_log *rec);
   /* What the server allocates with (mc_mem.h); NULL: libc. It must outlive
    * the server. */

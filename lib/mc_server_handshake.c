@@ -41,12 +41,18 @@ static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
 static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   sess *old = mc__map_get(&srv->by_user, p->user_id);
   int was_online = old != NULL;
+  /* Logging in again does not refill the message bucket (MC-150). */
+  mc_rate msg_rate = was_online ? old->msg_rate : (mc_rate){0, 0};
   if (old != NULL)
     mc__server_sess_end(srv, old, MYCHAT__ERROR_CODE__SESSION_REPLACED,
                         "logged in elsewhere", 0, now);
   sess *s = mc__server_sess_create(srv, p, now);
   uint64_t maxid = 0;
+  if (s != NULL && was_online)
+    s->msg_rate = msg_rate;
   if (s == NULL || mc__server_sess_load_groups(srv, s) < 0 ||
+      srv->store.ops->user_bytes(srv->store.st, s->user_id, &s->sent_bytes) <
+          0 ||
       srv->store.ops->msg_max_id(srv->store.st, &maxid) < 0 ||
       mc__map_put(&srv->by_user, s->user_id, s) < 0) {
     if (s != NULL) {
@@ -61,8 +67,8 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   }
   s->watermark = maxid;
   srv->stats.logins++;
-  mc__server_slog(srv, now, &p->addr, p->name, s->id,
-                  p->is_register ? "register" : "login", 0, "");
+  mc__server_sess_log(srv, s, now, p->is_register ? "register" : "login", 0,
+                      "", 0);
   welcome_send(srv, s, &p->addr, p->req_len, now);
   if (!was_online)
     mc__server_push_presence(srv, s, 1);
@@ -111,14 +117,8 @@ static int rate_refill(const mc_server *srv, rate_bucket *b, mc_tstamp now) {
     burst = reg_per_hour(srv, b->kind);
     refill = burst ? 3600000 / burst + 1 : 1;
   }
-  uint32_t full = burst * 1000;
   refill <<= b->fails < RATE_BACKOFF_MAX ? b->fails : RATE_BACKOFF_MAX;
-  uint64_t gained = (now - b->t) / MC_MSEC * 1000 / refill;
-  uint64_t t = b->tokens_milli + gained;
-  b->tokens_milli = t > full ? full : (uint32_t)t;
-  if (gained > 0)
-    b->t = now;
-  if (b->tokens_milli < full)
+  if (!mc_rate_refill(&b->r, burst, refill, now))
     return 0;
   b->fails = 0;
   return 1;
@@ -146,7 +146,8 @@ static rate_bucket *rate_bucket_at(mc_server *srv, uint64_t key,
   }
   if (spare != NULL) {
     *spare = (rate_bucket){
-        .key = key, .t = now, .tokens_milli = UINT32_MAX, .kind = kind};
+        .key = key, .r = {.t = now, .tokens_milli = UINT32_MAX},
+        .kind = kind};
     rate_refill(srv, spare, now);
   }
   return spare;
@@ -184,11 +185,11 @@ static int rate_take_all(mc_server *srv, const rate_kind *kinds, size_t n,
   for (size_t i = 0; i < n; i++) {
     b[i] = rate_bucket_at(srv, rate_key(srv, kinds[i], from, name), kinds[i],
                           i ? b[0] : NULL, now);
-    if (b[i] == NULL || b[i]->tokens_milli < 1000)
+    if (b[i] == NULL || b[i]->r.tokens_milli < 1000)
       return 0;
   }
   for (size_t i = 0; i < n; i++)
-    b[i]->tokens_milli -= 1000;
+    b[i]->r.tokens_milli -= 1000;
   return 1;
 }
 

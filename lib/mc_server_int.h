@@ -18,6 +18,7 @@
 #include "mc_error.h"
 #include "mc_heap.h"
 #include "mc_map.h"
+#include "mc_rate.h"
 #include "mc_wire.h"
 
 #define UNREL_QUEUE_MAX 1024 /* unreliable answers waiting for poll_tx */
@@ -76,6 +77,12 @@ typedef struct sess {
   int pong_owed;
   uint64_t pong_time;
   int failed;                  /* a body could not be queued: end it */
+  mc_rate msg_rate;            /* SendMessages (MC-150) */
+  uint64_t sent_bytes;         /* the user's, as the store counts them
+                                  (MC-151); one session per user, so this
+                                  copy is the only one that changes */
+  mc_rate log_rate;            /* request-log lines (MC-153) */
+  uint32_t log_dropped;        /* lines not logged since the last one */
   uint32_t mark;               /* presence fan-out generation */
 
   size_t heap_idx;             /* SIZE_MAX when not in the heap */
@@ -118,8 +125,8 @@ typedef enum {
 typedef struct {
   uint64_t key;                /* keyed hash of kind and what it counts;
                                   0: free */
-  mc_tstamp t;                 /* tokens_milli is as of t */
-  uint32_t tokens_milli;       /* attempts * 1000, at most its burst * 1000 */
+  mc_rate r;                   /* attempts; a new entry comes in holding
+                                  more than any burst and leaves full */
   uint32_t fails;              /* pair buckets: failed Logins since the
                                   bucket was last full (the backoff) */
   rate_kind kind;
@@ -176,6 +183,11 @@ uint64_t mc__server_wall_ms(const mc_server *srv, mc_tstamp now);
 void mc__server_slog(mc_server *srv, mc_tstamp now, const mc_addr *peer,
                      const char *user, uint64_t sid, const char *type, int code,
                      const char *detail);
+/* A line of session |s|'s, within its share of the log (MC-153); one with
+ * |always| is logged whatever the share, with the count left out. */
+void mc__server_sess_log(mc_server *srv, sess *s, mc_tstamp now,
+                         const char *type, int code, const char *detail,
+                         int always);
 void mc__server_unrel_push(mc_server *srv, const mc_addr *to,
                            const uint8_t *data, size_t len);
 void mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,

@@ -5,6 +5,7 @@
  */
 #include "mc_server_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -151,7 +152,21 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
   snprintf(m.text, sizeof m.text, "%s", sm->text);
   Mychat__ErrorCode refused = MYCHAT__ERROR_CODE__ERROR_NONE;
   int rv;
-  if (sm->to_case == MYCHAT__SEND_MESSAGE__TO_USER) {
+  size_t tlen = strlen(m.text);
+  /* The quotas come first (MC-150, MC-151): they are the cheap checks,
+   * and a client over them learns nothing about names. A refused message
+   * takes no token; one past the byte quota has taken one. */
+  if (!mc_rate_take(&s->msg_rate, srv->cfg.msg_burst, srv->cfg.msg_refill_ms,
+                    now)) {
+    snprintf(why, wlen, "more than %" PRIu32 " messages at once; one more "
+             "every %" PRIu32 " ms", srv->cfg.msg_burst,
+             srv->cfg.msg_refill_ms);
+    refused = MYCHAT__ERROR_CODE__QUOTA_EXCEEDED;
+  } else if (s->sent_bytes + tlen > srv->cfg.quota_bytes) {
+    snprintf(why, wlen, "stored bytes quota of %" PRIu64 " reached",
+             srv->cfg.quota_bytes);
+    refused = MYCHAT__ERROR_CODE__QUOTA_EXCEEDED;
+  } else if (sm->to_case == MYCHAT__SEND_MESSAGE__TO_USER) {
     rv = srv->store.ops->user_find(srv->store.st, sm->user, &m.to_id, NULL, 0);
     if (rv < 0) {
       snprintf(why, wlen, "no user '%s'", sm->user);
@@ -196,6 +211,7 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
   send_sent(srv, s, seq, &m);
   if (dup)
     return MYCHAT__ERROR_CODE__ERROR_NONE;
+  s->sent_bytes += tlen; /* as msg_add counted it */
   srv->stats.messages_stored++;
   if (m.group_id == 0) {
     sess *t = mc__map_get(&srv->by_user, m.to_id);
@@ -245,13 +261,13 @@ void mc__server_handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
     reply_result(srv, s, env->seq, code, why);
-    mc__server_slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+    mc__server_sess_log(srv, s, now, type, code, why, 0);
     return;
   }
   switch (env->body_case) {
   case MYCHAT__ENVELOPE__BODY_LOGOUT:
     reply_result(srv, s, env->seq, code, "bye");
-    mc__server_slog(srv, now, &s->addr, s->name, s->id, type, 0, "");
+    mc__server_sess_log(srv, s, now, type, 0, "", 0);
     mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE, "logout", 1,
                         now);
     return;
@@ -280,5 +296,5 @@ void mc__server_handle_request(mc_server *srv, sess *s, Mychat__Envelope *env,
   }
   if (!answered)
     reply_result(srv, s, env->seq, code, code ? why : "ok");
-  mc__server_slog(srv, now, &s->addr, s->name, s->id, type, code, why);
+  mc__server_sess_log(srv, s, now, type, code, why, 0);
 }

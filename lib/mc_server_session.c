@@ -169,7 +169,7 @@ void mc__server_sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
     if (mc__map_get(&srv->by_user, s->user_id) == s)
       mc__map_del(&srv->by_user, s->user_id);
     srv->stats.sessions_ended++;
-    mc__server_slog(srv, now, &s->addr, s->name, s->id, "end", code, why);
+    mc__server_sess_log(srv, s, now, "end", code, why, 1);
   }
   if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
     ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
@@ -227,6 +227,8 @@ sess *mc__server_sess_create(mc_server *srv, const auth_pending *p,
   s->addr = p->addr;
   s->presence = p->presence;
   s->last_heard = now;
+  mc_rate_init(&s->msg_rate, srv->cfg.msg_burst, now);
+  mc_rate_init(&s->log_rate, MC_SERVER_LOG_BURST, now);
   s->heap_idx = SIZE_MAX;
   /* Every session is in the heap or on the ready list, so a heap slot for
    * each (and the heap's scratch slot) means mc__server_heap_schedule never

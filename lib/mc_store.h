@@ -113,8 +113,15 @@ typedef struct mc_store_ops {
    * store does not check group membership (the server core does). Returns
    * 0, MC_ERR_NOT_FOUND for an unknown sender, recipient or group, or
    * MC_ERR_INVAL unless exactly one of group_id and to_id is set, or when
-   * the text is not NUL-terminated within MC_TEXT_MAX + 1 bytes. */
+   * the text is not NUL-terminated within MC_TEXT_MAX + 1 bytes. A message
+   * stored (not a duplicate) adds its text's length to the sender's
+   * sent_bytes (user_bytes), in the same durable step as the message. */
   int (*msg_add)(void *st, mc_store_msg *m, uint64_t now_ms, int *dup);
+  /* Sets |*bytes| to the bytes of text of every message stored from
+   * |user_id| (its sent_bytes: msg_add's sum, kept across restarts; the
+   * byte quota of MC-151). Returns 0, or MC_ERR_NOT_FOUND for an unknown
+   * user. */
+  int (*user_bytes)(void *st, uint64_t user_id, uint64_t *bytes);
   /* Finds the message (sender_id, client_msg_id) and fills |out| with it.
    * Returns 0, or MC_ERR_NOT_FOUND when none was stored. */
   int (*msg_find)(void *st, uint64_t sender_id, uint64_t client_msg_id,

@@ -29,8 +29,9 @@
 
 #include "mc_error.h"
 
-/* PRAGMA user_version of the schema below; 0 is a new, empty database. */
-#define SQ_SCHEMA_VERSION 1
+/* PRAGMA user_version of the schema below; 0 is a new, empty database.
+ * Version 1 had no users.sent_bytes: sq_upgrade_v2 adds it. */
+#define SQ_SCHEMA_VERSION 2
 
 /* How long a healthy store waits for another process's lock before a
  * batch runs without writes. A degraded store does not wait at all: it
@@ -52,7 +53,8 @@ static const char sq_schema[] =
     "CREATE TABLE users("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE,"
-    " pwhash TEXT NOT NULL);"
+    " pwhash TEXT NOT NULL,"
+    " sent_bytes INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE chat_groups("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE);"
@@ -85,11 +87,21 @@ static const char sq_schema[] =
     "CREATE INDEX receipts_by_sender ON receipts(sender_id, seq);"
     "INSERT INTO chat_groups(name) VALUES('" MC_STORE_DEFAULT_GROUP "');";
 
+/* From version 1: each user's sent_bytes is what its stored messages
+ * hold, so the byte quota (MC-151) counts what was sent before the
+ * upgrade too. length() of a BLOB counts bytes, of TEXT characters. */
+static const char sq_upgrade_v2[] =
+    "ALTER TABLE users ADD COLUMN sent_bytes INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE users SET sent_bytes = (SELECT IFNULL(SUM(length(CAST(text AS"
+    " BLOB))), 0) FROM messages WHERE sender_id = users.id);";
+
 enum {
   SQ_USER_ADD,
   SQ_USER_FIND,
   SQ_USER_NAME,
   SQ_USER_LIST,
+  SQ_USER_BYTES,
+  SQ_USER_SENT,
   SQ_GROUP_ADD,
   SQ_GROUP_FIND,
   SQ_GROUP_NAME,
@@ -133,6 +145,9 @@ static const char *const sq_sql[SQ_COUNT] = {
     [SQ_USER_NAME] = "SELECT name FROM users WHERE id = ?1",
     [SQ_USER_LIST] = "SELECT id, name FROM users WHERE name > ?1"
                      " ORDER BY name LIMIT ?2",
+    [SQ_USER_BYTES] = "SELECT sent_bytes FROM users WHERE id = ?1",
+    [SQ_USER_SENT] = "UPDATE users SET sent_bytes = sent_bytes + ?2"
+                     " WHERE id = ?1",
     [SQ_GROUP_ADD] = "INSERT INTO chat_groups(name) VALUES(?1)",
     [SQ_GROUP_FIND] = "SELECT id FROM chat_groups WHERE name = ?1",
     [SQ_GROUP_NAME] = "SELECT name FROM chat_groups WHERE id = ?1",
@@ -639,7 +654,8 @@ static int sq_msg_find(void *p, uint64_t sender_id, uint64_t client_msg_id,
 
 /* The insert itself finds a duplicate (the UNIQUE key), so a new message,
  * the common case, costs no lookup before it, and nothing is read back
- * after it: the caches have the names. */
+ * after it: the caches have the names. The sender's sent_bytes goes up in
+ * the same savepoint, so the count and the messages cannot disagree. */
 static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   mc_sqlstore *ss = p;
   *dup = 0;
@@ -647,9 +663,7 @@ static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   if (!m->group_id == !m->to_id ||
       strnlen(m->text, sizeof m->text) == sizeof m->text)
     err = MC_ERR_INVAL; /* unless it repeats a stored message */
-  /* A direct message is two rows; a group message's one insert is atomic
-   * by itself. */
-  else if (!(err = m->to_id ? sq_savepoint(ss) : sq_check_txn(ss))) {
+  else if (!(err = sq_savepoint(ss))) {
     err = sq_write_result(ss,
                           sq_run(sq_bind(ss, SQ_MSG_INSERT, "iiiiis",
                                          m->sender_id, m->group_id, m->to_id,
@@ -660,8 +674,12 @@ static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
       err = sq_write_result(
           ss, sq_run(sq_bind(ss, SQ_DIRECT_ADD, "ii", m->to_id, m->id)),
           "msg_add");
-    if (m->to_id)
-      err = sq_end(ss, err);
+    if (!err)
+      err = sq_write_result(
+          ss, sq_run(sq_bind(ss, SQ_USER_SENT, "ii", m->sender_id,
+                             (uint64_t)strlen(m->text))),
+          "msg_add");
+    err = sq_end(ss, err);
   }
   if (err == MC_ERR_INVAL || err == MC_ERR_EXISTS) {
     int r = sq_msg_find(p, m->sender_id, m->client_msg_id, m);
@@ -673,6 +691,17 @@ static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   m->time_ms = now_ms;
   sq_route_put(ss, m);
   return sq_msg_names(ss, m);
+}
+
+static int sq_user_bytes(void *p, uint64_t user_id, uint64_t *bytes) {
+  mc_sqlstore *ss = p;
+  sqlite3_stmt *st = sq_bind(ss, SQ_USER_BYTES, "i", user_id);
+  int r = sq_row(ss, st, "user_bytes");
+  if (r <= 0)
+    return r ? r : MC_ERR_NOT_FOUND;
+  *bytes = sq_u64(st, 0);
+  sqlite3_reset(st);
+  return 0;
 }
 
 static int sq_msg_max_id(void *p, uint64_t *id) {
@@ -831,6 +860,7 @@ static const mc_store_ops sq_ops = {
     .member_del = sq_member_del,
     .member_check = sq_member_check,
     .msg_add = sq_msg_add,
+    .user_bytes = sq_user_bytes,
     .msg_find = sq_msg_find,
     .msg_max_id = sq_msg_max_id,
     .pending = sq_pending,
@@ -915,11 +945,14 @@ static int sq_setup(mc_sqlstore *ss) {
              "open(%s): schema version %lld is newer than this program's (%d)",
              ss->path, version, SQ_SCHEMA_VERSION);
     err = MC_ERR_STORAGE;
-  } else if (version == 0) {
+  } else if (version < SQ_SCHEMA_VERSION) {
+    /* A new database gets the whole schema; one of version 1 the upgrade. */
     char set_version[40];
     snprintf(set_version, sizeof set_version, "PRAGMA user_version=%d",
              SQ_SCHEMA_VERSION);
-    if (!(err = sq_exec(ss, sq_schema, "create schema")))
+    if (!(err = version == 0
+                    ? sq_exec(ss, sq_schema, "create schema")
+                    : sq_exec(ss, sq_upgrade_v2, "upgrade schema to 2")))
       err = sq_exec(ss, set_version, "set schema version");
   }
   if (!err)

@@ -43,6 +43,7 @@
 
 #include "mc_authpool.h"
 #include "mc_error.h"
+#include "mc_rate.h"
 #include "mc_server.h"
 #include "mc_sqlstore.h"
 #include "mc_udp.h"
@@ -88,8 +89,7 @@ typedef struct {
   FILE *log;
   time_t log_secs;               /* the second log_when shows */
   char log_when[32];             /* "YYYY-MM-DDTHH:MM:SS" of log_secs */
-  double log_tokens;             /* no-session lines that may be logged */
-  mc_tstamp log_refilled;        /* when log_tokens was last topped up */
+  mc_rate log_rate;              /* no-session lines that may be logged */
   uint64_t log_suppressed;       /* no-session lines not logged since */
   uint64_t log_suppressed_total;
   int64_t wall_offset_ms;
@@ -135,6 +135,12 @@ static void usage(FILE *f) {
           "                    4 x --rate-burst)\n"
           "  --reg-per-hour-prefix N  new accounts per /24 or /56 per hour\n"
           "                    (default and 0: 20 x --rate-burst)\n"
+          "  --msg-burst N     messages a user may send at once, beyond which\n"
+          "                    they get QUOTA_EXCEEDED (default %" PRIu32 ")\n"
+          "  --msg-refill-ms N  one message more every N ms (default %" PRIu32
+          ")\n"
+          "  --quota-bytes N   bytes of message text stored per user, ever\n"
+          "                    (default %" PRIu64 ", 100 MiB)\n"
           "  --queue-max N     replies and pushes a session may queue beyond\n"
           "                    the %" PRIu32 " in flight; a session whose queue is\n"
           "                    full is ended (default %" PRIu32 ")\n"
@@ -154,7 +160,8 @@ static void usage(FILE *f) {
           "Exit status: 0 after a clean shutdown, 1 when the socket or the\n"
           "database fails, 2 for usage errors.\n",
           d.max_sessions, d.keepalive_ms, d.session_timeout_ms, d.rate_burst,
-          d.rate_refill_ms, d.arq.window, d.arq.queue_max, d.arq.max_retries,
+          d.rate_refill_ms, d.msg_burst, d.msg_refill_ms, d.quota_bytes,
+          d.arq.window, d.arq.queue_max, d.arq.max_retries,
           d.auth_per_prefix,
           d.auth_queue_max);
 }
@@ -183,31 +190,31 @@ static unsigned long parse_num(const char *name, const char *s,
   return v;
 }
 
-/* The flags that set a uint32_t field of mc_server_config, in the order
- * of their getopt values O_NUM, O_NUM + 1, ... */
+/* The flags that set a number field of mc_server_config (uint32_t or
+ * uint64_t), in the order of their getopt values O_NUM, O_NUM + 1, ... */
+#define NUM_FLAG(name, field, min, max)                                      \
+  {name, offsetof(mc_server_config, field),                                  \
+   sizeof(((mc_server_config *)0)->field), min, max}
 static const struct {
   const char *name;
   size_t offset;                 /* of the field in mc_server_config */
+  size_t size;                   /* 4 or 8 */
   unsigned long min, max;
 } num_flags[] = {
-    {"max-sessions", offsetof(mc_server_config, max_sessions), 1, 10000000},
-    {"keepalive-ms", offsetof(mc_server_config, keepalive_ms), 100, 3600000},
-    {"timeout-ms", offsetof(mc_server_config, session_timeout_ms), 200,
-     86400000},
-    {"rate-burst", offsetof(mc_server_config, rate_burst), 1, 1000000},
-    {"rate-refill-ms", offsetof(mc_server_config, rate_refill_ms), 1,
-     3600000},
-    {"queue-max", offsetof(mc_server_config, arq.queue_max), 0,
-     MC_ARQ_QUEUE_MAX},
-    {"max-retries", offsetof(mc_server_config, arq.max_retries), 1,
-     MC_ARQ_RETRIES_MAX},
-    {"reg-per-hour", offsetof(mc_server_config, reg_per_hour), 0, 1000000},
-    {"reg-per-hour-prefix", offsetof(mc_server_config, reg_per_hour_prefix), 0,
-     1000000},
-    {"auth-per-prefix", offsetof(mc_server_config, auth_per_prefix), 1,
-     10000000},
-    {"auth-queue-max", offsetof(mc_server_config, auth_queue_max), 2,
-     10000000},
+    NUM_FLAG("max-sessions", max_sessions, 1, 10000000),
+    NUM_FLAG("keepalive-ms", keepalive_ms, 100, 3600000),
+    NUM_FLAG("timeout-ms", session_timeout_ms, 200, 86400000),
+    NUM_FLAG("rate-burst", rate_burst, 1, 1000000),
+    NUM_FLAG("rate-refill-ms", rate_refill_ms, 1, 3600000),
+    NUM_FLAG("queue-max", arq.queue_max, 0, MC_ARQ_QUEUE_MAX),
+    NUM_FLAG("max-retries", arq.max_retries, 1, MC_ARQ_RETRIES_MAX),
+    NUM_FLAG("reg-per-hour", reg_per_hour, 0, 1000000),
+    NUM_FLAG("reg-per-hour-prefix", reg_per_hour_prefix, 0, 1000000),
+    NUM_FLAG("auth-per-prefix", auth_per_prefix, 1, 10000000),
+    NUM_FLAG("auth-queue-max", auth_queue_max, 2, 10000000),
+    NUM_FLAG("msg-burst", msg_burst, 1, 1000000),
+    NUM_FLAG("msg-refill-ms", msg_refill_ms, 1, 3600000),
+    NUM_FLAG("quota-bytes", quota_bytes, 1, 1UL << 50),
 };
 #define N_NUM_FLAGS (sizeof num_flags / sizeof num_flags[0])
 
@@ -253,9 +260,13 @@ static void parse_args(int argc, char **argv, options *o) {
       if (c < O_NUM || c >= O_NUM + (int)N_NUM_FLAGS)
         usage_error("%s: unknown option", argv[optind - 1]);
       const size_t i = (size_t)(c - O_NUM);
-      uint32_t v = (uint32_t)parse_num(num_flags[i].name, optarg,
-                                       num_flags[i].min, num_flags[i].max);
-      memcpy((char *)&o->cfg + num_flags[i].offset, &v, sizeof v);
+      unsigned long v = parse_num(num_flags[i].name, optarg,
+                                  num_flags[i].min, num_flags[i].max);
+      uint32_t v32 = (uint32_t)v;
+      uint64_t v64 = v;
+      memcpy((char *)&o->cfg + num_flags[i].offset,
+             num_flags[i].size == sizeof v64 ? (void *)&v64 : (void *)&v32,
+             num_flags[i].size);
     }
   }
   if (optind < argc)
@@ -326,26 +337,14 @@ static const char *addr_format(const mc_addr *a, char *buf, size_t cap) {
  * at once, then LOG_PER_SEC a second; the rest are counted, and the count
  * is logged with the next line let through, so a flood cannot fill the
  * disk or slow the loop down with writes. */
-#define LOG_BURST 100.0
-#define LOG_PER_SEC 10.0
-
-static int log_take(app *a, mc_tstamp now) {
-  if (now > a->log_refilled) {
-    a->log_tokens += (double)(now - a->log_refilled) * LOG_PER_SEC / MC_SEC;
-    if (a->log_tokens > LOG_BURST)
-      a->log_tokens = LOG_BURST;
-    a->log_refilled = now;
-  }
-  if (a->log_tokens < 1.0)
-    return 0;
-  a->log_tokens -= 1.0;
-  return 1;
-}
+#define LOG_BURST 100
+#define LOG_REFILL_MS 100 /* 10 a second */
 
 /* One request-log line: time, peer, user, session, type, result, detail. */
 static void cb_log(void *user_data, const mc_server_log *rec) {
   app *a = user_data;
-  if (rec->session_id == 0 && !log_take(a, rec->now)) {
+  if (rec->session_id == 0 &&
+      !mc_rate_take(&a->log_rate, LOG_BURST, LOG_REFILL_MS, rec->now)) {
     a->log_suppressed++;
     a->log_suppressed_total++;
     return;
@@ -363,10 +362,15 @@ static void cb_log(void *user_data, const mc_server_log *rec) {
   char peer[MC_UDP_ADDRSTRLEN];
   if (a->log_suppressed > 0) {
     fprintf(a->log, "%s.%03dZ %" PRIu64 " lines about datagrams of no "
-            "session not logged (more than %.0f a second)\n", when,
-            (int)(ms % 1000), a->log_suppressed, LOG_PER_SEC);
+            "session not logged (more than %d a second)\n", when,
+            (int)(ms % 1000), a->log_suppressed, 1000 / LOG_REFILL_MS);
     a->log_suppressed = 0;
   }
+  /* The core counts what it left out of a session's lines (MC-153). */
+  if (rec->dropped > 0)
+    fprintf(a->log, "%s.%03dZ %" PRIu32 " lines of session %016" PRIx64
+            " not logged (more than %d a second)\n", when, (int)(ms % 1000),
+            rec->dropped, rec->session_id, 1000 / MC_SERVER_LOG_REFILL_MS);
   /* The line is put together by hand with unlocked stdio (only this
    * thread logs): at a line per request, fprintf's parsing of the format
    * cost as much as the rest of the line. */
@@ -734,8 +738,7 @@ static void setup(app *a, options *o) {
   }
 
   a->wall_offset_ms = mc_udp_wall_offset_ms();
-  a->log_tokens = LOG_BURST;
-  a->log_refilled = mc_udp_now_us();
+  mc_rate_init(&a->log_rate, LOG_BURST, mc_udp_now_us());
   o->cfg.wall_offset_ms = a->wall_offset_ms;
   /* A new key every start: no one can learn, from one run, which names and
    * addresses share a place in the rate-limit table of the next. */

@@ -12,7 +12,7 @@ int main(int argc, char **argv) {
       mc_arq_suite,        mc_memstore_suite, mc_sqlstore_suite,
       mc_auth_suite,       mc_wire_suite,     mc_server_suite,
       mc_client_suite,     mc_session_suite,  mc_failmalloc_suite,
-      mc_server_handshake_suite,
+      mc_server_handshake_suite, mc_rate_suite, mc_server_request_suite,
       CU_SUITE_INFO_NULL,
   };
   if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {

@@ -609,7 +609,7 @@ static void test_mc_codec_error_and_result(void) {
   Mychat__Error er = MYCHAT__ERROR__INIT;
   Mychat__Envelope e = with_body(MYCHAT__ENVELOPE__BODY_ERROR, &er);
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_MISSING_FIELD);
-  er.code = (Mychat__ErrorCode)21; /* one past BAD_REQUEST */
+  er.code = (Mychat__ErrorCode)22; /* one past QUOTA_EXCEEDED */
   CU_ASSERT_EQUAL(enc_dec(&e), MC_ERR_BAD_FIELD);
 
   Mychat__Result res = MYCHAT__RESULT__INIT;
@@ -810,14 +810,14 @@ static void test_mc_codec_maximal_fits(void) {
  * "UNKNOWN". */
 static void test_mc_codec_code_names(void) {
   const ProtobufCEnumDescriptor *d = &mychat__error_code__descriptor;
-  CU_ASSERT_EQUAL(d->n_values, MC_WIRE_BAD_REQUEST + 1);
+  CU_ASSERT_EQUAL(d->n_values, MC_WIRE_QUOTA_EXCEEDED + 1);
   for (unsigned i = 1; i < d->n_values; i++)
     CU_ASSERT_STRING_EQUAL(mc_codec_code_name(d->values[i].value),
                            d->values[i].name);
   CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_OK), "OK");
   CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_AUTH_FAILED),
                          "AUTH_FAILED");
-  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_BAD_REQUEST + 1),
+  CU_ASSERT_STRING_EQUAL(mc_codec_code_name(MC_WIRE_QUOTA_EXCEEDED + 1),
                          "UNKNOWN");
   CU_ASSERT_STRING_EQUAL(mc_codec_code_name(-1), "UNKNOWN");
 }

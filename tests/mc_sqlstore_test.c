@@ -81,6 +81,23 @@ static void reopen(sqltmp *t, mc_store *s) {
   mc_sqlstore_as_store(t->ss, s);
 }
 
+/* The schema version (PRAGMA user_version) of the database at |path|,
+ * or -1. */
+static int user_version(const char *path) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int v = -1;
+  if (sqlite3_open(path, &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+          SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW)
+      v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return v;
+}
+
 #define SQLSTORE_FN(name) MC_STORE_TEST_FN(mc_sqlstore, factory, name)
 MC_STORE_CASES(SQLSTORE_FN)
 
@@ -142,6 +159,9 @@ static void test_mc_sqlstore_reopen(void) {
   CU_ASSERT_EQUAL_FATAL(n, 1);
   CU_ASSERT(r[0].seq > seq1);
   CU_ASSERT_EQUAL(r[0].delivered_ms, 600);
+  uint64_t bytes = 0;
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, a, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 6); /* d1 d2 g1; the resend added nothing */
 
   /* The file is in WAL mode at the current schema version. */
   sqlite3 *db;
@@ -152,13 +172,91 @@ static void test_mc_sqlstore_reopen(void) {
   CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
   CU_ASSERT_STRING_EQUAL((const char *)sqlite3_column_text(st, 0), "wal");
   sqlite3_finalize(st);
-  CU_ASSERT_EQUAL(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL),
-                  SQLITE_OK);
-  CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
-  CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 1);
-  sqlite3_finalize(st);
   sqlite3_close(db);
+  CU_ASSERT_EQUAL(user_version(t->path), 2);
   sqlstore_close(t);
+}
+
+/* The schema of version 1, before users.sent_bytes, as a database made by
+ * an earlier server has it. */
+static const char v1_schema[] =
+    "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " pwhash TEXT NOT NULL);"
+    "CREATE TABLE chat_groups(id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE members(user_id INTEGER NOT NULL REFERENCES users(id),"
+    " group_id INTEGER NOT NULL REFERENCES chat_groups(id),"
+    " cursor INTEGER NOT NULL, PRIMARY KEY(user_id, group_id)) WITHOUT ROWID;"
+    "CREATE TABLE messages(id INTEGER PRIMARY KEY,"
+    " sender_id INTEGER NOT NULL REFERENCES users(id),"
+    " group_id INTEGER REFERENCES chat_groups(id),"
+    " to_id INTEGER REFERENCES users(id), time_ms INTEGER NOT NULL,"
+    " client_msg_id INTEGER NOT NULL, text TEXT NOT NULL,"
+    " UNIQUE(sender_id, client_msg_id),"
+    " CHECK((group_id IS NULL) <> (to_id IS NULL)));"
+    "CREATE INDEX messages_by_group ON messages(group_id, id)"
+    " WHERE group_id IS NOT NULL;"
+    "CREATE TABLE pending_direct(user_id INTEGER NOT NULL REFERENCES users(id),"
+    " message_id INTEGER NOT NULL REFERENCES messages(id),"
+    " PRIMARY KEY(user_id, message_id)) WITHOUT ROWID;"
+    "CREATE TABLE receipts(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id),"
+    " sender_id INTEGER NOT NULL REFERENCES users(id),"
+    " delivered_ms INTEGER NOT NULL);"
+    "CREATE INDEX receipts_by_sender ON receipts(sender_id, seq);"
+    "INSERT INTO chat_groups(name) VALUES('MyChat');"
+    "INSERT INTO users(name, pwhash) VALUES('ann', 'h'), ('bo', 'h'),"
+    " ('cy', 'h');"
+    "INSERT INTO messages(sender_id, to_id, time_ms, client_msg_id, text)"
+    " VALUES(1, 2, 10, 1, 'hello'), (1, 2, 11, 2, '\xc3\xa9t\xc3\xa9'),"
+    " (2, 1, 12, 1, 'x');"
+    "INSERT INTO pending_direct VALUES(2, 1), (2, 2), (1, 3);"
+    "PRAGMA user_version=1;";
+
+/* A version 1 database is upgraded at open: sent_bytes counts the bytes
+ * (not characters) of what each user had sent, and goes on counting; the
+ * messages are still there. Regression for the schema change of issue 12
+ * item 4. */
+static void test_mc_sqlstore_upgrade_v1(void) {
+  char path[256];
+  CU_ASSERT_EQUAL_FATAL(tmp_path(path, sizeof path), 0);
+  sqlite3 *db;
+  CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &db), SQLITE_OK);
+  CU_ASSERT_EQUAL_FATAL(sqlite3_exec(db, v1_schema, NULL, NULL, NULL),
+                        SQLITE_OK);
+  sqlite3_close(db);
+  mc_sqlstore *ss = open_path(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ss);
+  mc_store s;
+  mc_sqlstore_as_store(ss, &s);
+  uint64_t bytes = 0;
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, 1, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 5 + 5);
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, 2, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 1);
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, 3, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 0);
+  mc_store_msg out[4];
+  size_t n = 0;
+  CU_ASSERT_EQUAL(s.ops->pending(s.st, 2, 0, out, 4, &n), 0);
+  CU_ASSERT_EQUAL(n, 2);
+  mc_store_msg m = {.sender_id = 3, .to_id = 1, .client_msg_id = 1,
+                    .text = "abc"};
+  int dup = -1;
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 20, &dup), 0);
+  CU_ASSERT_EQUAL(dup, 0);
+  mc_sqlstore_close(ss);
+  /* Opened again, it is at version 2 already and keeps the counts. */
+  ss = open_path(path);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(ss);
+  mc_sqlstore_as_store(ss, &s);
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, 3, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 3);
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, 1, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 10);
+  mc_sqlstore_close(ss);
+  CU_ASSERT_EQUAL(user_version(path), 2);
+  remove_db(path);
 }
 
 /* Operations between begin and commit are stored together; one failing
@@ -382,6 +480,7 @@ static CU_TestInfo tests[] = {
     {"cache_collisions", test_mc_sqlstore_cache_collisions},
     {"route_collisions", test_mc_sqlstore_route_collisions},
     {"open_errors", test_mc_sqlstore_open_errors},
+    {"upgrade_v1", test_mc_sqlstore_upgrade_v1},
     CU_TEST_INFO_NULL,
 };
 

@@ -323,6 +323,47 @@ void mc_store_case_msg_add_idempotent(const mc_store_factory *f) {
   CLOSE();
 }
 
+/* sent_bytes (MC-151): each stored message adds its text's bytes (not
+ * characters) to its sender only; a duplicate or a refused message adds
+ * nothing; an unknown user has none. */
+void mc_store_case_sent_bytes(const mc_store_factory *f) {
+  OPEN();
+  const mc_store_ops *o = OPS(s);
+  uint64_t a = add_user(s, "a"), b = add_user(s, "b");
+  uint64_t g = add_group(s, "g"), bytes = 99;
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, a, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 0);
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, b + 1, &bytes), MC_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, 0, &bytes), MC_ERR_NOT_FOUND);
+  send(s, a, b, 0, 1, "hi");
+  send(s, a, 0, g, 2, "\xc3\xa9"); /* one character, two bytes */
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, a, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 4);
+  mc_store_msg m = {.sender_id = a, .to_id = b, .client_msg_id = 3};
+  memset(m.text, 'x', MC_TEXT_MAX);
+  int dup = -1;
+  CU_ASSERT_EQUAL_FATAL(o->msg_add(s->st, &m, 5000, &dup), 0);
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, a, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 4 + MC_TEXT_MAX);
+  /* The resend of 1 with a longer text, an unknown recipient, both
+   * recipients: nothing counted. */
+  mc_store_msg r = {.sender_id = a, .to_id = b, .client_msg_id = 1};
+  strcpy(r.text, "a longer text");
+  CU_ASSERT_EQUAL(o->msg_add(s->st, &r, 6000, &dup), 0);
+  CU_ASSERT_EQUAL(dup, 1);
+  mc_store_msg bad = {.sender_id = a, .to_id = b + 1, .client_msg_id = 4};
+  strcpy(bad.text, "lost");
+  CU_ASSERT_EQUAL(o->msg_add(s->st, &bad, 6000, &dup), MC_ERR_NOT_FOUND);
+  bad.to_id = b;
+  bad.group_id = g;
+  CU_ASSERT_EQUAL(o->msg_add(s->st, &bad, 6000, &dup), MC_ERR_INVAL);
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, a, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 4 + MC_TEXT_MAX);
+  CU_ASSERT_EQUAL(o->user_bytes(s->st, b, &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 0);
+  CLOSE();
+}
+
 void mc_store_case_msg_add_errors(const mc_store_factory *f) {
   OPEN();
   const mc_store_ops *o = OPS(s);

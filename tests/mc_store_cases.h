@@ -29,6 +29,7 @@ typedef struct {
   X(join_cursor)                                                              \
   X(msg_add_idempotent)                                                       \
   X(msg_add_errors)                                                           \
+  X(sent_bytes)                                                               \
   X(pending_merge)                                                            \
   X(direct_receipts)                                                          \
   X(group_cursor)

@@ -9,6 +9,8 @@
 
 extern CU_SuiteInfo mc_error_suite;
 extern CU_SuiteInfo mc_rng_suite;
+extern CU_SuiteInfo mc_rate_suite;
+extern CU_SuiteInfo mc_server_request_suite;
 extern CU_SuiteInfo mc_codec_suite;
 extern CU_SuiteInfo mc_map_suite;
 extern CU_SuiteInfo mc_heap_suite;

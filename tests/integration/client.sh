@@ -21,6 +21,11 @@ SRV_FLAGS="--keepalive-ms 500 --timeout-ms 5000"
 if "$B/mychat-server" --help 2>&1 | grep -q -- --rate-burst; then
   SRV_FLAGS="$SRV_FLAGS --rate-burst 1000"
 fi
+# t_long_session sends 2000 messages in one session as fast as the client
+# can: the message quota (PROTOCOL.md MC-150) would refuse all but 50.
+if "$B/mychat-server" --help 2>&1 | grep -q -- --msg-burst; then
+  SRV_FLAGS="$SRV_FLAGS --msg-burst 2000"
+fi
 
 # client NAME [FLAGS...]: runs mychat scripted as NAME (password "pw-NAME")
 # against the current server; commands from stdin, events to stdout.
