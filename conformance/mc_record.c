@@ -49,6 +49,8 @@ typedef struct {
   uint32_t cum;               /* every server seq <= cum received */
   int autoack;                /* ack every push at once */
   int deaf;                   /* keeps no note of pushes: never acks one */
+  int quiet;                  /* sends nothing on its Welcome, so the
+                                 server never sees its address answer */
 } endpoint;
 
 typedef struct {
@@ -166,6 +168,10 @@ static void on_recv(rec *r, int ep, const uint8_t *d, size_t len) {
     e->in_session = 1;
     e->sid = env->welcome->session_id;
     memcpy(e->tok, env->welcome->token.data, MC_TOKEN_LEN);
+    /* As a real client does (MC-144): the token coming back from this
+     * address is what lets the server push here (MC-141). */
+    if (!e->quiet)
+      send_env(r, ep, NULL, 0);
   }
   if (env->seq > 0 && env->seq < MAX_SEQ && !e->deaf) {
     e->got[env->seq] = 1;

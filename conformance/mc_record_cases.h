@@ -257,9 +257,12 @@ static int ep_moved(rec *r, int from) {
   return e;
 }
 
-/* The session follows its client whatever the datagram that shows the new
- * address (MC-56): a request, then a Ping, then an ack-only datagram;
- * after each, bob's group message is delivered there. */
+/* The session follows its client to a new address on any datagram that
+ * brings something new (MC-56, MC-143): a request, then a Ping, then an
+ * ack-only datagram that acknowledges more. At each new address the server
+ * sends at most three times what it received there until the address is
+ * validated by an ack of a push sent there (MC-142): after the Ping bob's
+ * message waits for two more Pings from there. */
 static void sc_sess_migrate(rec *r) {
   int a = hs(r, 1, N(r, "alice"), 0);
   req_group(r, a, G_CREATE, N(r, "g"));
@@ -271,8 +274,14 @@ static void sc_sess_migrate(rec *r) {
   int d = ep_moved(r, b);
   ping(r, d, 0);
   say(r, c, NULL, N(r, "g"), "followed a ping", 1);
+  ping(r, d, 0);
+  ping(r, d, 0);
+  r->ep[d].autoack = 0;
+  say(r, c, NULL, N(r, "g"), "acked from elsewhere", 1);
   int e = ep_moved(r, d);
-  send_env(r, e, NULL, 0);
+  r->ep[e].autoack = 1;
+  for (int k = 0; k < 3; k++)
+    send_env(r, e, NULL, 0);
   settle(r);
   say(r, c, NULL, N(r, "g"), "followed an ack", 1);
 }
@@ -1211,6 +1220,57 @@ static void sc_msg_quota_bytes(rec *r) {
   say(r, b, N(r, "alice"), NULL, "bob has room", 1);
 }
 
+/* issue 12, amplification: hs-validate, sess-migrate-budget */
+
+/* Nothing is pushed to a new session before a datagram carrying its token
+ * comes back (MC-141): bob's Login from a client that never answers its
+ * Welcome gets the Welcome and nothing else, though three messages wait
+ * for him; his next Login, whose client answers at once, gets them. */
+static void sc_hs_validate(rec *r) {
+  int b = hs(r, 1, N(r, "bob"), 0);
+  logout(r, b);
+  int a = hs(r, 1, N(r, "alice"), 0);
+  for (int k = 0; k < 3; k++)
+    say(r, a, N(r, "bob"), NULL, "waiting for bob", 1);
+  int q = ep_new(r);
+  r->ep[q].quiet = 1;
+  hs_opt o = {.name = N(r, "bob"), .pw = "secret-pw"};
+  hs_send(r, q, &o);
+  wait_ms(r, 700, 0, 700);          /* nothing more, nothing resent */
+  hs(r, 0, N(r, "bob"), 0);         /* SESSION_REPLACED to q; the backlog */
+}
+
+/* Long enough that its Deliver does not fit in what is left of three
+ * times alice's Ping from a new address once its Pong is sent, short
+ * enough that it would fit in four times (MC-142). */
+#define BUDGET_TEXT "waits for a proven address"
+
+/* A session that moves is held at its new address to three times what it
+ * received from there until that address is validated (MC-142): alice's
+ * Ping from m moves her session (the Pong goes there), but bob's message
+ * waits; her Ping from a, validated before, moves it back at once and the
+ * Deliver comes there. A copy of her first request (a seq already taken)
+ * from m does not move the session (MC-143): the next Deliver comes to a
+ * too. */
+static void sc_sess_migrate_budget(rec *r) {
+  int a = hs(r, 1, N(r, "alice"), 0);
+  req_group(r, a, G_CREATE, N(r, "g"));
+  int b = hs(r, 1, N(r, "bob"), 0);
+  req_group(r, b, G_JOIN, N(r, "g"));
+  int m = ep_moved(r, a);
+  ping(r, m, 0);
+  say(r, b, NULL, N(r, "g"), BUDGET_TEXT, 1);
+  ping(r, a, 0);
+  Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
+  Mychat__CreateGroup g = MYCHAT__CREATE_GROUP__INIT;
+  g.name = (char *)N(r, "g");
+  env.body_case = G_CREATE;
+  env.create_group = &g;
+  send_env(r, m, &env, 1);
+  settle(r);
+  say(r, b, NULL, N(r, "g"), "after the copy", 1);
+}
+
 static const scenario scenarios[] = {
     {"hs-register", NULL, "Register creates an account: Welcome with every field",
      "MC-1 MC-2 MC-4 MC-5 MC-6 MC-7 MC-35 MC-43 MC-45 MC-60 MC-61", NULL,
@@ -1235,8 +1295,8 @@ static const scenario scenarios[] = {
      sc_hs_rate},
     {"sess-unknown", NULL, "Wrong token (first byte, last bit), unknown session id, no session: Error UNKNOWN_SESSION echoing the header",
      "MC-53 MC-58 MC-60 MC-61 MC-26 MC-24", NULL, sc_sess_unknown},
-    {"sess-migrate", NULL, "The session follows its client to a new address, whatever its datagram: a request, a Ping, an ack-only",
-     "MC-53 MC-56 MC-57 MC-119", "impair: no\nnote: a duplicated or delayed datagram from the old address moves the session back there (MC-56), as it would on a real network", sc_sess_migrate},
+    {"sess-migrate", NULL, "The session follows its client to a new address on a request, a Ping, an ack-only that acks more; within 3x there until validated",
+     "MC-53 MC-56 MC-57 MC-119 MC-142 MC-143", "impair: no\nnote: a lost or reordered datagram changes what the server may send to an address not yet validated (MC-142)", sc_sess_migrate},
     {"sess-logout", NULL, "Logout: Result OK, the user is offline at once",
      "MC-66 MC-101 MC-99", NULL, sc_sess_logout},
     {"sess-replaced", NULL, "A second login replaces the session: SESSION_REPLACED, no Presence",
@@ -1358,4 +1418,9 @@ static const scenario scenarios[] = {
     {"msg-quota-bytes", QUOTA_FLAGS, "Stored bytes per user: exactly 1000 bytes of text accepted, one byte over QUOTA_EXCEEDED, also after a new login; a resend still Sent",
      "MC-151 MC-107 MC-109 MC-66", "note: needs a server whose quota_bytes is 1000 (--quota-bytes 1000 for the reference)",
      sc_msg_quota_bytes},
+    /* issue 12, amplification */
+    {"hs-validate", NULL, "No push to a new session before a datagram with its token comes back: a Login never answered gets its Welcome only",
+     "MC-141 MC-140 MC-123 MC-67", "impair: no\nnote: the quiet endpoint never answers its Welcome; a server that pushes the backlog there fails with an unexpected push", sc_hs_validate},
+    {"sess-migrate-budget", NULL, "A moved session gets at most 3x what its new address sent until validated; back at a validated address at once; a copy of an old request does not move it",
+     "MC-142 MC-143 MC-56 MC-140", "impair: no\nnote: the held Deliver is larger than three times the Ping from the new address less the Pong, and smaller than four times", sc_sess_migrate_budget},
 };

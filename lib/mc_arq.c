@@ -200,6 +200,11 @@ static uint64_t find_retx(const mc_arq *a, uint8_t kind) {
 }
 
 int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx) {
+  return mc_arq_next_tx_within(a, now, SIZE_MAX, tx);
+}
+
+int mc_arq_next_tx_within(mc_arq *a, mc_tstamp now, size_t max_len,
+                          mc_arq_tx *tx) {
   if (a->gave_up)
     return MC_ERR_GAVE_UP;
   /* A timeout already found is served before looking for the next one, so
@@ -216,9 +221,15 @@ int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx) {
     if (a->snd_sent == a->snd_next ||
         a->snd_sent >= a->snd_una + a->cfg.window)
       return 0;
-    seq = a->snd_sent++;
+    seq = a->snd_sent;
   }
   mc__arq_out *o = out_slot(a, seq);
+  /* The body that is next stays next: a smaller one behind it does not
+   * overtake it, so the order of MC-79 holds whatever the budget. */
+  if (o->len > max_len)
+    return 0;
+  if (seq == a->snd_sent)
+    a->snd_sent++;
   if (o->tx_count == 0) {
     a->stats.tx_first++;
   } else {
@@ -468,6 +479,15 @@ int mc_arq_has_ack(const mc_arq *a) { return a->rcv_any; }
 
 void mc_arq_fill_ack(mc_arq *a, Mychat__Ack *ack, Mychat__AckRange *range_bufs,
                      Mychat__AckRange **ranges, mc_tstamp now) {
+  mc_arq_peek_ack(a, ack, range_bufs, ranges, now);
+  a->ack_deadline = MC_TSTAMP_NEVER;
+  a->unacked_in_order = 0;
+  a->stats.acks_sent++;
+}
+
+void mc_arq_peek_ack(const mc_arq *a, Mychat__Ack *ack,
+                     Mychat__AckRange *range_bufs, Mychat__AckRange **ranges,
+                     mc_tstamp now) {
   size_t n = 0;
   /* No ring: nothing is held above rcv_next, so there are no ranges. */
   uint64_t end = a->in ? a->rcv_pop + a->cfg.window : 0;
@@ -493,12 +513,13 @@ void mc_arq_fill_ack(mc_arq *a, Mychat__Ack *ack, Mychat__AckRange *range_bufs,
   if (a->ack_deadline != MC_TSTAMP_NEVER && now > a->ack_owed_since)
     held = now - a->ack_owed_since;
   ack->delay_us = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
-  a->ack_deadline = MC_TSTAMP_NEVER;
-  a->unacked_in_order = 0;
-  a->stats.acks_sent++;
 }
 
 /* ---- timers and state ---- */
+
+uint64_t mc_arq_cum_acked(const mc_arq *a) { return a->snd_una - 1; }
+
+uint64_t mc_arq_next_unsent(const mc_arq *a) { return a->snd_sent; }
 
 mc_tstamp mc_arq_expiry(const mc_arq *a) {
   mc_tstamp t = a->ack_deadline;

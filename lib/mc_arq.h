@@ -242,6 +242,13 @@ typedef struct {
  * again (see "Giving up" above). */
 int mc_arq_next_tx(mc_arq *a, mc_tstamp now, mc_arq_tx *tx);
 
+/* As mc_arq_next_tx, but when the body it would pick is longer than
+ * |max_len| it returns 0 and leaves that body next (unsent, or still due
+ * for retransmission): a server held to an anti-amplification budget
+ * (PROTOCOL.md 5.5) sends it once the budget allows. */
+int mc_arq_next_tx_within(mc_arq *a, mc_tstamp now, size_t max_len,
+                          mc_arq_tx *tx);
+
 /* Takes an ack from the peer (checked as described above). Returns 0, or
  * MC_ERR_BAD_FIELD when it acknowledges a seq never sent, has more than
  * MC_ACK_RANGES_MAX ranges, a NULL range, or ranges that are not ascending,
@@ -292,7 +299,21 @@ void mc_arq_fill_ack(mc_arq *a, struct Mychat__Ack *ack,
                      struct Mychat__AckRange *range_bufs,
                      struct Mychat__AckRange **ranges, mc_tstamp now);
 
+/* As mc_arq_fill_ack, but changes nothing: the owed ack stays owed. A
+ * sender sizes a datagram with it before deciding to send one. */
+void mc_arq_peek_ack(const mc_arq *a, struct Mychat__Ack *ack,
+                     struct Mychat__AckRange *range_bufs,
+                     struct Mychat__AckRange **ranges, mc_tstamp now);
+
 /* ---- timers and state ---- */
+
+/* Returns the highest seq the peer has cumulatively acknowledged (0 before
+ * any). */
+uint64_t mc_arq_cum_acked(const mc_arq *a);
+
+/* Returns the lowest seq never transmitted: every body sent from now on
+ * has a seq at least this (or is a retransmission of a lower one). */
+uint64_t mc_arq_next_unsent(const mc_arq *a);
 
 /* Returns the earliest time at which mc_arq_next_tx or mc_arq_ack_due will
  * have something to do, valid until the next call that changes |a|:

@@ -37,6 +37,8 @@ struct mc_client {
   mc_client_callbacks cb;
   mc_client_state state;
   int logging_out;              /* Logout sent: no new requests */
+  int proof_owed;               /* Welcome taken, nothing sent since: the
+                                   server waits for the token (MC-140) */
   int have_creds;
 
   char name[MC_NAME_MAX + 1];
@@ -349,6 +351,7 @@ static void established(mc_client *c, const Mychat__Welcome *w,
                                         : MC_SESSION_TIMEOUT_MS_DEFAULT;
   c->last_sent = c->last_heard = now;
   c->last_ping = 0;
+  c->proof_owed = 1;
   mc_client_event *e = ev_push(c, MC_CEV_CONNECTED);
   if (e) {
     copy_str(e->name, sizeof e->name, w->name);
@@ -773,7 +776,12 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
     ping_env.ping = &ping;
   }
   int rv = mc__wire_poll(&c->arq, &c->id, want_ping ? &ping_env : NULL, now,
-                         buf, cap, len);
+                         MC_DATAGRAM_MAX, buf, cap, len);
+  /* The token coming back from this address is what lets the server send
+   * more than the Welcome here (MC-140): an ack-only datagram at once when
+   * nothing else is going, rather than a wait for the first Ping. */
+  if (rv == MC__WIRE_NONE && c->proof_owed)
+    rv = mc__wire_ack_only(&c->arq, &c->id, now, buf, cap, len);
   if (rv == MC_ERR_GAVE_UP) {
     closed(c, 0, MC_ERR_GAVE_UP, "the server stopped answering");
     return 0;
@@ -781,6 +789,7 @@ int mc_client_poll_tx(mc_client *c, mc_tstamp now, uint8_t *buf, size_t cap,
   if (rv <= 0)
     return rv;
   c->last_sent = now;
+  c->proof_owed = 0;
   if (rv == MC__WIRE_UNREL)
     c->last_ping = now;
   return 1;
@@ -793,7 +802,7 @@ mc_tstamp mc_client_expiry(const mc_client *c) {
   }
   if (c->state != MC_CLIENT_ESTABLISHED)
     return MC_TSTAMP_NEVER;
-  if (c->logging_out == 2)
+  if (c->logging_out == 2 || c->proof_owed)
     return 0;
   mc_tstamp t = mc_arq_expiry(&c->arq);
   mc_tstamp ka = ping_due(c);

@@ -40,10 +40,6 @@ void mc_addr_set_ip(mc_addr *a, const void *ip, size_t ip_len, uint16_t port) {
   a->host_len = (uint8_t)ip_len;
 }
 
-static int addr_eq(const mc_addr *a, const mc_addr *b) {
-  return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
-}
-
 uint64_t mc__server_wall_ms(const mc_server *srv, mc_tstamp now) {
   return (uint64_t)((int64_t)(now / MC_MSEC) + srv->cfg.wall_offset_ms);
 }
@@ -89,9 +85,10 @@ void mc__server_sess_log(mc_server *srv, sess *s, mc_tstamp now,
                     MC_SERVER_LOG_REFILL_MS, now) &&
       !always) {
     s->log_dropped++;
+    srv->stats.log_dropped++;
     return;
   }
-  server_log(srv, now, &s->addr, s->name, s->id, type, code, detail,
+  server_log(srv, now, &s->path.addr, s->name, s->id, type, code, detail,
              s->log_dropped);
   s->log_dropped = 0;
 }
@@ -141,11 +138,11 @@ void mc__server_unrel_push(mc_server *srv, const mc_addr *to,
 /* Queues Error{code, text, nonce} to |to| with header |sid| and |token|
  * (NULL: none), in a datagram of at most |limit| bytes: the text is cut (at
  * a UTF-8 boundary) until it fits, and nothing is sent when even an empty
- * one does not (MC-60). */
-void mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
-                           const ProtobufCBinaryData *token,
-                           Mychat__ErrorCode code, const char *text,
-                           uint64_t nonce, size_t limit) {
+ * one does not (MC-60). Returns the length queued, 0 when none. */
+size_t mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
+                             const ProtobufCBinaryData *token,
+                             Mychat__ErrorCode code, const char *text,
+                             uint64_t nonce, size_t limit) {
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Error err = MYCHAT__ERROR__INIT;
   char t[MC_ERROR_TEXT_MAX + 1];
@@ -160,15 +157,26 @@ void mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
   for (;;) {
     if (mc__wire_single(&env, sid, token, limit, buf, &len) == 1) {
       mc__server_unrel_push(srv, to, buf, len);
-      return;
+      return len;
     }
     if (tl == 0)
-      return;
+      return 0;
     tl = tl > 8 ? tl - 8 : 0;
     while (tl > 0 && ((uint8_t)t[tl] & 0xC0) == 0x80)
       tl--;
     t[tl] = '\0';
   }
+}
+
+void mc__server_sess_error(mc_server *srv, sess *s, Mychat__ErrorCode code,
+                           const char *text) {
+  ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
+  size_t room = mc__server_path_room(&s->path);
+  size_t len = mc__server_send_error(srv, &s->path.addr, s->id, &tok, code,
+                                     text, 0,
+                                     room < MC_DATAGRAM_MAX ? room
+                                                            : MC_DATAGRAM_MAX);
+  mc__server_path_sent(&s->path, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -216,28 +224,41 @@ int mc_server_recv(mc_server *srv, const mc_addr *from, const uint8_t *dgram,
     mc__codec_free(srv->mem, env);
     return MC_ERR_AUTH;
   }
-  /* Authenticated: the session follows its client to a new address. */
-  if (!addr_eq(&s->addr, from))
-    s->addr = *from;
   s->last_heard = now;
+  int was_heard = s->path.heard;
+  int is_ping =
+      env->seq == 0 && env->body_case == MYCHAT__ENVELOPE__BODY_PING;
+  mc_server_path_rx prx = {.ping_time = is_ping ? env->ping->time_us : 0};
+  uint64_t cum = mc_arq_cum_acked(&s->arq);
+  int taken = 0;
+  rv = mc__wire_take(&s->arq, env, now, &taken);
+  if (rv < 0)
+    srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
+  /* Authenticated: the session follows its client to a new address, but
+   * only for a datagram that brings something new (MC-56, MC-143), and
+   * within a budget there until the address is validated (MC-142). */
+  prx.took_body = taken;
+  prx.cum_acked = mc_arq_cum_acked(&s->arq);
+  prx.acked_more = prx.cum_acked > cum;
+  prx.next_unsent = mc_arq_next_unsent(&s->arq);
+  if (mc__server_path_on_datagram(&s->path, from, len, &prx))
+    srv->stats.migrations++;
   if (env->seq == 0 && env->body_case != MYCHAT__ENVELOPE__BODY__NOT_SET) {
-    if (env->body_case == MYCHAT__ENVELOPE__BODY_PING) {
+    if (is_ping) {
       s->pong_owed = 1;
       s->pong_time = env->ping->time_us;
     } else {
-      ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
-      mc__server_send_error(
-          srv, from, s->id, &tok, MYCHAT__ERROR_CODE__BAD_REQUEST,
-          "this body is not sent unreliably by a client", 0, MC_DATAGRAM_MAX);
+      mc__server_sess_error(srv, s, MYCHAT__ERROR_CODE__BAD_REQUEST,
+                            "this body is not sent unreliably by a client");
     }
   }
-  int taken = 0;
-  rv = mc__wire_take(&s->arq, env, now, &taken);
   if (!taken)
     mc__codec_free(srv->mem, env);
-  if (rv < 0)
-    srv->stats.rx_malformed++; /* a bad ack: ignored, the rest stands */
+  s->blocked = 0;
   mc__server_handle_acked(srv, s, now);
+  /* The token came back: what waited for it may go now (MC-141). */
+  if (!was_heard)
+    mc__server_sess_pump(srv, s);
   Mychat__Envelope *req;
   /* A logout inside mc__server_handle_request leaves |s| lingering (its Result
    * is outstanding), never freed, so the loop may go on with it. */
@@ -287,8 +308,11 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
     mc__wire_id id = {.session_id = s->id};
     memcpy(id.token, s->token, MC_TOKEN_LEN);
     uint64_t retrans = mc_arq_get_stats(&s->arq)->tx_retrans;
+    /* Nothing but the Welcome goes before the token comes back (MC-141);
+     * after it, the budget of an address not yet validated (MC-140). */
+    size_t room = s->path.heard ? mc__server_path_room(&s->path) : 0;
     int rv = mc__wire_poll(&s->arq, &id, s->pong_owed ? &pong_env : NULL, now,
-                           buf, cap, len);
+                           room, buf, cap, len);
     if (rv > 0) {
       /* Reliable bodies go first; the Pong waits for a datagram of its own
        * (any datagram of the session proves it alive, so no hurry). */
@@ -296,12 +320,16 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
         s->pong_owed = 0;
       srv->stats.retransmissions +=
           mc_arq_get_stats(&s->arq)->tx_retrans - retrans;
-      *to = s->addr;
+      *to = s->path.addr;
+      mc__server_path_sent(&s->path, *len);
       srv->stats.tx_datagrams++;
       srv->stats.tx_bytes += *len;
       return 1;
     }
     mc__server_ready_remove(srv, s);
+    s->blocked = rv == MC__WIRE_NONE && mc_arq_expiry(&s->arq) <= now;
+    if (rv == MC__WIRE_NONE && s->blocked)
+      srv->stats.tx_held++;
     if (rv < 0) {
       srv->stats.sessions_gave_up++;
       mc__server_sess_end(srv, s, MYCHAT__ERROR_CODE__ERROR_NONE,

@@ -128,6 +128,11 @@ typedef struct {
   uint64_t sessions_ended, sessions_timed_out, sessions_gave_up;
   uint64_t messages_stored, delivers_sent, delivers_acked, receipts_acked;
   uint64_t retransmissions;
+  uint64_t migrations;           /* sessions moved to a new address */
+  uint64_t tx_held;              /* times a session had something due that
+                                    its address's budget held back */
+  uint64_t quota_refused;        /* SendMessages answered QUOTA_EXCEEDED */
+  uint64_t log_dropped;          /* session log lines left out (MC-153) */
   uint32_t sessions;             /* current */
   uint32_t auth_jobs;            /* current pending */
 } mc_server_stats;

@@ -16,8 +16,15 @@ _Static_assert(MC_RATE_KEY_LEN == crypto_shorthash_KEYBYTES,
 /* ------------------------------------------------------------------ */
 /* Welcome                                                            */
 
-static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
+/* Queues |s|'s Welcome to |to|, which sent a handshake of |limit| bytes
+ * (MC-60); to the session's own address it also counts against the budget
+ * there (MC-140). */
+static void welcome_send(mc_server *srv, sess *s, const mc_addr *to,
                          size_t limit, mc_tstamp now) {
+  int own = mc__server_addr_eq(to, &s->path.addr);
+  size_t room = own ? mc__server_path_room(&s->path) : limit;
+  if (room < limit)
+    limit = room;
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Welcome w = MYCHAT__WELCOME__INIT;
   w.session_id = s->id;
@@ -32,8 +39,11 @@ static void welcome_send(mc_server *srv, const sess *s, const mc_addr *to,
   env.welcome = &w;
   uint8_t buf[MC_DATAGRAM_MAX];
   size_t len;
-  if (mc__wire_single(&env, 0, NULL, limit, buf, &len) == 1)
-    mc__server_unrel_push(srv, to, buf, len);
+  if (mc__wire_single(&env, 0, NULL, limit, buf, &len) != 1)
+    return;
+  mc__server_unrel_push(srv, to, buf, len);
+  if (own)
+    mc__server_path_sent(&s->path, len);
 }
 
 /* The password checked out (or the account was made): replace any older
@@ -72,7 +82,8 @@ static void auth_succeeded(mc_server *srv, auth_pending *p, mc_tstamp now) {
   welcome_send(srv, s, &p->addr, p->req_len, now);
   if (!was_online)
     mc__server_push_presence(srv, s, 1);
-  mc__server_sess_pump(srv, s);
+  /* Its own pushes (backlog, receipts) wait for the token to come back
+   * from its address (MC-141): mc_server_recv pumps it then. */
   mc__server_make_ready(srv, s);
 }
 
@@ -270,6 +281,7 @@ void mc__server_handle_handshake(mc_server *srv, const mc_addr *from,
   if (found == 0) {
     sess *s = mc__map_get(&srv->by_user, uid);
     if (s != NULL && s->nonce == nonce && s->state == SESS_ESTABLISHED) {
+      mc__server_path_received(&s->path, from, len);
       welcome_send(srv, s, from, len, now);
       return;
     }

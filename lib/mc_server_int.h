@@ -14,6 +14,7 @@
 #define MC_SERVER_INT_H
 
 #include "mc_server.h"
+#include "mc_server_path.h"
 
 #include "mc_error.h"
 #include "mc_heap.h"
@@ -49,7 +50,9 @@ typedef struct sess {
   uint64_t user_id;
   char name[MC_NAME_MAX + 1];
   uint64_t nonce;              /* of the handshake that made it */
-  mc_addr addr;
+  mc_server_path path;         /* its address and budget (MC-140) */
+  int blocked;                 /* something is due that the budget does not
+                                  let out: its timers wait for a datagram */
   sess_state state;
   int presence;                /* wants Presence pushes */
   mc_tstamp last_heard;
@@ -190,10 +193,14 @@ void mc__server_sess_log(mc_server *srv, sess *s, mc_tstamp now,
                          int always);
 void mc__server_unrel_push(mc_server *srv, const mc_addr *to,
                            const uint8_t *data, size_t len);
-void mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
-                           const ProtobufCBinaryData *token,
-                           Mychat__ErrorCode code, const char *text,
-                           uint64_t nonce, size_t limit);
+size_t mc__server_send_error(mc_server *srv, const mc_addr *to, uint64_t sid,
+                             const ProtobufCBinaryData *token,
+                             Mychat__ErrorCode code, const char *text,
+                             uint64_t nonce, size_t limit);
+/* Queues Error{code, text} with |s|'s header to its address, within its
+ * budget (MC-140). */
+void mc__server_sess_error(mc_server *srv, sess *s, Mychat__ErrorCode code,
+                           const char *text);
 
 /* mc_server_session.c */
 /* The session with the earliest deadline in the timer heap, or NULL. */

@@ -149,7 +149,10 @@ void mc__server_unrec_retry(mc_server *srv, mc_tstamp now) {
  * receipts. Bounded by push_window per call. */
 void mc__server_sess_pump(mc_server *srv, sess *s) {
   mc_store_msg batch[16];
-  if (s->state != SESS_ESTABLISHED)
+  /* Before the token comes back from its client nothing is pushed (MC-141):
+   * the backlog of an account must not flood an address that only claimed
+   * a Login. */
+  if (s->state != SESS_ESTABLISHED || !s->path.heard)
     return;
   while (!s->caught_up && s->pushes_inflight < srv->cfg.push_window) {
     size_t want = srv->cfg.push_window - s->pushes_inflight, n = 0;

@@ -199,6 +199,8 @@ static Mychat__ErrorCode do_send(mc_server *srv, sess *s, uint32_t seq,
       why[0] = '\0';
       return send_sent(srv, s, seq, &m);
     }
+    if (rv == MC_ERR_NOT_FOUND && refused == MYCHAT__ERROR_CODE__QUOTA_EXCEEDED)
+      srv->stats.quota_refused++;
     return rv == MC_ERR_NOT_FOUND ? refused : MYCHAT__ERROR_CODE__INTERNAL;
   }
   int dup = 0;

@@ -32,7 +32,9 @@ static void heap_remove(mc_server *srv, sess *s) {
 }
 
 static mc_tstamp sess_deadline(const mc_server *srv, const sess *s) {
-  mc_tstamp d = mc_arq_expiry(&s->arq);
+  /* A blocked session has nothing it may send until a datagram arrives
+   * (which makes it ready), so only its own end can come first. */
+  mc_tstamp d = s->blocked ? MC_TSTAMP_NEVER : mc_arq_expiry(&s->arq);
   mc_tstamp limit = s->state == SESS_CLOSING
                         ? s->closing_deadline
                         : s->last_heard + srv->cfg.session_timeout_ms * MC_MSEC;
@@ -171,11 +173,8 @@ void mc__server_sess_end(mc_server *srv, sess *s, Mychat__ErrorCode code,
     srv->stats.sessions_ended++;
     mc__server_sess_log(srv, s, now, "end", code, why, 1);
   }
-  if (code != MYCHAT__ERROR_CODE__ERROR_NONE) {
-    ProtobufCBinaryData tok = {MC_TOKEN_LEN, s->token};
-    mc__server_send_error(srv, &s->addr, s->id, &tok, code, why, 0,
-                          MC_DATAGRAM_MAX);
-  }
+  if (code != MYCHAT__ERROR_CODE__ERROR_NONE)
+    mc__server_sess_error(srv, s, code, why);
   /* Even with nothing outstanding (a logout Result that could not be
    * queued for lack of memory) a lingering session is not freed here:
    * mc_server_recv goes on with it after mc__server_handle_request; poll_tx
@@ -224,7 +223,7 @@ sess *mc__server_sess_create(mc_server *srv, const auth_pending *p,
   s->user_id = p->user_id;
   snprintf(s->name, sizeof s->name, "%s", p->name);
   s->nonce = p->nonce;
-  s->addr = p->addr;
+  mc__server_path_init(&s->path, &p->addr, p->req_len);
   s->presence = p->presence;
   s->last_heard = now;
   mc_rate_init(&s->msg_rate, srv->cfg.msg_burst, now);

@@ -26,9 +26,12 @@ int mc__wire_ack_only(mc_arq *arq, const mc__wire_id *id, mc_tstamp now,
   return rv < 0 ? rv : 1;
 }
 
+/* The most a seq adds to a header: its key and a 5-byte varint. */
+#define WIRE_SEQ_MAX 6
+
 int mc__wire_poll(mc_arq *arq, const mc__wire_id *id,
-                  const Mychat__Envelope *unrel, mc_tstamp now, uint8_t *buf,
-                  size_t cap, size_t *len) {
+                  const Mychat__Envelope *unrel, mc_tstamp now, size_t limit,
+                  uint8_t *buf, size_t cap, size_t *len) {
   Mychat__Envelope hdr;
   WIRE_ACK_STORAGE;
   uint8_t body[MC_DATAGRAM_MAX];
@@ -39,7 +42,28 @@ int mc__wire_poll(mc_arq *arq, const mc__wire_id *id,
 
   header_init(&hdr, id);
   int owed = mc_arq_ack_due(arq, now);
-  int rv = mc_arq_next_tx(arq, now, &tx);
+  /* Every datagram of a session carries the ack once the peer has sent
+   * anything reliable: it costs a few bytes and saves ack-only datagrams.
+   * An owed ack goes out even before anything was taken (the peer sent
+   * only above the window): filling it is what pays the debt, so leaving
+   * it out would make this function return the same datagram forever
+   * (found by fuzz/fuzz_server.c). */
+  int with_ack = owed || mc_arq_has_ack(arq);
+  if (with_ack) {
+    mc_arq_peek_ack(arq, &ack, range_bufs, ranges, now);
+    hdr.ack = &ack;
+  }
+  /* Under a budget the header is sized first, so that nothing is taken
+   * from the stream (or the owed ack cleared) for a datagram that would
+   * not fit; the body may use what is left beside a seq. */
+  size_t hlen = 0, body_max = SIZE_MAX;
+  if (limit < MC_DATAGRAM_MAX) {
+    if (mc_codec_encode(&hdr, NULL, 0, buf, limit < cap ? limit : cap,
+                        &hlen) < 0)
+      return MC__WIRE_NONE;
+    body_max = limit - hlen > WIRE_SEQ_MAX ? limit - hlen - WIRE_SEQ_MAX : 0;
+  }
+  int rv = mc_arq_next_tx_within(arq, now, body_max, &tx);
   if (rv < 0)
     return rv;
   if (rv == 1) {
@@ -47,25 +71,18 @@ int mc__wire_poll(mc_arq *arq, const mc__wire_id *id,
     bp = tx.body;
     blen = tx.len;
     what = MC__WIRE_RELIABLE;
-  } else if (unrel != NULL) {
-    rv = mc_codec_encode_body(unrel, body, sizeof body, &blen);
-    if (rv < 0)
-      return rv;
+  } else if (unrel != NULL &&
+             mc_codec_encode_body(unrel, body, sizeof body, &blen) == 0 &&
+             (limit >= MC_DATAGRAM_MAX || hlen + blen <= limit)) {
     bp = body;
     what = MC__WIRE_UNREL;
   } else if (!owed) {
     return MC__WIRE_NONE;
+  } else {
+    blen = 0;
   }
-  /* Every datagram of a session carries the ack once the peer has sent
-   * anything reliable: it costs a few bytes and saves ack-only datagrams.
-   * An owed ack goes out even before anything was taken (the peer sent
-   * only above the window): filling it is what pays the debt, so leaving
-   * it out would make this function return the same datagram forever
-   * (found by fuzz/fuzz_server.c). */
-  if (owed || mc_arq_has_ack(arq)) {
+  if (with_ack)
     mc_arq_fill_ack(arq, &ack, range_bufs, ranges, now);
-    hdr.ack = &ack;
-  }
   rv = mc_codec_encode(&hdr, bp, blen, buf, cap, len);
   return rv < 0 ? rv : what;
 }

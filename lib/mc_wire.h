@@ -23,13 +23,15 @@ enum { MC__WIRE_NONE = 0, MC__WIRE_RELIABLE, MC__WIRE_UNREL, MC__WIRE_ACK };
 /* Builds the next datagram of a session at |now| into |buf|: a reliable body
  * due (new or retransmitted) with the current ack piggybacked; else, if
  * |unrel| (an envelope with only an unreliable body set) is given, that body
- * with the ack; else an ack-only datagram when an ack is due. Returns
+ * with the ack; else an ack-only datagram when an ack is due. The datagram
+ * is at most |limit| bytes (a budget, PROTOCOL.md 5.5; MC_DATAGRAM_MAX or
+ * more: none): what does not fit waits, untaken. Returns
  * MC__WIRE_RELIABLE, MC__WIRE_UNREL or MC__WIRE_ACK with |*len| set,
  * MC__WIRE_NONE when there is nothing to send, MC_ERR_GAVE_UP from the
  * reliability layer, or a codec error. */
 int mc__wire_poll(mc_arq *arq, const mc__wire_id *id,
-                  const Mychat__Envelope *unrel, mc_tstamp now, uint8_t *buf,
-                  size_t cap, size_t *len);
+                  const Mychat__Envelope *unrel, mc_tstamp now, size_t limit,
+                  uint8_t *buf, size_t cap, size_t *len);
 
 /* Builds an ack-only datagram now, whether or not an ack is due (the last
  * word of a session that is closing). Returns 1 or a codec error. */

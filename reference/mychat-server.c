@@ -808,11 +808,13 @@ static void teardown(app *a) {
           " bad_session=%" PRIu64 " oversize=%" PRIu64 " tx=%" PRIu64
           " tx_dropped=%" PRIu64 " logins=%" PRIu64 " registrations=%" PRIu64
           " messages=%" PRIu64 " retransmissions=%" PRIu64
-          " log_suppressed=%" PRIu64 "\n",
+          " log_suppressed=%" PRIu64 " log_dropped=%" PRIu64
+          " quota_refused=%" PRIu64 "\n",
           st->rx_datagrams, st->rx_bytes, st->rx_malformed,
           st->rx_bad_session, a->rx_oversize, st->tx_datagrams, a->tx_dropped,
           st->logins, st->registrations, st->messages_stored,
-          st->retransmissions, a->log_suppressed_total);
+          st->retransmissions, a->log_suppressed_total, st->log_dropped,
+          st->quota_refused);
   mc_server_del(a->srv);
   mc_sqlstore_close(a->db);
   close(a->ep);

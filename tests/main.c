@@ -13,6 +13,7 @@ int main(int argc, char **argv) {
       mc_auth_suite,       mc_wire_suite,     mc_server_suite,
       mc_client_suite,     mc_session_suite,  mc_failmalloc_suite,
       mc_server_handshake_suite, mc_rate_suite, mc_server_request_suite,
+      mc_server_path_suite,
       CU_SUITE_INFO_NULL,
   };
   if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {

@@ -90,6 +90,14 @@ static void test_mc_client_welcome(void) {
   CU_ASSERT_EQUAL(ev.type, MC_CEV_CONNECTED);
   CU_ASSERT_STRING_EQUAL(ev.name, "alice");
   CU_ASSERT_EQUAL(mc_client_poll_event(c, &ev), 0);
+  /* The client proves its address at once (MC-140): an ack-only datagram
+   * of the session, and only one. */
+  CU_ASSERT_EQUAL(mc_client_expiry(c), 0);
+  take(c, 10, d, &pk);
+  CU_ASSERT_EQUAL(pk.session_id, 55);
+  CU_ASSERT_EQUAL(pk.body, MC_KIND_NONE);
+  CU_ASSERT_EQUAL(pk.seq, 0);
+  CU_ASSERT_EQUAL(mc_client_poll_tx(c, 10, d, sizeof d, &n), 0);
   /* A Welcome of keepalive 0 falls back on the default: the first Ping is
    * due MC_KEEPALIVE_MS_DEFAULT after the last datagram sent. */
   CU_ASSERT_EQUAL(mc_client_expiry(c), 10 + MC_KEEPALIVE_MS_DEFAULT * MC_MSEC);

@@ -163,8 +163,10 @@ static void test_mc_server_request_msg_rate_edges(void) {
   CU_ASSERT_EQUAL(q_send(&f, 4, "d", t + 100 * MC_MSEC), 0);
   CU_ASSERT_EQUAL(q_send(&f, 5, "e", t + 100 * MC_MSEC),
                   MC_WIRE_QUOTA_EXCEEDED);
-  /* Refused messages were not stored: 4 messages, 4 bytes. */
+  /* Refused messages were not stored: 4 messages, 4 bytes; 3 refusals
+   * counted, not the resend. */
   CU_ASSERT_EQUAL(mc_server_get_stats(f.srv)->messages_stored, 4);
+  CU_ASSERT_EQUAL(mc_server_get_stats(f.srv)->quota_refused, 3);
   uint64_t bytes = 0;
   CU_ASSERT_EQUAL(f.store.ops->user_bytes(f.store.st, 1, &bytes), 0);
   CU_ASSERT_EQUAL(bytes, 4);
@@ -183,6 +185,7 @@ static void test_mc_server_request_quota_edges(void) {
   CU_ASSERT_EQUAL(q_send(&f, 3, "1", 0), 0);
   CU_ASSERT_EQUAL(q_send(&f, 4, "1", 0), MC_WIRE_QUOTA_EXCEEDED);
   CU_ASSERT_EQUAL(q_send(&f, 2, "1234", 0), 0);
+  CU_ASSERT_EQUAL(mc_server_get_stats(f.srv)->quota_refused, 2);
   uint64_t bytes = 0;
   CU_ASSERT_EQUAL(f.store.ops->user_bytes(f.store.st, 1, &bytes), 0);
   CU_ASSERT_EQUAL(bytes, 10);
@@ -210,6 +213,7 @@ static void test_mc_server_request_log_bound(void) {
   CU_ASSERT_EQUAL(f.last_dropped, 22);
   CU_ASSERT_EQUAL(q_send(&f, 0, "x", t), 0); /* dropped */
   CU_ASSERT_EQUAL(f.lines, MC_SERVER_LOG_BURST + 1);
+  CU_ASSERT_EQUAL(mc_server_get_stats(f.srv)->log_dropped, 23);
   mc_server_shutdown(f.srv, t);              /* the end line comes */
   CU_ASSERT_EQUAL(f.lines, MC_SERVER_LOG_BURST + 2);
   CU_ASSERT_EQUAL(f.last_dropped, 1);

@@ -9,65 +9,27 @@
 #include "mc_error.h"
 #include "mc_memstore.h"
 #include "mc_server.h"
+#include "mc_server_fixture.h"
 #include "mc_tests.h"
 
 typedef struct {
-  mc_memstore *ms;
-  mc_server *srv;
+  mc_test_srv t;
+  mc_server *srv;    /* t.srv */
   mc_addr from;
-  uint8_t rnd;
 } fixture;
 
-static void fixed_random(void *ud, uint8_t *buf, size_t len) {
-  fixture *f = ud;
-  for (size_t i = 0; i < len; i++)
-    buf[i] = ++f->rnd;
-}
-
 static void setup(fixture *f) {
-  memset(f, 0, sizeof *f);
-  f->ms = mc_memstore_new();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f->ms);
-  mc_store st;
-  mc_memstore_as_store(f->ms, &st);
-  mc_server_config cfg;
-  mc_server_config_default(&cfg);
-  cfg.auth_cost = MC_AUTH_COST_MIN;
-  mc_server_callbacks cb = {.user_data = f, .random = fixed_random};
-  f->srv = mc_server_new(&cfg, &st, &cb);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(f->srv);
+  mc_test_srv_init(&f->t);
+  f->srv = f->t.srv;
   uint8_t ip[4] = {127, 0, 0, 9};
   mc_addr_set_ip(&f->from, ip, sizeof ip, 4000);
 }
 
-static void teardown(fixture *f) {
-  mc_server_del(f->srv);
-  mc_memstore_del(f->ms);
-}
+static void teardown(fixture *f) { mc_test_srv_free(&f->t); }
 
-/* Encodes |e| (header and body) into |d|; returns the length. */
-static size_t encode(const Mychat__Envelope *e, uint8_t *d) {
-  uint8_t body[MC_DATAGRAM_MAX];
-  size_t blen, len;
-  CU_ASSERT_EQUAL_FATAL(mc_codec_encode_body(e, body, sizeof body, &blen), 0);
-  CU_ASSERT_EQUAL_FATAL(
-      mc_codec_encode(e, body, blen, d, MC_DATAGRAM_MAX, &len), 0);
-  return len;
-}
-
-/* A Register (|reg|) or Login datagram, padded unless |unpadded|. */
+/* A Register (|reg|) or Login of alice, padded unless |unpadded|. */
 static size_t handshake(uint8_t *d, int reg, uint64_t nonce, int unpadded) {
-  Mychat__Handshake hs = MYCHAT__HANDSHAKE__INIT;
-  hs.name = (char *)"alice";
-  hs.password = (char *)"secret";
-  hs.client_nonce = nonce;
-  Mychat__Envelope e = MYCHAT__ENVELOPE__INIT;
-  e.body_case = reg ? MYCHAT__ENVELOPE__BODY_REGISTER
-                    : MYCHAT__ENVELOPE__BODY_LOGIN;
-  e.register_ = &hs; /* the union member of either case */
-  if (!unpadded)
-    CU_ASSERT_EQUAL_FATAL(mc_codec_pad_handshake(&e), 0);
-  return encode(&e, d);
+  return mc_test_handshake(d, reg, "alice", "secret", nonce, unpadded);
 }
 
 /* Runs the password jobs the server has handed out. */
@@ -164,7 +126,7 @@ static void test_mc_server_errors(void) {
   uint8_t tok[MC_TOKEN_LEN] = {1};
   req.session_id = 1234, req.token.len = MC_TOKEN_LEN, req.token.data = tok;
   req.seq = 1, req.body_case = MYCHAT__ENVELOPE__BODY_SEND, req.send = &sm;
-  n = encode(&req, d);
+  n = mc_test_encode(&req, d);
   CU_ASSERT_EQUAL(mc_server_recv(f.srv, &f.from, d, n, 0), MC_ERR_AUTH);
   e = answer(&f, &len);
   CU_ASSERT_PTR_NOT_NULL_FATAL(e);

@@ -25,5 +25,6 @@ extern CU_SuiteInfo mc_client_suite;
 extern CU_SuiteInfo mc_session_suite;
 extern CU_SuiteInfo mc_failmalloc_suite;
 extern CU_SuiteInfo mc_server_handshake_suite;
+extern CU_SuiteInfo mc_server_path_suite;
 
 #endif

@@ -32,7 +32,7 @@ static void test_mc_wire_reliable_roundtrip(void) {
   CU_ASSERT_EQUAL(seq, 1);
   uint8_t d[MC_DATAGRAM_MAX];
   size_t len;
-  CU_ASSERT_EQUAL_FATAL(mc__wire_poll(&a, &id, NULL, 0, d, sizeof d, &len),
+  CU_ASSERT_EQUAL_FATAL(mc__wire_poll(&a, &id, NULL, 0, MC_DATAGRAM_MAX, d, sizeof d, &len),
                         MC__WIRE_RELIABLE);
   Mychat__Envelope *in = NULL;
   CU_ASSERT_EQUAL_FATAL(mc_codec_decode(d, len, &in), 0);
@@ -47,9 +47,9 @@ static void test_mc_wire_reliable_roundtrip(void) {
   mc_codec_free(got);
   /* The peer owes an ack: an ack-only datagram, then nothing. */
   mc_tstamp t = mc_arq_expiry(&b);
-  CU_ASSERT_EQUAL_FATAL(mc__wire_poll(&b, &id, NULL, t, d, sizeof d, &len),
+  CU_ASSERT_EQUAL_FATAL(mc__wire_poll(&b, &id, NULL, t, MC_DATAGRAM_MAX, d, sizeof d, &len),
                         MC__WIRE_ACK);
-  CU_ASSERT_EQUAL(mc__wire_poll(&b, &id, NULL, t, d, sizeof d, &len),
+  CU_ASSERT_EQUAL(mc__wire_poll(&b, &id, NULL, t, MC_DATAGRAM_MAX, d, sizeof d, &len),
                   MC__WIRE_NONE);
   CU_ASSERT_EQUAL_FATAL(mc_codec_decode(d, len, &in), 0);
   CU_ASSERT_EQUAL(mc__wire_take(&a, in, 2000, &taken), 0);

@@ -172,9 +172,9 @@ t_grading() {
 # -v: the capture's exchange and this run's, as mychat-pcap dump lines.
 t_verbose() {
   "$CONF" --server "$SRV" -v hs-login > "$T/v.txt" 2>&1 || { cat "$T/v.txt"; return 1; }
-  sed -n '/expected (captures\/hs-login.pcap, 14 datagrams)/,/received/p' "$T/v.txt" |
+  sed -n '/expected (captures\/hs-login.pcap, 16 datagrams)/,/received/p' "$T/v.txt" |
     grep -c '127.0.0.1:[0-9]* -> 127.0.0.1:[0-9]* [CS]->[CS] ' > "$T/v.n" &&
-    [ "$(cat "$T/v.n")" -eq 14 ] &&
+    [ "$(cat "$T/v.n")" -eq 16 ] &&
     sed -n '/received (this run/,$p' "$T/v.txt" |
       grep -q 'S->C welcome seq=0 session_id=[0-9a-f]* client_nonce=4d369ad8' ||
     { cat "$T/v.txt"; return 1; }

@@ -273,7 +273,7 @@ t_log_flood() {
   start_server $FLAGS || return 1
   logged=$(lines "$T/lf_log" " - 0000000000000000 malformed MALFORMED")
   summaries=$(lines "$T/lf_log" "lines about datagrams of no session not logged")
-  left_out=$(sed -n 's/.* log_suppressed=\([0-9]*\)$/\1/p' "$T/lf_log")
+  left_out=$(sed -n 's/.* log_suppressed=\([0-9]*\) .*/\1/p' "$T/lf_log")
   malformed=$(sed -n 's/^stats .* malformed=\([0-9]*\) .*/\1/p' "$T/lf_log")
   max=$((100 + 10 * (t1 - t0 + 2)))
   [ "$logged" -ge 100 ] && [ "$logged" -le "$max" ] &&
@@ -282,6 +282,35 @@ t_log_flood() {
     [ $((logged + ${left_out:-0})) -eq "${malformed:--1}" ] || {
       echo "  logged $logged (at most $max), $summaries summaries," \
         "left out ${left_out:-?}, malformed ${malformed:-?}"
+      return 1
+    }
+}
+
+# One client sending 80 messages at once (issue 12 item 4): the first 50
+# are stored, 30 get QUOTA_EXCEEDED (MC-150); its session's log lines stop
+# after 40 with a line saying how many were left out (MC-153); the stats
+# at shutdown count both, and the lines logged plus those left out are
+# every line of the session (register, 80 sends, logout, end).
+t_msg_quota() {
+  stop_server
+  start_server $FLAGS || return 1
+  before=$(wc -l < "$T/server.log")
+  probe --user quota1 --register --send-to quota1 --text hi --repeat 80 \
+    > "$T/mq_out" || return 1
+  stop_server
+  tail -n +"$((before + 1))" "$T/server.log" > "$T/mq_log"
+  start_server $FLAGS || return 1
+  sent=$(lines "$T/mq_out" "^sent ")
+  refused=$(lines "$T/mq_out" "^result send QUOTA_EXCEEDED")
+  logged=$(lines "$T/mq_log" " quota1 [0-9a-f]\{16\} ")
+  summaries=$(lines "$T/mq_log" "lines of session [0-9a-f]\{16\} not logged")
+  dropped=$(sed -n 's/^stats .* log_dropped=\([0-9]*\) .*/\1/p' "$T/mq_log")
+  quota=$(sed -n 's/^stats .* quota_refused=\([0-9]*\)$/\1/p' "$T/mq_log")
+  [ "$sent" -eq 50 ] && [ "$refused" -eq 30 ] && [ "${quota:--1}" -eq 30 ] &&
+    [ "$logged" -ge 40 ] && [ "$logged" -lt 83 ] && [ "$summaries" -ge 1 ] &&
+    [ $((logged + ${dropped:-0})) -eq 83 ] || {
+      echo "  sent $sent, refused $refused (stats ${quota:-?}), logged" \
+        "$logged, $summaries summaries, dropped ${dropped:-?}"
       return 1
     }
 }
@@ -390,6 +419,7 @@ check "failed commit: exit 1, nothing confirmed lost" t_commit_failure
 check "request log lines" t_request_log
 check "login rate limit" t_rate_limit
 check "a flood of bad datagrams makes a bounded request log" t_log_flood
+check "80 messages at once: 30 QUOTA_EXCEEDED, a bounded session log" t_msg_quota
 check "SIGTERM shuts down cleanly" t_sigterm
 check "IPv6 loopback" t_ipv6
 check "E on the console shuts down cleanly" t_console_e
