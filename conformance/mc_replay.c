@@ -29,7 +29,6 @@
 #define GAP_KEPT_US 100000       /* recorded client gaps kept from here */
 #define TIME_SLACK_MS 600000     /* server times within 10 min of ours */
 #define KEEPALIVE_US 300000      /* impaired: our own Pings, this often */
-#define OWN_PING 0xC0FFEE0000000000ULL /* time_us of our own Pings */
 #define RXLOG 64                 /* received datagrams kept for reports */
 #define RXLOG_SHOWN 12           /* of them, listed under a timeout */
 #define DUMP_LINE_MAX 240             /* one decoded datagram */
@@ -65,6 +64,7 @@ typedef struct {
   char who[MC_NAME_MAX + 8];     /* Presence: whose (its chain is per user) */
   int optional;                  /* unreliable that may not come ("allow:") */
   uint64_t nonce;                /* server Welcome or Error: client_nonce */
+  uint64_t ping_time;            /* client Ping: its time_us (0: none) */
   uint64_t wire_at;              /* client: when a copy of it first went on
                                     the wire (past our side of the link) */
   int copy;                      /* client: the bytes of an earlier datagram
@@ -194,6 +194,11 @@ typedef struct {
   uint64_t took[BINDS];
   size_t n_took;
   uint64_t rx_stamp_ns;          /* of the datagram on_server handles */
+  /* The time_us of our own Pings: the smallest that no Ping of the
+   * capture has. Below the capture's own, so that ours never make
+   * theirs stale: a session moves on a Ping only if its time_us beats
+   * every earlier one (MC-143), and the capture's Pings move sessions. */
+  uint64_t own_ping;
   /* The latest client datagram of the script sent: its capture index and
    * when it last went out (its latest resend, on an impaired link: the
    * server saw that one), from which a recorded gap is kept. */
@@ -987,6 +992,8 @@ static void analyse(replay *rp) {
       }
       if (env->body_case == MYCHAT__ENVELOPE__BODY_WELCOME)
         q->nonce = env->welcome->client_nonce;
+      if (env->body_case == MYCHAT__ENVELOPE__BODY_PING && env->ping != NULL)
+        q->ping_time = env->ping->time_us;
       if (env->ack != NULL) {
         q->has_ack = 1;
         q->cum = env->ack->cumulative;
@@ -1673,7 +1680,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
   if (l->body_case == MYCHAT__ENVELOPE__BODY__NOT_SET)
     goto done;
   if (l->body_case == MYCHAT__ENVELOPE__BODY_PONG &&
-      (l->pong->time_us & OWN_PING) == OWN_PING)
+      l->pong->time_us == rp->own_ping)
     goto done; /* the answer to our own keepalive */
   if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
       l->error->code == MYCHAT__ERROR_CODE__UNKNOWN_SESSION) {
@@ -1781,7 +1788,7 @@ static void keepalive(replay *rp, int ep, uint64_t now) {
                                            : NULL;
   Mychat__Envelope env = MYCHAT__ENVELOPE__INIT;
   Mychat__Ping ping = MYCHAT__PING__INIT;
-  ping.time_us = OWN_PING | (now & 0xffffffffffULL);
+  ping.time_us = rp->own_ping;
   env.session_id = e->sid;
   env.token.data = e->tok;
   env.token.len = MC_TOKEN_LEN;
@@ -2310,6 +2317,12 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   }
   for (int k = 0; k < c->n_timeout; k++)
     silence(rp, &c->timeout[k]);
+  rp->own_ping = 1;
+  for (size_t i = 0; i < c->n_pkts; i++)
+    if (c->pkts[i].from_client && rp->pi[i].ping_time == rp->own_ping) {
+      rp->own_ping++; /* taken: try the next, from the start */
+      i = (size_t)-1;
+    }
   for (size_t i = 0; i < c->n_pkts; i++) {
     mc_peek pk;
     if (c->pkts[i].from_client &&
