@@ -1293,8 +1293,14 @@ static void note_sent(replay *rp, int ep, const uint8_t *d, size_t len,
   if (env == NULL)
     return;
   /* A session used from another endpoint moved there (MC-56): only the
-   * new one keeps it alive. */
-  if (env->session_id != 0 && env->token.len == MC_TOKEN_LEN)
+   * new one keeps it alive. A malformed probe carrying its header neither
+   * moves it nor acks anything (the server takes nothing from it), and its
+   * ack, out of range, would not encode in our keepalive (val-malformed):
+   * only what passes the strict codec counts. */
+  Mychat__Envelope *strict = NULL;
+  int valid = mc_codec_decode(d, len, &strict) == 0;
+  mc_codec_free(strict);
+  if (valid && env->session_id != 0 && env->token.len == MC_TOKEN_LEN)
     for (int k = 0; k < rp->n_ep; k++)
       if (k != ep && rp->ep[k].live && rp->ep[k].sid == env->session_id &&
           memcmp(rp->ep[k].tok, env->token.data, MC_TOKEN_LEN) == 0) {
@@ -1303,7 +1309,7 @@ static void note_sent(replay *rp, int ep, const uint8_t *d, size_t len,
         e->sid = env->session_id;
         memcpy(e->tok, env->token.data, MC_TOKEN_LEN);
       }
-  if (env->ack != NULL && live_session(rp, env->session_id)) {
+  if (valid && env->ack != NULL && live_session(rp, env->session_id)) {
     if (env->ack->cumulative > e->ack_sent_cum)
       e->ack_sent_cum = env->ack->cumulative;
     uint8_t set[MAXSEQ] = {0};
