@@ -207,7 +207,9 @@ static void usage(FILE *f) {
           "  --echo-inflight N   echo datagrams in flight per socket\n"
           "                      (default 8)\n"
           "  --store-batch N     messages per transaction in the storage\n"
-          "                      phase (default 128; 0 skips it)\n"
+          "                      phase (default 1024, about what the\n"
+          "                      server commits at once under the chat\n"
+          "                      load; 0 skips it)\n"
           "  --idle-clients N    idle sessions for the memory figure\n"
           "                      (default 10000; 0 skips it)\n"
           "  --idle-seconds S    how long they idle (default 7)\n"
@@ -268,7 +270,7 @@ static void parse_args(int argc, char **argv, options *o) {
                  .tmp_parent = tmpdir && tmpdir[0] ? tmpdir : "/tmp",
                  .clients = 200, .sockets = 32, .window = 32, .text_len = 64,
                  .echo_inflight = 8, .idle_clients = 10000,
-                 .store_batch = 128,
+                 .store_batch = 1024,
                  .seconds = 10, .warmup = 1, .idle_seconds = 7};
   opterr = 0;
   int c;
