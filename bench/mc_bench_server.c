@@ -4,11 +4,13 @@
  * One run, loopback only, bounded in time, three measurements:
  *
  * 1. Chat. A real mychat-server (started here on a free 127.0.0.1 port with
- *    a temporary database, --hash-cost min, a generous --rate-burst and
- *    --msg-burst (the message quota is checked, never reached); or a
- *    running one given with --attach) and --clients clients of lib/mc_client
- *    living in this one process, spread over --sockets UDP sockets and driven
- *    by one epoll loop. The clients register, pair up (0-1, 2-3, ...) and
+ *    a temporary database, --hash-cost min, a generous --rate-burst,
+ *    --msg-burst and --quota-bytes (the quotas are checked, never
+ *    reached: a long run of long texts from few clients would pass the
+ *    default 100 MiB per user); or a running one given with --attach)
+ *    and --clients clients of lib/mc_client living in this one process,
+ *    spread over --sockets UDP sockets and driven by one epoll loop. The
+ *    clients register, pair up (0-1, 2-3, ...) and
  *    send each other direct messages whenever they have fewer than --window
  *    messages unconfirmed, for --seconds after --warmup. Figure: messages
  *    arriving at their recipients (MC_CEV_MESSAGE) per second, and the
@@ -502,7 +504,8 @@ static void server_start(server_proc *sp, const char *bin,
           "--log", log, "--hash-cost", "min", "--rate-burst", "1000000",
           "--auth-per-prefix", "100000", "--auth-queue-max", "200000",
           "--rate-refill-ms", "1", "--msg-burst", "1000000",
-          "--msg-refill-ms", "1", (char *)NULL);
+          "--msg-refill-ms", "1", "--quota-bytes", "1125899906842624",
+          (char *)NULL);
     fprintf(stderr, "exec(%s): %s\n", bin, strerror(errno));
     _exit(127);
   }
