@@ -11,8 +11,9 @@
  * The rest of the server: mc_server_handshake.c (Register, Login, rate
  * limits, password jobs), mc_server_session.c (session life, timer heap,
  * ready list, group online lists), mc_server_request.c (client requests),
- * mc_server_push.c (reliable pushes, backlog, acknowledgements); the state
- * they share is in mc_server_int.h.
+ * mc_server_push.c (reliable pushes, backlog, acknowledgements),
+ * mc_server_path.c (each session's address: its anti-amplification budget
+ * and validation); the state they share is in mc_server_int.h.
  */
 #include "mc_server_int.h"
 
