@@ -179,17 +179,118 @@ static int parse_timeout(mc_case *c, const char *v) {
   if (c->n_timeout == MC_CAP_DIRECTIVES_MAX)
     return -1;
   mc_cap_timeout *d = &c->timeout[c->n_timeout];
-  char range[32], rest;
+  char range[32], req[32] = "", word[32] = "", irange[32] = "", rest;
+  int n = sscanf(v, "%d %31s %d %u %31s %31s %31s %c", &d->ep, range,
+                 &d->push_ep, &d->seq, req, word, irange, &rest);
   d->req = 64;
-  int n = sscanf(v, "%d %31s %d %u MC-%d %c", &d->ep, range, &d->push_ep,
-                 &d->seq, &d->req, &rest);
-  if ((n != 4 && n != 5) || d->req <= 0 ||
-      parse_range(range, &d->min_ms, &d->max_ms) < 0 || d->ep < 0 ||
-      d->ep >= MC_CAP_ENDPOINTS_MAX || d->push_ep < 0 ||
+  if (n == 6 && strcmp(req, "impaired") == 0) { /* no MC-n before it */
+    snprintf(irange, sizeof irange, "%s", word);
+    snprintf(word, sizeof word, "%s", req);
+    req[0] = '\0';
+    n = 7;
+  }
+  if (n < 4 || n == 6 || n > 7 || parse_range(range, &d->min_ms, &d->max_ms) < 0 ||
+      (req[0] != '\0' && (sscanf(req, "MC-%d%c", &d->req, &rest) != 1 ||
+                          d->req <= 0)) ||
+      d->ep < 0 || d->ep >= MC_CAP_ENDPOINTS_MAX || d->push_ep < 0 ||
       d->push_ep >= MC_CAP_ENDPOINTS_MAX || d->seq == 0)
+    return -1;
+  d->imp_min_ms = d->min_ms;
+  d->imp_max_ms = d->max_ms;
+  if (n == 7 && (strcmp(word, "impaired") != 0 ||
+                 parse_range(irange, &d->imp_min_ms, &d->imp_max_ms) < 0))
     return -1;
   c->n_timeout++;
   return 0;
+}
+
+static const struct {
+  const char *name;
+  unsigned bit;
+} imp_kinds[] = {{"loss", MC_CAP_IMP_LOSS},
+                 {"dup", MC_CAP_IMP_DUP},
+                 {"reorder", MC_CAP_IMP_REORDER},
+                 {"delay", MC_CAP_IMP_DELAY}};
+#define N_IMP_KINDS (sizeof imp_kinds / sizeof imp_kinds[0])
+
+static unsigned imp_kind(const char *s, size_t n) {
+  if (n == 3 && memcmp(s, "all", 3) == 0)
+    return MC_CAP_IMP_ALL;
+  for (size_t k = 0; k < N_IMP_KINDS; k++)
+    if (strlen(imp_kinds[k].name) == n && memcmp(imp_kinds[k].name, s, n) == 0)
+      return imp_kinds[k].bit;
+  return 0;
+}
+
+int mc_case_parse_impair(const char *v, unsigned imp[2]) {
+  unsigned out[2] = {0, 0};
+  char buf[256];
+  if (strlen(v) >= sizeof buf)
+    return MC_ERR_INVAL;
+  snprintf(buf, sizeof buf, "%s", v);
+  if (strcmp(buf, "none") == 0) {
+    imp[0] = imp[1] = 0;
+    return 0;
+  }
+  char *save = NULL;
+  for (char *g = strtok_r(buf, ";", &save); g != NULL;
+       g = strtok_r(NULL, ";", &save)) {
+    char kinds[128], dir[16], rest;
+    if (sscanf(g, " %127s %15s %c", kinds, dir, &rest) != 2)
+      return MC_ERR_INVAL;
+    unsigned bits = 0;
+    for (const char *k = kinds; *k;) {
+      size_t n = strcspn(k, ",");
+      unsigned b = imp_kind(k, n);
+      if (b == 0 || (bits & b) != 0)
+        return MC_ERR_INVAL;
+      bits |= b;
+      k += n + (k[n] == ',');
+    }
+    int to_s = strcmp(dir, "c2s") == 0 || strcmp(dir, "both") == 0;
+    int to_c = strcmp(dir, "s2c") == 0 || strcmp(dir, "both") == 0;
+    if (!to_s && !to_c)
+      return MC_ERR_INVAL;
+    /* A direction named twice would make one of its groups pointless. */
+    if ((to_s && out[MC_CAP_TO_SERVER]) || (to_c && out[MC_CAP_TO_CLIENT]))
+      return MC_ERR_INVAL;
+    if (to_s)
+      out[MC_CAP_TO_SERVER] = bits;
+    if (to_c)
+      out[MC_CAP_TO_CLIENT] = bits;
+  }
+  if (out[0] == 0 && out[1] == 0)
+    return MC_ERR_INVAL; /* "none" says that */
+  imp[0] = out[0];
+  imp[1] = out[1];
+  return 0;
+}
+
+static size_t kinds_text(unsigned bits, char *b, size_t cap) {
+  size_t k = 0;
+  if (bits == MC_CAP_IMP_ALL)
+    return (size_t)snprintf(b, cap, "all");
+  for (size_t i = 0; i < N_IMP_KINDS && k < cap; i++)
+    if (bits & imp_kinds[i].bit)
+      k += (size_t)snprintf(b + k, cap - k, "%s%s", k ? "," : "",
+                            imp_kinds[i].name);
+  return k;
+}
+
+void mc_case_impair_text(const unsigned imp[2], char *b, size_t cap) {
+  char s[64], c[64];
+  kinds_text(imp[MC_CAP_TO_SERVER], s, sizeof s);
+  kinds_text(imp[MC_CAP_TO_CLIENT], c, sizeof c);
+  if (imp[0] == 0 && imp[1] == 0)
+    snprintf(b, cap, "none");
+  else if (imp[0] == imp[1])
+    snprintf(b, cap, "%s both", s);
+  else if (imp[MC_CAP_TO_CLIENT] == 0)
+    snprintf(b, cap, "%s c2s", s);
+  else if (imp[MC_CAP_TO_SERVER] == 0)
+    snprintf(b, cap, "%s s2c", c);
+  else
+    snprintf(b, cap, "%s c2s; %s s2c", s, c);
 }
 
 static int parse_line(mc_case *c, char *line) {
@@ -207,7 +308,9 @@ static int parse_line(mc_case *c, char *line) {
   } else if (strcmp(line, "server") == 0) {
     snprintf(c->flags, sizeof c->flags, "%s", v);
   } else if (strcmp(line, "impair") == 0) {
-    c->impair_ok = strcmp(v, "no") != 0;
+    return mc_case_parse_impair(v, c->impair);
+  } else if (strcmp(line, "impair-why") == 0) {
+    snprintf(c->impair_why, sizeof c->impair_why, "%s", v);
   } else if (strcmp(line, "retransmit") == 0) {
     return parse_retransmit(c, v);
   } else if (strcmp(line, "allow") == 0) {
@@ -235,7 +338,7 @@ static int parse_line(mc_case *c, char *line) {
 int mc_case_load(mc_case *c, const char *case_path, char *err,
                  size_t errlen) {
   memset(c, 0, sizeof *c);
-  c->impair_ok = 1;
+  c->impair[MC_CAP_TO_SERVER] = c->impair[MC_CAP_TO_CLIENT] = MC_CAP_IMP_ALL;
   const char *base = strrchr(case_path, '/');
   base = base ? base + 1 : case_path;
   size_t bl = strlen(base);

@@ -82,23 +82,47 @@ typedef struct {
   int occ[MC_CAP_GAPS_MAX];
 } mc_cap_acktime;
 
-/* "timeout: EP MIN-MAX PEP SEQ [MC-n]": endpoint EP falls silent, and the
- * push the end of its session causes, recorded as seq SEQ to endpoint PEP
- * (an offline Presence), comes MIN..MAX milliseconds after EP's last
- * datagram went out. MC-n is the rule that times the end: MC-64 (the
- * session timeout) unless given, MC-82 for a give-up. */
+/* "timeout: EP MIN-MAX PEP SEQ [MC-n] [impaired MIN-MAX]": endpoint EP
+ * falls silent, and the push the end of its session causes, recorded as
+ * seq SEQ to endpoint PEP (an offline Presence), comes MIN..MAX
+ * milliseconds after EP's last datagram went out. MC-n is the rule that
+ * times the end: MC-64 (the session timeout) unless given, MC-82 for a
+ * give-up. The bounds on an impaired link, when the link may rightly move
+ * the end (a give-up timed by an RTO that lost its RTT sample), follow
+ * "impaired"; the clean ones otherwise. */
 typedef struct {
   int ep, push_ep;
   unsigned min_ms, max_ms;
+  unsigned imp_min_ms, imp_max_ms;
   uint32_t seq;
   int req;
 } mc_cap_timeout;
+
+/* "impair: KINDS DIR[; KINDS DIR]" (or "impair: none"): of the
+ * impairments a run asks for, the ones the case takes in each direction;
+ * KINDS is "all" or a comma list of loss, dup, reorder, delay (delay
+ * brings its jitter), DIR c2s (toward the server), s2c or both. A case
+ * that cannot take an impairment says why in "impair-why:" (a rate limit
+ * case counts the handshakes that reach the server, a timing case cannot
+ * take delay); it still runs, with what it takes. */
+#define MC_CAP_IMP_LOSS 1u
+#define MC_CAP_IMP_DUP 2u
+#define MC_CAP_IMP_REORDER 4u
+#define MC_CAP_IMP_DELAY 8u
+#define MC_CAP_IMP_ALL 15u
+#define MC_CAP_TO_SERVER 0
+#define MC_CAP_TO_CLIENT 1
 
 typedef struct {
   char name[64];
   char desc[256];
   char flags[160];        /* server flags the case needs */
-  int impair_ok;          /* 0: skipped under --loss/--delay/... */
+  /* The impairments of the run's link the case takes, per direction
+   * (MC_CAP_TO_SERVER, MC_CAP_TO_CLIENT): MC_CAP_IMP_* bits, all of them
+   * unless an "impair:" line says otherwise, and why not (from
+   * "impair-why:", "" for a case that takes every impairment). */
+  unsigned impair[2];
+  char impair_why[256];
   int n_requires;
   int requires[MC_CAP_REQUIRES_MAX];
   int n_retransmit;
@@ -126,6 +150,14 @@ int mc_capture_write(const char *path, const mc_cap_pkt *pkts, size_t n,
  * |c| (zeroed first). Returns 0 or a negative MC_ERR_* with a message in
  * |err|. */
 int mc_case_load(mc_case *c, const char *case_path, char *err, size_t errlen);
+
+/* Parses the value of an "impair:" line into |imp| (per direction, as
+ * mc_case.impair). Returns 0 or MC_ERR_INVAL. */
+int mc_case_parse_impair(const char *v, unsigned imp[2]);
+
+/* Writes |imp| as an "impair:" value ("all both", "loss,dup c2s; dup
+ * s2c", "none") into |b| (|cap| bytes). Returns nothing; cuts to fit. */
+void mc_case_impair_text(const unsigned imp[2], char *b, size_t cap);
 
 /* Frees what mc_case_load allocated. */
 void mc_case_free(mc_case *c);

@@ -475,11 +475,10 @@ static void raw_tail(rec *r, int ep, int with_session, uint32_t seq,
 
 /* ---- output ---- */
 
-static void write_case(const char *dir, const scenario *s, rec *r) {
-  char path[4096], err[256];
-  snprintf(path, sizeof path, "%s/%s.pcap", dir, s->name);
-  if (mc_capture_write(path, r->pkts, r->n_pkts, err, sizeof err) < 0)
-    die("%s", err);
+/* The sidecar of |s|, from the table alone: `--sidecars` rewrites these
+ * without recording (a changed description, profile or note). */
+static void write_sidecar(const char *dir, const scenario *s) {
+  char path[4096];
   snprintf(path, sizeof path, "%s/%s.case", dir, s->name);
   FILE *f = fopen(path, "w");
   if (f == NULL)
@@ -494,22 +493,34 @@ static void write_case(const char *dir, const scenario *s, rec *r) {
     die("%s: write failed", path);
 }
 
+static void write_case(const char *dir, const scenario *s, rec *r) {
+  char path[4096], err[256];
+  snprintf(path, sizeof path, "%s/%s.pcap", dir, s->name);
+  if (mc_capture_write(path, r->pkts, r->n_pkts, err, sizeof err) < 0)
+    die("%s", err);
+  write_sidecar(dir, s);
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: mc-record --server HOST:PORT --out DIR "
              "[--flags FLAGS] [--seed N] [CASE...]\n"
+             "       mc-record --sidecars --out DIR [CASE...]\n"
              "  records each case (all whose server flags are FLAGS, by "
              "default\n  \"" MC_CAP_STD_FLAGS "\") against a running "
-             "server;\n  --list prints every case with its flags\n");
+             "server;\n  --sidecars writes only the .case files (each "
+             "named case, or all), no server\n  needed; --list prints "
+             "every case with its flags\n");
 }
 
 int main(int argc, char **argv) {
   const char *server = NULL, *out = NULL, *flags = MC_CAP_STD_FLAGS;
   uint64_t seed = 1;
-  int list = 0;
+  int list = 0, sidecars = 0;
   static const struct option lo[] = {
       {"server", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
       {"flags", required_argument, 0, 'f'},  {"seed", required_argument, 0, 'r'},
       {"list", no_argument, 0, 'l'},         {"help", no_argument, 0, 'h'},
+      {"sidecars", no_argument, 0, 'c'},
       {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -519,6 +530,7 @@ int main(int argc, char **argv) {
     case 'f': flags = optarg; break;
     case 'r': seed = strtoull(optarg, NULL, 10); break;
     case 'l': list = 1; break;
+    case 'c': sidecars = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -530,7 +542,31 @@ int main(int argc, char **argv) {
              scenarios[i].flags ? scenarios[i].flags : MC_CAP_STD_FLAGS);
     return 0;
   }
-  if (server == NULL || out == NULL) {
+  if (sidecars && out != NULL && server == NULL) {
+    int found = 0;
+    for (int a = optind; a < argc; a++) {
+      size_t i = 0;
+      while (i < n_sc && strcmp(argv[a], scenarios[i].name) != 0)
+        i++;
+      if (i == n_sc) {
+        fprintf(stderr, "mc-record: no case %s (--list shows them)\n",
+                argv[a]);
+        return 2;
+      }
+    }
+    for (size_t i = 0; i < n_sc; i++) {
+      int want = optind == argc;
+      for (int a = optind; a < argc; a++)
+        want |= strcmp(argv[a], scenarios[i].name) == 0;
+      if (want) {
+        write_sidecar(out, &scenarios[i]);
+        found++;
+      }
+    }
+    printf("%d sidecars written to %s\n", found, out);
+    return 0;
+  }
+  if (server == NULL || out == NULL || sidecars) {
     usage(stderr);
     return 2;
   }

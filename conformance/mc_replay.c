@@ -65,6 +65,8 @@ typedef struct {
   char who[MC_NAME_MAX + 8];     /* Presence: whose (its chain is per user) */
   int optional;                  /* unreliable that may not come ("allow:") */
   uint64_t nonce;                /* server Welcome or Error: client_nonce */
+  uint64_t wire_at;              /* client: when a copy of it first went on
+                                    the wire (past our side of the link) */
   int copy;                      /* client: the bytes of an earlier datagram
                                     of its endpoint, no unreliable answer
                                     between: a retransmission the capture's
@@ -78,7 +80,10 @@ enum { CH_FREE, CH_REPLY, CH_MESSAGE, CH_PRESENCE };
 
 typedef struct {
   uint64_t at;
+  uint64_t order;                /* offer order: ties of |at| keep it */
   int to_server, ep;
+  int idx;                       /* to the server: the capture index of a
+                                    script datagram, -1 for our own */
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64];
 } qitem;
@@ -86,6 +91,11 @@ typedef struct {
 typedef struct {
   int ep;
   uint32_t seq;
+  size_t idx;                    /* its capture index */
+  uint64_t sid;                  /* its session */
+  int past_end;                  /* sent after the capture's server ended
+                                    that session (ack_free): resent only
+                                    until the session is seen gone */
   uint64_t last;
   size_t len;
   uint8_t data[MC_DATAGRAM_MAX + 64];
@@ -110,6 +120,10 @@ typedef struct {
   Mychat__Envelope *rx_env[MAXSEQ];
   char *rx_line[MAXSEQ];
   uint64_t acked_at[MAXSEQ];     /* when we first acked a server seq */
+  /* Impaired link: when a datagram of each live seq first reached our
+   * socket, before the link's loss and delay toward us, so when the
+   * server first sent it (0: never). A timeout: bound is checked on it. */
+  uint64_t raw_at[MAXSEQ];
   /* The server's seqs as the capture has them versus as they came: a
    * push may take another place in the stream than in the capture when
    * the spec leaves the order free, so recorded seq r is live seq
@@ -129,6 +143,15 @@ typedef struct {
   uint64_t last_ping;
   int pinged;
   int pend_unrel;                /* capture index awaiting an answer, -1 */
+  int pend_unrel_idx;            /* capture index of the datagram resent */
+  /* The capture index of this endpoint's last datagram before the push
+   * a timeout: directive times (-1: none): once it is sent, the endpoint
+   * falls silent as the capture's client did, no keepalive of ours. */
+  int silent_from;
+  /* The capture's client sent a datagram of a session from here: our
+   * keepalive may too. One that never did (hs-validate's client that does
+   * not answer its Welcome) must not prove the address with ours (MC-141). */
+  int speaks;
   int last_sent;                 /* capture index we sent last, -1 */
   uint64_t pend_unrel_last;
   size_t pend_unrel_len;
@@ -150,9 +173,14 @@ typedef struct {
   size_t n_tok;
   char prefix[MC_CAP_TAG_LEN + 4]; /* this case's names: "tag.cNN" */
   size_t prefix_len;
+  /* The link of this case: the run's impairments that its profile
+   * takes, per direction (mc_case.impair). |impaired|: any of them in
+   * force; else the clean-link rules and checks apply. */
   mc_netem nout, nin;
+  int impaired;
   qitem *q;
   size_t nq;
+  uint64_t q_order;              /* order of the next copy queued */
   pending *pend;
   size_t npend;
   /* The transmissions each "ack:" directive lists: when each went out,
@@ -166,6 +194,11 @@ typedef struct {
   uint64_t took[BINDS];
   size_t n_took;
   uint64_t rx_stamp_ns;          /* of the datagram on_server handles */
+  /* The latest client datagram of the script sent: its capture index and
+   * when it last went out (its latest resend, on an impaired link: the
+   * server saw that one), from which a recorded gap is kept. */
+  size_t prev_i;
+  uint64_t prev_sent;
   char *out;
   size_t cap, len;
   int failed;
@@ -1129,17 +1162,48 @@ static void check_acktime(replay *rp, int k) {
 
 /* ---- the wire, through the impairment model ---- */
 
-static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len) {
+unsigned mc_replay_kinds(const mc_netem_config *req) {
+  return (req->loss > 0 || req->ge ? MC_CAP_IMP_LOSS : 0) |
+         (req->duplicate > 0 ? MC_CAP_IMP_DUP : 0) |
+         (req->reorder > 0 ? MC_CAP_IMP_REORDER : 0) |
+         (req->delay > 0 || req->jitter > 0 ? MC_CAP_IMP_DELAY : 0);
+}
+
+void mc_replay_mask(const mc_netem_config *req, unsigned kinds,
+                    mc_netem_config *out) {
+  memset(out, 0, sizeof *out);
+  if (kinds & MC_CAP_IMP_LOSS) {
+    out->loss = req->loss;
+    out->ge = req->ge;
+    out->ge_p = req->ge_p;
+    out->ge_r = req->ge_r;
+    out->ge_1h = req->ge_1h;
+    out->ge_1k = req->ge_1k;
+  }
+  if (kinds & MC_CAP_IMP_DUP)
+    out->duplicate = req->duplicate;
+  if (kinds & MC_CAP_IMP_REORDER)
+    out->reorder = req->reorder;
+  if (kinds & MC_CAP_IMP_DELAY) {
+    out->delay = req->delay;
+    out->jitter = req->jitter;
+  }
+}
+
+static void wire_send(replay *rp, int ep, const uint8_t *d, size_t len,
+                      int idx) {
   epst *e = &rp->ep[ep];
   e->tx_at[e->n_tx++ % TXLOG] = mc_udp_now_us();
+  if (idx >= 0 && rp->pi[idx].wire_at == 0)
+    rp->pi[idx].wire_at = e->tx_at[(e->n_tx - 1) % TXLOG];
   if (send(e->fd, d, len, 0) < 0 && errno != ECONNREFUSED)
     fail(rp, "send: %s", strerror(errno));
   else if (rp->o->trace != NULL)
     rp->o->trace(rp->o->trace_arg, ep, 1, d, len, mc_udp_now_us());
 }
 
-static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
-                  size_t len, uint64_t now) {
+static void queue(replay *rp, int to_server, int ep, int idx,
+                  const uint8_t *d, size_t len, uint64_t now) {
   mc_netem_verdict v;
   mc_netem_decide(to_server ? &rp->nout : &rp->nin, len, now, &v);
   for (int k = 0; k < v.copies; k++) {
@@ -1147,8 +1211,10 @@ static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
       return;
     qitem *it = &rp->q[rp->nq++];
     it->at = v.at[k];
+    it->order = rp->q_order++;
     it->to_server = to_server;
     it->ep = ep;
+    it->idx = idx;
     it->len = len;
     memcpy(it->data, d, len);
   }
@@ -1157,13 +1223,17 @@ static void queue(replay *rp, int to_server, int ep, const uint8_t *d,
 static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
                       uint64_t now);
 
-static void out(replay *rp, int ep, const uint8_t *d, size_t len,
+/* Sends |d| from |ep| through the link; |idx|: the capture index of the
+ * script's datagram it is (a resend too), or -1 for one of our own. */
+static void out(replay *rp, int ep, int idx, const uint8_t *d, size_t len,
                 uint64_t now) {
-  if (rp->o->impaired)
-    queue(rp, 1, ep, d, len, now);
+  if (rp->impaired)
+    queue(rp, 1, ep, idx, d, len, now);
   else
-    wire_send(rp, ep, d, len);
+    wire_send(rp, ep, d, len, idx);
 }
+
+static int live_at(const replay *rp, uint64_t sid);
 
 /* Our ack-only datagram from the latest ack we sent at |ep|: the answer to
  * a push retransmitted because our ack was lost. */
@@ -1174,11 +1244,20 @@ static void resend_ack(replay *rp, int ep, uint64_t now) {
   Mychat__Envelope *env = lax(e->last_ack, e->last_ack_len);
   if (env == NULL)
     return;
+  /* A session that moved on to another endpoint (MC-56) is not answered
+   * from here: a client that changed address has left the old one, and
+   * our ack from it, coming after the datagram from the new one, would
+   * move the session back (a push resent before the move arrived). */
+  int at = live_at(rp, env->session_id);
+  if (at >= 0 && at != ep) {
+    mychat__envelope__free_unpacked(env, NULL);
+    return;
+  }
   uint8_t d[MC_DATAGRAM_MAX];
   size_t len;
   env->seq = 0;
   if (mc_codec_encode(env, NULL, 0, d, sizeof d, &len) == 0)
-    out(rp, ep, d, len, now);
+    out(rp, ep, -1, d, len, now);
   mychat__envelope__free_unpacked(env, NULL);
 }
 
@@ -1536,7 +1615,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
          mc_codec_body_name(l->body_case));
     goto done;
   }
-  if (!rp->o->impaired && !check_piggyback(rp, ep, l))
+  if (!rp->impaired && !check_piggyback(rp, ep, l))
     goto done;
   if (l->ack != NULL) {
     ack_mark(e->acked, l->ack);
@@ -1573,12 +1652,12 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       if (bl != e->rx_len[s] || memcmp(b, e->rx_body[s], bl) != 0)
         fail(rp, "endpoint %d: retransmission of seq %u has another body "
                  "(MC-71)", ep, s);
-      else if (!rp->o->impaired && e->acked_at[s] &&
+      else if (!rp->impaired && e->acked_at[s] &&
                now > e->acked_at[s] + 400000)
         fail(rp, "endpoint %d: seq %u resent %" PRIu64 " ms after we acked "
                  "it (MC-86)", ep, s, (now - e->acked_at[s]) / 1000);
-      else if (rp->o->impaired)
-        resend_ack(rp, ep, now);
+      else if (rp->impaired && e->acked_at[s])
+        resend_ack(rp, ep, now); /* our ack was lost; none owed else */
       goto done;
     }
     e->rx_body[s] = malloc(bl ? bl : 1);
@@ -1596,6 +1675,16 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
   if (l->body_case == MYCHAT__ENVELOPE__BODY_PONG &&
       (l->pong->time_us & OWN_PING) == OWN_PING)
     goto done; /* the answer to our own keepalive */
+  if (l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+      l->error->code == MYCHAT__ERROR_CODE__UNKNOWN_SESSION) {
+    for (size_t i = 0; i < rp->npend;) { /* the session is gone */
+      if (rp->pend[i].past_end && rp->pend[i].ep == ep &&
+          rp->pend[i].sid == l->session_id)
+        rp->pend[i] = rp->pend[--rp->npend];
+      else
+        i++;
+    }
+  }
   /* Unreliable: the earliest unmatched expectation it equals. */
   size_t first = SIZE_MAX;
   for (size_t j = 0; j < rp->c->n_pkts; j++) {
@@ -1625,12 +1714,12 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
       }
       goto done;
     }
-    if (!rp->o->impaired && !rp->pi[j].optional)
+    if (!rp->impaired && !rp->pi[j].optional)
       break; /* in order on a clean link; one that may be missing aside */
   }
   /* Another copy of an answer already matched (a Welcome to a resent
    * Register, say): allowed as the answer to our retransmissions. */
-  if (rp->o->impaired || e->unrel_extra < e->retrans)
+  if (rp->impaired || e->unrel_extra < e->retrans)
     for (size_t j = 0; j < rp->c->n_pkts; j++)
       if (!rp->c->pkts[j].from_client && rp->c->pkts[j].ep == ep &&
           rp->pi[j].kind == X_UNREL && rp->pi[j].matched &&
@@ -1638,7 +1727,7 @@ static void on_server(replay *rp, int ep, const uint8_t *d, size_t len,
         e->unrel_extra++;
         goto done;
       }
-  if (rp->o->impaired && l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
+  if (rp->impaired && l->body_case == MYCHAT__ENVELOPE__BODY_ERROR &&
       l->error->code == MYCHAT__ERROR_CODE__UNKNOWN_SESSION &&
       (e->retrans > 0 || e->pinged)) {
     /* A retransmission or keepalive that crossed the session's end (a
@@ -1658,16 +1747,26 @@ done:
 
 /* ---- the event loop ---- */
 
+/* Hands over what the link releases by |now|, in the link's order: by
+ * delivery time, ties in the order offered. Only the model reorders (a
+ * reordered copy skips the delay); taking the queue in its array order
+ * would reorder datagrams released together, the copies offered in one
+ * step, which no link of the model does. */
 static void deliver_due(replay *rp, uint64_t now) {
-  for (size_t i = 0; i < rp->nq && !rp->failed;) {
-    if (rp->q[i].at > now) {
-      i++;
-      continue;
-    }
-    qitem it = rp->q[i];
-    rp->q[i] = rp->q[--rp->nq];
+  while (!rp->failed) {
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < rp->nq; i++)
+      if (rp->q[i].at <= now &&
+          (best == SIZE_MAX || rp->q[i].at < rp->q[best].at ||
+           (rp->q[i].at == rp->q[best].at &&
+            rp->q[i].order < rp->q[best].order)))
+        best = i;
+    if (best == SIZE_MAX)
+      return;
+    qitem it = rp->q[best];
+    rp->q[best] = rp->q[--rp->nq];
     if (it.to_server)
-      wire_send(rp, it.ep, it.data, it.len);
+      wire_send(rp, it.ep, it.data, it.len, it.idx);
     else
       on_server(rp, it.ep, it.data, it.len, now);
   }
@@ -1693,7 +1792,7 @@ static void keepalive(replay *rp, int ep, uint64_t now) {
   size_t bl, dl;
   if (mc_codec_encode_body(&env, b, sizeof b, &bl) == 0 &&
       mc_codec_encode(&env, b, bl, d, sizeof d, &dl) == 0) {
-    out(rp, ep, d, dl, now);
+    out(rp, ep, -1, d, dl, now);
     e->pinged = 1;
   }
   e->last_ping = now;
@@ -1703,7 +1802,7 @@ static void keepalive(replay *rp, int ep, uint64_t now) {
 
 /* Our resend interval of a reliable datagram not acked. */
 static uint64_t rto_us(const replay *rp) {
-  return rp->o->impaired ? 300000 : 1000000;
+  return rp->impaired ? 300000 : 1000000;
 }
 
 /* Impaired link: our resend interval of a datagram whose unreliable answer
@@ -1721,25 +1820,33 @@ static void retransmit_due(replay *rp, uint64_t now) {
     }
     if (now >= p->last + rto_us(rp)) {
       p->last = now;
+      if (rp->impaired && p->idx == rp->prev_i)
+        rp->prev_sent = now;
       rp->ep[p->ep].retrans++;
-      out(rp, p->ep, p->data, p->len, now);
+      out(rp, p->ep, (int)p->idx, p->data, p->len, now);
       ackt_sent(rp, p->ep, p->seq, now);
     }
     i++;
   }
-  for (int k = 0; k < rp->n_ep && rp->o->impaired; k++)
-    if (rp->ep[k].live && now >= rp->ep[k].last_ping + KEEPALIVE_US)
+  for (int k = 0; k < rp->n_ep && rp->impaired; k++)
+    if (rp->ep[k].live && rp->ep[k].speaks &&
+        now >= rp->ep[k].last_ping + KEEPALIVE_US &&
+        !(rp->ep[k].silent_from >= 0 &&
+          rp->ep[k].last_sent >= rp->ep[k].silent_from))
       keepalive(rp, k, now);
   for (int k = 0; k < rp->n_ep; k++) {
     epst *e = &rp->ep[k];
-    if (e->pend_unrel < 0 || !rp->o->impaired)
+    if (e->pend_unrel < 0 || !rp->impaired)
       continue;
     if (rp->pi[e->pend_unrel].matched) {
       e->pend_unrel = -1;
     } else if (now >= e->pend_unrel_last + UNREL_RESEND_US) {
       e->pend_unrel_last = now;
+      if ((size_t)e->pend_unrel_idx == rp->prev_i)
+        rp->prev_sent = now;
       e->retrans++;
-      out(rp, k, e->pend_unrel_data, e->pend_unrel_len, now);
+      out(rp, k, e->pend_unrel_idx, e->pend_unrel_data, e->pend_unrel_len,
+          now);
     }
   }
 }
@@ -1777,8 +1884,12 @@ static void step(replay *rp, uint64_t until) {
         fail(rp, "endpoint %d: server datagram of %zd bytes (MC-2)", k, n);
         break;
       }
-      if (rp->o->impaired) {
-        queue(rp, 0, k, buf, (size_t)n, now);
+      if (rp->impaired) {
+        mc_peek pk;
+        if (mc_codec_peek(buf, (size_t)n, &pk) == 0 && pk.seq > 0 &&
+            pk.seq < MAXSEQ && rp->ep[k].raw_at[pk.seq] == 0)
+          rp->ep[k].raw_at[pk.seq] = now;
+        queue(rp, 0, k, -1, buf, (size_t)n, now);
       } else {
         struct timespec ts;
         rp->rx_stamp_ns = ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts) == 0
@@ -1807,7 +1918,7 @@ static int satisfied(replay *rp, size_t j) {
   /* An unreliable datagram nothing at its endpoint asked for (an Error
    * SESSION_REPLACED to the old session) cannot be asked for again: on an
    * impaired link it may be lost for good. */
-  if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->o->impaired)
+  if (q->kind == X_UNREL && !q->matched && !q->awaited && rp->impaired)
     return 1;
   if (q->kind == X_UNREL && !q->matched && q->optional)
     return 1; /* the spec lets it be missing */
@@ -1816,7 +1927,7 @@ static int satisfied(replay *rp, size_t j) {
   /* A retransmission the case demands must be seen before the client
    * goes on (its next ack would make it unnecessary). */
   int ep = rp->c->pkts[j].ep;
-  if (q->demanded && !rp->o->impaired &&
+  if (q->demanded && !rp->impaired &&
       rp->ep[ep].rx_count[live_seq(rp, ep, q->seq)] < q->occ)
     return 0;
   return !q->has_ack || ack_covers(rp->ep[rp->c->pkts[j].ep].acked, q);
@@ -1963,7 +2074,7 @@ static void send_client(replay *rp, size_t i) {
   remap_ack(rp, p->ep, d, &len);
   e->last_sent = (int)i;
   uint64_t now = mc_udp_now_us();
-  out(rp, p->ep, d, len, now);
+  out(rp, p->ep, (int)i, d, len, now);
   note_sent(rp, p->ep, d, len, now);
   if (q->seq > 0)
     ackt_sent(rp, p->ep, q->seq, now);
@@ -1971,16 +2082,26 @@ static void send_client(replay *rp, size_t i) {
     e->retrans++;
   if (q->body == MYCHAT__ENVELOPE__BODY_LOGOUT)
     e->live = 0;
-  if (q->retx_rel && rp->npend < QMAX) {
+  /* On an impaired link a request sent after the capture's server last
+   * acked here (its session ended first, MC-132) is resent too: lost, it
+   * would hold back the ones after it, and the end they cause. */
+  int past_end = rp->impaired && q->seq > 0 && q->seq < MAXSEQ &&
+                 e->ack_free[q->seq] && !q->retx_rel;
+  if ((q->retx_rel || past_end) && rp->npend < QMAX) {
     pending *pd = &rp->pend[rp->npend++];
+    mc_peek pk;
     pd->ep = p->ep;
     pd->seq = q->seq;
+    pd->idx = i;
+    pd->sid = mc_codec_peek(d, len, &pk) == 0 ? pk.session_id : 0;
+    pd->past_end = past_end;
     pd->last = now;
     pd->len = len;
     memcpy(pd->data, d, len);
   }
   if (q->awaits >= 0) {
     e->pend_unrel = q->awaits;
+    e->pend_unrel_idx = (int)i;
     e->pend_unrel_last = now;
     e->pend_unrel_len = len;
     memcpy(e->pend_unrel_data, d, len);
@@ -2055,7 +2176,11 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
              "%d, never came (MC-%d)", t->push_ep, t->seq, t->ep, t->req);
     return;
   }
-  uint64_t at = p->rx_time[seq][0], last = 0;
+  /* Impaired: from when the server sent it first, a copy lost or delayed
+   * on its way to us aside; our side is on the wire already (tx_at). */
+  uint64_t at = rp->impaired && p->raw_at[seq] ? p->raw_at[seq]
+                                               : p->rx_time[seq][0];
+  uint64_t last = 0;
   size_t n = e->n_tx < TXLOG ? e->n_tx : TXLOG;
   for (size_t k = 0; k < n; k++) {
     uint64_t x = e->tx_at[(e->n_tx - 1 - k) % TXLOG];
@@ -2064,13 +2189,39 @@ static void check_timeout(replay *rp, const mc_cap_timeout *t) {
       break;
     }
   }
+  /* A give-up (not MC-64) counts from the push's first transmission,
+   * which the first copy of our last datagram to reach the server caused;
+   * our resends of it (its ack lost) move nothing. */
+  int sf = e->silent_from;
+  if (rp->impaired && t->req != 64 && sf >= 0 && rp->pi[sf].wire_at != 0 &&
+      rp->pi[sf].wire_at < at)
+    last = rp->pi[sf].wire_at;
   uint64_t g = last ? (at - last) / 1000 : 0;
-  if (last == 0 || g < t->min_ms || g > t->max_ms)
+  unsigned lo = rp->impaired ? t->imp_min_ms : t->min_ms;
+  unsigned hi = rp->impaired ? t->imp_max_ms : t->max_ms;
+  if (last == 0 || g < lo || g > hi)
     fail(rp, "endpoint %d: the session of endpoint %d ended %" PRIu64 " ms "
              "after its last datagram (push seq %u at endpoint %d), expected "
-             "%u..%u ms (breaks MC-%d)",
-         t->push_ep, t->ep, g, t->seq, t->push_ep, t->min_ms, t->max_ms,
-         t->req);
+             "%u..%u ms%s (breaks MC-%d)",
+         t->push_ep, t->ep, g, t->seq, t->push_ep, lo, hi,
+         rp->impaired ? " on this link" : "", t->req);
+}
+
+/* Marks where the endpoint a timeout directive |t| times falls silent:
+ * its last datagram in the capture before the push the end causes. */
+static void silence(replay *rp, const mc_cap_timeout *t) {
+  const mc_case *c = rp->c;
+  if (t->ep >= rp->n_ep)
+    return; /* check_timeout says so */
+  int last = -1;
+  for (size_t j = 0; j < c->n_pkts; j++) {
+    const mc_cap_pkt *p = &c->pkts[j];
+    if (!p->from_client && p->ep == t->push_ep && rp->pi[j].seq == t->seq)
+      break;
+    if (p->from_client && p->ep == t->ep)
+      last = (int)j;
+  }
+  rp->ep[t->ep].silent_from = last;
 }
 
 /* MC-67: the Error SESSION_REPLACED to a user's old session goes out
@@ -2130,13 +2281,20 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
   mcp_ctx_init(&rp->mcx, MC_CAP_SERVER_PORT);
   rp->mcx.have_first = 1; /* times are given relative already */
   rp->t0 = mc_udp_now_us();
-  mc_netem_init(&rp->nout, &o->netem, o->seed * 2 + 1);
-  mc_netem_init(&rp->nin, &o->netem, o->seed * 2 + 2);
+  mc_netem_config to_s, to_c;
+  mc_replay_mask(&o->netem, o->impaired ? c->impair[MC_CAP_TO_SERVER] : 0,
+                 &to_s);
+  mc_replay_mask(&o->netem, o->impaired ? c->impair[MC_CAP_TO_CLIENT] : 0,
+                 &to_c);
+  rp->impaired = mc_replay_kinds(&to_s) != 0 || mc_replay_kinds(&to_c) != 0;
+  mc_netem_init(&rp->nout, &to_s, o->seed * 2 + 1);
+  mc_netem_init(&rp->nin, &to_c, o->seed * 2 + 2);
   analyse(rp);
   for (int k = 0; k < rp->n_ep; k++) {
     char err[256];
     rp->ep[k].pend_unrel = -1;
     rp->ep[k].last_sent = -1;
+    rp->ep[k].silent_from = -1;
     rp->ep[k].fd = mc_capture_socket((const struct sockaddr *)&o->server,
                                      o->server_len, rp->host[k], err,
                                      sizeof err);
@@ -2150,7 +2308,16 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     struct timespec ts;
     (void)ioctl(rp->ep[k].fd, SIOCGSTAMPNS, &ts);
   }
-  uint64_t prev_t = 0, prev_sent = 0;
+  for (int k = 0; k < c->n_timeout; k++)
+    silence(rp, &c->timeout[k]);
+  for (size_t i = 0; i < c->n_pkts; i++) {
+    mc_peek pk;
+    if (c->pkts[i].from_client &&
+        mc_codec_peek(c->pkts[i].data, c->pkts[i].len, &pk) == 0 &&
+        pk.session_id != 0 && pk.token_len == MC_TOKEN_LEN)
+      rp->ep[c->pkts[i].ep].speaks = 1;
+  }
+  uint64_t prev_t = 0;
   int any = 0;
   for (size_t i = 0; i < c->n_pkts && !rp->failed; i++) {
     if (!c->pkts[i].from_client)
@@ -2159,28 +2326,31 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
      * datagram: the wait's timeout then counts from the end of the gap,
      * so a gap longer than it (retransmissions of a body never acked,
      * MC-82) does not fail a correct server. */
-    if (any && c->pkts[i].t_us - prev_t >= GAP_KEPT_US)
-      idle(rp, prev_sent + (c->pkts[i].t_us - prev_t));
+    uint64_t gap = c->pkts[i].t_us - prev_t, until;
+    while (any && gap >= GAP_KEPT_US && !rp->failed &&
+           mc_udp_now_us() < (until = rp->prev_sent + gap))
+      idle(rp, until);
     wait_for(rp, i);
     if (rp->failed)
       break;
     send_client(rp, i);
     prev_t = c->pkts[i].t_us;
-    prev_sent = mc_udp_now_us();
+    rp->prev_i = i;
+    rp->prev_sent = mc_udp_now_us();
     any = 1;
   }
   wait_for(rp, c->n_pkts);
   /* Quiet period: anything more the server sends now is unexpected. */
-  idle(rp, mc_udp_now_us() + (o->impaired ? 800000 : 250000));
-  for (int k = 0; k < c->n_retransmit && !rp->failed && !o->impaired; k++)
+  idle(rp, mc_udp_now_us() + (rp->impaired ? 800000 : 250000));
+  for (int k = 0; k < c->n_retransmit && !rp->failed && !rp->impaired; k++)
     check_retransmit(rp, &c->retransmit[k]);
-  for (int k = 0; k < rp->n_ep && !rp->failed && !o->impaired; k++)
+  for (int k = 0; k < rp->n_ep && !rp->failed && !rp->impaired; k++)
     check_seqs(rp, k);
-  for (int k = 0; k < c->n_acktime && !rp->failed && !o->impaired; k++)
+  for (int k = 0; k < c->n_acktime && !rp->failed && !rp->impaired; k++)
     check_acktime(rp, k);
-  for (int k = 0; k < c->n_timeout && !rp->failed && !o->impaired; k++)
+  for (int k = 0; k < c->n_timeout && !rp->failed; k++)
     check_timeout(rp, &c->timeout[k]);
-  if (!rp->failed && !o->impaired)
+  if (!rp->failed && !rp->impaired)
     check_replaced_order(rp);
   rv = rp->failed;
   /* Not scheduled for that long, we went silent and answered late, as the

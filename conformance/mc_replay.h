@@ -24,7 +24,8 @@ typedef struct {
   struct sockaddr_storage server;
   socklen_t server_len;
   double timeout_s;           /* longest wait for one expected datagram */
-  int impaired;               /* netem applies: timing checks are off */
+  int impaired;               /* netem asked for: each case takes the part
+                                 its profile allows (mc_case.impair) */
   mc_netem_config netem;
   uint64_t seed;
   char tag[MC_CAP_TAG_LEN + 1]; /* this run's name tag, "abcde." */
@@ -41,6 +42,16 @@ typedef struct {
  * of ours changes what the server may do. */
 #define MC_REPLAY_STALL_US 100000
 #define MC_REPLAY_VOID 2
+
+/* The impairments |req| asks for: MC_CAP_IMP_* bits (mc_capture.h).
+ * Returns them. */
+unsigned mc_replay_kinds(const mc_netem_config *req);
+
+/* Stores in |out| the part of |req| that |kinds| (MC_CAP_IMP_* bits)
+ * names, everything else off: the link of a case whose profile takes only
+ * those. Returns nothing. */
+void mc_replay_mask(const mc_netem_config *req, unsigned kinds,
+                    mc_netem_config *out);
 
 /* Replays |c| and stores a readable report of the first failure (field
  * diff, expected versus received) in |report| (|cap| bytes; "" when it

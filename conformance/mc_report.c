@@ -76,6 +76,9 @@ static json_t *case_json(const mc_report_case *c) {
                         c->secs, "runs", c->runs, "passes", c->passes);
   if (c->detail != NULL && c->detail[0] != '\0')
     json_object_set_new(o, "detail", json_string(c->detail));
+  json_object_set_new(o, "link", json_string(c->link));
+  if (c->link_why != NULL)
+    json_object_set_new(o, "link_why", json_string(c->link_why));
   if (c->runs > 1) {
     double lo, hi;
     mc_report_wilson(c->passes, c->runs, &lo, &hi);
@@ -215,6 +218,15 @@ static void verdict_cell(FILE *f, const mc_report_case *c, size_t k) {
   }
   if (link)
     fputs("</a>", f);
+  /* A case that took less of the link than the run asked for says so in
+   * its cell, why in the tooltip. */
+  if (c->link_why != NULL) {
+    fputs("<br><small title=\"", f);
+    esc_in(f, c->link_why, 1);
+    fputs("\">link: ", f);
+    esc(f, c->link);
+    fputs("</small>", f);
+  }
   fputs("</td>", f);
 }
 
@@ -365,7 +377,7 @@ static void write_html(FILE *f, const mc_spec *spec, const mc_report_meta *m,
         "<span class=\"nonstrict\">NON-STRICT</span> (only SHOULDs broken) "
         "<span class=\"unsup\">UNSUPPORTED</span> (needs a setting or an "
         "optional behaviour the implementation lacks) "
-        "<span class=\"skip\">SKIPPED</span> (cannot run on this link)</p>\n",
+        "<span class=\"skip\">SKIPPED</span> (none today: every case runs on every link)</p>\n",
         f);
   html_summary(f, impls, n);
   html_grid(f, impls, n);

@@ -23,6 +23,10 @@ typedef struct {
   const char *detail;           /* the reason or the failure report, or
                                    NULL */
   double secs;
+  /* The link the case ran on: "clean", or the impairments it took (an
+   * "impair:" value of a .case file: "all both", "loss c2s; dup s2c",
+   * "none"), and why not all the run asked for (NULL when all). */
+  const char *link, *link_why;
   int runs, passes;             /* --repeat: runs made, passes among them */
 } mc_report_case;
 

@@ -66,7 +66,9 @@ typedef enum {
   V_FAIL,
   V_NONSTRICT,                   /* only SHOULD (or MAY) requirements broken */
   V_UNSUPPORTED,                 /* needs what the implementation lacks */
-  V_SKIPPED                      /* cannot run here: impaired link */
+  V_SKIPPED                      /* none today: every case runs on every
+                                    link (its profile, mc_case.impair); kept
+                                    in the counts and the reports' columns */
 } verdict;
 
 static const char *const verdict_names[] = {
@@ -82,6 +84,11 @@ typedef struct {
   int server;                    /* index in servers[], -1: none */
   verdict v;
   char why[320];                 /* UNSUPPORTED, SKIPPED: the reason */
+  /* Impaired run: the impairments the case takes (its profile, mc_case.
+   * impair, within what the run asks for), as an "impair:" value; and
+   * whether that is less than the run asks for. */
+  char link[96];
+  int link_cut;
   double secs;
   char *report;                  /* the failure report, owned */
   char *exchange;                /* -v: the decoded exchange, owned */
@@ -162,7 +169,8 @@ static void usage(FILE *f) {
           "  --pcap-dir DIR      write DIR/CASE.pcap, what was exchanged, for\n"
           "                      each failed case\n"
           "  --loss P, --dup P, --reorder P   impair the link (P: 0.2 or "
-          "20%%)\n"
+          "20%%); each\n"
+          "                      case takes what its profile allows (impair:)\n"
           "  --delay MS          impair the link: one-way delay\n"
           "  --seed N            impairment and mutation seed (default 1)\n"
           "  --repeat N          run each case N times (seeds S, S+1, ...) and\n"
@@ -171,7 +179,7 @@ static void usage(FILE *f) {
           "  --version           the version\n"
           "Verdicts: PASS, FAIL (a MUST broken), NON-STRICT (only SHOULDs),\n"
           "UNSUPPORTED (needs a setting or an optional behaviour the\n"
-          "implementation lacks), SKIPPED (cannot run on an impaired link).\n"
+          "implementation lacks); every case runs on every link.\n"
           "Exit status: 0 when no case failed, 1 when one failed, 2 on "
           "errors\n(no case matches, nothing answers, unwritable output).\n",
           MC_CAP_STD_FLAGS);
@@ -233,7 +241,6 @@ static int add_mutation_entries(size_t *cap) {
     snprintf(e->c.desc, sizeof e->c.desc, "hostile variants of %s's "
              "datagrams, with the case itself running", mutation_bases[k]);
     snprintf(e->suite, sizeof e->suite, "mutation");
-    e->c.impair_ok = 0;
     e->c.n_requires = 0;
     for (const char *p = MUTATION_REQUIRES; (p = strstr(p, "MC-")) != NULL;
          p += 3)
@@ -341,16 +348,21 @@ static void print_result(const entry *e) {
     fflush(stdout);
     return;
   }
-  char runs[96] = "";
+  char runs[200] = "";
   if (e->runs > 1)
     snprintf(runs, sizeof runs, ", %d/%d passed", e->passes, e->runs);
   if (e->voids > 0)
     snprintf(runs + strlen(runs), sizeof runs - strlen(runs),
              ", %d void run%s repeated: the suite stalled", e->voids,
              e->voids == 1 ? "" : "s");
+  if (e->link_cut)
+    snprintf(runs + strlen(runs), sizeof runs - strlen(runs),
+             ", link: %s", e->link);
   printf("    %s %s: %s (%.2f s%s)%s\n", mark(e->v), e->c.name, e->c.desc,
          e->secs, runs, e->v == V_NONSTRICT ? " NON-STRICT" : "");
   printf("        %s\n", req);
+  if (e->link_cut)
+    printf("        impaired only so: %s\n", e->c.impair_why);
   if (e->v == V_FAIL || e->v == V_NONSTRICT)
     print_lines(e->report, "        -> ");
   if (e->pcap[0] != '\0')
@@ -846,13 +858,13 @@ static int plan(int start) {
       continue;
     const mc_case *c = e->mutation_of ? &cases[e->mutation_of - 1].c : &e->c;
     mc_target_settings need, run;
-    if (opts.impaired && !e->c.impair_ok) {
-      e->v = V_SKIPPED;
-      snprintf(e->why, sizeof e->why, "%s",
-               e->mutation_of ? "mutations run on a clean link only"
-                              : "the case cannot run on an impaired link "
-                                "(impair: no)");
-      continue;
+    if (opts.impaired) {
+      unsigned want = mc_replay_kinds(&opts.netem), got[2];
+      for (int d = 0; d < 2; d++)
+        got[d] = e->c.impair[d] & want;
+      mc_case_impair_text(got, e->link, sizeof e->link);
+      e->link_cut = got[MC_CAP_TO_SERVER] != want ||
+                    got[MC_CAP_TO_CLIENT] != want;
     }
     if (mc_target_needs(&need, c->flags, e->why, sizeof e->why) < 0) {
       e->v = V_UNSUPPORTED;
@@ -1127,6 +1139,8 @@ static int snapshot(mc_report_impl *r, const char *statement) {
                            ? e->why
                            : e->report ? e->report : "");
     c->secs = e->secs;
+    c->link = opts.impaired ? e->link : "clean";
+    c->link_why = e->link_cut ? e->c.impair_why : NULL;
     c->runs = e->runs;
     c->passes = e->passes;
   }

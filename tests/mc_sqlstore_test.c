@@ -343,7 +343,7 @@ static void test_mc_sqlstore_degraded_batch(void) {
   sqlstore_close(t);
 }
 
-/* The store's name and route caches are direct-mapped with 4096 slots:
+/* The store's name caches are direct-mapped with 4096 slots:
  * users 4096 ids apart share a slot, so every message between them
  * evicts the other's entry. Names and receipts must still be those of the
  * right users (a cache that kept a colliding entry would name the wrong
@@ -395,6 +395,54 @@ static void test_mc_sqlstore_cache_collisions(void) {
   sqlstore_close(t);
 }
 
+/* The route cache has 32768 slots: messages 32768 ids apart share one.
+ * Acknowledging the older one after the newer took its slot must still
+ * use the older one's route (its own recipient, its own sender's
+ * receipt), and the newer one's route must not answer for it. */
+static void test_mc_sqlstore_route_collisions(void) {
+  enum { SLOTS = 32768 };
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  uint64_t a, b, c;
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  CU_ASSERT_EQUAL_FATAL(s.ops->user_add(s.st, "a", "h", &a), 0);
+  CU_ASSERT_EQUAL_FATAL(s.ops->user_add(s.st, "b", "h", &b), 0);
+  CU_ASSERT_EQUAL_FATAL(s.ops->user_add(s.st, "c", "h", &c), 0);
+  /* a -> b first, then c -> a until an id shares its slot. */
+  mc_store_msg first = {.sender_id = a, .to_id = b, .client_msg_id = 1};
+  snprintf(first.text, sizeof first.text, "first");
+  int dup;
+  CU_ASSERT_EQUAL_FATAL(s.ops->msg_add(s.st, &first, 1, &dup), 0);
+  mc_store_msg m;
+  for (uint64_t k = 1; k <= SLOTS; k++) {
+    m = (mc_store_msg){.sender_id = c, .to_id = a, .client_msg_id = k};
+    snprintf(m.text, sizeof m.text, "fill");
+    CU_ASSERT_EQUAL_FATAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+  }
+  CU_ASSERT_EQUAL_FATAL(m.id, first.id + SLOTS);
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_commit(t->ss), 0);
+
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  /* The newer one's recipient is a, not b: not b's to acknowledge. */
+  CU_ASSERT_EQUAL(s.ops->delivered(s.st, b, &m, 2), MC_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL(s.ops->delivered(s.st, b, &first, 2), 0);
+  CU_ASSERT_EQUAL(s.ops->delivered(s.st, a, &m, 3), 0);
+  CU_ASSERT_EQUAL(s.ops->delivered(s.st, a, &first, 3), MC_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_commit(t->ss), 0);
+  mc_store_receipt r[2];
+  size_t n;
+  CU_ASSERT_EQUAL(s.ops->receipts(s.st, a, 0, r, 2, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(r[0].message_id, first.id);
+  CU_ASSERT_STRING_EQUAL(r[0].to, "b");
+  CU_ASSERT_EQUAL(s.ops->receipts(s.st, c, 0, r, 2, &n), 0);
+  CU_ASSERT_EQUAL_FATAL(n, 1);
+  CU_ASSERT_EQUAL(r[0].message_id, m.id);
+  CU_ASSERT_STRING_EQUAL(r[0].to, "a");
+  sqlstore_close(t);
+}
+
 /* Open failures say what and where; a newer schema is refused. */
 static void test_mc_sqlstore_open_errors(void) {
   mc_sqlstore *ss = (mc_sqlstore *)&ss; /* not NULL: open must clear it */
@@ -430,6 +478,7 @@ static CU_TestInfo tests[] = {
     {"transactions", test_mc_sqlstore_transactions},
     {"degraded_batch", test_mc_sqlstore_degraded_batch},
     {"cache_collisions", test_mc_sqlstore_cache_collisions},
+    {"route_collisions", test_mc_sqlstore_route_collisions},
     {"open_errors", test_mc_sqlstore_open_errors},
     {"upgrade_v1", test_mc_sqlstore_upgrade_v1},
     CU_TEST_INFO_NULL,

@@ -250,6 +250,58 @@ t_repeat() {
     grep -qE "^  hs-login +2/2 " "$T/rep.txt" || { cat "$T/rep.txt"; return 1; }
 }
 
+# The .case files are what mc-record's table gives (`mc-record --sidecars`
+# regenerates them without a server); an unknown case is refused.
+t_sidecars() {
+  mkdir -p "$T/sc"
+  "$B/mc-record" --sidecars --out "$T/sc" > "$T/sc.txt" 2>&1 ||
+    { cat "$T/sc.txt"; return 1; }
+  n=$(ls captures/*.case | wc -l)
+  grep -q "^$n sidecars written" "$T/sc.txt" || { cat "$T/sc.txt"; return 1; }
+  for f in captures/*.case; do
+    cmp -s "$f" "$T/sc/$(basename "$f")" ||
+      { echo "  $f differs from the table:"; diff "$T/sc/$(basename "$f")" "$f"; return 1; }
+  done
+  expect_refusal "$T/sc2.txt" "no case nosuch" \
+    "$B/mc-record" --sidecars --out "$T/sc" nosuch
+}
+
+# profile_case IMPAIR: hs-register with "impair: IMPAIR" in $T/prof.
+profile_case() {
+  rm -rf "$T/prof"
+  mkdir -p "$T/prof"
+  cp captures/hs-register.pcap "$T/prof/"
+  { grep -v '^impair' captures/hs-register.case
+    echo "impair: $1"
+    echo "impair-why: a test of the profile"; } > "$T/prof/hs-register.case"
+}
+
+# A case takes only the impairments its profile names, in the directions
+# it names, and says so: on a link that loses everything, hs-register
+# with "impair: none" passes (on a clean link, its line and the JSON say
+# which and why), with loss toward the server or toward the client only it
+# times out. A profile the parser does not know is refused.
+t_profile() {
+  profile_case none
+  "$CONF" --server "$SRV" --captures "$T/prof" --spec proto/PROTOCOL.md \
+    --loss 100% --timeout 1 --json "$T/prof.json" hs-register > "$T/p0.txt" 2>&1 &&
+    grep -q "hs-register: .*, link: none)" "$T/p0.txt" &&
+    grep -q "impaired only so: a test of the profile" "$T/p0.txt" &&
+    grep -q '"link": "none"' "$T/prof.json" &&
+    grep -q '"link_why": "a test of the profile"' "$T/prof.json" ||
+    { cat "$T/p0.txt"; return 1; }
+  for dir in c2s s2c; do
+    profile_case "loss $dir"
+    "$CONF" --server "$SRV" --captures "$T/prof" --spec proto/PROTOCOL.md \
+      --loss 100% --timeout 1 hs-register > "$T/p1.txt" 2>&1
+    [ $? -eq 1 ] && grep -q "hs-register: .*, link: loss $dir)" "$T/p1.txt" &&
+      grep -q "timed out waiting" "$T/p1.txt" || { cat "$T/p1.txt"; return 1; }
+  done
+  profile_case "sometimes both"
+  expect_refusal "$T/p2.txt" "hs-register.case" \
+    "$CONF" --server "$SRV" --captures "$T/prof" --spec proto/PROTOCOL.md hs-register
+}
+
 # shellcheck disable=SC2086 # the flags are words
 start_server $STD || exit 1
 check "no case selected: exit 2, no case matches" t_no_case
@@ -267,4 +319,6 @@ check "--json and --report list every requirement with its cases and verdicts" t
 check "--matrix runs each statement and writes the grid" t_matrix
 check "--repeat prints each case's pass rate with its Wilson interval" t_repeat
 check "MUST failures fail, SHOULD ones are NON-STRICT (--strict fails), MAY ones need a claim" t_grading
+check "the .case files are what mc-record --sidecars writes from its table" t_sidecars
+check "a case takes the impairments of its profile only, and says so" t_profile
 finish
