@@ -11,8 +11,9 @@
  * The rest of the server: mc_server_handshake.c (Register, Login, rate
  * limits, password jobs), mc_server_session.c (session life, timer heap,
  * ready list, group online lists), mc_server_request.c (client requests),
- * mc_server_push.c (reliable pushes, backlog, acknowledgements); the state
- * they share is in mc_server_int.h.
+ * mc_server_push.c (reliable pushes, backlog, acknowledgements),
+ * mc_server_path.c (each session's address: its anti-amplification budget
+ * and validation); the state they share is in mc_server_int.h.
  */
 #include "mc_server_int.h"
 
@@ -311,7 +312,12 @@ int mc_server_poll_tx(mc_server *srv, mc_tstamp now, mc_addr *to,
     /* Nothing but the Welcome goes before the token comes back (MC-141);
      * after it, the budget of an address not yet validated (MC-140). */
     size_t room = s->path.heard ? mc__server_path_room(&s->path) : 0;
-    int rv = mc__wire_poll(&s->arq, &id, s->pong_owed ? &pong_env : NULL, now,
+    /* While a reliable body waits for that budget, a Pong would spend it:
+     * held back, the client's unanswered Pings come ten times as often
+     * (MC-62) and each brings more budget (MC-142). */
+    int with_pong = s->pong_owed &&
+                    (s->path.validated || mc_arq_expiry(&s->arq) > now);
+    int rv = mc__wire_poll(&s->arq, &id, with_pong ? &pong_env : NULL, now,
                            room, buf, cap, len);
     if (rv > 0) {
       /* Reliable bodies go first; the Pong waits for a datagram of its own

@@ -1,7 +1,8 @@
 /*
  * mc_server_int.h: the state the files of the server share, internal to
  * the core (mc_server.c, mc_server_handshake.c, mc_server_session.c,
- * mc_server_request.c, mc_server_push.c).
+ * mc_server_request.c, mc_server_push.c; mc_server_path.c keeps its own
+ * state, in mc_server_path.h).
  *
  * Layout: sessions live in |by_id| (session id -> session) and, while
  * established, in |by_user| (user id -> session) and in the online list of

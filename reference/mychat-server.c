@@ -704,9 +704,22 @@ static void setup(app *a, options *o) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
   }
-  if (mc_udp_set_buffers(a->fd, SOCK_BUF, NULL, NULL, err, sizeof err) < 0) {
+  int rcv, snd;
+  if (mc_udp_set_buffers(a->fd, SOCK_BUF, &rcv, &snd, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);
     exit(1);
+  }
+  /* Without CAP_NET_ADMIN the kernel caps the buffers at net.core.rmem_max
+   * and wmem_max, and a busy server then drops what arrives during a
+   * commit: the operator must hear of it. Linux reports twice the size
+   * asked for (it counts its bookkeeping), so less than that was capped. */
+  if (rcv < 2 * SOCK_BUF || snd < 2 * SOCK_BUF) {
+    fprintf(stderr, PROG ": socket buffers capped by the kernel: receive %d, "
+            "send %d bytes granted for %d asked (raise net.core.rmem_max "
+            "and wmem_max, or give CAP_NET_ADMIN)\n", rcv / 2, snd / 2,
+            SOCK_BUF);
+    fprintf(a->log, "socket buffers capped: receive %d, send %d of %d\n",
+            rcv / 2, snd / 2, SOCK_BUF);
   }
   if (mc_udp_local(a->fd, &sa, &salen, err, sizeof err) < 0) {
     fprintf(stderr, PROG ": %s\n", err);

@@ -443,6 +443,38 @@ static void test_mc_sqlstore_route_collisions(void) {
   sqlstore_close(t);
 }
 
+/* The store checks the foreign keys itself, with the name caches, whose
+ * empty slots hold id 0: on a fresh cache an id of 0 (never a row's) must
+ * not pass for a cached user or group. */
+static void test_mc_sqlstore_zero_ids(void) {
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  uint64_t a, g;
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  CU_ASSERT_EQUAL_FATAL(s.ops->user_add(s.st, "a", "h", &a), 0);
+  CU_ASSERT_EQUAL_FATAL(s.ops->group_find(s.st, MC_STORE_DEFAULT_GROUP, &g),
+                        0);
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_commit(t->ss), 0);
+  reopen(t, &s); /* empty caches */
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  int dup;
+  mc_store_msg m = {.sender_id = 0, .to_id = a, .client_msg_id = 1};
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), MC_ERR_NOT_FOUND);
+  m = (mc_store_msg){.sender_id = a, .to_id = 0, .group_id = 0,
+                     .client_msg_id = 2};
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), MC_ERR_INVAL);
+  CU_ASSERT_EQUAL(s.ops->member_add(s.st, g, 0), MC_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL(s.ops->member_add(s.st, 0, a), MC_ERR_NOT_FOUND);
+  /* The same with the ids cached: a and g are known now. */
+  m = (mc_store_msg){.sender_id = a, .to_id = a, .client_msg_id = 3};
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+  m = (mc_store_msg){.sender_id = 0, .to_id = a, .client_msg_id = 4};
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), MC_ERR_NOT_FOUND);
+  CU_ASSERT_EQUAL(mc_sqlstore_commit(t->ss), 0);
+  sqlstore_close(t);
+}
+
 /* Open failures say what and where; a newer schema is refused. */
 static void test_mc_sqlstore_open_errors(void) {
   mc_sqlstore *ss = (mc_sqlstore *)&ss; /* not NULL: open must clear it */
@@ -479,6 +511,7 @@ static CU_TestInfo tests[] = {
     {"degraded_batch", test_mc_sqlstore_degraded_batch},
     {"cache_collisions", test_mc_sqlstore_cache_collisions},
     {"route_collisions", test_mc_sqlstore_route_collisions},
+    {"zero_ids", test_mc_sqlstore_zero_ids},
     {"open_errors", test_mc_sqlstore_open_errors},
     {"upgrade_v1", test_mc_sqlstore_upgrade_v1},
     CU_TEST_INFO_NULL,

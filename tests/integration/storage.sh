@@ -100,6 +100,22 @@ t_setup() {
     probe --register --user bob > /dev/null
 }
 
+# As nobody the server cannot force its 8 MiB socket buffers: the kernel
+# caps them at net.core.rmem_max and wmem_max, and when that is less the
+# log says what was granted (and says nothing otherwise).
+t_socket_buffers() {
+  want=8388608
+  r=$(cat /proc/sys/net/core/rmem_max) s=$(cat /proc/sys/net/core/wmem_max)
+  [ "$r" -lt "$want" ] || r=$want
+  [ "$s" -lt "$want" ] || s=$want
+  if [ "$r" -lt "$want" ] || [ "$s" -lt "$want" ]; then
+    grep -qx "socket buffers capped: receive $r, send $s of $want" \
+      "$T/logs/server.log"
+  else
+    ! grep -q "socket buffers capped" "$T/logs/server.log"
+  fi
+}
+
 t_disk_full() {
   pid=$SRV_PID
   send "before-full" || return 1
@@ -161,6 +177,8 @@ t_readonly() {
 }
 
 check "storage: server up, two users registered" t_setup
+check "as nobody: socket buffers capped by the kernel, and the log says so" \
+  t_socket_buffers
 check "storage: disk full -> INTERNAL, recovers, nothing Sent lost" t_disk_full
 check "storage: lock held 10 s -> INTERNAL fast, recovers, nothing Sent lost" t_lock
 check "storage: read-only file -> INTERNAL, reads served, recovers" t_readonly
