@@ -58,6 +58,9 @@
 #define PROBE_MS 2000            /* nothing answers the probe: give up */
 #define READY_MS 10000           /* a started server must answer by then */
 #define VOID_RETRIES 2           /* runs again of a run void for our stall */
+/* One-way delay under --reorder without --delay: every burst the server
+ * sends (microseconds apart) can then be overtaken. */
+#define MC_CONFORM_REORDER_DELAY_US 2000
 #define SERVERS_MAX 16
 
 typedef enum {
@@ -127,7 +130,7 @@ static int strict;
 static int repeat = 1;           /* --repeat: runs of each case */
 static int impl_index;           /* matrix: 1-based, else 0 */
 static const char *spec_path;
-static char link_text[160] = "clean";
+static char link_text[256] = "clean";
 static int verbose;
 static const char *pcap_dir;
 static mc_evidence evidence;     /* the exchange of the case running */
@@ -171,7 +174,8 @@ static void usage(FILE *f) {
           "  --loss P, --dup P, --reorder P   impair the link (P: 0.2 or "
           "20%%); each\n"
           "                      case takes what its profile allows (impair:)\n"
-          "  --delay MS          impair the link: one-way delay\n"
+          "  --delay MS          impair the link: one-way delay (2 with\n"
+          "                      --reorder, which needs a delay to overtake)\n"
           "  --seed N            impairment and mutation seed (default 1)\n"
           "  --repeat N          run each case N times (seeds S, S+1, ...) and\n"
           "                      print its pass rate, 95%% Wilson interval\n"
@@ -1232,6 +1236,7 @@ int main(int argc, char **argv) {
       {0, 0, 0, 0}};
   int c;
   int timeout_set = 0;
+  int delay_set = 0;
   opterr = 0; /* our messages, in the style of every program */
   while ((c = getopt_long(argc, argv, ":hv", lo, NULL)) != -1) {
     switch (c) {
@@ -1268,7 +1273,10 @@ int main(int argc, char **argv) {
     case 'L': opts.netem.loss = parse_prob("loss", optarg); break;
     case 'D': opts.netem.duplicate = parse_prob("dup", optarg); break;
     case 'R': opts.netem.reorder = parse_prob("reorder", optarg); break;
-    case 'd': opts.netem.delay = (mc_tstamp)(atof(optarg) * 1000); break;
+    case 'd':
+      opts.netem.delay = (mc_tstamp)(atof(optarg) * 1000);
+      delay_set = 1;
+      break;
     case 'S': opts.seed = strtoull(optarg, NULL, 10); break;
     case 'h': usage(stdout); return 0;
     case O_VERSION:
@@ -1371,6 +1379,10 @@ int main(int argc, char **argv) {
       check_output("report", html_path, 0) < 0 ||
       check_output("pcap-dir", pcap_dir, 1) < 0)
     { free(impls); return 2; }
+  /* A reordered copy only skips the delay (netem's model): with no delay it
+   * overtakes nothing and --reorder would silently do nothing. */
+  if (opts.netem.reorder > 0 && !delay_set)
+    opts.netem.delay = MC_CONFORM_REORDER_DELAY_US;
   opts.impaired = opts.netem.loss > 0 || opts.netem.duplicate > 0 ||
                   opts.netem.reorder > 0 || opts.netem.delay > 0;
   if (opts.impaired && !timeout_set)
@@ -1381,9 +1393,13 @@ int main(int argc, char **argv) {
   }
   if (opts.impaired)
     snprintf(link_text, sizeof link_text,
-             "loss %g%%, duplicate %g%%, reorder %g%%, delay %g ms",
+             "loss %g%%, duplicate %g%%, reorder %g%%, delay %g ms%s",
              opts.netem.loss * 100, opts.netem.duplicate * 100,
-             opts.netem.reorder * 100, (double)opts.netem.delay / 1000);
+             opts.netem.reorder * 100, (double)opts.netem.delay / 1000,
+             opts.netem.reorder > 0 && !delay_set
+                 ? " (--reorder's default: reordered datagrams overtake "
+                   "delayed ones)"
+                 : "");
   mc_rng_seed(&tag_rng, (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^
                             mc_udp_now_us());
   use_color = isatty(1);
