@@ -2382,6 +2382,15 @@ int mc_replay_run(const mc_case *c, const mc_replay_opts *o, char *report,
     rv = MC_REPLAY_VOID;
   }
 out:
+  if (o->link != NULL) {
+    const mc_netem_stats *d[2] = {&rp->nout.stats, &rp->nin.stats};
+    for (int k = 0; k < 2; k++) {
+      o->link->offered += d[k]->offered;
+      o->link->dropped_loss += d[k]->dropped_loss;
+      o->link->duplicated += d[k]->duplicated;
+      o->link->reordered += d[k]->reordered;
+    }
+  }
   for (int k = 0; k < rp->n_ep; k++) {
     if (rp->ep[k].fd > 0)
       close(rp->ep[k].fd);

@@ -35,6 +35,9 @@ typedef struct {
   void (*trace)(void *arg, int ep, int from_client, const uint8_t *d,
                 size_t len, uint64_t t_us);
   void *trace_arg;
+  /* NULL, or counters to which each run adds what its link did, both
+   * directions together: the evidence that an impaired run was impaired. */
+  mc_netem_stats *link;
 } mc_replay_opts;
 
 /* A failed run during which the replay itself was not scheduled for this

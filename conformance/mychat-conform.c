@@ -124,6 +124,7 @@ typedef struct {
 static server_slot servers[SERVERS_MAX];
 static int n_servers;
 static mc_replay_opts opts;
+static mc_netem_stats link_stats; /* what the impaired links did, all runs */
 static mc_spec spec;
 static mc_target_impl impl;
 static int strict;
@@ -1117,6 +1118,12 @@ static int run_suite(const char *server, size_t n_sel) {
     printf("(non-strict: only SHOULD requirements broken; %s)\n",
            strict ? "--strict counts them as failures"
                   : "--strict would count them as failures");
+  if (opts.impaired)
+    printf("the link, all runs, both directions: %" PRIu64 " datagrams, %"
+           PRIu64 " lost, %" PRIu64 " duplicated, %" PRIu64 " reordered "
+           "(each case only as its profile allows)\n",
+           link_stats.offered, link_stats.dropped_loss,
+           link_stats.duplicated, link_stats.reordered);
   if (repeat > 1)
     print_rates();
   return count[V_FAIL] > 0 || (strict && count[V_NONSTRICT] > 0);
@@ -1383,6 +1390,7 @@ int main(int argc, char **argv) {
    * overtakes nothing and --reorder would silently do nothing. */
   if (opts.netem.reorder > 0 && !delay_set)
     opts.netem.delay = MC_CONFORM_REORDER_DELAY_US;
+  opts.link = &link_stats;
   opts.impaired = opts.netem.loss > 0 || opts.netem.duplicate > 0 ||
                   opts.netem.reorder > 0 || opts.netem.delay > 0;
   if (opts.impaired && !timeout_set)

@@ -87,7 +87,8 @@ t_reference() {
 
 # Through the impaired link, three seeds per case (arq-giveup two): every
 # case runs (none SKIPPED) and passes every run; a case whose profile
-# takes less than the link says what it took.
+# takes less than the link says what it took; the link's counts show loss,
+# duplicates and reordering (--reorder with its default delay).
 t_reference_impaired() {
   ok=0
   for k in $IMP_JOBS giveup; do
@@ -103,6 +104,12 @@ t_reference_impaired() {
   ! grep -q "SKIPPED" "$T/imp.txt" || { grep SKIPPED "$T/imp.txt"; ok=1; }
   grep -q "hs-rate: .*, 3/3 passed, link: loss c2s; dup s2c)" "$T/imp.txt" ||
     { echo "  hs-rate does not say the link it took"; ok=1; }
+  # The link did impair: each job lost, duplicated and reordered datagrams.
+  for k in $IMP_JOBS; do
+    awk '/^the link, all runs/ { n++; if ($9 > 0 && $11 > 0 && $13 > 0) ok++ }
+         END { exit !(n == 1 && ok == 1) }' "$T/imp$k.txt" ||
+      { echo "  job $k: link not impaired:"; grep "^the link" "$T/imp$k.txt"; ok=1; }
+  done
   return $ok
 }
 
