@@ -2,7 +2,8 @@
 
 SIM_SRC := simulator/main.c simulator/sim.c simulator/sim_opts.c \
            simulator/sim_report.c simulator/sim_pcap.c simulator/sim_hist.c \
-           simulator/sim_threshold.c simulator/sim_json.c simulator/sim_html.c
+           simulator/sim_threshold.c simulator/sim_json.c simulator/sim_html.c \
+           simulator/sim_pool.c
 SIM_OBJ := $(SIM_SRC:%.c=$(B)/%.o)
 SIM_BIN := $(B)/mychat-sim
 
