@@ -10,7 +10,8 @@ SIM_BIN := $(B)/mychat-sim
 # The histogram's own CUnit suite, a separate program run by
 # tests/integration/sim.sh (simulator code stays out of lib/ and mc-test).
 SIM_HIST_TEST := $(B)/sim-hist-test
-SIM_HIST_TEST_OBJ := $(B)/simulator/sim_hist_test.o $(B)/simulator/sim_hist.o
+SIM_HIST_TEST_OBJ := $(B)/simulator/sim_hist_test.o $(B)/simulator/sim_hist.o \
+                     $(B)/simulator/sim_pool_test.o $(B)/simulator/sim_pool.o
 
 PROGRAMS += $(SIM_BIN) $(SIM_HIST_TEST)
 

@@ -7,20 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Blocks up to POOL_SMALL_MAX bytes come from slabs, in classes of
- * POOL_GRAIN bytes; larger ones (a datagram-sized buffer is the largest
- * the cores ask for often) from malloc, with the same header. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SIM_POOL_HAS_ASAN 1
-#endif
-#endif
-#ifndef SIM_POOL_HAS_ASAN
-#define SIM_POOL_HAS_ASAN 0
-#endif
-
+/* Small blocks come in classes of POOL_GRAIN bytes; larger ones (beyond
+ * the datagram-sized buffers the cores ask for often) from malloc, with
+ * the same header. */
 #define POOL_GRAIN 16
-#define POOL_SMALL_MAX 2048
+#define POOL_SMALL_MAX SIM_POOL_SMALL_MAX
 #define POOL_CLASSES (POOL_SMALL_MAX / POOL_GRAIN)
 #define POOL_SLAB (256 * 1024)
 #define POOL_BIG UINT32_MAX
@@ -145,11 +136,4 @@ void sim_pool_del(sim_pool *p) {
   free(p);
 }
 
-const mc_mem *sim_pool_mem(sim_pool *p) {
-#if defined(__SANITIZE_ADDRESS__) || SIM_POOL_HAS_ASAN
-  (void)p;
-  return NULL;
-#else
-  return &p->mem;
-#endif
-}
+const mc_mem *sim_pool_mem(sim_pool *p) { return &p->mem; }

@@ -11,14 +11,17 @@
  * sim_pool_del: its footprint is the lane's peak of each class.
  *
  * A pool is not thread-safe: one lane (one thread at a time) uses it. The
- * mc_mem it gives out must not be used after sim_pool_del. Under
- * AddressSanitizer sim_pool_mem returns NULL (libc), so that the
- * sanitizer sees every block.
+ * mc_mem it gives out must not be used after sim_pool_del. (The simulator
+ * does not use it under AddressSanitizer, which must see every block.)
  */
 #ifndef SIM_POOL_H
 #define SIM_POOL_H
 
 #include "mc_mem.h"
+
+/* Blocks up to this size come from the pool's slabs, larger ones from
+ * malloc (freed at once). */
+#define SIM_POOL_SMALL_MAX 2048
 
 typedef struct sim_pool sim_pool;
 
@@ -28,8 +31,7 @@ sim_pool *sim_pool_new(void);
 /* Frees the pool and every block it gave out; NULL is accepted. */
 void sim_pool_del(sim_pool *p);
 
-/* The allocator over |p| to put in the cores' callbacks (or NULL, libc,
- * under AddressSanitizer). */
+/* The allocator over |p|, for the cores' callbacks; |p| owns it. */
 const mc_mem *sim_pool_mem(sim_pool *p);
 
 #endif
