@@ -74,7 +74,8 @@ static CU_TestInfo tests[] = {
 
 static CU_SuiteInfo suites[] = {
     {.pName = "sim_hist", .pTests = tests},
-    {.pName = "sim_pool", .pTests = sim_pool_tests},
+    {.pName = "sim_pool", .pTests = sim_pool_tests,
+     .pCleanupFunc = sim_pool_tests_cleanup},
     CU_SUITE_INFO_NULL,
 };
 

@@ -9,11 +9,26 @@
 #include "sim_pool.h"
 #include "sim_pool_test.h"
 
+/* Each test's pool; the one before is freed first, the last one by the
+ * suite's cleanup. */
+static sim_pool *P;
+
+static const mc_mem *pool_fresh(void) {
+  sim_pool_del(P);
+  P = sim_pool_new();
+  CU_ASSERT_PTR_NOT_NULL_FATAL(P);
+  return sim_pool_mem(P);
+}
+
+int sim_pool_tests_cleanup(void) {
+  sim_pool_del(P);
+  P = NULL;
+  return 0;
+}
+
 /* A freed block is the next one of its class, and only of its class. */
 static void test_sim_pool_reuse_by_class(void) {
-  sim_pool *p = sim_pool_new();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-  const mc_mem *m = sim_pool_mem(p);
+  const mc_mem *m = pool_fresh();
   unsigned char *a = m->malloc(100, m->user_data);
   CU_ASSERT_PTR_NOT_NULL_FATAL(a);
   memset(a, 0xab, 100);
@@ -26,15 +41,12 @@ static void test_sim_pool_reuse_by_class(void) {
   m->free(b, m->user_data);
   m->free(c, m->user_data);
   m->free(NULL, m->user_data);
-  sim_pool_del(p);
 }
 
 /* At, one under and one over the small limit, and across it by realloc:
  * the contents survive and every block is writable to its full size. */
 static void test_sim_pool_small_limit_and_realloc(void) {
-  sim_pool *p = sim_pool_new();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-  const mc_mem *m = sim_pool_mem(p);
+  const mc_mem *m = pool_fresh();
   size_t sizes[] = {SIM_POOL_SMALL_MAX - 1, SIM_POOL_SMALL_MAX,
                     SIM_POOL_SMALL_MAX + 1};
   for (size_t k = 0; k < 3; k++) {
@@ -56,14 +68,11 @@ static void test_sim_pool_small_limit_and_realloc(void) {
   unsigned char *y = m->malloc(17, m->user_data);
   CU_ASSERT_PTR_EQUAL(m->realloc(y, 32, m->user_data), y);
   m->free(y, m->user_data);
-  sim_pool_del(p);
 }
 
 /* calloc zeroes a reused block and refuses a product that overflows. */
 static void test_sim_pool_calloc(void) {
-  sim_pool *p = sim_pool_new();
-  CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-  const mc_mem *m = sim_pool_mem(p);
+  const mc_mem *m = pool_fresh();
   unsigned char *a = m->malloc(64, m->user_data);
   CU_ASSERT_PTR_NOT_NULL_FATAL(a);
   memset(a, 0xff, 64);
@@ -77,7 +86,6 @@ static void test_sim_pool_calloc(void) {
   CU_ASSERT_PTR_NULL(m->calloc(SIZE_MAX / 2 + 1, 2, m->user_data));
   CU_ASSERT_PTR_NULL(m->malloc(SIZE_MAX, m->user_data));
   m->free(b, m->user_data);
-  sim_pool_del(p);
 }
 
 CU_TestInfo sim_pool_tests[] = {

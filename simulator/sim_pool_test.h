@@ -8,4 +8,7 @@
 
 extern CU_TestInfo sim_pool_tests[];
 
+/* The suite's cleanup: frees the last test's pool. Returns 0. */
+int sim_pool_tests_cleanup(void);
+
 #endif
