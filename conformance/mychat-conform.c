@@ -1329,6 +1329,22 @@ int main(int argc, char **argv) {
       fprintf(stderr, PROG ": no cases in %s\n", dir);
     return 2;
   }
+  /* Every case named on the command line must exist, even when others do:
+   * a typo would otherwise leave that case silently unrun under a passing
+   * verdict. */
+  int unknown = 0;
+  for (int a = optind; a < argc; a++) {
+    size_t i = 0;
+    while (i < n_cases && strcmp(cases[i].c.name, argv[a]) != 0)
+      i++;
+    if (i == n_cases)
+      fprintf(stderr, "%s %s", unknown++ ? "" : PROG ": no case matches",
+              argv[a]);
+  }
+  if (unknown) {
+    fprintf(stderr, " (--list shows the cases)\n");
+    return 2;
+  }
   size_t n_sel = 0;
   for (size_t i = 0; i < n_cases; i++)
     n_sel += cases[i].run = selected(cases[i].c.name, filter, argc, argv);

@@ -45,17 +45,16 @@ typedef struct {
   push_rec r;
 } unrecorded;
 
+/* An idle session's bytes are the server's memory at scale (issue 13 wants
+ * at most 1.5 KiB each at 10,000 sessions), so what only some sessions use
+ * is allocated on first use and freed when it empties (|recs|, |groups|,
+ * the arq's rings), and the flags are bytes, grouped to leave no padding. */
 typedef struct sess {
   uint64_t id;
   uint8_t token[MC_TOKEN_LEN];
   uint64_t user_id;
-  char name[MC_NAME_MAX + 1];
   uint64_t nonce;              /* of the handshake that made it */
   mc_server_path path;         /* its address and budget (MC-140) */
-  int blocked;                 /* something is due that the budget does not
-                                  let out: its timers wait for a datagram */
-  sess_state state;
-  int presence;                /* wants Presence pushes */
   mc_tstamp last_heard;
   mc_tstamp closing_deadline;
   mc_arq arq;
@@ -69,30 +68,40 @@ typedef struct sess {
    * the send stream. caught_up: the last fetch found nothing beyond it, and
    * every message stored since was pushed directly. */
   uint64_t enqueued_upto, watermark;
-  int caught_up, backlog_done;
-  uint32_t missed;
   uint64_t receipt_upto;
-  int receipts_caught_up;
+  uint32_t missed;
   uint32_t pushes_inflight;
 
-  uint64_t groups[MC_GROUPS_PER_USER_MAX];
-  size_t n_groups;
+  /* The user's groups, |n_groups| of them (at most MC_GROUPS_PER_USER_MAX)
+   * in an array of |groups_cap|: NULL while there are none (most sessions
+   * of a chat service are in no group, and a full inline array was a
+   * quarter of the struct). */
+  uint64_t *groups;
+  size_t n_groups, groups_cap;
 
-  int pong_owed;
   uint64_t pong_time;
-  int failed;                  /* a body could not be queued: end it */
   mc_rate msg_rate;            /* SendMessages (MC-150) */
+  mc_rate log_rate;            /* request-log lines (MC-153) */
   uint64_t sent_bytes;         /* the user's, as the store counts them
                                   (MC-151); one session per user, so this
                                   copy is the only one that changes */
-  mc_rate log_rate;            /* request-log lines (MC-153) */
   uint32_t log_dropped;        /* lines not logged since the last one */
   uint32_t mark;               /* presence fan-out generation */
 
   size_t heap_idx;             /* SIZE_MAX when not in the heap */
   mc_tstamp deadline;
   struct sess *ready_next, *ready_prev;
-  int in_ready;
+
+  char name[MC_NAME_MAX + 1];
+  uint8_t state;               /* sess_state */
+  uint8_t blocked;             /* something is due that the budget does not
+                                  let out: its timers wait for a datagram */
+  uint8_t presence;            /* wants Presence pushes */
+  uint8_t caught_up, backlog_done;
+  uint8_t receipts_caught_up;
+  uint8_t pong_owed;
+  uint8_t failed;              /* a body could not be queued: end it */
+  uint8_t in_ready;
 } sess;
 
 typedef struct {

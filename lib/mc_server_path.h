@@ -36,9 +36,11 @@ typedef struct {
 
 typedef struct {
   mc_addr addr;          /* where the session's datagrams go */
-  int validated;         /* addr is its client's: no budget */
-  int heard;             /* a datagram carrying the token arrived: pushes
-                            may start (MC-141) */
+  uint8_t validated;     /* addr is its client's: no budget */
+  uint8_t heard;         /* a datagram carrying the token arrived: pushes
+                            may start (MC-141) (flags are bytes next to the
+                            30-byte addresses: no padding in a struct every
+                            session holds) */
   /* While not validated: bytes received from and sent to addr since it
    * became the path. Invariant: tx <= MC_PATH_FACTOR * rx. */
   uint64_t rx, tx;
@@ -47,7 +49,7 @@ typedef struct {
   uint64_t probe;
   mc_addr last_valid;    /* the last address validated, if has_valid: a
                             session moving back there needs no new proof */
-  int has_valid;
+  uint8_t has_valid;
   uint64_t ping_high;    /* the highest Ping time_us taken: a Ping not above
                             it is an old one */
 } mc_server_path;

@@ -124,12 +124,27 @@ static void online_del(mc_server *srv, uint64_t gid, sess *s) {
   }
 }
 
+/* A session's group array comes with its first group and goes with its
+ * last (sess.groups), so a session in no group holds none. */
+static void groups_release_if_empty(mc_server *srv, sess *s) {
+  if (s->n_groups == 0) {
+    mc__free(srv->mem, s->groups);
+    s->groups = NULL;
+    s->groups_cap = 0;
+  }
+}
+
 int mc__server_sess_join_group(mc_server *srv, sess *s, uint64_t gid) {
   if (s->n_groups == MC_GROUPS_PER_USER_MAX)
     return MC_ERR_LIMIT;
+  if (mc__reserve(srv->mem, &s->groups, &s->groups_cap, s->n_groups + 1,
+                  sizeof *s->groups) < 0)
+    return MC_ERR_NOMEM;
   int rv = online_add(srv, gid, s);
   if (rv == 0)
     s->groups[s->n_groups++] = gid;
+  else
+    groups_release_if_empty(srv, s);
   return rv;
 }
 
@@ -138,6 +153,7 @@ void mc__server_sess_leave_group(mc_server *srv, sess *s, uint64_t gid) {
     if (s->groups[i] == gid) {
       s->groups[i] = s->groups[--s->n_groups];
       online_del(srv, gid, s);
+      groups_release_if_empty(srv, s);
       return;
     }
 }
@@ -151,6 +167,7 @@ void mc__server_sess_free(mc_server *srv, sess *s) {
   mc__map_del(&srv->by_id, s->id);
   mc_arq_free(&s->arq);
   mc__free(srv->mem, s->recs);
+  mc__free(srv->mem, s->groups);
   mc__free(srv->mem, s);
   srv->stats.sessions--;
 }

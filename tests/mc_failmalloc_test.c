@@ -94,18 +94,23 @@ static int connect_as(world *w, outcome *o, int i, const char *name,
   return 0;
 }
 
+/* Client |i| sends a group request of |kind| for |group|; returns 1 when
+ * it was answered with success. */
+static int group_request(world *w, outcome *o, int i, mc_body_kind kind,
+                         const char *group) {
+  size_t before = world_count(w, i, MC_CEV_RESULT);
+  if (!ok(o, mc_client_group(w->cl[i].c, kind, group, w->now, NULL)))
+    return 0;
+  wait_events(w, i, MC_CEV_RESULT, before + 1);
+  const mc_client_event *e =
+      world_event(w, i, MC_CEV_RESULT, world_count(w, i, MC_CEV_RESULT) - 1);
+  return e != NULL && e->code == 0;
+}
+
 static int join_all(world *w, outcome *o, int n) {
-  for (int i = 0; i < n; i++) {
-    size_t before = world_count(w, i, MC_CEV_RESULT);
-    if (!ok(o, mc_client_group(w->cl[i].c, MC_KIND_JOIN_GROUP,
-                               "MyChat", w->now, NULL)))
+  for (int i = 0; i < n; i++)
+    if (!group_request(w, o, i, MC_KIND_JOIN_GROUP, "MyChat"))
       return 0;
-    wait_events(w, i, MC_CEV_RESULT, before + 1);
-    const mc_client_event *e =
-        world_event(w, i, MC_CEV_RESULT, world_count(w, i, MC_CEV_RESULT) - 1);
-    if (e == NULL || e->code != 0)
-      return 0;
-  }
   return 1;
 }
 
@@ -212,10 +217,52 @@ static void test_mc_failmalloc_backlog(void) {
   failmalloc(scenario_backlog, 2);
 }
 
+/* Issue 13, idle-session memory: a session's group array comes with its
+ * first group and goes with its last. Joining allocates (before, the array
+ * was inline in every session); leaving the only group brings the live
+ * allocations back to where they were, twice over; and after all that a
+ * join still works, the session getting the group's messages. */
+static void test_mc_failmalloc_groups_on_demand(void) {
+  failmem f = {0};
+  mc_mem mem = {&f, fm_malloc, fm_calloc, fm_realloc, fm_free};
+  world w;
+  outcome o = {0};
+  CU_ASSERT_FATAL(world_init_mem(&w, 2, NULL, 77, &mem) == 0);
+  CU_ASSERT_FATAL(connect_as(&w, &o, 0, "alice", 1));
+  CU_ASSERT_FATAL(connect_as(&w, &o, 1, "bob", 1));
+  CU_ASSERT_FATAL(group_request(&w, &o, 1, MC_KIND_JOIN_GROUP, "MyChat"));
+  /* The first join and leave grow tables that are kept for later
+   * requests; the rounds after it must each end where they started. */
+  for (int round = 0; round < 3; round++) {
+    world_run(&w, 2 * MC_SEC, NULL, NULL); /* acks settle, rings freed */
+    long idle = f.live;
+    CU_ASSERT_FATAL(group_request(&w, &o, 0, MC_KIND_JOIN_GROUP, "MyChat"));
+    world_run(&w, 2 * MC_SEC, NULL, NULL);
+    CU_ASSERT(f.live > idle);
+    CU_ASSERT_FATAL(group_request(&w, &o, 0, MC_KIND_LEAVE_GROUP, "MyChat"));
+    world_run(&w, 2 * MC_SEC, NULL, NULL);
+    if (round > 0)
+      CU_ASSERT_EQUAL(f.live, idle);
+  }
+  CU_ASSERT_FATAL(group_request(&w, &o, 0, MC_KIND_JOIN_GROUP, "MyChat"));
+  CU_ASSERT_EQUAL(mc_client_send_text(w.cl[1].c, NULL, "MyChat", "back",
+                                      w.now, NULL, NULL),
+                  0);
+  wait_events(&w, 0, MC_CEV_MESSAGE, 1);
+  CU_ASSERT_EQUAL(world_count(&w, 0, MC_CEV_MESSAGE), 1);
+  const mc_client_event *m = world_event(&w, 0, MC_CEV_MESSAGE, 0);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+  CU_ASSERT_STRING_EQUAL(m->text, "back");
+  CU_ASSERT_FALSE(o.error);
+  world_free(&w);
+  CU_ASSERT_EQUAL(f.live, 0);
+}
+
 static CU_TestInfo tests[] = {
     {"handshake_logout", test_mc_failmalloc_handshake},
     {"group_fanout", test_mc_failmalloc_fanout},
     {"backlog", test_mc_failmalloc_backlog},
+    {"groups_on_demand", test_mc_failmalloc_groups_on_demand},
     CU_TEST_INFO_NULL,
 };
 

@@ -26,6 +26,8 @@ t_no_case() {
     "$CONF" --server "$SRV" nosuchcase &&
     expect_refusal "$T/nofilter" "no case matches" \
       "$CONF" --server "$SRV" --filter 'zz*' &&
+    expect_refusal "$T/onetypo" "no case matches nosuchcase (" \
+      "$CONF" --server "$SRV" hs-login nosuchcase &&
     ! grep -q "cases:" "$T/nocase"
 }
 
@@ -304,7 +306,7 @@ t_profile() {
 
 # shellcheck disable=SC2086 # the flags are words
 start_server $STD || exit 1
-check "no case selected: exit 2, no case matches" t_no_case
+check "no case selected, or one named that does not exist: exit 2, no case matches" t_no_case
 check "nothing answers the probe: exit 2 within 4 s" t_nothing_there
 check "an unwritable output path is refused before the run" t_unwritable
 check "JUnit counts agree with the console, skipped cases marked" t_junit_counts
