@@ -71,9 +71,10 @@
                                     bound, about 60 commits/s */
 #define AUTH_THREADS 2
 #define TX_SLOTS 128             /* batches queued for the sender thread:
-                                    2048 datagrams, more than a loop turn
+                                    8192 datagrams, more than a loop turn
                                     makes at load; a full queue makes the
-                                    loop wait */
+                                    loop wait (at 32 it did, and the socket
+                                    dropped what came in meanwhile) */
 #define CONSOLE_MAX 256          /* longest console line kept */
 #define SOCK_BUF (8 << 20)       /* socket buffers: a commit's fsync of
                                     arrivals at full load, and more */
