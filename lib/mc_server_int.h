@@ -70,7 +70,10 @@ typedef struct sess {
   uint64_t enqueued_upto, watermark;
   uint64_t receipt_upto;
   uint32_t missed;
-  uint32_t pushes_inflight;
+  /* Delivers and Receipts pushed and not yet acked; together at most
+   * push_window (MC-133), and while both kinds are pending each stays
+   * within its share of it (push_room in mc_server_push.c). */
+  uint32_t delivers_inflight, receipts_inflight;
 
   /* The user's groups, |n_groups| of them (at most MC_GROUPS_PER_USER_MAX)
    * in an array of |groups_cap|: NULL while there are none (most sessions

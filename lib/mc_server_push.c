@@ -56,7 +56,7 @@ static int push_deliver(mc_server *srv, sess *s, const mc_store_msg *m,
                 .to_id = m->to_id};
   int rv = mc__server_sess_submit(srv, s, &env, &r);
   if (rv == 0) {
-    s->pushes_inflight++;
+    s->delivers_inflight++;
     s->enqueued_upto = m->id;
     if (missed)
       s->missed++;
@@ -144,23 +144,52 @@ void mc__server_unrec_retry(mc_server *srv, mc_tstamp now) {
   srv->unrec_retry = now + UNRECORDED_RETRY;
 }
 
-/* Fills the push window of |s| from the store: missed messages first (the
- * BacklogDone marker after the last of them), then live ones, then
- * receipts. Bounded by push_window per call. */
-void mc__server_sess_pump(mc_server *srv, sess *s) {
+/* How many more pushes of one kind |s| may queue now, holding |mine| of
+ * them, while the other kind is pending (|other_pending|): at most
+ * push_window in all (MC-133), and while both are pending each kind at
+ * most its share of the window, so a stream of Delivers cannot keep the
+ * sender's Receipts waiting until it stops, nor Receipts the Delivers.
+ * Receipts' share is half the window, at least 1 (so a window of 1 pushes
+ * Receipts first); Delivers have the rest. */
+static size_t push_room(const mc_server *srv, const sess *s, int receipt,
+                        int other_pending) {
+  uint32_t w = srv->cfg.push_window;
+  uint32_t inflight = s->delivers_inflight + s->receipts_inflight;
+  if (inflight >= w)
+    return 0;
+  size_t room = w - inflight;
+  if (other_pending) {
+    uint32_t receipt_share = w / 2 > 0 ? w / 2 : 1;
+    uint32_t share = receipt ? receipt_share : w - receipt_share;
+    uint32_t mine = receipt ? s->receipts_inflight : s->delivers_inflight;
+    size_t left = mine < share ? share - mine : 0;
+    if (left < room)
+      room = left;
+  }
+  return room;
+}
+
+static size_t deliver_room(const mc_server *srv, const sess *s) {
+  return push_room(srv, s, 0, !s->receipts_caught_up);
+}
+
+static size_t receipt_room(const mc_server *srv, const sess *s) {
+  return push_room(srv, s, 1, !s->caught_up);
+}
+
+/* Moves pending messages into the push window: missed ones first (the
+ * BacklogDone marker after the last of them), then live ones, within
+ * deliver_room. Returns 0, or -1 when the store or the session failed. */
+static int pump_delivers(mc_server *srv, sess *s) {
   mc_store_msg batch[16];
-  /* Before the token comes back from its client nothing is pushed (MC-141):
-   * the backlog of an account must not flood an address that only claimed
-   * a Login. */
-  if (s->state != SESS_ESTABLISHED || !s->path.heard)
-    return;
-  while (!s->caught_up && s->pushes_inflight < srv->cfg.push_window) {
-    size_t want = srv->cfg.push_window - s->pushes_inflight, n = 0;
+  size_t want;
+  while (!s->caught_up && (want = deliver_room(srv, s)) > 0) {
+    size_t n = 0;
     if (want > sizeof batch / sizeof batch[0])
       want = sizeof batch / sizeof batch[0];
     if (srv->store.ops->pending(srv->store.st, s->user_id, s->enqueued_upto,
                                 batch, want, &n) < 0)
-      return; /* store trouble: try again on the next event */
+      return -1; /* store trouble: try again on the next event */
     for (size_t i = 0; i < n; i++) {
       if (unrec_has(srv, s->user_id, REC_DELIVER, batch[i].id)) {
         s->enqueued_upto = batch[i].id; /* the user has it */
@@ -170,23 +199,28 @@ void mc__server_sess_pump(mc_server *srv, sess *s) {
       if (!missed && !s->backlog_done)
         push_backlog_done(srv, s);
       if (push_deliver(srv, s, &batch[i], missed) < 0)
-        return;
+        return -1;
     }
     if (n < want)
       s->caught_up = 1;
   }
   if (s->caught_up && !s->backlog_done)
     push_backlog_done(srv, s);
+  return 0;
+}
 
+/* Moves pending receipts into the push window, within receipt_room.
+ * Returns 0, or -1 when the store or the session failed. */
+static int pump_receipts(mc_server *srv, sess *s) {
   mc_store_receipt rb[16];
-  while (!s->receipts_caught_up &&
-         s->pushes_inflight < srv->cfg.push_window) {
-    size_t want = srv->cfg.push_window - s->pushes_inflight, n = 0;
+  size_t want;
+  while (!s->receipts_caught_up && (want = receipt_room(srv, s)) > 0) {
+    size_t n = 0;
     if (want > sizeof rb / sizeof rb[0])
       want = sizeof rb / sizeof rb[0];
     if (srv->store.ops->receipts(srv->store.st, s->user_id, s->receipt_upto,
                                  rb, want, &n) < 0)
-      return;
+      return -1;
     for (size_t i = 0; i < n; i++) {
       if (unrec_has(srv, s->user_id, REC_RECEIPT, rb[i].message_id)) {
         s->receipt_upto = rb[i].seq; /* the user has it */
@@ -201,13 +235,27 @@ void mc__server_sess_pump(mc_server *srv, sess *s) {
       env.receipt = &rc;
       push_rec r = {.kind = REC_RECEIPT, .msg_id = rb[i].message_id};
       if (mc__server_sess_submit(srv, s, &env, &r) < 0)
-        return;
-      s->pushes_inflight++;
+        return -1;
+      s->receipts_inflight++;
       s->receipt_upto = rb[i].seq;
     }
     if (n < want)
       s->receipts_caught_up = 1;
   }
+  return 0;
+}
+
+/* Fills the push window of |s| from the store: Delivers and Receipts, each
+ * within its share while both are pending (push_room). A kind found caught
+ * up leaves its share to the other, hence Delivers once more at the end. */
+void mc__server_sess_pump(mc_server *srv, sess *s) {
+  /* Before the token comes back from its client nothing is pushed (MC-141):
+   * the backlog of an account must not flood an address that only claimed
+   * a Login. */
+  if (s->state != SESS_ESTABLISHED || !s->path.heard)
+    return;
+  if (pump_delivers(srv, s) == 0 && pump_receipts(srv, s) == 0)
+    pump_delivers(srv, s);
 }
 
 /* A message for |s|'s user was just stored. */
@@ -217,8 +265,8 @@ void mc__server_sess_notify_message(mc_server *srv, sess *s,
     return;
   /* Pushing directly keeps the common case free of store queries; it is
    * only correct when nothing older is still waiting in the store. */
-  if (s->caught_up && s->backlog_done &&
-      s->pushes_inflight < srv->cfg.push_window && m->id > s->enqueued_upto) {
+  if (s->caught_up && s->backlog_done && deliver_room(srv, s) > 0 &&
+      m->id > s->enqueued_upto) {
     push_deliver(srv, s, m, 0);
     return;
   }
@@ -268,12 +316,14 @@ void mc__server_handle_acked(mc_server *srv, sess *s, mc_tstamp now) {
     }
     if (r.kind == REC_OTHER)
       continue;
-    s->pushes_inflight--;
     more = 1;
-    if (r.kind == REC_RECEIPT)
+    if (r.kind == REC_RECEIPT) {
+      s->receipts_inflight--;
       srv->stats.receipts_acked++;
-    else
+    } else {
+      s->delivers_inflight--;
       srv->stats.delivers_acked++;
+    }
     record_or_keep(srv, s->user_id, &r, now);
   }
   if (more)

@@ -4,6 +4,7 @@
  * exercised through the public client API and checked by the events the
  * clients see.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -268,6 +269,67 @@ static void test_mc_session_offline_direct_backlog(void) {
   CU_ASSERT_EQUAL(bd->count, 2);
   /* Both receipts reach the sender once the recipient has them. */
   CU_ASSERT_EQUAL(world_count(&w, ALICE, MC_CEV_DELIVERED), 2);
+  world_free(&w);
+}
+
+/* Regression (issue 13): a session's Receipts waited behind every pending
+ * Deliver, so under a steady stream of messages a sender saw no
+ * "delivered" until the stream stopped. Alice comes back to 45 missed
+ * messages (more than the push window of 32) and 20 receipts: the
+ * receipts must start within the Delivers' share of the window (16),
+ * not after all 45, and nothing may be lost or reordered for it. */
+static void test_mc_session_receipts_among_backlog(void) {
+  enum { RECEIPTS = 20, MISSED = 45, DELIVER_SHARE = 16 };
+  world w;
+  world_init(&w, 3, NULL, 31);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 1));
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 1));
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, CAROL, "carol", 1));
+  mc_client_logout(w.cl[BOB].c, w.now);
+  run_for(&w, 2 * MC_SEC);
+  char text[32];
+  for (int k = 0; k < RECEIPTS; k++) {
+    snprintf(text, sizeof text, "to bob %d", k);
+    say(&w, ALICE, "bob", NULL, text);
+  }
+  run_until(&w, ALICE, MC_CEV_SENT, RECEIPTS);
+  mc_client_logout(w.cl[ALICE].c, w.now);
+  run_for(&w, 2 * MC_SEC);
+  /* Bob takes them while Alice is away: 20 receipts wait for her. */
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, BOB, "bob", 0));
+  run_until(&w, BOB, MC_CEV_MESSAGE, RECEIPTS);
+  for (int k = 0; k < MISSED; k++) {
+    snprintf(text, sizeof text, "to alice %d", k);
+    say(&w, CAROL, "alice", NULL, text);
+  }
+  run_until(&w, CAROL, MC_CEV_SENT, MISSED);
+  CU_ASSERT_EQUAL_FATAL(world_count(&w, CAROL, MC_CEV_SENT), MISSED);
+  size_t base = w.cl[ALICE].n_ev;
+  size_t delivered_before = world_count(&w, ALICE, MC_CEV_DELIVERED);
+  CU_ASSERT_TRUE_FATAL(world_connect(&w, ALICE, "alice", 0));
+  run_until(&w, ALICE, MC_CEV_DELIVERED, delivered_before + RECEIPTS);
+  run_for(&w, 2 * MC_SEC);
+  size_t messages = 0, receipts = 0, first_receipt_after = SIZE_MAX;
+  size_t done_after = SIZE_MAX;
+  for (size_t k = base; k < w.cl[ALICE].n_ev; k++) {
+    const mc_client_event *e = &w.cl[ALICE].ev[k];
+    if (e->type == MC_CEV_MESSAGE) {
+      CU_ASSERT_TRUE(e->missed);
+      snprintf(text, sizeof text, "to alice %zu", messages);
+      CU_ASSERT_STRING_EQUAL(e->text, text); /* message-id order */
+      messages++;
+    } else if (e->type == MC_CEV_DELIVERED) {
+      if (receipts++ == 0)
+        first_receipt_after = messages;
+    } else if (e->type == MC_CEV_BACKLOG_DONE) {
+      CU_ASSERT_EQUAL(e->count, MISSED);
+      done_after = messages;
+    }
+  }
+  CU_ASSERT_EQUAL(messages, MISSED);
+  CU_ASSERT_EQUAL(receipts, RECEIPTS);
+  CU_ASSERT_EQUAL(done_after, MISSED); /* after the last missed Deliver */
+  CU_ASSERT(first_receipt_after <= DELIVER_SHARE);
   world_free(&w);
 }
 
@@ -833,6 +895,7 @@ static CU_TestInfo tests[] = {
     {"direct_sent_delivered", test_mc_session_direct_sent_delivered},
     {"offline_direct_backlog", test_mc_session_offline_direct_backlog},
     {"offline_group_backlog", test_mc_session_offline_group_backlog},
+    {"receipts_among_backlog", test_mc_session_receipts_among_backlog},
     {"presence", test_mc_session_presence},
     {"group_errors", test_mc_session_group_errors},
     {"list_paging", test_mc_session_list_paging},
