@@ -2,14 +2,16 @@
 
 SIM_SRC := simulator/main.c simulator/sim.c simulator/sim_opts.c \
            simulator/sim_report.c simulator/sim_pcap.c simulator/sim_hist.c \
-           simulator/sim_threshold.c simulator/sim_json.c simulator/sim_html.c
+           simulator/sim_threshold.c simulator/sim_json.c simulator/sim_html.c \
+           simulator/sim_pool.c
 SIM_OBJ := $(SIM_SRC:%.c=$(B)/%.o)
 SIM_BIN := $(B)/mychat-sim
 
 # The histogram's own CUnit suite, a separate program run by
 # tests/integration/sim.sh (simulator code stays out of lib/ and mc-test).
 SIM_HIST_TEST := $(B)/sim-hist-test
-SIM_HIST_TEST_OBJ := $(B)/simulator/sim_hist_test.o $(B)/simulator/sim_hist.o
+SIM_HIST_TEST_OBJ := $(B)/simulator/sim_hist_test.o $(B)/simulator/sim_hist.o \
+                     $(B)/simulator/sim_pool_test.o $(B)/simulator/sim_pool.o
 
 PROGRAMS += $(SIM_BIN) $(SIM_HIST_TEST)
 

@@ -22,6 +22,7 @@
  * (out of order), or to nobody owed (unexpected).
  */
 #include "sim.h"
+#include "sim_pool.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -247,6 +248,10 @@ typedef struct {
   /* Orders join confirmations and sends that happen at the same instant:
    * a member is owed a message when its join was confirmed first. */
   uint64_t serial;
+
+  /* What the client cores (cpool) and the server core (spool) allocate
+   * with: one pool per lane, so that neither is touched by two threads. */
+  sim_pool *cpool, *spool;
 
   /* Embedded server. */
   mc_memstore *ms;
@@ -494,6 +499,17 @@ static void ev_push(sim *s, mc_tstamp at, uint32_t kind, uint32_t who,
     q_push(&s->gq, e);
   else
     q_push(&s->q, e);
+}
+
+/* The allocator of a lane's cores: its pool, or libc under
+ * AddressSanitizer, which must see every block to catch misuse. */
+static const mc_mem *lane_mem(sim_pool *p) {
+#if defined(__SANITIZE_ADDRESS__)
+  (void)p;
+  return NULL;
+#else
+  return sim_pool_mem(p);
+#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -1401,7 +1417,10 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
   s->n_cl = cfg->clients;
   s->cl = calloc(s->n_cl, sizeof *s->cl);
   s->down = calloc(s->n_cl, sizeof *s->down);
-  if (s->groups == NULL || s->cl == NULL || s->down == NULL) {
+  s->cpool = sim_pool_new();
+  s->spool = sim_pool_new();
+  if (s->groups == NULL || s->cl == NULL || s->down == NULL ||
+      s->cpool == NULL || s->spool == NULL) {
     fprintf(stderr, "mychat-sim: %u clients: out of memory\n", s->n_cl);
     return -1;
   }
@@ -1422,7 +1441,8 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
     snprintf(cl->name, sizeof cl->name, "%su%u", cfg->names, i);
     snprintf(cl->pw, sizeof cl->pw, "pass%u", i);
     mc_rng_seed(&cl->rng, mc_rng_next(&s->rng));
-    mc_client_callbacks cb = {.user_data = cl, .random = client_random};
+    mc_client_callbacks cb = {.user_data = cl, .random = client_random,
+                              .mem = lane_mem(s->cpool)};
     cl->c = mc_client_new(&ccfg, &cb);
     if (cl->c == NULL) {
       fprintf(stderr, "mychat-sim: client %u: out of memory\n", i);
@@ -1473,7 +1493,8 @@ static int setup(sim *s, const sim_config *cfg, sim_result *res) {
      * every 10 ms (as the conformance runs' servers are) the table holds
      * a few dozen such buckets at any ramp; the burst still applies. */
     scfg.rate_refill_ms = 10;
-    mc_server_callbacks scb = {.user_data = s, .random = server_random};
+    mc_server_callbacks scb = {.user_data = s, .random = server_random,
+                               .mem = lane_mem(s->spool)};
     s->srv = mc_server_new(&scfg, &s->store, &scb);
     if (s->srv == NULL) {
       fprintf(stderr, "mychat-sim: embedded server: out of memory\n");
@@ -1564,6 +1585,8 @@ static void teardown(sim *s) {
     close(s->srv_fd);
   if (s->pcap)
     sim_pcap_close(s->pcap);
+  sim_pool_del(s->cpool);
+  sim_pool_del(s->spool);
 }
 
 /* ------------------------------------------------------------------ */

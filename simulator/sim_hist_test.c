@@ -1,6 +1,7 @@
 /*
  * sim_hist_test.c: CUnit tests of the simulator's latency histogram, a
- * program of its own (sim-hist-test) run by tests/integration/sim.sh.
+ * program of its own (sim-hist-test, which also runs the lane allocator's
+ * suite, sim_pool_test.c) run by tests/integration/sim.sh.
  */
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 
 #include "sim_hist.h"
+#include "sim_pool_test.h"
 
 static sim_hist H;
 
@@ -72,6 +74,8 @@ static CU_TestInfo tests[] = {
 
 static CU_SuiteInfo suites[] = {
     {.pName = "sim_hist", .pTests = tests},
+    {.pName = "sim_pool", .pTests = sim_pool_tests,
+     .pCleanupFunc = sim_pool_tests_cleanup},
     CU_SUITE_INFO_NULL,
 };
 
