@@ -237,10 +237,23 @@ typedef struct {
   sq_route routes[SQ_ROUTES]; /* slot: message id */
 } sq_cache;
 
+/* What the messages of the open transaction add to their senders'
+ * sent_bytes: one UPDATE per sender at commit instead of one per message
+ * (sq_sent_flush), durable with the commit all the same. */
+typedef struct {
+  uint64_t user_id; /* 0: an empty slot */
+  uint64_t bytes;
+} sq_sent;
+
 struct mc_sqlstore {
   sqlite3 *db;
   sqlite3_stmt *stmt[SQ_COUNT];
   sq_cache *cache;
+  /* Open addressing on the user id, linear probing; at most half full, so
+   * a probe always ends. Empty outside a transaction. */
+  sq_sent *sent;
+  size_t sent_cap; /* slots, a power of two (0 before the first message) */
+  size_t sent_n;   /* slots in use */
   char *path;      /* for error messages */
   int in_batch;    /* between mc_sqlstore_begin() and _commit() */
   int in_txn;      /* the batch has a transaction (writes allowed) */
@@ -265,6 +278,58 @@ static int sq_fail(mc_sqlstore *ss, const char *what) {
 
 static void sq_forget(mc_sqlstore *ss) {
   memset(ss->cache, 0, sizeof *ss->cache);
+}
+
+static sq_sent *sq_sent_slot(sq_sent *t, size_t cap, uint64_t user_id) {
+  size_t i = (size_t)(user_id * 0x9e3779b97f4a7c15u) & (cap - 1);
+  while (t[i].user_id && t[i].user_id != user_id)
+    i = (i + 1) & (cap - 1);
+  return &t[i];
+}
+
+/* Makes room for one more sender, so that sq_sent_add() cannot fail
+ * after the message is stored. Returns 0 or MC_ERR_STORAGE (no memory). */
+static int sq_sent_reserve(mc_sqlstore *ss) {
+  if (2 * (ss->sent_n + 1) <= ss->sent_cap)
+    return 0;
+  size_t cap = ss->sent_cap ? 2 * ss->sent_cap : 64;
+  sq_sent *t = calloc(cap, sizeof *t);
+  if (!t) {
+    snprintf(ss->errmsg, sizeof ss->errmsg, "msg_add(%s): out of memory",
+             ss->path);
+    return MC_ERR_STORAGE;
+  }
+  for (size_t i = 0; i < ss->sent_cap; i++)
+    if (ss->sent[i].user_id)
+      *sq_sent_slot(t, cap, ss->sent[i].user_id) = ss->sent[i];
+  free(ss->sent);
+  ss->sent = t;
+  ss->sent_cap = cap;
+  return 0;
+}
+
+/* After sq_sent_reserve(). */
+static void sq_sent_add(mc_sqlstore *ss, uint64_t user_id, uint64_t bytes) {
+  sq_sent *e = sq_sent_slot(ss->sent, ss->sent_cap, user_id);
+  if (!e->user_id) {
+    e->user_id = user_id;
+    ss->sent_n++;
+  }
+  e->bytes += bytes;
+}
+
+/* What the open transaction adds to |user_id|'s sent_bytes so far. */
+static uint64_t sq_sent_get(const mc_sqlstore *ss, uint64_t user_id) {
+  if (!ss->sent_n)
+    return 0;
+  return sq_sent_slot(ss->sent, ss->sent_cap, user_id)->bytes;
+}
+
+/* The transaction is over (committed or rolled back). */
+static void sq_sent_clear(mc_sqlstore *ss) {
+  if (ss->sent_n)
+    memset(ss->sent, 0, ss->sent_cap * sizeof *ss->sent);
+  ss->sent_n = 0;
 }
 
 /* FNV-1a: names are short; any spread will do. */
@@ -355,6 +420,7 @@ static int sq_check_txn(mc_sqlstore *ss) {
     return MC_ERR_STORAGE;
   if (ss->in_txn && sqlite3_get_autocommit(ss->db)) {
     sq_forget(ss);
+    sq_sent_clear(ss);
     snprintf(ss->errmsg, sizeof ss->errmsg,
              "transaction(%s): rolled back after an earlier error", ss->path);
     return MC_ERR_STORAGE;
@@ -669,8 +735,9 @@ static int sq_msg_find(void *p, uint64_t sender_id, uint64_t client_msg_id,
  * after it. Its sender, recipient or group must exist (the foreign keys):
  * their names, which the message needs anyway, are looked up first, from
  * the caches at no cost for those who write often. The sender's
- * sent_bytes goes up in the same savepoint, so the count and the messages
- * cannot disagree. */
+ * sent_bytes goes up in the same savepoint, or, in the host's
+ * transaction, at its commit (sq_sent_flush), so the count and the
+ * messages cannot disagree. */
 static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   mc_sqlstore *ss = p;
   *dup = 0;
@@ -678,7 +745,8 @@ static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
   if (!m->group_id == !m->to_id ||
       strnlen(m->text, sizeof m->text) == sizeof m->text)
     err = MC_ERR_INVAL; /* unless it repeats a stored message */
-  else if (!(err = sq_msg_refs(ss, m)) && !(err = sq_savepoint(ss))) {
+  else if (!(err = sq_msg_refs(ss, m)) && !(err = sq_sent_reserve(ss)) &&
+           !(err = sq_savepoint(ss))) {
     err = sq_write_result(ss,
                           sq_run(sq_bind(ss, SQ_MSG_INSERT, "iiiiis",
                                          m->sender_id, m->group_id, m->to_id,
@@ -689,12 +757,14 @@ static int sq_msg_add(void *p, mc_store_msg *m, uint64_t now_ms, int *dup) {
       err = sq_write_result(
           ss, sq_run(sq_bind(ss, SQ_DIRECT_ADD, "ii", m->to_id, m->id)),
           "msg_add");
-    if (!err)
+    if (!err && !ss->in_txn)
       err = sq_write_result(
           ss, sq_run(sq_bind(ss, SQ_USER_SENT, "ii", m->sender_id,
                              (uint64_t)strlen(m->text))),
           "msg_add");
     err = sq_end(ss, err);
+    if (!err && ss->in_txn)
+      sq_sent_add(ss, m->sender_id, strlen(m->text));
   }
   if (err == MC_ERR_INVAL || err == MC_ERR_EXISTS) {
     int r = sq_msg_find(p, m->sender_id, m->client_msg_id, m);
@@ -714,7 +784,7 @@ static int sq_user_bytes(void *p, uint64_t user_id, uint64_t *bytes) {
   int r = sq_row(ss, st, "user_bytes");
   if (r <= 0)
     return r ? r : MC_ERR_NOT_FOUND;
-  *bytes = sq_u64(st, 0);
+  *bytes = sq_u64(st, 0) + sq_sent_get(ss, user_id);
   sqlite3_reset(st);
   return 0;
 }
@@ -1068,6 +1138,7 @@ void mc_sqlstore_close(mc_sqlstore *ss) {
   free(ss->path);
   free(ss->reserve_path);
   free(ss->cache);
+  free(ss->sent);
   free(ss);
 }
 
@@ -1195,6 +1266,19 @@ int mc_sqlstore_begin(mc_sqlstore *ss) {
   return 0;
 }
 
+/* Writes what the transaction's messages add to their senders'
+ * sent_bytes, one UPDATE per sender. Returns 0 or MC_ERR_STORAGE. */
+static int sq_sent_flush(mc_sqlstore *ss) {
+  for (size_t i = 0; ss->sent_n && i < ss->sent_cap; i++) {
+    const sq_sent *e = &ss->sent[i];
+    if (e->user_id &&
+        sq_run(sq_bind(ss, SQ_USER_SENT, "ii", e->user_id, e->bytes)) !=
+            SQLITE_DONE)
+      return sq_fail(ss, "commit");
+  }
+  return 0;
+}
+
 int mc_sqlstore_commit(mc_sqlstore *ss) {
   if (!ss->in_batch)
     return MC_ERR_STATE;
@@ -1209,9 +1293,12 @@ int mc_sqlstore_commit(mc_sqlstore *ss) {
     unlink(ss->reserve_path);
     ss->reserve_held = 0;
   }
-  if (sq_run(ss->stmt[SQ_COMMIT]) == SQLITE_DONE)
+  int err = sq_sent_flush(ss);
+  sq_sent_clear(ss);
+  if (!err && sq_run(ss->stmt[SQ_COMMIT]) == SQLITE_DONE)
     return 0;
-  int err = sq_fail(ss, "commit");
+  if (!err)
+    err = sq_fail(ss, "commit");
   sq_forget(ss);
   if (!sqlite3_get_autocommit(ss->db))
     sq_run(ss->stmt[SQ_ROLLBACK]);

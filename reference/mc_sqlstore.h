@@ -37,8 +37,8 @@ int mc_sqlstore_open(const char *path, mc_sqlstore **out, char *err,
 
 /* Turns SQLite's own locking off for the whole process (its global
  * mutexes and memory statistics): for a program in which only one thread
- * ever calls SQLite, such as mychat-server, whose worker threads only
- * hash passwords. Must be called before the first mc_sqlstore_open().
+ * ever calls SQLite, such as mychat-server, whose other threads only
+ * hash passwords and send datagrams. Must be called before the first mc_sqlstore_open().
  * Returns 0, or MC_ERR_STATE when SQLite was already initialised. */
 int mc_sqlstore_single_thread(void);
 

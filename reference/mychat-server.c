@@ -13,6 +13,14 @@
  * transaction committed, so no "sent" confirmation leaves before its message
  * is on disk.
  *
+ * Sending: the datagrams of a committed batch are handed, 64 at a time, to
+ * a sender thread that does the sendmmsg calls, so the kernel's send path
+ * (on loopback also the delivery to the receiving socket: a third of the
+ * server's CPU at load) runs on the other core while this thread goes on
+ * with the next batch. The sender takes the batches in the order given and
+ * only ever sends what was committed; the core, SQLite and the log stay on
+ * this thread.
+ *
  * Storage faults (PROTOCOL.md MC-138): when the database cannot take
  * writes (its lock held by another process, a read-only file, a disk
  * with less free than STORE_RESERVE), mc_sqlstore_begin() says so and
@@ -30,6 +38,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sodium.h>
@@ -61,6 +70,11 @@
                                     commit cost less each; at 8 the cap
                                     bound, about 60 commits/s */
 #define AUTH_THREADS 2
+#define TX_SLOTS 128             /* batches queued for the sender thread:
+                                    8192 datagrams, more than a loop turn
+                                    makes at load; a full queue makes the
+                                    loop wait (at 32 it did, and the socket
+                                    dropped what came in meanwhile) */
 #define CONSOLE_MAX 256          /* longest console line kept */
 #define SOCK_BUF (8 << 20)       /* socket buffers: a commit's fsync of
                                     arrivals at full load, and more */
@@ -76,6 +90,32 @@ typedef struct {
   int no_console;                /* --no-console: never read stdin */
   mc_server_config cfg;
 } options;
+
+/* One sendmmsg batch, filled by the loop and sent by the sender thread. */
+typedef struct {
+  unsigned n;                    /* datagrams in it, 1..BATCH */
+  struct mmsghdr msg[BATCH];
+  struct iovec iov[BATCH];
+  struct sockaddr_storage to[BATCH];
+  uint8_t buf[BATCH][MC_DATAGRAM_MAX];
+} tx_batch;
+
+/* The batches between the loop and the sender thread: a ring of TX_SLOTS.
+ * Slots [head, tail) (counted modulo TX_SLOTS) are queued and belong to
+ * the sender; the others belong to the loop, which fills slot tail before
+ * it moves tail on. head and tail only grow, under |mu|. */
+typedef struct {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t ready;          /* signalled when tail moves or on stop */
+  pthread_cond_t space;          /* signalled when head moves */
+  tx_batch *slot;                /* TX_SLOTS of them */
+  unsigned head, tail;
+  int stop;                      /* send what is queued, then end */
+  int fd;
+  uint64_t dropped;              /* datagrams the socket refused; read
+                                    by the loop only after the join */
+} tx_queue;
 
 typedef struct {
   mc_server *srv;
@@ -94,17 +134,13 @@ typedef struct {
   uint64_t log_suppressed_total;
   int64_t wall_offset_ms;
   uint64_t rx_oversize;          /* datagrams over RX_MAX, dropped */
-  uint64_t tx_dropped;           /* datagrams the socket refused */
+  tx_queue tx;
   char console[CONSOLE_MAX];
   size_t console_len;
   struct mmsghdr rx_msg[BATCH];
   struct iovec rx_iov[BATCH];
   struct sockaddr_storage rx_from[BATCH];
   uint8_t *rx_buf;               /* BATCH * RX_MAX bytes */
-  struct mmsghdr tx_msg[BATCH];
-  struct iovec tx_iov[BATCH];
-  struct sockaddr_storage tx_to[BATCH];
-  uint8_t tx_buf[BATCH][MC_DATAGRAM_MAX];
 } app;
 
 /* The defaults shown are the core's own, so the text cannot drift. */
@@ -432,50 +468,118 @@ static void txn_commit(app *a) {
   exit(1);
 }
 
-/* Sends msg[0..n) with sendmmsg. A datagram the socket refuses is dropped:
- * the core retransmits what matters, and an unreliable answer is asked for
- * again by its client. */
-static void send_batch(app *a, unsigned n) {
+/* Sends batch |b| with sendmmsg. A datagram the socket refuses is
+ * dropped: the core retransmits what matters, and an unreliable answer is
+ * asked for again by its client. */
+static void send_batch(tx_queue *q, tx_batch *b) {
   unsigned i = 0;
-  while (i < n) {
-    int r = sendmmsg(a->fd, a->tx_msg + i, n - i, 0);
+  while (i < b->n) {
+    int r = sendmmsg(q->fd, b->msg + i, b->n - i, 0);
     if (r > 0) {
       i += (unsigned)r;
     } else if (errno == EINTR) {
       continue;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      a->tx_dropped += n - i;
+      q->dropped += b->n - i;
       return;
     } else {
-      a->tx_dropped++; /* this destination failed (e.g. unreachable) */
+      q->dropped++; /* this destination failed (e.g. unreachable) */
       i++;
     }
   }
 }
 
-/* Takes every datagram the core has to send now and sends them in batches.
- * Only called after the store committed (see the file comment). */
+/* The sender thread: sends the queued batches in order until stopped
+ * with none left. */
+static void *tx_main(void *arg) {
+  tx_queue *q = arg;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    while (q->head == q->tail && !q->stop)
+      pthread_cond_wait(&q->ready, &q->mu);
+    if (q->head == q->tail)
+      break;
+    tx_batch *b = &q->slot[q->head % TX_SLOTS];
+    pthread_mutex_unlock(&q->mu);
+    send_batch(q, b);
+    pthread_mutex_lock(&q->mu);
+    q->head++;
+    pthread_cond_signal(&q->space);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return NULL;
+}
+
+/* The slot the loop fills next, once the sender has sent it (the loop
+ * waits while all TX_SLOTS are queued). */
+static tx_batch *tx_free_slot(tx_queue *q) {
+  pthread_mutex_lock(&q->mu);
+  while (q->tail - q->head == TX_SLOTS)
+    pthread_cond_wait(&q->space, &q->mu);
+  tx_batch *b = &q->slot[q->tail % TX_SLOTS];
+  pthread_mutex_unlock(&q->mu);
+  return b;
+}
+
+/* Queues the slot tx_free_slot() returned, now filled. */
+static void tx_push(tx_queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->tail++;
+  pthread_cond_signal(&q->ready);
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Takes every datagram the core has to send now and queues them for the
+ * sender thread in batches. Only called after the store committed (see
+ * the file comment). */
 static void flush_tx(app *a) {
   for (;;) {
     mc_tstamp now = mc_udp_now_us();
+    tx_batch *b = tx_free_slot(&a->tx);
     unsigned n = 0;
     mc_addr to;
     size_t len;
-    while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, a->tx_buf[n],
-                                          sizeof a->tx_buf[n], &len) == 1) {
-      socklen_t tolen = addr_to_sockaddr(&to, &a->tx_to[n]);
-      a->tx_iov[n] = (struct iovec){.iov_base = a->tx_buf[n], .iov_len = len};
-      a->tx_msg[n] = (struct mmsghdr){
-          .msg_hdr = {.msg_name = &a->tx_to[n], .msg_namelen = tolen,
-                      .msg_iov = &a->tx_iov[n], .msg_iovlen = 1}};
+    while (n < BATCH && mc_server_poll_tx(a->srv, now, &to, b->buf[n],
+                                          sizeof b->buf[n], &len) == 1) {
+      socklen_t tolen = addr_to_sockaddr(&to, &b->to[n]);
+      b->iov[n] = (struct iovec){.iov_base = b->buf[n], .iov_len = len};
+      b->msg[n] = (struct mmsghdr){
+          .msg_hdr = {.msg_name = &b->to[n], .msg_namelen = tolen,
+                      .msg_iov = &b->iov[n], .msg_iovlen = 1}};
       n++;
     }
     if (n == 0)
       return;
-    send_batch(a, n);
+    b->n = n;
+    tx_push(&a->tx);
     if (n < BATCH)
       return;
   }
+}
+
+/* Starts the sender thread on socket |fd|. Returns 0 or an errno value. */
+static int tx_start(tx_queue *q, int fd) {
+  q->slot = malloc(TX_SLOTS * sizeof *q->slot);
+  if (q->slot == NULL)
+    return ENOMEM;
+  q->fd = fd;
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->ready, NULL);
+  pthread_cond_init(&q->space, NULL);
+  return pthread_create(&q->thread, NULL, tx_main, q);
+}
+
+/* Lets the sender send what is queued, and waits for it to end. */
+static void tx_stop(tx_queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->stop = 1;
+  pthread_cond_signal(&q->ready);
+  pthread_mutex_unlock(&q->mu);
+  pthread_join(q->thread, NULL);
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->ready);
+  pthread_cond_destroy(&q->space);
+  free(q->slot);
 }
 
 /* Gives every new password job to the workers. A job the pool cannot take
@@ -749,6 +853,9 @@ static void setup(app *a, options *o) {
     errno = ENOMEM;
     fail("receive buffers");
   }
+  /* After the signal mask, like the auth workers. */
+  if ((errno = tx_start(&a->tx, a->fd)) != 0)
+    fail("sender thread");
 
   a->wall_offset_ms = mc_udp_wall_offset_ms();
   mc_rate_init(&a->log_rate, LOG_BURST, mc_udp_now_us());
@@ -813,6 +920,7 @@ static void teardown(app *a) {
   mc_server_shutdown(a->srv, mc_udp_now_us());
   txn_commit(a);
   flush_tx(a);
+  tx_stop(&a->tx);
   mc_authpool_del(a->auth);
 
   const mc_server_stats *st = mc_server_get_stats(a->srv);
@@ -824,7 +932,7 @@ static void teardown(app *a) {
           " log_suppressed=%" PRIu64 " log_dropped=%" PRIu64
           " quota_refused=%" PRIu64 "\n",
           st->rx_datagrams, st->rx_bytes, st->rx_malformed,
-          st->rx_bad_session, a->rx_oversize, st->tx_datagrams, a->tx_dropped,
+          st->rx_bad_session, a->rx_oversize, st->tx_datagrams, a->tx.dropped,
           st->logins, st->registrations, st->messages_stored,
           st->retransmissions, a->log_suppressed_total, st->log_dropped,
           st->quota_refused);

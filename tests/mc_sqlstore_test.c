@@ -443,6 +443,64 @@ static void test_mc_sqlstore_route_collisions(void) {
   sqlstore_close(t);
 }
 
+/* In a batch, sent_bytes is written once per sender at commit, not per
+ * message: user_bytes must count the batch's messages before the commit,
+ * a duplicate or a refused message adds nothing, the sums survive a
+ * restart, and a batch rolled back adds nothing. 100 senders make the
+ * per-sender table grow twice (64 slots at first, at most half full). */
+static void test_mc_sqlstore_sent_bytes_batched(void) {
+  enum { USERS = 100 };
+  mc_store s;
+  sqltmp *t = sqlstore_open(&s);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+  uint64_t id[USERS], bytes;
+  char name[MC_NAME_MAX + 1];
+  int dup;
+  for (int i = 0; i < USERS; i++) {
+    snprintf(name, sizeof name, "u%d", i);
+    CU_ASSERT_EQUAL_FATAL(s.ops->user_add(s.st, name, "h", &id[i]), 0);
+  }
+  /* Outside a batch: its own UPDATE, as before. */
+  mc_store_msg m = {.sender_id = id[0], .to_id = id[1], .client_msg_id = 1};
+  strcpy(m.text, "12345");
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  for (int round = 1; round <= 2; round++)
+    for (int i = 0; i < USERS; i++) {
+      m = (mc_store_msg){.sender_id = id[i], .to_id = id[(i + 1) % USERS],
+                         .client_msg_id = 1 + (uint64_t)round};
+      snprintf(m.text, sizeof m.text, "%0*d", i + 1, 0); /* i + 1 bytes */
+      CU_ASSERT_EQUAL_FATAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+      CU_ASSERT_EQUAL(dup, 0);
+    }
+  m = (mc_store_msg){.sender_id = id[3], .to_id = id[4], .client_msg_id = 2};
+  strcpy(m.text, "a resend");
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+  CU_ASSERT_EQUAL(dup, 1);
+  m = (mc_store_msg){.sender_id = id[3], .to_id = id[USERS - 1] + 1,
+                     .client_msg_id = 9};
+  strcpy(m.text, "to nobody");
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), MC_ERR_NOT_FOUND);
+  for (int i = 0; i < USERS; i++) {
+    CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, id[i], &bytes), 0);
+    CU_ASSERT_EQUAL(bytes, 2 * ((uint64_t)i + 1) + (i == 0 ? 5 : 0));
+  }
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_commit(t->ss), 0);
+  /* A batch that never commits (closed open) adds nothing. */
+  CU_ASSERT_EQUAL_FATAL(mc_sqlstore_begin(t->ss), 0);
+  m = (mc_store_msg){.sender_id = id[7], .to_id = id[8], .client_msg_id = 50};
+  strcpy(m.text, "lost");
+  CU_ASSERT_EQUAL(s.ops->msg_add(s.st, &m, 1, &dup), 0);
+  CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, id[7], &bytes), 0);
+  CU_ASSERT_EQUAL(bytes, 2 * 8 + 4);
+  reopen(t, &s);
+  for (int i = 0; i < USERS; i++) {
+    CU_ASSERT_EQUAL(s.ops->user_bytes(s.st, id[i], &bytes), 0);
+    CU_ASSERT_EQUAL(bytes, 2 * ((uint64_t)i + 1) + (i == 0 ? 5 : 0));
+  }
+  sqlstore_close(t);
+}
+
 /* The store checks the foreign keys itself, with the name caches, whose
  * empty slots hold id 0: on a fresh cache an id of 0 (never a row's) must
  * not pass for a cached user or group. */
@@ -511,6 +569,7 @@ static CU_TestInfo tests[] = {
     {"degraded_batch", test_mc_sqlstore_degraded_batch},
     {"cache_collisions", test_mc_sqlstore_cache_collisions},
     {"route_collisions", test_mc_sqlstore_route_collisions},
+    {"sent_bytes_batched", test_mc_sqlstore_sent_bytes_batched},
     {"zero_ids", test_mc_sqlstore_zero_ids},
     {"open_errors", test_mc_sqlstore_open_errors},
     {"upgrade_v1", test_mc_sqlstore_upgrade_v1},
