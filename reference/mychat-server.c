@@ -103,7 +103,8 @@ typedef struct {
 /* The batches between the loop and the sender thread: a ring of TX_SLOTS.
  * Slots [head, tail) (counted modulo TX_SLOTS) are queued and belong to
  * the sender; the others belong to the loop, which fills slot tail before
- * it moves tail on. head and tail only grow, under |mu|. */
+ * it moves tail on. head and tail only grow, under |mu|, except that the
+ * loop sets both to 0 when they meet (tx_free_slot). */
 typedef struct {
   pthread_t thread;
   pthread_mutex_t mu;
@@ -516,6 +517,12 @@ static tx_batch *tx_free_slot(tx_queue *q) {
   pthread_mutex_lock(&q->mu);
   while (q->tail - q->head == TX_SLOTS)
     pthread_cond_wait(&q->space, &q->mu);
+  /* Sender caught up (it waits, holding no slot): start again at slot 0,
+   * so that the slots touched are those the load needed at once, not the
+   * whole ring (about 11 MB) faulted in bit by bit as light traffic wraps
+   * around it. */
+  if (q->head == q->tail)
+    q->head = q->tail = 0;
   tx_batch *b = &q->slot[q->tail % TX_SLOTS];
   pthread_mutex_unlock(&q->mu);
   return b;
